@@ -1,0 +1,1 @@
+"""HAD losses: temporal (GRU) alignment, spatial (entropic OT) alignment, response distillation."""

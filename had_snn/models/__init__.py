@@ -1,0 +1,1 @@
+"""The ANN teacher (RGB + events) and the spiking event-only student."""

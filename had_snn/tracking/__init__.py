@@ -1,0 +1,1 @@
+"""Cropping, pair sampling, the online tracker loop and OTB-style metrics."""
