@@ -1,0 +1,55 @@
+"""Success and precision plots (OTB style) to PNG with matplotlib's Agg backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from had_snn.tracking.metrics import (  # noqa: E402
+    CENTER_THRESHOLDS_PX,
+    IOU_THRESHOLDS,
+    NORM_CENTER_THRESHOLDS,
+    Summary,
+)
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def plot_curves(summaries: Mapping[str, Summary], out_dir: str | Path, title: str = "") -> list[Path]:
+    """Write ``success.png``, ``precision.png`` and ``norm_precision.png`` comparing trackers (legend = name and
+    score, sorted best first). Returns the written paths."""
+    if not summaries:
+        raise ValueError("no tracker summaries to plot")
+    out_dir = Path(out_dir)
+    specs = [
+        ("success.png", "Success plot", "Overlap threshold (IoU)", IOU_THRESHOLDS, "success", "auc", "AUC"),
+        ("precision.png", "Precision plot", "Location error threshold (px)", CENTER_THRESHOLDS_PX, "precision",
+         "pr20", "PR@20"),
+        ("norm_precision.png", "Normalised precision plot", "Normalised location error threshold",
+         NORM_CENTER_THRESHOLDS, "norm_precision", "npr", "NPR@0.2"),
+    ]
+    paths = []
+    for fname, name, xlabel, xs, curve, score, label in specs:
+        fig, ax = plt.subplots(figsize=(5.5, 4.2))
+        ranked = sorted(summaries.items(), key=lambda kv: -getattr(kv[1], score))
+        for tracker, s in ranked:
+            ax.plot(xs, 100 * getattr(s, curve), lw=2, label=f"{tracker} [{100 * getattr(s, score):.1f}]")
+        ax.set(xlabel=xlabel, ylabel="Rate (%)", xlim=(xs[0], xs[-1]), ylim=(0, 100))
+        ax.set_title(f"{name} ({label}){' - ' + title if title else ''}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right" if curve != "success" else "lower left", fontsize=8)
+        _save(fig, out_dir / fname)
+        paths.append(out_dir / fname)
+    return paths
