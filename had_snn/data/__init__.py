@@ -1,0 +1,1 @@
+"""Event streams, sequence files, binning and the synthetic RGB+event tracking benchmark."""
