@@ -1,0 +1,185 @@
+"""Events -> dense tensors: count/spike frames ``(T, 2, H, W)``, voxel grids (bilinear in time), event frames.
+
+Pure numpy and vectorised (``np.bincount`` on flat indices, binary search for time bins), so it is much faster than
+tonic's ``np.add.at`` loop while giving the same numbers where the definitions coincide.
+
+Time bins. A window ``[t0_us, t1_us)`` of duration ``D`` is split into ``T`` equal bins; an event goes to bin
+``floor((t - t0) * T / D)`` (exact integer arithmetic). With ``t0_us``/``t1_us`` left out, :func:`to_frames` uses
+tonic's ``ToFrame(n_time_bins=T)`` rule: ``t0`` = first event, bin width ``(t_last - t0) // T`` microseconds, window
+end ``t0 + T * width`` (so, as in tonic, the last event(s) fall outside). :func:`voxel_grid` defaults to
+``[t_first, t_last)`` as tonic's ``ToVoxelGrid`` does.
+
+Polarity channels follow tonic: channel 0 holds ``p == 0`` (OFF) events, channel 1 holds ``p == 1`` (ON) events.
+
+Regions. ``region=(x0, y0, w, h)`` px (floats allowed; may extend outside the sensor, which acts as zero padding)
+selects a rectangle and ``out_hw=(H_out, W_out)`` the grid it is resampled to. An event at pixel ``(x, y)`` is
+placed by its pixel centre: ``col = floor((x + 0.5 - x0) * W_out / w)``, ``row = floor((y + 0.5 - y0) * H_out / h)``,
+and dropped when outside ``[0, W_out) x [0, H_out)``. Counts are summed, never interpolated or renormalised, so a
+downscaled grid conserves the number of events in the region (each output cell is an area sum). For an integer
+region with ``out_hw == (h, w)`` this is exactly :func:`had_snn.data.events.crop_events` followed by binning.
+Without ``out_hw`` the output size is ``(round(h), round(w))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Region = tuple[float, float, float, float]
+
+
+def _grid_shape(sensor_size: tuple[int, int], region: Region | None, out_hw: tuple[int, int] | None) -> tuple[int, int]:
+    if out_hw is not None:
+        h_out, w_out = int(out_hw[0]), int(out_hw[1])
+    elif region is not None:
+        h_out, w_out = int(round(region[3])), int(round(region[2]))
+    else:
+        h_out, w_out = int(sensor_size[1]), int(sensor_size[0])
+    if h_out <= 0 or w_out <= 0:
+        raise ValueError(f"output grid must be positive, got (H, W)=({h_out}, {w_out})")
+    return h_out, w_out
+
+
+def _pixel_index(
+    ev: np.ndarray, sensor_size: tuple[int, int], region: Region | None, out_hw: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Flat ``row * W_out + col`` index of each event and a keep-mask (None when every event is kept)."""
+    h_out, w_out = _grid_shape(sensor_size, region, out_hw)
+    if region is None and out_hw is None:
+        return ev["y"].astype(np.intp) * w_out + ev["x"], None, (h_out, w_out)
+    x0, y0, w, h = region if region is not None else (0.0, 0.0, float(sensor_size[0]), float(sensor_size[1]))
+    if w <= 0 or h <= 0:
+        raise ValueError(f"region width and height must be positive, got w={w}, h={h}")
+    col = np.floor((ev["x"] + (0.5 - x0)) * (w_out / w)).astype(np.intp)
+    row = np.floor((ev["y"] + (0.5 - y0)) * (h_out / h)).astype(np.intp)
+    keep = (col >= 0) & (col < w_out) & (row >= 0) & (row < h_out)
+    return row * w_out + col, keep, (h_out, w_out)
+
+
+def _bin_edges(t: np.ndarray, n_bins: int, t0_us: int, t1_us: int) -> np.ndarray:
+    """Event index where each of the ``n_bins`` bins of ``[t0, t1)`` starts, plus the end index (n_bins + 1)."""
+    dur = t1_us - t0_us
+    i = np.arange(n_bins + 1, dtype=np.int64)
+    # bin k = floor((t - t0) * T / D) starts at the first t with (t - t0) >= ceil(k * D / T)
+    starts = t0_us + -((-i * dur) // n_bins)
+    return np.searchsorted(t, starts, side="left")
+
+
+def _check(ev: np.ndarray, n_bins: int) -> None:
+    if not {"x", "y", "t", "p"} <= set(ev.dtype.names or ()):
+        raise ValueError(f"events need fields x, y, t, p; got {ev.dtype.names}")
+    if n_bins <= 0:
+        raise ValueError(f"number of time bins must be >= 1, got {n_bins}")
+
+
+def to_frames(
+    ev: np.ndarray,
+    sensor_size: tuple[int, int],
+    n_time_bins: int,
+    t0_us: int | None = None,
+    t1_us: int | None = None,
+    region: Region | None = None,
+    out_hw: tuple[int, int] | None = None,
+    binary: bool = False,
+) -> np.ndarray:
+    """Count events per (time bin, polarity, pixel): float32 ``(T, 2, H, W)``.
+
+    Args:
+        ev: EVENT_DTYPE events sorted by ``t``.
+        sensor_size: ``(W, H)`` px; tonic's ``sensor_size=(W, H, 2)``.
+        n_time_bins: ``T``.
+        t0_us, t1_us: the window ``[t0, t1)``; both default to tonic's ``n_time_bins`` rule (module docstring).
+        region, out_hw: crop/resample the pixel grid (module docstring).
+        binary: clip counts to 0/1 spikes.
+    """
+    _check(ev, n_time_bins)
+    h_out, w_out = _grid_shape(sensor_size, region, out_hw)
+    plane = h_out * w_out
+    out = np.zeros((n_time_bins, 2, h_out, w_out), dtype=np.float32)
+    if len(ev) == 0:
+        return out
+    t = ev["t"]
+    if t0_us is None:
+        t0_us = int(t[0])
+    if t1_us is None:
+        t1_us = t0_us + n_time_bins * ((int(t[-1]) - t0_us) // n_time_bins)
+    if t1_us <= t0_us:
+        return out
+    edges = _bin_edges(t, n_time_bins, int(t0_us), int(t1_us))
+    lo, hi = int(edges[0]), int(edges[-1])
+    win = ev[lo:hi]
+    idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
+    idx += win["p"].astype(np.intp) * plane
+    flat = out.reshape(n_time_bins, 2 * plane)
+    for k in range(n_time_bins):
+        a, b = int(edges[k]) - lo, int(edges[k + 1]) - lo
+        part = idx[a:b] if keep is None else idx[a:b][keep[a:b]]
+        counts = np.bincount(part, minlength=2 * plane)
+        if len(counts) > 2 * plane:
+            raise ValueError(f"event coordinates outside the sensor size (W, H)={tuple(sensor_size)}")
+        flat[k] = counts
+    if binary:
+        np.minimum(out, 1.0, out=out)
+    return out
+
+
+def voxel_grid(
+    ev: np.ndarray,
+    sensor_size: tuple[int, int],
+    n_bins: int,
+    t0_us: int | None = None,
+    t1_us: int | None = None,
+    region: Region | None = None,
+    out_hw: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Event volume with bilinear interpolation in time (Zhu et al. 2019): float32 ``(n_bins, H, W)``.
+
+    Each event in ``[t0, t1)`` has normalised time ``s = n_bins * (t - t0) / (t1 - t0)`` and adds its polarity
+    (+1 ON, -1 OFF) weighted ``1 - frac(s)`` to bin ``floor(s)`` and ``frac(s)`` to bin ``floor(s) + 1`` (dropped
+    past the last bin). Defaults ``t0 = t_first``, ``t1 = t_last`` reproduce tonic's ``ToVoxelGrid`` (its output
+    has shape ``(n_bins, 1, H, W)``).
+    """
+    _check(ev, n_bins)
+    h_out, w_out = _grid_shape(sensor_size, region, out_hw)
+    plane = h_out * w_out
+    out = np.zeros(n_bins * plane, dtype=np.float64)
+    if len(ev) == 0:
+        return out.reshape(n_bins, h_out, w_out).astype(np.float32)
+    t = ev["t"]
+    t0_us = int(t[0]) if t0_us is None else int(t0_us)
+    t1_us = int(t[-1]) if t1_us is None else int(t1_us)
+    if t1_us > t0_us:
+        win = ev[slice(*np.searchsorted(t, [t0_us, t1_us], side="left"))]
+        idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
+        s = (win["t"] - t0_us).astype(np.float64) * (n_bins / (t1_us - t0_us))
+        left = s.astype(np.intp)
+        frac = s - left
+        pol = win["p"].astype(np.float64) * 2.0 - 1.0
+        if keep is not None:
+            idx, left, frac, pol = idx[keep], left[keep], frac[keep], pol[keep]
+        base = left * plane + idx
+        out += np.bincount(base, weights=pol * (1.0 - frac), minlength=n_bins * plane)
+        right = left + 1 < n_bins
+        out += np.bincount(base[right] + plane, weights=(pol * frac)[right], minlength=n_bins * plane)
+    return out.reshape(n_bins, h_out, w_out).astype(np.float32)
+
+
+def event_frame(
+    ev: np.ndarray,
+    sensor_size: tuple[int, int],
+    signed: bool = False,
+    t0_us: int | None = None,
+    t1_us: int | None = None,
+    region: Region | None = None,
+    out_hw: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """All events of ``[t0, t1)`` (default: every event) in one image, for plots and quick looks.
+
+    Returns float32 ``(2, H, W)`` counts (channel 0 OFF, channel 1 ON), or with ``signed=True`` the ``(H, W)``
+    image ``ON - OFF``.
+    """
+    if t0_us is None:
+        t0_us = int(ev["t"][0]) if len(ev) else 0
+    if t1_us is None:
+        t1_us = int(ev["t"][-1]) + 1 if len(ev) else 1
+    counts = to_frames(ev, sensor_size, 1, t0_us=t0_us, t1_us=t1_us, region=region, out_hw=out_hw)[0]
+    return counts[1] - counts[0] if signed else counts
