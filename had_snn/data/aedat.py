@@ -1,0 +1,121 @@
+"""AEDAT4 (iniVation DV) files through ``dv-processing``: events, APS frames and their timestamps.
+
+FE108, VisEvent and COESOT distribute their DAVIS346 recordings as ``.aedat4`` files (see the module docstrings of
+:mod:`had_snn.data.fe108`, :mod:`had_snn.data.visevent`, :mod:`had_snn.data.coesot`). ``dv-processing`` is an optional
+extra (``pip install had-snn[aedat]``) and is imported only inside the functions here.
+
+API used (dv-processing 2.x, https://dv-processing.inivation.com): ``dv.io.MonoCameraRecording`` with
+``getEventResolution``, ``getNextEventBatch`` (``EventStore.numpy()`` -> fields ``timestamp, x, y, polarity``),
+``getNextFrame`` (``Frame.timestamp`` = start of exposure in us, ``Frame.exposure`` in us, ``Frame.image`` grayscale
+(H, W) or BGR (H, W, 3)); ``dv.io.MonoCameraWriter`` with ``DAVISConfig`` / ``EventOnlyConfig`` for writing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from had_snn.data.events import EVENT_DTYPE, make_events
+
+AEDAT_EXTRA_HINT = "reading .aedat4 files needs dv-processing: pip install had-snn[aedat]"
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency (an ``had-snn[extra]``) is not installed."""
+
+
+def _dv():
+    try:
+        import dv_processing
+    except ImportError as exc:  # pragma: no cover - exercised only where the extra is missing
+        raise MissingExtraError(AEDAT_EXTRA_HINT) from exc
+    return dv_processing
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    """DV frame image (grayscale (H, W) / (H, W, 1) or OpenCV BGR (H, W, 3)) -> (H, W, 3) uint8 RGB."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:  # 16-bit APS frames: keep the 8 most significant bits
+        img = (img >> 8).astype(np.uint8) if img.dtype == np.uint16 else img.astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        return np.ascontiguousarray(img[:, :, 2::-1])  # BGR(A) -> RGB
+    raise ValueError(f"unsupported frame image shape {img.shape}")
+
+
+def read_aedat4(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[int, int]]:
+    """Read an AEDAT4 recording.
+
+    Returns ``(events, frames, frame_t_us, sensor_size)``: events as :data:`EVENT_DTYPE` in file order (not re-sorted:
+    the dataset checks count and repair disorder), frames (N, H, W, 3) uint8 RGB or None when the file has no frame
+    stream, frame_t_us (N,) int64 at the centre of exposure (``timestamp + exposure / 2``), sensor_size (W, H) px.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such AEDAT4 file")
+    dv = _dv()
+    try:
+        rec = dv.io.MonoCameraRecording(str(path))
+    except Exception as exc:  # dv raises RuntimeError on corrupt/non-aedat4 files
+        raise ValueError(f"{path}: not a readable AEDAT4 file ({exc})") from exc
+    if not rec.isEventStreamAvailable():
+        raise ValueError(f"{path}: AEDAT4 file has no event stream")
+    width, height = (int(v) for v in rec.getEventResolution())
+    chunks = []
+    while (batch := rec.getNextEventBatch()) is not None:
+        arr = batch.numpy()
+        if len(arr):
+            chunks.append(make_events(arr["x"], arr["y"], arr["timestamp"], arr["polarity"]))
+    events = np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
+    frames, frame_t = [], []
+    if rec.isFrameStreamAvailable():
+        while (frame := rec.getNextFrame()) is not None:
+            exposure_us = round(frame.exposure.total_seconds() * 1e6)  # a datetime.timedelta in dv-processing 2.x
+            frames.append(_to_rgb(frame.image))
+            frame_t.append(int(frame.timestamp) + exposure_us // 2)
+    frame_t_us = np.asarray(frame_t, dtype=np.int64)
+    return events, (np.stack(frames) if frames else None), frame_t_us, (width, height)
+
+
+def write_aedat4(
+    path: str | os.PathLike,
+    events: np.ndarray,
+    sensor_size: tuple[int, int],
+    frames: np.ndarray | None = None,
+    frame_t_us: np.ndarray | None = None,
+    camera_name: str = "DAVIS346_had-snn",
+) -> None:
+    """Write events (EVENT_DTYPE) and optional RGB frames to an AEDAT4 file with dv-processing's writer.
+
+    Frames are written with zero exposure at ``frame_t_us``, so :func:`read_aedat4` returns the same timestamps.
+    The file is written to a temporary name first and then renamed.
+    """
+    dv = _dv()
+    path = Path(path)
+    if events.dtype != EVENT_DTYPE:
+        raise ValueError(f"{path}: events must have dtype {EVENT_DTYPE}, got {events.dtype}")
+    res = (int(sensor_size[0]), int(sensor_size[1]))
+    if frames is not None:
+        if frame_t_us is None or len(frame_t_us) != len(frames):
+            raise ValueError(f"{path}: frame_t_us must give one timestamp per frame")
+        config = dv.io.MonoCameraWriter.DAVISConfig(camera_name, res)
+    else:
+        config = dv.io.MonoCameraWriter.EventOnlyConfig(camera_name, res)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.aedat4")  # dv's writer aborts on other suffixes
+    writer = dv.io.MonoCameraWriter(str(tmp), config)
+    store = dv.EventStore()
+    for e in events:
+        store.push_back(int(e["t"]), int(e["x"]), int(e["y"]), bool(e["p"]))
+    if len(events):
+        writer.writeEvents(store)
+    if frames is not None:
+        for t, img in zip(frame_t_us, frames, strict=True):
+            bgr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[:, :, ::-1])
+            writer.writeFrame(dv.Frame(int(t), bgr))
+    del writer  # flushes and closes the file
+    os.replace(tmp, path)
