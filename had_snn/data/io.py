@@ -1,0 +1,415 @@
+"""Read and write event streams and tracking sequences.
+
+Native sequence file (HDF5, DESIGN.md)::
+
+    events/x u2, events/y u2, events/t i8 (us), events/p i1     one row per event, sorted by t
+    events/ms_to_idx u8 (M,)   as DSEC: ms_to_idx[m] = index of the first event with t >= m * 1000 us;
+                               M = t_last // 1000 + 2, so the last entry is the number of events
+    frames u1 (N, H, W, 3)     optional RGB, chunked per frame and gzip-compressed
+    frame_t_us i8 (N,), boxes f4 (N, 4) x, y, w, h px
+    trajectory/t_us i8 (M,), trajectory/boxes f4 (M, 4)   optional dense ground truth
+    attrs: format, format_version, name, sensor_size (W, H), attributes (strings)
+    meta/ (group) attrs: one JSON-encoded value per key
+
+An events-only HDF5 file has the ``events`` group and the ``format``/``format_version``/``sensor_size`` attrs.
+Event timestamps in HDF5 files must be >= 0 (``ms_to_idx`` starts at t = 0).
+
+Other formats for :func:`read_events` / :func:`write_events`: ``.npz`` (arrays x, y, t, p, sensor_size), text
+``.txt``/``.csv`` (columns ``x y t p``, t in integer microseconds, whitespace or comma separated, ``#`` comment
+lines and an optional column-name header; a ``# sensor_size W H`` comment line gives the sensor size), and
+``.aedat4`` (read only, through :func:`had_snn.data.aedat.read_aedat4`).
+
+Every writer is atomic (temporary file in the same folder, then ``os.replace``). Every reader validates and
+raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from had_snn.data.events import EVENT_DTYPE, make_events, time_window, validate_events
+from had_snn.data.sequence import Sequence
+
+FORMAT_VERSION = 1
+SEQUENCE_FORMAT = "had-snn-sequence"
+EVENTS_FORMAT = "had-snn-events"
+HDF5_SUFFIXES = (".h5", ".hdf5")
+TEXT_SUFFIXES = (".txt", ".csv")
+EVENT_FIELDS = ("x", "y", "t", "p")
+_SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\s*[:=]?\s*(\d+)[\s,x]+(\d+)", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+def ms_to_idx(t_us: np.ndarray) -> np.ndarray:
+    """DSEC-style millisecond index: entry m is the index of the first event with ``t >= m * 1000`` us."""
+    t_us = np.asarray(t_us)
+    n_ms = int(t_us[-1]) // 1000 + 2 if len(t_us) else 1
+    return np.searchsorted(t_us, np.arange(n_ms, dtype=np.int64) * 1000, side="left").astype(np.uint64)
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (same suffix); move it over ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such file")
+    return p
+
+
+@contextmanager
+def _open_h5(path: Path) -> Iterator[h5py.File]:
+    """Open an HDF5 file read-only; corrupt/truncated files and read errors become ValueError naming the file."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
+    try:
+        yield f
+    except OSError as exc:
+        raise ValueError(f"{path}: corrupt or truncated HDF5 data ({exc})") from None
+    finally:
+        f.close()
+
+
+def _dataset(f: h5py.File, key: str, path: Path, kind: str, ndim: int) -> h5py.Dataset:
+    """The dataset ``key``, checked for existence, dtype kind ('i' integer, 'f' float, 'u1' uint8) and rank."""
+    if key not in f or not isinstance(f[key], h5py.Dataset):
+        raise ValueError(f"{path}: missing dataset '{key}'")
+    d = f[key]
+    ok = {"i": d.dtype.kind in "iu", "f": d.dtype.kind == "f", "u1": d.dtype == np.uint8}[kind]
+    if not ok:
+        want = {"i": "an integer dtype", "f": "a float dtype", "u1": "uint8"}[kind]
+        raise ValueError(f"{path}: dataset '{key}' has dtype {d.dtype}, expected {want}")
+    if d.ndim != ndim:
+        raise ValueError(f"{path}: dataset '{key}' has shape {d.shape}, expected {ndim} dimension(s)")
+    return d
+
+
+def _sensor_size_attr(f: h5py.File, path: Path) -> tuple[int, int]:
+    if "sensor_size" not in f.attrs:
+        raise ValueError(f"{path}: missing attribute 'sensor_size' (W, H)")
+    s = np.asarray(f.attrs["sensor_size"]).ravel()
+    if s.size != 2 or s.dtype.kind not in "iu" or (s <= 0).any():
+        raise ValueError(f"{path}: attribute 'sensor_size' must be two positive integers (W, H), got {s.tolist()}")
+    return int(s[0]), int(s[1])
+
+
+def _check_format(f: h5py.File, path: Path, allowed: tuple[str, ...]) -> str:
+    fmt = f.attrs.get("format", None)
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt not in allowed:
+        raise ValueError(f"{path}: attribute 'format' is {fmt!r}, expected one of {list(allowed)}")
+    version = int(f.attrs.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {version} is newer than supported ({FORMAT_VERSION})")
+    return fmt
+
+
+def _events_from_columns(cols: dict[str, np.ndarray], path: Path, what: str) -> np.ndarray:
+    """EVENT_DTYPE array from integer columns; values that would not survive the cast are a ValueError."""
+    ev = make_events(*(cols[n] for n in EVENT_FIELDS))
+    for n in ("x", "y", "p"):
+        if not np.array_equal(ev[n], cols[n]):
+            i = int(np.flatnonzero(ev[n] != cols[n])[0])
+            raise ValueError(f"{path}: {what.format(n)} row {i} holds {cols[n][i]}, outside {EVENT_DTYPE[n]}")
+    return ev
+
+
+def _as_str(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+# ------------------------------------------------------------------------------------------------------ HDF5 events
+def _write_events_group(f: h5py.File, ev: np.ndarray, path: Path) -> None:
+    if len(ev) and ev["t"][0] < 0:
+        raise ValueError(f"{path}: HDF5 event files need t >= 0 us (ms_to_idx starts at 0), first t={ev['t'][0]}")
+    g = f.create_group("events")
+    for name in EVENT_FIELDS:
+        g.create_dataset(name, data=ev[name], chunks=True if len(ev) else None, compression="gzip",
+                         compression_opts=1, shuffle=True)
+    g.create_dataset("ms_to_idx", data=ms_to_idx(ev["t"]))
+
+
+def _read_events_group(f: h5py.File, path: Path, sensor_size: tuple[int, int]) -> np.ndarray:
+    cols = {name: _dataset(f, f"events/{name}", path, "i", 1) for name in EVENT_FIELDS}
+    lengths = {name: len(d) for name, d in cols.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{path}: datasets events/x,y,t,p have different lengths {lengths}")
+    ev = _events_from_columns({name: d[()] for name, d in cols.items()}, path, "dataset 'events/{}'")
+    validate_events(ev, sensor_size, source=f"{path}: events")
+    index = _dataset(f, "events/ms_to_idx", path, "i", 1)[()]
+    if not np.array_equal(index, ms_to_idx(ev["t"])):
+        raise ValueError(f"{path}: dataset 'events/ms_to_idx' does not match events/t (stale or corrupt index)")
+    return ev
+
+
+class EventFile:
+    """An open native HDF5 file for fast windowed event reads (training loaders keep one per sequence).
+
+    Use as a context manager or call :meth:`close`. :meth:`window` reads only the slice that ``ms_to_idx`` points at.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = _existing(path)
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise ValueError(f"{self.path}: not a readable HDF5 file ({exc})") from None
+        try:
+            _check_format(self._f, self.path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
+            self.sensor_size = _sensor_size_attr(self._f, self.path)
+            self._cols = {n: _dataset(self._f, f"events/{n}", self.path, "i", 1) for n in EVENT_FIELDS}
+            self._index = _dataset(self._f, "events/ms_to_idx", self.path, "i", 1)[()].astype(np.int64)
+        except BaseException:
+            self._f.close()
+            raise
+        if len(self._index) == 0 or self._index[-1] != len(self._cols["t"]):
+            self._f.close()
+            raise ValueError(f"{self.path}: dataset 'events/ms_to_idx' must end with the event count")
+
+    def __len__(self) -> int:
+        return len(self._cols["t"])
+
+    def __enter__(self) -> EventFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def window(self, t0_us: int, t1_us: int) -> np.ndarray:
+        """Events with ``t0_us <= t < t1_us``; reads only the millisecond blocks covering the window."""
+        last = len(self._index) - 1
+        a = int(np.clip(t0_us // 1000, 0, last))
+        b = int(np.clip(-(-t1_us // 1000), 0, last))
+        lo, hi = int(self._index[a]), int(self._index[b])
+        if hi <= lo:
+            return np.empty(0, dtype=EVENT_DTYPE)
+        try:
+            ev = make_events(*(self._cols[n][lo:hi] for n in EVENT_FIELDS))
+        except OSError as exc:
+            raise ValueError(f"{self.path}: corrupt or truncated HDF5 data ({exc})") from None
+        return time_window(ev, t0_us, t1_us)
+
+
+def read_events_window(path: str | os.PathLike, t0_us: int, t1_us: int) -> np.ndarray:
+    """Events of a native HDF5 file with ``t0_us <= t < t1_us``, reading only that slice (via ``ms_to_idx``)."""
+    with EventFile(path) as f:
+        return f.window(t0_us, t1_us)
+
+
+# --------------------------------------------------------------------------------------------------- HDF5 sequence
+def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
+    """Write a :class:`Sequence` to the native HDF5 layout (module docstring), atomically."""
+    path = Path(path)
+    validate_events(seq.events, seq.sensor_size, source=f"sequence {seq.name!r}")
+    with _atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = SEQUENCE_FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["name"] = seq.name
+        f.attrs["sensor_size"] = np.asarray(seq.sensor_size, dtype=np.int64)
+        f.attrs["attributes"] = np.asarray(seq.attributes, dtype=h5py.string_dtype())
+        _write_events_group(f, seq.events, path)
+        f.create_dataset("frame_t_us", data=np.asarray(seq.frame_t_us, dtype=np.int64))
+        f.create_dataset("boxes", data=np.asarray(seq.boxes, dtype=np.float32))
+        if seq.frames is not None:
+            frames = np.asarray(seq.frames)
+            if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+                raise ValueError(f"sequence {seq.name!r}: frames must be uint8 (N, H, W, 3), got "
+                                 f"{frames.dtype} {frames.shape}")
+            chunks = (1, *frames.shape[1:]) if len(frames) else None
+            f.create_dataset("frames", data=frames, chunks=chunks, compression="gzip", compression_opts=4)
+        if seq.trajectory_t_us is not None:
+            g = f.create_group("trajectory")
+            g.create_dataset("t_us", data=np.asarray(seq.trajectory_t_us, dtype=np.int64))
+            g.create_dataset("boxes", data=np.asarray(seq.trajectory_boxes, dtype=np.float32).reshape(-1, 4))
+        meta = f.create_group("meta")
+        for key, value in seq.meta.items():
+            try:
+                meta.attrs[str(key)] = json.dumps(value)
+            except TypeError as exc:
+                raise ValueError(f"sequence {seq.name!r}: meta[{key!r}] is not JSON-serialisable ({exc})") from None
+
+
+def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence:
+    """Read and validate a native HDF5 sequence file; ``load_frames=False`` skips the RGB frames (frames=None)."""
+    path = _existing(path)
+    with _open_h5(path) as f:
+        _check_format(f, path, (SEQUENCE_FORMAT,))
+        sensor_size = _sensor_size_attr(f, path)
+        events = _read_events_group(f, path, sensor_size)
+        frame_t_us = _dataset(f, "frame_t_us", path, "i", 1)[()]
+        boxes = _dataset(f, "boxes", path, "f", 2)[()]
+        if boxes.shape[1] != 4 or len(boxes) != len(frame_t_us):
+            raise ValueError(f"{path}: dataset 'boxes' has shape {boxes.shape}, expected ({len(frame_t_us)}, 4)")
+        if np.any(np.diff(frame_t_us) <= 0):
+            raise ValueError(f"{path}: dataset 'frame_t_us' must be strictly increasing")
+        frames = None
+        if load_frames and "frames" in f:
+            d = _dataset(f, "frames", path, "u1", 4)
+            if d.shape[0] != len(frame_t_us) or d.shape[-1] != 3:
+                raise ValueError(f"{path}: dataset 'frames' has shape {d.shape}, expected ({len(frame_t_us)}, H, W, 3)")
+            frames = d[()]
+        traj_t = traj_b = None
+        if "trajectory" in f:
+            traj_t = _dataset(f, "trajectory/t_us", path, "i", 1)[()]
+            traj_b = _dataset(f, "trajectory/boxes", path, "f", 2)[()]
+            if traj_b.shape != (len(traj_t), 4):
+                raise ValueError(f"{path}: dataset 'trajectory/boxes' has shape {traj_b.shape}, "
+                                 f"expected ({len(traj_t)}, 4)")
+            if np.any(np.diff(traj_t) <= 0):
+                raise ValueError(f"{path}: dataset 'trajectory/t_us' must be strictly increasing")
+        meta = {}
+        if "meta" in f:
+            for key, value in f["meta"].attrs.items():
+                try:
+                    meta[key] = json.loads(_as_str(value))
+                except json.JSONDecodeError:
+                    raise ValueError(f"{path}: attribute meta/{key} is not valid JSON") from None
+        attributes = tuple(_as_str(a) for a in np.atleast_1d(f.attrs.get("attributes", np.array([], dtype=object))))
+        return Sequence(
+            name=_as_str(f.attrs.get("name", path.stem)), events=events, sensor_size=sensor_size,
+            frame_t_us=frame_t_us, boxes=boxes, frames=frames, trajectory_t_us=traj_t, trajectory_boxes=traj_b,
+            attributes=attributes, meta=meta,
+        )
+
+
+# ------------------------------------------------------------------------------------------- any-format events IO
+def read_events(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple]:
+    """Read events from ``.h5/.hdf5`` (events-only or sequence), ``.npz``, ``.txt/.csv`` or ``.aedat4``.
+
+    Returns ``(events, (W, H))``. The sensor size comes from the file; a text file without a ``# sensor_size``
+    line gets ``(max x + 1, max y + 1)`` unless ``sensor_size`` is given. A given ``sensor_size`` must agree with the
+    file's. Events are validated (sorted t, polarity, bounds).
+    """
+    path = _existing(path)
+    suffix = path.suffix.lower()
+    if suffix in HDF5_SUFFIXES:
+        with _open_h5(path) as f:
+            _check_format(f, path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
+            file_size = _sensor_size_attr(f, path)
+            ev = _read_events_group(f, path, file_size)
+    elif suffix == ".npz":
+        ev, file_size = _read_npz(path)
+    elif suffix in TEXT_SUFFIXES:
+        ev, file_size = _read_text(path)
+    elif suffix == ".aedat4":
+        from had_snn.data.aedat import read_aedat4
+
+        ev, _, _, file_size = read_aedat4(path)
+        file_size = (int(file_size[0]), int(file_size[1]))
+    else:
+        raise ValueError(f"{path}: unknown event file suffix {path.suffix!r}; expected one of "
+                         f"{list(HDF5_SUFFIXES + ('.npz',) + TEXT_SUFFIXES + ('.aedat4',))}")
+    if sensor_size is not None:
+        sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
+        if file_size is not None and file_size != sensor_size:
+            raise ValueError(f"{path}: file sensor size {file_size} differs from the requested {sensor_size}")
+        file_size = sensor_size
+    if file_size is None:
+        file_size = (int(ev["x"].max()) + 1, int(ev["y"].max()) + 1) if len(ev) else (1, 1)
+    validate_events(ev, file_size, source=str(path))
+    return ev, file_size
+
+
+def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int, int]) -> None:
+    """Write events (atomically) as ``.h5/.hdf5`` (events-only native file), ``.npz`` or ``.txt/.csv``."""
+    path = Path(path)
+    sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
+    validate_events(ev, sensor_size, source=str(path))
+    suffix = path.suffix.lower()
+    if suffix in HDF5_SUFFIXES:
+        with _atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["format"] = EVENTS_FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
+            _write_events_group(f, ev, path)
+    elif suffix == ".npz":
+        with _atomic_target(path) as tmp:
+            np.savez_compressed(tmp, sensor_size=np.asarray(sensor_size, dtype=np.int64),
+                                **{n: ev[n] for n in EVENT_FIELDS})
+    elif suffix in TEXT_SUFFIXES:
+        sep = "," if suffix == ".csv" else " "
+        header = f"sensor_size {sensor_size[0]} {sensor_size[1]}\nx{sep}y{sep}t{sep}p (t in microseconds)"
+        cols = np.stack([ev[n].astype(np.int64) for n in EVENT_FIELDS], axis=1)
+        with _atomic_target(path) as tmp:
+            np.savetxt(tmp, cols, fmt="%d", delimiter=sep, header=header, comments="# ")
+    else:
+        raise ValueError(f"{path}: cannot write events as {path.suffix!r}; expected one of "
+                         f"{list(HDF5_SUFFIXES + ('.npz',) + TEXT_SUFFIXES)}")
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [n for n in EVENT_FIELDS if n not in z.files]
+            if missing:
+                raise ValueError(f"{path}: missing array(s) {missing}; expected x, y, t, p (and sensor_size)")
+            cols = {n: z[n] for n in EVENT_FIELDS}
+            size = z["sensor_size"] if "sensor_size" in z.files else None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    for n, c in cols.items():
+        if c.dtype.kind not in "iu" or c.ndim != 1:
+            raise ValueError(f"{path}: array '{n}' has dtype {c.dtype} shape {c.shape}, expected 1-D integers")
+    if len({len(c) for c in cols.values()}) != 1:
+        raise ValueError(f"{path}: arrays x, y, t, p have different lengths")
+    if size is not None:
+        size = np.asarray(size).ravel()
+        if size.size != 2:
+            raise ValueError(f"{path}: array 'sensor_size' must hold (W, H), got {size.tolist()}")
+        size = (int(size[0]), int(size[1]))
+    return _events_from_columns(cols, path, "array '{}'"), size
+
+
+def _read_text(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Parse ``x y t p`` rows; ``#`` comments and one optional non-numeric column header are skipped."""
+    size = None
+    skip = 0
+    delimiter = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            stripped = line.strip()
+            m = _SENSOR_LINE.match(stripped)
+            if m:
+                size = (int(m.group(1)), int(m.group(2)))
+            if not stripped or stripped.startswith("#"):
+                skip += 1
+                continue
+            if not re.match(r"^[-+\d]", stripped):  # a column-name header such as "x,y,t,p"
+                skip += 1
+                continue
+            delimiter = "," if "," in stripped else None
+            break
+    try:
+        data = np.loadtxt(path, dtype=np.int64, delimiter=delimiter, comments="#", skiprows=skip, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: expected integer columns 'x y t p' (t in microseconds): {exc}") from None
+    if data.size == 0:
+        return np.empty(0, dtype=EVENT_DTYPE), size
+    if data.shape[1] != 4:
+        raise ValueError(f"{path}: expected 4 columns 'x y t p', found {data.shape[1]}")
+    cols = {n: data[:, k] for k, n in enumerate(EVENT_FIELDS)}
+    return _events_from_columns(cols, path, "column '{}'"), size
