@@ -1,0 +1,140 @@
+"""Configuration of the HAD distillation losses, mapped from the ``distill:`` section of a YAML config.
+
+Kept free of torch so configs can be read, validated and written anywhere (CLI, experiment scripts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODES = ("had", "vanilla_kd", "none")
+RESPONSE_LOSSES = ("kl", "focal_mse")
+
+
+@dataclass
+class DistillConfig:
+    """Switches and hyper-parameters of the distillation loss (see docs/distillation.md for the equations).
+
+    ``mode``: ``"had"`` uses the switches below; ``"vanilla_kd"`` is the classic baseline on the same code path
+    (mean over T, resize + projected feature MSE, response KL) whatever the switches say; ``"none"`` adds nothing.
+    """
+
+    mode: str = "had"
+    stages: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
+    stage_weights: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    feature_weight: float = 1.0
+    response_weight: float = 1.0
+    # Ablation switches (mode "had" only).
+    temporal: bool = True  # residual ConvGRU fold over T; False: mean over T
+    spatial: bool = True  # entropic OT between token sets; False: resize + MSE
+    response: bool = True
+    # Temporal adapter.
+    gru_kernel_size: int = 3
+    # Spatial alignment (entropic OT).
+    ot_epsilon: float = 0.05
+    ot_iterations: int = 50
+    ot_feature_cost_weight: float = 1.0
+    ot_position_cost_weight: float = 0.5
+    ot_max_grid: int = 16  # maps larger than this are average-pooled to at most ot_max_grid x ot_max_grid tokens
+    ot_differentiate_plan: bool = False  # False: plan computed without autograd (envelope gradient, less memory)
+    # Response distillation.
+    response_loss: str = "kl"
+    temperature: float = 2.0
+    focal_alpha: float = 4.0
+    focal_gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.stages = list(self.stages)
+        self.stage_weights = [float(w) for w in self.stage_weights]
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field and the expected value when the config is inconsistent."""
+        if self.mode not in MODES:
+            raise ValueError(f"distill.mode: expected one of {MODES}, got {self.mode!r}")
+        if self.response_loss not in RESPONSE_LOSSES:
+            raise ValueError(f"distill.response_loss: expected one of {RESPONSE_LOSSES}, got {self.response_loss!r}")
+        if self.mode != "none" and not self.stages:
+            raise ValueError("distill.stages: expected at least one stage name, got an empty list")
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError(f"distill.stages: expected distinct names, got {self.stages}")
+        if len(self.stage_weights) != len(self.stages):
+            raise ValueError(
+                f"distill.stage_weights: expected one weight per stage ({len(self.stages)}), "
+                f"got {len(self.stage_weights)}"
+            )
+        positive = {"ot_epsilon": self.ot_epsilon, "temperature": self.temperature}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"distill.{name}: expected > 0, got {value}")
+        non_negative = {
+            "feature_weight": self.feature_weight,
+            "response_weight": self.response_weight,
+            "ot_feature_cost_weight": self.ot_feature_cost_weight,
+            "ot_position_cost_weight": self.ot_position_cost_weight,
+            "focal_alpha": self.focal_alpha,
+            "focal_gamma": self.focal_gamma,
+            **{f"stage_weights[{i}]": w for i, w in enumerate(self.stage_weights)},
+        }
+        for name, value in non_negative.items():
+            if value < 0:
+                raise ValueError(f"distill.{name}: expected >= 0, got {value}")
+        if self.ot_iterations < 1 or self.ot_max_grid < 1:
+            raise ValueError("distill.ot_iterations and distill.ot_max_grid: expected >= 1")
+        if self.gru_kernel_size < 1 or self.gru_kernel_size % 2 == 0:
+            raise ValueError(f"distill.gru_kernel_size: expected an odd size >= 1, got {self.gru_kernel_size}")
+
+    # Effective switches: vanilla KD and "none" override the ablation switches.
+    @property
+    def use_gru(self) -> bool:
+        return self.mode == "had" and self.temporal
+
+    @property
+    def use_ot(self) -> bool:
+        return self.mode == "had" and self.spatial
+
+    @property
+    def use_response(self) -> bool:
+        return self.mode == "vanilla_kd" or (self.mode == "had" and self.response)
+
+    @property
+    def active_stages(self) -> list[tuple[str, float]]:
+        """(stage, weight) pairs that contribute a feature term."""
+        return [] if self.mode == "none" else list(zip(self.stages, self.stage_weights, strict=True))
+
+    @property
+    def effective_response_loss(self) -> str:
+        return "kl" if self.mode == "vanilla_kd" else self.response_loss
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "distill") -> DistillConfig:
+        """Build from a mapping (the ``distill:`` section); unknown keys raise ValueError naming ``source``."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_distill_config(path: str | Path) -> DistillConfig:
+    """Read the ``distill:`` section of a YAML file (missing section: defaults)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"distill config not found: {path}")
+    with path.open() as fh:
+        doc = yaml.safe_load(fh) or {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a YAML mapping at top level, got {type(doc).__name__}")
+    section = doc.get("distill", {})
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: 'distill' must be a mapping, got {type(section).__name__}")
+    return DistillConfig.from_dict(section, source=f"{path}: distill")
