@@ -1,0 +1,158 @@
+"""Run a netx HDF5 network in Lava (``Loihi2SimCfg(select_tag="fixed_pt")``) with Lava's own processes.
+
+Only runs inside the Python 3.10 Lava venv::
+
+    python -m had_snn.hardware.lava_runner NET.h5 INPUT.npz OUT.npz
+
+``INPUT.npz`` holds ``spikes`` (T, B, C, H, W) of 0/1. Each sample runs in a fresh process graph: a source
+``RingBuffer`` -> per layer a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as netx does) or
+``Dense`` + ``LIF``, a sink ``RingBuffer`` on every LIF's spikes and a ``Monitor`` on the last LIF's ``v``. ``OUT.npz``
+gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network order), ``v_out`` (T, B, C, H, W),
+``layer_names`` and timings: ``build_s`` (graph construction), ``first_step_s`` (compile + step 1) and ``run_s``
+(the remaining T - 1 steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
+
+
+def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
+    """Create the Lava processes for one sample; returns (source, sinks, monitor, last LIF)."""
+    from lava.proc.conv.process import Conv
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    n_steps = spikes_tchw.shape[0]
+    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+    port, port_shape_whc = source.s_out, tuple(layers[0].shape[::-1])
+    flatten_next = False
+    sinks, lif = [], None
+    for layer in layers[1:]:
+        if layer.type == "flatten":
+            flatten_next = True
+            continue
+        n = layer.neuron
+        if layer.type == "conv":
+            weight = np.ascontiguousarray(layer.weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)).astype(np.int32)
+            synapse = Conv(
+                weight=weight,
+                input_shape=port_shape_whc,
+                padding=tuple(layer.padding[::-1]),
+                stride=tuple(layer.stride[::-1]),
+                dilation=tuple(layer.dilation[::-1]),
+                groups=layer.groups,
+            )
+            shape = tuple(layer.shape[::-1])  # (W, H, C)
+            bias = np.zeros(shape, np.int32) if layer.bias is None else np.broadcast_to(layer.bias, shape)
+        else:
+            if flatten_next:  # WHC -> CHW order, as netx connects a flattened conv output to a dense layer
+                port = port.transpose([2, 1, 0]).flatten()
+                flatten_next = False
+            synapse = Dense(weights=layer.weight.astype(np.int32), weight_exp=layer.weight_exp)
+            shape = (layer.num_neurons,)
+            bias = np.zeros(shape, np.int32) if layer.bias is None else layer.bias
+        lif = LIF(
+            shape=shape,
+            du=n.du,
+            dv=n.dv,
+            vth=n.vth_mant,
+            bias_mant=np.ascontiguousarray(bias).astype(np.int32),
+            bias_exp=BIAS_EXP,
+        )
+        port.connect(synapse.s_in)
+        synapse.a_out.connect(lif.a_in)
+        sink = Sink(shape=shape, buffer=n_steps)
+        lif.s_out.connect(sink.a_in)
+        sinks.append(sink)
+        port, port_shape_whc = lif.s_out, shape
+    monitor = Monitor()
+    monitor.probe(lif.v, n_steps)
+    return source, sinks, monitor, lif
+
+
+def _to_tchw(data: np.ndarray, shape_chw: tuple[int, int, int]) -> np.ndarray:
+    """Lava (W, H, C, T) or (N, T) buffers -> (T, C, H, W)."""
+    if data.ndim == 4:
+        return data.transpose(3, 2, 1, 0)
+    return data.T.reshape(-1, *shape_chw)
+
+
+def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray) -> dict:
+    """Run one sample (T, C, H, W); returns spikes per synaptic layer, last-layer v and timings."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    n_steps = spikes_tchw.shape[0]
+    if n_steps < 2:
+        raise ValueError(f"need at least 2 time steps, got {n_steps}")
+    t0 = time.perf_counter()
+    source, sinks, monitor, lif = _build(layers, spikes_tchw)
+    t1 = time.perf_counter()
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+    t2 = time.perf_counter()
+    source.run(condition=RunSteps(num_steps=n_steps - 1), run_cfg=cfg)
+    t3 = time.perf_counter()
+    try:
+        synaptic = [layer for layer in layers if layer.has_synapse]
+        spikes = [_to_tchw(s.data.get(), layer.shape) != 0 for s, layer in zip(sinks, synaptic, strict=True)]
+        v_raw = monitor.get_data()[lif.name]["v"]  # (T, *lava shape)
+        v_out = _to_tchw(np.moveaxis(v_raw, 0, -1), synaptic[-1].shape).astype(np.int64)
+    finally:
+        source.stop()
+    return {"spikes": spikes, "v_out": v_out, "build_s": t1 - t0, "first_step_s": t2 - t1, "run_s": t3 - t2}
+
+
+def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike) -> None:
+    """Run every sample of ``input_path`` through the network and write ``out_path`` atomically."""
+    layers, _ = read_netx(net_path)
+    with np.load(input_path) as f:
+        if "spikes" not in f:
+            raise ValueError(f"{input_path}: missing array 'spikes' (T, B, C, H, W)")
+        spikes = f["spikes"]
+    if spikes.ndim != 5 or tuple(spikes.shape[2:]) != tuple(layers[0].shape):
+        raise ValueError(f"{input_path}: spikes must be (T, B, {layers[0].shape}), got {spikes.shape}")
+    results = [run_sample(layers, spikes[:, b]) for b in range(spikes.shape[1])]
+    out = {f"spikes_{i + 1}": np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))}
+    out["v_out"] = np.stack([r["v_out"] for r in results], 1)
+    synaptic = [layer for layer in layers if layer.has_synapse]
+    out["layer_names"] = np.array([s.name or f"{s.type}{i}" for i, s in enumerate(synaptic, start=1)])
+    for key in ("build_s", "first_step_s", "run_s"):
+        out[key] = np.array([r[key] for r in results])
+    out_path = Path(out_path)
+    tmp = out_path.with_name(f"{out_path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, **out)
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("net", help="netx HDF5 file")
+    parser.add_argument("input", help="npz with 'spikes' (T, B, C, H, W)")
+    parser.add_argument("out", help="output npz")
+    args = parser.parse_args(argv)
+    try:
+        run_file(args.net, args.input, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lava_runner: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
