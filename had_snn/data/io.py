@@ -318,7 +318,10 @@ def read_events(path: str | os.PathLike, sensor_size: tuple[int, int] | None = N
     elif suffix == ".aedat4":
         from had_snn.data.aedat import read_aedat4
 
-        ev, _, _, file_size = read_aedat4(path)
+        try:
+            ev, _, _, file_size = read_aedat4(path)
+        except ImportError as exc:  # the optional dv-processing extra is missing
+            raise ValueError(f"{path}: {exc}") from None
         file_size = (int(file_size[0]), int(file_size[1]))
     else:
         raise ValueError(f"{path}: unknown event file suffix {path.suffix!r}; expected one of "
