@@ -1,0 +1,127 @@
+"""An ESIM / v2e-style event camera model driven by a stream of rendered luminance images.
+
+Each pixel keeps a reference log intensity. When the current log intensity departs from it by ``k`` whole contrast
+thresholds, the pixel emits ``k`` events of that polarity; their timestamps are linearly interpolated between the two
+render times at which the log intensity crosses each threshold level (as ESIM, Rebecq et al. 2018, and v2e,
+Hu et al. 2021). Thresholds vary per pixel (Gaussian spread ``sigma``, fixed at construction, as fixed-pattern
+mismatch). An event closer than ``refractory_us`` to the pixel's previous event is dropped while the reference still
+advances (the v2e convention: the event is lost, not delayed). Background-activity noise is a homogeneous Poisson
+process per pixel with random polarity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from had_snn.data.events import EVENT_DTYPE, make_events
+
+
+@dataclass
+class EventCameraConfig:
+    """Parameters of the event camera model.
+
+    Attributes:
+        contrast_threshold: mean ON and OFF threshold C in log-intensity units.
+        threshold_sigma: standard deviation of the per-pixel thresholds (log units).
+        min_threshold: thresholds are clipped below at this value.
+        refractory_us: minimum time between two events of one pixel (microseconds).
+        noise_rate_hz: background-activity noise events per pixel per second.
+        log_eps: offset inside ``log(I + eps)`` (linear intensity units, 1.0 = bright white), which keeps the
+            dark end finite.
+    """
+
+    contrast_threshold: float = 0.25
+    threshold_sigma: float = 0.03
+    min_threshold: float = 0.01
+    refractory_us: int = 100
+    noise_rate_hz: float = 0.1
+    log_eps: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.contrast_threshold <= 0 or self.min_threshold <= 0:
+            raise ValueError(f"contrast_threshold and min_threshold must be > 0, got {self}")
+        if self.threshold_sigma < 0 or self.refractory_us < 0 or self.noise_rate_hz < 0 or self.log_eps <= 0:
+            raise ValueError(f"threshold_sigma, refractory_us, noise_rate_hz must be >= 0 and log_eps > 0, got {self}")
+
+
+class EventCamera:
+    """Stateful per-pixel event generator for a ``width x height`` sensor.
+
+    Call :meth:`reset` with the first luminance image, then :meth:`step` with each following image; every call
+    returns the events in ``(t_prev_us, t_us]`` as an EVENT_DTYPE array (sorted by pixel, not by time).
+    """
+
+    def __init__(self, cfg: EventCameraConfig, width: int, height: int, rng: np.random.Generator) -> None:
+        self.cfg = cfg
+        self.width, self.height = int(width), int(height)
+        n = self.width * self.height
+        spread = rng.normal(0.0, cfg.threshold_sigma, size=(2, n))
+        self.c_on = np.maximum(cfg.contrast_threshold + spread[0], cfg.min_threshold)
+        self.c_off = np.maximum(cfg.contrast_threshold + spread[1], cfg.min_threshold)
+        self.ref = np.zeros(n)
+        self.log_prev = np.zeros(n)
+        self.last_event_us = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
+        self.t_prev_us = 0
+
+    def _log(self, lum: np.ndarray) -> np.ndarray:
+        if lum.shape != (self.height, self.width):
+            raise ValueError(f"luminance image must have shape {(self.height, self.width)}, got {lum.shape}")
+        return np.log(lum.reshape(-1).astype(np.float64) + self.cfg.log_eps)
+
+    def reset(self, lum: np.ndarray, t_us: int) -> None:
+        """Set every pixel's reference to the log of ``lum`` (H, W) at time ``t_us``."""
+        self.log_prev = self._log(lum)
+        self.ref = self.log_prev.copy()
+        self.t_prev_us = int(t_us)
+
+    def step(self, lum: np.ndarray, t_us: int) -> np.ndarray:
+        """Advance to the luminance image ``lum`` at ``t_us`` (> previous time) and return the events emitted."""
+        t_us = int(t_us)
+        if t_us <= self.t_prev_us:
+            raise ValueError(f"render times must increase: {t_us} after {self.t_prev_us}")
+        log_now = self._log(lum)
+        diff = log_now - self.ref
+        n_on = np.floor(np.maximum(diff, 0.0) / self.c_on).astype(np.int64)
+        n_off = np.floor(np.maximum(-diff, 0.0) / self.c_off).astype(np.int64)
+        parts = [self._emit(n, log_now, sign, t_us) for n, sign in ((n_on, 1), (n_off, -1))]
+        self.ref += n_on * self.c_on - n_off * self.c_off
+        self.log_prev = log_now
+        self.t_prev_us = t_us
+        return np.concatenate(parts)
+
+    def _emit(self, counts: np.ndarray, log_now: np.ndarray, sign: int, t_us: int) -> np.ndarray:
+        """Events of polarity ``sign`` for pixels crossing ``counts`` threshold levels, minus refractory drops."""
+        idx = np.flatnonzero(counts)
+        if len(idx) == 0:
+            return np.empty(0, dtype=EVENT_DTYPE)
+        c = (self.c_on if sign > 0 else self.c_off)[idx]
+        lp, ref, n = self.log_prev[idx], self.ref[idx], counts[idx]
+        span = log_now[idx] - lp
+        span = np.where(np.abs(span) < 1e-12, sign * 1e-12, span)
+        t0, dur = self.t_prev_us, t_us - self.t_prev_us
+        pix_out, t_out = [], []
+        for j in range(1, int(n.max()) + 1):
+            sel = n >= j
+            pix = idx[sel]
+            frac = np.clip((ref[sel] + sign * j * c[sel] - lp[sel]) / span[sel], 0.0, 1.0)
+            t = np.clip(t0 + np.rint(frac * dur).astype(np.int64), t0 + 1, t_us)
+            ok = t - self.last_event_us[pix] >= self.cfg.refractory_us
+            self.last_event_us[pix[ok]] = t[ok]
+            pix_out.append(pix[ok])
+            t_out.append(t[ok])
+        pix_all = np.concatenate(pix_out)
+        y, x = np.divmod(pix_all, self.width)
+        return make_events(x, y, np.concatenate(t_out), np.full(len(pix_all), 1 if sign > 0 else 0))
+
+    def noise(self, t0_us: int, t1_us: int, rng: np.random.Generator, rate_scale: float = 1.0) -> np.ndarray:
+        """Background-activity noise in ``[t0_us, t1_us)``: Poisson, ``noise_rate_hz * rate_scale`` per pixel."""
+        rate = self.cfg.noise_rate_hz * rate_scale
+        n = int(rng.poisson(rate * self.width * self.height * (t1_us - t0_us) * 1e-6))
+        return make_events(
+            rng.integers(0, self.width, n),
+            rng.integers(0, self.height, n),
+            rng.integers(t0_us, t1_us, n),
+            rng.integers(0, 2, n),
+        )

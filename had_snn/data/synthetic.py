@@ -1,0 +1,277 @@
+"""Synthetic RGB+event tracking sequences (the embedded default benchmark).
+
+A textured target moves on a textured background (smooth non-linear motion, scale change, optional camera pan,
+similar-looking distractors, a passing occluder). The scene is rendered at ``render_hz`` (>= 1 kHz); each render feeds
+the event camera model of :mod:`had_snn.data.event_sim` (log intensity, so it is blind to the global illumination
+level) and the RGB camera, which integrates the renders inside its exposure window (motion blur), adds photon shot
+noise and read noise, clips at full scale and applies gamma. Low light scales the illumination down with a fixed
+camera gain (dark, noisy frames); HDR splits the view into a very bright and a dim half (saturated / crushed frames).
+Events keep the motion in both cases, which is the asymmetry HAD exploits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from had_snn.data.event_sim import EventCamera, EventCameraConfig
+from had_snn.data.events import EVENT_DTYPE
+from had_snn.data.scene import LUMA_RGB, MovingBox, SinePath, paste_box, procedural_texture, random_colors, view_window
+from had_snn.data.sequence import ATTRIBUTES, Sequence
+
+GENERATOR_NAME = "had_snn.data.synthetic"
+
+
+@dataclass
+class SynthConfig:
+    """Generation parameters (saved into ``index.json``; sizes in px, times in s unless named otherwise).
+
+    Attributes:
+        width_px, height_px: sensor size.
+        duration_s: sequence length.
+        render_hz: internal render rate (>= 1000).
+        fps: RGB frame rate; ``exposure_fraction`` of each frame period is integrated (motion blur).
+        target_height_frac: range of the target's base height as a fraction of the sensor height.
+        target_aspect: range of the target's width / height.
+        motion_amplitude_frac, motion_freq_hz: centre path amplitude (fraction of the sensor size) and component
+            frequencies for normal motion; ``fast_*`` for the ``fast_motion`` attribute.
+        scale_log_amplitude: amplitude of ``log(scale)`` over time (scale change).
+        pan_margin_px, pan_freq_hz: camera-pan amplitude and frequencies (``camera_motion``).
+        num_distractors: similar-looking objects added for ``distractor``.
+        occluder_speed_px_s: speed range of the bar that crosses the target (``occlusion``).
+        low_light_level: illumination factor for ``low_light``; ``low_light_noise_scale`` multiplies the event
+            noise rate there (DVS background activity rises in the dark).
+        hdr_bright_gain, hdr_dark_level: illumination of the bright and dim halves for ``hdr``.
+        full_well_e: electrons at full scale for photon shot noise (0 disables it); ``read_noise``: Gaussian read
+            noise as a fraction of full scale; ``gamma``: output gamma.
+        extra_attribute_prob: probability of each further attribute beyond a sequence's primary one.
+        events: the event camera model.
+    """
+
+    width_px: int = 160
+    height_px: int = 120
+    duration_s: float = 2.0
+    render_hz: float = 1000.0
+    fps: float = 30.0
+    exposure_fraction: float = 0.5
+    target_height_frac: tuple[float, float] = (0.2, 0.35)
+    target_aspect: tuple[float, float] = (0.6, 1.6)
+    motion_amplitude_frac: float = 0.15
+    motion_freq_hz: tuple[float, float] = (0.2, 0.6)
+    fast_motion_amplitude_frac: float = 0.3
+    fast_motion_freq_hz: tuple[float, float] = (0.7, 1.5)
+    scale_log_amplitude: float = 0.2
+    pan_margin_px: int = 20
+    pan_freq_hz: tuple[float, float] = (0.2, 0.6)
+    num_distractors: int = 2
+    occluder_speed_px_s: tuple[float, float] = (120.0, 240.0)
+    low_light_level: float = 0.03
+    low_light_noise_scale: float = 4.0
+    hdr_bright_gain: float = 25.0
+    hdr_dark_level: float = 0.3
+    full_well_e: float = 2000.0
+    read_noise: float = 0.01
+    gamma: float = 2.2
+    extra_attribute_prob: float = 0.2
+    events: EventCameraConfig = field(default_factory=EventCameraConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.events, dict):
+            self.events = EventCameraConfig(**self.events)
+        for f in fields(self):
+            if isinstance(getattr(self, f.name), list):
+                setattr(self, f.name, tuple(getattr(self, f.name)))
+        if self.width_px < 16 or self.height_px < 16:
+            raise ValueError(f"sensor size must be at least 16x16 px, got {self.width_px}x{self.height_px}")
+        if self.render_hz < 1000:
+            raise ValueError(f"render_hz must be >= 1000 (events need a fine time grid), got {self.render_hz}")
+        if not 0 < self.fps <= self.render_hz / 2:
+            raise ValueError(f"fps must be in (0, render_hz/2], got {self.fps}")
+        if not 0 < self.exposure_fraction <= 1:
+            raise ValueError(f"exposure_fraction must be in (0, 1], got {self.exposure_fraction}")
+        if self.duration_s * self.fps < 2:
+            raise ValueError(f"duration_s={self.duration_s} gives fewer than 2 frames at fps={self.fps}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SynthConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming them."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown SynthConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class Scene:
+    """The random draw of one sequence: textures, object motions and the illumination map."""
+
+    background: np.ndarray
+    pan_y: SinePath | None
+    pan_x: SinePath | None
+    target_tex: np.ndarray
+    target: MovingBox
+    distractors: list[tuple[np.ndarray, MovingBox]]
+    occluder: tuple[np.ndarray, float, float, float] | None  # texture, x at t_mid (px), t_mid (s), speed (px/s)
+    illumination: np.ndarray
+    noise_scale: float
+
+
+def _random_path(rng: np.random.Generator, cfg: SynthConfig, size_px: float, start: float, fast: bool) -> SinePath:
+    amp = (cfg.fast_motion_amplitude_frac if fast else cfg.motion_amplitude_frac) * size_px
+    return SinePath.random(rng, start, amp, cfg.fast_motion_freq_hz if fast else cfg.motion_freq_hz)
+
+
+def _moving_box(rng: np.random.Generator, cfg: SynthConfig, base_wh: tuple[float, float], fast: bool) -> MovingBox:
+    W, H = cfg.width_px, cfg.height_px
+    return MovingBox(
+        base_wh=base_wh,
+        cx=_random_path(rng, cfg, W, rng.uniform(0.3, 0.7) * W, fast),
+        cy=_random_path(rng, cfg, H, rng.uniform(0.3, 0.7) * H, fast),
+        log_scale=SinePath.random(rng, 0.0, cfg.scale_log_amplitude, (0.2, 0.8), n=2),
+        bounds_wh=(W, H),
+    )
+
+
+def _illumination(rng: np.random.Generator, cfg: SynthConfig, attributes: tuple[str, ...]) -> np.ndarray:
+    W, H = cfg.width_px, cfg.height_px
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    r2 = ((xx - W / 2) / (W / 2)) ** 2 + ((yy - H / 2) / (H / 2)) ** 2
+    illum = 0.9 * (1.0 - 0.1 * r2)  # mild vignetting
+    if "hdr" in attributes:  # a soft straight boundary near the centre between a dim and a very bright half
+        ang = rng.uniform(0, 2 * np.pi)
+        d = (xx - W / 2 - rng.uniform(-0.1, 0.1) * W) * np.cos(ang) + (yy - H / 2) * np.sin(ang)
+        bright = 1.0 / (1.0 + np.exp(-d / 3.0))
+        illum *= cfg.hdr_dark_level + (cfg.hdr_bright_gain - cfg.hdr_dark_level) * bright
+    if "low_light" in attributes:
+        illum *= cfg.low_light_level
+    return illum.astype(np.float32)
+
+
+def build_scene(cfg: SynthConfig, rng: np.random.Generator, attributes: tuple[str, ...]) -> Scene:
+    """Draw the scene of one sequence with the given attribute tags."""
+    W, H = cfg.width_px, cfg.height_px
+    m = cfg.pan_margin_px if "camera_motion" in attributes else 0
+    background = procedural_texture(rng, H + 2 * m + 1, W + 2 * m + 1, contrast=0.6, patchiness=0.3)
+    pan_y = pan_x = None
+    if m:
+        pan_y = SinePath.random(rng, m, 0.9 * m, cfg.pan_freq_hz, n=2)
+        pan_x = SinePath.random(rng, m, 0.9 * m, cfg.pan_freq_hz, n=2)
+    h = rng.uniform(*cfg.target_height_frac) * H
+    base_wh = (h * rng.uniform(*cfg.target_aspect), h)
+    colors = random_colors(rng)
+    tex_side = 48
+    target_tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
+    target = _moving_box(rng, cfg, base_wh, fast="fast_motion" in attributes)
+    distractors = []
+    if "distractor" in attributes:
+        for _ in range(cfg.num_distractors):
+            tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
+            wh = (base_wh[0] * rng.uniform(0.85, 1.15), base_wh[1] * rng.uniform(0.85, 1.15))
+            distractors.append((tex, _moving_box(rng, cfg, wh, fast=False)))
+    occluder = None
+    if "occlusion" in attributes:
+        t_mid = rng.uniform(0.3, 0.7) * cfg.duration_s
+        x_mid = float(target.boxes(np.array([t_mid]))[0, 0] + base_wh[0] / 2)
+        speed = rng.uniform(*cfg.occluder_speed_px_s) * rng.choice([-1.0, 1.0])
+        occ_tex = procedural_texture(rng, 64, 16, contrast=0.7, patchiness=0.4)
+        occluder = (occ_tex, x_mid, t_mid, speed)
+    illumination = _illumination(rng, cfg, attributes)
+    noise_scale = cfg.low_light_noise_scale if "low_light" in attributes else 1.0
+    return Scene(background, pan_y, pan_x, target_tex, target, distractors, occluder, illumination, noise_scale)
+
+
+def render_reflectance(cfg: SynthConfig, scene: Scene, t_s: float, target_box: np.ndarray) -> np.ndarray:
+    """The (H, W, 3) reflectance image at time ``t_s`` (background, distractors, target, occluder on top)."""
+    W, H = cfg.width_px, cfg.height_px
+    if scene.pan_x is not None:
+        canvas = view_window(scene.background, (float(scene.pan_y(t_s)), float(scene.pan_x(t_s))), H, W)
+    else:
+        canvas = scene.background[:H, :W].copy()
+    for tex, mover in scene.distractors:
+        paste_box(canvas, tex, mover.boxes(t_s)[0])
+    paste_box(canvas, scene.target_tex, target_box)
+    if scene.occluder is not None:
+        tex, x_mid, t_mid, speed = scene.occluder
+        bar_w = 0.5 * scene.target.base_wh[0] + 4.0
+        paste_box(canvas, tex, np.array([x_mid + speed * (t_s - t_mid) - bar_w / 2, -1.0, bar_w, H + 2.0]))
+    return canvas
+
+
+def _expose(cfg: SynthConfig, radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sensor model: shot noise, read noise, clipping at full scale, gamma, 8-bit quantisation."""
+    signal = np.clip(radiance, 0.0, None).astype(np.float64)
+    if cfg.full_well_e > 0:
+        signal = rng.poisson(signal * cfg.full_well_e) / cfg.full_well_e
+    if cfg.read_noise > 0:
+        signal = signal + rng.normal(0.0, cfg.read_noise, size=signal.shape)
+    out = np.clip(signal, 0.0, 1.0) ** (1.0 / cfg.gamma)
+    return np.rint(out * 255.0).astype(np.uint8)
+
+
+def frame_schedule(cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """Render-step times (us), the first render step of each frame's exposure, and render steps per exposure."""
+    n_steps = int(round(cfg.duration_s * cfg.render_hz)) + 1
+    t_us = np.rint(np.arange(n_steps) * 1e6 / cfg.render_hz).astype(np.int64)
+    per_exposure = max(1, int(round(cfg.exposure_fraction * cfg.render_hz / cfg.fps)))
+    n_frames = int(np.floor((n_steps - per_exposure) * cfg.fps / cfg.render_hz)) + 1
+    starts = np.rint(np.arange(n_frames) * cfg.render_hz / cfg.fps).astype(np.int64)
+    return t_us, starts[starts + per_exposure <= n_steps], per_exposure
+
+
+def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], name: str = "synth") -> Sequence:
+    """Render one sequence deterministically from ``seed`` with the given attribute tags.
+
+    Frame boxes are the target's exact box at each frame's exposure centre; the dense trajectory holds the box at
+    every render step, so :meth:`Sequence.box_at` works at any time. Boxes are the full target extent even while
+    the occluder hides it.
+    """
+    unknown = set(attributes) - set(ATTRIBUTES)
+    if unknown:
+        raise ValueError(f"unknown attributes {sorted(unknown)}; expected a subset of {ATTRIBUTES}")
+    scene_ss, camera_ss, noise_ss, frame_ss = np.random.SeedSequence(seed).spawn(4)
+    scene = build_scene(cfg, np.random.default_rng(scene_ss), tuple(attributes))
+    t_us, starts, per_exposure = frame_schedule(cfg)
+    traj = scene.target.boxes(t_us * 1e-6)
+    camera = EventCamera(cfg.events, cfg.width_px, cfg.height_px, np.random.default_rng(camera_ss))
+    frame_rng = np.random.default_rng(frame_ss)
+    frame_of_step = np.full(len(t_us), -1)
+    for k, s in enumerate(starts):
+        frame_of_step[s : s + per_exposure] = k
+    frames = np.empty((len(starts), cfg.height_px, cfg.width_px, 3), dtype=np.uint8)
+    acc = np.zeros((cfg.height_px, cfg.width_px, 3), dtype=np.float32)
+    chunks = []
+    for i, t in enumerate(t_us):
+        radiance = render_reflectance(cfg, scene, t * 1e-6, traj[i]) * scene.illumination[..., None]
+        lum = radiance @ LUMA_RGB
+        if i == 0:
+            camera.reset(lum, int(t))
+        else:
+            chunks.append(camera.step(lum, int(t)))
+        k = frame_of_step[i]
+        if k >= 0:
+            acc += radiance
+            if i == starts[k] + per_exposure - 1:
+                frames[k] = _expose(cfg, acc / per_exposure, frame_rng)
+                acc[:] = 0.0
+    chunks.append(camera.noise(int(t_us[0]), int(t_us[-1]) + 1, np.random.default_rng(noise_ss), scene.noise_scale))
+    events = np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
+    events = events[np.argsort(events["t"], kind="stable")]
+    frame_t_us = np.rint((t_us[starts] + t_us[starts + per_exposure - 1]) / 2.0).astype(np.int64)  # exposure centre
+    return Sequence(
+        name=name,
+        events=events,
+        sensor_size=(cfg.width_px, cfg.height_px),
+        frame_t_us=frame_t_us,
+        boxes=scene.target.boxes(frame_t_us * 1e-6),
+        frames=frames,
+        trajectory_t_us=t_us,
+        trajectory_boxes=traj,
+        attributes=tuple(a for a in ATTRIBUTES if a in attributes),
+        meta={"generator": GENERATOR_NAME, "seed": int(seed), "config": json.dumps(cfg.to_dict(), sort_keys=True)},
+    )
