@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from had_snn.distill.config import DistillConfig, load_distill_config
-from had_snn.distill.had_loss import HADLoss
+from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
 from had_snn.distill.response import response_focal_mse_loss, response_kl_loss
 from had_snn.distill.spatial import grid_positions, ot_alignment_loss, resized_mse_loss, sinkhorn_log
 from had_snn.distill.temporal import ConvGRUFold, MeanFold
@@ -243,13 +243,33 @@ def test_gradients_reach_student_and_adapters_but_not_teacher(differentiate_plan
     assert float(loss_fn.folds["stage1"].out.weight.grad.abs().sum()) > 0
 
 
-def test_adapter_parameters_are_separate_from_the_student() -> None:
-    student = nn.Conv2d(2, STUDENT_CH["stage3"], 3)  # stands for any student network
-    loss_fn = HADLoss(DistillConfig(), TEACHER_CH, STUDENT_CH)
-    student_ids = {id(p) for p in student.parameters()}
-    assert not student_ids & {id(p) for p in loss_fn.parameters()}
+def test_with_real_models_adapters_are_separate_and_only_student_learns() -> None:
+    from had_snn.models.student import SpikingStudent, StudentConfig
+    from had_snn.models.teacher import Teacher, TeacherConfig
+
+    s_cfg = StudentConfig(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16)
+    t_cfg = TeacherConfig(widths=(6, 8, 12), stem_channels=4, convs_per_stage=1, head_channels=4, search_px=32,
+                          template_px=16)
+    student, teacher = SpikingStudent(s_cfg), Teacher(t_cfg)
+    batch = {
+        "template_spikes": (torch.rand(T_STEPS, BATCH, 2, 16, 16) < 0.3).float(),
+        "search_spikes": (torch.rand(T_STEPS, BATCH, 2, 32, 32) < 0.3).float(),
+        "template_rgb": torch.rand(BATCH, 3, 16, 16), "search_rgb": torch.rand(BATCH, 3, 32, 32),
+        "template_voxel": torch.randn(BATCH, 5, 16, 16), "search_voxel": torch.randn(BATCH, 5, 32, 32),
+    }
+    stages = ("stage1", "stage2", "stage3")
+    teacher_ch, student_ch = (dict(zip(stages, w, strict=True)) for w in (t_cfg.widths, s_cfg.widths))
+    loss_fn = HADLoss(DistillConfig(), teacher_ch, student_ch)
+    extra_loss = teacher_distill_hook(loss_fn, teacher)
+    total, terms = extra_loss(student(batch), batch)
+    total.backward()
+    assert set(terms) == {"ot/stage1", "ot/stage2", "ot/stage3", "response_kl", "distill"}
+    assert not {id(p) for p in student.parameters()} & {id(p) for p in loss_fn.parameters()}
     assert all(k.split(".")[0] in ("folds", "projections") for k in loss_fn.state_dict())
-    assert any(isinstance(m, ConvGRUFold) for m in loss_fn.modules())
+    assert not any(isinstance(m, ConvGRUFold) for m in student.modules())
+    assert float(student.backbone[0].weight.grad.abs().sum()) > 0
+    assert all(p.grad is None and not p.requires_grad for p in teacher.parameters())
+    assert not teacher.training
 
 
 @pytest.mark.parametrize(

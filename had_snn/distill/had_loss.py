@@ -8,7 +8,7 @@ adapters, projections) is a training-time adapter; none belongs to the exported 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -104,3 +104,19 @@ class HADLoss(nn.Module):
             total = torch.zeros(())
         terms[TOTAL_TERM] = float(total.detach())
         return total, terms
+
+
+def teacher_distill_hook(
+    loss: HADLoss, teacher: nn.Module
+) -> Callable[[Mapping, Mapping], tuple[torch.Tensor, dict[str, float]]]:
+    """Training-loop hook ``extra_loss(student_out, batch) -> (loss, terms)``: runs the frozen teacher (eval mode,
+    no autograd) on the same batch and applies ``loss``. Freezes ``teacher`` in place."""
+    teacher.eval()
+    teacher.requires_grad_(False)
+
+    def extra_loss(student_out: Mapping, batch: Mapping) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            teacher_out = teacher(batch)
+        return loss(student_out, teacher_out)
+
+    return extra_loss
