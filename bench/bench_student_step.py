@@ -1,0 +1,124 @@
+"""Time-folded student vs the same network as a per-step snntorch loop: forward + backward, same weights.
+
+The per-step version runs every conv on one time step at a time and steps ``snntorch.Synaptic`` neurons
+(reset to zero, no reset delay), the straightforward way to write an snntorch network. Both use the student's own
+conv/BN modules (BN in eval mode so per-step and folded statistics agree), so outputs and gradients must match.
+Prints the wall time of each and the ratio. Usage: ``python bench/bench_student_step.py [--batch 4 --steps 8]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import snntorch
+import torch
+from torch import nn
+
+from had_snn.models import build_model
+from had_snn.models.heads import split_head
+from had_snn.models.layers import depthwise_xcorr, template_kernel
+from had_snn.models.neurons import CubaLIF
+from had_snn.models.student import SpikingStudent
+
+
+def as_synaptic(lif: CubaLIF) -> snntorch.Synaptic:
+    """An snntorch Synaptic with the same decays/threshold as our CubaLIF (read-out: no spikes, no reset)."""
+    alpha, beta = lif.decays()
+    if lif.spiking:
+        return snntorch.Synaptic(alpha=alpha, beta=beta, threshold=lif.threshold, reset_mechanism="zero",
+                                 reset_delay=False, spike_grad=snntorch.surrogate.atan(alpha=lif.surrogate_slope))
+    return snntorch.Synaptic(alpha=alpha, beta=beta, threshold=float("inf"), reset_mechanism="none")
+
+
+class PerStepStudent(nn.Module):
+    """The student's network written as a per-step snntorch loop over T, sharing the student's conv/BN weights."""
+
+    def __init__(self, student: SpikingStudent) -> None:
+        super().__init__()
+        self.student = student
+        self.neurons = nn.ModuleDict({f"b{i}": as_synaptic(m) for i, m in enumerate(student.backbone)
+                                      if isinstance(m, CubaLIF)})
+        self.neurons["xcorr"] = as_synaptic(student.xcorr_lif)
+        self.neurons.update({f"h{i}": as_synaptic(m) for i, m in enumerate(student.head) if isinstance(m, CubaLIF)})
+
+    def _step(self, layers: nn.ModuleList, prefix: str, x: torch.Tensor, state: dict) -> torch.Tensor:
+        for i, layer in enumerate(layers):
+            if isinstance(layer, CubaLIF):
+                neuron = self.neurons[f"{prefix}{i}"]
+                syn, mem = state.get(f"{prefix}{i}", (torch.zeros_like(x), torch.zeros_like(x)))
+                spk, syn, mem = neuron(x, syn, mem)
+                state[f"{prefix}{i}"] = (syn, mem)
+                x = spk if layer.spiking else mem
+            else:
+                x = layer(x)
+        return x
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        s = self.student
+        state: dict = {}
+        template_counts = sum(self._step(s.backbone, "b", x, state) for x in batch["template_spikes"])
+        kernel = template_kernel(template_counts / batch["template_spikes"].shape[0])
+        state = {}
+        readout = 0.0
+        for x in batch["search_spikes"]:
+            feat = self._step(s.backbone, "b", x, state)
+            corr = s.xcorr_bn(depthwise_xcorr(feat, kernel))
+            syn, mem = state.get("xcorr", (torch.zeros_like(corr), torch.zeros_like(corr)))
+            spk, syn, mem = self.neurons["xcorr"](corr, syn, mem)
+            state["xcorr"] = (syn, mem)
+            readout = readout + self._step(s.head, "h", spk, state)
+        return split_head(readout / batch["search_spikes"].shape[0])
+
+
+def fwd_bwd(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[float, dict]:
+    """One forward + backward; returns (seconds, outputs)."""
+    model.zero_grad()
+    sync = torch.cuda.synchronize if batch["search_spikes"].is_cuda else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    out = model(batch)
+    (out["heatmap"].square().mean() + out["size"].sum() + out["offset"].sum()).backward()
+    sync()
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=8, help="time steps T")
+    parser.add_argument("--density", type=float, default=0.05, help="input spike probability per pixel and step")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (best is reported)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = stable on a shared machine)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    student = build_model("student").eval().to(args.device)
+    per_step = PerStepStudent(student).to(args.device)
+    g = torch.Generator().manual_seed(0)
+    batch = {k: (torch.rand(args.steps, args.batch, 2, px, px, generator=g) < args.density).float().to(args.device)
+             for k, px in (("template_spikes", 64), ("search_spikes", 128))}
+    fwd_bwd(student, batch)  # warm-up both
+    fwd_bwd(per_step, batch)
+    times: dict[str, list[float]] = {"folded": [], "step": []}
+    for _ in range(args.repeats):  # interleaved so load changes hit both alike
+        t, out_folded = fwd_bwd(student, batch)
+        times["folded"].append(t)
+        grad_folded = student.backbone[0].weight.grad.clone()
+        t, out_step = fwd_bwd(per_step, batch)
+        times["step"].append(t)
+        grad_step = student.backbone[0].weight.grad.clone()
+    t_folded, t_step = min(times["folded"]), min(times["step"])
+    for key in ("heatmap", "size", "offset"):
+        torch.testing.assert_close(out_folded[key], out_step[key], rtol=1e-4, atol=1e-5, msg=f"{key} differs")
+    torch.testing.assert_close(grad_folded, grad_step, rtol=1e-3, atol=1e-5, msg="first-layer gradient differs")
+    where = args.device if args.device != "cpu" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"student forward+backward, B={args.batch} T={args.steps}, {where}, best of {args.repeats}")
+    print(f"  per-step snntorch loop: {t_step * 1e3:8.1f} ms")
+    print(f"  time-folded (ours):     {t_folded * 1e3:8.1f} ms")
+    print(f"  speed-up: {t_step / t_folded:.2f}x   (outputs and first-layer gradients match)")
+
+
+if __name__ == "__main__":
+    main()
