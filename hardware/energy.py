@@ -1,0 +1,313 @@
+"""Energy per frame from counted operations: Loihi 1 per-operation figures and the 45 nm MAC/AC model.
+
+All figures come from a YAML hardware table (default: ``energy_table.yaml`` next to this module); every figure read
+is remembered so reports can cite exactly the figures they used.
+
+Counts file (JSON) accepted by :func:`load_counts`, one entry per synaptic layer, **per frame summed over steps**::
+
+    {"steps": 8,                # time steps per frame (required)
+     "frames": 4,               # optional, default 1: the layer numbers are totals over this many frames
+     "layers": [{"name": "1_conv", "in_spikes": 1200, "synops": 52000, "neuron_updates": 65536,
+                 "out_spikes": 900, "active_neuron_updates": 30000}, ...]}
+
+``active_neuron_updates`` (updates of neurons that received input that step) is optional; without it every update is
+billed as active (an upper bound), and the report says so. Layer names must match the network's layer names.
+
+Teacher MACs file (JSON) accepted by :func:`load_teacher_macs`: ``[["conv1", 118013952], ...]``,
+``[{"name": "conv1", "macs": 118013952}, ...]`` or ``{"conv1": 118013952, ...}`` (MACs per frame).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from had_snn.hardware.resources import LayerGeometry, NetworkMapping
+
+DEFAULT_TABLE = "energy_table.yaml"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One cited number of the hardware table."""
+
+    key: str
+    value: float | None
+    unit: str
+    source: str
+    citation: str
+    uncertain: bool = False
+    note: str = ""
+
+
+class HardwareTable:
+    """A loaded hardware table; :meth:`value` reads a figure and records it as used."""
+
+    def __init__(self, data: dict[str, Any], path: str) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("sources"), dict):
+            raise ValueError(f"{path}: hardware table must be a mapping with a 'sources' mapping of citations")
+        self.data = data
+        self.path = path
+        self.used: dict[str, Figure] = {}
+
+    def figure(self, *keys: str) -> Figure:
+        node: Any = self.data
+        for i, k in enumerate(keys):
+            if not isinstance(node, dict) or k not in node:
+                raise ValueError(f"{self.path}: missing figure {'.'.join(keys[: i + 1])}")
+            node = node[k]
+        key = ".".join(keys)
+        if not isinstance(node, dict) or "value" not in node or "source" not in node:
+            raise ValueError(f"{self.path}: figure {key} must be a mapping with 'value' and 'source'")
+        value = node["value"]
+        if value is not None and (not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f"{self.path}: figure {key} value must be a non-negative number or null, got {value!r}")
+        source = str(node["source"])
+        if source not in self.data["sources"]:
+            raise ValueError(f"{self.path}: figure {key} cites unknown source {source!r}")
+        fig = Figure(
+            key=key, value=None if value is None else float(value), unit=str(node.get("unit", "")), source=source,
+            citation=" ".join(str(self.data["sources"][source]).split()), uncertain=bool(node.get("uncertain", False)),
+            note=" ".join(str(node.get("note", "")).split()),
+        )
+        self.used[key] = fig
+        return fig
+
+    def value(self, *keys: str) -> float | None:
+        """The value of a figure (None when the table marks it unpublished)."""
+        return self.figure(*keys).value
+
+    def required(self, *keys: str) -> float:
+        v = self.value(*keys)
+        if v is None:
+            raise ValueError(f"{self.path}: figure {'.'.join(keys)} is null but the model needs a number")
+        return v
+
+
+def load_table(path: str | Path | None = None) -> HardwareTable:
+    """Load a hardware table from ``path`` or the packaged default."""
+    if path is None:
+        text = importlib_resources.files("had_snn.hardware").joinpath(DEFAULT_TABLE).read_text()
+        where = f"had_snn.hardware/{DEFAULT_TABLE}"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"hardware table not found: {p}")
+        text, where = p.read_text(), str(p)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{where}: not valid YAML ({exc})") from exc
+    return HardwareTable(data, where)
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """Operations of one layer for one frame, summed over its time steps."""
+
+    name: str
+    in_spikes: float
+    synops: float
+    neuron_updates: float
+    out_spikes: float
+    active_neuron_updates: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    steps: int
+    layers: list[LayerCounts]
+
+    @property
+    def active_known(self) -> bool:
+        return all(c.active_neuron_updates is not None for c in self.layers)
+
+
+_COUNT_FIELDS = ("in_spikes", "synops", "neuron_updates", "out_spikes")
+
+
+def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts") -> FrameCounts:
+    """Validate a counts mapping (format in the module docstring) against the network's layers."""
+    if not isinstance(data, dict) or "layers" not in data or "steps" not in data:
+        raise ValueError(f"{where}: expected an object with 'steps' and 'layers'")
+    steps, frames = data["steps"], data.get("frames", 1)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"{where}: 'steps' must be a positive integer, got {steps!r}")
+    if not isinstance(frames, (int, float)) or frames <= 0:
+        raise ValueError(f"{where}: 'frames' must be a positive number, got {frames!r}")
+    by_name: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(data["layers"]):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ValueError(f"{where}: layers[{i}] must be an object with a 'name'")
+        by_name[str(entry["name"])] = entry
+    names = [g.name for g in geoms]
+    missing, extra = [n for n in names if n not in by_name], [n for n in by_name if n not in names]
+    if missing or extra:
+        raise ValueError(f"{where}: layer names do not match the network (missing {missing}, unknown {extra}); "
+                         f"network layers are {names}")
+    layers = []
+    for g in geoms:
+        e = by_name[g.name]
+        vals: dict[str, float | None] = {}
+        for k in (*_COUNT_FIELDS, "active_neuron_updates"):
+            if k not in e:
+                if k == "active_neuron_updates":
+                    vals[k] = None
+                    continue
+                raise ValueError(f"{where}: layer {g.name!r} has no field {k!r}")
+            v = e[k]
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{where}: layer {g.name!r} field {k!r} must be a non-negative number, got {v!r}")
+            vals[k] = float(v) / frames
+        c = LayerCounts(name=g.name, **vals)  # type: ignore[arg-type]
+        _check_consistent(c, g, steps, where)
+        layers.append(c)
+    return FrameCounts(steps=steps, layers=layers)
+
+
+def _check_consistent(c: LayerCounts, g: LayerGeometry, steps: int, where: str) -> None:
+    tol = 1e-6
+    if c.synops > c.in_spikes * g.fan_out * (1 + tol):
+        raise ValueError(f"{where}: layer {g.name!r} synops {c.synops:g} > in_spikes x fan_out "
+                         f"({c.in_spikes:g} x {g.fan_out}); counts do not belong to this network")
+    if c.out_spikes > g.n_neurons * steps * (1 + tol):
+        raise ValueError(f"{where}: layer {g.name!r} out_spikes {c.out_spikes:g} > neurons x steps "
+                         f"({g.n_neurons} x {steps})")
+    if c.active_neuron_updates is not None and c.active_neuron_updates > c.neuron_updates * (1 + tol):
+        raise ValueError(f"{where}: layer {g.name!r} active_neuron_updates > neuron_updates")
+
+
+#: counter names of the emulator / Lava runner (arrays shaped (layers, steps, batch)) -> counts-file field names
+EMULATOR_COUNT_FIELDS = {
+    "input_spikes": "in_spikes", "synaptic_ops": "synops", "neuron_updates": "neuron_updates",
+    "output_spikes": "out_spikes",
+}
+
+
+def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any]) -> dict[str, Any]:
+    """Build the counts-file object from emulator counters (numpy arrays (L, T, B), one batch item per frame)."""
+    arrays = {}
+    for src in EMULATOR_COUNT_FIELDS:
+        if src not in counts:
+            raise ValueError(f"emulator counts lack {src!r}; expected keys {sorted(EMULATOR_COUNT_FIELDS)}")
+        arr = np.asarray(counts[src])
+        if arr.ndim != 3 or arr.shape[0] != len(layer_names):
+            raise ValueError(
+                f"emulator counts {src!r} must be (layers={len(layer_names)}, steps, batch), got {arr.shape}"
+            )
+        arrays[src] = arr
+    n_steps, batch = arrays["input_spikes"].shape[1:]
+    layers = [
+        {"name": name, **{dst: int(arrays[src][i].sum()) for src, dst in EMULATOR_COUNT_FIELDS.items()}}
+        for i, name in enumerate(layer_names)
+    ]
+    return {"steps": int(n_steps), "frames": int(batch), "layers": layers}
+
+
+def load_counts(path: str | Path, geoms: Sequence[LayerGeometry]) -> FrameCounts:
+    """Read and validate a counts JSON file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"counts file not found: {p}")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+    return parse_counts(data, geoms, str(p))
+
+
+def parse_teacher_macs(data: Any, where: str = "teacher MACs") -> list[tuple[str, int]]:
+    """Normalise the accepted MAC formats to ``[(layer name, MACs per frame), ...]``."""
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = []
+        for i, e in enumerate(data):
+            if isinstance(e, dict) and "name" in e and "macs" in e:
+                items.append((e["name"], e["macs"]))
+            elif isinstance(e, (list, tuple)) and len(e) == 2:
+                items.append((e[0], e[1]))
+            else:
+                raise ValueError(f"{where}: entry {i} must be [name, macs] or {{'name', 'macs'}}, got {e!r}")
+    else:
+        raise ValueError(f"{where}: expected a list of [name, macs] or a name -> macs object")
+    out = []
+    for name, macs in items:
+        if isinstance(macs, bool) or not isinstance(macs, (int, float)) or macs < 0 or macs != int(macs):
+            raise ValueError(f"{where}: MACs of {name!r} must be a non-negative integer, got {macs!r}")
+        out.append((str(name), int(macs)))
+    if not out:
+        raise ValueError(f"{where}: no layers")
+    return out
+
+
+def load_teacher_macs(path: str | Path) -> list[tuple[str, int]]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"teacher MACs file not found: {p}")
+    try:
+        return parse_teacher_macs(json.loads(p.read_text()), str(p))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+
+
+def _mean_hops(mapping: NetworkMapping, src_first: int, src_n: int, dst_first: int, dst_n: int) -> tuple[float, float]:
+    """Mean east-west and north-south tile hops between every source and destination core (same-chip mesh)."""
+    src = np.array([mapping.core_xy(c) for c in range(src_first, src_first + src_n)])
+    dst = np.array([mapping.core_xy(c) for c in range(dst_first, dst_first + dst_n)])
+    dx = np.abs(src[:, None, 1] - dst[None, :, 1]).mean()
+    dy = np.abs(src[:, None, 2] - dst[None, :, 2]).mean()
+    return float(dx), float(dy)
+
+
+def loihi1_energy(
+    geoms: Sequence[LayerGeometry], counts: FrameCounts, mapping: NetworkMapping, table: HardwareTable
+) -> list[dict[str, float]]:
+    """Per-layer Loihi 1 energy (pJ per frame) split into synaptic ops, neuron updates and spike routing.
+
+    Each output spike is sent as one packet to each destination core (``dest_cores_per_neuron`` of the mapping);
+    a packet costs the within-tile energy plus the mean E-W and N-S hops between the two layers' cores. Spikes of the
+    last layer go to one core (the output port). Input-event injection and static power are not modelled.
+    """
+    e_syn = table.required("loihi1", "energy", "synaptic_op_pj")
+    e_act = table.required("loihi1", "energy", "neuron_update_active_pj")
+    e_inact = table.required("loihi1", "energy", "neuron_update_inactive_pj")
+    e_tile = table.required("loihi1", "energy", "spike_within_tile_pj")
+    e_ew = table.required("loihi1", "energy", "hop_east_west_pj")
+    e_ns = table.required("loihi1", "energy", "hop_north_south_pj")
+    rows = []
+    for i, (g, c) in enumerate(zip(geoms, counts.layers, strict=True)):
+        m = mapping.layer(g.name)
+        active = c.neuron_updates if c.active_neuron_updates is None else c.active_neuron_updates
+        if i + 1 < len(geoms):
+            nxt = mapping.layer(geoms[i + 1].name)
+            hx, hy = _mean_hops(mapping, m.first_core, m.cores, nxt.first_core, nxt.cores)
+        else:
+            hx = hy = 0.0
+        packets = c.out_spikes * m.dest_cores_per_neuron
+        row = {
+            "synaptic_pj": c.synops * e_syn,
+            "neuron_pj": active * e_act + (c.neuron_updates - active) * e_inact,
+            "routing_pj": packets * (e_tile + hx * e_ew + hy * e_ns),
+        }
+        row["total_pj"] = row["synaptic_pj"] + row["neuron_pj"] + row["routing_pj"]
+        rows.append(row)
+    return rows
+
+
+def snn_45nm_energy_pj(counts: FrameCounts, table: HardwareTable) -> list[float]:
+    """45 nm estimate of the SNN per layer: one accumulate (AC) per synaptic op, pJ per frame."""
+    e_ac = table.required("cmos45nm", "ac_pj")
+    return [c.synops * e_ac for c in counts.layers]
+
+
+def ann_45nm_energy_pj(macs: Sequence[tuple[str, int]], table: HardwareTable) -> list[float]:
+    """45 nm estimate of the ANN per layer: one 32-bit float MAC per multiply-accumulate, pJ per frame."""
+    e_mac = table.required("cmos45nm", "mac_pj")
+    return [m * e_mac for _, m in macs]

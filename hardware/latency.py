@@ -1,0 +1,70 @@
+"""Latency per frame on Loihi 1: steps x (barrier synchronisation + busiest core's work per step).
+
+Model: all cores work in parallel within a time step and a step ends with a barrier. A core processes its synaptic
+ops and neuron updates sequentially; a layer's work is spread evenly over its cores, and a step's work is the frame
+total divided by the steps (counts are per frame, so per-step peaks are averaged out). Barrier time is interpolated
+linearly between the table's 1-tile and 32-tile figures by the tiles in use (capped at 32: multi-chip
+synchronisation is not modelled). Spikes are delivered one step later, so the first output trails the input by
+``pipeline_fill_steps`` = layers - 1 steps; that fill is reported but not added to the per-frame latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from had_snn.hardware.energy import FrameCounts, HardwareTable
+from had_snn.hardware.resources import LayerGeometry, NetworkMapping
+
+BARRIER_MAX_TILES = 32
+
+
+@dataclass(frozen=True)
+class LatencyEstimate:
+    steps: int
+    barrier_ns: float
+    compute_ns: float
+    bottleneck_layer: str
+    layer_compute_ns: dict[str, float]
+    pipeline_fill_steps: int
+
+    @property
+    def step_ns(self) -> float:
+        return self.barrier_ns + self.compute_ns
+
+    @property
+    def frame_latency_us(self) -> float:
+        return self.steps * self.step_ns / 1e3
+
+    @property
+    def throughput_fps(self) -> float:
+        return 1e6 / self.frame_latency_us
+
+
+def barrier_ns(tiles: int, table: HardwareTable) -> float:
+    """Barrier sync time for ``tiles`` active tiles (linear between the 1- and 32-tile figures)."""
+    if tiles < 1:
+        raise ValueError(f"tiles must be >= 1, got {tiles}")
+    b1 = table.required("loihi1", "time", "barrier_sync_1_tile_ns")
+    b32 = table.required("loihi1", "time", "barrier_sync_32_tiles_ns")
+    return b1 + (b32 - b1) * (min(tiles, BARRIER_MAX_TILES) - 1) / (BARRIER_MAX_TILES - 1)
+
+
+def loihi1_latency(
+    geoms: Sequence[LayerGeometry], counts: FrameCounts, mapping: NetworkMapping, table: HardwareTable
+) -> LatencyEstimate:
+    """Per-step and per-frame latency of the mapped network on Loihi 1."""
+    t_syn = table.required("loihi1", "time", "synaptic_op_ns")
+    t_act = table.required("loihi1", "time", "neuron_update_active_ns")
+    t_inact = table.required("loihi1", "time", "neuron_update_inactive_ns")
+    per_layer: dict[str, float] = {}
+    for g, c in zip(geoms, counts.layers, strict=True):
+        cores = mapping.layer(g.name).cores
+        active = c.neuron_updates if c.active_neuron_updates is None else c.active_neuron_updates
+        work_ns = c.synops * t_syn + active * t_act + (c.neuron_updates - active) * t_inact
+        per_layer[g.name] = work_ns / counts.steps / cores
+    bottleneck = max(per_layer, key=lambda k: per_layer[k])
+    return LatencyEstimate(
+        steps=counts.steps, barrier_ns=barrier_ns(mapping.tiles, table), compute_ns=per_layer[bottleneck],
+        bottleneck_layer=bottleneck, layer_compute_ns=per_layer, pipeline_fill_steps=len(geoms) - 1,
+    )
