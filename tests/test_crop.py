@@ -120,3 +120,47 @@ def test_make_sample_shapes_and_targets() -> None:
     np.testing.assert_allclose(s["target_box"], [0.5 - 3 / side, 0.5 + 2 / side, 12 / side, 10 / side], rtol=1e-5)
     event_only = make_sample(tiny_sequence(with_frames=False), 0, seq.boxes[0], 1, seq.boxes[1], cfg)
     assert not event_only["search_rgb"].any() and "target_box" not in event_only
+
+
+def test_pair_dataset_is_seeded_and_targets_match_ground_truth() -> None:
+    from had_snn.tracking.crop import target_to_box
+    from had_snn.tracking.sampler import PairDataset, collate_pairs
+
+    seqs = [tiny_sequence(n_frames=6), tiny_sequence(n_frames=3)]
+    seqs[1].boxes[1:] = np.nan  # only one annotated frame: unusable for pairs
+    ds = PairDataset(seqs, samples_per_epoch=5, max_gap=2, seed=7)
+    assert len(ds.sequences) == 1 and len(ds) == 5
+    a, b = ds[3], ds[3]
+    assert all(torch_equal(a[k], b[k]) for k in a)
+    for idx in range(5):
+        seq, i, j, search_box = ds.draw(idx)
+        assert i != j and abs(i - j) <= 2
+        item = ds[idx]
+        region = tuple(item["search_region"].tolist())
+        np.testing.assert_allclose(target_to_box(item["target_box"].numpy(), region, 128), seq.boxes[j], atol=1e-3)
+        assert (0 < item["target_box"][:2]).all() and (item["target_box"][:2] < 1).all()
+        cell = np.unravel_index(int(item["target_heatmap"][0].argmax()), (16, 16))
+        assert cell == tuple(int(v) for v in np.floor(item["target_box"][[1, 0]].numpy() * 16))
+    ds.set_epoch(1)
+    assert not all(torch_equal(a[k], ds[3][k]) for k in a)
+    batch = collate_pairs([ds[0], ds[1], ds[2]])
+    assert batch["search_spikes"].shape == (8, 3, 2, 128, 128) and batch["template_spikes"].shape == (8, 3, 2, 64, 64)
+    assert batch["search_rgb"].shape == (3, 3, 128, 128) and batch["target_heatmap"].shape == (3, 1, 16, 16)
+    with pytest.raises(ValueError, match="no sequence has 2 or more annotated frames"):
+        PairDataset([seqs[1]])
+
+
+def test_jitter_statistics() -> None:
+    from had_snn.tracking.sampler import jitter_box
+
+    rng = np.random.default_rng(0)
+    box = np.array([50.0, 40.0, 20.0, 10.0])
+    out = np.array([jitter_box(box, rng, 3.0, 0.25) for _ in range(4000)])
+    log_scale = np.log(out[:, 2] / 20.0)
+    assert abs(log_scale.mean()) < 0.02 and abs(log_scale.std() - 0.25) < 0.02
+    shift = (out[:, :2] + out[:, 2:] / 2 - [60.0, 45.0]) / np.sqrt(out[:, 2] * out[:, 3])[:, None]
+    assert np.abs(shift).max() <= 1.5 + 1e-9 and np.abs(shift).max() > 1.4  # U(-0.5, 0.5) * 3 * sqrt(w' h')
+
+
+def torch_equal(x, y) -> bool:
+    return bool((x == y).all())

@@ -151,6 +151,22 @@ def target_heatmap(target: np.ndarray, heatmap_px: int) -> np.ndarray:
     return hm.astype(np.float32)[None]
 
 
+def crop_inputs(seq: Sequence, index: int, box: np.ndarray, context: float, out_px: int,
+                cfg: CropConfig) -> dict[str, np.ndarray]:
+    """Model inputs of one crop of frame ``index`` around ``box``: ``rgb`` (3, P, P) (zeros for event-only
+    sequences), ``spikes`` (T, 2, P, P), ``voxel`` (bins, P, P) and ``region`` (4,) image px, all float32."""
+    region = crop_region(box, context)
+    if seq.frames is not None:
+        rgb = crop_frame(seq.frames[index], region, out_px)
+    else:
+        rgb = np.zeros((3, out_px, out_px), dtype=np.float32)
+    spikes, voxel = crop_events(
+        seq.events, seq.sensor_size, region, out_px, event_window_us(seq, index, cfg), cfg.student_steps,
+        cfg.voxel_bins,
+    )
+    return {"rgb": rgb, "spikes": spikes, "voxel": voxel, "region": np.asarray(region, dtype=np.float32)}
+
+
 def make_sample(
     seq: Sequence,
     template_index: int,
@@ -169,25 +185,12 @@ def make_sample(
     ``search_region`` (4,) image px. With ``target_box`` (image px) also ``target_box`` (4,) normalised
     ``(cx, cy, w, h)`` and ``target_heatmap`` (1, Hm, Wm).
     """
-    out: dict[str, np.ndarray] = {}
-    for name, idx, box, context, px in (
-        ("template", template_index, template_box, cfg.template_context, cfg.template_px),
-        ("search", search_index, search_box, cfg.search_context, cfg.search_px),
-    ):
-        region = crop_region(box, context)
-        if seq.frames is not None:
-            out[f"{name}_rgb"] = crop_frame(seq.frames[idx], region, px)
-        else:
-            out[f"{name}_rgb"] = np.zeros((3, px, px), dtype=np.float32)
-        spikes, voxel = crop_events(
-            seq.events, seq.sensor_size, region, px, event_window_us(seq, idx, cfg), cfg.student_steps,
-            cfg.voxel_bins,
-        )
-        out[f"{name}_spikes"], out[f"{name}_voxel"] = spikes, voxel
-        if name == "search":
-            out["search_region"] = np.asarray(region, dtype=np.float32)
+    template = crop_inputs(seq, template_index, template_box, cfg.template_context, cfg.template_px, cfg)
+    search = crop_inputs(seq, search_index, search_box, cfg.search_context, cfg.search_px, cfg)
+    out = {f"template_{k}": template[k] for k in ("rgb", "spikes", "voxel")}
+    out.update({f"search_{k}": v for k, v in search.items()})
     if target_box is not None:
-        tgt = box_to_target(target_box, tuple(out["search_region"].tolist()), cfg.search_px).astype(np.float32)
+        tgt = box_to_target(target_box, tuple(search["region"].tolist()), cfg.search_px).astype(np.float32)
         out["target_box"] = tgt
         out["target_heatmap"] = target_heatmap(tgt, cfg.heatmap_px)
     return out

@@ -1,0 +1,148 @@
+"""Online single-object tracking over a :class:`~had_snn.data.sequence.Sequence`, plus trivial baselines.
+
+A tracker maps a sequence to one ``x, y, w, h`` px box per frame; frame 0 gets the first ground-truth box (the
+OTB one-pass evaluation protocol).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from had_snn.data.sequence import Sequence
+from had_snn.tracking.config import CropConfig
+from had_snn.tracking.crop import MIN_BOX_PX, crop_inputs, target_to_box
+from had_snn.tracking.decode import decode
+
+InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+class Tracker(Protocol):
+    name: str
+
+    def track(self, seq: Sequence) -> np.ndarray:
+        """Boxes (N, 4) ``x, y, w, h`` px for every frame of ``seq``."""
+        ...
+
+
+def init_box(seq: Sequence) -> np.ndarray:
+    """The first ground-truth box, which must be finite and non-empty."""
+    box = seq.boxes[0].astype(np.float64)
+    if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
+        raise ValueError(f"sequence {seq.name!r}: first ground-truth box {box.tolist()} cannot initialise a tracker")
+    return box
+
+
+class StaticTracker:
+    """Baseline: the box stays where it started."""
+
+    name = "static"
+
+    def track(self, seq: Sequence) -> np.ndarray:
+        return np.tile(init_box(seq), (seq.num_frames, 1))
+
+
+def crop_config_for(model: torch.nn.Module, student_steps: int = CropConfig.student_steps) -> CropConfig:
+    """Crop geometry matching a model's config (``template_px``, ``search_px``, ``voxel_bins`` when it has them)."""
+    mc = getattr(model, "config", None)
+    defaults = CropConfig()
+    return CropConfig(
+        template_px=int(getattr(mc, "template_px", defaults.template_px)),
+        search_px=int(getattr(mc, "search_px", defaults.search_px)),
+        voxel_bins=int(getattr(mc, "voxel_bins", defaults.voxel_bins)),
+        student_steps=int(student_steps),
+    )
+
+
+def clip_box(box: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+    """Keep a box's centre inside the image and its size within ``[MIN_BOX_PX, image size]``."""
+    w = float(np.clip(box[2], MIN_BOX_PX, width_px))
+    h = float(np.clip(box[3], MIN_BOX_PX, height_px))
+    cx = float(np.clip(box[0] + box[2] / 2, 0, width_px))
+    cy = float(np.clip(box[1] + box[3] / 2, 0, height_px))
+    return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
+class ModelTracker:
+    """Siamese tracking with any model following the tracker interface (``forward(batch) -> heatmap/size/offset``).
+
+    The template is cut once from frame 0 around the initial box; each later frame is searched in a crop around
+    the previous estimate and decoded with a cosine window. ``input_fn`` (optional) transforms each batch before
+    the model sees it (e.g. a quantised input path); ``model`` may be any callable with the same interface (e.g.
+    the fixed-point emulator).
+    """
+
+    def __init__(
+        self,
+        model: Callable[[dict], dict],
+        crop: CropConfig | None = None,
+        window_influence: float = 0.25,
+        input_fn: InputFn | None = None,
+        device: str | torch.device = "cpu",
+        name: str | None = None,
+    ) -> None:
+        self.model = model
+        self.crop = crop or (crop_config_for(model) if isinstance(model, torch.nn.Module) else CropConfig())
+        self.window_influence = float(window_influence)
+        self.input_fn = input_fn
+        self.device = torch.device(device)
+        self.name = name or str(getattr(model, "kind", type(model).__name__))
+
+    def _batch(self, template: dict[str, np.ndarray], search: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        batch = {}
+        for prefix, crop in (("template", template), ("search", search)):
+            for key in ("rgb", "voxel", "spikes"):
+                t = torch.from_numpy(crop[key]).to(self.device)
+                batch[f"{prefix}_{key}"] = t.unsqueeze(1) if key == "spikes" else t.unsqueeze(0)
+        return self.input_fn(batch) if self.input_fn is not None else batch
+
+    @torch.no_grad()
+    def track(self, seq: Sequence) -> np.ndarray:
+        if isinstance(self.model, torch.nn.Module):
+            self.model.eval()
+        cfg = self.crop
+        box = init_box(seq)
+        template = crop_inputs(seq, 0, box, cfg.template_context, cfg.template_px, cfg)
+        boxes = np.empty((seq.num_frames, 4))
+        boxes[0] = box
+        for k in range(1, seq.num_frames):
+            search = crop_inputs(seq, k, box, cfg.search_context, cfg.search_px, cfg)
+            out = self.model(self._batch(template, search))
+            norm, _ = decode(out, self.window_influence)
+            region = tuple(search["region"].tolist())
+            box = clip_box(target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px), *seq.sensor_size)
+            boxes[k] = box
+        return boxes
+
+
+def write_otb(path: str | os.PathLike, boxes: np.ndarray) -> None:
+    """Write boxes in the OTB text format (``x,y,w,h`` per line), atomically (temp file then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    np.savetxt(tmp, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), fmt="%.3f", delimiter=",")
+    os.replace(tmp, path)
+
+
+def read_otb(path: str | os.PathLike) -> np.ndarray:
+    """Read an OTB box file (comma, tab or space separated ``x y w h`` rows; ``nan`` allowed) as (N, 4)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no OTB box file at {path}")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.replace(",", " ").replace("\t", " ").split()
+        if len(parts) != 4:
+            raise ValueError(f"{path}:{n}: expected 4 values x,y,w,h, got {len(parts)}: {line!r}")
+        try:
+            rows.append([float(v) for v in parts])
+        except ValueError as exc:
+            raise ValueError(f"{path}:{n}: non-numeric box value in {line!r}") from exc
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
