@@ -36,11 +36,9 @@ def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
     n_steps = spikes_tchw.shape[0]
     source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
     port, port_shape_whc = source.s_out, tuple(layers[0].shape[::-1])
-    flatten_next = False
     sinks, lif = [], None
     for layer in layers[1:]:
-        if layer.type == "flatten":
-            flatten_next = True
+        if layer.type == "flatten":  # done below when a dense layer meets a (W, H, C) port
             continue
         n = layer.neuron
         if layer.type == "conv":
@@ -56,9 +54,8 @@ def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
             shape = tuple(layer.shape[::-1])  # (W, H, C)
             bias = np.zeros(shape, np.int32) if layer.bias is None else np.broadcast_to(layer.bias, shape)
         else:
-            if flatten_next:  # WHC -> CHW order, as netx connects a flattened conv output to a dense layer
+            if len(port_shape_whc) == 3:  # WHC -> CHW order, as netx connects a flattened conv output to dense
                 port = port.transpose([2, 1, 0]).flatten()
-                flatten_next = False
             synapse = Dense(weights=layer.weight.astype(np.int32), weight_exp=layer.weight_exp)
             shape = (layer.num_neurons,)
             bias = np.zeros(shape, np.int32) if layer.bias is None else layer.bias

@@ -1,0 +1,54 @@
+"""Bit-exact agreement of the torch emulator with Lava 0.10 ``Loihi2SimCfg(select_tag="fixed_pt")``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from had_snn.conversion.emulator import LoihiEmulator
+from had_snn.conversion.random_net import random_network, random_spikes
+from had_snn.hardware.deploy import lava_available, run_lava
+from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron, write_netx
+
+LAVA_OK, LAVA_REASON = lava_available()
+pytestmark = [pytest.mark.lava, pytest.mark.skipif(not LAVA_OK, reason=f"Lava venv unavailable: {LAVA_REASON}")]
+
+
+def _assert_identical(layers: list[NetxLayer], spikes: np.ndarray, tmp_path) -> dict:
+    path = tmp_path / "net.h5"
+    write_netx(path, layers)
+    lava = run_lava(path, spikes, timeout_s=300)
+    emu = LoihiEmulator(layers).run(torch.as_tensor(spikes))
+    assert len(emu.spikes) == len([k for k in lava if k.startswith("spikes_")])
+    for i, s in enumerate(emu.spikes, start=1):
+        mismatch = np.argwhere(lava[f"spikes_{i}"] != s.numpy())
+        assert mismatch.size == 0, f"layer {i}: first spike mismatch at (t, b, c, h, w) = {mismatch[0].tolist()}"
+    np.testing.assert_array_equal(lava["v_out"], emu.v_out.numpy())
+    return {"lava": lava, "emu": emu}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_conv_pool_dense_networks_agree_every_step(seed, tmp_path) -> None:
+    layers = random_network(seed)
+    spikes = random_spikes(100 + seed, 12, 2, layers[0].shape, rate=0.3)
+    res = _assert_identical(layers, spikes, tmp_path)
+    emu = res["emu"]
+    assert all(s.any() for s in emu.spikes[:-1]), "every hidden layer should spike for the test to mean something"
+    assert emu.v_out.abs().max() > 0
+
+
+def test_wrap_and_clip_edge_cases_agree(tmp_path) -> None:
+    # Dense from 64 always-on inputs with weight 255: u grows by 255*64*64 per step and wraps past 2**23 within
+    # a few steps; v saturates at +-(2**23 - 1); the second neuron is inhibitory-heavy.
+    weight = np.stack([np.full(64, 255), np.r_[np.full(48, -256), np.full(16, 255)]])
+    layers = [
+        NetxLayer(type="input", shape=(64, 1, 1), neuron=relay_neuron()),
+        NetxLayer(
+            type="dense", shape=(2, 1, 1), weight=weight, neuron=CubaNeuron(1, 0, READOUT_VTH_MANT), name="acc"
+        ),
+    ]
+    spikes = np.ones((10, 1, 64, 1, 1), np.uint8)
+    res = _assert_identical(layers, spikes, tmp_path)
+    v = res["emu"].v_out[:, 0, :, 0, 0]
+    assert v.max() == (1 << 23) - 1 and v.min() == -(1 << 23) + 1  # both clip limits reached
+    assert (v[1:, 0].diff() < 0).any()  # the wrap of u turned the growth negative
