@@ -12,7 +12,13 @@ from torch import nn
 from had_snn.distill.config import DistillConfig, load_distill_config
 from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
 from had_snn.distill.response import response_focal_mse_loss, response_kl_loss
-from had_snn.distill.spatial import grid_positions, ot_alignment_loss, resized_mse_loss, sinkhorn_log
+from had_snn.distill.spatial import (
+    grid_positions,
+    ot_alignment_loss,
+    resized_mse_loss,
+    sinkhorn_log,
+    to_tokens,
+)
 from had_snn.distill.temporal import ConvGRUFold, MeanFold
 
 TEACHER_CH = {"stage1": 6, "stage2": 8, "stage3": 12}
@@ -109,6 +115,24 @@ def test_ot_loss_matches_displaced_content_that_resize_mse_cannot() -> None:
     # With a position cost the same displacement is penalised.
     ot_pos, _ = ot_alignment_loss(s, t, epsilon=0.01, n_iters=200, position_cost_weight=5.0)
     assert float(ot_pos) > 0.1
+
+
+def test_detached_plan_gradient_is_the_entropic_ot_value_gradient() -> None:
+    # Envelope theorem (documented in docs/distillation.md): with the plan held fixed, d L_ot / d features equals
+    # (1 / w_f) d OT_eps / d features, OT_eps = <P, C> - eps H(P) at the optimum.
+    eps, wf, wp = 0.1, 2.0, 0.5
+    t = torch.randn(1, 4, 3, 3, dtype=torch.float64)
+    s1 = torch.randn(1, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    loss, _ = ot_alignment_loss(s1, t, epsilon=eps, n_iters=500, feature_cost_weight=wf, position_cost_weight=wp)
+    (grad_detached,) = torch.autograd.grad(loss, s1)
+
+    s_tok, s_pos = to_tokens(s1, 16)
+    t_tok, t_pos = to_tokens(t, 16)
+    cost = wf * (1 - s_tok @ t_tok.transpose(1, 2)) + wp * 0.5 * torch.cdist(s_pos, t_pos).square()
+    plan = sinkhorn_log(cost, eps, 500)
+    value = (plan * cost).sum() + eps * (plan * (plan.log() - 1)).sum()
+    (grad_value,) = torch.autograd.grad(value, s1)
+    torch.testing.assert_close(grad_detached, grad_value / wf, atol=1e-8, rtol=1e-5)
 
 
 def test_ot_loss_pools_large_maps_to_max_grid() -> None:

@@ -39,10 +39,12 @@ def sinkhorn_log(
     return torch.exp(u + log_k + v)
 
 
-def grid_positions(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
+def grid_positions(
+    height: int, width: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Cell-centre positions in [0, 1]^2 of an H x W grid, (H*W, 2) as (x, y), row-major like ``flatten(2)``."""
-    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
-    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
+    xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.flatten(), yy.flatten()], dim=1)
 
@@ -54,7 +56,7 @@ def to_tokens(fmap: torch.Tensor, max_grid: int) -> tuple[torch.Tensor, torch.Te
     if h > max_grid or w > max_grid:
         fmap = F.adaptive_avg_pool2d(fmap, (min(h, max_grid), min(w, max_grid)))
     tokens = F.normalize(fmap.flatten(2).transpose(1, 2), dim=2)
-    return tokens, grid_positions(fmap.shape[-2], fmap.shape[-1], device=fmap.device)
+    return tokens, grid_positions(fmap.shape[-2], fmap.shape[-1], fmap.device, fmap.dtype)
 
 
 def ot_alignment_loss(
