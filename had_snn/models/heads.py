@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+from torch import nn
 
 HEAD_CHANNELS = 5  # heatmap logit, size (w, h), offset (x, y)
+HEATMAP_PRIOR = 0.1  # initial heat-map probability (CenterNet's bias init -log((1 - p) / p) = -2.19)
+
+
+def init_head_bias(conv: nn.Conv2d) -> None:
+    """Start the heat-map channel at probability :data:`HEATMAP_PRIOR` so the focal loss starts stable."""
+    with torch.no_grad():
+        conv.bias[0] = -math.log((1 - HEATMAP_PRIOR) / HEATMAP_PRIOR)
 
 
 def split_head(raw: torch.Tensor) -> dict[str, torch.Tensor]:

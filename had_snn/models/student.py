@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from had_snn.models.heads import HEAD_CHANNELS, split_head
+from had_snn.models.heads import HEAD_CHANNELS, init_head_bias, split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 from had_snn.models.neurons import CubaLIF
 
@@ -119,6 +119,7 @@ class SpikingStudent(nn.Module):
             nn.Conv2d(cfg.head_channels, HEAD_CHANNELS, 1, bias=True),
             lif(threshold=None, alpha=cfg.readout_alpha, beta=cfg.readout_beta, learn=False),
         ])
+        init_head_bias(self.head[3])
 
     def embed(self, spikes: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Backbone per-step stage features {stage1..3: (T, B, C, H, W)} and firing rates of every backbone LIF."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from had_snn.models.heads import HEAD_CHANNELS, split_head
+from had_snn.models.heads import HEAD_CHANNELS, init_head_bias, split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 
 MODALITIES = ("rgb+events", "rgb", "events")
@@ -74,6 +74,7 @@ class Teacher(nn.Module):
         self.xcorr_bn = nn.BatchNorm2d(c_in)
         self.head = nn.Sequential(conv_bn_relu(c_in, config.head_channels), nn.Conv2d(config.head_channels,
                                                                                       HEAD_CHANNELS, 1))
+        init_head_bias(self.head[-1])
 
     def _stem(self, rgb: torch.Tensor | None, voxel: torch.Tensor | None) -> torch.Tensor:
         if self.fuse is not None:
