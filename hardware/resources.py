@@ -3,14 +3,14 @@
 Mapping model (stated so reports can quote it):
 
 * One CUBA LIF neuron uses one compartment. A layer is split over cores by contiguous ranges of its output neurons
-  (C, H, W order); layers never share a core.
+  (C, H, W order; conv layers along channel planes, :func:`split_layer`); layers never share a core.
 * Synaptic memory per core = synapses of the neurons it hosts x weight bits. Convolutions are **unrolled**: Loihi 1
   stores a synapse list per core and input axon and has no weight sharing across neurons, so a conv layer costs one
   synapse per (output neuron, in-bounds input, nonzero weight). We keep the same, conservative convention for Loihi 2.
   Index/format overhead of compressed synapse encodings is not counted (dense encoding).
 * Input axons per core (fan-in limit): the distinct inputs read by the core's neurons (:func:`input_axons`, a
   worst-alignment bound). Output axons per core (fan-out limit) = neurons x destination cores per neuron, where a
-  neuron reaches at most min(next layer's cores, fan_out) cores.
+  neuron reaches at most min(next layer's cores, next layer's fan_out) cores.
 * A limit whose value is None (not published) is not checked. The input layer (event source) runs off the neuro cores.
 """
 
@@ -272,11 +272,12 @@ class NetworkMapping:
 
 
 def input_axons(geom: LayerGeometry, n: int) -> int:
-    """Upper bound on the distinct inputs read by any ``n`` consecutive output neurons (C, H, W order).
+    """Upper bound on the distinct inputs read by the ``n`` output neurons one core holds (see :func:`split_layer`).
 
-    Dense: every input. Conv: the worst-aligned run of ``n`` outputs spans ``r`` output rows of one channel (or several
-    channels, then whole input planes); it reads the input rows under those output rows and, once it wraps a row, the
-    full input width, for the input channels of every group it touches.
+    Dense: every input. Conv with ``n`` below one output plane: ``n`` consecutive neurons of one channel, worst row
+    alignment, span ``r`` output rows; they read the input rows under them (the full input width once they wrap a
+    row) for the input channels of their group. Conv with ``n`` of at least one plane: whole output planes, each
+    reading whole input planes of its group.
     """
     if geom.kind == "dense":
         return geom.n_inputs
@@ -285,16 +286,36 @@ def input_axons(geom: LayerGeometry, n: int) -> int:
     (kh, kw), (sy, sx) = geom.kernel, geom.stride
     dy, dx = geom.dilation
     plane = h_out * w_out
-    out_channels = min(c_out, -(-(n - 1) // plane) + 1)
-    if out_channels > 1:
-        rows, cols = h_in, w_in
-    else:
+    per_group = c_out // geom.groups
+    if n < plane:
         out_rows = min(h_out, -(-(n - 1) // w_out) + 1)
         rows = min(h_in, (out_rows - 1) * sy + (kh - 1) * dy + 1)
         cols = w_in if out_rows > 1 else min(w_in, (n - 1) * sx + (kw - 1) * dx + 1)
-    per_group = c_out // geom.groups
-    groups_touched = min(geom.groups, -(-(out_channels - 1) // per_group) + 1)
-    return min(geom.n_inputs, groups_touched * (c_in // geom.groups) * rows * cols)
+        return min(geom.n_inputs, (c_in // geom.groups) * rows * cols)
+    channels = min(c_out, n // plane)
+    groups_touched = min(geom.groups, -(-(channels - 1) // per_group) + 1)
+    return min(geom.n_inputs, groups_touched * (c_in // geom.groups) * h_in * w_in)
+
+
+def split_layer(geom: LayerGeometry, max_per_core: int) -> tuple[int, int]:
+    """(cores, neurons on the fullest core) when each core holds at most ``max_per_core`` neurons.
+
+    Dense layers are cut into equal consecutive ranges. Conv layers are cut along channel planes: a core holds either
+    part of one output channel (a channel takes ceil(plane / max) cores) or whole channels, never a run that crosses a
+    channel boundary, so a core's inputs stay local.
+    """
+    n = min(max_per_core, geom.n_neurons)
+    if geom.kind == "dense":
+        cores = math.ceil(geom.n_neurons / n)
+        return cores, math.ceil(geom.n_neurons / cores)
+    c_out, h_out, w_out = geom.out_shape
+    plane = h_out * w_out
+    if n < plane:
+        per_channel = math.ceil(plane / n)
+        return c_out * per_channel, math.ceil(plane / per_channel)
+    channels = n // plane
+    cores = math.ceil(c_out / channels)
+    return cores, math.ceil(c_out / cores) * plane
 
 
 def _max_neurons_per_core(geom: LayerGeometry, chip: ChipSpec, dest_cores: int) -> dict[str, int]:
@@ -346,13 +367,13 @@ def map_network(geoms: Sequence[LayerGeometry], chip: ChipSpec) -> NetworkMappin
         raise ValueError("no layers to map")
     mapped: list[LayerMapping] = []
     next_cores: int | None = None
-    for geom in reversed(geoms):
-        dest = 1 if next_cores is None else max(1, min(next_cores, geom.fan_out))
+    for i in range(len(geoms) - 1, -1, -1):
+        geom = geoms[i]
+        # this layer's spikes feed the next layer's synapses: each reaches at most that layer's fan-out targets
+        dest = 1 if next_cores is None else max(1, min(next_cores, geoms[i + 1].fan_out))
         caps = _max_neurons_per_core(geom, chip, dest)
         limiting = min(caps, key=lambda k: caps[k])
-        per_core = caps[limiting]
-        cores = math.ceil(geom.n_neurons / per_core)
-        n = min(per_core, geom.n_neurons)
+        cores, n = split_layer(geom, caps[limiting])
         usage: dict[str, float] = {}
         if chip.compartments_per_core is not None:
             usage["compartments"] = n / chip.compartments_per_core
@@ -364,7 +385,7 @@ def map_network(geoms: Sequence[LayerGeometry], chip: ChipSpec) -> NetworkMappin
             usage["fan_in_axons"] = input_axons(geom, n) / chip.fan_in_axons_per_core
         if chip.fan_out_axons_per_core is not None:
             usage["fan_out_axons"] = n * dest / chip.fan_out_axons_per_core
-        mapped.append(LayerMapping(geom.name, cores, per_core, limiting, usage=usage, dest_cores_per_neuron=dest))
+        mapped.append(LayerMapping(geom.name, cores, n, limiting, usage=usage, dest_cores_per_neuron=dest))
         next_cores = cores
     mapped.reverse()
     first = 0
