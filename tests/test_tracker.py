@@ -122,3 +122,81 @@ def test_otb_files_round_trip_and_errors(tmp_path) -> None:
         read_otb(tmp_path / "bad.txt")
     with pytest.raises(FileNotFoundError, match="no OTB box file"):
         read_otb(tmp_path / "missing.txt")
+
+
+STATIC_IOUS = [1.0, 0.6, 1 / 3, 1 / 7, 0, 0, 0, 0]  # 8 px square moving 2 px/frame: (8 - 2k) / (8 + 2k)
+
+
+class CountingTracker(StaticTracker):
+    name = "counting"
+    fingerprint = "v1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def track(self, seq: Sequence) -> np.ndarray:
+        self.calls += 1
+        return super().track(seq)
+
+
+def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
+    import json
+
+    from had_snn.tracking.evaluate import evaluate
+
+    seqs = [moving_square_sequence(), moving_square_sequence()]
+    seqs[1].name, seqs[1].attributes = "square2", ("low_light",)
+    counting = CountingTracker()
+    report = evaluate([ModelTracker(OracleModel(), name="oracle"), counting], seqs, tmp_path, split="test")
+    static_sr = np.mean([np.mean(np.array(STATIC_IOUS) > thr) for thr in np.linspace(0, 1, 21)])
+    stat = report["trackers"]["counting"]["subsets"]
+    assert stat["all"]["SR_AUC"] == pytest.approx(static_sr)
+    assert stat["all"]["PR20"] == 1.0 and stat["all"]["num_frames"] == 16  # 14 px max drift < 20 px
+    # normalised centre error 2k / 8 <= 0.2 only for k = 0
+    assert stat["low_light"]["NPR0.2"] == pytest.approx(1 / 8) and stat["low_light"]["num_sequences"] == 1
+    oracle = report["trackers"]["oracle"]["subsets"]["all"]
+    assert oracle["SR_AUC"] > 0.85 and oracle["PR20"] == 1.0
+    assert set(report["trackers"]["oracle"]["subsets"]) == {"all", "fast_motion", "low_light"}
+    np.testing.assert_allclose(read_otb(tmp_path / "boxes" / "counting" / "square2.txt"), seqs[1].boxes[[0] * 8])
+    assert json.loads((tmp_path / "results.json").read_text())["trackers"]["counting"]["subsets"] == stat
+    table = (tmp_path / "results.md").read_text()
+    assert f"| all | 2 | counting | {100 * static_sr:.1f} | 100.0 | 12.5 |" in table
+    assert (tmp_path / "plots" / "success.png").is_file()
+    assert (tmp_path / "plots" / "low_light" / "precision.png").is_file()
+    assert counting.calls == 2
+    # same fingerprint: boxes are reused; a new fingerprint re-tracks
+    evaluate([counting], seqs, tmp_path, plots=False)
+    assert counting.calls == 2
+    counting.fingerprint = "v2"
+    evaluate([counting], seqs, tmp_path, plots=False)
+    assert counting.calls == 4
+    with pytest.raises(ValueError, match="unique"):
+        evaluate([counting, counting], seqs, tmp_path)
+
+
+def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.data.dataset import index_entry, write_index
+    from had_snn.data.io import write_sequence
+    from had_snn.models import build_model
+    from had_snn.train.checkpoint import model_state, save_checkpoint
+
+    seq = moving_square_sequence(n_frames=4)
+    write_sequence(tmp_path / "data" / "test" / "square.h5", seq)
+    write_index(tmp_path / "data", {"test": ["square"]}, {"square": index_entry(seq, "test", "test/square.h5")},
+                generator={"test": True})
+    torch.manual_seed(0)
+    model = build_model("teacher_events", widths=(4, 8, 8), stem_channels=4, convs_per_stage=1, head_channels=8)
+    save_checkpoint(tmp_path / "ckpt" / "tiny.pt", model_state(model))
+    out = tmp_path / "out"
+    rc = main(["eval", "--tracker", str(tmp_path / "ckpt" / "tiny.pt"), "--tracker", "static",
+               "--data", str(tmp_path / "data"), "--out", str(out), "--no-plots"])
+    assert rc == 0
+    assert "| all | 1 | static |" in capsys.readouterr().out
+    assert read_otb(out / "boxes" / "tiny" / "square.txt").shape == (4, 4)
+    assert main(["eval", "--tracker", "static", "--data", str(tmp_path / "data"), "--split", "val",
+                 "--out", str(out)]) == 1
+    assert "no split 'val'" in capsys.readouterr().err
+    assert main(["eval", "--tracker", str(tmp_path / "nope.pt"), "--data", str(tmp_path / "data"),
+                 "--out", str(out)]) == 1
+    assert "does not exist" in capsys.readouterr().err

@@ -24,6 +24,7 @@ InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 class Tracker(Protocol):
     name: str
+    fingerprint: str | None  # identifies what produced the boxes (evaluation reuses boxes only on a match)
 
     def track(self, seq: Sequence) -> np.ndarray:
         """Boxes (N, 4) ``x, y, w, h`` px for every frame of ``seq``."""
@@ -42,6 +43,7 @@ class StaticTracker:
     """Baseline: the box stays where it started."""
 
     name = "static"
+    fingerprint = "static"
 
     def track(self, seq: Sequence) -> np.ndarray:
         return np.tile(init_box(seq), (seq.num_frames, 1))
@@ -74,7 +76,7 @@ class ModelTracker:
     The template is cut once from frame 0 around the initial box; each later frame is searched in a crop around
     the previous estimate and decoded with a cosine window. ``input_fn`` (optional) transforms each batch before
     the model sees it (e.g. a quantised input path); ``model`` may be any callable with the same interface (e.g.
-    the fixed-point emulator).
+    the fixed-point emulator). ``fingerprint`` (e.g. a checkpoint hash) lets an evaluation resume.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class ModelTracker:
         input_fn: InputFn | None = None,
         device: str | torch.device = "cpu",
         name: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.model = model
         self.crop = crop or (crop_config_for(model) if isinstance(model, torch.nn.Module) else CropConfig())
@@ -92,6 +95,7 @@ class ModelTracker:
         self.input_fn = input_fn
         self.device = torch.device(device)
         self.name = name or str(getattr(model, "kind", type(model).__name__))
+        self.fingerprint = fingerprint
 
     def _batch(self, template: dict[str, np.ndarray], search: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         batch = {}
