@@ -82,8 +82,8 @@ def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def load_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
-    """Read a YAML training config (optionally with top-level ``overrides``)."""
+def read_yaml(path: str | os.PathLike) -> dict:
+    """Read a YAML mapping; FileNotFoundError / ValueError name the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config {path} does not exist")
@@ -93,8 +93,12 @@ def load_config(path: str | os.PathLike, overrides: dict | None = None) -> Train
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(raw).__name__}")
-    raw.update(overrides or {})
-    return config_from_dict(raw, str(path))
+    return raw
+
+
+def load_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML training config (optionally with top-level ``overrides``)."""
+    return config_from_dict({**read_yaml(path), **(overrides or {})}, str(path))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
