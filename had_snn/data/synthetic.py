@@ -279,7 +279,7 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
         boxes=scene.target.boxes(frame_t_us * 1e-6),
         frames=frames,
         trajectory_t_us=t_us,
-        trajectory_boxes=traj,
+        trajectory_boxes=traj.astype(np.float32),
         attributes=tuple(a for a in ATTRIBUTES if a in attributes),
         meta={"generator": GENERATOR_NAME, "seed": int(seed), "config": cfg.to_dict()},
     )
