@@ -1,0 +1,66 @@
+"""Exact multiply-accumulate counts of a torch model's Conv2d / Linear layers, for the 45 nm ANN energy estimate.
+
+The result, ``[(layer name, MACs per sample), ...]``, is the teacher-MACs format that ``had-snn energy --teacher-macs``
+reads (:func:`had_snn.hardware.energy.parse_teacher_macs`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[tuple[str, int]]:
+    """Run one forward pass and count MACs per Conv2d/Linear call (per sample: divided by the batch size).
+
+    Conv2d: output elements x (C_in / groups) x kH x kW. Linear: output elements x in_features. A module called
+    several times (e.g. a shared backbone on template and search) is counted once per call, named ``name#k``.
+    """
+    counts: list[tuple[str, int]] = []
+    calls: dict[str, int] = {}
+
+    def hook(name: str, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        if isinstance(module, nn.Conv2d):
+            per_out = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            samples = output.shape[0] if output.dim() == 4 else 1
+        else:
+            per_out = module.in_features
+            samples = output.shape[0] if output.dim() > 1 else 1
+        k = calls.get(name, 0)
+        calls[name] = k + 1
+        counts.append((name if k == 0 else f"{name}#{k}", output.numel() // samples * per_out))
+
+    handles = [
+        m.register_forward_hook(lambda mod, a, out, n=name: hook(n, mod, a, out))
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            model(*inputs, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    if not counts:
+        raise ValueError("model has no Conv2d or Linear layer that ran in the forward pass")
+    return counts
+
+
+def write_macs_json(path: str | Path, macs: list[tuple[str, int]]) -> None:
+    """Write ``[[name, macs], ...]`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        Path(tmp).write_text(json.dumps([[n, m] for n, m in macs], indent=1) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,217 @@
+"""Energy (Loihi 1, 45 nm) and latency models, counts/MACs parsing, table swap, report files and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from had_snn.hardware.energy import (
+    ann_45nm_energy_pj,
+    counts_from_emulator,
+    load_table,
+    loihi1_energy,
+    parse_counts,
+    parse_teacher_macs,
+    snn_45nm_energy_pj,
+)
+from had_snn.hardware.latency import barrier_ns, loihi1_latency
+from had_snn.hardware.report import build_report, write_report
+from had_snn.hardware.resources import ChipSpec, dense_geometry, map_network
+
+
+def _net():
+    a = dense_geometry("a", np.ones((50, 20), dtype=np.int64), (20,))
+    b = dense_geometry("b", np.ones((8, 50), dtype=np.int64), (50,))
+    return [a, b]
+
+
+COUNTS = {
+    "steps": 10,
+    "layers": [
+        {"name": "a", "in_spikes": 5, "synops": 100, "neuron_updates": 50, "out_spikes": 10,
+         "active_neuron_updates": 20},
+        {"name": "b", "in_spikes": 10, "synops": 30, "neuron_updates": 8, "out_spikes": 0,
+         "active_neuron_updates": 8},
+    ],
+}
+
+
+def _table_copy(tmp_path, edit):
+    data = yaml.safe_load(_default_table_text())
+    edit(data)
+    path = tmp_path / "table.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_table(path)
+
+
+def _default_table_text() -> str:
+    from importlib import resources
+
+    return resources.files("had_snn.hardware").joinpath("energy_table.yaml").read_text()
+
+
+def test_loihi1_energy_hand_computed() -> None:
+    table, geoms = load_table(), _net()
+    mapping = map_network(geoms, ChipSpec.from_table(table, "loihi1"))
+    counts = parse_counts(COUNTS, geoms)
+    rows = loihi1_energy(geoms, counts, mapping, table)
+    # a: 100 x 23.6 + 20 x 81 + 30 x 52 + 10 spikes x 1 core x 1.7 (cores 0 and 1 share a tile: no hops)
+    assert rows[0]["synaptic_pj"] == pytest.approx(2360.0)
+    assert rows[0]["neuron_pj"] == pytest.approx(1620.0 + 1560.0)
+    assert rows[0]["routing_pj"] == pytest.approx(17.0)
+    assert rows[1]["total_pj"] == pytest.approx(30 * 23.6 + 8 * 81)
+    assert snn_45nm_energy_pj(counts, table) == pytest.approx([90.0, 27.0])
+    assert ann_45nm_energy_pj([("x", 1000), ("y", 10)], table) == pytest.approx([4600.0, 46.0])
+    used = set(table.used)
+    assert {"loihi1.energy.synaptic_op_pj", "cmos45nm.ac_pj", "cmos45nm.mac_pj"} <= used
+
+
+def test_hops_add_east_west_energy(tmp_path) -> None:
+    # one core per tile: layer a on tile (0, 0), layer b on tile (1, 0) -> one E-W hop per packet
+    table = _table_copy(tmp_path, lambda d: d["loihi1"]["limits"]["cores_per_tile"].update(value=1))
+    geoms = _net()
+    mapping = map_network(geoms, ChipSpec.from_table(table, "loihi1"))
+    rows = loihi1_energy(geoms, parse_counts(COUNTS, geoms), mapping, table)
+    assert rows[0]["routing_pj"] == pytest.approx(10 * (1.7 + 3.0))
+
+
+def test_table_swap_changes_results_and_citations(tmp_path) -> None:
+    def edit(d):
+        d["sources"]["mine"] = "My Lab, measured on silicon, 2030."
+        d["loihi1"]["energy"]["synaptic_op_pj"].update(value=47.2, source="mine")
+        d["cmos45nm"]["mac_pj"].update(value=9.2)
+
+    swapped = _table_copy(tmp_path, edit)
+    geoms = _net()
+    counts = parse_counts(COUNTS, geoms)
+    base = build_report(geoms, load_table(), counts, [("conv", 1000)])
+    new = build_report(geoms, swapped, counts, [("conv", 1000)])
+    assert new["energy"]["loihi1"]["layers"][0]["synaptic_pj"] == pytest.approx(
+        2 * base["energy"]["loihi1"]["layers"][0]["synaptic_pj"])
+    assert new["energy"]["ann_45nm"]["per_frame_uj"] == pytest.approx(2 * base["energy"]["ann_45nm"]["per_frame_uj"])
+    cited = {c["key"]: c for c in new["citations"]}
+    assert cited["loihi1.energy.synaptic_op_pj"]["citation"] == "My Lab, measured on silicon, 2030."
+
+
+def test_bad_tables_raise_clear_errors(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown source 'nope'"):
+        _table_copy(tmp_path, lambda d: d["cmos45nm"]["ac_pj"].update(source="nope")).value("cmos45nm", "ac_pj")
+    with pytest.raises(ValueError, match="missing figure loihi1.energy.synaptic_op_pj"):
+        _table_copy(tmp_path, lambda d: d["loihi1"]["energy"].pop("synaptic_op_pj")).value(
+            "loihi1", "energy", "synaptic_op_pj")
+    with pytest.raises(FileNotFoundError):
+        load_table(tmp_path / "absent.yaml")
+
+
+def test_latency_hand_computed() -> None:
+    table, geoms = load_table(), _net()
+    mapping = map_network(geoms, ChipSpec.from_table(table, "loihi1"))
+    lat = loihi1_latency(geoms, parse_counts(COUNTS, geoms), mapping, table)
+    # a per step on its one core: (100 x 3.5 + 20 x 8.4 + 30 x 5.3) / 10 = 67.7 ns; 2 cores in 1 tile: 113 ns barrier
+    assert lat.layer_compute_ns["a"] == pytest.approx(67.7)
+    assert lat.layer_compute_ns["b"] == pytest.approx((30 * 3.5 + 8 * 8.4) / 10)
+    assert (lat.bottleneck_layer, lat.barrier_ns) == ("a", pytest.approx(113.0))
+    assert lat.frame_latency_us == pytest.approx(10 * 180.7 / 1e3)
+    assert lat.throughput_fps == pytest.approx(1e9 / 1807.0)
+    assert barrier_ns(32, table) == pytest.approx(465.0)
+    assert barrier_ns(200, table) == pytest.approx(465.0)
+    assert barrier_ns(16, table) == pytest.approx(113 + 352 * 15 / 31)
+
+
+def test_counts_validation() -> None:
+    geoms = _net()
+    bad = json.loads(json.dumps(COUNTS))
+    bad["layers"] = bad["layers"][:1]
+    with pytest.raises(ValueError, match=r"missing \['b'\]"):
+        parse_counts(bad, geoms)
+    bad = json.loads(json.dumps(COUNTS))
+    bad["layers"][0]["synops"] = 5 * 50 + 1  # each input of a reaches its 50 neurons: at most 5 x 50 synops
+    with pytest.raises(ValueError, match="layer 'a' synops 251 > in_spikes x fan_out"):
+        parse_counts(bad, geoms)
+    bad = json.loads(json.dumps(COUNTS))
+    bad["layers"][1]["out_spikes"] = -1
+    with pytest.raises(ValueError, match="layer 'b' field 'out_spikes'"):
+        parse_counts(bad, geoms)
+    assert parse_counts({**COUNTS, "frames": 2}, geoms).layers[0].synops == 50
+    no_active = [{k: v for k, v in e.items() if k != "active_neuron_updates"} for e in COUNTS["layers"]]
+    assert not parse_counts({"steps": 10, "layers": no_active}, geoms).active_known
+
+
+def test_counts_from_real_emulator_match_geometry(tmp_path) -> None:
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network, random_spikes
+    from had_snn.hardware.netx import write_netx
+    from had_snn.hardware.resources import geometries_from_netx
+
+    layers = random_network(1)
+    write_netx(tmp_path / "net.h5", layers)
+    geoms = geometries_from_netx(tmp_path / "net.h5")
+    res = LoihiEmulator(layers).run(random_spikes(1, 6, 3, layers[0].shape))
+    data = counts_from_emulator(res.layer_names, {k: v.numpy() for k, v in res.counts.items()})
+    counts = parse_counts(data, geoms)  # names and fan-out consistency hold for the real peer's counts
+    assert (data["steps"], data["frames"]) == (6, 3)
+    for g, c, s in zip(geoms, counts.layers, res.spikes, strict=True):
+        assert c.neuron_updates == g.n_neurons * 6
+        assert c.out_spikes == pytest.approx(s.sum().item() / 3)
+
+
+def test_teacher_macs_formats() -> None:
+    expected = [("c1", 10), ("fc", 3)]
+    assert parse_teacher_macs([["c1", 10], ["fc", 3]]) == expected
+    assert parse_teacher_macs([{"name": "c1", "macs": 10}, {"name": "fc", "macs": 3}]) == expected
+    assert parse_teacher_macs({"c1": 10, "fc": 3}) == expected
+    with pytest.raises(ValueError, match="MACs of 'c1' must be a non-negative integer"):
+        parse_teacher_macs({"c1": -1})
+
+
+def test_count_macs_exact() -> None:
+    import torch
+    from had_snn.conversion.macs import count_macs
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, stride=2, groups=4), nn.Flatten(),
+                          nn.Linear(8 * 7 * 7, 4))
+    macs = count_macs(model, torch.zeros(2, 3, 16, 16))
+    assert macs == [("0", 8 * 16 * 16 * 3 * 9), ("1", 8 * 7 * 7 * 2 * 9), ("3", 8 * 7 * 7 * 4)]
+
+
+def test_report_files_and_cli(tmp_path, capsys) -> None:
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network, random_spikes
+    from had_snn.hardware.netx import write_netx
+
+    from had_snn.cli import main
+
+    layers = random_network(2)
+    (tmp_path / "net").mkdir()
+    write_netx(tmp_path / "net" / "student.h5", layers)
+    res = LoihiEmulator(layers).run(random_spikes(2, 8, 2, layers[0].shape))
+    counts = counts_from_emulator(res.layer_names, {k: v.numpy() for k, v in res.counts.items()})
+    (tmp_path / "counts.json").write_text(json.dumps(counts))
+    (tmp_path / "macs.json").write_text(json.dumps([["conv", 2_000_000]]))
+    out = tmp_path / "out"
+    rc = main(["energy", str(tmp_path / "net"), "--counts", str(tmp_path / "counts.json"), "--teacher-macs",
+               str(tmp_path / "macs.json"), "--fps", "25", "--out", str(out)])
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    for png in ("core_map.png", "energy_per_layer.png", "firing_rates.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    e = report["energy"]
+    assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(2e6 * 4.6 / 1e6)
+    assert e["loihi1"]["per_second_mw"] == pytest.approx(e["loihi1"]["per_frame_uj"] * 25 / 1e3)
+    assert e["ratios"]["ann_45nm_over_loihi1"] == pytest.approx(e["ann_45nm"]["per_frame_uj"]
+                                                                / e["loihi1"]["per_frame_uj"])
+    for c in report["citations"]:  # every figure used is cited in the markdown
+        assert c["key"] in md and c["citation"] in md
+    assert "loihi2" in report["mapping"] and report["latency"]["steps"] == 8
+    # the same report without counts still maps the network
+    assert main(["energy", str(tmp_path / "net" / "student.h5"), "--out", str(tmp_path / "o2")]) == 0
+    assert json.loads((tmp_path / "o2" / "report.json").read_text())["counts"] is None
+    assert main(["energy", str(tmp_path / "missing.h5"), "--out", str(out)]) == 1
+    assert "network not found" in capsys.readouterr().err
+    write_report(report, tmp_path / "again")  # the dict alone is enough to re-render
+    assert (tmp_path / "again" / "report.md").read_text() == md
