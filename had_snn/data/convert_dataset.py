@@ -1,0 +1,152 @@
+"""Convert a real dataset (read by its adapter) to native HDF5 sequence files laid out like the synthetic benchmark.
+
+Output: ``OUT/<split>/<name>.h5`` (:func:`had_snn.data.io.write_sequence`, atomic) and ``OUT/index.json``
+(:func:`had_snn.data.dataset.write_index`). Sequences are converted in parallel worker processes with a tqdm bar.
+Re-running resumes: files that exist and read back valid are kept; invalid ones are rewritten. Sequences that cannot
+be loaded (missing files, malformed ground truth) are skipped with their reason instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from had_snn.data.adapters import Dataset, open_dataset
+
+
+@dataclass
+class ConvertSummary:
+    """What a conversion did, per sequence name."""
+
+    converted: list[str] = field(default_factory=list)
+    already_done: list[str] = field(default_factory=list)
+    rewritten: dict[str, str] = field(default_factory=dict)  # name -> why the existing file was not valid
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why it could not be converted
+    repairs: Counter = field(default_factory=Counter)  # summed LoadReport counts of the converted sequences
+
+    def lines(self) -> list[str]:
+        out = [f"converted {len(self.converted)}, already done {len(self.already_done)}, "
+               f"skipped {len(self.skipped)}"]
+        out += [f"  rewrote invalid {n}: {why}" for n, why in sorted(self.rewritten.items())]
+        out += [f"  skipped {n}: {why}" for n, why in sorted(self.skipped.items())]
+        if self.repairs:
+            out.append("  repairs: " + ", ".join(f"{k}={v}" for k, v in sorted(self.repairs.items())))
+        return out
+
+
+def _valid_existing(path: Path) -> tuple[dict | None, str]:
+    """(record, "") when ``path`` is a readable sequence file, else (None, reason)."""
+    from had_snn.data.io import read_sequence
+
+    try:
+        seq = read_sequence(path, load_frames=False)
+    except (OSError, ValueError) as exc:
+        return None, str(exc)
+    return _record(seq, path), ""
+
+
+def _record(seq, path: Path) -> dict:
+    """Index entry (``had_snn.data.dataset.index_entry``) plus the load repairs of a converted sequence."""
+    from had_snn.data.dataset import index_entry
+
+    entry = index_entry(seq, path.parent.name, f"{path.parent.name}/{path.name}")
+    repairs = {k[len("repair_"):]: int(v) for k, v in seq.meta.items() if k.startswith("repair_") and v}
+    return {"entry": entry, "repairs": repairs}
+
+
+def _convert_one(task: tuple[str, str, str, str, str]) -> tuple[str, str, str, str, dict | None]:
+    """Worker: convert one sequence. Returns (split, name, status, detail, record)."""
+    from had_snn.data.aedat import MissingExtraError
+    from had_snn.data.io import write_sequence
+
+    dataset, root, split, name, out_path = task
+    out = Path(out_path)
+    why_rewrite = ""
+    if out.exists():
+        record, why_rewrite = _valid_existing(out)
+        if record is not None:
+            return split, name, "done", "", record
+    try:
+        seq = open_dataset(dataset, root).load_sequence(f"{split}/{name}")
+    except (FileNotFoundError, ValueError, MissingExtraError) as exc:
+        return split, name, "skipped", str(exc), None
+    seq.meta["source_root"] = str(root)
+    write_sequence(out, seq)
+    return split, name, ("rewritten" if why_rewrite else "converted"), why_rewrite, _record(seq, out)
+
+
+def convert_dataset(
+    dataset: str,
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    splits: list[str] | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> ConvertSummary:
+    """Convert ``splits`` (default: every split present under ``root``) of ``dataset`` into ``out``.
+
+    An existing ``out/index.json`` keeps its entries for splits not converted in this run.
+    """
+    from had_snn.data.dataset import read_index, write_index
+
+    ds: Dataset = open_dataset(dataset, root)
+    splits = splits or ds.splits()
+    if not splits:
+        raise FileNotFoundError(f"{ds.name}: none of the splits {', '.join(ds.adapter.SPLITS)} exist under {ds.root}")
+    out = Path(out)
+    tasks = []
+    for split in splits:
+        (out / split).mkdir(parents=True, exist_ok=True)
+        for name in ds.list_sequences(split):
+            tasks.append((ds.name, str(ds.root), split, name, str(out / split / f"{name}.h5")))
+
+    summary = ConvertSummary()
+    records: dict[str, dict] = {}
+    split_names: dict[str, list[str]] = {}
+    if (out / "index.json").is_file():
+        old = read_index(out)
+        for split, names in old["splits"].items():
+            if split not in splits:
+                split_names[split] = list(names)
+                records.update({n: old["sequences"][n] for n in names})
+    split_names.update({s: [] for s in splits})
+    bar = tqdm(total=len(tasks), desc=f"convert {ds.name}", unit="seq", disable=not progress)
+    if workers > 1 and len(tasks) > 1:
+        # fork where available (no re-import of __main__, fast start); the parent holds no open recordings
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(min(workers, len(tasks))) as pool:
+            results = list(_tracked(pool.imap_unordered(_convert_one, tasks), bar))
+    else:
+        results = list(_tracked(map(_convert_one, tasks), bar))
+    bar.close()
+
+    by_key = {(r[0], r[1]): r for r in results}
+    for task in tasks:  # list order, not completion order
+        split, name, status, detail, record = by_key[(task[2], task[3])]
+        key = f"{split}/{name}"
+        if status == "skipped":
+            summary.skipped[key] = detail
+            continue
+        if status == "done":
+            summary.already_done.append(key)
+        else:
+            summary.converted.append(key)
+            summary.repairs.update(record["repairs"])
+        if status == "rewritten":
+            summary.rewritten[key] = detail
+        split_names[split].append(name)
+        records[name] = record["entry"]
+    write_index(out, splits=split_names, sequences=records,
+                generator={"source": "convert-dataset", "dataset": ds.name, "root": str(ds.root)})
+    return summary
+
+
+def _tracked(results, bar):
+    for r in results:
+        bar.update(1)
+        yield r
