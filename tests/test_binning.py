@@ -119,3 +119,16 @@ def test_event_frame_counts_and_signed() -> None:
     signed = event_frame(ev, (2, 1), signed=True)
     assert signed.tolist() == [[2.0, -1.0]]
     assert event_frame(ev, (2, 1), t0_us=2, t1_us=4).sum() == 2
+
+
+def test_to_frames_many_chunks_equals_tonic() -> None:
+    rng = np.random.default_rng(7)
+    size = (64, 48)
+    ev = _events(rng, 200_003, size, 1_000_000)  # several index chunks per time bin
+    ref = tt.ToFrame(sensor_size=(*size, 2), n_time_bins=3)(ev.copy())
+    np.testing.assert_array_equal(to_frames(ev, size, 3), ref)
+    region = to_frames(ev, size, 3, region=(-3.5, 10.25, 40, 30), out_hw=(15, 20))
+    assert region.shape == (3, 2, 15, 20)
+    inside = (ev["x"] + 0.5 >= -3.5) & (ev["x"] + 0.5 < 36.5) & (ev["y"] + 0.5 >= 10.25) & (ev["y"] + 0.5 < 40.25)
+    t_end = ev["t"][0] + 3 * ((ev["t"][-1] - ev["t"][0]) // 3)
+    assert region.sum() == int((inside & (ev["t"] < t_end)).sum())

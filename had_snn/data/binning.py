@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from had_snn.data.events import search_t
+
 Region = tuple[float, float, float, float]
+_CHUNK_EVENTS = 1 << 15
 
 
 def _grid_shape(sensor_size: tuple[int, int], region: Region | None, out_hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -40,28 +43,46 @@ def _grid_shape(sensor_size: tuple[int, int], region: Region | None, out_hw: tup
 
 
 def _pixel_index(
-    ev: np.ndarray, sensor_size: tuple[int, int], region: Region | None, out_hw: tuple[int, int] | None
+    ev: np.ndarray,
+    sensor_size: tuple[int, int],
+    region: Region | None,
+    out_hw: tuple[int, int] | None,
+    with_polarity: bool = False,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
-    """Flat ``row * W_out + col`` index of each event and a keep-mask (None when every event is kept)."""
+    """Flat ``(p * H_out + row) * W_out + col`` index of each event (``p`` term only ``with_polarity``) and a
+    keep-mask (None when every event is kept). Without region/out_hw the index is computed in place in ``out``
+    (an intp array of ``len(ev)``) when given."""
     h_out, w_out = _grid_shape(sensor_size, region, out_hw)
-    if region is None and out_hw is None:
-        return ev["y"].astype(np.intp) * w_out + ev["x"], None, (h_out, w_out)
+    if region is None and out_hw is None:  # in-place passes over the strided fields: no temporaries
+        idx = np.empty(len(ev), dtype=np.intp) if out is None else out
+        if with_polarity:
+            idx[...] = ev["p"]
+            idx *= h_out
+            idx += ev["y"]
+        else:
+            idx[...] = ev["y"]
+        idx *= w_out
+        idx += ev["x"]
+        return idx, None, (h_out, w_out)
     x0, y0, w, h = region if region is not None else (0.0, 0.0, float(sensor_size[0]), float(sensor_size[1]))
     if w <= 0 or h <= 0:
         raise ValueError(f"region width and height must be positive, got w={w}, h={h}")
     col = np.floor((ev["x"] + (0.5 - x0)) * (w_out / w)).astype(np.intp)
     row = np.floor((ev["y"] + (0.5 - y0)) * (h_out / h)).astype(np.intp)
     keep = (col >= 0) & (col < w_out) & (row >= 0) & (row < h_out)
+    if with_polarity:
+        row += ev["p"].astype(np.intp) * h_out
     return row * w_out + col, keep, (h_out, w_out)
 
 
-def _bin_edges(t: np.ndarray, n_bins: int, t0_us: int, t1_us: int) -> np.ndarray:
+def _bin_edges(ev: np.ndarray, n_bins: int, t0_us: int, t1_us: int) -> np.ndarray:
     """Event index where each of the ``n_bins`` bins of ``[t0, t1)`` starts, plus the end index (n_bins + 1)."""
     dur = t1_us - t0_us
     i = np.arange(n_bins + 1, dtype=np.int64)
     # bin k = floor((t - t0) * T / D) starts at the first t with (t - t0) >= ceil(k * D / T)
     starts = t0_us + -((-i * dur) // n_bins)
-    return np.searchsorted(t, starts, side="left")
+    return search_t(ev, starts)
 
 
 def _check(ev: np.ndarray, n_bins: int) -> None:
@@ -104,16 +125,20 @@ def to_frames(
         t1_us = t0_us + n_time_bins * ((int(t[-1]) - t0_us) // n_time_bins)
     if t1_us <= t0_us:
         return out
-    edges = _bin_edges(t, n_time_bins, int(t0_us), int(t1_us))
-    lo, hi = int(edges[0]), int(edges[-1])
-    win = ev[lo:hi]
-    idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
-    idx += win["p"].astype(np.intp) * plane
+    edges = _bin_edges(ev, n_time_bins, int(t0_us), int(t1_us))
     flat = out.reshape(n_time_bins, 2 * plane)
+    buf = np.empty(int(np.diff(edges).max()), dtype=np.intp)
     for k in range(n_time_bins):
-        a, b = int(edges[k]) - lo, int(edges[k + 1]) - lo
-        part = idx[a:b] if keep is None else idx[a:b][keep[a:b]]
-        counts = np.bincount(part, minlength=2 * plane)
+        n = 0
+        # cache-sized chunks: the strided field reads and the index arithmetic stay in L2; one bincount per bin
+        for a in range(int(edges[k]), int(edges[k + 1]), _CHUNK_EVENTS):
+            part = ev[a:min(a + _CHUNK_EVENTS, int(edges[k + 1]))]
+            idx, keep, _ = _pixel_index(part, sensor_size, region, out_hw, True, out=buf[n:n + len(part)])
+            if keep is not None:
+                idx = idx[keep]
+                buf[n:n + len(idx)] = idx
+            n += len(idx)
+        counts = np.bincount(buf[:n], minlength=2 * plane)
         if len(counts) > 2 * plane:
             raise ValueError(f"event coordinates outside the sensor size (W, H)={tuple(sensor_size)}")
         flat[k] = counts
@@ -148,7 +173,7 @@ def voxel_grid(
     t0_us = int(t[0]) if t0_us is None else int(t0_us)
     t1_us = int(t[-1]) if t1_us is None else int(t1_us)
     if t1_us > t0_us:
-        win = ev[slice(*np.searchsorted(t, [t0_us, t1_us], side="left"))]
+        win = ev[slice(*search_t(ev, [t0_us, t1_us]))]
         idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
         s = (win["t"] - t0_us).astype(np.float64) * (n_bins / (t1_us - t0_us))
         left = s.astype(np.intp)
