@@ -83,6 +83,7 @@ def crop_frame(frame: np.ndarray, region: Region, out_px: int) -> np.ndarray:
     for yi, wy in taps(pos + region[1], h_img):
         for xi, wx in taps(pos + region[0], w_img):
             out += (wy[:, None] * wx[None, :])[..., None] * img[yi[:, None], xi[None, :]]
+    np.clip(out, 0.0, 1.0, out=out)  # weights sum to 1 only up to float rounding
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
