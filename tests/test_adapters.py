@@ -255,3 +255,27 @@ def test_convert_dataset_round_trip_resume_and_skips(tmp_path: Path, capsys) -> 
     text = capsys.readouterr().out
     assert "converted 1, already done 1, skipped 1" in text and "rewrote invalid test/ball" in text
     assert read_sequence(out / "test" / "ball.h5").num_frames == 3
+
+
+def test_converted_dataset_feeds_eval_and_index_keeps_other_splits(tmp_path: Path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.data.dataset import read_index
+
+    root, out = tmp_path / "FE108", tmp_path / "native"
+    make_fe108(root, "train", "dove", 3, 3, seed=9, img=False)
+    _, _, _, cup_boxes = make_fe108(root, "test", "cup", 5, 5, seed=10, img=False)
+    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--split", "train", "--workers", "1"]) == 0
+    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--split", "test", "--workers", "1"]) == 0
+    index = read_index(out)
+    assert index["splits"] == {"train": ["dove"], "test": ["cup"]}
+    assert index["generator"]["dataset"] == "fe108"
+    rc = main(["eval", "--tracker", "static", "--data", str(out), "--split", "test", "--out", str(tmp_path / "ev"),
+               "--no-plots"])
+    assert rc == 0
+    results = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert results["trackers"]["static"]["subsets"]["all"]["num_frames"] == 5
+    static_boxes = np.loadtxt(tmp_path / "ev" / "boxes" / "static" / "cup.txt", delimiter=",")
+    np.testing.assert_allclose(static_boxes, np.repeat(cup_boxes[:1], 5, axis=0), atol=1e-3)  # first GT box held
+    capsys.readouterr()
+    assert main(["convert-dataset", "coesot", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
+    assert "nowhere is not a directory" in capsys.readouterr().err
