@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	@echo "== had-snn setup: main venv $(VENV) (Python 3.11, torch $(TORCH_VERSION), project editable + dev extras)"
 	test -x $(PY) || $(PYTHON311) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(PIP_LINKS) "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install $(PIP_LINKS) -e ".[dev]"
+	# torch is pinned in the same resolve, so no dependency (tonic -> torchvision) can swap in a multi-GB CUDA build.
+	$(PY) -m pip install $(PIP_LINKS) -e ".[dev]" "torch==$(TORCH_VERSION)"
 	touch $@
 
 setup-lava: $(LAVA_VENV)/.installed
