@@ -11,6 +11,7 @@ from had_snn.data.events import (
     concat_events,
     crop_events,
     make_events,
+    search_t,
     time_window,
     validate_events,
 )
@@ -84,3 +85,12 @@ def test_event_stream_wraps_functions(rng) -> None:
     assert c.sensor_size == (8, 8) and c.events["x"].max() < 8
     with pytest.raises(ValueError, match="EventStream: field 'x' out of bounds"):
         EventStream(es.events, (4, 24))
+
+
+def test_search_t_matches_numpy_searchsorted(rng) -> None:
+    ev = _random_events(rng, 2000, t_max_us=500)  # many repeated timestamps
+    queries = [-1, 0, 1, 250, 499, 500, 10**6]
+    expect = np.searchsorted(np.ascontiguousarray(ev["t"]), queries, side="left")
+    np.testing.assert_array_equal(search_t(ev, queries), expect)  # bisect path (strided field)
+    np.testing.assert_array_equal(search_t(ev, np.arange(-5, 505)), np.searchsorted(ev["t"], np.arange(-5, 505)))
+    assert search_t(ev[:0], [3]).tolist() == [0]

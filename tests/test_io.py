@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -219,3 +220,39 @@ def test_other_format_errors(tmp_path, rng) -> None:
     with pytest.raises(ValueError, match="t >= 0"):
         write_events(tmp_path / "n.h5", neg, SIZE)
     assert not (tmp_path / "n.h5").exists()
+
+
+# ----------------------------------------------------------------------------------------------- had-snn info
+def test_info_command_on_sequence(tmp_path, rng, capsys) -> None:
+    from had_snn.cli import main
+
+    seq = _sequence(rng)
+    write_sequence(tmp_path / "s.h5", seq)
+    assert main(["info", str(tmp_path / "s.h5")]) == 0
+    out = capsys.readouterr().out
+    t = seq.events["t"]
+    expected = {"format": "had-snn-sequence v1", "name": "seq_007", "sensor_size_wh_px": "24 x 16",
+                "events": "4000", "t_first_us": str(t[0]), "t_last_us": str(t[-1]), "frames": "5",
+                "frame_shape_hwc": "16 x 24 x 3", "frame_rate_hz": "100", "trajectory_samples": "50",
+                "attributes": "fast_motion, low_light"}
+    lines = dict(line.split(None, 1) for line in out.strip().splitlines())
+    for key, value in expected.items():
+        assert lines[key].strip() == value, key
+    assert lines["boxes"].startswith("count=5, absent=1")
+    assert main(["info", "--json", str(tmp_path / "s.h5")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["events"] == 4000 and info["meta"] == seq.meta
+    assert info["event_rate_mev_s"] == pytest.approx(4000 / ((t[-1] - t[0]) / 1e6) / 1e6)
+    assert info["on_fraction"] == pytest.approx(seq.events["p"].mean())
+
+
+def test_info_command_on_events_and_bad_files(tmp_path, rng, capsys) -> None:
+    from had_snn.cli import main
+
+    write_events(tmp_path / "e.npz", _events(rng, 10), SIZE)
+    assert main(["info", "--json", str(tmp_path / "e.npz")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "npz" and info["events"] == 10 and info["sensor_size_wh_px"] == [24, 16]
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    assert main(["info", str(tmp_path / "junk.h5")]) == 1
+    assert "junk.h5: not a readable HDF5 file" in capsys.readouterr().err
