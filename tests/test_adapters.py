@@ -279,3 +279,20 @@ def test_converted_dataset_feeds_eval_and_index_keeps_other_splits(tmp_path: Pat
     capsys.readouterr()
     assert main(["convert-dataset", "coesot", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
     assert "nowhere is not a directory" in capsys.readouterr().err
+
+
+def test_aedat4_grayscale_aps_frames_become_rgb(tmp_path: Path) -> None:
+    import dv_processing as dv
+
+    gray = np.arange(260 * 346, dtype=np.int64).reshape(260, 346).astype(np.uint8)
+    writer = dv.io.MonoCameraWriter(str(tmp_path / "g.aedat4"), dv.io.MonoCameraWriter.DAVISConfig("DAVIS346", DAVIS))
+    st = dv.EventStore()
+    st.push_back(100, 1, 2, True)
+    writer.writeEvents(st)
+    writer.writeFrame(dv.Frame(50, 40, 0, 0, gray, dv.FrameSource.SENSOR))  # 40 us exposure from t = 50 us
+    del writer
+    _, frames, frame_t, _ = read_aedat4(tmp_path / "g.aedat4")
+    assert frames.shape == (1, 260, 346, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(frames[0, :, :, c], gray)
+    np.testing.assert_array_equal(frame_t, [70])  # centre of exposure
