@@ -1,0 +1,139 @@
+"""Training loop: the loss goes down, resume continues from the same step, checkpoints are weights_only, configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from had_snn.data.synthetic import SynthConfig, generate_sequence
+from had_snn.tracking.losses import tracking_loss
+from had_snn.tracking.sampler import PairDataset, collate_pairs
+from had_snn.train.checkpoint import load_checkpoint, load_model
+from had_snn.train.config import config_from_dict, load_config
+from had_snn.train.loop import train
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+
+@pytest.fixture(scope="module")
+def sequences() -> list:
+    cfg = SynthConfig(width_px=96, height_px=72, duration_s=0.5)
+    return [generate_sequence(cfg, seed=i, attributes=(), name=f"s{i}") for i in range(2)]
+
+
+def tiny(kind: str, **overrides):
+    return load_config(CONFIGS / f"tiny_{'student' if kind == 'student' else 'teacher'}.yaml",
+                       {"model": kind, **overrides})
+
+
+def fixed_loss(model: torch.nn.Module, sequences: list, cfg) -> float:
+    """Tracking loss of ``model`` (eval mode) on 16 fixed pairs drawn with another seed."""
+    data = PairDataset(sequences, cfg.data.crop_config(), 16, cfg.data.max_gap, seed=123)
+    batch = collate_pairs([data[i] for i in range(16)])
+    model.eval()
+    with torch.no_grad():
+        return tracking_loss(model(batch), batch)[0].item()
+
+
+@pytest.mark.parametrize(("kind", "factor"), [("teacher", 0.85), ("student", 0.93)])
+def test_tiny_training_run_lowers_the_loss(kind: str, factor: float, sequences: list, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = tiny(kind, epochs=6, data={"samples_per_epoch": 32, "max_gap": 4, "crop": {"student_steps": 4}})
+    torch.manual_seed(cfg.seed)
+    from had_snn.models import build_model
+
+    before = fixed_loss(build_model(kind, **cfg.model_config), sequences, cfg)
+    history = train(cfg, tmp_path, sequences, progress=False)
+    after = fixed_loss(load_model(tmp_path / "last.pt"), sequences, cfg)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
+    assert history[-1]["step"] == 6 * 8
+    assert after < factor * before, (before, after)  # seeded: 4.33 -> 3.91 for the student
+    assert history[-1]["loss"] < history[0]["loss"]
+    if kind == "student":
+        assert 0 < history[-1]["rate/backbone.2"] < 1
+    for name in ("config.yaml", "metrics.csv", "metrics.json", "last.pt"):
+        assert (tmp_path / name).is_file()
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 7
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(sequences: list, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = tiny("student")  # 2 epochs x 4 steps
+    full = train(cfg, tmp_path / "full", sequences, progress=False)
+    calls = {"n": 0}
+
+    def interrupt_at_step_6(out: dict, batch: dict):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise Interrupt
+        return out["heatmap"].sum() * 0.0, {}
+
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path / "cut", sequences, progress=False, extra_loss=interrupt_at_step_6)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 4  # epoch 1 was saved
+    resumed = train(cfg, tmp_path / "cut", sequences, progress=False, resume=True)
+    assert [r["step"] for r in resumed] == [4, 8]
+    assert resumed[1]["loss"] == pytest.approx(full[1]["loss"], rel=1e-5)
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+
+def test_checkpoint_is_weights_only_and_rebuilds_the_model(sequences: list, tmp_path: Path) -> None:
+    cfg = tiny("teacher_events", epochs=1)
+    train(cfg, tmp_path, sequences, progress=False)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["kind"] == "teacher_events" and state["step"] == 4
+    model = load_model(tmp_path / "last.pt")
+    assert model.config.modalities == "events" and not model.training
+    torch.testing.assert_close(model.state_dict()["stage1.0.0.weight"], state["model"]["stage1.0.0.weight"])
+    with pytest.raises(ValueError, match="model_config differs"):
+        train(tiny("teacher_events", model_config={"widths": [4, 8, 16]}), tmp_path, sequences, resume=True,
+              progress=False)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_model(tmp_path / "bad.pt")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("model: student\nepoch: 3\n")
+    with pytest.raises(ValueError, match=r"c.yaml.*unknown field\(s\) \['epoch'\]"):
+        load_config(path)
+    path.write_text("data: {dirr: x}\n")
+    with pytest.raises(ValueError, match=r"c.yaml.*data: unknown field\(s\) \['dirr'\]"):
+        load_config(path)
+    with pytest.raises(ValueError, match="model must be one of"):
+        config_from_dict({"model": "cnn"})
+    with pytest.raises(ValueError, match="CropConfig.search_px"):
+        config_from_dict({"data": {"crop": {"search_px": 100}}})
+    assert load_config(CONFIGS / "student.yaml").model_config["widths"] == [16, 32, 64]
+    assert load_config(CONFIGS / "teacher.yaml", {"model": "teacher_rgb"}).lr == 2e-3
+
+
+def test_train_cli_runs_and_checks_the_kind(sequences: list, tmp_path: Path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.data.dataset import index_entry, write_index
+    from had_snn.data.io import write_sequence
+
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    for seq in sequences:
+        write_sequence(root / "train" / f"{seq.name}.h5", seq)
+    write_index(root, {"train": [s.name for s in sequences]},
+                {s.name: index_entry(s, "train", f"train/{s.name}.h5") for s in sequences}, {"name": "test"})
+    args = ["--config", str(CONFIGS / "tiny_student.yaml"), "--data", str(root), "--out", str(tmp_path / "run")]
+    assert main(["train", "teacher", *args]) == 1
+    assert "config trains model 'student'" in capsys.readouterr().err
+    assert main(["train", "student", *args, "--epochs", "1", "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
+    assert "model: student" in (tmp_path / "run" / "config.yaml").read_text()
