@@ -3,7 +3,7 @@
 Mapping model (stated so reports can quote it):
 
 * One CUBA LIF neuron uses one compartment. A layer is split over cores by contiguous ranges of its output neurons
-  (C, H, W order; conv layers along channel planes, :func:`split_layer`); layers never share a core.
+  (C, H, W order; conv layers in row / channel blocks, :func:`split_layer`); layers never share a core.
 * Synaptic memory per core = synapses of the neurons it hosts x weight bits. Convolutions are **unrolled**: Loihi 1
   stores a synapse list per core and input axon and has no weight sharing across neurons, so a conv layer costs one
   synapse per (output neuron, in-bounds input, nonzero weight). We keep the same, conservative convention for Loihi 2.
@@ -274,10 +274,8 @@ class NetworkMapping:
 def input_axons(geom: LayerGeometry, n: int) -> int:
     """Upper bound on the distinct inputs read by the ``n`` output neurons one core holds (see :func:`split_layer`).
 
-    Dense: every input. Conv with ``n`` below one output plane: ``n`` consecutive neurons of one channel, worst row
-    alignment, span ``r`` output rows; they read the input rows under them (the full input width once they wrap a
-    row) for the input channels of their group. Conv with ``n`` of at least one plane: whole output planes, each
-    reading whole input planes of its group.
+    Dense: every input. Conv: a core holds part of one output row, ``n // W_out`` whole rows of one channel, or whole
+    channels; it reads the input window under those outputs for the input channels of the groups it touches.
     """
     if geom.kind == "dense":
         return geom.n_inputs
@@ -285,37 +283,38 @@ def input_axons(geom: LayerGeometry, n: int) -> int:
     c_in, h_in, w_in = geom.in_shape
     (kh, kw), (sy, sx) = geom.kernel, geom.stride
     dy, dx = geom.dilation
-    plane = h_out * w_out
-    per_group = c_out // geom.groups
-    if n < plane:
-        out_rows = min(h_out, -(-(n - 1) // w_out) + 1)
-        rows = min(h_in, (out_rows - 1) * sy + (kh - 1) * dy + 1)
-        cols = w_in if out_rows > 1 else min(w_in, (n - 1) * sx + (kw - 1) * dx + 1)
-        return min(geom.n_inputs, (c_in // geom.groups) * rows * cols)
-    channels = min(c_out, n // plane)
-    groups_touched = min(geom.groups, -(-(channels - 1) // per_group) + 1)
-    return min(geom.n_inputs, groups_touched * (c_in // geom.groups) * h_in * w_in)
+    per_group_in = c_in // geom.groups
+    if n < w_out:
+        rows, cols = min(h_in, (kh - 1) * dy + 1), min(w_in, (n - 1) * sx + (kw - 1) * dx + 1)
+    elif n < h_out * w_out:
+        rows, cols = min(h_in, (n // w_out - 1) * sy + (kh - 1) * dy + 1), w_in
+    else:
+        channels = min(c_out, n // (h_out * w_out))
+        groups_touched = min(geom.groups, -(-(channels - 1) // (c_out // geom.groups)) + 1)
+        return min(geom.n_inputs, groups_touched * per_group_in * h_in * w_in)
+    return min(geom.n_inputs, per_group_in * rows * cols)
 
 
 def split_layer(geom: LayerGeometry, max_per_core: int) -> tuple[int, int]:
     """(cores, neurons on the fullest core) when each core holds at most ``max_per_core`` neurons.
 
-    Dense layers are cut into equal consecutive ranges. Conv layers are cut along channel planes: a core holds either
-    part of one output channel (a channel takes ceil(plane / max) cores) or whole channels, never a run that crosses a
-    channel boundary, so a core's inputs stay local.
+    Dense layers are cut into equal consecutive ranges. Conv layers are cut along the output grid so a core's inputs
+    stay a compact window: a core holds part of one output row (a row takes ceil(W_out / max) cores), whole rows of
+    one channel, or whole channels; blocks never straddle a row or channel boundary.
     """
     n = min(max_per_core, geom.n_neurons)
     if geom.kind == "dense":
         cores = math.ceil(geom.n_neurons / n)
         return cores, math.ceil(geom.n_neurons / cores)
     c_out, h_out, w_out = geom.out_shape
-    plane = h_out * w_out
-    if n < plane:
-        per_channel = math.ceil(plane / n)
-        return c_out * per_channel, math.ceil(plane / per_channel)
-    channels = n // plane
-    cores = math.ceil(c_out / channels)
-    return cores, math.ceil(c_out / cores) * plane
+    if n < w_out:
+        per_row = math.ceil(w_out / n)
+        return c_out * h_out * per_row, math.ceil(w_out / per_row)
+    if n < h_out * w_out:
+        per_channel = math.ceil(h_out / (n // w_out))
+        return c_out * per_channel, math.ceil(h_out / per_channel) * w_out
+    cores = math.ceil(c_out / (n // (h_out * w_out)))
+    return cores, math.ceil(c_out / cores) * h_out * w_out
 
 
 def _max_neurons_per_core(geom: LayerGeometry, chip: ChipSpec, dest_cores: int) -> dict[str, int]:

@@ -75,15 +75,22 @@ def test_conv_geometry_matches_brute_force(rng: np.random.Generator) -> None:
     by_out: dict[int, set[int]] = {}
     for o, i in pairs:
         by_out.setdefault(o, set()).add(i)
-    plane = out_shape[1] * out_shape[2]
-    for n in (1, 2, 5, 11):  # part of one channel: any run that does not cross a channel boundary
-        starts = [s for s in range(int(np.prod(out_shape)) - n + 1) if s // plane == (s + n - 1) // plane]
-        worst = max(len(set().union(*(by_out.get(o, set()) for o in range(s, s + n)))) for s in starts)
+    c_out, h_out, w_out = out_shape
+
+    def reads(outs) -> int:
+        return len(set().union(*(by_out.get(o, set()) for o in outs)))
+
+    for n in range(1, w_out):  # part of one row
+        worst = max(reads(range(r * w_out + x, r * w_out + x + n)) for r in range(c_out * h_out)
+                    for x in range(w_out - n + 1))
         assert worst <= input_axons(g, n)
+    for rows in range(1, h_out):  # whole rows of one channel
+        worst = max(reads(range((c * h_out + y) * w_out, (c * h_out + y + rows) * w_out)) for c in range(c_out)
+                    for y in range(h_out - rows + 1))
+        assert worst <= input_axons(g, rows * w_out)
     for k in (1, 2, 3):  # whole channels
-        worst = max(len(set().union(*(by_out.get(o, set()) for o in range(c * plane, (c + k) * plane))))
-                    for c in range(out_shape[0] - k + 1))
-        assert worst <= input_axons(g, k * plane)
+        worst = max(reads(range(c * h_out * w_out, (c + k) * h_out * w_out)) for c in range(c_out - k + 1))
+        assert worst <= input_axons(g, k * h_out * w_out)
 
 
 def test_conv_shape_and_weight_errors_name_the_layer() -> None:
@@ -115,12 +122,14 @@ def test_dense_layer_limited_by_synaptic_memory(loihi1: ChipSpec) -> None:
 
 def test_conv_layer_limited_by_fan_in_axons(loihi1: ChipSpec, loihi2: ChipSpec) -> None:
     g = conv_geometry("conv", np.ones((16, 16, 3, 3), dtype=np.int64), (16, 32, 32), padding=1, weight_bits=8)
-    # a run of n outputs spans r rows of one channel: 16 channels x 32 columns x (r + 2) rows <= 4096 -> r <= 6,
-    # r = ceil((n - 1) / 32) + 1 -> n <= 161; a 1024-neuron channel then takes ceil(1024 / 161) = 7 cores of <= 147
-    assert input_axons(g, 161) == 4096 and input_axons(g, 162) > 4096
+    # a core with r whole output rows reads 16 channels x 32 columns x (r + 2) input rows <= 4096 -> r <= 6, so up
+    # to 6 x 32 + 31 = 223 neurons; blocks of 6 rows: each 32-row channel takes ceil(32 / 6) = 6 cores of 192
+    assert input_axons(g, 223) == 4096 and input_axons(g, 224) > 4096
     lm = map_network([g], loihi1).layers[0]
-    assert (lm.neurons_per_core, lm.cores, lm.limiting) == (147, 16 * 7, "fan_in_axons")
-    assert lm.usage["fan_in_axons"] == pytest.approx(1.0)  # 147 neurons still span 6 output rows
+    assert (lm.neurons_per_core, lm.cores, lm.limiting) == (192, 16 * 6, "fan_in_axons")
+    assert lm.usage["fan_in_axons"] == pytest.approx(1.0)
+    # part of a row: 5 neurons read 16 x 3 x 7 inputs
+    assert input_axons(g, 5) == 16 * 3 * 7
     # Loihi 2 does not check fan-in (unpublished); 192 KB of memory holds 1,572,864 bits
     assert g.n_synapses == 94 * 94 * 16 * 16  # per axis 31 + 32 + 31 in-bounds taps
     # -> 1424 neurons per core, rounded down to whole 1024-neuron channels: 16 cores
