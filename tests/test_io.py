@@ -83,6 +83,21 @@ def test_ms_to_idx_matches_definition(rng) -> None:
     for m in range(len(idx)):
         assert idx[m] == np.flatnonzero(t >= m * 1000)[0] if (t >= m * 1000).any() else idx[m] == len(t)
     assert ms_to_idx(np.empty(0, np.int64)).tolist() == [0]
+    assert ms_to_idx(np.array([5_000_100, 5_001_000]), origin_us=5_000_000).tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("offset_us", [-2_500, 1_650_000_000_123_456])  # negative and Unix-epoch timestamps
+def test_offset_timestamps_round_trip_with_small_index(tmp_path, rng, offset_us) -> None:
+    ev = _events(rng, 500, t_max_us=20_000)
+    ev["t"] += offset_us
+    write_events(tmp_path / "e.h5", ev, SIZE)
+    with h5py.File(tmp_path / "e.h5") as f:
+        assert len(f["events/ms_to_idx"]) <= 22  # spans the recording, not the epoch
+    back, _ = read_events(tmp_path / "e.h5")
+    assert np.array_equal(back, ev)
+    t = ev["t"]
+    for t0, t1 in [(offset_us + 1500, offset_us + 7777), (offset_us - 10**6, offset_us + 1), (t[-1], t[-1] + 1)]:
+        assert np.array_equal(read_events_window(tmp_path / "e.h5", t0, t1), ev[(t >= t0) & (t < t1)])
 
 
 def test_windowed_read_equals_slicing(tmp_path, rng) -> None:
@@ -216,9 +231,9 @@ def test_other_format_errors(tmp_path, rng) -> None:
         read_events(tmp_path / "o.txt")
     with pytest.raises(ValueError, match=r"cannot write events as '\.aedat4'"):
         write_events(tmp_path / "w.aedat4", _events(rng, 3), SIZE)
-    neg = make_events([0], [0], [-1], [0])
-    with pytest.raises(ValueError, match="t >= 0"):
-        write_events(tmp_path / "n.h5", neg, SIZE)
+    unsorted = make_events([0, 0], [0, 0], [5, 1], [0, 0])
+    with pytest.raises(ValueError, match=r"n\.h5: field 't' not sorted"):
+        write_events(tmp_path / "n.h5", unsorted, SIZE)
     assert not (tmp_path / "n.h5").exists()
 
 

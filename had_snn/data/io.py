@@ -3,8 +3,10 @@
 Native sequence file (HDF5, DESIGN.md)::
 
     events/x u2, events/y u2, events/t i8 (us), events/p i1     one row per event, sorted by t
-    events/ms_to_idx u8 (M,)   as DSEC: ms_to_idx[m] = index of the first event with t >= m * 1000 us;
-                               M = t_last // 1000 + 2, so the last entry is the number of events
+    events/ms_to_idx u8 (M,)   as DSEC: ms_to_idx[m] = index of the first event with t >= origin + m * 1000 us,
+                               origin = attr events/ms_to_idx.origin_us (0 unless the stream starts before 0 or
+                               after 1 s: then the first event's millisecond, so epoch timestamps stay small);
+                               M = (t_last - origin) // 1000 + 2, so the last entry is the number of events
     frames u1 (N, H, W, 3)     optional RGB, chunked per frame and gzip-compressed
     frame_t_us i8 (N,), boxes f4 (N, 4) x, y, w, h px
     trajectory/t_us i8 (M,), trajectory/boxes f4 (M, 4)   optional dense ground truth
@@ -12,7 +14,6 @@ Native sequence file (HDF5, DESIGN.md)::
     meta/ (group) attrs: one JSON-encoded value per key
 
 An events-only HDF5 file has the ``events`` group and the ``format``/``format_version``/``sensor_size`` attrs.
-Event timestamps in HDF5 files must be >= 0 (``ms_to_idx`` starts at t = 0).
 
 Other formats for :func:`read_events` / :func:`write_events`: ``.npz`` (arrays x, y, t, p, sensor_size), text
 ``.txt``/``.csv`` (columns ``x y t p``, t in integer microseconds, whitespace or comma separated, ``#`` comment
@@ -49,11 +50,21 @@ _SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\s*[:=]?\s*(\d+)[\s,x]+(\d+)", re
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
-def ms_to_idx(t_us: np.ndarray) -> np.ndarray:
-    """DSEC-style millisecond index: entry m is the index of the first event with ``t >= m * 1000`` us."""
-    t_us = np.asarray(t_us)
-    n_ms = int(t_us[-1]) // 1000 + 2 if len(t_us) else 1
-    return np.searchsorted(t_us, np.arange(n_ms, dtype=np.int64) * 1000, side="left").astype(np.uint64)
+def ms_index_origin_us(t_us: np.ndarray) -> int:
+    """Origin of ``ms_to_idx``: 0 (DSEC) for streams starting within [0, 1 s), else the first event's millisecond."""
+    if len(t_us) == 0 or 0 <= int(t_us[0]) < 1_000_000:
+        return 0
+    return (int(t_us[0]) // 1000) * 1000
+
+
+def ms_to_idx(t_us: np.ndarray, origin_us: int = 0) -> np.ndarray:
+    """DSEC-style millisecond index: entry m is the index of the first event with ``t >= origin_us + m * 1000``."""
+    t_us = np.ascontiguousarray(t_us)
+    n_ms = (int(t_us[-1]) - origin_us) // 1000 + 2 if len(t_us) else 1
+    if n_ms < 1:
+        raise ValueError(f"ms_to_idx: origin {origin_us} us is after the last event t={int(t_us[-1])} us")
+    starts = origin_us + np.arange(n_ms, dtype=np.int64) * 1000
+    return np.searchsorted(t_us, starts, side="left").astype(np.uint64)
 
 
 @contextmanager
@@ -141,13 +152,13 @@ def _as_str(v) -> str:
 
 # ------------------------------------------------------------------------------------------------------ HDF5 events
 def _write_events_group(f: h5py.File, ev: np.ndarray, path: Path) -> None:
-    if len(ev) and ev["t"][0] < 0:
-        raise ValueError(f"{path}: HDF5 event files need t >= 0 us (ms_to_idx starts at 0), first t={ev['t'][0]}")
     g = f.create_group("events")
     for name in EVENT_FIELDS:
         g.create_dataset(name, data=ev[name], chunks=True if len(ev) else None, compression="gzip",
                          compression_opts=1, shuffle=True)
-    g.create_dataset("ms_to_idx", data=ms_to_idx(ev["t"]))
+    origin_us = ms_index_origin_us(ev["t"])
+    g.create_dataset("ms_to_idx", data=ms_to_idx(ev["t"], origin_us))
+    g["ms_to_idx"].attrs["origin_us"] = origin_us
 
 
 def _read_events_group(f: h5py.File, path: Path, sensor_size: tuple[int, int]) -> np.ndarray:
@@ -157,8 +168,8 @@ def _read_events_group(f: h5py.File, path: Path, sensor_size: tuple[int, int]) -
         raise ValueError(f"{path}: datasets events/x,y,t,p have different lengths {lengths}")
     ev = _events_from_columns({name: d[()] for name, d in cols.items()}, path, "dataset 'events/{}'")
     validate_events(ev, sensor_size, source=f"{path}: events")
-    index = _dataset(f, "events/ms_to_idx", path, "i", 1)[()]
-    if not np.array_equal(index, ms_to_idx(ev["t"])):
+    index = _dataset(f, "events/ms_to_idx", path, "i", 1)
+    if not np.array_equal(index[()], ms_to_idx(ev["t"], int(index.attrs.get("origin_us", 0)))):
         raise ValueError(f"{path}: dataset 'events/ms_to_idx' does not match events/t (stale or corrupt index)")
     return ev
 
@@ -179,7 +190,9 @@ class EventFile:
             _check_format(self._f, self.path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
             self.sensor_size = _sensor_size_attr(self._f, self.path)
             self._cols = {n: _dataset(self._f, f"events/{n}", self.path, "i", 1) for n in EVENT_FIELDS}
-            self._index = _dataset(self._f, "events/ms_to_idx", self.path, "i", 1)[()].astype(np.int64)
+            index = _dataset(self._f, "events/ms_to_idx", self.path, "i", 1)
+            self._origin_us = int(index.attrs.get("origin_us", 0))
+            self._index = index[()].astype(np.int64)
         except BaseException:
             self._f.close()
             raise
@@ -202,8 +215,8 @@ class EventFile:
     def window(self, t0_us: int, t1_us: int) -> np.ndarray:
         """Events with ``t0_us <= t < t1_us``; reads only the millisecond blocks covering the window."""
         last = len(self._index) - 1
-        a = int(np.clip(t0_us // 1000, 0, last))
-        b = int(np.clip(-(-t1_us // 1000), 0, last))
+        a = int(np.clip((t0_us - self._origin_us) // 1000, 0, last))
+        b = int(np.clip(-(-(t1_us - self._origin_us) // 1000), 0, last))
         lo, hi = int(self._index[a]), int(self._index[b])
         if hi <= lo:
             return np.empty(0, dtype=EVENT_DTYPE)
