@@ -9,8 +9,8 @@ Mapping model (stated so reports can quote it):
   synapse per (output neuron, in-bounds input, nonzero weight). We keep the same, conservative convention for Loihi 2.
   Index/format overhead of compressed synapse encodings is not counted (dense encoding).
 * Input axons per core (fan-in limit): the distinct inputs read by the core's neurons (:func:`input_axons`, a
-  worst-alignment bound). Output axons per core (fan-out limit) = neurons x destination cores per neuron, where a
-  neuron reaches at most min(next layer's cores, next layer's fan_out) cores.
+  window bound). Output axons per core (fan-out limit) = neurons x destination cores per neuron
+  (:func:`destination_cores`: every core of a next dense layer, the blocks holding its targets in a next conv layer).
 * A limit whose value is None (not published) is not checked. The input layer (event source) runs off the neuro cores.
 """
 
@@ -317,6 +317,31 @@ def split_layer(geom: LayerGeometry, max_per_core: int) -> tuple[int, int]:
     return cores, math.ceil(c_out / cores) * h_out * w_out
 
 
+def destination_cores(geom: LayerGeometry, mapping: LayerMapping) -> int:
+    """Most cores of layer ``geom`` (split as in ``mapping``) that one of its input neurons sends spikes to.
+
+    Dense: every core. Conv: for each output channel of the input's group, the blocks (see :func:`split_layer`) that
+    contain one of the output rows / columns reading that input.
+    """
+    if geom.kind == "dense":
+        return mapping.cores
+    c_out, h_out, w_out = geom.out_shape
+    (kh, kw), (sy, sx), (dy, dx) = geom.kernel, geom.stride, geom.dilation
+    rows_reached = min(h_out, math.ceil(kh / (sy // math.gcd(sy, dy))))
+    cols_reached = min(w_out, math.ceil(kw / (sx // math.gcd(sx, dx))))
+    per_group_out = c_out // geom.groups
+    n = mapping.neurons_per_core
+    if n < w_out:
+        per_row = math.ceil(w_out / n)
+        cores = per_group_out * rows_reached * min(per_row, -(-(cols_reached - 1) // n) + 1)
+    elif n < h_out * w_out:
+        rows, per_channel = n // w_out, math.ceil(h_out / (n // w_out))
+        cores = per_group_out * min(per_channel, -(-(rows_reached - 1) // rows) + 1)
+    else:
+        cores = -(-(per_group_out - 1) // (n // (h_out * w_out))) + 1
+    return max(1, min(mapping.cores, cores))
+
+
 def _max_neurons_per_core(geom: LayerGeometry, chip: ChipSpec, dest_cores: int) -> dict[str, int]:
     """Most neurons of this layer one core can hold, per checked resource. Raises if even one neuron does not fit."""
     caps: dict[str, int] = {}
@@ -365,11 +390,10 @@ def map_network(geoms: Sequence[LayerGeometry], chip: ChipSpec) -> NetworkMappin
     if not geoms:
         raise ValueError("no layers to map")
     mapped: list[LayerMapping] = []
-    next_cores: int | None = None
     for i in range(len(geoms) - 1, -1, -1):
         geom = geoms[i]
-        # this layer's spikes feed the next layer's synapses: each reaches at most that layer's fan-out targets
-        dest = 1 if next_cores is None else max(1, min(next_cores, geoms[i + 1].fan_out))
+        # this layer's spikes feed the next layer's synapses, on the cores that hold their targets
+        dest = 1 if i == len(geoms) - 1 else destination_cores(geoms[i + 1], mapped[-1])
         caps = _max_neurons_per_core(geom, chip, dest)
         limiting = min(caps, key=lambda k: caps[k])
         cores, n = split_layer(geom, caps[limiting])
@@ -385,7 +409,6 @@ def map_network(geoms: Sequence[LayerGeometry], chip: ChipSpec) -> NetworkMappin
         if chip.fan_out_axons_per_core is not None:
             usage["fan_out_axons"] = n * dest / chip.fan_out_axons_per_core
         mapped.append(LayerMapping(geom.name, cores, n, limiting, usage=usage, dest_cores_per_neuron=dest))
-        next_cores = cores
     mapped.reverse()
     first = 0
     for m in mapped:

@@ -10,11 +10,14 @@ from had_snn.hardware.energy import load_table
 from had_snn.hardware.report import build_report, core_grid
 from had_snn.hardware.resources import (
     ChipSpec,
+    LayerMapping,
     conv_geometry,
     dense_geometry,
+    destination_cores,
     geometries_from_netx,
     input_axons,
     map_network,
+    split_layer,
     weight_bits_of,
 )
 
@@ -200,3 +203,29 @@ def test_core_grid_places_every_core(loihi1: ChipSpec) -> None:
     assert grid.shape == (4, 32)
     assert [(grid == i).sum() for i in range(2)] == [lm["cores"] for lm in m["layers"]]
     assert (grid == -1).sum() == 128 - m["total_cores"]
+
+
+@pytest.mark.parametrize("max_per_core", [3, 8, 20, 70])
+def test_destination_cores_bound_brute_force(rng: np.random.Generator, max_per_core: int) -> None:
+    w = rng.integers(1, 4, size=(6, 2, 3, 3))
+    pairs, (c_out, h_out, w_out) = _connections(w, (4, 10, 12), stride=1, padding=1, dilation=1, groups=2)
+    g = conv_geometry("c", w, (4, 10, 12), padding=1, groups=2)
+    cores, n = split_layer(g, max_per_core)
+    lm = LayerMapping("c", cores, n, "compartments")
+
+    def core_of(o: int) -> int:  # the block layout split_layer describes
+        c, rest = divmod(o, h_out * w_out)
+        y, x = divmod(rest, w_out)
+        if n < w_out:
+            return (c * h_out + y) * -(-w_out // n) + x // n
+        if n < h_out * w_out:
+            return c * -(-h_out // (n // w_out)) + y // (n // w_out)
+        return c // (n // (h_out * w_out))
+
+    assert len({core_of(o) for o in range(c_out * h_out * w_out)}) == cores
+    reached: dict[int, set[int]] = {}
+    for o, i in pairs:
+        reached.setdefault(i, set()).add(core_of(o))
+    worst = max(len(s) for s in reached.values())
+    assert worst <= destination_cores(g, lm) <= cores
+    assert destination_cores(g, lm) <= 2 * worst  # the bound stays tight
