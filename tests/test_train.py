@@ -45,7 +45,7 @@ def test_tiny_training_run_lowers_the_loss(kind: str, factor: float, sequences: 
     from had_snn.models import build_model
 
     before = fixed_loss(build_model(kind, **cfg.model_config), sequences, cfg)
-    history = train(cfg, tmp_path, sequences, progress=False)
+    history = train(cfg, tmp_path, sequences, progress=False).history
     after = fixed_loss(load_model(tmp_path / "last.pt"), sequences, cfg)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
     assert history[-1]["step"] == 6 * 8
@@ -65,7 +65,7 @@ class Interrupt(Exception):
 def test_resume_after_interruption_matches_an_uninterrupted_run(sequences: list, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     cfg = tiny("student")  # 2 epochs x 4 steps
-    full = train(cfg, tmp_path / "full", sequences, progress=False)
+    full = train(cfg, tmp_path / "full", sequences, progress=False).history
     calls = {"n": 0}
 
     def interrupt_at_step_6(out: dict, batch: dict):
@@ -77,7 +77,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(sequences: list,
     with pytest.raises(Interrupt):
         train(cfg, tmp_path / "cut", sequences, progress=False, extra_loss=interrupt_at_step_6)
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 4  # epoch 1 was saved
-    resumed = train(cfg, tmp_path / "cut", sequences, progress=False, resume=True)
+    resumed = train(cfg, tmp_path / "cut", sequences, progress=False, resume=True).history
     assert [r["step"] for r in resumed] == [4, 8]
     assert resumed[1]["loss"] == pytest.approx(full[1]["loss"], rel=1e-5)
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]

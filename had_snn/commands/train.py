@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.config}: no data.dir in the config and no --data given")
     sequences = load_split(cfg.data.dir, cfg.data.split, load_frames=cfg.model in ("teacher", "teacher_rgb"))
     out = args.out or f"runs/{args.kind}"
-    history = train(cfg, out, sequences, resume=args.resume, device=args.device, progress=not args.no_progress)
+    history = train(cfg, out, sequences, resume=args.resume, device=args.device, progress=not args.no_progress).history
     if history:
         last = history[-1]
         print(f"{args.kind}: {last['epoch']} epochs, step {last['step']}, loss {last['loss']:.4f}, "

@@ -18,6 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,6 +33,15 @@ from had_snn.tracking.sampler import PairDataset, collate_pairs
 from had_snn.train import distributed
 from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.train.config import TrainConfig, atomic_write_text, save_config
+
+
+@dataclass
+class TrainRun:
+    """What :func:`train` returns: the per-epoch metrics and this process's trained model (unwrapped from DDP)."""
+
+    history: list[dict]
+    model: nn.Module
+
 
 ExtraLoss = Callable[[dict, dict], tuple[torch.Tensor, dict[str, float]]]
 CHECKPOINT_NAME = "last.pt"
@@ -88,8 +98,8 @@ def train(
     extra_loss: ExtraLoss | None = None,
     extra_modules: Sequence[nn.Module] = (),
     progress: bool = True,
-) -> list[dict]:
-    """Train ``cfg.model`` on pairs from ``sequences``; returns the per-epoch metrics history.
+) -> TrainRun:
+    """Train ``cfg.model`` on pairs from ``sequences``; returns the metrics history and the trained model.
 
     Under ``torchrun`` every rank calls this; rank 0 writes the outputs.
     """
@@ -101,7 +111,7 @@ def train(
         distributed.cleanup(ctx)
 
 
-def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, progress) -> list[dict]:
+def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, progress) -> TrainRun:
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
@@ -185,4 +195,4 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
             if progress:
                 tqdm.write(f"epoch {epoch + 1}/{cfg.epochs} step {step}: loss {row['loss']:.4f} "
                            f"iou {row['iou']:.3f} ({row['seconds']:.1f} s)")
-    return history
+    return TrainRun(history, model)
