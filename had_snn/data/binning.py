@@ -175,16 +175,23 @@ def voxel_grid(
     if t1_us > t0_us:
         win = ev[slice(*search_t(ev, [t0_us, t1_us]))]
         idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
-        s = (win["t"] - t0_us).astype(np.float64) * (n_bins / (t1_us - t0_us))
-        left = s.astype(np.intp)
-        frac = s - left
-        pol = win["p"].astype(np.float64) * 2.0 - 1.0
+        frac = (win["t"] - t0_us).astype(np.float64)
+        frac *= n_bins  # same operation order as tonic: n * (t - t0) / D
+        frac /= t1_us - t0_us
+        base = frac.astype(np.intp)  # time bin, < n_bins inside [t0, t1)
+        frac -= base
+        w_right = win["p"].astype(np.float64)
+        w_right *= 2.0
+        w_right -= 1.0  # polarity +1 / -1
         if keep is not None:
-            idx, left, frac, pol = idx[keep], left[keep], frac[keep], pol[keep]
-        base = left * plane + idx
-        out += np.bincount(base, weights=pol * (1.0 - frac), minlength=n_bins * plane)
-        right = left + 1 < n_bins
-        out += np.bincount(base[right] + plane, weights=(pol * frac)[right], minlength=n_bins * plane)
+            idx, base, frac, w_right = idx[keep], base[keep], frac[keep], w_right[keep]
+        w_left = w_right * (1.0 - frac)
+        w_right *= frac
+        base *= plane
+        base += idx
+        out += np.bincount(base, weights=w_left, minlength=n_bins * plane)
+        # the right neighbour of bin k is bin k + 1; weights that would land past the last bin are dropped
+        out[plane:] += np.bincount(base, weights=w_right, minlength=n_bins * plane)[:-plane]
     return out.reshape(n_bins, h_out, w_out).astype(np.float32)
 
 
