@@ -11,7 +11,8 @@ Integer semantics copied from lava/proc/{lif,dense,conv}/models.py (see DESIGN.m
   stored torch-layout weights), output wrapped to signed 24 bit, ``weight_exp`` ignored; also delivered one step later.
 
 Each synaptic layer therefore adds one step of latency: layer ``l`` sees the input of step ``t`` at step ``t + l``.
-Runs batched (B) on CPU or CUDA; integer state is int64, synaptic sums use float64 (exact below 2**53).
+Runs batched (B) on CPU or CUDA; integer state is int64; synaptic sums use float32 when the largest possible sum of
+|weights| is below 2**24 and float64 otherwise, so they are exact.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ COUNT_NAMES = ("input_spikes", "synaptic_ops", "neuron_updates", "output_spikes"
 
 def decay_shift(x: torch.Tensor, keep: int) -> torch.Tensor:
     """``sgn(x*keep) * (|x*keep| >> 12)``: Lava's sign-magnitude decay (rounds toward zero)."""
-    prod = x * keep
-    return torch.sign(prod) * (prod.abs() >> 12)
+    return torch.div(x * keep, DECAY_UNITY, rounding_mode="trunc")  # == sign * (|.| >> 12), exact on int64
 
 
 def wrap_u(x: torch.Tensor) -> torch.Tensor:
@@ -80,6 +80,11 @@ class EmulatorResult:
     counts: dict[str, torch.Tensor]
 
 
+def _exact_float(max_abs_sum: int) -> torch.dtype:
+    """float32 when every partial sum of integer weights is exactly representable (< 2**24), else float64."""
+    return torch.float32 if max_abs_sum < (1 << 24) else torch.float64
+
+
 class _Synapse:
     """One conv/dense layer prepared for the emulator: weights, fan-out map, neuron constants."""
 
@@ -98,12 +103,13 @@ class _Synapse:
                     f"layer {index} ({layer.name or 'dense'}): largest input {max_act} << 6 overflows Lava's int32 "
                     f"current (limit {(INT32_MAX - UV_LIMIT) >> ACT_SHIFT}); reduce the fan-in or the weights"
                 )
-            self.weight = torch.as_tensor(w, dtype=torch.float64, device=device)
+            self.weight = torch.as_tensor(w, dtype=_exact_float(np.abs(w).sum(1).max()), device=device)
             self.fanout = torch.full((int(np.prod(in_shape)),), w.shape[0], dtype=torch.float64, device=device)
             bias = np.zeros(layer.num_neurons, np.int64) if layer.bias is None else layer.bias
             self.bias = torch.as_tensor(bias << BIAS_EXP, device=device).view(1, -1, 1, 1)
         else:
-            self.weight = torch.as_tensor(layer.weight, dtype=torch.float64, device=device)
+            per_out = np.abs(layer.weight).reshape(layer.weight.shape[0], -1).sum(1).max()
+            self.weight = torch.as_tensor(layer.weight, dtype=_exact_float(per_out), device=device)
             self.fanout = self._conv_fanout(in_shape, device)
             bias = np.zeros(layer.shape[0], np.int64) if layer.bias is None else layer.bias
             self.bias = torch.as_tensor(bias << BIAS_EXP, device=device).view(1, -1, 1, 1)
@@ -115,12 +121,12 @@ class _Synapse:
     def _conv_fanout(self, in_shape: tuple[int, int, int], device: torch.device) -> torch.Tensor:
         """Number of synapses leaving each input neuron (structural, zero weights included)."""
         x = torch.zeros((1, *in_shape), dtype=torch.float64, device=device, requires_grad=True)
-        self._conv(x, torch.ones_like(self.weight)).sum().backward()
+        self._conv(x, torch.ones_like(self.weight, dtype=torch.float64)).sum().backward()
         return x.grad[0].detach()
 
     def synaptic_input(self, spikes_in: torch.Tensor) -> torch.Tensor:
         """Integer activation produced by ``spikes_in`` (B, C, H, W) bool, shaped (B, *out_shape) int64."""
-        x = spikes_in.to(torch.float64)
+        x = spikes_in.to(self.weight.dtype)
         if self.flatten_input:
             a = (x.flatten(1) @ self.weight.T).to(torch.int64)
             e = self.layer.weight_exp
@@ -129,8 +135,8 @@ class _Synapse:
         return signed_wrap(self._conv(x, self.weight).to(torch.int64), 24)
 
     def synaptic_ops(self, spikes_in: torch.Tensor) -> torch.Tensor:
-        x = spikes_in.to(torch.float64).flatten(1)
-        return (x * self.fanout.flatten()).sum(1).to(torch.int64)
+        """Spikes x fan-out for input spikes (T, B, C, H, W), shaped (T, B)."""
+        return (spikes_in.to(torch.float64).flatten(2) @ self.fanout.flatten()).to(torch.int64)
 
 
 class LoihiEmulator:
@@ -175,13 +181,15 @@ class LoihiEmulator:
             s_in = x[t]
             for li, syn in enumerate(self.synapses):
                 u, v, a_in = state[li]  # Lava sends last step's buffered activation, then computes the new one
-                counts["input_spikes"][li, t] = s_in.flatten(1).sum(1)
-                counts["synaptic_ops"][li, t] = syn.synaptic_ops(s_in)
                 buf = syn.synaptic_input(s_in)
                 u, v, s_in = lif_step(u, v, a_in, syn.du, syn.dv, syn.bias, syn.vth_mant)
                 state[li] = [u, v, buf]
                 out_spikes[li][t] = s_in
-                counts["neuron_updates"][li, t] = syn.layer.num_neurons
-                counts["output_spikes"][li, t] = s_in.flatten(1).sum(1)
             v_out[t] = state[-1][1]
+        for li, syn in enumerate(self.synapses):
+            s_prev = x if li == 0 else out_spikes[li - 1]
+            counts["input_spikes"][li] = s_prev.flatten(2).sum(2)
+            counts["synaptic_ops"][li] = syn.synaptic_ops(s_prev)
+            counts["neuron_updates"][li] = syn.layer.num_neurons
+            counts["output_spikes"][li] = out_spikes[li].flatten(2).sum(2)
         return EmulatorResult(self.layer_names, out_spikes, v_out, counts)

@@ -1,0 +1,83 @@
+"""Float student vs its fixed-point emulation on the same inputs: read-out error and per-layer firing rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from had_snn.conversion.emulator import LoihiEmulator
+from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
+from torch import nn
+
+
+@torch.no_grad()
+def float_trace(student: nn.Module, search_spikes: torch.Tensor, kernel: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Float spikes of every deployed layer and the read-out membrane (T, B, 5, H, W) for a fixed kernel."""
+    from had_snn.models.layers import depthwise_xcorr
+    from had_snn.models.student import run_layers
+
+    record: dict[int, torch.Tensor] = {}
+    x = run_layers(student.backbone, search_spikes.float(), record)
+    spikes = {f"backbone.{i}": s for i, s in sorted(record.items())}
+    corr = depthwise_xcorr(x, kernel.float().unsqueeze(0).expand(x.shape[1], -1, -1, -1))
+    corr = student.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
+    spikes["xcorr"] = student.xcorr_lif(corr)
+    head_record: dict[int, torch.Tensor] = {}
+    membrane = run_layers(student.head, spikes["xcorr"], head_record)
+    spikes.update({f"head.{i}": s for i, s in sorted(head_record.items()) if student.head[i].spiking})
+    return {"spikes": spikes, "membrane": membrane}
+
+
+def compare_float_fixed(
+    student: nn.Module, qnet: QuantizedNetwork, search_spikes: torch.Tensor, template_spikes: torch.Tensor
+) -> dict:
+    """Run the float student and the emulator on the same search window; the emulator runs T + L steps (L = number of
+    synaptic layers, each adds one step of latency) on zero-padded input and its outputs are realigned."""
+    kernel = template_kernel_for(student, template_spikes)
+    ref = float_trace(student, search_spikes, kernel)
+    n_steps = search_spikes.shape[0]
+    emu = LoihiEmulator(qnet.layers)
+    n_layers = len(emu.synapses)
+    padded = torch.cat([search_spikes, torch.zeros((n_layers, *search_spikes.shape[1:]), dtype=search_spikes.dtype)])
+    res = emu.run(padded)
+    fixed_v = res.v_out[n_layers : n_layers + n_steps].double() / qnet.readout_scale
+    float_v = ref["membrane"].double()
+    fixed_mean, float_mean = fixed_v.mean(0), float_v.mean(0)
+    denom = float(float_mean.norm()) or 1.0
+    rates = []
+    for li, ((name, fspk), q) in enumerate(zip(ref["spikes"].items(), qnet.layers[1:-1], strict=True)):
+        fixed = res.spikes[li][li + 1 : li + 1 + n_steps].float()
+        rates.append({
+            "name": q.name or name, "float_rate": float(fspk.mean()), "fixed_rate": float(fixed.mean()),
+            "spike_agreement": float((fixed == fspk).float().mean()),
+        })
+    heat_f, heat_q = float_mean[:, 0].flatten(1), fixed_mean[:, 0].flatten(1)
+    return {
+        "readout_rel_error": float((fixed_mean - float_mean).norm()) / denom,
+        "readout_max_abs_error": float((fixed_mean - float_mean).abs().max()),
+        "heatmap_peak_agreement": float((heat_f.argmax(1) == heat_q.argmax(1)).double().mean()),
+        "layers": rates,
+        "steps": n_steps,
+        "latency_steps": n_layers,
+        "emulator_counts": {k: v.sum(1).tolist() for k, v in res.counts.items()},
+    }
+
+
+def weight_histograms(float_weights: list[np.ndarray], qnet: QuantizedNetwork, path) -> None:
+    """Per-layer histograms of float weights (in integer units, w * k) and the quantised integers, saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = qnet.layers[1:]
+    fig, axes = plt.subplots(1, len(layers), figsize=(3 * len(layers), 2.6), squeeze=False)
+    for ax, w, q, k in zip(axes[0], float_weights, layers, qnet.scales, strict=True):
+        bins = np.arange(-257, 257, 4)
+        ax.hist((w * k).ravel(), bins=bins, alpha=0.6, label="float x k")
+        ax.hist(q.weight.ravel(), bins=bins, alpha=0.6, label="int8 (even)")
+        ax.set_title(f"{q.name} (k={k:.3g})", fontsize=8)
+        ax.set_yscale("log")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

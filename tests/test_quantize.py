@@ -1,0 +1,111 @@
+"""BN folding, float -> Loihi integer quantisation of the student, per-layer report and range errors."""
+
+from __future__ import annotations
+
+import torch
+from had_snn.conversion.fold import fold_conv_bn
+from torch import nn
+
+
+def test_bn_folding_preserves_outputs() -> None:
+    torch.manual_seed(0)
+    conv, bn = nn.Conv2d(3, 5, 3, padding=1, bias=True), nn.BatchNorm2d(5)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-1, 1)
+    bn.eval()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    w, b = fold_conv_bn(conv.weight, conv.bias, bn)
+    expected = bn.double()(conv.double()(x))
+    got = nn.functional.conv2d(x, w, b, padding=1)
+    assert torch.allclose(got, expected, atol=1e-12)
+    assert not torch.allclose(w, conv.weight.double())  # folding did change the weights
+
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from had_snn.conversion.quantize import (  # noqa: E402
+    FloatLayer,
+    correlation_layer,
+    quantize_layer,
+    quantize_student,
+)
+from had_snn.conversion.report import compare_float_fixed  # noqa: E402
+
+from had_snn.models import build_model  # noqa: E402
+
+
+def _tiny_student(bias_free: bool = False):
+    torch.manual_seed(0)
+    m = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
+    with torch.no_grad():
+        if bias_free:
+            m.head[3].bias.zero_()
+            for mod in m.modules():
+                if isinstance(mod, nn.Conv2d):
+                    mod.weight.mul_(3)
+        else:
+            for mod in m.modules():
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.running_mean.uniform_(-0.2, 0.2)
+                    mod.running_var.uniform_(0.5, 1.5)
+    g = torch.Generator().manual_seed(1)
+    tmpl = (torch.rand(8, 1, 2, 16, 16, generator=g) < 0.3).float()
+    srch = (torch.rand(8, 1, 2, 32, 32, generator=g) < 0.3).float()
+    return m, tmpl, srch
+
+
+def _layer(weight: torch.Tensor, threshold: float | None = 1.0, bias: float = 0.0, alpha=0.5, beta=0.8) -> FloatLayer:
+    c = weight.shape[0]
+    return FloatLayer("l", weight.double(), torch.full((c,), bias, dtype=torch.float64), (1, 1), (1, 1), (1, 1), 1,
+                      alpha, beta, threshold)
+
+
+def test_quantise_dequantise_error_bounds_and_field_mapping() -> None:
+    w = torch.randn(6, 3, 3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    q, k, rep = quantize_layer(_layer(w, bias=0.05), (3, 8, 8))
+    assert k == pytest.approx(254 / w.abs().max().item())
+    assert np.abs(q.weight).max() == 254 and np.all(q.weight % 2 == 0)
+    assert np.abs(q.weight / k - w.numpy()).max() <= 1 / k + 1e-12  # rounding to even integers: error <= 1 LSB
+    assert rep.clipped_weights == 0 and rep.limited_by == "weights"
+    assert q.neuron.vth_mant == round(k) and (q.neuron.i_decay, q.neuron.v_decay) == (2048, 819)
+    assert q.bias.tolist() == [round(0.05 * k * 2)] * 6  # b / (1 - alpha) per step
+    assert rep.weight_rel_error < 0.01
+
+
+def test_percentile_scaling_clips_and_reports_it() -> None:
+    w = torch.randn(8, 4, 3, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    q, k, rep = quantize_layer(_layer(w), (4, 8, 8), weight_percentile=95)
+    wk = w * k  # even rounding keeps [-257, 255) in range: 254 is the largest, -256 the smallest value
+    assert rep.clipped_weights == int(((wk >= 255) | (wk < -257)).sum()) > 0
+    assert q.weight.max() == 254 and q.weight.min() == -256
+
+
+def test_limits_fail_naming_layer_and_limit() -> None:
+    with pytest.raises(ValueError, match="layer l: fan-in 4608 exceeds the Loihi limit of 4096"):
+        quantize_layer(_layer(torch.ones(1, 512, 3, 3)), (512, 4, 4))
+    with pytest.raises(ValueError, match=r"layer l: threshold 0.0001 x scale 254 rounds below 1"):
+        quantize_layer(_layer(torch.ones(1, 1, 3, 3), threshold=1e-4), (1, 4, 4))
+    m, tmpl, _ = _tiny_student()
+    m.backbone.append(nn.ReLU())
+    with pytest.raises(ValueError, match=r"backbone.9: unsupported module ReLU"):
+        quantize_student(m, tmpl)
+
+
+def test_student_fixed_point_tracks_float_and_template_requantises() -> None:
+    m, tmpl, srch = _tiny_student(bias_free=True)
+    q = quantize_student(m, tmpl)
+    assert [lay.name for lay in q.layers] == ["input", "backbone.0", "backbone.3", "backbone.6", "xcorr", "head.0",
+                                              "head.3"]
+    assert q.layers[4].groups == 8 and q.layers[-1].neuron.vth_mant == 1 << 17
+    cmp = compare_float_fixed(m, q, srch, tmpl)
+    assert cmp["layers"][0]["float_rate"] > 0.05
+    assert all(layer["spike_agreement"] > 0.95 for layer in cmp["layers"])
+    assert cmp["latency_steps"] == 6 and sum(cmp["emulator_counts"]["output_spikes"][0]) > 0
+    other = (torch.rand(8, 1, 2, 16, 16, generator=torch.Generator().manual_seed(9)) < 0.5).float()
+    q2 = correlation_layer(m, q, other)
+    assert not np.array_equal(q2.layers[4].weight, q.layers[4].weight)
+    unchanged = [i for i in range(1, 7) if np.array_equal(q.layers[i].weight, q2.layers[i].weight)]
+    assert unchanged == [1, 2, 3, 5, 6]
