@@ -18,8 +18,8 @@ def sinkhorn_log(
 ) -> torch.Tensor:
     """Batched log-domain Sinkhorn: plan (B, N, M) of ``min <P, C> - epsilon H(P)`` with marginals a, b.
 
-    ``cost`` is (B, N, M); ``a`` (B, N) and ``b`` (B, M) default to uniform. Differentiable by autograd. Same fixed
-    point as ``ot.sinkhorn(a, b, C, epsilon, method="sinkhorn_log")`` (POT), for every batch element at once.
+    ``cost`` is (B, N, M); ``a`` (B, N) and ``b`` (B, M) default to uniform. Differentiable by autograd. Same
+    iterates as ``ot.sinkhorn(a, b, C, epsilon, method="sinkhorn_log")`` (POT), for every batch element at once.
     """
     if cost.dim() != 3:
         raise ValueError(f"sinkhorn_log: expected cost (B, N, M), got shape {tuple(cost.shape)}")
@@ -33,9 +33,9 @@ def sinkhorn_log(
     # Scaled dual potentials: P = exp(u_i + log_k_ij + v_j).
     u = torch.zeros_like(log_a)
     v = torch.zeros_like(log_b)
-    for _ in range(n_iters):
-        u = log_a - torch.logsumexp(log_k + v, dim=2, keepdim=True)
+    for _ in range(n_iters):  # v then u, as POT does, so equal iteration counts give the same plan
         v = log_b - torch.logsumexp(log_k + u, dim=1, keepdim=True)
+        u = log_a - torch.logsumexp(log_k + v, dim=2, keepdim=True)
     return torch.exp(u + log_k + v)
 
 
