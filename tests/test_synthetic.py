@@ -7,7 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from had_snn.data import scene as scene_mod
 from had_snn.data.event_sim import EventCamera, EventCameraConfig
+from had_snn.data.scene import SinePath, fold_into, paste_box, view_window
 from had_snn.data.sequence import ATTRIBUTES
 from had_snn.data.synthetic import (
     SynthConfig,
@@ -27,6 +29,34 @@ def _box_mask(seq, margin_px: float) -> np.ndarray:
     x, y = seq.events["x"] + 0.5, seq.events["y"] + 0.5
     return ((x >= b[:, 0] - margin_px) & (x <= b[:, 0] + b[:, 2] + margin_px)
             & (y >= b[:, 1] - margin_px) & (y <= b[:, 1] + b[:, 3] + margin_px))
+
+
+# ------------------------------------------------------------------------------------------------------ scenes
+def test_bilinear_sampling_matches_scipy() -> None:
+    from scipy.ndimage import map_coordinates
+
+    rng = np.random.default_rng(0)
+    tex = rng.random((20, 30, 3)).astype(np.float32)
+    v, u = rng.uniform(0, 19, 7), rng.uniform(0, 29, 9)
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    ref = np.stack([map_coordinates(tex[..., c].astype(np.float64), [vv, uu], order=1) for c in range(3)], -1)
+    np.testing.assert_allclose(view_window(tex, (0.0, 0.0), 20, 30), tex, atol=1e-6)
+    np.testing.assert_allclose(scene_mod._bilinear_grid(tex, v, u), ref, atol=1e-5)
+
+
+def test_paste_box_blends_by_pixel_coverage() -> None:
+    canvas = np.zeros((4, 6, 3), np.float32)
+    paste_box(canvas, np.ones((8, 8, 3), np.float32), np.array([1.5, 1.0, 2.0, 2.0]))
+    np.testing.assert_allclose(canvas[..., 0], [[0, 0, 0, 0, 0, 0], [0, 0.5, 1, 0.5, 0, 0],
+                                                [0, 0.5, 1, 0.5, 0, 0], [0, 0, 0, 0, 0, 0]])
+    assert canvas.sum() / 3 == pytest.approx(4.0)  # the box area in px
+
+
+def test_sine_path_and_folding() -> None:
+    path = SinePath(offset=10.0, amplitudes=np.array([3.0]), freqs_hz=np.array([2.0]), phases=np.array([0.0]))
+    assert path(np.array([0.125]))[0] == pytest.approx(13.0)
+    assert path.peak_speed() == pytest.approx(3.0 * 2 * np.pi * 2.0)
+    np.testing.assert_allclose(fold_into(np.array([-1.0, 0.5, 2.5, 4.5]), 0.0, 2.0), [1.0, 0.5, 1.5, 0.5])
 
 
 # ------------------------------------------------------------------------------------------------- event camera

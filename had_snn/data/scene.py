@@ -61,19 +61,24 @@ def procedural_texture(
 
 
 def _bilinear_grid(tex: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Sample ``tex`` (h, w, C) bilinearly on the separable grid of row coords ``v`` and column coords ``u``."""
+    """Sample ``tex`` (h, w, C) bilinearly on the separable grid of row coords ``v`` and column coords ``u``.
+
+    Two 1-D passes (rows, then columns) over only the texture columns the grid touches.
+    """
     h, w = tex.shape[:2]
     v = np.clip(v, 0.0, h - 1.0)
     u = np.clip(u, 0.0, w - 1.0)
-    y0 = np.minimum(v.astype(np.int64), h - 2) if h > 1 else np.zeros(len(v), np.int64)
-    x0 = np.minimum(u.astype(np.int64), w - 2) if w > 1 else np.zeros(len(u), np.int64)
+    y0 = np.minimum(v.astype(np.int64), max(h - 2, 0))
+    x0 = np.minimum(u.astype(np.int64), max(w - 2, 0))
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
     fy = (v - y0).astype(np.float32)[:, None, None]
     fx = (u - x0).astype(np.float32)[None, :, None]
-    y1 = np.minimum(y0 + 1, h - 1)
-    x1 = np.minimum(x0 + 1, w - 1)
-    top = tex[y0][:, x0] * (1 - fx) + tex[y0][:, x1] * fx
-    bot = tex[y1][:, x0] * (1 - fx) + tex[y1][:, x1] * fx
-    return top * (1 - fy) + bot * fy
+    lo, hi = int(x0.min()), int(x1.max()) + 1
+    sub = tex[:, lo:hi]
+    top = sub[y0]
+    rows = top + fy * (sub[y1] - top)
+    left = rows[:, x0 - lo]
+    return left + fx * (rows[:, x1 - lo] - left)
 
 
 def _coverage_1d(lo: float, hi: float, start: int, stop: int) -> np.ndarray:

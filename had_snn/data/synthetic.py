@@ -194,20 +194,43 @@ def build_scene(cfg: SynthConfig, rng: np.random.Generator, attributes: tuple[st
     return Scene(background, pan_y, pan_x, target_tex, target, distractors, occluder, illumination, noise_scale)
 
 
-def render_reflectance(cfg: SynthConfig, scene: Scene, t_s: float, target_box: np.ndarray) -> np.ndarray:
-    """The (H, W, 3) reflectance image at time ``t_s`` (background, distractors, target, occluder on top)."""
+@dataclass
+class Layout:
+    """Where everything is at each render step: camera pan (M, 2) y/x px or None, target boxes (M, 4), distractor
+    boxes (D, M, 4) and occluder boxes (M, 4) or None."""
+
+    pan_yx: np.ndarray | None
+    target: np.ndarray
+    distractors: np.ndarray
+    occluder: np.ndarray | None
+
+
+def layout(cfg: SynthConfig, scene: Scene, t_s: np.ndarray) -> Layout:
+    """Evaluate every motion of ``scene`` at the times ``t_s`` (vectorised over time)."""
+    pan = None if scene.pan_x is None else np.stack([scene.pan_y(t_s), scene.pan_x(t_s)], axis=-1)
+    distractors = np.stack([mover.boxes(t_s) for _, mover in scene.distractors]) if scene.distractors else \
+        np.empty((0, len(t_s), 4))
+    occ = None
+    if scene.occluder is not None:
+        _, x_mid, t_mid, speed = scene.occluder
+        bar_w = 0.5 * scene.target.base_wh[0] + 4.0
+        x = x_mid + speed * (t_s - t_mid) - bar_w / 2
+        occ = np.stack([x, np.full_like(x, -1.0), np.full_like(x, bar_w), np.full_like(x, cfg.height_px + 2.0)], -1)
+    return Layout(pan, scene.target.boxes(t_s), distractors, occ)
+
+
+def render_reflectance(cfg: SynthConfig, scene: Scene, lay: Layout, i: int) -> np.ndarray:
+    """The (H, W, 3) reflectance image at render step ``i`` (background, distractors, target, occluder on top)."""
     W, H = cfg.width_px, cfg.height_px
-    if scene.pan_x is not None:
-        canvas = view_window(scene.background, (float(scene.pan_y(t_s)), float(scene.pan_x(t_s))), H, W)
+    if lay.pan_yx is not None:
+        canvas = view_window(scene.background, (float(lay.pan_yx[i, 0]), float(lay.pan_yx[i, 1])), H, W)
     else:
         canvas = scene.background[:H, :W].copy()
-    for tex, mover in scene.distractors:
-        paste_box(canvas, tex, mover.boxes(t_s)[0])
-    paste_box(canvas, scene.target_tex, target_box)
-    if scene.occluder is not None:
-        tex, x_mid, t_mid, speed = scene.occluder
-        bar_w = 0.5 * scene.target.base_wh[0] + 4.0
-        paste_box(canvas, tex, np.array([x_mid + speed * (t_s - t_mid) - bar_w / 2, -1.0, bar_w, H + 2.0]))
+    for (tex, _), boxes in zip(scene.distractors, lay.distractors, strict=True):
+        paste_box(canvas, tex, boxes[i])
+    paste_box(canvas, scene.target_tex, lay.target[i])
+    if lay.occluder is not None:
+        paste_box(canvas, scene.occluder[0], lay.occluder[i])
     return canvas
 
 
@@ -245,7 +268,8 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
     scene_ss, camera_ss, noise_ss, frame_ss = np.random.SeedSequence(seed).spawn(4)
     scene = build_scene(cfg, np.random.default_rng(scene_ss), tuple(attributes))
     t_us, starts, per_exposure = frame_schedule(cfg)
-    traj = scene.target.boxes(t_us * 1e-6)
+    lay = layout(cfg, scene, t_us * 1e-6)
+    traj = lay.target
     camera = EventCamera(cfg.events, cfg.width_px, cfg.height_px, np.random.default_rng(camera_ss))
     frame_rng = np.random.default_rng(frame_ss)
     frame_of_step = np.full(len(t_us), -1)
@@ -255,7 +279,7 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
     acc = np.zeros((cfg.height_px, cfg.width_px, 3), dtype=np.float32)
     chunks = []
     for i, t in enumerate(t_us):
-        radiance = render_reflectance(cfg, scene, t * 1e-6, traj[i]) * scene.illumination[..., None]
+        radiance = render_reflectance(cfg, scene, lay, i) * scene.illumination[..., None]
         lum = radiance @ LUMA_RGB
         if i == 0:
             camera.reset(lum, int(t))
