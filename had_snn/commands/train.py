@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
     from had_snn.train.config import config_from_dict, read_yaml
+    from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import train
 
     raw = read_yaml(args.config)
@@ -36,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
         cfg.data.dir = args.data
     if not cfg.data.dir:
         raise ValueError(f"{args.config}: no data.dir in the config and no --data given")
-    sequences = load_split(cfg.data.dir, cfg.data.split, load_frames=cfg.model in ("teacher", "teacher_rgb"))
+    distill = build_distillation(cfg, args.config)
+    frames = cfg.model in ("teacher", "teacher_rgb") or distill.needs_frames
+    sequences = load_split(cfg.data.dir, cfg.data.split, load_frames=frames)
     out = args.out or f"runs/{args.kind}"
-    history = train(cfg, out, sequences, resume=args.resume, device=args.device, progress=not args.no_progress).history
+    history = train(cfg, out, sequences, resume=args.resume, device=args.device, progress=not args.no_progress,
+                    extra_loss=distill.extra_loss, extra_modules=distill.extra_modules).history
     if history:
         last = history[-1]
         print(f"{args.kind}: {last['epoch']} epochs, step {last['step']}, loss {last['loss']:.4f}, "

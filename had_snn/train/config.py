@@ -46,6 +46,7 @@ class TrainConfig:
     warmup_steps: int = 20
     loss_weights: dict = field(default_factory=dict)
     seed: int = 0
+    distill: dict = field(default_factory=dict)  # the distill: section, read by had_snn.train.distill_hook
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):

@@ -76,12 +76,12 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, schedule
         raise ValueError(f"{path}: checkpoint holds a {state['kind']!r} model but the config trains {model.kind!r}")
     if state.get("train_config", {}).get("model_config") != cfg.to_dict()["model_config"]:
         raise ValueError(f"{path}: model_config differs from the checkpoint's; resume with the same config")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
     if len(state.get("extra_modules", [])) != len(extra):
         raise ValueError(f"{path}: checkpoint has {len(state.get('extra_modules', []))} extra modules, "
                          f"this run {len(extra)}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
     for module, sd in zip(extra, state.get("extra_modules", []), strict=True):
         module.load_state_dict(sd)
     torch.set_rng_state(state["rng"])

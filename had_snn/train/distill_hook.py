@@ -1,0 +1,138 @@
+"""Distillation wired into training: the ``distill:`` section of a student config -> frozen teacher + HAD loss.
+
+The section maps onto :class:`had_snn.distill.config.DistillConfig` plus one key of its own, ``teacher`` (path
+of a teacher checkpoint written by ``had-snn train teacher``), and accepts ``mode: vanilla`` for ``vanilla_kd``::
+
+    distill:
+      mode: had                 # none | vanilla | had
+      teacher: runs/teacher/last.pt
+      stages: [stage1, stage2, stage3]
+      stage_weights: [0.5, 1.0, 1.0]
+      temporal: true            # ablation switches (mode had only)
+
+:func:`build_distillation` returns what :func:`had_snn.train.loop.train` takes: an ``extra_loss(out, batch)`` that
+runs the frozen teacher (eval mode, no autograd) on the same batch and applies :class:`HADLoss`, and the loss
+module as the one extra trainable module (its temporal adapters and projections train with the student and are
+saved in the checkpoint's ``extra_modules``, never in its ``model``, so they are not exported or converted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from had_snn.distill.config import DistillConfig
+from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
+from had_snn.models import build_model
+from had_snn.tracking.config import CropConfig
+from had_snn.train.checkpoint import load_model
+from had_snn.train.config import TrainConfig
+
+MODE_ALIASES = {"vanilla": "vanilla_kd"}
+TEACHER_KEY = "teacher"
+# Crop fields a teacher's inputs depend on: they must match between the teacher's model and the student's data.
+_TEACHER_CROP_FIELDS = ("template_px", "search_px", "voxel_bins")
+
+
+@dataclass
+class DistillSection:
+    """A parsed ``distill:`` section: the loss config and the teacher checkpoint (None when mode is none)."""
+
+    config: DistillConfig
+    teacher_path: Path | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.mode != "none"
+
+
+def parse_distill_section(raw: Mapping | None, where: str = "distill") -> DistillSection:
+    """Validate a ``distill:`` mapping; ValueError names ``where`` and the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    data = dict(raw)
+    teacher = data.pop(TEACHER_KEY, None)
+    mode = data.get("mode", "none" if teacher is None and not data else "had")
+    data["mode"] = MODE_ALIASES.get(mode, mode)
+    config = DistillConfig.from_dict(data, source=where)
+    if config.mode == "none":
+        return DistillSection(config, None)
+    if not isinstance(teacher, (str, os.PathLike)) or not str(teacher):
+        raise ValueError(f"{where}.teacher: mode {mode!r} needs the path of a teacher checkpoint, got {teacher!r}")
+    return DistillSection(config, Path(teacher))
+
+
+def stage_channels(model: nn.Module) -> dict[str, int]:
+    """``{stage1: C1, stage2: C2, stage3: C3}`` from a teacher's or student's ``config.widths``."""
+    widths = getattr(getattr(model, "config", None), "widths", None)
+    if widths is None:
+        raise ValueError(f"{type(model).__name__} has no config.widths; cannot size the distillation adapters")
+    return {f"stage{i}": int(w) for i, w in enumerate(widths, start=1)}
+
+
+def check_teacher_inputs(teacher: nn.Module, crop: CropConfig, teacher_path: Path) -> None:
+    """The student's data pipeline must produce the crops the teacher was built for."""
+    for name in _TEACHER_CROP_FIELDS:
+        want = getattr(teacher.config, name, None)
+        if want is not None and int(want) != int(getattr(crop, name)):
+            raise ValueError(f"{teacher_path}: teacher expects {name}={want} but data.crop gives "
+                             f"{getattr(crop, name)}; set data.crop.{name}: {want} in the student config")
+
+
+def _following_device(loss: HADLoss, teacher: nn.Module):
+    """``teacher_distill_hook`` whose teacher moves to the batch's device on first use (the loop moves the batch,
+    the student and the extra modules, but does not know about the teacher)."""
+    hook = teacher_distill_hook(loss, teacher)
+
+    def extra_loss(student_out: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        device = next(iter(batch.values())).device
+        if next(teacher.parameters()).device != device:
+            teacher.to(device)
+        return hook(student_out, batch)
+
+    return extra_loss
+
+
+@dataclass
+class Distillation:
+    """What the training loop needs: ``extra_loss`` (None without distillation) and ``extra_modules``."""
+
+    section: DistillSection
+    teacher: nn.Module | None = None
+    loss: HADLoss | None = None
+
+    def __post_init__(self) -> None:
+        self.extra_loss = None if self.loss is None else _following_device(self.loss, self.teacher)
+        self.extra_modules: list[nn.Module] = [] if self.loss is None else [self.loss]
+
+    @property
+    def needs_frames(self) -> bool:
+        """True when the teacher reads RGB, so training sequences must be loaded with their frames."""
+        return self.teacher is not None and getattr(self.teacher, "rgb_stem", None) is not None
+
+
+def build_distillation(cfg: TrainConfig, where: str = "config") -> Distillation:
+    """Read ``cfg.distill``, load the frozen teacher (``weights_only``) and build the HAD loss for ``cfg``'s student.
+
+    Seeds torch with ``cfg.seed`` before building the adapters, so a run is reproducible.
+    """
+    section = parse_distill_section(cfg.distill, f"{where}: distill")
+    if not section.enabled:
+        return Distillation(section)
+    if cfg.model != "student":
+        raise ValueError(f"{where}: distill.mode {section.config.mode!r} trains a student, but model is {cfg.model!r}")
+    teacher = load_model(section.teacher_path)
+    if teacher.kind == "student":
+        raise ValueError(f"{section.teacher_path}: holds a student checkpoint; distill.teacher must be a teacher")
+    check_teacher_inputs(teacher, cfg.data.crop_config(), section.teacher_path)
+    student_shape = build_model("student", **cfg.model_config)
+    torch.manual_seed(cfg.seed)
+    loss = HADLoss(section.config, stage_channels(teacher), stage_channels(student_shape))
+    return Distillation(section, teacher, loss)

@@ -1,0 +1,153 @@
+"""Distillation wired into training: config section, frozen teacher, adapters saved apart from the student, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from had_snn.data.synthetic import SynthConfig, generate_sequence
+from had_snn.train.checkpoint import load_checkpoint, load_model
+from had_snn.train.config import load_config
+from had_snn.train.distill_hook import build_distillation, parse_distill_section
+from had_snn.train.loop import train
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+
+@pytest.fixture(scope="module")
+def sequences() -> list:
+    cfg = SynthConfig(width_px=96, height_px=72, duration_s=0.5)
+    return [generate_sequence(cfg, seed=i, attributes=(), name=f"s{i}") for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def teacher_ckpt(sequences: list, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("teacher")
+    train(load_config(CONFIGS / "tiny_teacher.yaml", {"model": "teacher", "epochs": 1}), out, sequences, progress=False)
+    return out / "last.pt"
+
+
+def student_cfg(name: str, teacher: Path, **distill):
+    raw = load_config(CONFIGS / name).to_dict()
+    return load_config(CONFIGS / name, {"distill": {**raw["distill"], "teacher": str(teacher), **distill}})
+
+
+def test_distill_section_parsing_and_errors(tmp_path: Path) -> None:
+    assert not parse_distill_section(None).enabled
+    assert not parse_distill_section({}).enabled
+    assert parse_distill_section({"mode": "vanilla", "teacher": "t.pt"}).config.mode == "vanilla_kd"
+    only_teacher = parse_distill_section({"teacher": "t.pt"})
+    assert only_teacher.config.mode == "had" and only_teacher.teacher_path == Path("t.pt")
+    with pytest.raises(ValueError, match=r"run.yaml: distill.teacher: mode 'had' needs the path"):
+        parse_distill_section({"mode": "had"}, "run.yaml: distill")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epsilon'\]"):
+        parse_distill_section({"teacher": "t.pt", "epsilon": 0.1})
+    with pytest.raises(ValueError, match="stage_weights"):
+        parse_distill_section({"teacher": "t.pt", "stages": ["stage3"], "stage_weights": [1.0, 1.0]})
+    missing = load_config(CONFIGS / "tiny_student_had.yaml",
+                          {"distill": {"mode": "had", "teacher": str(tmp_path / "nope.pt")}})
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        build_distillation(missing)
+    for name in ("student_had.yaml", "student_kd.yaml", "tiny_student_kd.yaml"):
+        assert parse_distill_section(load_config(CONFIGS / name).distill).enabled
+
+
+def test_teacher_crop_mismatch_names_the_teacher(teacher_ckpt: Path) -> None:
+    cfg = student_cfg("tiny_student_had.yaml", teacher_ckpt)
+    cfg.data.crop["voxel_bins"] = 3
+    with pytest.raises(ValueError, match=r"last.pt: teacher expects voxel_bins=5 but data.crop gives 3"):
+        build_distillation(cfg)
+    with pytest.raises(ValueError, match="trains a student"):
+        build_distillation(load_config(CONFIGS / "tiny_teacher.yaml",
+                                       {"model": "teacher", "distill": {"teacher": str(teacher_ckpt)}}))
+
+
+def test_had_training_logs_terms_trains_adapters_and_keeps_teacher_frozen(
+    sequences: list, teacher_ckpt: Path, tmp_path: Path
+) -> None:
+    torch.set_num_threads(1)
+    cfg = student_cfg("tiny_student_had.yaml", teacher_ckpt)
+    distill = build_distillation(cfg)
+    assert distill.needs_frames  # the RGB+event teacher reads frames
+    adapters_before = {k: v.clone() for k, v in distill.loss.state_dict().items()}
+    teacher_before = {k: v.clone() for k, v in distill.teacher.state_dict().items()}
+    history = train(cfg, tmp_path, sequences, progress=False, extra_loss=distill.extra_loss,
+                    extra_modules=distill.extra_modules).history
+
+    for term in ("extra/ot/stage2", "extra/ot/stage3", "extra/response_kl", "extra/distill"):
+        assert all(term in row and row[term] > 0 for row in history), term
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert "extra/ot/stage2" in header and "extra/response_kl" in header
+    # The teacher is untouched (no gradient, eval mode) and identical to its checkpoint.
+    assert not distill.teacher.training
+    for k, v in distill.teacher.state_dict().items():
+        torch.testing.assert_close(v, teacher_before[k], msg=k)
+    # The adapters trained (the GRU output conv starts at zero and moves away from it).
+    state = load_checkpoint(tmp_path / "last.pt")
+    (saved,) = state["extra_modules"]
+    assert set(saved) == set(adapters_before)
+    assert saved["folds.stage3.out.weight"].abs().sum() > 0
+    assert any(not torch.equal(saved[k], adapters_before[k]) for k in saved)
+    # The exported student holds no adapter weights and rebuilds as a plain student.
+    assert not any(k.startswith(("folds", "projections")) for k in state["model"])
+    student = load_model(tmp_path / "last.pt")
+    assert student.kind == "student" and set(student.state_dict()) == set(state["model"])
+
+
+def test_resume_restores_the_adapters(sequences: list, teacher_ckpt: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = student_cfg("tiny_student_kd.yaml", teacher_ckpt)
+    full = build_distillation(cfg)
+    train(cfg, tmp_path / "full", sequences, progress=False, extra_loss=full.extra_loss,
+          extra_modules=full.extra_modules)
+    first = build_distillation(cfg)
+    calls = {"n": 0}
+
+    def interrupt_at_step_6(out: dict, batch: dict):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return first.extra_loss(out, batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", sequences, progress=False, extra_loss=interrupt_at_step_6,
+              extra_modules=first.extra_modules)
+    second = build_distillation(cfg)
+    resumed = train(cfg, tmp_path / "cut", sequences, progress=False, resume=True, extra_loss=second.extra_loss,
+                    extra_modules=second.extra_modules).history
+    assert [r["epoch"] for r in resumed] == [1, 2]
+    a = load_checkpoint(tmp_path / "full" / "last.pt")
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert "extra/mse/stage3" in resumed[1] and "extra/response_kl" in resumed[1]
+    for k, v in a["extra_modules"][0].items():
+        torch.testing.assert_close(v, b["extra_modules"][0][k], msg=k)
+    with pytest.raises(ValueError, match="extra modules"):
+        train(cfg, tmp_path / "cut", sequences, progress=False, resume=True)
+
+
+def test_train_cli_distills_from_the_config(sequences: list, teacher_ckpt: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from had_snn.cli import main
+    from had_snn.data.dataset import index_entry, write_index
+    from had_snn.data.io import write_sequence
+
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    for seq in sequences:
+        write_sequence(root / "train" / f"{seq.name}.h5", seq)
+    write_index(root, {"train": [s.name for s in sequences]},
+                {s.name: index_entry(s, "train", f"train/{s.name}.h5") for s in sequences}, {"name": "test"})
+    raw = yaml.safe_load((CONFIGS / "tiny_student_had.yaml").read_text())
+    raw["distill"]["teacher"] = str(teacher_ckpt)
+    config = tmp_path / "had.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    args = ["train", "student", "--config", str(config), "--data", str(root), "--out", str(tmp_path / "run"),
+            "--epochs", "1", "--no-progress"]
+    assert main(args) == 0
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert len(state["extra_modules"]) == 1 and "extra/ot/stage3" in state["history"][0]
+    assert "teacher: " in (tmp_path / "run" / "config.yaml").read_text()
