@@ -377,6 +377,10 @@ def test_config_from_yaml_section(tmp_path) -> None:
         ("distill: {ot_epsilon: 0}", "ot_epsilon: expected > 0"),
         ("distill: {gru_kernel_size: 2}", "gru_kernel_size: expected an odd size"),
         ("distill: [1, 2]", "'distill' must be a mapping"),
+        ("distill: {temporal: 'no'}", "distill.temporal: expected true or false, got 'no'"),
+        ("distill: {ot_iterations: 2.5}", "distill.ot_iterations: expected an integer"),
+        ("distill: {stages: stage1}", "distill.stages: expected a list of strings"),
+        ("distill: {stage_weights: [1, x, 1]}", "distill.stage_weights: expected a list of numbers"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, text: str, match: str) -> None:

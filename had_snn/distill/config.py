@@ -49,9 +49,32 @@ class DistillConfig:
     focal_gamma: float = 2.0
 
     def __post_init__(self) -> None:
+        self._check_types()
         self.stages = list(self.stages)
         self.stage_weights = [float(w) for w in self.stage_weights]
         self.validate()
+
+    def _check_types(self) -> None:
+        """YAML gives strings, numbers, bools and lists: check each field has the type of its default."""
+        for f in dataclasses.fields(self):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            value = getattr(self, f.name)
+            if isinstance(default, list):
+                item_type = (int, float) if default and isinstance(default[0], float) else str
+                ok = isinstance(value, (list, tuple)) and all(
+                    isinstance(v, item_type) and not isinstance(v, bool) for v in value
+                )
+                expected = f"a list of {'strings' if item_type is str else 'numbers'}"
+            elif isinstance(default, bool):
+                ok, expected = isinstance(value, bool), "true or false"
+            elif isinstance(default, int):
+                ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+            elif isinstance(default, float):
+                ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            else:
+                ok, expected = isinstance(value, str), "a string"
+            if not ok:
+                raise ValueError(f"distill.{f.name}: expected {expected}, got {value!r}")
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the expected value when the config is inconsistent."""
