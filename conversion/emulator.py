@@ -165,7 +165,6 @@ class LoihiEmulator:
             raise ValueError(f"input spikes must be (T, B, {shape}), got {tuple(x.shape)}")
         x = x != 0
         n_steps, batch = x.shape[:2]
-        n_layers = len(self.synapses)
         state = []
         for syn in self.synapses:
             zeros = torch.zeros((batch, *syn.layer.shape), dtype=torch.int64, device=self.device)
@@ -174,9 +173,6 @@ class LoihiEmulator:
             torch.zeros((n_steps, batch, *s.layer.shape), dtype=torch.bool, device=self.device) for s in self.synapses
         ]
         v_out = torch.zeros((n_steps, batch, *self.synapses[-1].layer.shape), dtype=torch.int64, device=self.device)
-        counts = {
-            k: torch.zeros((n_layers, n_steps, batch), dtype=torch.int64, device=self.device) for k in COUNT_NAMES
-        }
         for t in range(n_steps):
             s_in = x[t]
             for li, syn in enumerate(self.synapses):
@@ -186,10 +182,21 @@ class LoihiEmulator:
                 state[li] = [u, v, buf]
                 out_spikes[li][t] = s_in
             v_out[t] = state[-1][1]
+        return EmulatorResult(self.layer_names, out_spikes, v_out, self.count_ops(x, out_spikes))
+
+    @torch.no_grad()
+    def count_ops(self, spikes_in: torch.Tensor, layer_spikes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per layer, per step, per sample (L, T, B): input spikes, synaptic ops (spikes x fan-out), neuron updates,
+        output spikes, from the network input and every synaptic layer's output spikes (emulator's or Lava's)."""
+        spikes_in = torch.as_tensor(spikes_in, device=self.device) != 0
+        layer_spikes = [torch.as_tensor(s, device=self.device) != 0 for s in layer_spikes]
+        n_steps, batch = spikes_in.shape[:2]
+        counts = {k: torch.zeros((len(self.synapses), n_steps, batch), dtype=torch.int64, device=self.device)
+                  for k in COUNT_NAMES}
         for li, syn in enumerate(self.synapses):
-            s_prev = x if li == 0 else out_spikes[li - 1]
+            s_prev = spikes_in if li == 0 else layer_spikes[li - 1]
             counts["input_spikes"][li] = s_prev.flatten(2).sum(2)
             counts["synaptic_ops"][li] = syn.synaptic_ops(s_prev)
             counts["neuron_updates"][li] = syn.layer.num_neurons
-            counts["output_spikes"][li] = out_spikes[li].flatten(2).sum(2)
-        return EmulatorResult(self.layer_names, out_spikes, v_out, counts)
+            counts["output_spikes"][li] = layer_spikes[li].flatten(2).sum(2)
+        return counts

@@ -1,0 +1,101 @@
+"""``had-snn convert``: quantise a trained student checkpoint for Loihi and export netx HDF5 (+ report, histograms)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+NAME = "convert"
+HELP = "Quantise a student checkpoint to Loihi fixed point; write netx HDF5, JSON report and weight histograms"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="trained student checkpoint (.pt)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--to", choices=("netx", "nir", "all"), default="all", help="export format(s)")
+    parser.add_argument("--template", help="npz with template_spikes (T, 1, C, Ht, Wt) used for the correlation kernel "
+                        "(default: seeded Bernoulli spikes)")
+    parser.add_argument("--search", help="npz with search_spikes (T, B, C, H, W) for the float-vs-fixed comparison "
+                        "(default: seeded Bernoulli spikes)")
+    parser.add_argument("--steps", type=int, default=8, help="time steps of the default sample inputs")
+    parser.add_argument("--rate", type=float, default=0.1, help="spike probability of the default sample inputs")
+    parser.add_argument("--weight-percentile", type=float, default=100.0,
+                        help="|w| percentile mapped to the largest 8-bit weight (100: no clipping)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _spikes(path: str | None, key: str, shape: tuple[int, ...], rate: float, seed: int):
+    import numpy as np
+    import torch
+
+    if path is None:
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(shape, generator=g) < rate).float()
+    if not Path(path).exists():
+        raise FileNotFoundError(f"input spikes not found: {path}")
+    with np.load(path) as f:
+        if key not in f:
+            raise ValueError(f"{path}: missing array {key!r}")
+        x = torch.as_tensor(f[key]).float()
+    if x.dim() != 5 or tuple(x.shape[2:]) != shape[2:]:
+        raise ValueError(f"{path}: {key} must be (T, B, {', '.join(map(str, shape[2:]))}), got {tuple(x.shape)}")
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    from had_snn.conversion.quantize import quantize_student
+    from had_snn.conversion.report import compare_float_fixed, weight_histograms
+    from had_snn.hardware.netx import write_netx
+    from had_snn.train.checkpoint import load_model
+
+    if not Path(args.checkpoint).exists():
+        raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    student = load_model(args.checkpoint)
+    if getattr(student, "kind", None) != "student":
+        raise ValueError(f"{args.checkpoint}: holds a {getattr(student, 'kind', type(student).__name__)}, "
+                         "only the spiking student can be converted")
+    cfg = student.config
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    c = cfg.in_channels
+    template = _spikes(args.template, "template_spikes", (args.steps, 1, c, cfg.template_px, cfg.template_px),
+                       args.rate, args.seed)
+    search = _spikes(args.search, "search_spikes", (args.steps, 1, c, cfg.search_px, cfg.search_px),
+                     args.rate, args.seed + 1)
+    qnet = quantize_student(student, template, args.weight_percentile)
+    written = []
+    if args.to in ("netx", "all"):
+        write_netx(out / "student.h5", qnet.layers, attrs={"readout_scale": qnet.readout_scale,
+                                                          "source": str(args.checkpoint)})
+        written.append("student.h5")
+    if args.to in ("nir", "all"):
+        from had_snn.conversion.export_nir import export_student_nir
+
+        export_student_nir(student, template, out / "student.nir")
+        written.append("student.nir")
+    comparison = compare_float_fixed(student, qnet, search[:, :1], template)
+    from had_snn.conversion.quantize import student_float_layers, template_kernel_for
+
+    float_weights = [fl.weight.numpy() for fl in student_float_layers(student, template_kernel_for(student, template))]
+    weight_histograms(float_weights, qnet, out / "weight_histograms.png")
+    report = {
+        "checkpoint": str(args.checkpoint),
+        "weight_percentile": args.weight_percentile,
+        "readout_scale": qnet.readout_scale,
+        "layers": qnet.report_dict(),
+        "float_vs_fixed": comparison,
+        "inputs": {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
+                   "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"},
+    }
+    tmp = out / f"quantization.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, out / "quantization.json")
+    written += ["quantization.json", "weight_histograms.png"]
+    for r in qnet.reports:
+        print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "
+              f"w err {r.weight_rel_error:.4f} vth {r.vth_mant}")
+    print(f"read-out rel. error float vs fixed: {comparison['readout_rel_error']:.4f}; wrote {', '.join(written)} "
+          f"to {out}")
+    return 0
