@@ -7,6 +7,9 @@ level) and the RGB camera, which integrates the renders inside its exposure wind
 noise and read noise, clips at full scale and applies gamma. Low light scales the illumination down with a fixed
 camera gain (dark, noisy frames); HDR splits the view into a very bright and a dim half (saturated / crushed frames).
 Events keep the motion in both cases, which is the asymmetry HAD exploits.
+
+Object motions are defined in image coordinates (they already are the apparent motion); a camera pan shifts the
+background only. Ground-truth boxes are the full target extent, also while the occluder hides it.
 """
 
 from __future__ import annotations
