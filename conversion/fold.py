@@ -10,11 +10,11 @@ def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel ``(scale, shift)`` with ``bn(x) == scale * x + shift`` in eval mode."""
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("BatchNorm2d without running statistics cannot be folded (track_running_stats=False)")
-    scale = torch.rsqrt(bn.running_var.double() + bn.eps)
-    weight = bn.weight.double() if bn.affine else torch.ones_like(scale)
-    bias = bn.bias.double() if bn.affine else torch.zeros_like(scale)
+    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps)
+    weight = bn.weight.detach().double() if bn.affine else torch.ones_like(scale)
+    bias = bn.bias.detach().double() if bn.affine else torch.zeros_like(scale)
     scale = scale * weight
-    return scale, bias - bn.running_mean.double() * scale
+    return scale, bias - bn.running_mean.detach().double() * scale
 
 
 def fold_conv_bn(conv_weight: torch.Tensor, conv_bias: torch.Tensor | None, bn: nn.BatchNorm2d | None):

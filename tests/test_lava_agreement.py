@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 from had_snn.conversion.emulator import LoihiEmulator
+from had_snn.conversion.quantize import quantize_student
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.deploy import lava_available, run_lava
 from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron, write_netx
+
+from had_snn.models import build_model
 
 LAVA_OK, LAVA_REASON = lava_available()
 pytestmark = [pytest.mark.lava, pytest.mark.skipif(not LAVA_OK, reason=f"Lava venv unavailable: {LAVA_REASON}")]
@@ -52,3 +55,18 @@ def test_wrap_and_clip_edge_cases_agree(tmp_path) -> None:
     v = res["emu"].v_out[:, 0, :, 0, 0]
     assert v.max() == (1 << 23) - 1 and v.min() == -(1 << 23) + 1  # both clip limits reached
     assert (v[1:, 0].diff() < 0).any()  # the wrap of u turned the growth negative
+
+
+def test_quantised_student_search_window_agrees(tmp_path) -> None:
+    torch.manual_seed(0)
+    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
+    with torch.no_grad():
+        for mod in student.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.weight.mul_(3)
+    g = torch.Generator().manual_seed(1)
+    template = (torch.rand(8, 1, 2, 16, 16, generator=g) < 0.3).float()
+    qnet = quantize_student(student, template)
+    spikes = random_spikes(3, 10, 1, qnet.layers[0].shape, rate=0.3)
+    res = _assert_identical(qnet.layers, spikes, tmp_path)
+    assert [s.any().item() for s in res["emu"].spikes[:3]] == [True, True, True]

@@ -45,7 +45,7 @@ def _spikes(path: str | None, key: str, shape: tuple[int, ...], rate: float, see
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.conversion.quantize import quantize_student
+    from had_snn.conversion.quantize import quantize_student, student_float_layers, template_kernel_for
     from had_snn.conversion.report import compare_float_fixed, weight_histograms
     from had_snn.hardware.netx import write_netx
     from had_snn.train.checkpoint import load_model
@@ -76,8 +76,6 @@ def run(args: argparse.Namespace) -> int:
         export_student_nir(student, template, out / "student.nir")
         written.append("student.nir")
     comparison = compare_float_fixed(student, qnet, search[:, :1], template)
-    from had_snn.conversion.quantize import student_float_layers, template_kernel_for
-
     float_weights = [fl.weight.numpy() for fl in student_float_layers(student, template_kernel_for(student, template))]
     weight_histograms(float_weights, qnet, out / "weight_histograms.png")
     report = {
