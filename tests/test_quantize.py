@@ -109,3 +109,24 @@ def test_student_fixed_point_tracks_float_and_template_requantises() -> None:
     assert not np.array_equal(q2.layers[4].weight, q.layers[4].weight)
     unchanged = [i for i in range(1, 7) if np.array_equal(q.layers[i].weight, q2.layers[i].weight)]
     assert unchanged == [1, 2, 3, 5, 6]
+
+
+def test_convert_and_deploy_cli(tmp_path) -> None:
+    import json
+
+    from had_snn.cli import main
+    from had_snn.train.checkpoint import model_state, save_checkpoint
+
+    m, _, srch = _tiny_student(bias_free=True)
+    save_checkpoint(tmp_path / "s.pt", model_state(m))
+    assert main(["convert", str(tmp_path / "s.pt"), "--out", str(tmp_path / "cv"), "--to", "netx"]) == 0
+    report = json.loads((tmp_path / "cv" / "quantization.json").read_text())
+    assert [r["name"] for r in report["layers"]][-1] == "head.3" and report["float_vs_fixed"]["latency_steps"] == 6
+    assert (tmp_path / "cv" / "student.h5").exists() and (tmp_path / "cv" / "weight_histograms.png").exists()
+    np.savez(tmp_path / "in.npz", spikes=srch.numpy())
+    assert main(["deploy", str(tmp_path / "cv"), "--input", str(tmp_path / "in.npz")]) == 0
+    out = np.load(tmp_path / "cv" / "deploy_emulator" / "outputs.npz")
+    assert out["v_out"].shape == (8, 1, 5, 4, 4) and out["count_synaptic_ops"].sum() > 0
+    # a teacher checkpoint is refused with a one-line error
+    save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher_events")))
+    assert main(["convert", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x")]) == 1
