@@ -1,0 +1,335 @@
+"""HAD experiments table: teacher, student without KD, vanilla KD, HAD and its ablations, each over several seeds.
+
+Every method trains with the same loop (``had_snn.train.loop.train``) from one student config; only the
+``distill:`` section differs (from the HAD / vanilla-KD configs, with ablation switches on top). Each run is then
+evaluated one-pass (OTB protocol) on the test split. Output (default ``runs/had-table-<timestamp>``)::
+
+    OUT/data/                         synthetic benchmark (unless --data is given)
+    OUT/runs/<method>/seed<k>-<hash>/ config.yaml, metrics.csv, last.pt, eval/, result.json  (one run)
+    OUT/table.md                      mean +- std over seeds of SR / PR / NPR, overall, low_light, fast_motion
+    OUT/table.json                    the same numbers plus every per-seed value
+    OUT/plots/had_table.png           bar chart with error bars (std over seeds)
+
+Finished runs are cached (``result.json``, keyed by a hash of the resolved config), an interrupted training run
+resumes from its ``last.pt``, so rerunning with the same ``--out`` picks up where it stopped.
+
+``--quick``: tiny synthetic data, tiny models and a few epochs (minutes on a CPU). The default is GPU-sized.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+SUBSETS = ("all", "low_light", "fast_motion")
+METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
+# Method -> (distill section source, overrides of that section). "teacher" trains the RGB+event teacher.
+METHODS: dict[str, tuple[str | None, dict]] = {
+    "teacher": (None, {}),
+    "student": ("none", {}),
+    "vanilla_kd": ("kd", {}),
+    "had": ("had", {}),
+    "had_no_temporal": ("had", {"temporal": False}),
+    "had_no_spatial": ("had", {"spatial": False}),
+    "had_no_response": ("had", {"response": False}),
+    "had_single_stage": ("had", {"stages": ["stage3"], "stage_weights": [1.0]}),
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Data and config files of one table mode."""
+
+    sequences: int
+    size_px: tuple[int, int]
+    duration_s: float
+    teacher: str
+    student: str
+    had: str
+    kd: str
+    train_overrides: dict = field(default_factory=dict)
+
+
+PRESETS = {
+    # Minutes on a 2-core CPU: 24 short low-resolution sequences (12 train / 6 val / 6 test), tiny models.
+    "quick": Preset(24, (96, 72), 1.0, "tiny_teacher.yaml", "tiny_student.yaml", "tiny_student_had.yaml",
+                    "tiny_student_kd.yaml",
+                    {"epochs": 4, "batch_size": 8, "warmup_steps": 4, "data": {"samples_per_epoch": 64}}),
+    # GPU-sized: the full configs of experiments/configs on 120 two-second sequences.
+    "full": Preset(120, (160, 120), 2.0, "teacher.yaml", "student.yaml", "student_had.yaml", "student_kd.yaml"),
+}
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` merged in (nested mappings merged key by key)."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fingerprint(obj: dict) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def distill_section(preset: Preset, source: str, overrides: dict) -> dict:
+    """The ``distill:`` section of a method: from the HAD or KD config file, then the ablation overrides."""
+    from had_snn.train.config import read_yaml
+
+    if source == "none":
+        return {"mode": "none"}
+    path = CONFIGS / (preset.had if source == "had" else preset.kd)
+    section = read_yaml(path).get("distill")
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: expected a distill: mapping")
+    return {**section, **overrides}
+
+
+def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset: Preset, data_dir: str,
+                  teacher_ckpt: Path | None, extra: dict):
+    """Resolved TrainConfig of one (method, seed) run; ``spec`` is its (distill source, overrides) entry."""
+    from had_snn.train.config import config_from_dict, read_yaml
+
+    source, overrides = spec
+    path = CONFIGS / (preset.teacher if source is None else preset.student)
+    raw = deep_merge(read_yaml(path), preset.train_overrides)
+    raw = deep_merge(raw, extra)
+    raw.update(model="teacher" if source is None else "student", seed=seed)
+    raw["data"] = {**raw.get("data", {}), "dir": data_dir, "split": "train"}
+    if source is not None:
+        raw["distill"] = distill_section(preset, source, overrides)
+        if source != "none":
+            raw["distill"]["teacher"] = str(teacher_ckpt)
+    return config_from_dict(raw, f"{path} ({method}, seed {seed})")
+
+
+def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, device: str,
+            window_influence: float, progress: bool) -> dict:
+    """Train (or resume) one run and evaluate it on the test split; returns the cached ``result.json``."""
+    from had_snn.tracking.evaluate import evaluate
+    from had_snn.tracking.tracker import ModelTracker, crop_config_for
+    from had_snn.train.checkpoint import load_model
+    from had_snn.train.distill_hook import build_distillation
+    from had_snn.train.loop import train
+
+    result_path = run_dir / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    distill = build_distillation(cfg, str(run_dir / "config.yaml"))
+    start = time.perf_counter()
+    history = train(cfg, run_dir, train_seqs, resume=(run_dir / "last.pt").is_file(), device=device,
+                    extra_loss=distill.extra_loss, extra_modules=distill.extra_modules, progress=progress).history
+    train_s = time.perf_counter() - start
+    model = load_model(run_dir / "last.pt", map_location=device)
+    steps = cfg.data.crop_config().student_steps
+    tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device, name=method)
+    report = evaluate([tracker], test_seqs, run_dir / "eval", split="test", resume=False, plots=False)
+    subsets = report["trackers"][method]["subsets"]
+    result = {
+        "method": method, "seed": cfg.seed, "run_dir": str(run_dir), "train_seconds": round(train_s, 1),
+        "final_epoch": history[-1],
+        "subsets": {s: {name: subsets[s][key] for name, key in METRICS} | {"num_sequences": subsets[s]["num_sequences"]}
+                    for s in subsets},
+    }
+    atomic_write(result_path, json.dumps(result, indent=1))
+    return result
+
+
+def aggregate(results: list[dict], methods: list[str]) -> dict:
+    """``{method: {subset: {metric: {mean, std, n, values}}}}`` over seeds (sample std; NaN for one seed)."""
+    out: dict = {}
+    for method in methods:
+        rows = [r for r in results if r["method"] == method]
+        out[method] = {}
+        for subset in SUBSETS:
+            vals = {name: [r["subsets"][subset][name] for r in rows if subset in r["subsets"]] for name, _ in METRICS}
+            out[method][subset] = {
+                name: {"mean": float(np.mean(v)) if v else math.nan,
+                       "std": float(np.std(v, ddof=1)) if len(v) > 1 else math.nan,
+                       "n": len(v), "values": v}
+                for name, v in vals.items()
+            }
+    return out
+
+
+def _cell(stat: dict) -> str:
+    if stat["n"] == 0:
+        return "-"
+    std = "" if math.isnan(stat["std"]) else f" ± {100 * stat['std']:.1f}"
+    return f"{100 * stat['mean']:.1f}{std}"
+
+
+def markdown_table(agg: dict, note: str) -> str:
+    """One row per method; SR / PR / NPR (%) as mean ± std over seeds for each subset."""
+    head = ["Method", "Seeds"] + [f"{m} {s}" for s in SUBSETS for m, _ in METRICS]
+    lines = [note, "", "| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * (len(head) - 2)]
+    for method, subsets in agg.items():
+        n = max(stat["n"] for stat in subsets["all"].values())
+        cells = [_cell(subsets[s][m]) for s in SUBSETS for m, _ in METRICS]
+        lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_table(agg: dict, path: Path) -> None:
+    """Grouped bars (methods x SR/PR/NPR) per subset, error bars = std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(agg)
+    fig, axes = plt.subplots(1, len(SUBSETS), figsize=(5 * len(SUBSETS), 4.2), sharey=True)
+    x = np.arange(len(methods))
+    width = 0.8 / len(METRICS)
+    for ax, subset in zip(axes, SUBSETS, strict=True):
+        for k, (name, _) in enumerate(METRICS):
+            means = [100 * agg[m][subset][name]["mean"] for m in methods]
+            stds = [100 * np.nan_to_num(agg[m][subset][name]["std"]) for m in methods]
+            ax.bar(x + (k - 1) * width, means, width, yerr=stds, capsize=2, label=name)
+        ax.set_title(subset)
+        ax.set_xticks(x, methods, rotation=45, ha="right", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("score (%)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny CPU-sized table (minutes); default is GPU-sized")
+    p.add_argument("--out", type=Path, help="output folder (default runs/had-table-<timestamp>); reuse to resume")
+    p.add_argument("--data", help="benchmark root with index.json (default: generate synthetic data into OUT/data)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="subset of methods")
+    p.add_argument("--epochs", type=int, help="override the epochs of every run")
+    p.add_argument("--samples-per-epoch", type=int, help="override data.samples_per_epoch of every run")
+    p.add_argument("--sequences", type=int, help="synthetic sequences to generate (default by mode)")
+    p.add_argument("--duration-s", type=float, help="synthetic sequence length in seconds (default by mode)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=YAML",
+                   help="override a distill field of every HAD/KD run, e.g. --set ot_epsilon=0.1 (repeatable)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--window-influence", type=float, default=0.25, help="cosine window weight when tracking")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {args.seeds}")
+    return args
+
+
+def parse_sets(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from had_snn.data.dataset import load_split
+    from had_snn.data.synthetic import SynthConfig, build_benchmark
+    from had_snn.train.distributed import resolve_device
+
+    args = parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    preset = PRESETS[mode]
+    out = args.out or Path("runs") / f"had-table-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    device = str(resolve_device(args.device))
+    sets = parse_sets(args.set)
+    specs = {name: (src, {**sets, **ov} if src in ("had", "kd") else ov) for name, (src, ov) in METHODS.items()}
+    extra: dict = {}
+    if args.epochs is not None:
+        extra["epochs"] = args.epochs
+    if args.samples_per_epoch is not None:
+        extra["data"] = {"samples_per_epoch": args.samples_per_epoch}
+
+    if args.data:
+        data_dir = args.data
+    else:
+        data_dir = str(out / "data")
+        w, h = preset.size_px
+        synth = SynthConfig(width_px=w, height_px=h, duration_s=args.duration_s or preset.duration_s)
+        build_benchmark(data_dir, args.sequences or preset.sequences, seed=0, cfg=synth,
+                        progress=not args.no_progress)
+    train_seqs = load_split(data_dir, "train", load_frames=True)
+    test_seqs = load_split(data_dir, "test", load_frames=True)
+    atomic_write(out / "table_config.json", json.dumps(
+        {"mode": mode, "data": data_dir, "argv": sys.argv[1:] if argv is None else argv, "preset": preset.__dict__,
+         "methods": {m: specs[m] for m in args.methods}}, indent=1))
+
+    seeds = list(range(args.seeds))
+    # Teachers first: every distilled student of seed k learns from the teacher of seed k.
+    needs_teacher = any(specs[m][0] not in (None, "none") for m in args.methods)
+    order = (["teacher"] if "teacher" in args.methods or needs_teacher else []) + \
+        [m for m in args.methods if m != "teacher"]
+    results, teachers = [], {}
+    bar = tqdm(total=len(order) * len(seeds), desc="had-table", unit="run", disable=args.no_progress)
+    for method in order:
+        for seed in seeds:
+            cfg = method_config(method, specs[method], seed, preset, data_dir, teachers.get(seed), extra)
+            run_dir = out / "runs" / method / f"seed{seed}-{fingerprint(cfg.to_dict())}"
+            bar.set_postfix_str(f"{method} seed {seed}")
+            result = run_one(method, cfg, run_dir, train_seqs, test_seqs, device, args.window_influence,
+                             not args.no_progress)
+            if method == "teacher":
+                teachers[seed] = run_dir / "last.pt"
+            if method in args.methods:
+                results.append(result)
+            bar.update(1)
+    bar.close()
+
+    methods = [m for m in METHODS if m in args.methods]
+    agg = aggregate(results, methods)
+    note = (f"HAD table ({mode} mode), data `{data_dir}`, test split: {len(test_seqs)} sequences. "
+            f"SR = success AUC, PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over "
+            f"{len(seeds)} seed(s) (sample std).")
+    table = markdown_table(agg, note)
+    atomic_write(out / "table.md", table)
+    atomic_write(out / "table.json", json.dumps({"note": note, "aggregate": agg, "runs": results}, indent=1))
+    plot_table(agg, out / "plots" / "had_table.png")
+    print(table, end="")
+    print(f"wrote {out / 'table.md'}, {out / 'table.json'} and {out / 'plots' / 'had_table.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"had_table: error: {exc}", file=sys.stderr)
+        sys.exit(1)
