@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,75 @@ def test_train_cli_distills_from_the_config(sequences: list, teacher_ckpt: Path,
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert len(state["extra_modules"]) == 1 and "extra/ot/stage3" in state["history"][0]
     assert "teacher: " in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def _load_table_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "had_table.py"
+    spec = importlib.util.spec_from_file_location("had_table", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def _parse_markdown_rows(text: str) -> dict[str, list[str]]:
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("|")]
+    header, body = rows[0], rows[2:]
+    assert [h.strip() for h in header[:2]] == ["Method", "Seeds"] and len(header) == 11
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in body}
+
+
+@pytest.mark.slow
+def test_had_table_script_writes_a_row_per_method_and_resumes(tmp_path: Path) -> None:
+    import re
+
+    torch.set_num_threads(1)
+    table = _load_table_script()
+    out = tmp_path / "table"
+    argv = ["--quick", "--out", str(out), "--seeds", "2", "--epochs", "1", "--samples-per-epoch", "8",
+            "--sequences", "18", "--duration-s", "0.3", "--device", "cpu", "--no-progress"]
+    assert table.main(argv) == 0
+    rows = _parse_markdown_rows((out / "table.md").read_text())
+    assert list(rows) == list(table.METHODS)
+    cell = re.compile(r"^\d+\.\d ± \d+\.\d$")
+    for method, cells in rows.items():
+        assert cells[0] == "2", method
+        assert all(cell.match(c) for c in cells[1:]), (method, cells)
+    data = json.loads((out / "table.json").read_text())
+    assert len(data["runs"]) == 2 * len(table.METHODS)
+    had = data["aggregate"]["had"]["all"]["SR"]
+    assert had["n"] == 2 and had["mean"] == pytest.approx(sum(had["values"]) / 2)
+    assert 0 <= had["mean"] <= 1
+    # Each distilled student learned from the teacher of its own seed; the ablations switched what they say.
+    for run in data["runs"]:
+        cfg = load_config(Path(run["run_dir"]) / "config.yaml")
+        if run["method"] == "had_no_spatial":
+            assert cfg.distill["spatial"] is False and "extra/mse/stage2" in run["final_epoch"]
+        if run["method"] == "had_single_stage":
+            assert cfg.distill["stages"] == ["stage3"] and "extra/ot/stage2" not in run["final_epoch"]
+        if run["method"] == "had_no_response":
+            assert "extra/response_kl" not in run["final_epoch"]
+        if run["method"] not in ("teacher", "student"):
+            assert f"/teacher/seed{cfg.seed}-" in cfg.distill["teacher"]
+    assert (out / "plots" / "had_table.png").stat().st_size > 0
+    # A rerun with the same output folder reuses every finished run.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/last.pt")}
+    assert len(stamps) == 2 * len(table.METHODS)
+    assert table.main(argv) == 0
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/last.pt")}
+    assert _parse_markdown_rows((out / "table.md").read_text()) == rows
+
+
+def test_had_table_aggregate_and_markdown() -> None:
+    table = _load_table_script()
+    runs = [{"method": "had", "seed": s, "subsets": {"all": {"SR": v, "PR": 0.5, "NPR": 0.25}}}
+            for s, v in enumerate([0.2, 0.4, 0.6])]
+    agg = table.aggregate(runs, ["had", "student"])
+    assert agg["had"]["all"]["SR"]["mean"] == pytest.approx(0.4)
+    assert agg["had"]["all"]["SR"]["std"] == pytest.approx(0.2)  # sample std over 3 seeds
+    assert agg["had"]["low_light"]["SR"]["n"] == 0
+    rows = _parse_markdown_rows(table.markdown_table(agg, "note"))
+    assert rows["had"][:4] == ["3", "40.0 ± 20.0", "50.0 ± 0.0", "25.0 ± 0.0"]
+    assert rows["had"][4] == "-" and rows["student"][0] == "0"
