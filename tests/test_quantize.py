@@ -127,6 +127,13 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     assert main(["deploy", str(tmp_path / "cv"), "--input", str(tmp_path / "in.npz")]) == 0
     out = np.load(tmp_path / "cv" / "deploy_emulator" / "outputs.npz")
     assert out["v_out"].shape == (8, 1, 5, 4, 4) and out["count_synaptic_ops"].sum() > 0
+    # deploy's counts.json is what `had-snn energy --counts` reads
+    counts = json.loads((tmp_path / "cv" / "deploy_emulator" / "counts.json").read_text())
+    assert counts["steps"] == 8 and counts["frames"] == 1
+    assert sum(layer["synops"] for layer in counts["layers"]) == int(out["count_synaptic_ops"].sum())
+    assert main(["energy", str(tmp_path / "cv"), "--counts", str(tmp_path / "cv" / "deploy_emulator" / "counts.json"),
+                 "--out", str(tmp_path / "en")]) == 0
+    assert json.loads((tmp_path / "en" / "report.json").read_text())
     # a teacher checkpoint is refused with a one-line error
     save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher_events")))
     assert main(["convert", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x")]) == 1

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.hardware.energy import counts_from_emulator
     from had_snn.hardware.netx import read_netx
 
     net = Path(args.net)
@@ -85,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     tmp = out / f"summary.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
     os.replace(tmp, out / "summary.json")
+    # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
+    energy_counts = counts_from_emulator(emu.layer_names, counts)
+    tmp = out / f"counts.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(energy_counts, indent=2))
+    os.replace(tmp, out / "counts.json")
     rates = [float(s.mean()) for s in layer_spikes]
     print(f"{args.backend}: {spikes.shape[0]} steps x {spikes.shape[1]} samples; firing rates "
           + ", ".join(f"{n} {r:.3f}" for n, r in zip(emu.layer_names, rates, strict=True)) + f"; wrote {out}")
