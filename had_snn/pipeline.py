@@ -1,0 +1,192 @@
+"""A small step runner with caching: each step's outputs are reused while its resolved config and inputs are unchanged.
+
+A :class:`Step` has a name, a JSON-able resolved ``config``, the names of the steps it ``depends`` on and a ``run``
+function. Its cache key is the SHA-256 of ``(name, config, keys of its dependencies)``, so changing anything upstream
+invalidates everything downstream. Layout inside the run directory::
+
+    RUN/<step>/.started.json   key of the attempt in progress (written when the step starts)
+    RUN/<step>/stamp.json      key, config, inputs, outputs, seconds (written atomically when the step completes)
+
+A step whose ``stamp.json`` holds the current key and whose listed output files all exist is skipped. A step
+started with the same key but not finished (interrupted) runs again in the same folder, so it can resume from what
+it left there (training steps continue from their checkpoints); a folder left by a different key is cleared first.
+Output paths in stamps are relative to the run directory, so a run folder can be moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STAMP_NAME = "stamp.json"
+STARTED_NAME = ".started.json"
+STAMP_FORMAT = 1
+
+
+@dataclass
+class StepContext:
+    """What a step's ``run`` function sees: its own folder, the run folder and its dependencies' outputs."""
+
+    step_dir: Path
+    run_dir: Path
+    inputs: dict[str, dict[str, Any]]
+    resuming: bool
+
+    def path(self, rel: str | os.PathLike) -> Path:
+        """Absolute path of a run-relative output path (as stored in stamps)."""
+        return self.run_dir / rel
+
+    def rel(self, path: str | os.PathLike) -> str:
+        """Run-relative form of a path inside the run folder (what stamps store)."""
+        return Path(path).resolve().relative_to(self.run_dir.resolve()).as_posix()
+
+
+@dataclass
+class Step:
+    """One pipeline step. ``run(ctx)`` returns a JSON-able dict of outputs; its ``files`` entry (optional) lists
+    run-relative paths that must still exist for the cached result to be reused."""
+
+    name: str
+    title: str
+    config: dict[str, Any]
+    run: Callable[[StepContext], dict[str, Any]]
+    depends: tuple[str, ...] = ()
+
+
+@dataclass
+class StepRecord:
+    """What happened to one step in a pipeline run."""
+
+    name: str
+    title: str
+    key: str
+    status: str  # "ran" or "cached"
+    seconds: float
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON text (sorted keys, no whitespace) used for hashing; ValueError if not JSON-able."""
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except TypeError as exc:
+        raise ValueError(f"step config is not JSON-serialisable: {exc}") from None
+
+
+def step_key(step: Step, input_keys: dict[str, str]) -> str:
+    """SHA-256 of the step's name, resolved config and its inputs' keys."""
+    payload = canonical_json({"format": STAMP_FORMAT, "step": step.name, "config": step.config, "inputs": input_keys})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_stamp(step_dir: Path) -> dict[str, Any] | None:
+    """The completed-step stamp in ``step_dir``, or None when absent or unreadable (then the step re-runs)."""
+    path = step_dir / STAMP_NAME
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return stamp if isinstance(stamp, dict) and stamp.get("format") == STAMP_FORMAT else None
+
+
+def _cached(step_dir: Path, run_dir: Path, key: str) -> dict[str, Any] | None:
+    stamp = read_stamp(step_dir)
+    if stamp is None or stamp.get("key") != key:
+        return None
+    outputs = stamp.get("outputs", {})
+    if not all((run_dir / f).exists() for f in outputs.get("files", [])):
+        return None
+    return stamp
+
+
+def _prepare_dir(step_dir: Path, key: str) -> bool:
+    """Create the step folder; clear it if it holds another key's work. Returns True when resuming this key."""
+    started = step_dir / STARTED_NAME
+    resuming = False
+    if step_dir.exists():
+        try:
+            resuming = json.loads(started.read_text()).get("key") == key
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            resuming = False
+        if not resuming:
+            shutil.rmtree(step_dir)
+    step_dir.mkdir(parents=True, exist_ok=True)
+    (step_dir / STAMP_NAME).unlink(missing_ok=True)
+    write_json_atomic(started, {"key": key})
+    return resuming
+
+
+def run_steps(
+    steps: Sequence[Step],
+    run_dir: str | os.PathLike,
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[StepRecord]:
+    """Run ``steps`` in order (dependencies must come first), skipping those whose cached outputs are current.
+
+    ``fresh`` re-runs every step from an empty folder. Returns one record per step.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    names = [s.name for s in steps]
+    if len(set(names)) != len(names):
+        raise ValueError(f"step names must be unique, got {names}")
+    keys: dict[str, str] = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    records: list[StepRecord] = []
+    for i, step in enumerate(steps, start=1):
+        missing = [d for d in step.depends if d not in keys]
+        if missing:
+            raise ValueError(f"step {step.name!r} depends on {missing}, which do not run before it")
+        input_keys = {d: keys[d] for d in step.depends}
+        key = step_key(step, input_keys)
+        step_dir = run_dir / step.name
+        header = f"== [{i}/{len(steps)}] {step.title} ({step.name})"
+        if fresh and step_dir.exists():
+            shutil.rmtree(step_dir)
+        stamp = _cached(step_dir, run_dir, key)
+        if stamp is not None:
+            log(f"{header}: cached, skipped (key {key[:12]})")
+            keys[step.name], outputs[step.name] = key, stamp["outputs"]
+            records.append(StepRecord(step.name, step.title, key, "cached", 0.0, stamp["outputs"]))
+            continue
+        resuming = _prepare_dir(step_dir, key)
+        log(f"{header}{': resuming' if resuming else ''}")
+        ctx = StepContext(step_dir, run_dir, {d: outputs[d] for d in step.depends}, resuming)
+        t0 = time.perf_counter()
+        result = step.run(ctx)
+        seconds = time.perf_counter() - t0
+        canonical_json(result)  # fail here, not in a later run, if the outputs cannot be stamped
+        write_json_atomic(step_dir / STAMP_NAME, {
+            "format": STAMP_FORMAT, "step": step.name, "title": step.title, "key": key, "config": step.config,
+            "inputs": input_keys, "outputs": result, "seconds": round(seconds, 3),
+        })
+        (step_dir / STARTED_NAME).unlink(missing_ok=True)
+        log(f"   {step.name} done in {seconds:.1f} s")
+        keys[step.name], outputs[step.name] = key, result
+        records.append(StepRecord(step.name, step.title, key, "ran", seconds, result))
+    return records
