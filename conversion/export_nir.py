@@ -13,12 +13,13 @@ layers reproduce ours; alpha = 1 or beta = 1 (no leak) has no finite NIR time co
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 from had_snn.conversion.quantize import FloatLayer, student_float_layers, template_kernel_for
 from torch import nn
+
+from had_snn.atomic import atomic_path
 
 NIR_DT = 1e-4  # snntorch's NIR convention
 
@@ -81,8 +82,6 @@ def export_student_nir(student: nn.Module, template_spikes: torch.Tensor, path: 
     cfg = student.config
     layers = student_float_layers(student, template_kernel_for(student, template_spikes))
     graph = float_layers_to_nir(layers, (cfg.in_channels, cfg.search_px, cfg.search_px))
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    nir.write(str(tmp), graph)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        nir.write(str(tmp), graph)
     return graph

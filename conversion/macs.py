@@ -6,14 +6,13 @@ reads (:func:`had_snn.hardware.energy.parse_teacher_macs`).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from had_snn.atomic import write_json_atomic
 
 
 def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[tuple[str, int]]:
@@ -54,13 +53,4 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[tuple[str,
 
 def write_macs_json(path: str | Path, macs: list[tuple[str, int]]) -> None:
     """Write ``[[name, macs], ...]`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_text(json.dumps([[n, m] for n, m in macs], indent=1) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_json_atomic(path, [[n, m] for n, m in macs], indent=1)

@@ -20,6 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from had_snn.atomic import atomic_path
+
 LAYER_TYPES = ("input", "conv", "flatten", "dense")
 BIAS_EXP = 6
 #: Lava LIF field limits (lava/proc/lif/models.py, PyLifModelBitAcc docstring): du/dv unsigned 12 bit, bias_mant
@@ -156,20 +158,12 @@ def _validate_synapse(tag: str, layer: NetxLayer, in_shape: tuple[int, int, int]
 def write_netx(path: str | os.PathLike, layers: list[NetxLayer], attrs: dict | None = None) -> None:
     """Validate and write ``layers`` atomically (temp file then os.replace)."""
     validate_layers(layers, str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = v
-            root = f.create_group("layer")
-            for i, layer in enumerate(layers):
-                _write_layer(root.create_group(str(i)), layer)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = v
+        root = f.create_group("layer")
+        for i, layer in enumerate(layers):
+            _write_layer(root.create_group(str(i)), layer)
 
 
 def _write_layer(g: h5py.Group, layer: NetxLayer) -> None:

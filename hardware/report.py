@@ -6,8 +6,6 @@ and PNG plots (per-layer energy bars, firing rates, core map). :func:`build_repo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +21,8 @@ from had_snn.hardware.energy import (
 )
 from had_snn.hardware.latency import loihi1_latency
 from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, NetworkMapping, map_network
+
+from had_snn.atomic import atomic_path, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
 MAX_CHIPS_DRAWN = 8
@@ -126,19 +126,8 @@ def _energy_block(layers: list[dict[str, Any]], total_pj: float, fps: float) -> 
     return {"layers": layers, "per_frame_uj": total_pj / 1e6, "per_second_mw": total_pj * fps / 1e9}
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=path.name, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    write_text_atomic(path, text)
 
 
 def _fmt(x: float) -> str:
@@ -216,7 +205,8 @@ def markdown(report: dict[str, Any]) -> str:
 def _save_fig(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
+
+from had_snn.atomic import write_json_atomic
 
 NAME = "convert"
 HELP = "Quantise a student checkpoint to Loihi fixed point; write netx HDF5, JSON report and weight histograms"
@@ -87,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
         "inputs": {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
                    "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"},
     }
-    tmp = out / f"quantization.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out / "quantization.json")
+    write_json_atomic(out / "quantization.json", report)
     written += ["quantization.json", "weight_histograms.png"]
     for r in qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
+
+from had_snn.atomic import atomic_path, write_json_atomic
 
 NAME = "deploy"
 HELP = "Run a converted network (NET_DIR/student.h5 or a .h5 file) in Lava (fixed_pt) or the torch emulator"
@@ -75,22 +75,16 @@ def run(args: argparse.Namespace) -> int:
     readout_scale = float(attrs.get("readout_scale", 0.0))
     if readout_scale:
         arrays["readout_float"] = v_out / readout_scale
-    tmp = out / f"outputs.{os.getpid()}.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out / "outputs.npz")
+    with atomic_path(out / "outputs.npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
     summary = {
         "backend": args.backend, "network": str(h5), "input": args.input, "steps": int(spikes.shape[0]),
         "batch": int(spikes.shape[1]), "timing_s": timing, "layers": emu.layer_names,
         "counts_per_sample": {k: (v.sum(axis=(1, 2)) / spikes.shape[1]).tolist() for k, v in counts.items()},
     }
-    tmp = out / f"summary.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / "summary.json")
+    write_json_atomic(out / "summary.json", summary)
     # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
-    energy_counts = counts_from_emulator(emu.layer_names, counts)
-    tmp = out / f"counts.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(energy_counts, indent=2))
-    os.replace(tmp, out / "counts.json")
+    write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, counts))
     rates = [float(s.mean()) for s in layer_spikes]
     print(f"{args.backend}: {spikes.shape[0]} steps x {spikes.shape[1]} samples; firing rates "
           + ", ".join(f"{n} {r:.3f}" for n, r in zip(emu.layer_names, rates, strict=True)) + f"; wrote {out}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from had_snn.atomic import atomic_path
 from had_snn.data.events import EVENT_DTYPE, make_events
 
 AEDAT_EXTRA_HINT = "reading .aedat4 files needs dv-processing: pip install had-snn[aedat]"
@@ -106,16 +107,15 @@ def write_aedat4(
         config = dv.io.MonoCameraWriter.DAVISConfig(camera_name, res)
     else:
         config = dv.io.MonoCameraWriter.EventOnlyConfig(camera_name, res)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.aedat4")  # dv's writer aborts on other suffixes
-    writer = dv.io.MonoCameraWriter(str(tmp), config)
-    store = dv.EventStore()
-    for e in events:
-        store.push_back(int(e["t"]), int(e["x"]), int(e["y"]), bool(e["p"]))
-    if len(events):
-        writer.writeEvents(store)
-    if frames is not None:
-        for t, img in zip(frame_t_us, frames, strict=True):
-            bgr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[:, :, ::-1])
-            writer.writeFrame(dv.Frame(int(t), bgr))
-    del writer  # flushes and closes the file
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # the temporary name keeps .aedat4: dv's writer aborts on other suffixes
+        writer = dv.io.MonoCameraWriter(str(tmp), config)
+        store = dv.EventStore()
+        for e in events:
+            store.push_back(int(e["t"]), int(e["x"]), int(e["y"]), bool(e["p"]))
+        if len(events):
+            writer.writeEvents(store)
+        if frames is not None:
+            for t, img in zip(frame_t_us, frames, strict=True):
+                bgr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[:, :, ::-1])
+                writer.writeFrame(dv.Frame(int(t), bgr))
+        del writer  # flushes and closes the file

@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from had_snn.atomic import write_json_atomic
 from had_snn.data.io import read_sequence
 from had_snn.data.sequence import Sequence
 
@@ -79,11 +80,7 @@ def write_index(root: str | os.PathLike, splits: dict[str, list[str]], sequences
              "sequences": sequences}
     path = root / INDEX_NAME
     _check_index(json.loads(json.dumps(index)), str(path))
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(index, indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, index, indent=1)
 
 
 def read_index(root: str | os.PathLike) -> dict:

@@ -37,6 +37,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from had_snn.atomic import atomic_path
 from had_snn.data.events import EVENT_DTYPE, make_events, time_window, validate_events
 from had_snn.data.sequence import Sequence
 
@@ -65,19 +66,6 @@ def ms_to_idx(t_us: np.ndarray, origin_us: int = 0) -> np.ndarray:
         raise ValueError(f"ms_to_idx: origin {origin_us} us is after the last event t={int(t_us[-1])} us")
     starts = origin_us + np.arange(n_ms, dtype=np.int64) * 1000
     return np.searchsorted(t_us, starts, side="left").astype(np.uint64)
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); move it over ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _existing(path: str | os.PathLike) -> Path:
@@ -238,7 +226,7 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
     """Write a :class:`Sequence` to the native HDF5 layout (module docstring), atomically."""
     path = Path(path)
     validate_events(seq.events, seq.sensor_size, source=f"sequence {seq.name!r}")
-    with _atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = SEQUENCE_FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["name"] = seq.name
@@ -357,20 +345,20 @@ def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int
     validate_events(ev, sensor_size, source=str(path))
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
-        with _atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["format"] = EVENTS_FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
             _write_events_group(f, ev, path)
     elif suffix == ".npz":
-        with _atomic_target(path) as tmp:
+        with atomic_path(path) as tmp:
             np.savez_compressed(tmp, sensor_size=np.asarray(sensor_size, dtype=np.int64),
                                 **{n: ev[n] for n in EVENT_FIELDS})
     elif suffix in TEXT_SUFFIXES:
         sep = "," if suffix == ".csv" else " "
         header = f"sensor_size {sensor_size[0]} {sensor_size[1]}\nx{sep}y{sep}t{sep}p (t in microseconds)"
         cols = np.stack([ev[n].astype(np.int64) for n in EVENT_FIELDS], axis=1)
-        with _atomic_target(path) as tmp:
+        with atomic_path(path) as tmp:
             np.savetxt(tmp, cols, fmt="%d", delimiter=sep, header=header, comments="# ")
     else:
         raise ValueError(f"{path}: cannot write events as {path.suffix!r}; expected one of "

@@ -24,16 +24,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from had_snn.atomic import write_text_atomic
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.metrics import SequenceScore, per_attribute, score_sequence
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def run_tracker(
@@ -50,7 +44,7 @@ def run_tracker(
     reuse = False
     if resume and fingerprint is not None and meta_path.is_file():
         reuse = json.loads(meta_path.read_text()).get("fingerprint") == fingerprint
-    _write_text(meta_path, json.dumps({"name": tracker.name, "fingerprint": fingerprint}, indent=1))
+    write_text_atomic(meta_path, json.dumps({"name": tracker.name, "fingerprint": fingerprint}, indent=1))
     results, frames, seconds = {}, 0, 0.0
     for seq in tqdm(sequences, desc=f"eval {tracker.name}", unit="seq"):
         path = box_dir / f"{seq.name}.txt"
@@ -127,8 +121,8 @@ def evaluate(
             "sequences": {n: {"SR_AUC": s.auc, "PR20": s.pr20, "NPR0.2": s.npr, "mean_iou": s.mean_iou,
                               "num_valid_frames": s.num_valid_frames} for n, s in scores.items()},
         }
-    _write_text(out_dir / "results.json", json.dumps(report, indent=1))
-    _write_text(out_dir / "results.md", markdown_table(report))
+    write_text_atomic(out_dir / "results.json", json.dumps(report, indent=1))
+    write_text_atomic(out_dir / "results.md", markdown_table(report))
     if plots:
         for subset in summaries[names[0]]:
             sub = {n: summaries[n][subset] for n in names}

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from had_snn.atomic import atomic_path
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import MIN_BOX_PX, crop_inputs, target_to_box
@@ -126,11 +127,8 @@ class ModelTracker:
 
 def write_otb(path: str | os.PathLike, boxes: np.ndarray) -> None:
     """Write boxes in the OTB text format (``x,y,w,h`` per line), atomically (temp file then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    np.savetxt(tmp, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), fmt="%.3f", delimiter=",")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), fmt="%.3f", delimiter=",")
 
 
 def read_otb(path: str | os.PathLike) -> np.ndarray:

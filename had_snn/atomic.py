@@ -1,0 +1,46 @@
+"""Atomic file writes: write a temporary file in the target's folder, then ``os.replace`` it over the target.
+
+A reader never sees a half-written file, and an interrupted writer leaves the previous version in place. Standard
+library only, so the Lava venv (no torch) can use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it over ``path`` only if the block succeeds.
+
+    The temporary name ends with the target's suffix (``.h5``, ``.npz``, ``.aedat4``...), so writers that check or
+    append an extension behave as for the target. On error the temporary file is removed and the target is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically; returns the path."""
+    return write_text_atomic(path, json.dumps(obj, indent=indent) + "\n")
