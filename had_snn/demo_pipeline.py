@@ -1,0 +1,426 @@
+"""The demo pipeline: synthetic benchmark -> teacher, student, HAD student -> evaluation -> Loihi conversion and
+emulated tracking -> Lava agreement -> cores, energy, latency -> one markdown report.
+
+A demo config (``experiments/configs/demo*.yaml``) names the training configs of the three trackers (paths relative to
+the demo config) plus overrides, so the demo trains exactly what ``had-snn train`` would. :func:`build_steps` turns it
+into :class:`~had_snn.pipeline.Step` objects whose configs are fully resolved (the training YAMLs are read and merged
+into the step config), so editing a training config invalidates the cached steps that depend on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from had_snn.pipeline import Step, StepContext, write_json_atomic
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "experiments" / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "demo.yaml"
+FULL_CONFIG = CONFIG_DIR / "demo_full.yaml"
+TRACKERS = ("teacher", "student", "student_had")
+SECTIONS = {"seed", "data", "crop", "train", "eval", "loihi", "hardware", "report"}
+CROP_KEYS = {"template_px", "search_px", "student_steps"}
+EMULATED_NAME = "student_had_loihi"
+
+
+# ----------------------------------------------------------------------------------------------------------- config
+def deep_merge(base: dict, override: dict) -> dict:
+    """Copy of ``base`` with ``override`` merged in (mappings recursively, anything else replaced)."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _section(raw: dict, name: str, where: str) -> dict:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: '{name}' must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _training_config(spec: Any, name: str, crop: dict, seed: int, base_dir: Path, where: str) -> dict:
+    """Read a tracker's training YAML, apply the demo's overrides and crop geometry; returns the raw config dict."""
+    from had_snn.train.config import config_from_dict, read_yaml
+
+    if not isinstance(spec, dict) or "config" not in spec:
+        raise ValueError(f"{where}: train.{name} must be a mapping with 'config' (a training YAML) and optional "
+                         f"'overrides', got {spec!r}")
+    unknown = sorted(set(spec) - {"config", "overrides"})
+    if unknown:
+        raise ValueError(f"{where}: train.{name}: unknown key(s) {unknown}; expected 'config' and 'overrides'")
+    path = Path(spec["config"])
+    path = path if path.is_absolute() else base_dir / path
+    raw = deep_merge(read_yaml(path), spec.get("overrides") or {})
+    kind = "teacher" if name == "teacher" else "student"
+    if raw.get("model", kind) != kind:
+        raise ValueError(f"{path}: trains model {raw['model']!r}, but the demo's {name} must be a {kind}")
+    raw["model"] = kind
+    raw["seed"] = seed
+    raw.setdefault("model_config", {}).update(template_px=crop["template_px"], search_px=crop["search_px"])
+    data = raw.setdefault("data", {})
+    data["crop"] = {**data.get("crop", {}), "template_px": crop["template_px"], "search_px": crop["search_px"]}
+    if kind == "student":
+        data["crop"]["student_steps"] = crop["student_steps"]
+    data["dir"], data["split"] = None, "train"  # set by the pipeline to the synthesised benchmark
+    distill = raw.get("distill") or {}
+    if name == "student_had":
+        if distill.get("mode", "had") != "had":
+            raise ValueError(f"{path}: train.student_had needs distill.mode had, got {distill.get('mode')!r}")
+        raw["distill"] = {**distill, "mode": "had", "teacher": None}  # the pipeline's teacher checkpoint
+    elif distill and distill.get("mode", "had") != "none":
+        raise ValueError(f"{path}: train.{name} must not distill (distill.mode {distill.get('mode', 'had')!r})")
+    else:
+        raw.pop("distill", None)
+    checked = {k: v for k, v in raw.items() if k != "distill"}
+    config_from_dict({**checked, "data": {**data, "dir": "unset"}}, f"{path} (+ demo overrides)")
+    return {"source": str(path), "config": raw}
+
+
+def load_demo_config(path: str | os.PathLike) -> dict:
+    """Read and resolve a demo config: sections validated, training configs read and merged. Errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"demo config {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - SECTIONS)
+    if unknown:
+        raise ValueError(f"{path}: unknown section(s) {unknown}; expected some of {sorted(SECTIONS)}")
+    where = str(path)
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int):
+        raise ValueError(f"{where}: seed must be an integer, got {seed!r}")
+    crop = _section(raw, "crop", where)
+    if set(crop) != CROP_KEYS or not all(isinstance(v, int) and v > 0 for v in crop.values()):
+        raise ValueError(f"{where}: crop must give positive integers for exactly {sorted(CROP_KEYS)}, got {crop}")
+    data = _section(raw, "data", where)
+    if not isinstance(data.get("sequences"), int) or data["sequences"] < 3:
+        raise ValueError(f"{where}: data.sequences must be an integer >= 3 (one per split), got "
+                         f"{data.get('sequences')!r}")
+    train = _section(raw, "train", where)
+    missing = [t for t in TRACKERS if t not in train]
+    if missing or set(train) - set(TRACKERS):
+        raise ValueError(f"{where}: train must define exactly {list(TRACKERS)}, got {sorted(train)}")
+    resolved = {
+        "source": str(path),
+        "seed": seed,
+        "data": {"sequences": data["sequences"], "split_fractions": list(data.get("split_fractions", [0.6, 0.2, 0.2])),
+                 "workers": int(data.get("workers", 1)), "synth": dict(data.get("synth", {}))},
+        "crop": dict(crop),
+        "train": {name: _training_config(train[name], name, crop, seed, path.parent, where) for name in TRACKERS},
+        "eval": {"split": "test", "window_influence": 0.25, **_section(raw, "eval", where)},
+        "loihi": {"weight_percentile": 100.0, "lava_frames": 2, "lava_timeout_s": 900, **_section(raw, "loihi", where)},
+        "hardware": {"fps": 30.0, **_section(raw, "hardware", where)},
+        "report": {"example_frames": 3, **_section(raw, "report", where)},
+    }
+    from had_snn.data.synthetic import SynthConfig
+
+    try:
+        SynthConfig.from_dict(resolved["data"]["synth"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: data.synth: {exc}") from None
+    return resolved
+
+
+def resolve_device(requested: str) -> str:
+    """``cpu``, ``cuda`` (falls back to CPU with a warning when CUDA is unavailable) or ``auto``."""
+    import torch
+
+    if requested not in ("cpu", "cuda", "auto") and not requested.startswith("cuda:"):
+        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {requested!r}")
+    if requested == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda" if requested == "auto" else requested
+    if requested != "auto":
+        warnings.warn(f"--device {requested}: CUDA is not available here, running on CPU", stacklevel=2)
+    return "cpu"
+
+
+# ------------------------------------------------------------------------------------------------------------ steps
+def _data_step(cfg: dict, progress: bool):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.data.dataset import read_index
+        from had_snn.data.synthetic import SynthConfig, build_benchmark
+
+        d = cfg["data"]
+        summary = build_benchmark(ctx.step_dir, d["sequences"], cfg["seed"], tuple(d["split_fractions"]),
+                                  SynthConfig.from_dict(d["synth"]), workers=d["workers"], progress=progress)
+        index = read_index(ctx.step_dir)
+        splits = {s: len(names) for s, names in index["splits"].items()}
+        coverage = {s: sorted({a for n in names for a in index["sequences"][n]["attributes"]})
+                    for s, names in index["splits"].items()}
+        return {"root": ctx.rel(ctx.step_dir), "index": ctx.rel(summary.index_path), "splits": splits,
+                "attributes": coverage, "files": [ctx.rel(summary.index_path)]}
+
+    return run
+
+
+def _train_step(name: str, cfg: dict, device: str, progress: bool):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.data.dataset import load_split
+        from had_snn.train.config import config_from_dict
+        from had_snn.train.distill_hook import build_distillation
+        from had_snn.train.loop import CHECKPOINT_NAME, train
+
+        raw = copy.deepcopy(cfg["train"][name]["config"])
+        raw["data"]["dir"] = str(ctx.path(ctx.inputs["data"]["root"]))
+        if "distill" in raw:
+            raw["distill"]["teacher"] = str(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
+        tcfg = config_from_dict(raw, cfg["train"][name]["source"])
+        distill = build_distillation(tcfg, cfg["train"][name]["source"])
+        frames = tcfg.model == "teacher" or distill.needs_frames
+        sequences = load_split(tcfg.data.dir, "train", load_frames=frames)
+        resume = (ctx.step_dir / CHECKPOINT_NAME).is_file()
+        result = train(tcfg, ctx.step_dir, sequences, resume=resume, device=device, progress=progress,
+                       extra_loss=distill.extra_loss, extra_modules=distill.extra_modules)
+        ckpt = ctx.step_dir / CHECKPOINT_NAME
+        last = result.history[-1]
+        return {"checkpoint": ctx.rel(ckpt), "metrics": ctx.rel(ctx.step_dir / "metrics.json"),
+                "config": ctx.rel(ctx.step_dir / "config.yaml"), "epochs": last["epoch"], "steps": last["step"],
+                "final_loss": last["loss"], "final_iou": last["iou"],
+                "train_seconds": sum(r["seconds"] for r in result.history), "resumed": resume,
+                "files": [ctx.rel(ckpt), ctx.rel(ctx.step_dir / "metrics.json")]}
+
+    return run
+
+
+def _search_windows(seq, crop, frames: list[int]) -> Any:
+    """Search spikes (T, len(frames), C, H, W) cut around the GT box of each frame."""
+    import torch
+
+    from had_snn.tracking.crop import crop_inputs
+
+    wins = [crop_inputs(seq, k, seq.boxes[k].astype(np.float64), crop.search_context, crop.search_px, crop)["spikes"]
+            for k in frames]
+    return torch.from_numpy(np.stack(wins, axis=1))
+
+
+def _convert_step(cfg: dict):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.conversion.quantize import quantize_student, student_float_layers, template_kernel_for
+        from had_snn.conversion.report import compare_float_fixed, weight_histograms
+        from had_snn.data.dataset import load_split
+        from had_snn.hardware.netx import write_netx
+        from had_snn.loihi_tracking import first_live_template
+        from had_snn.tracking.tracker import crop_config_for
+        from had_snn.train.checkpoint import load_model
+
+        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
+        crop = crop_config_for(student, cfg["crop"]["student_steps"])
+        sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
+        seq, template = first_live_template(student, sequences, crop)
+        wp = float(cfg["loihi"]["weight_percentile"])
+        qnet = quantize_student(student, template, wp)
+        net = ctx.step_dir / "student.h5"
+        write_netx(net, qnet.layers, attrs={"readout_scale": qnet.readout_scale, "template_sequence": seq.name})
+        frames = list(range(1, min(seq.num_frames, 9)))
+        comparison = compare_float_fixed(student, qnet, _search_windows(seq, crop, frames), template)
+        kernel = template_kernel_for(student, template)
+        hist = ctx.step_dir / "weight_histograms.png"
+        weight_histograms([fl.weight.numpy() for fl in student_float_layers(student, kernel)], qnet, hist)
+        report = {"weight_percentile": wp, "readout_scale": qnet.readout_scale, "template_sequence": seq.name,
+                  "compared_frames": frames, "layers": qnet.report_dict(), "float_vs_fixed": comparison}
+        qjson = write_json_atomic(ctx.step_dir / "quantization.json", report)
+        return {"netx": ctx.rel(net), "quantization": ctx.rel(qjson), "histograms": ctx.rel(hist),
+                "readout_rel_error": comparison["readout_rel_error"],
+                "heatmap_peak_agreement": comparison["heatmap_peak_agreement"],
+                "files": [ctx.rel(net), ctx.rel(qjson), ctx.rel(hist)]}
+
+    return run
+
+
+def _eval_step(cfg: dict, device: str):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.commands.eval import file_fingerprint
+        from had_snn.conversion.quantize import quantize_student
+        from had_snn.data.dataset import load_split
+        from had_snn.hardware.energy import counts_from_emulator
+        from had_snn.loihi_tracking import EmulatedStudent, EmulatedTracker, first_live_template
+        from had_snn.tracking.evaluate import evaluate
+        from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
+        from had_snn.train.checkpoint import load_model
+
+        e = cfg["eval"]
+        steps = cfg["crop"]["student_steps"]
+        sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), e["split"], load_frames=True)
+        trackers: list = [StaticTracker()]
+        models = {}
+        for name in TRACKERS:
+            ckpt = ctx.path(ctx.inputs[name]["checkpoint"])
+            models[name] = load_model(ckpt, map_location=device)
+            trackers.append(ModelTracker(models[name], crop_config_for(models[name], steps), e["window_influence"],
+                                         device=device, name=name, fingerprint=file_fingerprint(ckpt)))
+        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
+        crop = crop_config_for(student, steps)
+        base = quantize_student(student, first_live_template(student, sequences, crop)[1],
+                                float(cfg["loihi"]["weight_percentile"]))
+        emulated = EmulatedStudent(student, base, cfg["loihi"]["weight_percentile"], device=device)
+        # No fingerprint: the emulated tracker always re-runs in this step, so its operation counts are complete.
+        loihi = EmulatedTracker(emulated, crop, e["window_influence"], device=device, name=EMULATED_NAME)
+        trackers.append(loihi)
+        report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming)
+        counts = counts_from_emulator(emulated.layer_names, emulated.counts())
+        counts_path = write_json_atomic(ctx.step_dir / "emulator_counts.json", counts)
+        overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}
+                   for n, t in report["trackers"].items()}
+        files = [ctx.rel(ctx.step_dir / f) for f in ("results.json", "results.md", "emulator_counts.json")]
+        return {"results": files[0], "table": files[1], "counts": ctx.rel(counts_path),
+                "plots": ctx.rel(ctx.step_dir / "plots"), "boxes": ctx.rel(ctx.step_dir / "boxes"),
+                "overall": overall, "silent_templates": loihi.silent_sequences, "files": files}
+
+    return run
+
+
+def _lava_step(cfg: dict, lava: tuple[bool, str]):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.conversion.emulator import LoihiEmulator
+        from had_snn.conversion.quantize import quantize_student
+        from had_snn.data.dataset import load_split
+        from had_snn.hardware.deploy import run_lava
+        from had_snn.hardware.netx import write_netx
+        from had_snn.loihi_tracking import first_live_template
+        from had_snn.tracking.tracker import crop_config_for
+        from had_snn.train.checkpoint import load_model
+
+        if not lava[0]:
+            return {"status": "skipped", "reason": lava[1]}
+        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
+        crop = crop_config_for(student, cfg["crop"]["student_steps"])
+        sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
+        seq, template = first_live_template(student, sequences, crop)
+        wp = float(cfg["loihi"]["weight_percentile"])
+        qnet = quantize_student(student, template, wp)
+        net = ctx.step_dir / "lava_check.h5"
+        write_netx(net, qnet.layers, attrs={"readout_scale": qnet.readout_scale})
+        frames = list(range(1, 1 + min(int(cfg["loihi"]["lava_frames"]), seq.num_frames - 1)))
+        search = _search_windows(seq, crop, frames)
+        emu = LoihiEmulator(qnet.layers)
+        pad = pad_steps(search, len(emu.synapses))
+        res = emu.run(pad)
+        out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]))
+        layers = []
+        for i, name in enumerate(emu.layer_names):
+            ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
+            layers.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
+        v_mismatch = int((res.v_out.cpu().numpy() != out["v_out"]).sum())
+        identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in layers)
+        return {"status": "identical" if identical else "different", "sequence": seq.name, "frames": frames,
+                "steps": int(pad.shape[0]), "layers": layers, "v_out_mismatches": v_mismatch,
+                "lava_run_s": float(np.sum(out["run_s"])), "lava_python": lava[1]}
+
+    return run
+
+
+def pad_steps(spikes, extra_steps: int):
+    """``spikes`` (T, B, ...) followed by ``extra_steps`` zero steps (to flush the per-layer latency)."""
+    import torch
+
+    return torch.cat([spikes, torch.zeros((extra_steps, *spikes.shape[1:]), dtype=spikes.dtype)])
+
+
+def _teacher_search_macs(teacher, crop) -> list[tuple[str, int]]:
+    """MACs per frame of the teacher's search path (backbone on the search crop, correlation, head).
+
+    The template branch runs once per sequence, as the student's template kernel, so it is left out: for modules
+    called twice (template first, then search) only the second call (``name#1``) is kept.
+    """
+    import torch
+
+    from had_snn.conversion.macs import count_macs
+
+    c = teacher.config
+    batch = {"template_rgb": torch.zeros(1, 3, crop.template_px, crop.template_px),
+             "template_voxel": torch.zeros(1, c.voxel_bins, crop.template_px, crop.template_px),
+             "search_rgb": torch.zeros(1, 3, crop.search_px, crop.search_px),
+             "search_voxel": torch.zeros(1, c.voxel_bins, crop.search_px, crop.search_px)}
+    macs = count_macs(teacher.cpu().eval(), batch)
+    names = {n for n, _ in macs}
+    out = [(n.removesuffix("#1"), m) for n, m in macs if f"{n}#1" not in names]
+    channels, hm = c.widths[-1], crop.search_px // crop.heatmap_stride
+    kernel = crop.template_px // crop.heatmap_stride - 1
+    out.append(("xcorr", channels * hm * hm * kernel * kernel))  # depthwise correlation (F.conv2d, not hooked)
+    return out
+
+
+def _hardware_step(cfg: dict):
+    def run(ctx: StepContext) -> dict:
+        import json
+
+        from had_snn.hardware.energy import load_table, parse_counts
+        from had_snn.hardware.report import build_report, write_report
+        from had_snn.hardware.resources import geometries_from_netx
+        from had_snn.tracking.tracker import crop_config_for
+        from had_snn.train.checkpoint import load_model
+
+        net = ctx.path(ctx.inputs["convert"]["netx"])
+        geoms = geometries_from_netx(net)
+        counts_path = ctx.path(ctx.inputs["eval"]["counts"])
+        counts = parse_counts(json.loads(counts_path.read_text()), geoms, str(counts_path))
+        teacher = load_model(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
+        macs = _teacher_search_macs(teacher, crop_config_for(teacher))
+        report = build_report(geoms, load_table(), counts, macs, fps=float(cfg["hardware"]["fps"]), network=str(net))
+        paths = write_report(report, ctx.step_dir)
+        e = report["energy"]
+        return {"report": ctx.rel(ctx.step_dir / "report.json"), "markdown": ctx.rel(ctx.step_dir / "report.md"),
+                "plots": [ctx.rel(p) for p in paths if p.suffix == ".png"],
+                "cores": {chip: m["total_cores"] for chip, m in report["mapping"].items()},
+                "loihi1_uj_per_frame": e["loihi1"]["per_frame_uj"], "ann_45nm_uj_per_frame":
+                e["ann_45nm"]["per_frame_uj"], "ratios": e["ratios"],
+                "frame_latency_us": report["latency"]["frame_latency_us"], "files": [ctx.rel(p) for p in paths]}
+
+    return run
+
+
+def _report_step(cfg: dict):
+    def run(ctx: StepContext) -> dict:
+        from had_snn.report import write_demo_report
+
+        path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg)
+        return {"report": ctx.rel(path), "files": [ctx.rel(path)]}
+
+    return run
+
+
+def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tuple[bool, str] | None = None
+                ) -> list[Step]:
+    """The demo's steps for a resolved config (:func:`load_demo_config`). ``lava`` is ``(available, python path or
+    reason)`` (probed with :func:`had_snn.hardware.deploy.lava_available` when None)."""
+    if lava is None:
+        from had_snn.hardware.deploy import lava_available
+
+        lava = lava_available()
+    train_deps = {"teacher": ("data",), "student": ("data",), "student_had": ("data", "teacher")}
+    titles = {"teacher": "train the ANN teacher (RGB + events)", "student": "train the spiking student (no KD)",
+              "student_had": "train the spiking student with HAD"}
+    steps = [Step("data", "synthesise the benchmark", {"data": cfg["data"], "seed": cfg["seed"]},
+                  _data_step(cfg, progress))]
+    for name in TRACKERS:
+        steps.append(Step(name, titles[name], cfg["train"][name]["config"], _train_step(name, cfg, device, progress),
+                          train_deps[name]))
+    steps += [
+        Step("convert", "convert the HAD student to Loihi fixed point", {"loihi": cfg["loihi"], "crop": cfg["crop"],
+             "eval": cfg["eval"]}, _convert_step(cfg), ("data", "student_had")),
+        Step("eval", "track the test split (static, teacher, students, Loihi emulator)",
+             {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"]}, _eval_step(cfg, device),
+             ("data", *TRACKERS)),
+        Step("lava", "Lava fixed_pt vs emulator on a few frames",
+             {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"],
+              "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava), ("data", "student_had")),
+        Step("hardware", "map onto Loihi cores, energy and latency vs the teacher", {"hardware": cfg["hardware"]},
+             _hardware_step(cfg), ("convert", "eval", "teacher")),
+        Step("report", "write report.md", {"report": cfg["report"], "eval": cfg["eval"]}, _report_step(cfg),
+             ("data", *TRACKERS, "convert", "eval", "lava", "hardware")),
+    ]
+    return steps

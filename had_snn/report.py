@@ -1,0 +1,243 @@
+"""Assemble the demo's ``report.md`` from the outputs of the pipeline steps, plus the demo-only plots.
+
+Everything the report shows is read from files the steps wrote (``results.json``, ``metrics.json``,
+``quantization.json``, the hardware ``report.json``, OTB box files); links are relative to the report, so a run
+folder can be moved. Plots made here: training curves, per-attribute success bars and example frames with the
+predicted and ground-truth boxes beside the event frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from had_snn.data.plots import plot_frame_and_events, save_figure
+
+REPORT_NAME = "report.md"
+TRACKER_LABELS = {
+    "static": "static baseline (box stays put)",
+    "teacher": "ANN teacher (RGB + events)",
+    "student": "SNN student, no KD",
+    "student_had": "SNN student, HAD",
+    "student_had_loihi": "SNN student, HAD, Loihi fixed point (emulator)",
+}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"report input {path} is missing; re-run the demo step that writes it") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _link(target: Path, report_dir: Path) -> str:
+    return Path(os.path.relpath(target, report_dir)).as_posix()
+
+
+def _image(target: Path, report_dir: Path, alt: str) -> str:
+    return f"![{alt}]({_link(target, report_dir)})"
+
+
+def plot_training_curves(histories: Mapping[str, list[dict]], path: Path) -> Path:
+    """Loss and IoU per epoch of every trained tracker."""
+    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    ax_loss, ax_iou = fig.subplots(1, 2)
+    for name, rows in histories.items():
+        epochs = [r["epoch"] for r in rows]
+        ax_loss.plot(epochs, [r["loss"] for r in rows], marker="o", label=name)
+        ax_iou.plot(epochs, [r["iou"] for r in rows], marker="o", label=name)
+    ax_loss.set(xlabel="epoch", ylabel="training loss (incl. distillation terms)", title="loss")
+    ax_iou.set(xlabel="epoch", ylabel="IoU of the decoded box", title="training IoU", ylim=(0, 1))
+    for ax in (ax_loss, ax_iou):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_attribute_bars(results: dict, path: Path) -> Path:
+    """Success AUC per attribute subset (grouped bars, one per tracker)."""
+    trackers = list(results["trackers"])
+    subsets = list(dict.fromkeys(k for t in results["trackers"].values() for k in t["subsets"]))
+    fig = Figure(figsize=(max(6.0, 1.3 * len(subsets)), 3.8), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(trackers)
+    x = np.arange(len(subsets))
+    for i, name in enumerate(trackers):
+        subs = results["trackers"][name]["subsets"]
+        vals = [100 * subs[s]["SR_AUC"] if s in subs else np.nan for s in subsets]
+        ax.bar(x + (i - (len(trackers) - 1) / 2) * width, vals, width, label=name)
+    counts = [next(t["subsets"][s]["num_sequences"] for t in results["trackers"].values() if s in t["subsets"])
+              for s in subsets]
+    ax.set_xticks(x, [f"{s}\n({n} seq)" for s, n in zip(subsets, counts, strict=True)], fontsize=8)
+    ax.set(ylabel="success AUC (%)", ylim=(0, 100), title=f"Success per attribute, split '{results['split']}'")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, path)
+
+
+def plot_examples(sequences: list, boxes: Mapping[str, np.ndarray], tracker: str, out_dir: Path, count: int
+                  ) -> list[Path]:
+    """One figure per sequence (up to ``count``, preferring different primary attributes): the middle frame with
+    ``tracker``'s box and the GT box beside the event frame."""
+    chosen, seen = [], set()
+    for seq in sequences:
+        key = seq.attributes[:1]
+        if key not in seen:
+            chosen.append(seq)
+            seen.add(key)
+    chosen += [s for s in sequences if s not in chosen]
+    paths = []
+    for seq in chosen[:count]:
+        k = seq.num_frames // 2
+        fig = plot_frame_and_events(seq, k, pred_box=boxes[seq.name][k])
+        fig.axes[0].set_title(f"{seq.name} frame {k}: {tracker} (red, dashed) vs GT (green)", fontsize=9)
+        paths.append(save_figure(fig, out_dir / f"example_{seq.name}.png"))
+    return paths
+
+
+def _tracking_table(results: dict, subset: str = "all") -> list[str]:
+    lines = ["| Tracker | SR (AUC) % | PR@20 % | NPR@0.2 % | FPS |", "|---|---:|---:|---:|---:|"]
+    for name, t in results["trackers"].items():
+        s = t["subsets"][subset]
+        fps = f"{t['fps']:.1f}" if t["fps"] is not None and np.isfinite(t["fps"]) else "-"
+        lines.append(f"| {TRACKER_LABELS.get(name, name)} | {100 * s['SR_AUC']:.1f} | {100 * s['PR20']:.1f} | "
+                     f"{100 * s['NPR0.2']:.1f} | {fps} |")
+    return lines
+
+
+def _quant_table(quant: dict) -> list[str]:
+    lines = ["| Layer | scale k | limited by | clipped weights | weight rel. error | vth mant | iDecay | vDecay |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in quant["layers"]:
+        lines.append(f"| {r['name']} | {r['scale']:.3g} | {r['limited_by']} | {r['clipped_weights']} | "
+                     f"{r['weight_rel_error']:.4f} | {r['vth_mant']} | {r['i_decay']} | {r['v_decay']} |")
+    return lines
+
+
+def _lava_section(lava: dict) -> list[str]:
+    if lava["status"] == "skipped":
+        return [f"Lava check **skipped**: {lava['reason']}", ""]
+    verdict = "bit-exact: identical spikes at every layer and step and identical read-out voltages" \
+        if lava["status"] == "identical" else "**NOT identical** (see the mismatch counts)"
+    lines = [f"Lava `Loihi2SimCfg(select_tag='fixed_pt')` vs the emulator on {len(lava['frames'])} search windows of "
+             f"`{lava['sequence']}` (frames {lava['frames']}), {lava['steps']} steps each: {verdict}. "
+             f"Lava ran in {lava['lava_run_s']:.1f} s.", "",
+             "| Layer | spikes (emulator) | mismatching spikes |", "|---|---:|---:|"]
+    lines += [f"| {r['name']} | {r['spikes']} | {r['mismatches']} |" for r in lava["layers"]]
+    lines += [f"| read-out v | - | {lava['v_out_mismatches']} |", ""]
+    return lines
+
+
+def _hardware_section(hw: dict, d: Path, report_dir: Path) -> list[str]:
+    e, lat = hw["energy"], hw["latency"]
+    lines = ["| Chip | cores | chips |", "|---|---:|---:|"]
+    lines += [f"| {chip} | {m['total_cores']} | {m['chips']} |" for chip, m in hw["mapping"].items()]
+    ratio = e["ratios"].get("ann_45nm_over_loihi1")
+    lines += ["", "| Estimate per frame | energy (uJ) | power at "
+              f"{hw['fps']:g} fps (mW) |", "|---|---:|---:|",
+              f"| SNN on Loihi 1 (per-op figures) | {e['loihi1']['per_frame_uj']:.4g} | "
+              f"{e['loihi1']['per_second_mw']:.4g} |",
+              f"| SNN, 45 nm AC model | {e['snn_45nm']['per_frame_uj']:.4g} | {e['snn_45nm']['per_second_mw']:.4g} |",
+              f"| ANN teacher, 45 nm MAC model (search path) | {e['ann_45nm']['per_frame_uj']:.4g} | "
+              f"{e['ann_45nm']['per_second_mw']:.4g} |", ""]
+    if ratio is not None:
+        lines.append(f"Teacher (45 nm) / student (Loihi 1) energy per frame: **{ratio:.3g}x**.")
+    lines += [f"Latency on Loihi 1: {lat['frame_latency_us']:.4g} us per frame ({lat['steps']} steps of "
+              f"{lat['step_ns']:.4g} ns, bottleneck `{lat['bottleneck_layer']}`), throughput "
+              f"{lat['throughput_fps']:.4g} fps.", "",
+              f"Full hardware report with assumptions and citations: [{_link(d / 'report.md', report_dir)}]"
+              f"({_link(d / 'report.md', report_dir)}).", ""]
+    for png, alt in (("energy_per_layer.png", "energy per layer"), ("firing_rates.png", "firing rates"),
+                     ("core_map.png", "core map")):
+        lines += [_image(d / png, report_dir, alt), ""]
+    return lines
+
+
+def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict], cfg: dict) -> Path:
+    """Write ``run_dir/report.md`` (and its plots under ``plot_dir``) from the step outputs; returns its path."""
+    from had_snn.data.dataset import load_split
+    from had_snn.tracking.tracker import read_otb
+
+    run_dir, plot_dir = Path(run_dir), Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+
+    def p(rel: str) -> Path:
+        return run_dir / rel
+
+    results = _read_json(p(outputs["eval"]["results"]))
+    quant = _read_json(p(outputs["convert"]["quantization"]))
+    hw = _read_json(p(outputs["hardware"]["report"]))
+    lava = outputs["lava"]
+    histories = {n: _read_json(p(outputs[n]["metrics"])) for n in ("teacher", "student", "student_had")}
+    curves = plot_training_curves(histories, plot_dir / "training_curves.png")
+    bars = plot_attribute_bars(results, plot_dir / "attributes_success.png")
+    split = cfg["eval"]["split"]
+    sequences = load_split(p(outputs["data"]["root"]), split, load_frames=True)
+    box_dir = p(outputs["eval"]["boxes"]) / "student_had"
+    boxes = {s.name: read_otb(box_dir / f"{s.name}.txt") for s in sequences}
+    examples = plot_examples(sequences, boxes, "student_had", plot_dir, int(cfg["report"]["example_frames"]))
+    eval_plots = p(outputs["eval"]["plots"])
+
+    data = outputs["data"]
+    lines = ["# had-snn demo report", "",
+             f"Config `{cfg['source']}`, seed {cfg['seed']}. Resolved config: [demo_config.yaml](demo_config.yaml); "
+             "every step's inputs, config and outputs are in `<step>/stamp.json`.", "",
+             "## Tracking (test split)", ""]
+    lines += _tracking_table(results) + [""]
+    silent = outputs["eval"]["silent_templates"]
+    if silent:
+        lines += [f"The Loihi tracker could not start on {len(silent)} sequence(s) ({', '.join(silent)}): their "
+                  "template's stage-3 spikes are all zero, so the correlation kernel is zero and has no fixed-point "
+                  "scale; it kept the initial box there (the static baseline's answer).", ""]
+    lines += ["SR = success AUC over 21 IoU thresholds, PR = precision at 20 px, NPR = normalised precision at 0.2 "
+              "(pytracking definitions). FPS is this machine's tracking speed (CPU, including cropping and binning).",
+              "", _image(eval_plots / "success.png", run_dir, "success plot"),
+              _image(eval_plots / "precision.png", run_dir, "precision plot"), "",
+              "### Per attribute", "", _image(bars, run_dir, "success per attribute"), "",
+              (p(outputs["eval"]["table"])).read_text().strip(), "",
+              "### Example frames", "",
+              "The HAD student's box (red, dashed) and the ground truth (green) on the RGB frame (left) and the event "
+              "frame of the interval before it (right; ON red, OFF blue).", ""]
+    lines += [_image(e, run_dir, e.stem) + "\n" for e in examples]
+    lines += ["## Benchmark", "",
+              "| Split | sequences | attributes present |", "|---|---:|---|"]
+    lines += [f"| {s} | {n} | {', '.join(data['attributes'][s])} |" for s, n in data["splits"].items()]
+    lines += ["", f"Index: [{data['index']}]({data['index']}).", "", "## Training", "",
+              "| Tracker | epochs | optimiser steps | final loss | final IoU | training time (s) | checkpoint "
+              "| config |", "|---|---:|---:|---:|---:|---:|---|---|"]
+    for n in ("teacher", "student", "student_had"):
+        o = outputs[n]
+        lines.append(f"| {TRACKER_LABELS[n]} | {o['epochs']} | {o['steps']} | {o['final_loss']:.3f} | "
+                     f"{o['final_iou']:.3f} | {o['train_seconds']:.0f} | [{o['checkpoint']}]({o['checkpoint']}) | "
+                     f"[{o['config']}]({o['config']}) |")
+    lines += ["", _image(curves, run_dir, "training curves"), "",
+              "## Loihi conversion", "",
+              f"The HAD student quantised to Loihi integers (weight percentile {quant['weight_percentile']:g}), with "
+              f"the correlation kernel of `{quant['template_sequence']}`'s template; during tracking only the "
+              f"correlation layer is re-quantised per sequence. netx HDF5: [{outputs['convert']['netx']}]"
+              f"({outputs['convert']['netx']}).", ""]
+    lines += _quant_table(quant)
+    ff = quant["float_vs_fixed"]
+    lines += ["", f"Float vs fixed point on frames {quant['compared_frames']}: read-out relative error "
+              f"{ff['readout_rel_error']:.4f}, heat-map peak agreement {100 * ff['heatmap_peak_agreement']:.0f} %, "
+              f"{ff['latency_steps']} steps of pipeline latency flushed with zero input.", "",
+              _image(p(outputs["convert"]["histograms"]), run_dir, "weight histograms"), "",
+              "### Lava agreement", ""]
+    lines += _lava_section(lava)
+    lines += ["## Loihi resources, energy and latency", "",
+              "Operation counts come from the emulator while it tracked the test split (every search window, "
+              "including the flush steps); the teacher's MACs are counted exactly on its search path.", ""]
+    lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
+    path = run_dir / REPORT_NAME
+    tmp = path.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
