@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from had_snn.pipeline import Step, StepContext, write_json_atomic
+from had_snn.atomic import write_json_atomic
+from had_snn.pipeline import Step, StepContext
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "experiments" / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.yaml"

@@ -19,12 +19,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from had_snn.atomic import write_json_atomic
 
 STAMP_NAME = "stamp.json"
 STARTED_NAME = ".started.json"
@@ -87,22 +88,6 @@ def step_key(step: Step, input_keys: dict[str, str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def read_stamp(step_dir: Path) -> dict[str, Any] | None:
     """The completed-step stamp in ``step_dir``, or None when absent or unreadable (then the step re-runs)."""
     path = step_dir / STAMP_NAME
@@ -136,7 +121,7 @@ def _prepare_dir(step_dir: Path, key: str) -> bool:
             shutil.rmtree(step_dir)
     step_dir.mkdir(parents=True, exist_ok=True)
     (step_dir / STAMP_NAME).unlink(missing_ok=True)
-    write_json_atomic(started, {"key": key})
+    write_json_atomic(started, {"key": key}, indent=1)
     return resuming
 
 

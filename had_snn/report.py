@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from had_snn.atomic import write_text_atomic
 from had_snn.data.plots import plot_frame_and_events, save_figure
 
 REPORT_NAME = "report.md"
@@ -236,8 +237,4 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               "Operation counts come from the emulator while it tracked the test split (every search window, "
               "including the flush steps); the teacher's MACs are counted exactly on its search path.", ""]
     lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
-    path = run_dir / REPORT_NAME
-    tmp = path.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(run_dir / REPORT_NAME, "\n".join(lines) + "\n")

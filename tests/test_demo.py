@@ -144,3 +144,39 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     second = capsys.readouterr().out
     assert second.count(": cached, skipped") == 9
     assert "ran: none" in second
+
+
+def test_cuda_request_falls_back_to_cpu_with_a_warning() -> None:
+    import torch
+
+    from had_snn.demo_pipeline import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if torch.cuda.is_available():
+        assert resolve_device("cuda") == "cuda"
+    else:
+        with pytest.warns(UserWarning, match="CUDA is not available"):
+            assert resolve_device("cuda") == "cpu"
+    with pytest.raises(ValueError, match="--device must be"):
+        resolve_device("tpu")
+
+
+def test_demo_cli_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from had_snn.cli import main
+
+    assert main(["demo", "--full", "--config", str(tmp_path / "x.yaml")]) == 1
+    assert "either --full or --config" in capsys.readouterr().err
+    assert main(["demo", "--resume-dir", str(tmp_path / "nope")]) == 1
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_shipped_demo_configs_resolve() -> None:
+    from had_snn.demo_pipeline import CONFIG_DIR, load_demo_config
+
+    for name in ("demo.yaml", "demo_tiny.yaml", "demo_full.yaml"):
+        cfg = load_demo_config(CONFIG_DIR / name)
+        had = cfg["train"]["student_had"]["config"]
+        assert had["distill"]["mode"] == "had" and "distill" not in cfg["train"]["student"]["config"]
+        for tracker in ("teacher", "student", "student_had"):
+            t = cfg["train"][tracker]["config"]
+            assert t["model_config"]["search_px"] == cfg["crop"]["search_px"] == t["data"]["crop"]["search_px"]

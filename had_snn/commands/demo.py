@@ -40,9 +40,9 @@ def run_dir_for(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from had_snn.atomic import write_text_atomic
     from had_snn.demo_pipeline import DEFAULT_CONFIG, FULL_CONFIG, build_steps, load_demo_config, resolve_device
     from had_snn.pipeline import run_steps
-    from had_snn.train.config import atomic_write_text
 
     if args.full and args.config is not None:
         raise ValueError("give either --full or --config, not both (--full means --config "
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     run_dir = run_dir_for(args)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "demo_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    write_text_atomic(run_dir / "demo_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     print(f"had-snn demo: config {cfg['source']}, device {device}, run folder {run_dir}")
     t0 = time.perf_counter()
     records = run_steps(build_steps(cfg, device, progress=not args.no_progress), run_dir, fresh=args.fresh)
