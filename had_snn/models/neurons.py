@@ -1,4 +1,4 @@
-"""Current-based (CUBA) leaky integrate-and-fire neurons with snntorch surrogate gradients.
+"""Current-based (CUBA) leaky integrate-and-fire neurons with snntorch's arctan surrogate gradient.
 
 Per time step (the same order as Loihi's LIF and ``snntorch.Synaptic``)::
 
@@ -7,16 +7,107 @@ Per time step (the same order as Loihi's LIF and ``snntorch.Synaptic``)::
     spk[t] = mem[t] > threshold                   # strict, as Loihi's v > vth
     mem[t] = 0 where spk[t]                       # reset to zero in the same step (Loihi), syn is kept
 
-This equals ``snntorch.Synaptic(reset_mechanism="zero", reset_delay=False)`` step for step (forward and gradient);
-``bench/bench_student_step.py`` checks it. Decays are scalars per layer (one ``du``/``dv`` per Loihi layer), clamped
-to [0, 1] in the forward pass like snntorch does.
+This equals ``snntorch.Synaptic(reset_mechanism="zero", reset_delay=False)`` step for step, forward and gradient
+(the reset ``mem - spk * mem`` carries the surrogate gradient, as in snntorch). Decays are scalars per layer (one
+``du``/``dv`` per Loihi layer), clamped to [0, 1] in the forward pass like snntorch does.
+
+:meth:`CubaLIF.forward` runs all T steps as one autograd node (:class:`CubaLIFFunction`): the forward loop keeps only
+the pre-reset membrane (plus the current when the decays learn) and the backward is one reverse loop of two fused ops
+per step, instead of an autograd graph of ~10 nodes per step. :meth:`CubaLIF.step` is the plain autograd reference;
+``bench/bench_student_step.py`` and ``tests/test_models.py`` compare both with snntorch.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from snntorch import surrogate
 from torch import nn
+from torch.autograd.function import once_differentiable
+
+
+def atan_surrogate_denominator(mem: torch.Tensor, threshold: float, slope: float) -> torch.Tensor:
+    """1 / (1 + (pi/2 * slope * (mem - threshold))^2); snntorch's ``surrogate.atan(slope)`` gradient is slope/2 x it."""
+    x = torch.sub(mem, threshold)
+    return torch.addcmul(torch.ones((), dtype=x.dtype), x, x, value=(math.pi / 2 * slope) ** 2, out=x).reciprocal_()
+
+
+def lif_states(current: torch.Tensor, alpha: float, beta: float,
+               threshold: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run all T steps of a (T, ...) current from zero state; returns (syn, pre-reset mem), both (T, ...).
+
+    ``threshold=None`` integrates without reset. The reset multiplies by a float keep mask (bool masks are ~10x
+    slower than arithmetic on CPU); ``(beta * mem) * keep`` equals snntorch's ``beta * (mem - spk * mem)`` bit for bit,
+    keep being 0 or 1.
+    """
+    syn = torch.empty_like(current)
+    mem = torch.empty_like(current)
+    syn[0].copy_(current[0])
+    mem[0].copy_(current[0])
+    keep = torch.empty_like(current[0]) if threshold is not None else None
+    for t in range(1, current.shape[0]):
+        torch.mul(syn[t - 1], alpha, out=syn[t]).add_(current[t])
+        if keep is None:
+            torch.mul(mem[t - 1], beta, out=mem[t]).add_(syn[t])
+        else:
+            torch.le(mem[t - 1], threshold, out=keep)
+            torch.addcmul(syn[t], mem[t - 1], keep, value=beta, out=mem[t])
+    return syn, mem
+
+
+class CubaLIFFunction(torch.autograd.Function):
+    """CUBA LIF over T steps as one autograd node: ``apply(current, alpha, beta, threshold, slope)``.
+
+    ``alpha``/``beta`` are 0-dim tensors (already clamped); ``threshold=None`` returns the membrane (non-spiking
+    read-out), otherwise float 0/1 spikes. Backward, one reverse loop (g = dL/d, s' the surrogate, keep = 1 - spk)::
+
+        g_mem[t] = g_out[t] * s'[t] + beta * g_mem[t+1] * (keep[t] - mem[t] * s'[t])
+        g_syn[t] = g_mem[t] + alpha * g_syn[t+1];   g_input = g_syn
+        g_alpha = sum g_syn[t] * syn[t-1];          g_beta = sum g_mem[t] * mem[t-1] * keep[t-1]
+    """
+
+    @staticmethod
+    def forward(ctx, current: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,  # type: ignore[override]
+                threshold: float | None, slope: float) -> torch.Tensor:
+        a, b = float(alpha), float(beta)
+        syn, mem = lif_states(current.contiguous(), a, b, threshold)
+        ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
+        keep_mem = threshold is not None or ctx.needs_input_grad[2]
+        ctx.save_for_backward(syn if ctx.needs_input_grad[1] else None, mem if keep_mem else None)
+        if threshold is None:
+            return mem
+        return torch.gt(mem, threshold, out=torch.empty_like(mem))  # float out: bool tensors are slow on CPU
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        syn, mem = ctx.saved_tensors
+        a, b = ctx.decays
+        th = ctx.threshold
+        steps = grad_out.shape[0]
+        if th is None:
+            g_mem = grad_out.clone(memory_format=torch.contiguous_format)  # d out / d mem = 1, no reset
+            for t in range(steps - 2, -1, -1):
+                g_mem[t].add_(g_mem[t + 1], alpha=b)
+            mem_after_reset = mem
+        else:
+            keep = torch.le(mem, th, out=torch.empty_like(mem))
+            inv = atan_surrogate_denominator(mem, th, ctx.slope)
+            half_slope = ctx.slope / 2
+            g_mem = torch.mul(grad_out, inv).mul_(half_slope)  # g_out * s'
+            reset_grad = torch.addcmul(keep, mem, inv, value=-half_slope, out=inv)  # keep - mem * s'
+            for t in range(steps - 2, -1, -1):
+                g_mem[t].addcmul_(g_mem[t + 1], reset_grad[t], value=b)
+            mem_after_reset = keep.mul_(mem) if ctx.needs_input_grad[2] else None
+        g_beta = None
+        if ctx.needs_input_grad[2]:
+            g_beta = torch.dot(g_mem[1:].flatten(), mem_after_reset[:-1].flatten())
+        g_syn = g_mem  # in place from here on: g_mem is no longer needed
+        for t in range(steps - 2, -1, -1):
+            g_syn[t].add_(g_syn[t + 1], alpha=a)
+        g_alpha = torch.dot(g_syn[1:].flatten(), syn[:-1].flatten()) if ctx.needs_input_grad[1] else None
+        return g_syn, g_alpha, g_beta, None, None
 
 
 class CubaLIF(nn.Module):
@@ -61,7 +152,7 @@ class CubaLIF(nn.Module):
     def step(
         self, current: torch.Tensor, syn: torch.Tensor, mem: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One time step: returns (output, syn, mem); output is spikes, or the membrane when non-spiking."""
+        """One time step with plain autograd: returns (output, syn, mem); output is spikes, or the membrane."""
         syn = self.alpha.clamp(0, 1) * syn + current
         mem = self.beta.clamp(0, 1) * mem + syn
         if not self.spiking:
@@ -72,13 +163,10 @@ class CubaLIF(nn.Module):
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         """Run all T steps of a (T, B, ...) current from zero state; returns (T, B, ...) spikes (or membrane)."""
-        syn = torch.zeros_like(current[0])
-        mem = torch.zeros_like(current[0])
-        out = []
-        for t in range(current.shape[0]):
-            o, syn, mem = self.step(current[t], syn, mem)
-            out.append(o)
-        return torch.stack(out)
+        if current.dim() < 1 or current.shape[0] == 0:
+            raise ValueError(f"CubaLIF input must be (T, ...) with T >= 1, got {tuple(current.shape)}")
+        return CubaLIFFunction.apply(current, self.alpha.clamp(0, 1), self.beta.clamp(0, 1), self.threshold,
+                                     self.surrogate_slope)
 
     def extra_repr(self) -> str:
         a, b = self.decays()
