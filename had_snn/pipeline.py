@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -71,7 +72,14 @@ class StepRecord:
     key: str
     status: str  # "ran" or "cached"
     seconds: float
+    cpu_seconds: float = 0.0
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (all threads), in seconds."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def canonical_json(obj: Any) -> str:
@@ -157,21 +165,22 @@ def run_steps(
         if stamp is not None:
             log(f"{header}: cached, skipped (key {key[:12]})")
             keys[step.name], outputs[step.name] = key, stamp["outputs"]
-            records.append(StepRecord(step.name, step.title, key, "cached", 0.0, stamp["outputs"]))
+            records.append(StepRecord(step.name, step.title, key, "cached", 0.0, 0.0, stamp["outputs"]))
             continue
         resuming = _prepare_dir(step_dir, key)
         log(f"{header}{': resuming' if resuming else ''}")
         ctx = StepContext(step_dir, run_dir, {d: outputs[d] for d in step.depends}, resuming)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         result = step.run(ctx)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         canonical_json(result)  # fail here, not in a later run, if the outputs cannot be stamped
         write_json_atomic(step_dir / STAMP_NAME, {
             "format": STAMP_FORMAT, "step": step.name, "title": step.title, "key": key, "config": step.config,
             "inputs": input_keys, "outputs": result, "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
         })
         (step_dir / STARTED_NAME).unlink(missing_ok=True)
-        log(f"   {step.name} done in {seconds:.1f} s")
+        log(f"   {step.name} done in {seconds:.1f} s ({cpu:.1f} CPU s)")
         keys[step.name], outputs[step.name] = key, result
-        records.append(StepRecord(step.name, step.title, key, "ran", seconds, result))
+        records.append(StepRecord(step.name, step.title, key, "ran", seconds, cpu, result))
     return records

@@ -114,6 +114,23 @@ def _tracking_table(results: dict, subset: str = "all") -> list[str]:
     return lines
 
 
+def _timing_table(run_dir: Path, steps: list[str]) -> list[str]:
+    """Wall and CPU time of each step when it was computed (from its stamp; cached steps keep their numbers)."""
+    from had_snn.pipeline import read_stamp
+
+    lines = ["| Step | wall time (s) | CPU time (s, all threads) |", "|---|---:|---:|"]
+    wall = cpu = 0.0
+    for name in steps:
+        stamp = read_stamp(run_dir / name)
+        if stamp is None:
+            raise FileNotFoundError(f"{run_dir / name}: no stamp.json; the step has not finished")
+        step_cpu = stamp.get("cpu_seconds")
+        wall, cpu = wall + stamp["seconds"], cpu + (step_cpu or 0.0)
+        lines.append(f"| {name} | {stamp['seconds']:.0f} | {'-' if step_cpu is None else f'{step_cpu:.0f}'} |")
+    lines.append(f"| **total** | **{wall:.0f}** | **{cpu:.0f}** |")
+    return lines
+
+
 def _quant_table(quant: dict) -> list[str]:
     lines = ["| Layer | scale k | limited by | clipped weights | weight rel. error | vth mant | iDecay | vDecay |",
              "|---|---:|---|---:|---:|---:|---:|---:|"]
@@ -237,4 +254,7 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               "Operation counts come from the emulator while it tracked the test split (every search window, "
               "including the flush steps); the teacher's MACs are counted exactly on its search path.", ""]
     lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
+    lines += ["## Run", "", "Time per step when it was computed (a step reused from the cache keeps its numbers; "
+              "CPU time divided by the core count approximates the wall time on an otherwise idle machine).", ""]
+    lines += _timing_table(run_dir, list(outputs)) + [""]
     return write_text_atomic(run_dir / REPORT_NAME, "\n".join(lines) + "\n")
