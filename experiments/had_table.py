@@ -59,14 +59,16 @@ class Preset:
     student: str
     had: str
     kd: str
-    train_overrides: dict = field(default_factory=dict)
+    train_overrides: dict = field(default_factory=dict)  # every run
+    teacher_overrides: dict = field(default_factory=dict)
+    student_overrides: dict = field(default_factory=dict)
 
 
 PRESETS = {
     # Minutes on a 2-core CPU: 24 short low-resolution sequences (12 train / 6 val / 6 test), tiny models.
     "quick": Preset(24, (96, 72), 1.0, "tiny_teacher.yaml", "tiny_student.yaml", "tiny_student_had.yaml",
                     "tiny_student_kd.yaml",
-                    {"epochs": 4, "batch_size": 8, "warmup_steps": 4, "data": {"samples_per_epoch": 64}}),
+                    {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
     # GPU-sized: the full configs of experiments/configs on 120 two-second sequences.
     "full": Preset(120, (160, 120), 2.0, "teacher.yaml", "student.yaml", "student_had.yaml", "student_kd.yaml"),
 }
@@ -117,6 +119,7 @@ def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset:
     source, overrides = spec
     path = CONFIGS / (preset.teacher if source is None else preset.student)
     raw = deep_merge(read_yaml(path), preset.train_overrides)
+    raw = deep_merge(raw, preset.teacher_overrides if source is None else preset.student_overrides)
     raw = deep_merge(raw, extra)
     raw.update(model="teacher" if source is None else "student", seed=seed)
     raw["data"] = {**raw.get("data", {}), "dir": data_dir, "split": "train"}
