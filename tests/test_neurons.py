@@ -98,3 +98,21 @@ def test_single_step_and_frozen_decays() -> None:
     assert lif.alpha.grad is None and current.grad.shape == (1, 2)
     with pytest.raises(ValueError, match="T >= 1"):
         lif(torch.zeros(0, 3))
+
+
+def test_channels_last_input_keeps_its_layout_and_matches_contiguous() -> None:
+    torch.manual_seed(4)
+    dense = torch.randn(6, 2, 3, 5, 4) + 0.4
+    per_step_nhwc = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (6, 2))
+    weight = torch.randn(6, 2, 3, 5, 4)
+    results = []
+    for current in (dense, per_step_nhwc):
+        current = current.clone().requires_grad_(True)
+        lif = CubaLIF(0.6, 0.7, 0.5, learn_decay=True)
+        out = lif(current)
+        (out * weight).sum().backward()
+        assert out.stride() == current.stride() and current.grad.stride() == current.stride()
+        results.append((out, current.grad, lif.alpha.grad, lif.beta.grad))
+    assert torch.equal(results[0][0], results[1][0]) and results[0][0].sum() > 0
+    for a, b in zip(results[0][1:], results[1][1:], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

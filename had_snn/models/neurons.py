@@ -33,15 +33,24 @@ def atan_surrogate_denominator(mem: torch.Tensor, threshold: float, slope: float
     return torch.addcmul(torch.ones((), dtype=x.dtype), x, x, value=(math.pi / 2 * slope) ** 2, out=x).reciprocal_()
 
 
+def memory_order(x: torch.Tensor) -> torch.Tensor:
+    """A dense tensor as a 1-D view in memory order (no copy for channels-last); equal strides pair elements alike."""
+    order = sorted(range(x.dim()), key=lambda d: x.stride(d), reverse=True)
+    return x.permute(order).reshape(-1)
+
+
 def lif_states(current: torch.Tensor, alpha: float, beta: float,
                threshold: float | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Run all T steps of a (T, ...) current from zero state; returns (syn, pre-reset mem), both (T, ...).
 
     ``threshold=None`` integrates without reset. The reset multiplies by a float keep mask (bool masks are ~10x
     slower than arithmetic on CPU); ``(beta * mem) * keep`` equals snntorch's ``beta * (mem - spk * mem)`` bit for bit,
-    keep being 0 or 1.
+    keep being 0 or 1. The states keep the memory layout of a dense ``current`` (e.g. channels-last per step).
     """
     syn = torch.empty_like(current)
+    if syn.stride() != current.stride():  # not dense: work on a contiguous copy
+        current = current.contiguous()
+        syn = torch.empty_like(current)
     mem = torch.empty_like(current)
     syn[0].copy_(current[0])
     mem[0].copy_(current[0])
@@ -71,10 +80,11 @@ class CubaLIFFunction(torch.autograd.Function):
     def forward(ctx, current: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,  # type: ignore[override]
                 threshold: float | None, slope: float) -> torch.Tensor:
         a, b = float(alpha), float(beta)
-        syn, mem = lif_states(current.contiguous(), a, b, threshold)
+        syn, mem = lif_states(current, a, b, threshold)
         ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
         keep_mem = threshold is not None or ctx.needs_input_grad[2]
         ctx.save_for_backward(syn if ctx.needs_input_grad[1] else None, mem if keep_mem else None)
+        ctx.layout = mem.stride()
         if threshold is None:
             return mem
         return torch.gt(mem, threshold, out=torch.empty_like(mem))  # float out: bool tensors are slow on CPU
@@ -87,7 +97,9 @@ class CubaLIFFunction(torch.autograd.Function):
         th = ctx.threshold
         steps = grad_out.shape[0]
         if th is None:
-            g_mem = grad_out.clone(memory_format=torch.contiguous_format)  # d out / d mem = 1, no reset
+            # d out / d mem = 1 (no reset), in the states' memory layout
+            g_mem = torch.empty_strided(grad_out.shape, ctx.layout, dtype=grad_out.dtype,
+                                        device=grad_out.device).copy_(grad_out)
             for t in range(steps - 2, -1, -1):
                 g_mem[t].add_(g_mem[t + 1], alpha=b)
             mem_after_reset = mem
@@ -95,18 +107,18 @@ class CubaLIFFunction(torch.autograd.Function):
             keep = torch.le(mem, th, out=torch.empty_like(mem))
             inv = atan_surrogate_denominator(mem, th, ctx.slope)
             half_slope = ctx.slope / 2
-            g_mem = torch.mul(grad_out, inv).mul_(half_slope)  # g_out * s'
+            g_mem = torch.mul(grad_out, inv, out=torch.empty_like(mem)).mul_(half_slope)  # g_out * s'
             reset_grad = torch.addcmul(keep, mem, inv, value=-half_slope, out=inv)  # keep - mem * s'
             for t in range(steps - 2, -1, -1):
                 g_mem[t].addcmul_(g_mem[t + 1], reset_grad[t], value=b)
             mem_after_reset = keep.mul_(mem) if ctx.needs_input_grad[2] else None
         g_beta = None
         if ctx.needs_input_grad[2]:
-            g_beta = torch.dot(g_mem[1:].flatten(), mem_after_reset[:-1].flatten())
+            g_beta = torch.dot(memory_order(g_mem[1:]), memory_order(mem_after_reset[:-1]))
         g_syn = g_mem  # in place from here on: g_mem is no longer needed
         for t in range(steps - 2, -1, -1):
             g_syn[t].add_(g_syn[t + 1], alpha=a)
-        g_alpha = torch.dot(g_syn[1:].flatten(), syn[:-1].flatten()) if ctx.needs_input_grad[1] else None
+        g_alpha = torch.dot(memory_order(g_syn[1:]), memory_order(syn[:-1])) if ctx.needs_input_grad[1] else None
         return g_syn, g_alpha, g_beta, None, None
 
 

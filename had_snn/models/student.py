@@ -22,7 +22,8 @@ Spiking path, a plain ordered list a converter can walk (the Loihi mapping in br
 Only the stage ends listed in :attr:`SpikingStudent.stage_ends` are exposed as features (per step, (T, B, C, H, W)).
 The read-out's 5 channels are split into heatmap logits, size and offset (sigmoid, off-chip) by
 :func:`~had_snn.models.heads.split_head`. Convolutions are time-folded: each conv/BN runs once on (T*B, C, H, W);
-only the neurons loop over T.
+only the neurons loop over T. Activations are channels-last (NHWC per step) from the first conv on; the neurons keep
+that layout.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def run_layers(layers: nn.ModuleList, x: torch.Tensor, record: dict[int, torch.T
             if record is not None:
                 record[i] = x
         else:
-            x = layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+            folded = x.flatten(0, 1)
+            if isinstance(layer, nn.Conv2d):  # channels-last: ~2x faster conv forward+backward on CPU (oneDNN)
+                folded = folded.contiguous(memory_format=torch.channels_last)
+            x = layer(folded).unflatten(0, x.shape[:2])
     return x
 
 
