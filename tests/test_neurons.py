@@ -6,7 +6,15 @@ import pytest
 import snntorch
 import torch
 
-from had_snn.models.neurons import CubaLIF, CubaLIFFunction, lif_states
+from had_snn.models.neurons import CubaLIF, CubaLIFFunction, lif_states, use_compiled
+
+
+@pytest.fixture(params=["numba", "torch"], autouse=True)
+def lif_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test with the compiled CPU kernels and with the torch ops (HAD_SNN_TORCH_LIF=1)."""
+    monkeypatch.setenv("HAD_SNN_TORCH_LIF", "1" if request.param == "torch" else "0")
+    assert use_compiled(torch.zeros(1)) == (request.param == "numba")
+    return request.param
 
 
 def step_reference(lif: CubaLIF, current: torch.Tensor) -> torch.Tensor:

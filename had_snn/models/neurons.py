@@ -11,20 +11,28 @@ This equals ``snntorch.Synaptic(reset_mechanism="zero", reset_delay=False)`` ste
 (the reset ``mem - spk * mem`` carries the surrogate gradient, as in snntorch). Decays are scalars per layer (one
 ``du``/``dv`` per Loihi layer), clamped to [0, 1] in the forward pass like snntorch does.
 
-:meth:`CubaLIF.forward` runs all T steps as one autograd node (:class:`CubaLIFFunction`): the forward loop keeps only
-the pre-reset membrane (plus the current when the decays learn) and the backward is one reverse loop of two fused ops
-per step, instead of an autograd graph of ~10 nodes per step. :meth:`CubaLIF.step` is the plain autograd reference;
-``bench/bench_student_step.py`` and ``tests/test_models.py`` compare both with snntorch.
+:meth:`CubaLIF.forward` runs all T steps as one autograd node (:class:`CubaLIFFunction`) that keeps only the pre-reset
+membrane (plus the current when the decays learn) for a backward in one reverse loop, instead of an autograd graph of
+~10 nodes per step. On CPU the loops are numba kernels (:mod:`had_snn.models.lif_cpu`, one pass over memory each);
+elsewhere, or with ``HAD_SNN_TORCH_LIF=1``, whole-tensor torch ops. :meth:`CubaLIF.step` is the plain autograd
+reference; ``tests/test_neurons.py`` and ``bench/bench_student_step.py`` compare all of them with snntorch.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
+import numpy as np
 import torch
 from snntorch import surrogate
 from torch import nn
 from torch.autograd.function import once_differentiable
+
+try:  # numba is in the train extra; without it (or on CUDA) the torch path runs
+    from had_snn.models import lif_cpu
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    lif_cpu = None
 
 
 def atan_surrogate_denominator(mem: torch.Tensor, threshold: float, slope: float) -> torch.Tensor:
@@ -80,46 +88,96 @@ class CubaLIFFunction(torch.autograd.Function):
     def forward(ctx, current: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,  # type: ignore[override]
                 threshold: float | None, slope: float) -> torch.Tensor:
         a, b = float(alpha), float(beta)
-        syn, mem = lif_states(current, a, b, threshold)
         ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
-        keep_mem = threshold is not None or ctx.needs_input_grad[2]
-        ctx.save_for_backward(syn if ctx.needs_input_grad[1] else None, mem if keep_mem else None)
-        ctx.layout = mem.stride()
-        if threshold is None:
-            return mem
-        return torch.gt(mem, threshold, out=torch.empty_like(mem))  # float out: bool tensors are slow on CPU
+        compiled = use_compiled(current)
+        if compiled:
+            syn, mem, spikes = _compiled_forward(current, a, b, threshold)
+        else:
+            syn, mem = lif_states(current, a, b, threshold)
+            spikes = None if threshold is None else torch.gt(mem, threshold, out=torch.empty_like(mem))
+        ctx.compiled = compiled
+        ctx.save_for_backward(syn if ctx.needs_input_grad[1] else None, mem)
+        return mem if threshold is None else spikes
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
         syn, mem = ctx.saved_tensors
-        a, b = ctx.decays
-        th = ctx.threshold
-        steps = grad_out.shape[0]
-        if th is None:
-            # d out / d mem = 1 (no reset), in the states' memory layout
-            g_mem = torch.empty_strided(grad_out.shape, ctx.layout, dtype=grad_out.dtype,
-                                        device=grad_out.device).copy_(grad_out)
-            for t in range(steps - 2, -1, -1):
-                g_mem[t].add_(g_mem[t + 1], alpha=b)
-            mem_after_reset = mem
+        if ctx.compiled:
+            g_in, g_alpha, g_beta = _compiled_backward(ctx, grad_out, syn, mem)
         else:
-            keep = torch.le(mem, th, out=torch.empty_like(mem))
-            inv = atan_surrogate_denominator(mem, th, ctx.slope)
-            half_slope = ctx.slope / 2
-            g_mem = torch.mul(grad_out, inv, out=torch.empty_like(mem)).mul_(half_slope)  # g_out * s'
-            reset_grad = torch.addcmul(keep, mem, inv, value=-half_slope, out=inv)  # keep - mem * s'
-            for t in range(steps - 2, -1, -1):
-                g_mem[t].addcmul_(g_mem[t + 1], reset_grad[t], value=b)
-            mem_after_reset = keep.mul_(mem) if ctx.needs_input_grad[2] else None
-        g_beta = None
-        if ctx.needs_input_grad[2]:
-            g_beta = torch.dot(memory_order(g_mem[1:]), memory_order(mem_after_reset[:-1]))
-        g_syn = g_mem  # in place from here on: g_mem is no longer needed
+            g_in, g_alpha, g_beta = _torch_backward(ctx, grad_out, syn, mem)
+        return (g_in, g_alpha if ctx.needs_input_grad[1] else None, g_beta if ctx.needs_input_grad[2] else None,
+                None, None)
+
+
+def use_compiled(current: torch.Tensor) -> bool:
+    """Whether the numba kernels run this input: CPU float32/float64, numba importable, not disabled."""
+    return (lif_cpu is not None and current.device.type == "cpu" and current.dtype in (torch.float32, torch.float64)
+            and os.environ.get("HAD_SNN_TORCH_LIF", "0") != "1")
+
+
+def _rows(x: torch.Tensor) -> np.ndarray:
+    """A dense (T, ...) tensor whose time axis is outermost in memory as a (T, N) numpy view (no copy)."""
+    return memory_order(x).view(x.shape[0], -1).numpy()
+
+
+def _dense_time_major(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself when dense with time outermost in memory (any layout per step), else a contiguous copy."""
+    order = sorted(range(x.dim()), key=lambda d: x.stride(d), reverse=True)
+    dense = torch.empty_like(x).stride() == x.stride()
+    return x if dense and (order[0] == 0 or x.shape[0] == 1) else x.contiguous()
+
+
+def _compiled_forward(current: torch.Tensor, a: float, b: float, threshold: float | None):
+    current = _dense_time_major(current.detach())
+    syn, mem = torch.empty_like(current), torch.empty_like(current)
+    spikes = torch.empty_like(current) if threshold is not None else None
+    lif_cpu.lif_forward(_rows(current), a, b, 0.0 if threshold is None else threshold, threshold is not None,
+                        _rows(syn), _rows(mem), _rows(mem if spikes is None else spikes))
+    return syn, mem, spikes
+
+
+def _compiled_backward(ctx, grad_out: torch.Tensor, syn: torch.Tensor | None, mem: torch.Tensor):
+    a, b = ctx.decays
+    th = ctx.threshold
+    if grad_out.stride() != mem.stride():
+        grad_out = torch.empty_like(mem).copy_(grad_out)
+    grad_in = torch.empty_like(mem)
+    rows = _rows(mem)
+    sums = np.zeros((lif_cpu.num_blocks(rows.shape[1]), 2))
+    syn_rows = _rows(syn) if syn is not None else np.zeros((0, 0), rows.dtype)
+    lif_cpu.lif_backward(_rows(grad_out.detach()), syn_rows, rows, a, b, 0.0 if th is None else th, th is not None,
+                         ctx.slope, _rows(grad_in), sums)
+    g_alpha, g_beta = torch.from_numpy(sums.sum(0)).to(mem.dtype)
+    return grad_in, g_alpha, g_beta
+
+
+def _torch_backward(ctx, grad_out: torch.Tensor, syn: torch.Tensor | None, mem: torch.Tensor):
+    """The backward as whole-tensor torch ops and one reverse loop (any device)."""
+    a, b = ctx.decays
+    th = ctx.threshold
+    steps = grad_out.shape[0]
+    if th is None:
+        g_mem = torch.empty_like(mem).copy_(grad_out)  # d out / d mem = 1 (no reset), in the states' layout
         for t in range(steps - 2, -1, -1):
-            g_syn[t].add_(g_syn[t + 1], alpha=a)
-        g_alpha = torch.dot(memory_order(g_syn[1:]), memory_order(syn[:-1])) if ctx.needs_input_grad[1] else None
-        return g_syn, g_alpha, g_beta, None, None
+            g_mem[t].add_(g_mem[t + 1], alpha=b)
+        mem_after_reset = mem
+    else:
+        keep = torch.le(mem, th, out=torch.empty_like(mem))
+        inv = atan_surrogate_denominator(mem, th, ctx.slope)
+        half_slope = ctx.slope / 2
+        g_mem = torch.mul(grad_out, inv, out=torch.empty_like(mem)).mul_(half_slope)  # g_out * s'
+        reset_grad = torch.addcmul(keep, mem, inv, value=-half_slope, out=inv)  # keep - mem * s'
+        for t in range(steps - 2, -1, -1):
+            g_mem[t].addcmul_(g_mem[t + 1], reset_grad[t], value=b)
+        mem_after_reset = keep.mul_(mem) if ctx.needs_input_grad[2] else None
+    g_beta = torch.dot(memory_order(g_mem[1:]), memory_order(mem_after_reset[:-1])) if ctx.needs_input_grad[2] else None
+    g_syn = g_mem  # in place from here on: g_mem is no longer needed
+    for t in range(steps - 2, -1, -1):
+        g_syn[t].add_(g_syn[t + 1], alpha=a)
+    g_alpha = torch.dot(memory_order(g_syn[1:]), memory_order(syn[:-1])) if ctx.needs_input_grad[1] else None
+    return g_syn, g_alpha, g_beta
 
 
 class CubaLIF(nn.Module):

@@ -1,0 +1,93 @@
+"""Compiled (numba) CPU kernels of the CUBA LIF time loop used by :class:`had_snn.models.neurons.CubaLIFFunction`.
+
+Each kernel reads and writes every element once: the neurons are cut into blocks that stay in cache while the block
+walks over T, instead of ~10 whole-tensor passes per step of the torch path. Arrays are (T, N) in memory order
+(N = neurons of one step), float32 or float64. The forward does the same float operations in the same order as
+``snntorch.Synaptic`` (no fused multiply-add), so spikes and states equal the torch path bit for bit; the backward
+equals it up to summation order. Single-threaded: the loops are memory-bound, and numba's threading layers can clash
+with torch's OpenMP runtime.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+BLOCK = 2048  # neurons per block: (T=8) x 2048 x 4 arrays x 4 B = 256 KiB, inside L2
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: float, spiking: bool,
+                syn: np.ndarray, mem: np.ndarray, spikes: np.ndarray) -> None:
+    """Fill ``syn``, the pre-reset ``mem`` and (when ``spiking``) 0/1 ``spikes``, all (T, N), from ``current``."""
+    steps, n = current.shape
+    dtype = current.dtype.type
+    a, b, th, zero, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(0), dtype(1)
+    for blk in range((n + BLOCK - 1) // BLOCK):
+        lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
+        for i in range(lo, hi):
+            syn[0, i] = current[0, i]
+            mem[0, i] = current[0, i]
+        for t in range(1, steps):
+            for i in range(lo, hi):
+                s = a * syn[t - 1, i] + current[t, i]
+                m = b * mem[t - 1, i]
+                if spiking and mem[t - 1, i] > th:
+                    m = zero
+                syn[t, i] = s
+                mem[t, i] = m + s
+        if spiking:
+            for t in range(steps):
+                for i in range(lo, hi):
+                    spikes[t, i] = one if mem[t, i] > th else zero
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_backward(grad_out: np.ndarray, syn: np.ndarray, mem: np.ndarray, alpha: float, beta: float,
+                 threshold: float, spiking: bool, slope: float, grad_in: np.ndarray,
+                 partial_sums: np.ndarray) -> None:
+    """Reverse loop of the LIF: ``grad_in`` (T, N) = dL/d current; ``partial_sums[block] = (dL/d alpha, dL/d beta)``.
+
+    ``syn`` may be empty (0, 0) when alpha needs no gradient; its partial sum is then 0. ``mem`` is the pre-reset
+    membrane from :func:`lif_forward`.
+    """
+    steps, n = grad_out.shape
+    dtype = grad_out.dtype.type
+    a, b, th, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(1)
+    k, half_slope = dtype(math.pi / 2 * slope), dtype(slope / 2)
+    with_syn = syn.shape[0] == steps
+    for blk in range((n + BLOCK - 1) // BLOCK):
+        lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
+        g_mem_next = np.zeros(hi - lo, dtype=grad_out.dtype)
+        g_syn_next = np.zeros(hi - lo, dtype=grad_out.dtype)
+        sum_alpha, sum_beta = 0.0, 0.0
+        for t in range(steps - 1, -1, -1):
+            for j in range(hi - lo):
+                i = lo + j
+                v = mem[t, i]
+                if spiking:
+                    x = k * (v - th)
+                    sg = half_slope / (one + x * x)
+                    keep = one if v <= th else dtype(0)
+                    g_mem = grad_out[t, i] * sg + b * g_mem_next[j] * (keep - v * sg)
+                else:
+                    g_mem = grad_out[t, i] + b * g_mem_next[j]
+                g_syn = g_mem + a * g_syn_next[j]
+                grad_in[t, i] = g_syn
+                if t > 0:
+                    prev = mem[t - 1, i]
+                    if not spiking or prev <= th:
+                        sum_beta += g_mem * prev
+                    if with_syn:
+                        sum_alpha += g_syn * syn[t - 1, i]
+                g_mem_next[j] = g_mem
+                g_syn_next[j] = g_syn
+        partial_sums[blk, 0] = sum_alpha
+        partial_sums[blk, 1] = sum_beta
+
+
+def num_blocks(n: int) -> int:
+    """Blocks of :data:`BLOCK` neurons covering ``n`` (rows of ``partial_sums``)."""
+    return (n + BLOCK - 1) // BLOCK
