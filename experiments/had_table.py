@@ -35,6 +35,7 @@ import numpy as np
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SUBSETS = ("all", "low_light", "fast_motion")
 METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
+STATIC = "static"  # reference row: the initial box kept for every frame
 # Method -> (distill section source, overrides of that section). "teacher" trains the RGB+event teacher.
 METHODS: dict[str, tuple[str | None, dict]] = {
     "teacher": (None, {}),
@@ -162,6 +163,22 @@ def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, 
     return result
 
 
+def run_static(run_dir: Path, test_seqs: list) -> dict:
+    """The box-stays-put baseline (no training, same for every seed): the floor a trained tracker must beat."""
+    from had_snn.tracking.evaluate import evaluate
+    from had_snn.tracking.tracker import StaticTracker
+
+    result_path = run_dir / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    report = evaluate([StaticTracker()], test_seqs, run_dir / "eval", split="test", resume=False, plots=False)
+    subsets = report["trackers"]["static"]["subsets"]
+    result = {"method": STATIC, "seed": None, "run_dir": str(run_dir),
+              "subsets": {s: {name: subsets[s][key] for name, key in METRICS} for s in subsets}}
+    atomic_write(result_path, json.dumps(result, indent=1))
+    return result
+
+
 def aggregate(results: list[dict], methods: list[str]) -> dict:
     """``{method: {subset: {metric: {mean, std, n, values}}}}`` over seeds (sample std; NaN for one seed)."""
     out: dict = {}
@@ -232,7 +249,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output folder (default runs/had-table-<timestamp>); reuse to resume")
     p.add_argument("--data", help="benchmark root with index.json (default: generate synthetic data into OUT/data)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
-    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="subset of methods")
+    p.add_argument("--methods", nargs="+", choices=[STATIC, *METHODS], default=[STATIC, *METHODS],
+                   help="subset of methods (static: the initial box kept, a reference row without seeds)")
     p.add_argument("--epochs", type=int, help="override the epochs of every run")
     p.add_argument("--samples-per-epoch", type=int, help="override data.samples_per_epoch of every run")
     p.add_argument("--sequences", type=int, help="synthetic sequences to generate (default by mode)")
@@ -293,14 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     test_seqs = load_split(data_dir, "test", load_frames=True)
     atomic_write(out / "table_config.json", json.dumps(
         {"mode": mode, "data": data_dir, "argv": sys.argv[1:] if argv is None else argv, "preset": preset.__dict__,
-         "methods": {m: specs[m] for m in args.methods}}, indent=1))
+         "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
 
     seeds = list(range(args.seeds))
     # Teachers first: every distilled student of seed k learns from the teacher of seed k.
-    needs_teacher = any(specs[m][0] not in (None, "none") for m in args.methods)
+    needs_teacher = any(specs[m][0] not in (None, "none") for m in args.methods if m != STATIC)
     order = (["teacher"] if "teacher" in args.methods or needs_teacher else []) + \
-        [m for m in args.methods if m != "teacher"]
+        [m for m in args.methods if m not in ("teacher", STATIC)]
     results, teachers = [], {}
+    if STATIC in args.methods:
+        results.append(run_static(out / "runs" / STATIC, test_seqs))
     bar = tqdm(total=len(order) * len(seeds), desc="had-table", unit="run", disable=args.no_progress)
     for method in order:
         for seed in seeds:
@@ -316,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1)
     bar.close()
 
-    methods = [m for m in METHODS if m in args.methods]
+    methods = [m for m in (STATIC, *METHODS) if m in args.methods]
     agg = aggregate(results, methods)
     note = (f"HAD table ({mode} mode), data `{data_dir}`, test split: {len(test_seqs)} sequences. "
             f"SR = success AUC, PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over "

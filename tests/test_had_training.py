@@ -184,18 +184,22 @@ def test_had_table_script_writes_a_row_per_method_and_resumes(tmp_path: Path) ->
             "--sequences", "18", "--duration-s", "0.3", "--device", "cpu", "--no-progress"]
     assert table.main(argv) == 0
     rows = _parse_markdown_rows((out / "table.md").read_text())
-    assert list(rows) == list(table.METHODS)
+    assert list(rows) == [table.STATIC, *table.METHODS]
+    static = rows[table.STATIC]  # one deterministic run, no spread
+    assert static[0] == "1" and all(re.match(r"^\d+\.\d$", c) for c in static[1:]), static
     cell = re.compile(r"^\d+\.\d ± \d+\.\d$")
-    for method, cells in rows.items():
+    for method, cells in list(rows.items())[1:]:
         assert cells[0] == "2", method
         assert all(cell.match(c) for c in cells[1:]), (method, cells)
     data = json.loads((out / "table.json").read_text())
-    assert len(data["runs"]) == 2 * len(table.METHODS)
+    assert len(data["runs"]) == 2 * len(table.METHODS) + 1
     had = data["aggregate"]["had"]["all"]["SR"]
     assert had["n"] == 2 and had["mean"] == pytest.approx(sum(had["values"]) / 2)
     assert 0 <= had["mean"] <= 1
     # Each distilled student learned from the teacher of its own seed; the ablations switched what they say.
     for run in data["runs"]:
+        if run["method"] == table.STATIC:
+            continue
         cfg = load_config(Path(run["run_dir"]) / "config.yaml")
         if run["method"] == "had_no_spatial":
             assert cfg.distill["spatial"] is False and "extra/mse/stage2" in run["final_epoch"]
