@@ -6,6 +6,8 @@ neuron implementation on the same time-folded network: neurons stepped with plai
 step, the pre-fusion implementation) and the fused ``CubaLIFFunction`` with its torch-op path (``HAD_SNN_TORCH_LIF=1``)
 instead of the numba kernels. All use the student's own conv/BN modules (BN in eval mode so per-step and folded
 statistics agree), so outputs and gradients must match.
+``--data DIR`` replaces the random spikes by a batch of real training pairs from DIR's train split and the loss by the
+tracking loss, i.e. one training step of ``had-snn train student`` minus the optimiser update.
 Prints the wall time of each and the ratios. Usage: ``python bench/bench_student_step.py [--batch 16 --steps 8]``.
 """
 
@@ -98,14 +100,31 @@ class PerStepStudent(nn.Module):
         return split_head(readout / batch["search_spikes"].shape[0])
 
 
+def real_batch(data_dir: str, batch_size: int, steps: int) -> dict[str, torch.Tensor]:
+    """``batch_size`` training pairs (seed 0, epoch 0) from the train split of a benchmark, as the trainer sees them."""
+    from had_snn.data.dataset import load_split
+    from had_snn.tracking.config import CropConfig
+    from had_snn.tracking.sampler import PairDataset, collate_pairs
+
+    pairs = PairDataset(load_split(data_dir, "train", load_frames=False), CropConfig(student_steps=steps),
+                        samples_per_epoch=batch_size)
+    return collate_pairs([pairs[i] for i in range(batch_size)])
+
+
 def fwd_bwd(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[float, dict]:
-    """One forward + backward; returns (seconds, outputs)."""
+    """One forward + backward (tracking loss on real pairs, else a fixed function of the outputs)."""
+    from had_snn.tracking.losses import tracking_loss
+
     model.zero_grad()
     sync = torch.cuda.synchronize if batch["search_spikes"].is_cuda else (lambda: None)
     sync()
     t0 = time.perf_counter()
     out = model(batch)
-    (out["heatmap"].square().mean() + out["size"].sum() + out["offset"].sum()).backward()
+    if "target_box" in batch:
+        loss = tracking_loss(out, batch)[0]
+    else:
+        loss = out["heatmap"].square().mean() + out["size"].sum() + out["offset"].sum()
+    loss.backward()
     sync()
     return time.perf_counter() - t0, out
 
@@ -117,6 +136,7 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.05, help="input spike probability per pixel and step")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (best is reported)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = stable on a shared machine)")
+    parser.add_argument("--data", help="benchmark root (index.json): real training pairs and the tracking loss")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -125,8 +145,11 @@ def main() -> None:
     variants = {"step": PerStepStudent(student).to(args.device), "autograd_lif": with_stepped_neurons(student),
                 "torch_lif": student, "folded": student}
     g = torch.Generator().manual_seed(0)
-    batch = {k: (torch.rand(args.steps, args.batch, 2, px, px, generator=g) < args.density).float().to(args.device)
-             for k, px in (("template_spikes", 64), ("search_spikes", 128))}
+    if args.data:
+        batch = {k: v.to(args.device) for k, v in real_batch(args.data, args.batch, args.steps).items()}
+    else:
+        batch = {k: (torch.rand(args.steps, args.batch, 2, px, px, generator=g) < args.density).float().to(args.device)
+                 for k, px in (("template_spikes", 64), ("search_spikes", 128))}
     times: dict[str, list[float]] = {name: [] for name in variants}
     outs, grads = {}, {}
     for repeat in range(args.repeats + 1):  # the first round warms up; rounds interleave so load hits all alike
@@ -145,7 +168,8 @@ def main() -> None:
                                    msg=f"first-layer gradient differs from {name}")
     best = {name: min(ts) for name, ts in times.items()}
     where = args.device if args.device != "cpu" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"student forward+backward, B={args.batch} T={args.steps}, {where}, best of {args.repeats}")
+    source = f"real pairs from {args.data}, tracking loss" if args.data else f"random spikes p={args.density}"
+    print(f"student forward+backward, B={args.batch} T={args.steps}, {source}, {where}, best of {args.repeats}")
     print(f"  per-step snntorch loop:               {best['step'] * 1e3:8.1f} ms")
     print(f"  time-folded, autograd-stepped LIF:    {best['autograd_lif'] * 1e3:8.1f} ms")
     print(f"  time-folded, fused LIF, torch ops:    {best['torch_lif'] * 1e3:8.1f} ms")
