@@ -182,6 +182,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, help="override every config's epochs (smoke runs; default: the configs')")
     p.add_argument("--parallel", type=int, default=1,
                    help="train this many trackers at once, each with cpu_count/parallel torch threads (default 1)")
+    p.add_argument("--threads", type=int,
+                   help="torch threads of every child process (default: cpu_count/parallel for training, torch's "
+                        "default for eval); 1 avoids OpenMP spinning on a loaded machine")
     p.add_argument("--only", nargs="+", choices=list(TRAINED), default=list(TRAINED), help="trackers to train")
     p.add_argument("--doc", type=Path, help="also write the table here (e.g. docs/results_issue3.md)")
     return p.parse_args(argv)
@@ -194,13 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     had_snn("synth", "--out", str(data), "--sequences", str(args.sequences), "--seed", str(args.seed))
     if args.parallel < 1:
         raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
-    threads = max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None
+    threads = args.threads or (max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None)
     with ThreadPoolExecutor(args.parallel) as pool:  # threads only wait on the training subprocesses
         futures = {name: pool.submit(train_one, name, out, data, args.epochs, threads) for name in args.only}
         trained = {name: f.result() for name, f in futures.items()}
     trackers = ["static"] + [str(checkpoint_link(out, name)) for name in trained]
     eval_args = ["eval", "--data", str(data), "--split", "test", "--out", str(out / "eval")]
-    had_snn(*eval_args, *(a for t in trackers for a in ("--tracker", t)))
+    had_snn(*eval_args, *(a for t in trackers for a in ("--tracker", t)), threads=args.threads)
     report = json.loads((out / "eval" / "results.json").read_text())
     meta = {"command": "python experiments/issue3_results.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
