@@ -169,7 +169,12 @@ def markdown(report: dict, trained: dict[str, dict], meta: dict) -> str:
             if s is not None:
                 cells = " | ".join(f"{100 * s[key]:.1f}" for _, key in METRICS)
                 lines.append(f"| {subset} | {s['num_sequences']} | {name} | {cells} |")
-    lines += ["", "Trackers: " + "; ".join(f"`{n}` = {LABELS[n]}" for n in names) + "."]
+    lines += ["", "Trackers: " + "; ".join(f"`{n}` = {LABELS[n]}" for n in names) + ".", ""]
+    static = report["trackers"]["static"]["subsets"]["all"]
+    for name in trained:
+        s = report["trackers"][name]["subsets"]["all"]
+        deltas = ", ".join(f"{label} {100 * (s[key] - static[key]):+.1f}" for label, key in METRICS)
+        lines.append(f"- `{name}` vs static, all test sequences (points): {deltas}")
     return "\n".join(lines) + "\n"
 
 
