@@ -10,7 +10,15 @@ from torch import nn
 from had_snn.data.events import make_events
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.metrics import iou
-from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for, read_otb, write_otb
+from had_snn.tracking.tracker import (
+    BoxUpdate,
+    ModelTracker,
+    StaticTracker,
+    crop_config_for,
+    read_otb,
+    update_box,
+    write_otb,
+)
 
 SENSOR = (64, 48)
 SIDE_PX = 8.0
@@ -59,6 +67,77 @@ class OracleModel(nn.Module):
         return {"heatmap": heat, "size": size, "offset": offset, "response": heat, "features": {}}
 
 
+class WideModel(OracleModel):
+    """Finds the square's centre exactly but predicts a size tied to the search crop, 20% wider than the box the
+    crop was cut around (``search_context = 4``: the previous box is 1/4 of the crop side): the error compounds
+    frame after frame unless the tracker damps and bounds the size."""
+
+    def forward(self, batch: dict) -> dict:
+        out = super().forward(batch)
+        out["size"][:, 0] = 0.25 * 1.2
+        out["size"][:, 1] = 0.25
+        return out
+
+
+def test_size_safeguards_stop_a_biased_model_from_blowing_up() -> None:
+    seq = moving_square_sequence(n_frames=30, step_px=1.0)
+    unguarded = ModelTracker(WideModel(), window_influence=0.0, box_update=BoxUpdate.none()).track(seq)
+    # no safeguards: crop side 4 sqrt(w h), so w' = 1.2 sqrt(w h), h' = sqrt(w h): the size grows ~9.5% per frame
+    g = np.sqrt(unguarded[:3, 2] * unguarded[:3, 3])
+    np.testing.assert_allclose(unguarded[1:4, 2:], np.stack([1.2 * g, g], axis=1), rtol=1e-4)
+    assert unguarded[-1, 2] == SENSOR[0] and iou(unguarded, seq.boxes)[-1] < 0.05  # only the sensor stops it
+    guarded = ModelTracker(WideModel(), window_influence=0.0).track(seq)
+    # lr = 0.4 * score (sigmoid(10) times the SiamRPN penalty): the width grows by less than 0.4 * 20% per frame
+    growth = guarded[1:, 2] / guarded[:-1, 2]
+    assert (growth > 1.0).all() and (growth < 1 + 0.4 * 0.2).all()
+    assert (guarded[:, 2] <= unguarded[:, 2] + 1e-9).all() and guarded[-1, 2] < 0.5 * SENSOR[0]
+    assert iou(guarded[:10], seq.boxes[:10]).mean() > iou(unguarded[:10], seq.boxes[:10]).mean() + 0.1
+    # the bound relative to the first box (SiamFC's 0.2-5x by default) caps the size however long the run
+    capped = ModelTracker(WideModel(), window_influence=0.0, box_update=BoxUpdate(init_scale_range=(0.5, 2.0)))
+    boxes = capped.track(seq)
+    assert boxes[:, 2].max() == pytest.approx(2 * SIDE_PX) and (boxes[:, 3] <= 2 * SIDE_PX + 1e-9).all()
+
+
+def test_update_box_damps_and_clamps_by_hand() -> None:
+    prev, init = np.array([10.0, 10.0, 20.0, 10.0]), np.array([20.0, 10.0])
+    pred = np.array([12.0, 8.0, 30.0, 10.0])  # centre (27, 13), 50% wider
+    rule = BoxUpdate(size_lr=0.5, max_scale_step=2.0)
+    box = update_box(prev, pred, 0.8, init, (100, 80), rule)  # lr 0.4: w = 0.6 * 20 + 0.4 * 30 = 24
+    np.testing.assert_allclose(box, [27 - 12, 13 - 5, 24, 10])
+    box = update_box(prev, pred, 1.0, init, (100, 80), BoxUpdate(size_lr=1.0, max_scale_step=1.1))
+    np.testing.assert_allclose(box[2:], [22, 10])  # per-frame step bound
+    free = {"size_lr": 1.0, "max_scale_step": 2.0}
+    box = update_box(prev, pred, 1.0, init, (100, 80), BoxUpdate(**free, init_scale_range=(0.5, 1.2)))
+    np.testing.assert_allclose(box[2:], [24, 10])  # 1.2 x the first box
+    box = update_box(prev, pred, 1.0, init, (100, 80), BoxUpdate(**free, max_size_frac=0.25))
+    np.testing.assert_allclose(box[2:], [25, 10])  # a quarter of the 100 px sensor width
+    np.testing.assert_allclose(update_box(prev, pred, 0.0, init, (100, 80), BoxUpdate())[2:], prev[2:])
+    with pytest.raises(ValueError, match="size_lr"):
+        BoxUpdate(size_lr=1.5)
+    with pytest.raises(ValueError, match="init_scale_range"):
+        BoxUpdate(init_scale_range=(2.0, 5.0))
+    assert BoxUpdate().key() != BoxUpdate(size_lr=0.3).key()
+
+
+def test_scale_penalty_prefers_the_peak_that_keeps_the_size() -> None:
+    from had_snn.tracking.decode import decode, size_change_penalty
+
+    hm, size = torch.full((1, 1, 16, 16), -10.0), torch.full((1, 2, 16, 16), 0.25)
+    hm[0, 0, 4, 4], hm[0, 0, 10, 10] = 2.0, 1.8  # p = 0.881 and 0.858
+    size[0, :, 4, 4] = torch.tensor([0.5, 0.25])  # twice as wide as the previous box
+    out = {"heatmap": hm, "size": size, "offset": torch.zeros(1, 2, 16, 16)}
+    prev = torch.tensor([[0.25, 0.25]])
+    # s_c = sqrt(0.875 * 0.625) / 0.5 = 1.4790, r_c = 2 -> exp(-(2.958 - 1) * 0.04) = 0.9247
+    pen = size_change_penalty(size, prev, 0.04)
+    assert float(pen[0, 4, 4]) == pytest.approx(np.exp(-(2 * np.sqrt(0.875 * 0.625) / 0.5 - 1) * 0.04), rel=1e-5)
+    assert float(pen[0, 10, 10]) == pytest.approx(1.0)
+    box, score = decode(out, 0.0)
+    assert float(box[0, 2]) == 0.5 and float(score) == pytest.approx(float(torch.sigmoid(torch.tensor(2.0))))
+    box, score = decode(out, 0.0, prev, penalty_k=0.04)
+    assert float(box[0, 0]) == pytest.approx(10 / 16) and float(box[0, 2]) == 0.25
+    assert float(score) == pytest.approx(float(torch.sigmoid(torch.tensor(1.8))))
+
+
 def test_static_baseline() -> None:
     seq = moving_square_sequence()
     boxes = StaticTracker().track(seq)
@@ -70,13 +149,15 @@ def test_static_baseline() -> None:
         StaticTracker().track(bad)
 
 
-def test_oracle_model_tracks_the_square() -> None:
+@pytest.mark.parametrize("rule", [BoxUpdate(), BoxUpdate.none()], ids=["defaults", "no-safeguards"])
+def test_oracle_model_tracks_the_square(rule: BoxUpdate) -> None:
     seq = moving_square_sequence()
-    boxes = ModelTracker(OracleModel(), window_influence=0.0).track(seq)
+    boxes = ModelTracker(OracleModel(), window_influence=0.0, box_update=rule).track(seq)
     np.testing.assert_allclose(boxes[0], seq.boxes[0])
     ov = iou(boxes, seq.boxes)
     assert ov.min() > 0.85, ov
     np.testing.assert_allclose(boxes[:, 0], seq.boxes[:, 0], atol=0.5)
+    np.testing.assert_allclose(boxes[:, 2:], seq.boxes[:, 2:], atol=1.0)
 
 
 def test_real_teacher_and_student_run_in_the_loop() -> None:
@@ -175,6 +256,8 @@ def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
 
 
 def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
+    import json
+
     from had_snn.cli import main
     from had_snn.data.dataset import index_entry, write_index
     from had_snn.data.io import write_sequence
@@ -189,11 +272,23 @@ def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
     model = build_model("teacher_events", widths=(4, 8, 8), stem_channels=4, convs_per_stage=1, head_channels=8)
     save_checkpoint(tmp_path / "ckpt" / "tiny.pt", model_state(model))
     out = tmp_path / "out"
+    threads_before = torch.get_num_threads()
     rc = main(["eval", "--tracker", str(tmp_path / "ckpt" / "tiny.pt"), "--tracker", "static",
                "--data", str(tmp_path / "data"), "--out", str(out), "--no-plots"])
     assert rc == 0
     assert "| all | 1 | static |" in capsys.readouterr().out
     assert read_otb(out / "boxes" / "tiny" / "square.txt").shape == (4, 4)
+    meta = out / "boxes" / "tiny" / "tracker.json"
+    assert json.loads(meta.read_text())["fingerprint"].endswith("|" + BoxUpdate().key())
+    assert main(["eval", "--tracker", str(tmp_path / "ckpt" / "tiny.pt"), "--data", str(tmp_path / "data"),
+                 "--out", str(out), "--no-plots", "--threads", "1", "--size-lr", "0.2", "--scale-penalty", "0"]) == 0
+    assert json.loads(meta.read_text())["fingerprint"].endswith("|" + BoxUpdate(size_lr=0.2, penalty_k=0).key())
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(threads_before)
+    capsys.readouterr()
+    for bad, message in ((["--threads", "0"], "--threads must be >= 1"), (["--size-lr", "2"], "size_lr")):
+        assert main(["eval", "--tracker", "static", "--data", str(tmp_path / "data"), "--out", str(out), *bad]) == 1
+        assert message in capsys.readouterr().err
     assert main(["eval", "--tracker", "static", "--data", str(tmp_path / "data"), "--split", "val",
                  "--out", str(out)]) == 1
     assert "no split 'val'" in capsys.readouterr().err

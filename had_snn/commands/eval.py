@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from had_snn.threads import THREADS_HELP
+
+if TYPE_CHECKING:
+    from had_snn.tracking.tracker import BoxUpdate
 
 NAME = "eval"
 HELP = "Evaluate trackers (checkpoints or the 'static' baseline) on a split: OTB boxes, SR/PR/NPR table, plots."
@@ -18,6 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--window-influence", type=float, default=0.25,
                         help="cosine-window weight in [0, 1] when picking the peak (default 0.25)")
+    parser.add_argument("--size-lr", type=float, default=0.4,
+                        help="size damping: new size = (1 - lr) * previous + lr * predicted, lr = SIZE_LR * peak "
+                             "score (SiamRPN; default 0.4, 1 = no damping)")
+    parser.add_argument("--scale-penalty", type=float, default=0.04,
+                        help="SiamRPN penalty_k on peaks whose size / aspect departs from the previous box "
+                             "(default 0.04, 0 = off)")
+    parser.add_argument("--max-scale-step", type=float, default=1.1,
+                        help="largest per-frame size change factor per side (default 1.1, inf = unbounded)")
+    parser.add_argument("--init-scale-range", type=float, nargs=2, default=(0.2, 5.0), metavar=("LOW", "HIGH"),
+                        help="box size bounds relative to the first box (SiamFC; default 0.2 5)")
+    parser.add_argument("--max-size-frac", type=float, default=1.0,
+                        help="largest box width / height as a fraction of the sensor's (default 1)")
+    parser.add_argument("--no-safeguards", action="store_true",
+                        help="take every predicted box as it is (ignores the five options above)")
+    parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--steps", type=int, default=8, help="student time steps per frame interval (default 8)")
     parser.add_argument("--device", default="cpu", help="torch device for checkpoints (default cpu)")
     parser.add_argument("--no-resume", action="store_true", help="re-track sequences even if their boxes exist")
@@ -45,7 +66,19 @@ def tracker_name(path: Path, taken: set[str]) -> str:
     return name
 
 
-def build_trackers(specs: list[str], window_influence: float, steps: int, device: str) -> list:
+def box_update_from_args(args: argparse.Namespace) -> BoxUpdate:
+    """The :class:`~had_snn.tracking.tracker.BoxUpdate` the options ask for (ValueError names a bad option)."""
+    from had_snn.tracking.tracker import BoxUpdate
+
+    if args.no_safeguards:
+        return BoxUpdate.none()
+    return BoxUpdate(size_lr=args.size_lr, penalty_k=args.scale_penalty, max_scale_step=args.max_scale_step,
+                     init_scale_range=tuple(args.init_scale_range), max_size_frac=args.max_size_frac)
+
+
+def build_trackers(specs: list[str], window_influence: float, steps: int, device: str,
+                   box_update: BoxUpdate | None = None) -> list:
+    """Trackers for ``--tracker`` specs; checkpoint trackers are fingerprinted by file hash and settings."""
     from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
     from had_snn.train.checkpoint import load_model
 
@@ -58,7 +91,7 @@ def build_trackers(specs: list[str], window_influence: float, steps: int, device
             model = load_model(path, map_location=device)
             fp = f"{file_fingerprint(path)}:w={window_influence}:T={steps}"
             tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device,
-                                   name=tracker_name(path, taken), fingerprint=fp)
+                                   name=tracker_name(path, taken), fingerprint=fp, box_update=box_update)
         if tracker.name in taken:
             raise ValueError(f"tracker {tracker.name!r} given twice")
         taken.add(tracker.name)
@@ -68,9 +101,11 @@ def build_trackers(specs: list[str], window_influence: float, steps: int, device
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
+    from had_snn.threads import set_threads
     from had_snn.tracking.evaluate import evaluate
 
-    trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device)
+    set_threads(args.threads)
+    trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update_from_args(args))
     needs_frames = any(getattr(t, "model", None) is not None for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume, plots=not args.no_plots)

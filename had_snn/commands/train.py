@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from had_snn.threads import THREADS_HELP
+
 NAME = "train"
 HELP = "train a tracker (teacher, teacher_rgb, teacher_events or student) from a YAML config"
 KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
@@ -17,15 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when available)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
+    parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
+    from had_snn.threads import set_threads
     from had_snn.train.config import config_from_dict, read_yaml
     from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import train
 
+    set_threads(args.threads)
     raw = read_yaml(args.config)
     if raw.get("model", args.kind) != args.kind:
         raise ValueError(f"{args.config}: config trains model {raw['model']!r} but the command asks for {args.kind!r}")

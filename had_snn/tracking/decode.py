@@ -31,18 +31,54 @@ def boxes_at(out: dict, iy: torch.Tensor, ix: torch.Tensor) -> torch.Tensor:
     return torch.stack([cx, cy, wh[:, 0], wh[:, 1]], dim=1)
 
 
-def decode(out: dict, window_influence: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best box per sample: argmax of ``(1 - lambda) * sigmoid(heatmap) + lambda * hann`` (SiamFC's cosine-window
-    penalty, ``lambda = window_influence``), then offset and size at that cell.
+def size_change_penalty(size: torch.Tensor, prev_wh: torch.Tensor, penalty_k: float) -> torch.Tensor:
+    """SiamRPN's scale / aspect-change penalty per cell, ``exp(-(r_c * s_c - 1) * k)`` in (0, 1].
 
-    Returns normalised ``(cx, cy, w, h)`` boxes (B, 4) and the sigmoid peak score (B,) at the chosen cell.
+    ``s_c = max(r, 1/r)`` for the ratio of padded sizes ``sqrt((w + p) * (h + p))``, ``p = (w + h) / 2``, of the
+    predicted and the previous box, ``r_c`` the same for their aspect ratios (pysot
+    ``pysot/tracker/siamrpn_tracker.py``, ``change``/``sz``; ``k = cfg.TRACK.PENALTY_K``, 0.04 in pysot's default
+    config and mmtracking's SiamRPN++ configs). ``size`` is (B, 2, Hm, Wm), ``prev_wh`` (B, 2), both as fractions
+    of the search crop; returns (B, Hm, Wm).
+    """
+    eps = 1e-6
+    w, h = size[:, 0].clamp_min(eps), size[:, 1].clamp_min(eps)
+    pw = prev_wh[:, 0, None, None].to(size).clamp_min(eps)
+    ph = prev_wh[:, 1, None, None].to(size).clamp_min(eps)
+
+    def padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        pad = (a + b) / 2
+        return torch.sqrt((a + pad) * (b + pad))
+
+    def change(r: torch.Tensor) -> torch.Tensor:
+        return torch.maximum(r, 1 / r)
+
+    s_c = change(padded(w, h) / padded(pw, ph))
+    r_c = change((pw / ph) / (w / h))
+    return torch.exp(-(r_c * s_c - 1) * penalty_k)
+
+
+def decode(
+    out: dict, window_influence: float = 0.25, prev_wh: torch.Tensor | None = None, penalty_k: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best box per sample: argmax of ``(1 - lambda) * penalty * sigmoid(heatmap) + lambda * hann`` (SiamFC's
+    cosine-window penalty, ``lambda = window_influence``), then offset and size at that cell.
+
+    ``penalty`` is :func:`size_change_penalty` against ``prev_wh`` (the previous box as fractions of the search
+    crop, (B, 2)) when given and ``penalty_k > 0``, else 1 (SiamRPN applies it before the window, as here).
+
+    Returns normalised ``(cx, cy, w, h)`` boxes (B, 4) and the penalised score ``penalty * sigmoid`` (B,) at the
+    chosen cell (SiamRPN scales its size learning rate by it).
     """
     if not 0.0 <= window_influence <= 1.0:
         raise ValueError(f"window_influence must be in [0, 1], got {window_influence}")
+    if penalty_k < 0:
+        raise ValueError(f"penalty_k must be >= 0, got {penalty_k}")
     hm = out["heatmap"]
     if hm.dim() != 4 or hm.shape[1] != 1 or hm.shape[2] != hm.shape[3]:
         raise ValueError(f"heatmap must be (B, 1, Hm, Hm), got {tuple(hm.shape)}")
     prob = torch.sigmoid(hm[:, 0])
+    if prev_wh is not None and penalty_k > 0:
+        prob = prob * size_change_penalty(out["size"], prev_wh, penalty_k)
     win = hann_window(hm.shape[-1]).to(prob)
     score = (1 - window_influence) * prob + window_influence * win
     flat = score.flatten(1).argmax(dim=1)

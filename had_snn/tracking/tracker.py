@@ -6,8 +6,10 @@ OTB one-pass evaluation protocol).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +19,7 @@ import torch
 from had_snn.atomic import atomic_path
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
-from had_snn.tracking.crop import MIN_BOX_PX, crop_inputs, target_to_box
+from had_snn.tracking.crop import MIN_BOX_PX, box_to_target, crop_inputs, target_to_box
 from had_snn.tracking.decode import decode
 
 InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -71,13 +73,79 @@ def clip_box(box: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, w, h])
 
 
+@dataclass(frozen=True)
+class BoxUpdate:
+    """How a decoded box becomes the tracker's new estimate: the standard Siamese-tracker size safeguards.
+
+    - ``size_lr``: size damping, ``new = (1 - lr) * previous + lr * predicted`` with ``lr = size_lr * score`` (the
+      penalised peak score), as SiamRPN / pysot (``cfg.TRACK.LR``: 0.4 default config, 0.38 for SiamRPN++ r50,
+      mmtracking 0.33); SiamFC damps its scale the same way (``scale_lr`` 0.59). The centre is not damped.
+    - ``penalty_k``: SiamRPN's scale / aspect-change penalty on the heat map (:func:`size_change_penalty`;
+      pysot ``cfg.TRACK.PENALTY_K`` 0.04). OSTrack has neither (box replaced each frame, only clipped to the image).
+    - ``max_scale_step``: per-frame bound on the size ratio new / previous, per side.
+    - ``init_scale_range``: bounds on the size relative to the first box (SiamFC's ``minSFactor`` 0.2 and
+      ``maxSFactor`` 5).
+    - ``max_size_frac``: the box is at most this fraction of the sensor's width / height.
+
+    :meth:`none` is the unguarded update (the predicted box replaces the estimate, only clipped to the sensor).
+    """
+
+    size_lr: float = 0.4
+    penalty_k: float = 0.04
+    max_scale_step: float = 1.1
+    init_scale_range: tuple[float, float] = (0.2, 5.0)
+    max_size_frac: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.size_lr <= 1.0:
+            raise ValueError(f"BoxUpdate.size_lr must be in [0, 1], got {self.size_lr}")
+        if not self.penalty_k >= 0.0:
+            raise ValueError(f"BoxUpdate.penalty_k must be >= 0, got {self.penalty_k}")
+        if not self.max_scale_step >= 1.0:
+            raise ValueError(f"BoxUpdate.max_scale_step must be >= 1 (1 = size frozen), got {self.max_scale_step}")
+        lo, hi = self.init_scale_range
+        if not 0.0 <= lo <= 1.0 <= hi:
+            raise ValueError(f"BoxUpdate.init_scale_range must satisfy 0 <= low <= 1 <= high, got {(lo, hi)}")
+        if not 0.0 < self.max_size_frac <= 1.0:
+            raise ValueError(f"BoxUpdate.max_size_frac must be in (0, 1], got {self.max_size_frac}")
+
+    @classmethod
+    def none(cls) -> BoxUpdate:
+        """No safeguards: every frame takes the predicted box as it is (clipped to the sensor)."""
+        return cls(size_lr=1.0, penalty_k=0.0, max_scale_step=math.inf, init_scale_range=(0.0, math.inf))
+
+    def key(self) -> str:
+        """Stable text of the settings, for evaluation fingerprints."""
+        lo, hi = self.init_scale_range
+        return (f"size_lr={self.size_lr:g}:penalty_k={self.penalty_k:g}:max_scale_step={self.max_scale_step:g}:"
+                f"init_scale={lo:g}-{hi:g}:max_size_frac={self.max_size_frac:g}")
+
+
+def update_box(
+    prev: np.ndarray, pred: np.ndarray, score: float, init_wh: np.ndarray, sensor_size: tuple[int, int],
+    rule: BoxUpdate,
+) -> np.ndarray:
+    """New ``x, y, w, h`` px estimate from the previous one and the decoded ``pred`` (see :class:`BoxUpdate`):
+    predicted centre, damped and clamped size, then :func:`clip_box` to the sensor."""
+    lr = min(max(rule.size_lr * float(score), 0.0), 1.0)
+    wh = (1 - lr) * prev[2:] + lr * pred[2:]
+    wh = np.clip(wh, prev[2:] / rule.max_scale_step, prev[2:] * rule.max_scale_step)
+    lo, hi = rule.init_scale_range
+    wh = np.clip(wh, init_wh * lo, init_wh * hi)
+    wh = np.minimum(wh, rule.max_size_frac * np.asarray(sensor_size, dtype=np.float64))
+    centre = pred[:2] + pred[2:] / 2
+    return clip_box(np.concatenate([centre - wh / 2, wh]), *sensor_size)
+
+
 class ModelTracker:
     """Siamese tracking with any model following the tracker interface (``forward(batch) -> heatmap/size/offset``).
 
     The template is cut once from frame 0 around the initial box; each later frame is searched in a crop around
     the previous estimate and decoded with a cosine window. ``input_fn`` (optional) transforms each batch before
     the model sees it (e.g. a quantised input path); ``model`` may be any callable with the same interface (e.g.
-    the fixed-point emulator). ``fingerprint`` (e.g. a checkpoint hash) lets an evaluation resume.
+    the fixed-point emulator). ``box_update`` sets the size safeguards (:class:`BoxUpdate`, on by default).
+    ``fingerprint`` (e.g. a checkpoint hash) lets an evaluation resume; the tracker appends its box-update settings
+    so boxes tracked with other settings are not reused.
     """
 
     def __init__(
@@ -89,6 +157,7 @@ class ModelTracker:
         device: str | torch.device = "cpu",
         name: str | None = None,
         fingerprint: str | None = None,
+        box_update: BoxUpdate | None = None,
     ) -> None:
         self.model = model
         self.crop = crop or (crop_config_for(model) if isinstance(model, torch.nn.Module) else CropConfig())
@@ -96,7 +165,8 @@ class ModelTracker:
         self.input_fn = input_fn
         self.device = torch.device(device)
         self.name = name or str(getattr(model, "kind", type(model).__name__))
-        self.fingerprint = fingerprint
+        self.box_update = box_update or BoxUpdate()
+        self.fingerprint = None if fingerprint is None else f"{fingerprint}|{self.box_update.key()}"
 
     def _batch(self, template: dict[str, np.ndarray], search: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         batch = {}
@@ -115,12 +185,15 @@ class ModelTracker:
         template = crop_inputs(seq, 0, box, cfg.template_context, cfg.template_px, cfg)
         boxes = np.empty((seq.num_frames, 4))
         boxes[0] = box
+        init_wh = box[2:].copy()
         for k in range(1, seq.num_frames):
             search = crop_inputs(seq, k, box, cfg.search_context, cfg.search_px, cfg)
             out = self.model(self._batch(template, search))
-            norm, _ = decode(out, self.window_influence)
             region = tuple(search["region"].tolist())
-            box = clip_box(target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px), *seq.sensor_size)
+            prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
+            norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
+            pred = target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px)
+            box = update_box(box, pred, float(score[0]), init_wh, seq.sensor_size, self.box_update)
             boxes[k] = box
         return boxes
 
