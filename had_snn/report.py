@@ -255,6 +255,7 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               "including the flush steps); the teacher's MACs are counted exactly on its search path.", ""]
     lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
     lines += ["## Run", "", "Time per step when it was computed (a step reused from the cache keeps its numbers; "
-              "CPU time divided by the core count approximates the wall time on an otherwise idle machine).", ""]
+              "wall time depends on what else the machine runs; CPU time is summed over all threads and processes).",
+              ""]
     lines += _timing_table(run_dir, list(outputs)) + [""]
     return write_text_atomic(run_dir / REPORT_NAME, "\n".join(lines) + "\n")
