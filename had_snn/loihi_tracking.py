@@ -82,8 +82,7 @@ class EmulatedStudent:
         if is_silent(self.student, template.cpu()):
             raise SilentTemplateError("the template's stage-3 spikes are all zero")
         self.qnet = correlation_layer(self.student, self.base, template.cpu(), self.weight_percentile)
-        with torch.enable_grad():  # the emulator derives conv fan-outs by autograd; trackers run under no_grad
-            self.emulator = LoihiEmulator(self.qnet.layers, self.device)
+        self.emulator = LoihiEmulator(self.qnet.layers, self.device)
         self._template = template.clone()
 
     def run_window(self, search_spikes: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
