@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -16,6 +18,9 @@ def test_write_text_and_json(tmp_path) -> None:
     write_json_atomic(tmp_path / "b.json", {"x": [1, 2]})
     assert json.loads((tmp_path / "b.json").read_text()) == {"x": [1, 2]}
     assert sorted(f.name for f in tmp_path.iterdir()) == ["b.json", "sub"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask  # not mkstemp's private 0600
 
 
 def test_failure_keeps_old_version_and_cleans_up(tmp_path) -> None:
