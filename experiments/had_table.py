@@ -23,14 +23,14 @@ import copy
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from had_snn.atomic import atomic_path, write_text_atomic
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SUBSETS = ("all", "low_light", "fast_motion")
@@ -81,18 +81,6 @@ def deep_merge(base: dict, over: dict) -> dict:
     for k, v in over.items():
         out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fingerprint(obj: dict) -> str:
@@ -159,7 +147,7 @@ def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, 
         "subsets": {s: {name: subsets[s][key] for name, key in METRICS} | {"num_sequences": subsets[s]["num_sequences"]}
                     for s in subsets},
     }
-    atomic_write(result_path, json.dumps(result, indent=1))
+    write_text_atomic(result_path, json.dumps(result, indent=1))
     return result
 
 
@@ -175,7 +163,7 @@ def run_static(run_dir: Path, test_seqs: list) -> dict:
     subsets = report["trackers"]["static"]["subsets"]
     result = {"method": STATIC, "seed": None, "run_dir": str(run_dir),
               "subsets": {s: {name: subsets[s][key] for name, key in METRICS} for s in subsets}}
-    atomic_write(result_path, json.dumps(result, indent=1))
+    write_text_atomic(result_path, json.dumps(result, indent=1))
     return result
 
 
@@ -236,11 +224,9 @@ def plot_table(agg: dict, path: Path) -> None:
     axes[0].set_ylabel("score (%)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -309,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         progress=not args.no_progress)
     train_seqs = load_split(data_dir, "train", load_frames=True)
     test_seqs = load_split(data_dir, "test", load_frames=True)
-    atomic_write(out / "table_config.json", json.dumps(
+    write_text_atomic(out / "table_config.json", json.dumps(
         {"mode": mode, "data": data_dir, "argv": sys.argv[1:] if argv is None else argv, "preset": preset.__dict__,
          "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
 
@@ -342,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             f"SR = success AUC, PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over "
             f"{len(seeds)} seed(s) (sample std).")
     table = markdown_table(agg, note)
-    atomic_write(out / "table.md", table)
-    atomic_write(out / "table.json", json.dumps({"note": note, "aggregate": agg, "runs": results}, indent=1))
+    write_text_atomic(out / "table.md", table)
+    write_text_atomic(out / "table.json", json.dumps({"note": note, "aggregate": agg, "runs": results}, indent=1))
     plot_table(agg, out / "plots" / "had_table.png")
     print(table, end="")
     print(f"wrote {out / 'table.md'}, {out / 'table.json'} and {out / 'plots' / 'had_table.png'}")

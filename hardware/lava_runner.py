@@ -18,10 +18,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
+
+from had_snn.atomic import atomic_path
 
 
 def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
@@ -127,14 +128,8 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
     out["layer_names"] = np.array([s.name or f"{s.type}{i}" for i, s in enumerate(synaptic, start=1)])
     for key in ("build_s", "first_step_s", "run_s"):
         out[key] = np.array([r[key] for r in results])
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f"{out_path.stem}.{os.getpid()}.tmp.npz")
-    try:
+    with atomic_path(out_path) as tmp:
         np.savez(tmp, **out)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def main(argv: list[str] | None = None) -> int:

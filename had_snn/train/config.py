@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
+from had_snn.atomic import write_text_atomic
 from had_snn.tracking.config import CropConfig
 
 MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
@@ -102,19 +102,6 @@ def load_config(path: str | os.PathLike, overrides: dict | None = None) -> Train
     return config_from_dict({**read_yaml(path), **(overrides or {})}, str(path))
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:
     """Write the resolved config as YAML (atomic)."""
-    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

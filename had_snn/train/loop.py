@@ -26,13 +26,14 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from had_snn.atomic import write_text_atomic
 from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.models import build_model
 from had_snn.tracking.losses import tracking_loss
 from had_snn.tracking.sampler import PairDataset, collate_pairs
 from had_snn.train import distributed
 from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
-from had_snn.train.config import TrainConfig, atomic_write_text, save_config
+from had_snn.train.config import TrainConfig, save_config
 
 
 @dataclass
@@ -57,13 +58,13 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 
 def write_metrics(out_dir: Path, history: list[dict]) -> None:
     """Write ``metrics.json`` and ``metrics.csv`` (one row per epoch) atomically."""
-    atomic_write_text(out_dir / "metrics.json", json.dumps(history, indent=1))
+    write_text_atomic(out_dir / "metrics.json", json.dumps(history, indent=1))
     columns = list(dict.fromkeys(k for row in history for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
     writer.writerows(history)
-    atomic_write_text(out_dir / "metrics.csv", buf.getvalue())
+    write_text_atomic(out_dir / "metrics.csv", buf.getvalue())
 
 
 def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
