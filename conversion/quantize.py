@@ -7,11 +7,14 @@ Mapping per spiking layer (BN folded first). Spikes between layers are binary, s
   it (clip to [-256, 255], lowest bit truncated), so Conv and Dense see the same values. ``k = 254 / P(|w|)`` with
   ``P`` the ``weight_percentile`` of |w| (100 = max, nothing clipped), lowered if the bias or threshold would overflow.
 * current ``u_int = 64 k u`` (Lava left-shifts synaptic input by 6), so ``vth_mant = round(threshold * k)`` (17 bit).
-* bias: the float student adds the conv bias to the current (``syn = alpha syn + W x + b``); Loihi adds
-  ``bias_mant << 6``
-  to ``v`` every step; both give the same steady state with ``bias_mant = round(b k / (1 - alpha))`` (13 bit). The
-  float bias ramps in over the first steps while Loihi's is on from step 0 (and L steps before layer L's input
-  arrives); :mod:`had_snn.conversion.report` measures what that and the rounding cost.
+* bias: the float student adds the conv bias to the current (``syn = alpha syn + W x + b``, from zero at each window);
+  Loihi adds ``bias_mant << 6`` to ``v`` every step, from step 0, i.e. ``l`` steps before layer ``l``'s first input
+  arrives (one step of synaptic delay per layer). No constant voltage bias reproduces both the float ramp
+  ``b (1 - alpha^(t+1)) / (1 - alpha)`` and the empty pre-roll, so the voltage bias is ``bias_gain * b`` (13 bit).
+  ``bias_gain = 1`` (the float bias of step 0) is the default: with the pre-roll, the steady-state gain
+  ``1 / (1 - alpha)`` over-drives every layer (demo student, T = 4: read-out error 0.47 vs 0.31 in a float model of
+  the Loihi semantics). :func:`had_snn.conversion.calibrate.calibrate_bias_gains` picks a gain per layer that
+  maximises spike agreement with the float student on real search windows.
 * decays: ``iDecay = round((1 - alpha) * 4096)`` in [1, 4096] (Lava ``du = iDecay - 1``), ``vDecay = round((1 - beta) *
   4096)`` in [0, 4095].
 * ``weight_exp`` stays 0: Lava's Conv ignores it and the per-layer scale already lives in ``vth`` and ``bias``.
@@ -66,6 +69,7 @@ class LayerReport:
 
     name: str
     scale: float
+    bias_gain: float
     limited_by: str
     weight_bits_used: int
     clipped_weights: int
@@ -87,6 +91,11 @@ class QuantizedNetwork:
     layers: list[NetxLayer]
     scales: list[float]
     reports: list[LayerReport]
+
+    @property
+    def bias_gains(self) -> list[float]:
+        """Voltage bias per float current bias of every synaptic layer."""
+        return [r.bias_gain for r in self.reports]
 
     @property
     def readout_scale(self) -> float:
@@ -166,12 +175,18 @@ def _out_hw(layer: FloatLayer, hw: tuple[int, int]) -> tuple[int, int]:
     )
 
 
-def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_percentile: float = 100.0):
-    """Map one float layer to a netx conv layer; returns ``(NetxLayer, scale, LayerReport)``."""
+def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
+                   bias_gain: float = 1.0):
+    """Map one float layer to a netx conv layer; returns ``(NetxLayer, scale, LayerReport)``.
+
+    ``bias_gain``: Loihi's per-step voltage bias as a multiple of the float current bias (see the module docstring).
+    """
+    if not 0.0 <= bias_gain <= 64.0:
+        raise ValueError(f"layer {layer.name}: bias_gain {bias_gain} outside [0, 64]")
     i_decay = int(np.clip(np.rint((1 - layer.alpha) * 4096), 1, 4096))
     v_decay = int(np.clip(np.rint((1 - layer.beta) * 4096), 0, 4095))
     w = layer.weight.detach().numpy()
-    b = layer.bias.detach().numpy() * (4096 / i_decay)  # current bias -> per-step voltage bias, b / (1 - alpha)
+    b = layer.bias.detach().numpy() * bias_gain  # current bias -> per-step voltage bias
     fan_in = int(np.prod(w.shape[1:]))
     if fan_in > FAN_IN_LIMIT:
         raise ValueError(f"layer {layer.name}: fan-in {fan_in} exceeds the Loihi limit of {FAN_IN_LIMIT} axons")
@@ -205,7 +220,7 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
     )
     norm = lambda x: float(np.linalg.norm(x)) or 1.0  # noqa: E731
     report = LayerReport(
-        name=layer.name, scale=k, limited_by=limited_by,
+        name=layer.name, scale=k, bias_gain=float(bias_gain), limited_by=limited_by,
         weight_bits_used=int(np.ceil(np.log2(np.abs(w_int).max() + 1))) + 1,
         clipped_weights=int((raw != w_int).sum()),
         weight_rel_error=float(np.linalg.norm(w_int / k - w) / norm(w)),
@@ -220,14 +235,19 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
 
 
 def quantize_float_layers(
-    layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0
+    layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
+    bias_gains: list[float] | None = None,
 ) -> QuantizedNetwork:
-    """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W)."""
+    """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W); ``bias_gains`` one per layer
+    (default 1.0 each)."""
+    gains = [1.0] * len(layers) if bias_gains is None else [float(g) for g in bias_gains]
+    if len(gains) != len(layers):
+        raise ValueError(f"bias_gains has {len(gains)} values for {len(layers)} layers")
     netx = [NetxLayer(type="input", shape=tuple(in_shape), neuron=relay_neuron(), name="input")]
     scales, reports = [], []
     shape = tuple(in_shape)
-    for layer in layers:
-        q, k, rep = quantize_layer(layer, shape, weight_percentile)
+    for layer, gain in zip(layers, gains, strict=True):
+        q, k, rep = quantize_layer(layer, shape, weight_percentile, gain)
         netx.append(q)
         scales.append(k)
         reports.append(rep)
@@ -248,13 +268,15 @@ def template_kernel_for(student: nn.Module, template_spikes: torch.Tensor) -> to
 
 
 def quantize_student(
-    student: nn.Module, template_spikes: torch.Tensor, weight_percentile: float = 100.0
+    student: nn.Module, template_spikes: torch.Tensor, weight_percentile: float = 100.0,
+    bias_gains: list[float] | None = None,
 ) -> QuantizedNetwork:
     """Fold, scale and round the student's search path, with the correlation kernel of ``template_spikes``."""
     cfg = student.config
     kernel = template_kernel_for(student, template_spikes)
     layers = student_float_layers(student, kernel)
-    return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile)
+    return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile,
+                                 bias_gains)
 
 
 def correlation_layer(
@@ -264,7 +286,8 @@ def correlation_layer(
     idx = next(i for i, lay in enumerate(qnet.layers) if lay.name == "xcorr")
     kernel = template_kernel_for(student, template_spikes)
     float_xcorr = student_float_layers(student, kernel)[idx - 1]
-    q, k, rep = quantize_layer(float_xcorr, qnet.layers[idx - 1].shape, weight_percentile)
+    q, k, rep = quantize_layer(float_xcorr, qnet.layers[idx - 1].shape, weight_percentile,
+                               qnet.reports[idx - 1].bias_gain)
     layers, scales, reports = list(qnet.layers), list(qnet.scales), list(qnet.reports)
     layers[idx], scales[idx - 1], reports[idx - 1] = q, k, rep
     return QuantizedNetwork(layers, scales, reports)

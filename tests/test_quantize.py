@@ -71,7 +71,9 @@ def test_quantise_dequantise_error_bounds_and_field_mapping() -> None:
     assert np.abs(q.weight / k - w.numpy()).max() <= 1 / k + 1e-12  # rounding to even integers: error <= 1 LSB
     assert rep.clipped_weights == 0 and rep.limited_by == "weights"
     assert q.neuron.vth_mant == round(k) and (q.neuron.i_decay, q.neuron.v_decay) == (2048, 819)
-    assert q.bias.tolist() == [round(0.05 * k * 2)] * 6  # b / (1 - alpha) per step
+    assert q.bias.tolist() == [round(0.05 * k)] * 6  # bias_gain 1: the float current bias per step
+    q2, _, rep2 = quantize_layer(_layer(w, bias=0.05), (3, 8, 8), bias_gain=2.0)
+    assert q2.bias.tolist() == [round(0.1 * k)] * 6 and rep2.bias_gain == 2.0
     assert rep.weight_rel_error < 0.01
 
 
