@@ -139,3 +139,24 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     # a teacher checkpoint is refused with a one-line error
     save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher_events")))
     assert main(["convert", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x")]) == 1
+
+
+def test_bias_gain_one_beats_steady_state_bias_with_the_per_layer_preroll() -> None:
+    """With BN biases and T = 4 (the demo's steps), the Loihi bias (on from step 0, before each layer's delayed input)
+    at gain 1 agrees better with the float student than the steady-state gain 1 / (1 - alpha)."""
+    from had_snn.conversion.quantize import student_float_layers, template_kernel_for
+
+    m, tmpl, srch = _tiny_student()
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.bias.uniform_(-0.6, 0.6, generator=torch.Generator().manual_seed(4))
+    srch = srch[:4]
+    steady = [1 / (1 - lay.alpha) for lay in student_float_layers(m, template_kernel_for(m, tmpl))]
+    new = compare_float_fixed(m, quantize_student(m, tmpl), srch, tmpl)
+    old = compare_float_fixed(m, quantize_student(m, tmpl, bias_gains=steady), srch, tmpl)
+    agree_new = [lay["spike_agreement"] for lay in new["layers"]]
+    agree_old = [lay["spike_agreement"] for lay in old["layers"]]
+    assert sum(agree_new) > sum(agree_old) + 0.05
+    assert min(agree_new) > 0.8
+    assert new["readout_rel_error"] < old["readout_rel_error"]
