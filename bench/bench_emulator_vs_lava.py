@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.deploy import run_lava
@@ -31,7 +32,6 @@ def bench_layers(network: str) -> list[NetxLayer]:
     if network == "random":
         return random_network(0, in_shape=(2, 32, 32), channels=(8, 16), hidden=32)
     from had_snn.conversion.quantize import quantize_student
-
     from had_snn.models import build_model
 
     torch.manual_seed(0)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from had_snn.hardware.netx import BIAS_EXP, NetxLayer, validate_layers
 
 UV_LIMIT = 1 << 23

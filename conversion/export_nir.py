@@ -16,10 +16,10 @@ import os
 
 import numpy as np
 import torch
-from had_snn.conversion.quantize import FloatLayer, student_float_layers, template_kernel_for
 from torch import nn
 
 from had_snn.atomic import atomic_path
+from had_snn.conversion.quantize import FloatLayer, student_float_layers, template_kernel_for
 
 NIR_DT = 1e-4  # snntorch's NIR convention
 

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from torch import nn
+
 from had_snn.conversion.fold import bn_scale_shift, fold_conv_bn
 from had_snn.hardware.netx import (
     BIAS_MANT_RANGE,
@@ -41,7 +43,6 @@ from had_snn.hardware.netx import (
     relay_neuron,
     validate_layers,
 )
-from torch import nn
 
 WEIGHT_MAX = 254  # largest even 8-bit mixed-sign weight Lava's Dense keeps
 FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; DESIGN.md)

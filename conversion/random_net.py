@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron, sum_pool_layer
 
 

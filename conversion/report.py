@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
+
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
-from torch import nn
 
 
 @torch.no_grad()

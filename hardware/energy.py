@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+
 from had_snn.hardware.resources import LayerGeometry, NetworkMapping
 
 DEFAULT_TABLE = "energy_table.yaml"

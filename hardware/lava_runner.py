@@ -20,9 +20,9 @@ import sys
 import time
 
 import numpy as np
-from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
 
 from had_snn.atomic import atomic_path
+from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
 
 
 def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from had_snn.atomic import atomic_path, write_text_atomic
 from had_snn.hardware.energy import (
     FrameCounts,
     HardwareTable,
@@ -21,8 +23,6 @@ from had_snn.hardware.energy import (
 )
 from had_snn.hardware.latency import loihi1_latency
 from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, NetworkMapping, map_network
-
-from had_snn.atomic import atomic_path, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
 MAX_CHIPS_DRAWN = 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from had_snn.conversion.emulator import LoihiEmulator, lava_dense_weights, lif_step, signed_wrap
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron

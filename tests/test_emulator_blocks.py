@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from had_snn.conversion.emulator import LoihiEmulator, lava_dense_weights, lif_step, signed_wrap
 from had_snn.conversion.emulator_cpu import lif_block, spike_counts
 from had_snn.conversion.random_net import random_network, random_spikes

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+
 from had_snn.hardware.energy import (
     ann_45nm_energy_pj,
     counts_from_emulator,
@@ -168,8 +169,9 @@ def test_teacher_macs_formats() -> None:
 
 def test_count_macs_exact() -> None:
     import torch
-    from had_snn.conversion.macs import count_macs
     from torch import nn
+
+    from had_snn.conversion.macs import count_macs
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, stride=2, groups=4), nn.Flatten(),
@@ -179,11 +181,10 @@ def test_count_macs_exact() -> None:
 
 
 def test_report_files_and_cli(tmp_path, capsys) -> None:
+    from had_snn.cli import main
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.conversion.random_net import random_network, random_spikes
     from had_snn.hardware.netx import write_netx
-
-    from had_snn.cli import main
 
     layers = random_network(2)
     (tmp_path / "net").mkdir()

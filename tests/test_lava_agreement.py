@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.quantize import quantize_student
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.deploy import lava_available, run_lava
 from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron, write_netx
-
 from had_snn.models import build_model
 
 LAVA_OK, LAVA_REASON = lava_available()

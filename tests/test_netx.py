@@ -5,6 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+
 from had_snn.conversion.random_net import random_network
 from had_snn.hardware.netx import CubaNeuron, NetxLayer, read_netx, relay_neuron, write_netx
 

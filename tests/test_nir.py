@@ -5,10 +5,10 @@ from __future__ import annotations
 import nir
 import pytest
 import torch
+
 from had_snn.conversion.export_nir import export_student_nir
 from had_snn.conversion.quantize import template_kernel_for
 from had_snn.conversion.report import float_trace
-
 from had_snn.models import build_model
 
 SPIKING = ["backbone_0", "backbone_3", "backbone_6", "xcorr", "head_0"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-from had_snn.conversion.fold import fold_conv_bn
 from torch import nn
+
+from had_snn.conversion.fold import fold_conv_bn
 
 
 def test_bn_folding_preserves_outputs() -> None:
@@ -26,6 +27,7 @@ def test_bn_folding_preserves_outputs() -> None:
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
 from had_snn.conversion.quantize import (  # noqa: E402
     FloatLayer,
     correlation_layer,
@@ -33,7 +35,6 @@ from had_snn.conversion.quantize import (  # noqa: E402
     quantize_student,
 )
 from had_snn.conversion.report import compare_float_fixed  # noqa: E402
-
 from had_snn.models import build_model  # noqa: E402
 
 

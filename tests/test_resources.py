@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from had_snn.hardware.energy import load_table
 from had_snn.hardware.report import build_report, core_grid
 from had_snn.hardware.resources import (
