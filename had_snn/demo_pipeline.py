@@ -242,7 +242,7 @@ def _convert_step(cfg: dict):
     return run
 
 
-def _eval_step(cfg: dict, device: str):
+def _eval_step(cfg: dict, device: str, progress: bool):
     def run(ctx: StepContext) -> dict:
         from had_snn.commands.eval import file_fingerprint
         from had_snn.conversion.quantize import quantize_student
@@ -271,7 +271,8 @@ def _eval_step(cfg: dict, device: str):
         # No fingerprint: the emulated tracker always re-runs in this step, so its operation counts are complete.
         loihi = EmulatedTracker(emulated, crop, e["window_influence"], device=device, name=EMULATED_NAME)
         trackers.append(loihi)
-        report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming)
+        report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming,
+                          progress=progress)
         counts = counts_from_emulator(emulated.layer_names, emulated.counts())
         counts_path = write_json_atomic(ctx.step_dir / "emulator_counts.json", counts)
         overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}
@@ -414,7 +415,7 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
         Step("convert", "convert the HAD student to Loihi fixed point", {"loihi": cfg["loihi"], "crop": cfg["crop"],
              "eval": cfg["eval"]}, _convert_step(cfg), ("data", "student_had")),
         Step("eval", "track the test split (static, teacher, students, Loihi emulator)",
-             {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"]}, _eval_step(cfg, device),
+             {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"]}, _eval_step(cfg, device, progress),
              ("data", *TRACKERS)),
         Step("lava", "Lava fixed_pt vs emulator on a few frames",
              {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"],

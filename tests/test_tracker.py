@@ -242,6 +242,11 @@ def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
     assert json.loads((tmp_path / "results.json").read_text())["trackers"]["counting"]["subsets"] == stat
     table = (tmp_path / "results.md").read_text()
     assert f"| all | 2 | counting | {100 * static_sr:.1f} | 100.0 | 12.5 |" in table
+    assert report["trackers"]["oracle"]["fps"] > 0
+    static = evaluate([StaticTracker()], seqs, tmp_path / "static", plots=False, progress=False)
+    assert np.isnan(static["trackers"]["static"]["fps"])  # runs no model: no speed to report
+    static_table = (tmp_path / "static" / "results.md").read_text()
+    assert f"| all | 2 | static | {100 * static_sr:.1f} | 100.0 | 12.5 | - |" in static_table
     assert (tmp_path / "plots" / "success.png").is_file()
     assert (tmp_path / "plots" / "low_light" / "precision.png").is_file()
     assert counting.calls == 2

@@ -31,10 +31,11 @@ from had_snn.tracking.tracker import Tracker, read_otb, write_otb
 
 
 def run_tracker(
-    tracker: Tracker, sequences: SequenceList[Sequence], box_dir: Path, resume: bool = True
+    tracker: Tracker, sequences: SequenceList[Sequence], box_dir: Path, resume: bool = True, progress: bool = True
 ) -> tuple[dict[str, np.ndarray], float]:
     """Track every sequence and write ``box_dir/<name>.txt``; returns boxes per sequence and frames per second of
-    the sequences tracked in this call (NaN when all were resumed).
+    the sequences tracked in this call (NaN when all were resumed, or for a tracker whose ``measures_speed`` is
+    False: a baseline that runs no model has no meaningful speed).
 
     With ``resume`` and a ``tracker.fingerprint`` equal to the one stored in ``box_dir/tracker.json``, sequences
     whose box file already has one row per frame are read back instead of re-tracked.
@@ -46,7 +47,7 @@ def run_tracker(
         reuse = json.loads(meta_path.read_text()).get("fingerprint") == fingerprint
     write_text_atomic(meta_path, json.dumps({"name": tracker.name, "fingerprint": fingerprint}, indent=1))
     results, frames, seconds = {}, 0, 0.0
-    for seq in tqdm(sequences, desc=f"eval {tracker.name}", unit="seq"):
+    for seq in tqdm(sequences, desc=f"eval {tracker.name}", unit="seq", disable=not progress):
         path = box_dir / f"{seq.name}.txt"
         if reuse and path.is_file():
             boxes = read_otb(path)
@@ -59,7 +60,8 @@ def run_tracker(
         frames += seq.num_frames
         write_otb(path, boxes)
         results[seq.name] = boxes
-    return results, (frames / seconds if seconds > 0 else float("nan"))
+    timed = seconds > 0 and getattr(tracker, "measures_speed", True)
+    return results, (frames / seconds if timed else float("nan"))
 
 
 def score_results(results: dict[str, np.ndarray], sequences: SequenceList[Sequence]) -> dict[str, SequenceScore]:
@@ -95,6 +97,7 @@ def evaluate(
     split: str = "",
     resume: bool = True,
     plots: bool = True,
+    progress: bool = True,
 ) -> dict:
     """Run and score every tracker on every sequence; write the OTB files, JSON, markdown table and plots.
 
@@ -112,7 +115,8 @@ def evaluate(
     report = {"split": split, "num_sequences": len(sequences), "trackers": {}}
     summaries = {}
     for tracker in trackers:
-        results, fps = run_tracker(tracker, sequences, out_dir / "boxes" / tracker.name, resume=resume)
+        results, fps = run_tracker(tracker, sequences, out_dir / "boxes" / tracker.name, resume=resume,
+                                   progress=progress)
         scores = score_results(results, sequences)
         summaries[tracker.name] = per_attribute(scores, attributes)
         report["trackers"][tracker.name] = {

@@ -47,6 +47,7 @@ class StaticTracker:
 
     name = "static"
     fingerprint = "static"
+    measures_speed = False  # it runs no model: its frames per second mean nothing
 
     def track(self, seq: Sequence) -> np.ndarray:
         return np.tile(init_box(seq), (seq.num_frames, 1))
