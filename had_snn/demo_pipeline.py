@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from had_snn.atomic import write_json_atomic
 from had_snn.pipeline import Step, StepContext
@@ -86,15 +85,10 @@ def _training_config(spec: Any, name: str, crop: dict, seed: int, base_dir: Path
 
 def load_demo_config(path: str | os.PathLike) -> dict:
     """Read and resolve a demo config: sections validated, training configs read and merged. Errors name the file."""
+    from had_snn.train.config import read_yaml
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"demo config {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    raw = read_yaml(path, "demo config")
     unknown = sorted(set(raw) - SECTIONS)
     if unknown:
         raise ValueError(f"{path}: unknown section(s) {unknown}; expected some of {sorted(SECTIONS)}")
@@ -287,39 +281,37 @@ def _eval_step(cfg: dict, device: str, progress: bool):
 
 def _lava_step(cfg: dict, lava: tuple[bool, str]):
     def run(ctx: StepContext) -> dict:
+        """Run the network the convert step wrote (the file users deploy) in Lava and in the emulator."""
         from had_snn.conversion.emulator import LoihiEmulator
-        from had_snn.conversion.quantize import quantize_student
-        from had_snn.data.dataset import load_split
+        from had_snn.data.dataset import split_paths
+        from had_snn.data.io import read_sequence
         from had_snn.hardware.deploy import run_lava
-        from had_snn.hardware.netx import write_netx
-        from had_snn.loihi_tracking import first_live_template
+        from had_snn.hardware.netx import read_netx
         from had_snn.tracking.tracker import crop_config_for
         from had_snn.train.checkpoint import load_model
 
         if not lava[0]:
             return {"status": "skipped", "reason": lava[1]}
-        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
-        crop = crop_config_for(student, cfg["crop"]["student_steps"])
-        sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
-        seq, template = first_live_template(student, sequences, crop)
-        wp = float(cfg["loihi"]["weight_percentile"])
-        qnet = quantize_student(student, template, wp)
-        net = ctx.step_dir / "lava_check.h5"
-        write_netx(net, qnet.layers, attrs={"readout_scale": qnet.readout_scale})
+        net = ctx.path(ctx.inputs["convert"]["netx"])
+        layers, attrs = read_netx(net)
+        crop = crop_config_for(load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"])),
+                               cfg["crop"]["student_steps"])
+        paths = {p.stem: p for p in split_paths(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"])}
+        seq = read_sequence(paths[attrs["template_sequence"]], load_frames=False)
         frames = list(range(1, 1 + min(int(cfg["loihi"]["lava_frames"]), seq.num_frames - 1)))
         search = _search_windows(seq, crop, frames)
-        emu = LoihiEmulator(qnet.layers)
+        emu = LoihiEmulator(layers)
         pad = pad_steps(search, len(emu.synapses))
         res = emu.run(pad)
         out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]))
-        layers = []
+        checked = []
         for i, name in enumerate(emu.layer_names):
             ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
-            layers.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
+            checked.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
         v_mismatch = int((res.v_out.cpu().numpy() != out["v_out"]).sum())
-        identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in layers)
+        identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in checked)
         return {"status": "identical" if identical else "different", "sequence": seq.name, "frames": frames,
-                "steps": int(pad.shape[0]), "layers": layers, "v_out_mismatches": v_mismatch,
+                "steps": int(pad.shape[0]), "layers": checked, "v_out_mismatches": v_mismatch,
                 "lava_run_s": float(np.sum(out["run_s"])), "lava_python": lava[1]}
 
     return run
@@ -419,7 +411,7 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
              ("data", *TRACKERS)),
         Step("lava", "Lava fixed_pt vs emulator on a few frames",
              {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"],
-              "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava), ("data", "student_had")),
+              "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava), ("data", "student_had", "convert")),
         Step("hardware", "map onto Loihi cores, energy and latency vs the teacher", {"hardware": cfg["hardware"]},
              _hardware_step(cfg), ("convert", "eval", "teacher")),
         Step("report", "write report.md", {"report": cfg["report"], "eval": cfg["eval"]}, _report_step(cfg),

@@ -83,11 +83,11 @@ def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def read_yaml(path: str | os.PathLike) -> dict:
-    """Read a YAML mapping; FileNotFoundError / ValueError name the file."""
+def read_yaml(path: str | os.PathLike, what: str = "training config") -> dict:
+    """Read a YAML mapping; FileNotFoundError / ValueError name the file (``what`` says what kind of file it is)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training config {path} does not exist")
+        raise FileNotFoundError(f"{what} {path} does not exist")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
