@@ -13,7 +13,8 @@ evaluated one-pass (OTB protocol) on the test split. Output (default ``runs/had-
 Finished runs are cached (``result.json``, keyed by a hash of the resolved config), an interrupted training run
 resumes from its ``last.pt``, so rerunning with the same ``--out`` picks up where it stopped.
 
-``--quick``: tiny synthetic data, tiny models and a few epochs (minutes on a CPU). The default is GPU-sized.
+Presets (``--preset``): ``tiny`` (seconds; tiny models, checks the machinery), ``quick`` (= ``--quick``: the quick
+demo's data, crops and default models, about 15 minutes on 2 CPU cores) and ``full`` (the default, GPU-sized).
 """
 
 from __future__ import annotations
@@ -63,13 +64,24 @@ class Preset:
     train_overrides: dict = field(default_factory=dict)  # every run
     teacher_overrides: dict = field(default_factory=dict)
     student_overrides: dict = field(default_factory=dict)
+    distill_overrides: dict = field(default_factory=dict)  # every HAD/KD run, before --set and the ablation's own
+
+
+# The quick demo's geometry (experiments/configs/demo.yaml): 32 / 64 px crops, T = 4, default model widths.
+_DEMO_CROP = {"template_px": 32, "search_px": 64}
 
 
 PRESETS = {
-    # Minutes on a 2-core CPU: 24 short low-resolution sequences (12 train / 6 val / 6 test), tiny models.
-    "quick": Preset(24, (96, 72), 1.0, "tiny_teacher.yaml", "tiny_student.yaml", "tiny_student_had.yaml",
-                    "tiny_student_kd.yaml",
-                    {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
+    # Seconds: tiny models on short low-resolution sequences; checks the machinery (tests), says nothing about HAD.
+    "tiny": Preset(24, (96, 72), 1.0, "tiny_teacher.yaml", "tiny_student.yaml", "tiny_student_had.yaml",
+                   "tiny_student_kd.yaml",
+                   {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
+    # About 15 minutes on 2 CPU cores: the quick demo's data and geometry (18 two-second 160 x 120 sequences,
+    # 6 per split), the default models, 8 epochs of 256 pairs, Sinkhorn at 10 iterations on at most 8 x 8 tokens.
+    "quick": Preset(18, (160, 120), 2.0, "teacher.yaml", "student.yaml", "student_had.yaml", "student_kd.yaml",
+                    {"epochs": 8, "model_config": _DEMO_CROP, "data": {"samples_per_epoch": 256, "crop": _DEMO_CROP}},
+                    student_overrides={"data": {"crop": {"student_steps": 4}}},
+                    distill_overrides={"ot_iterations": 10, "ot_max_grid": 8}),
     # GPU-sized: the full configs of experiments/configs on 120 two-second sequences.
     "full": Preset(120, (160, 120), 2.0, "teacher.yaml", "student.yaml", "student_had.yaml", "student_kd.yaml"),
 }
@@ -231,7 +243,9 @@ def plot_table(agg: dict, path: Path) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny CPU-sized table (minutes); default is GPU-sized")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="full",
+                   help="tiny (seconds, tests), quick (about 15 min on 2 CPU cores) or full (GPU-sized, default)")
+    p.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
     p.add_argument("--out", type=Path, help="output folder (default runs/had-table-<timestamp>); reuse to resume")
     p.add_argument("--data", help="benchmark root with index.json (default: generate synthetic data into OUT/data)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
@@ -272,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     from had_snn.train.distributed import resolve_device
 
     args = parse_args(argv)
-    mode = "quick" if args.quick else "full"
+    mode = args.preset
     preset = PRESETS[mode]
     out = args.out or Path("runs") / f"had-table-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     device = str(resolve_device(args.device))
     sets = parse_sets(args.set)
-    specs = {name: (src, {**sets, **ov} if src in ("had", "kd") else ov) for name, (src, ov) in METHODS.items()}
+    specs = {name: (src, {**preset.distill_overrides, **sets, **ov} if src in ("had", "kd") else ov)
+             for name, (src, ov) in METHODS.items()}
     extra: dict = {}
     if args.epochs is not None:
         extra["epochs"] = args.epochs

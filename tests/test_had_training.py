@@ -180,7 +180,7 @@ def test_had_table_script_writes_a_row_per_method_and_resumes(tmp_path: Path) ->
     torch.set_num_threads(1)
     table = _load_table_script()
     out = tmp_path / "table"
-    argv = ["--quick", "--out", str(out), "--seeds", "2", "--epochs", "1", "--samples-per-epoch", "8",
+    argv = ["--preset", "tiny", "--out", str(out), "--seeds", "2", "--epochs", "1", "--samples-per-epoch", "8",
             "--sequences", "18", "--duration-s", "0.3", "--device", "cpu", "--no-progress"]
     assert table.main(argv) == 0
     rows = _parse_markdown_rows((out / "table.md").read_text())
