@@ -54,3 +54,23 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[tuple[str,
 def write_macs_json(path: str | Path, macs: list[tuple[str, int]]) -> None:
     """Write ``[[name, macs], ...]`` atomically."""
     write_json_atomic(path, [[n, m] for n, m in macs], indent=1)
+
+
+def teacher_search_macs(teacher: torch.nn.Module, crop) -> list[tuple[str, int]]:
+    """MACs per frame of the teacher's search path (backbone on the search crop, correlation, head).
+
+    The template branch runs once per sequence, as the student's template kernel, so it is left out: for modules
+    called twice (template first, then search) only the second call (``name#1``) is kept.
+    """
+    c = teacher.config
+    batch = {"template_rgb": torch.zeros(1, 3, crop.template_px, crop.template_px),
+             "template_voxel": torch.zeros(1, c.voxel_bins, crop.template_px, crop.template_px),
+             "search_rgb": torch.zeros(1, 3, crop.search_px, crop.search_px),
+             "search_voxel": torch.zeros(1, c.voxel_bins, crop.search_px, crop.search_px)}
+    macs = count_macs(teacher.cpu().eval(), batch)
+    names = {n for n, _ in macs}
+    out = [(n.removesuffix("#1"), m) for n, m in macs if f"{n}#1" not in names]
+    channels, hm = c.widths[-1], crop.search_px // crop.heatmap_stride
+    kernel = crop.template_px // crop.heatmap_stride - 1
+    out.append(("xcorr", channels * hm * hm * kernel * kernel))  # depthwise correlation (F.conv2d, not hooked)
+    return out

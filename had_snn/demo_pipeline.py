@@ -324,34 +324,11 @@ def pad_steps(spikes, extra_steps: int):
     return torch.cat([spikes, torch.zeros((extra_steps, *spikes.shape[1:]), dtype=spikes.dtype)])
 
 
-def _teacher_search_macs(teacher, crop) -> list[tuple[str, int]]:
-    """MACs per frame of the teacher's search path (backbone on the search crop, correlation, head).
-
-    The template branch runs once per sequence, as the student's template kernel, so it is left out: for modules
-    called twice (template first, then search) only the second call (``name#1``) is kept.
-    """
-    import torch
-
-    from had_snn.conversion.macs import count_macs
-
-    c = teacher.config
-    batch = {"template_rgb": torch.zeros(1, 3, crop.template_px, crop.template_px),
-             "template_voxel": torch.zeros(1, c.voxel_bins, crop.template_px, crop.template_px),
-             "search_rgb": torch.zeros(1, 3, crop.search_px, crop.search_px),
-             "search_voxel": torch.zeros(1, c.voxel_bins, crop.search_px, crop.search_px)}
-    macs = count_macs(teacher.cpu().eval(), batch)
-    names = {n for n, _ in macs}
-    out = [(n.removesuffix("#1"), m) for n, m in macs if f"{n}#1" not in names]
-    channels, hm = c.widths[-1], crop.search_px // crop.heatmap_stride
-    kernel = crop.template_px // crop.heatmap_stride - 1
-    out.append(("xcorr", channels * hm * hm * kernel * kernel))  # depthwise correlation (F.conv2d, not hooked)
-    return out
-
-
 def _hardware_step(cfg: dict):
     def run(ctx: StepContext) -> dict:
         import json
 
+        from had_snn.conversion.macs import teacher_search_macs
         from had_snn.hardware.energy import load_table, parse_counts
         from had_snn.hardware.report import build_report, write_report
         from had_snn.hardware.resources import geometries_from_netx
@@ -363,7 +340,7 @@ def _hardware_step(cfg: dict):
         counts_path = ctx.path(ctx.inputs["eval"]["counts"])
         counts = parse_counts(json.loads(counts_path.read_text()), geoms, str(counts_path))
         teacher = load_model(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
-        macs = _teacher_search_macs(teacher, crop_config_for(teacher))
+        macs = teacher_search_macs(teacher, crop_config_for(teacher))
         report = build_report(geoms, load_table(), counts, macs, fps=float(cfg["hardware"]["fps"]), network=str(net))
         paths = write_report(report, ctx.step_dir)
         e = report["energy"]

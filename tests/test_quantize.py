@@ -134,9 +134,14 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     counts = json.loads((tmp_path / "cv" / "deploy_emulator" / "counts.json").read_text())
     assert counts["steps"] == 8 and counts["frames"] == 1
     assert sum(layer["synops"] for layer in counts["layers"]) == int(out["count_synaptic_ops"].sum())
+    save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher", widths=(4, 8, 8))))
     assert main(["energy", str(tmp_path / "cv"), "--counts", str(tmp_path / "cv" / "deploy_emulator" / "counts.json"),
-                 "--out", str(tmp_path / "en")]) == 0
-    assert json.loads((tmp_path / "en" / "report.json").read_text())
+                 "--teacher", str(tmp_path / "t.pt"), "--out", str(tmp_path / "en")]) == 0
+    energy = json.loads((tmp_path / "en" / "report.json").read_text())["energy"]
+    macs = json.loads((tmp_path / "en" / "teacher_macs.json").read_text())
+    assert energy["ann_45nm"]["per_frame_uj"] == pytest.approx(4.6e-6 * sum(m for _, m in macs))
+    student_ckpt = str(tmp_path / "s.pt")  # not a teacher: a one-line error
+    assert main(["energy", str(tmp_path / "cv"), "--teacher", student_ckpt, "--out", str(tmp_path / "e2")]) == 1
     # a teacher checkpoint is refused with a one-line error
     save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher_events")))
     assert main(["convert", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x")]) == 1

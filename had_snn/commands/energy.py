@@ -12,7 +12,10 @@ HELP = "Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", type=Path, help="netx HDF5 file, or a directory holding exactly one *.h5")
     parser.add_argument("--counts", type=Path, help="per-layer operation counts JSON (format: had_snn.hardware.energy)")
-    parser.add_argument("--teacher-macs", type=Path, help="teacher MACs per layer JSON ([[name, macs], ...])")
+    teacher = parser.add_mutually_exclusive_group()
+    teacher.add_argument("--teacher", type=Path, help="ANN teacher checkpoint: count its search-path MACs exactly "
+                         "(written to OUT/teacher_macs.json) for the 45 nm comparison")
+    teacher.add_argument("--teacher-macs", type=Path, help="teacher MACs per layer JSON ([[name, macs], ...])")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate for energy per second (default 30)")
     parser.add_argument("--table", type=Path, help="hardware figures YAML (default: the packaged energy_table.yaml)")
     parser.add_argument("--out", type=Path, required=True, help="output directory for report.md/.json and plots")
@@ -30,6 +33,21 @@ def resolve_network(path: Path) -> Path:
     return path
 
 
+def _count_teacher_macs(checkpoint: Path, out: Path) -> Path:
+    """Count a teacher checkpoint's search-path MACs (torch) and write them to ``out/teacher_macs.json``."""
+    from had_snn.conversion.macs import teacher_search_macs, write_macs_json
+    from had_snn.models.teacher import Teacher
+    from had_snn.tracking.tracker import crop_config_for
+    from had_snn.train.checkpoint import load_model
+
+    teacher = load_model(checkpoint)
+    if not isinstance(teacher, Teacher):
+        raise ValueError(f"--teacher {checkpoint}: not an ANN teacher checkpoint ({type(teacher).__name__})")
+    path = out / "teacher_macs.json"
+    write_macs_json(path, teacher_search_macs(teacher, crop_config_for(teacher)))
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.energy import load_counts, load_table, load_teacher_macs
     from had_snn.hardware.report import build_report, write_report
@@ -39,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     geoms = geometries_from_netx(net)
     table = load_table(args.table)
     counts = load_counts(args.counts, geoms) if args.counts else None
+    if args.teacher:
+        args.teacher_macs = _count_teacher_macs(args.teacher, args.out)
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
     report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net))
     paths = write_report(report, args.out)
