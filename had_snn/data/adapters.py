@@ -183,6 +183,25 @@ def load_images(paths: list[Path]) -> np.ndarray:
     return np.stack(out) if out else np.empty((0, 0, 0, 3), dtype=np.uint8)
 
 
+def annotated_frames(img_dir: Path, aps: np.ndarray | None, n_boxes: int, gt_file: str,
+                     start: int = 0) -> np.ndarray | None:
+    """RGB frames of the annotated boxes: the dataset's exported images when ``img_dir`` exists (exactly one per box),
+    else the recording's APS frames ``start .. start + n_boxes`` (None for an event-only recording)."""
+    if img_dir.is_dir():
+        paths = list_images(img_dir)
+        if len(paths) != n_boxes:
+            raise ValueError(f"{img_dir}: {len(paths)} images but {n_boxes} lines in {gt_file}")
+        return load_images(paths)
+    return None if aps is None else aps[start:start + n_boxes]
+
+
+def check_sensor(recording: Path, sensor: tuple[int, int], expected: tuple[int, int], dataset: str) -> None:
+    """Refuse a recording whose sensor size is not the dataset's camera."""
+    if tuple(sensor) != tuple(expected):
+        raise ValueError(f"{recording}: sensor {sensor[0]}x{sensor[1]} px, {dataset} is DAVIS346 "
+                         f"{expected[0]}x{expected[1]}")
+
+
 # ---------------------------------------------------------------------------------------------- text files
 
 

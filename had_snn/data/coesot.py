@@ -27,10 +27,10 @@ from pathlib import Path
 from had_snn.data.adapters import (
     LoadReport,
     align_annotated_frames,
+    annotated_frames,
+    check_sensor,
     checked_sequence,
     find_sequence_dir,
-    list_images,
-    load_images,
     read_boxes,
     read_present_flags,
     require_file,
@@ -69,19 +69,11 @@ def load_sequence(root: str | os.PathLike, name: str) -> Sequence:
     boxes = read_boxes(d / "groundtruth.txt")
     aedat = require_file(d / f"{d.name}.aedat4", f"event recording {d.name}.aedat4")
     events, aps, frame_t_us, sensor = read_aedat4(aedat)
-    if sensor != SENSOR_SIZE:
-        raise ValueError(f"{aedat}: sensor {sensor[0]}x{sensor[1]} px, COESOT is DAVIS346 346x260")
+    check_sensor(aedat, sensor, SENSOR_SIZE, "COESOT")
     start = read_start_index(d / "start_end_index.txt", len(boxes)) if (d / "start_end_index.txt").is_file() else 0
     present = read_present_flags(d / "absent.txt", len(boxes)) if (d / "absent.txt").is_file() else None
     report = LoadReport()
     t_us = align_annotated_frames(frame_t_us, len(boxes), src, report, start=start)
-    aps_dir = d / f"{d.name}_aps"
-    if aps_dir.is_dir():
-        paths = list_images(aps_dir)
-        if len(paths) != len(boxes):
-            raise ValueError(f"{aps_dir}: {len(paths)} images but {len(boxes)} lines in groundtruth.txt")
-        frames = load_images(paths)
-    else:
-        frames = None if aps is None else aps[start:start + len(boxes)]
+    frames = annotated_frames(d / f"{d.name}_aps", aps, len(boxes), "groundtruth.txt", start=start)
     return checked_sequence(d.name, events, sensor, t_us, boxes, source=src, frames=frames, present=present,
                             report=report, meta={"dataset": NAME, "split": d.parent.name, "first_frame": start})

@@ -27,10 +27,10 @@ from pathlib import Path
 from had_snn.data.adapters import (
     LoadReport,
     align_annotated_frames,
+    annotated_frames,
+    check_sensor,
     checked_sequence,
     find_sequence_dir,
-    list_images,
-    load_images,
     read_boxes,
     require_file,
     sequence_names,
@@ -55,17 +55,10 @@ def load_sequence(root: str | os.PathLike, name: str) -> Sequence:
     d = find_sequence_dir(Path(root), name, SPLITS, NAME)
     boxes = read_boxes(d / "groundtruth_rect.txt")
     events, aps, frame_t_us, sensor = read_aedat4(require_file(d / "events.aedat4", "event recording events.aedat4"))
-    if sensor != SENSOR_SIZE:
-        raise ValueError(f"{d / 'events.aedat4'}: sensor {sensor[0]}x{sensor[1]} px, FE108 is DAVIS346 346x260")
+    check_sensor(d / "events.aedat4", sensor, SENSOR_SIZE, "FE108")
     report = LoadReport()
     src = str(d)
     t_us = align_annotated_frames(frame_t_us, len(boxes), src, report)
-    if (d / "img").is_dir():
-        paths = list_images(d / "img")
-        if len(paths) != len(boxes):
-            raise ValueError(f"{d / 'img'}: {len(paths)} images but {len(boxes)} lines in groundtruth_rect.txt")
-        frames = load_images(paths)
-    else:
-        frames = None if aps is None else aps[: len(boxes)]
+    frames = annotated_frames(d / "img", aps, len(boxes), "groundtruth_rect.txt")
     return checked_sequence(d.name, events, sensor, t_us, boxes, source=src, frames=frames, report=report,
                             meta={"dataset": NAME, "split": d.parent.name})

@@ -27,10 +27,10 @@ from pathlib import Path
 from had_snn.data.adapters import (
     LoadReport,
     align_annotated_frames,
+    annotated_frames,
+    check_sensor,
     checked_sequence,
     find_sequence_dir,
-    list_images,
-    load_images,
     read_boxes,
     read_present_flags,
     require_file,
@@ -58,19 +58,12 @@ def load_sequence(root: str | os.PathLike, name: str) -> Sequence:
     boxes = read_boxes(d / "groundtruth.txt")
     aedat = require_file(d / f"{d.name}.aedat4", f"raw event recording {d.name}.aedat4 (VisEvent raw events)")
     events, aps, frame_t_us, sensor = read_aedat4(aedat)
-    if sensor != SENSOR_SIZE:
-        raise ValueError(f"{aedat}: sensor {sensor[0]}x{sensor[1]} px, VisEvent is DAVIS346 346x260")
+    check_sensor(aedat, sensor, SENSOR_SIZE, "VisEvent")
     present = None
     if (d / "absent_label.txt").is_file():
         present = read_present_flags(d / "absent_label.txt", len(boxes))
     report = LoadReport()
     t_us = align_annotated_frames(frame_t_us, len(boxes), src, report)
-    if (d / "vis_imgs").is_dir():
-        paths = list_images(d / "vis_imgs")
-        if len(paths) != len(boxes):
-            raise ValueError(f"{d / 'vis_imgs'}: {len(paths)} images but {len(boxes)} lines in groundtruth.txt")
-        frames = load_images(paths)
-    else:
-        frames = None if aps is None else aps[: len(boxes)]
+    frames = annotated_frames(d / "vis_imgs", aps, len(boxes), "groundtruth.txt")
     return checked_sequence(d.name, events, sensor, t_us, boxes, source=src, frames=frames, present=present,
                             report=report, meta={"dataset": NAME, "split": d.parent.name})
