@@ -104,7 +104,7 @@ def real_batch(data_dir: str, batch_size: int, steps: int) -> dict[str, torch.Te
     """``batch_size`` training pairs (seed 0, epoch 0) from the train split of a benchmark, as the trainer sees them."""
     from had_snn.data.dataset import load_split
     from had_snn.tracking.config import CropConfig
-    from had_snn.tracking.sampler import PairDataset, collate_pairs
+    from had_snn.train.sampler import PairDataset, collate_pairs
 
     pairs = PairDataset(load_split(data_dir, "train", load_frames=False), CropConfig(student_steps=steps),
                         samples_per_epoch=batch_size)
@@ -113,7 +113,7 @@ def real_batch(data_dir: str, batch_size: int, steps: int) -> dict[str, torch.Te
 
 def fwd_bwd(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[float, dict]:
     """One forward + backward (tracking loss on real pairs, else a fixed function of the outputs)."""
-    from had_snn.tracking.losses import tracking_loss
+    from had_snn.train.losses import tracking_loss
 
     model.zero_grad()
     sync = torch.cuda.synchronize if batch["search_spikes"].is_cuda else (lambda: None)

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from had_snn.atomic import atomic_path
 from had_snn.conversion.quantize import FloatLayer, student_float_layers, template_kernel_for
+from had_snn.util.atomic import atomic_path
 
 NIR_DT = 1e-4  # snntorch's NIR convention
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from had_snn.atomic import write_json_atomic
+from had_snn.util.atomic import write_json_atomic
 
 
 def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[tuple[str, int]]:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from had_snn.atomic import atomic_path, write_text_atomic
+from had_snn.util.atomic import atomic_path, write_text_atomic
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SUBSETS = ("all", "low_light", "fast_motion")
@@ -134,7 +134,7 @@ def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset:
 def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, device: str,
             window_influence: float, progress: bool) -> dict:
     """Train (or resume) one run and evaluate it on the test split; returns the cached ``result.json``."""
-    from had_snn.tracking.evaluate import evaluate
+    from had_snn.evaluation.evaluate import evaluate
     from had_snn.tracking.tracker import ModelTracker, crop_config_for
     from had_snn.train.checkpoint import load_model
     from had_snn.train.distill_hook import build_distillation
@@ -165,7 +165,7 @@ def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, 
 
 def run_static(run_dir: Path, test_seqs: list) -> dict:
     """The box-stays-put baseline (no training, same for every seed): the floor a trained tracker must beat."""
-    from had_snn.tracking.evaluate import evaluate
+    from had_snn.evaluation.evaluate import evaluate
     from had_snn.tracking.tracker import StaticTracker
 
     result_path = run_dir / "result.json"

@@ -70,7 +70,7 @@ def had_snn(*args: str, threads: int | None = None) -> float:
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    from had_snn.atomic import write_text_atomic
+    from had_snn.util.atomic import write_text_atomic
 
     write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
 
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "sequences": args.sequences, "seed": args.seed, "epochs": args.epochs, "parallel": args.parallel}
     table = markdown(report, trained, meta)
-    from had_snn.atomic import write_text_atomic
+    from had_snn.util.atomic import write_text_atomic
 
     write_text_atomic(out / "table.md", table)
     write_json_atomic(out / "table.json", {"meta": meta, "training": trained, "eval": {

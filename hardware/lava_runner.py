@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from had_snn.atomic import atomic_path
 from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
+from had_snn.util.atomic import atomic_path
 
 
 def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):

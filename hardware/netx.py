@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from had_snn.atomic import atomic_path
+from had_snn.util.atomic import atomic_path
 
 LAYER_TYPES = ("input", "conv", "flatten", "dense")
 BIAS_EXP = 6

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from had_snn.atomic import atomic_path, write_text_atomic
 from had_snn.hardware.energy import (
     FrameCounts,
     HardwareTable,
@@ -23,6 +22,7 @@ from had_snn.hardware.energy import (
 )
 from had_snn.hardware.latency import loihi1_latency
 from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, NetworkMapping, map_network
+from had_snn.util.atomic import atomic_path, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
 MAX_CHIPS_DRAWN = 8

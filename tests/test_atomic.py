@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from had_snn.atomic import atomic_path, write_json_atomic, write_text_atomic
+from had_snn.util.atomic import atomic_path, write_json_atomic, write_text_atomic
 
 
 def test_write_text_and_json(tmp_path) -> None:

@@ -124,7 +124,7 @@ def test_make_sample_shapes_and_targets() -> None:
 
 def test_pair_dataset_is_seeded_and_targets_match_ground_truth() -> None:
     from had_snn.tracking.crop import target_to_box
-    from had_snn.tracking.sampler import PairDataset, collate_pairs
+    from had_snn.train.sampler import PairDataset, collate_pairs
 
     seqs = [tiny_sequence(n_frames=6), tiny_sequence(n_frames=3)]
     seqs[1].boxes[1:] = np.nan  # only one annotated frame: unusable for pairs
@@ -151,7 +151,7 @@ def test_pair_dataset_is_seeded_and_targets_match_ground_truth() -> None:
 
 
 def test_jitter_statistics() -> None:
-    from had_snn.tracking.sampler import jitter_box
+    from had_snn.train.sampler import jitter_box
 
     rng = np.random.default_rng(0)
     box = np.array([50.0, 40.0, 20.0, 10.0])

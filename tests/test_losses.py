@@ -10,7 +10,7 @@ import torch
 
 from had_snn.tracking.crop import target_heatmap
 from had_snn.tracking.decode import boxes_at, decode, hann_window
-from had_snn.tracking.losses import focal_loss, giou, tracking_loss
+from had_snn.train.losses import focal_loss, giou, tracking_loss
 
 
 def test_focal_loss_hand_case() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from had_snn.tracking.metrics import (
+from had_snn.evaluation.metrics import (
     IOU_THRESHOLDS,
     center_error,
     iou,
@@ -97,7 +97,7 @@ def test_summaries_average_sequences_and_split_attributes() -> None:
 
 
 def test_plots_written(tmp_path) -> None:
-    from had_snn.tracking.plots import plot_curves
+    from had_snn.evaluation.plots import plot_curves
 
     gt = np.tile(GT, (5, 1))
     pred = gt + np.array([[0, 0, 0, 0], [2, 0, 0, 0], [4, 0, 0, 0], [8, 0, 0, 0], [30, 0, 0, 0]])

@@ -9,7 +9,7 @@ from torch import nn
 
 from had_snn.data.events import make_events
 from had_snn.data.sequence import Sequence
-from had_snn.tracking.metrics import iou
+from had_snn.evaluation.metrics import iou
 from had_snn.tracking.tracker import (
     BoxUpdate,
     ModelTracker,
@@ -223,7 +223,7 @@ class CountingTracker(StaticTracker):
 def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
     import json
 
-    from had_snn.tracking.evaluate import evaluate
+    from had_snn.evaluation.evaluate import evaluate
 
     seqs = [moving_square_sequence(), moving_square_sequence()]
     seqs[1].name, seqs[1].attributes = "square2", ("low_light",)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from had_snn.data.synthetic import SynthConfig, generate_sequence
-from had_snn.tracking.losses import tracking_loss
-from had_snn.tracking.sampler import PairDataset, collate_pairs
 from had_snn.train.checkpoint import load_checkpoint, load_model
 from had_snn.train.config import config_from_dict, load_config
 from had_snn.train.loop import train
+from had_snn.train.losses import tracking_loss
+from had_snn.train.sampler import PairDataset, collate_pairs
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from had_snn.atomic import write_json_atomic
+from had_snn.util.atomic import write_json_atomic
 
 NAME = "convert"
 HELP = "Quantise a student checkpoint to Loihi fixed point; write netx HDF5, JSON report and weight histograms"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from had_snn.atomic import atomic_path, write_json_atomic
+from had_snn.util.atomic import atomic_path, write_json_atomic
 
 NAME = "deploy"
 HELP = "Run a converted network (NET_DIR/student.h5 or a .h5 file) in Lava (fixed_pt) or the torch emulator"

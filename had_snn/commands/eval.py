@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from had_snn.threads import THREADS_HELP
+from had_snn.commands.threads import THREADS_HELP
 
 if TYPE_CHECKING:
     from had_snn.tracking.tracker import BoxUpdate
@@ -100,9 +100,9 @@ def build_trackers(specs: list[str], window_influence: float, steps: int, device
 
 
 def run(args: argparse.Namespace) -> int:
+    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
-    from had_snn.threads import set_threads
-    from had_snn.tracking.evaluate import evaluate
+    from had_snn.evaluation.evaluate import evaluate
 
     set_threads(args.threads)
     trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update_from_args(args))

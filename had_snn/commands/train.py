@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from had_snn.threads import THREADS_HELP
+from had_snn.commands.threads import THREADS_HELP
 
 NAME = "train"
 HELP = "train a tracker (teacher, teacher_rgb, teacher_events or student) from a YAML config"
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
-    from had_snn.threads import set_threads
     from had_snn.train.config import config_from_dict, read_yaml
     from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import train

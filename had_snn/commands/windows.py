@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from had_snn.atomic import atomic_path
     from had_snn.data.io import read_sequence
     from had_snn.tracking.config import CropConfig
     from had_snn.tracking.crop import crop_inputs
+    from had_snn.util.atomic import atomic_path
 
     crop = CropConfig()
     if args.checkpoint:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from had_snn.atomic import atomic_path
 from had_snn.data.events import EVENT_DTYPE, make_events
+from had_snn.util.atomic import atomic_path
 
 AEDAT_EXTRA_HINT = "reading .aedat4 files needs dv-processing: pip install had-snn[aedat]"
 

@@ -15,9 +15,9 @@ import json
 import os
 from pathlib import Path
 
-from had_snn.atomic import write_json_atomic
 from had_snn.data.io import read_sequence
 from had_snn.data.sequence import Sequence
+from had_snn.util.atomic import write_json_atomic
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 1

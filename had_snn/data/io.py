@@ -37,9 +37,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from had_snn.atomic import atomic_path
 from had_snn.data.events import EVENT_DTYPE, make_events, time_window, validate_events
 from had_snn.data.sequence import Sequence
+from had_snn.util.atomic import atomic_path
 
 FORMAT_VERSION = 1
 SEQUENCE_FORMAT = "had-snn-sequence"

@@ -13,10 +13,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from had_snn.atomic import atomic_path
 from had_snn.data.binning import event_frame
 from had_snn.data.events import time_window
 from had_snn.data.sequence import Sequence
+from had_snn.util.atomic import atomic_path
 
 GT_COLOR = "lime"
 PRED_COLOR = "red"

@@ -16,11 +16,11 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from had_snn.atomic import atomic_path
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import MIN_BOX_PX, box_to_target, crop_inputs, target_to_box
 from had_snn.tracking.decode import decode
+from had_snn.util.atomic import atomic_path
 
 InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 

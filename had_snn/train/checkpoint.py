@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from had_snn.atomic import atomic_path
 from had_snn.models import build_model
+from had_snn.util.atomic import atomic_path
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import yaml
 
-from had_snn.atomic import write_text_atomic
 from had_snn.tracking.config import CropConfig
+from had_snn.util.atomic import write_text_atomic
 
 MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
 
 
 @dataclass
 class DataConfig:
-    """Where training pairs come from and how they are sampled (see ``had_snn.tracking.sampler.PairDataset``)."""
+    """Where training pairs come from and how they are sampled (see ``had_snn.train.sampler.PairDataset``)."""
 
     dir: str | None = None
     split: str = "train"

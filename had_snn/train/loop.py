@@ -26,14 +26,14 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from had_snn.atomic import write_text_atomic
 from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.models import build_model
-from had_snn.tracking.losses import tracking_loss
-from had_snn.tracking.sampler import PairDataset, collate_pairs
 from had_snn.train import distributed
 from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.train.config import TrainConfig, save_config
+from had_snn.train.losses import tracking_loss
+from had_snn.train.sampler import PairDataset, collate_pairs
+from had_snn.util.atomic import write_text_atomic
 
 
 @dataclass

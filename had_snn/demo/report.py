@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from had_snn.atomic import write_text_atomic
 from had_snn.data.plots import plot_frame_and_events, save_figure
+from had_snn.util.atomic import write_text_atomic
 
 REPORT_NAME = "report.md"
 TRACKER_LABELS = {
@@ -116,7 +116,7 @@ def _tracking_table(results: dict, subset: str = "all") -> list[str]:
 
 def _timing_table(run_dir: Path, steps: list[str]) -> list[str]:
     """Wall and CPU time of each step when it was computed (from its stamp; cached steps keep their numbers)."""
-    from had_snn.pipeline import read_stamp
+    from had_snn.demo.pipeline import read_stamp
 
     lines = ["| Step | wall time (s) | CPU time (s, all threads) |", "|---|---:|---:|"]
     wall = cpu = 0.0

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from had_snn.atomic import write_text_atomic
 from had_snn.data.sequence import Sequence
-from had_snn.tracking.metrics import SequenceScore, per_attribute, score_sequence
+from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
+from had_snn.util.atomic import write_text_atomic
 
 
 def run_tracker(
@@ -103,7 +103,7 @@ def evaluate(
 
     Returns the report dict written to ``results.json``.
     """
-    from had_snn.tracking.plots import plot_curves
+    from had_snn.evaluation.plots import plot_curves
 
     if not sequences:
         raise ValueError(f"no sequences to evaluate in split {split!r}")

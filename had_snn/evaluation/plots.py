@@ -7,12 +7,12 @@ from pathlib import Path
 
 import matplotlib
 
-from had_snn.atomic import atomic_path
+from had_snn.util.atomic import atomic_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from had_snn.tracking.metrics import (  # noqa: E402
+from had_snn.evaluation.metrics import (  # noqa: E402
     CENTER_THRESHOLDS_PX,
     IOU_THRESHOLDS,
     NORM_CENTER_THRESHOLDS,

@@ -3,7 +3,7 @@ emulated tracking -> Lava agreement -> cores, energy, latency -> one markdown re
 
 A demo config (``experiments/configs/demo*.yaml``) names the training configs of the three trackers (paths relative to
 the demo config) plus overrides, so the demo trains exactly what ``had-snn train`` would. :func:`build_steps` turns it
-into :class:`~had_snn.pipeline.Step` objects whose configs are fully resolved (the training YAMLs are read and merged
+into :class:`~had_snn.demo.pipeline.Step`s whose configs are fully resolved (the training YAMLs are read and merged
 into the step config), so editing a training config invalidates the cached steps that depend on it.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from had_snn.atomic import write_json_atomic
-from had_snn.pipeline import Step, StepContext
+from had_snn.demo.pipeline import Step, StepContext
+from had_snn.util.atomic import write_json_atomic
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "experiments" / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "experiments" / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.yaml"
 FULL_CONFIG = CONFIG_DIR / "demo_full.yaml"
 TRACKERS = ("teacher", "student", "student_had")
@@ -208,7 +208,7 @@ def _convert_step(cfg: dict):
         from had_snn.conversion.report import compare_float_fixed, weight_histograms
         from had_snn.data.dataset import load_split
         from had_snn.hardware.netx import write_netx
-        from had_snn.loihi_tracking import first_live_template
+        from had_snn.tracking.loihi import first_live_template
         from had_snn.tracking.tracker import crop_config_for
         from had_snn.train.checkpoint import load_model
 
@@ -241,9 +241,9 @@ def _eval_step(cfg: dict, device: str, progress: bool):
         from had_snn.commands.eval import file_fingerprint
         from had_snn.conversion.quantize import quantize_student
         from had_snn.data.dataset import load_split
+        from had_snn.evaluation.evaluate import evaluate
         from had_snn.hardware.energy import counts_from_emulator
-        from had_snn.loihi_tracking import EmulatedStudent, EmulatedTracker, first_live_template
-        from had_snn.tracking.evaluate import evaluate
+        from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
         from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
         from had_snn.train.checkpoint import load_model
 
@@ -356,7 +356,7 @@ def _hardware_step(cfg: dict):
 
 def _report_step(cfg: dict):
     def run(ctx: StepContext) -> dict:
-        from had_snn.report import write_demo_report
+        from had_snn.demo.report import write_demo_report
 
         path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg)
         return {"report": ctx.rel(path), "files": [ctx.rel(path)]}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from had_snn.atomic import write_json_atomic
+from had_snn.util.atomic import write_json_atomic
 
 STAMP_NAME = "stamp.json"
 STARTED_NAME = ".started.json"
