@@ -85,7 +85,7 @@ def test_unknown_dependency_is_an_error(tmp_path: Path) -> None:
 
 
 def test_demo_config_errors_name_the_file(tmp_path: Path) -> None:
-    from had_snn.demo.steps import load_demo_config
+    from had_snn.demo.config import load_demo_config
 
     bad = tmp_path / "demo.yaml"
     bad.write_text("seed: 0\ncrop: {template_px: 32, search_px: 64, student_steps: 4}\ndata: {sequences: 3}\n"
@@ -109,7 +109,7 @@ def _check_png(path: Path) -> None:
 @pytest.mark.slow
 def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from had_snn.cli import main
-    from had_snn.demo.steps import CONFIG_DIR
+    from had_snn.demo.config import CONFIG_DIR
 
     run = tmp_path / "run"
     args = ["demo", "--config", str(CONFIG_DIR / "demo_tiny.yaml"), "--out", str(run), "--no-progress"]
@@ -149,7 +149,7 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
 def test_cuda_request_falls_back_to_cpu_with_a_warning() -> None:
     import torch
 
-    from had_snn.demo.steps import resolve_device
+    from had_snn.demo.config import resolve_device
 
     assert resolve_device("cpu") == "cpu"
     if torch.cuda.is_available():
@@ -171,7 +171,7 @@ def test_demo_cli_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture)
 
 
 def test_shipped_demo_configs_resolve() -> None:
-    from had_snn.demo.steps import CONFIG_DIR, load_demo_config
+    from had_snn.demo.config import CONFIG_DIR, load_demo_config
 
     for name in ("demo.yaml", "demo_tiny.yaml", "demo_full.yaml"):
         cfg = load_demo_config(CONFIG_DIR / name)

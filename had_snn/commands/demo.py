@@ -40,8 +40,9 @@ def run_dir_for(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from had_snn.demo.config import DEFAULT_CONFIG, FULL_CONFIG, load_demo_config, resolve_device
     from had_snn.demo.pipeline import run_steps
-    from had_snn.demo.steps import DEFAULT_CONFIG, FULL_CONFIG, build_steps, load_demo_config, resolve_device
+    from had_snn.demo.steps import build_steps
     from had_snn.util.atomic import write_text_atomic
 
     if args.full and args.config is not None:
