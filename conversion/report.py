@@ -8,6 +8,7 @@ from torch import nn
 
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
+from had_snn.util.atomic import save_figure
 
 
 @torch.no_grad()
@@ -80,5 +81,4 @@ def weight_histograms(float_weights: list[np.ndarray], qnet: QuantizedNetwork, p
         ax.set_yscale("log")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

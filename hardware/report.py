@@ -22,7 +22,7 @@ from had_snn.hardware.energy import (
 )
 from had_snn.hardware.latency import loihi1_latency
 from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, NetworkMapping, map_network
-from had_snn.util.atomic import atomic_path, write_text_atomic
+from had_snn.util.atomic import save_figure, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
 MAX_CHIPS_DRAWN = 8
@@ -202,14 +202,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _save_fig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
 def plot_energy(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -228,7 +220,7 @@ def plot_energy(report: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("energy per frame (uJ)")
     ax.set_title("Energy per layer")
     ax.legend(fontsize=8)
-    _save_fig(fig, path)
+    save_figure(fig, path, bbox_inches="tight")
 
 
 def plot_firing_rates(report: dict[str, Any], path: Path) -> None:
@@ -240,7 +232,7 @@ def plot_firing_rates(report: dict[str, Any], path: Path) -> None:
     ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=45, ha="right")
     ax.set_ylabel("spikes per neuron per step")
     ax.set_title(f"Firing rates ({report['counts']['steps']} steps per frame)")
-    _save_fig(fig, path)
+    save_figure(fig, path, bbox_inches="tight")
 
 
 def core_grid(mapping: dict[str, Any], max_chips: int = MAX_CHIPS_DRAWN) -> np.ndarray:
@@ -279,7 +271,7 @@ def plot_core_map(report: dict[str, Any], path: Path) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i + 1)) for i in range(n_layers)]
     fig.legend(handles, [g["name"] for g in report["layers"]], loc="lower center", ncol=min(n_layers, 6), fontsize=8)
     fig.subplots_adjust(bottom=0.25)
-    _save_fig(fig, path)
+    save_figure(fig, path, bbox_inches="tight")
 
 
 def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.io import read_sequence
-    from had_snn.data.plots import plot_frame_and_events, save_figure
+    from had_snn.data.plots import plot_frame_and_events
+    from had_snn.util.atomic import save_figure
 
     seq = read_sequence(args.sequence)
     k = seq.num_frames // 2 if args.frame is None else args.frame

@@ -6,9 +6,6 @@ display needed); reused by the demo report for predicted vs ground-truth boxes.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -16,7 +13,6 @@ from matplotlib.patches import Rectangle
 from had_snn.data.binning import event_frame
 from had_snn.data.events import time_window
 from had_snn.data.sequence import Sequence
-from had_snn.util.atomic import atomic_path
 
 GT_COLOR = "lime"
 PRED_COLOR = "red"
@@ -75,11 +71,3 @@ def plot_frame_and_events(
     if pred_box is not None:
         ax_rgb.legend(loc="lower right", fontsize=7)
     return fig
-
-
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save ``fig`` to ``path`` atomically (temporary file, then os.replace)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    return path

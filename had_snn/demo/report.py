@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from had_snn.data.plots import plot_frame_and_events, save_figure
-from had_snn.util.atomic import write_text_atomic
+from had_snn.data.plots import plot_frame_and_events
+from had_snn.util.atomic import save_figure, write_text_atomic
 
 REPORT_NAME = "report.md"
 TRACKER_LABELS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib
 
-from had_snn.util.atomic import atomic_path
+from had_snn.util.atomic import save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -18,12 +18,6 @@ from had_snn.evaluation.metrics import (  # noqa: E402
     NORM_CENTER_THRESHOLDS,
     Summary,
 )
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_curves(summaries: Mapping[str, Summary], out_dir: str | Path, title: str = "") -> list[Path]:
@@ -49,6 +43,6 @@ def plot_curves(summaries: Mapping[str, Summary], out_dir: str | Path, title: st
         ax.set_title(f"{name} ({label}){' - ' + title if title else ''}")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right" if curve != "success" else "lower left", fontsize=8)
-        _save(fig, out_dir / fname)
+        save_figure(fig, out_dir / fname, bbox_inches="tight")
         paths.append(out_dir / fname)
     return paths

@@ -51,3 +51,16 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically; returns the path."""
     return write_text_atomic(path, json.dumps(obj, indent=indent) + "\n")
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120, **savefig_kwargs: Any) -> Path:
+    """Save a matplotlib figure to ``path`` atomically, then close it (frees pyplot's reference); returns the path.
+
+    ``savefig_kwargs`` go to ``Figure.savefig`` (e.g. ``bbox_inches="tight"``); the format follows the suffix.
+    """
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, **savefig_kwargs)
+    import matplotlib.pyplot as plt  # only here: the Lava venv imports this module without matplotlib
+
+    plt.close(fig)
+    return Path(path)
