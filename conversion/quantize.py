@@ -40,6 +40,8 @@ from had_snn.hardware.netx import (
     VTH_MANT_RANGE,
     CubaNeuron,
     NetxLayer,
+    conv_output_size,
+    int_pair,
     relay_neuron,
     validate_layers,
 )
@@ -108,13 +110,6 @@ class QuantizedNetwork:
         return [asdict(r) for r in self.reports]
 
 
-def _pair(value, what: str, where: str) -> tuple[int, int]:
-    if isinstance(value, str):
-        raise ValueError(f"{where}: {what}={value!r} unsupported, use explicit integers")
-    t = tuple(int(v) for v in (value if isinstance(value, tuple | list) else (value, value)))
-    return t if len(t) == 2 else (t[0], t[0])
-
-
 def layers_from_modules(modules: nn.ModuleList, prefix: str) -> list[FloatLayer]:
     """Walk a [Conv2d, BatchNorm2d?, CubaLIF]* module list into float layers; raise on anything else."""
     from had_snn.models.neurons import CubaLIF
@@ -140,8 +135,8 @@ def layers_from_modules(modules: nn.ModuleList, prefix: str) -> list[FloatLayer]
             alpha, beta = m.decays()
             out.append(
                 FloatLayer(
-                    cname, w, b, _pair(c.stride, "stride", cname), _pair(c.padding, "padding", cname),
-                    _pair(c.dilation, "dilation", cname), c.groups, alpha, beta, m.threshold,
+                    cname, w, b, int_pair(c.stride, "stride", cname), int_pair(c.padding, "padding", cname),
+                    int_pair(c.dilation, "dilation", cname), c.groups, alpha, beta, m.threshold,
                 )
             )
             conv = None
@@ -172,8 +167,8 @@ def student_float_layers(student: nn.Module, kernel: torch.Tensor) -> list[Float
 def _out_hw(layer: FloatLayer, hw: tuple[int, int]) -> tuple[int, int]:
     kh, kw = layer.weight.shape[2:]
     return tuple(
-        (size + 2 * p - d * (kk - 1) - 1) // s + 1
-        for size, p, d, kk, s in zip(hw, layer.padding, layer.dilation, (kh, kw), layer.stride, strict=True)
+        conv_output_size(size, kk, s, p, d)
+        for size, kk, s, p, d in zip(hw, (kh, kw), layer.stride, layer.padding, layer.dilation, strict=True)
     )
 
 
@@ -261,12 +256,9 @@ def quantize_float_layers(
 @torch.no_grad()
 def template_kernel_for(student: nn.Module, template_spikes: torch.Tensor) -> torch.Tensor:
     """Float correlation kernel (C, k, k) of one template (T, 1, C, H, W), as the student computes it at track start."""
-    from had_snn.models.layers import template_kernel
-
     if template_spikes.dim() != 5 or template_spikes.shape[1] != 1:
         raise ValueError(f"template spikes must be (T, 1, C, H, W) (one sequence), got {tuple(template_spikes.shape)}")
-    feats, _ = student.embed(template_spikes.float())
-    return template_kernel(feats["stage3"].mean(0))[0]
+    return student.template_kernel(template_spikes.float())[0][0]
 
 
 def quantize_student(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -83,6 +84,27 @@ class NetxLayer:
         return int(np.prod(self.shape))
 
 
+def int_pair(value: Any, what: str, where: str) -> tuple[int, int]:
+    """A per-axis (H, W) conv parameter (``stride``, ``padding``, ``dilation``) as two ints.
+
+    ``value``: an int or a 1- or 2-element sequence/array (torch modules and netx files both store pairs). Raises
+    ValueError prefixed with ``where`` for strings (torch's ``padding='same'``) and for any other length.
+    """
+    if isinstance(value, str):
+        raise ValueError(f"{where}: {what}={value!r} unsupported, use explicit integers")
+    arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
+    if arr.size == 1:
+        return int(arr[0]), int(arr[0])
+    if arr.size == 2:
+        return int(arr[0]), int(arr[1])
+    raise ValueError(f"{where}: {what} must be an int or a pair, got {value!r}")
+
+
+def conv_output_size(size_px: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a zero-padded convolution along one axis (torch's, Lava's and netx's formula)."""
+    return (size_px + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
 def _check_range(where: str, what: str, value: np.ndarray | int, lo: int, hi: int) -> None:
     arr = np.asarray(value)
     if arr.size and (arr.min() < lo or arr.max() > hi):
@@ -141,9 +163,9 @@ def _validate_synapse(tag: str, layer: NetxLayer, in_shape: tuple[int, int, int]
                 f", got {w.shape}"
             )
         h_out, w_out = (
-            (size + 2 * pad - dil * (k - 1) - 1) // st + 1
-            for size, pad, dil, k, st in zip(
-                in_shape[1:], layer.padding, layer.dilation, w.shape[2:], layer.stride, strict=True
+            conv_output_size(size, k, st, pad, dil)
+            for size, k, st, pad, dil in zip(
+                in_shape[1:], w.shape[2:], layer.stride, layer.padding, layer.dilation, strict=True
             )
         )
         if (h_out, w_out) != tuple(layer.shape[1:]):

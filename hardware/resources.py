@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from had_snn.hardware.netx import conv_output_size, int_pair
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from had_snn.hardware.energy import HardwareTable
     from had_snn.hardware.netx import NetxLayer
@@ -68,15 +70,6 @@ class LayerGeometry:
         return int(np.prod(self.in_shape))
 
 
-def _pair(value: Any, name: str, field_name: str) -> tuple[int, int]:
-    arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
-    if arr.size == 1:
-        return int(arr[0]), int(arr[0])
-    if arr.size == 2:
-        return int(arr[0]), int(arr[1])
-    raise ValueError(f"layer {name!r}: {field_name} must be an int or a pair, got {value!r}")
-
-
 def weight_bits_of(weight: np.ndarray) -> int:
     """Bits needed to store the integer weights (sign bit included when any weight is negative)."""
     w = np.asarray(weight)
@@ -116,11 +109,12 @@ def conv_geometry(
         raise ValueError(
             f"layer {name!r}: weight {w.shape} does not fit input channels {c_in} with groups={groups}"
         )
-    sy, sx = _pair(stride, name, "stride")
-    py, px = _pair(padding, name, "padding")
-    dy, dx = _pair(dilation, name, "dilation")
-    h_out = (h_in + 2 * py - dy * (kh - 1) - 1) // sy + 1
-    w_out = (w_in + 2 * px - dx * (kw - 1) - 1) // sx + 1
+    where = f"layer {name!r}"
+    sy, sx = int_pair(stride, "stride", where)
+    py, px = int_pair(padding, "padding", where)
+    dy, dx = int_pair(dilation, "dilation", where)
+    h_out = conv_output_size(h_in, kh, sy, py, dy)
+    w_out = conv_output_size(w_in, kw, sx, px, dx)
     if out_shape is not None and tuple(int(v) for v in out_shape) != (c_out, h_out, w_out):
         raise ValueError(
             f"layer {name!r}: stored shape {tuple(out_shape)} != conv output {(c_out, h_out, w_out)} "
