@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from had_snn.data.adapters import ADAPTERS, get_adapter, open_dataset, read_boxes
+from had_snn.data.datasets import ADAPTERS, get_adapter, open_dataset, read_boxes
 from had_snn.data.events import make_events
 
 pytest.importorskip("dv_processing", reason="needs the aedat extra (pip install had-snn[aedat])")

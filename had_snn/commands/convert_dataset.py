@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from had_snn.data.adapters import ADAPTERS
+from had_snn.data.datasets import ADAPTERS
 
 NAME = "convert-dataset"
 HELP = "convert FE108 / VisEvent / COESOT / EventVOT (authors' layout) to native HDF5 sequences (resumable, parallel)"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from had_snn.data.adapters import Dataset, open_dataset
+from had_snn.data.datasets import Dataset, open_dataset
 
 
 @dataclass

@@ -20,33 +20,14 @@ accepted when they agree with the number of boxes). Without it the annotation st
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from had_snn.data.adapters import (
-    LoadReport,
-    align_annotated_frames,
-    annotated_frames,
-    check_sensor,
-    checked_sequence,
-    find_sequence_dir,
-    read_boxes,
-    read_present_flags,
-    require_file,
-    sequence_names,
-    split_dir,
-)
-from had_snn.data.sequence import Sequence
+from had_snn.data.datasets.loader import Layout
 
 NAME = "coesot"
 SENSOR_SIZE = (346, 260)  # DAVIS346, (W, H) px
 SPLITS = ("train", "test")
-
-
-def list_sequences(root: str | os.PathLike, split: str) -> list[str]:
-    """Sequence folder names of ``split`` (``list.txt`` order when present, else sorted)."""
-    return sequence_names(split_dir(Path(root), split, SPLITS, NAME))
 
 
 def read_start_index(path: Path, n_boxes: int) -> int:
@@ -60,20 +41,12 @@ def read_start_index(path: Path, n_boxes: int) -> int:
     return start
 
 
-def load_sequence(root: str | os.PathLike, name: str) -> Sequence:
-    """Load one COESOT sequence (``name`` or ``split/name``): events, APS frames, boxes and absence flags."""
-    from had_snn.data.aedat import read_aedat4
+def first_frame(d: Path, n_boxes: int) -> int:
+    """First annotated APS frame of sequence folder ``d``: from ``start_end_index.txt``, 0 without it."""
+    path = d / "start_end_index.txt"
+    return read_start_index(path, n_boxes) if path.is_file() else 0
 
-    d = find_sequence_dir(Path(root), name, SPLITS, NAME)
-    src = str(d)
-    boxes = read_boxes(d / "groundtruth.txt")
-    aedat = require_file(d / f"{d.name}.aedat4", f"event recording {d.name}.aedat4")
-    events, aps, frame_t_us, sensor = read_aedat4(aedat)
-    check_sensor(aedat, sensor, SENSOR_SIZE, "COESOT")
-    start = read_start_index(d / "start_end_index.txt", len(boxes)) if (d / "start_end_index.txt").is_file() else 0
-    present = read_present_flags(d / "absent.txt", len(boxes)) if (d / "absent.txt").is_file() else None
-    report = LoadReport()
-    t_us = align_annotated_frames(frame_t_us, len(boxes), src, report, start=start)
-    frames = annotated_frames(d / f"{d.name}_aps", aps, len(boxes), "groundtruth.txt", start=start)
-    return checked_sequence(d.name, events, sensor, t_us, boxes, source=src, frames=frames, present=present,
-                            report=report, meta={"dataset": NAME, "split": d.parent.name, "first_frame": start})
+
+LAYOUT = Layout(NAME, "COESOT", SENSOR_SIZE, SPLITS, gt_file="groundtruth.txt", event_file="{seq}.aedat4",
+                frames_dir="{seq}_aps", absent_file="absent.txt", present_value=1, first_frame=first_frame)
+list_sequences, load_sequence = LAYOUT.list_sequences, LAYOUT.load_sequence

@@ -16,33 +16,18 @@ window, ``t_first + (k + 1) * (t_last - t_first) / N``. There are no RGB frames 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from had_snn.data.adapters import (
-    LoadReport,
-    checked_sequence,
-    find_sequence_dir,
-    read_boxes,
-    read_present_flags,
-    require_file,
-    sequence_names,
-    split_dir,
-)
+from had_snn.data.datasets.files import require_file
+from had_snn.data.datasets.loader import Layout, Recording
 from had_snn.data.events import make_events
-from had_snn.data.sequence import Sequence
 
 NAME = "eventvot"
 SENSOR_SIZE = (1280, 720)  # Prophesee EVK4 HD (IMX636), (W, H) px
 SPLITS = ("train", "val", "test")
 CSV_COLUMNS = ("x", "y", "p", "t")  # Metavision CSV order
-
-
-def list_sequences(root: str | os.PathLike, split: str) -> list[str]:
-    """Sequence folder names of ``split`` (``list.txt`` order when present, else sorted)."""
-    return sequence_names(split_dir(Path(root), split, SPLITS, NAME))
 
 
 def read_metavision_csv(path: Path) -> np.ndarray:
@@ -81,18 +66,19 @@ def window_end_times(events_t_us: np.ndarray, n: int) -> np.ndarray:
     return t0 + ((np.arange(1, n + 1, dtype=np.float64) * (t1 - t0)) / n).round().astype(np.int64)
 
 
-def load_sequence(root: str | os.PathLike, name: str) -> Sequence:
-    """Load one EventVOT sequence (``name`` or ``split/name``): raw events and boxes, no RGB frames."""
-    d = find_sequence_dir(Path(root), name, SPLITS, NAME)
-    src = str(d)
-    boxes = read_boxes(d / "groundtruth.txt")
-    present = read_present_flags(d / "absent.txt", len(boxes)) if (d / "absent.txt").is_file() else None
-    events = read_metavision_csv(d / f"{d.name}.csv")
+def read_csv_recording(layout: Layout, d: Path, n_boxes: int) -> Recording:
+    """Raw events of ``<seq>.csv``; box k at the end of the k-th of ``n_boxes`` equal windows; no frames."""
+    path = d / layout.event_file.format(seq=d.name)
+    events = read_metavision_csv(path)
     if len(events) == 0:
-        raise ValueError(f"{d / (d.name + '.csv')}: no events")
+        raise ValueError(f"{path}: no events")
     try:
-        t_us = window_end_times(events["t"], len(boxes))
+        t_us = window_end_times(events["t"], n_boxes)
     except ValueError as exc:
-        raise ValueError(f"{src}: {exc}") from exc
-    return checked_sequence(d.name, events, SENSOR_SIZE, t_us, boxes, source=src, present=present,
-                            report=LoadReport(), meta={"dataset": NAME, "split": d.parent.name})
+        raise ValueError(f"{d}: {exc}") from exc
+    return Recording(events, None, t_us, layout.sensor_size)
+
+
+LAYOUT = Layout(NAME, "EventVOT", SENSOR_SIZE, SPLITS, gt_file="groundtruth.txt", event_file="{seq}.csv",
+                read_recording=read_csv_recording, absent_file="absent.txt", present_value=1, flags_first=True)
+list_sequences, load_sequence = LAYOUT.list_sequences, LAYOUT.load_sequence
