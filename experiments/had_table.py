@@ -281,8 +281,9 @@ def parse_sets(items: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
+    from had_snn.data.benchmark import build_benchmark
     from had_snn.data.dataset import load_split
-    from had_snn.data.synthetic import SynthConfig, build_benchmark
+    from had_snn.data.synthetic import SynthConfig
     from had_snn.train.distributed import resolve_device
 
     args = parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 NAME = "info"
 HELP = "summarise an event/sequence file (.h5/.hdf5, .npz, .txt/.csv, .aedat4): counts, time span, rates, frames, boxes"
@@ -25,9 +26,63 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
-def run(args: argparse.Namespace) -> int:
-    from had_snn.data.io import file_summary
+def file_summary(path: str | os.PathLike) -> dict:
+    """What a supported file holds (validated on the way): format, sensor size, event counts, time span, rates,
+    and for native sequences the frames, boxes, trajectory, attributes and meta. Frames are not loaded."""
+    import numpy as np
 
+    from had_snn.data.io import (
+        EVENTS_FORMAT,
+        FORMAT_VERSION,
+        HDF5_SUFFIXES,
+        SEQUENCE_FORMAT,
+        _check_format,
+        _existing,
+        _open_h5,
+        read_events,
+        read_sequence,
+    )
+
+    path = _existing(path)
+    info: dict = {"file": str(path)}
+    fmt = None
+    if path.suffix.lower() in HDF5_SUFFIXES:
+        with _open_h5(path) as f:
+            fmt = _check_format(f, path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
+            frames_shape = tuple(f["frames"].shape) if "frames" in f else None
+    if fmt == SEQUENCE_FORMAT:
+        seq = read_sequence(path, load_frames=False)
+        ev, sensor_size = seq.events, seq.sensor_size
+        info.update(format=f"{SEQUENCE_FORMAT} v{FORMAT_VERSION}", name=seq.name)
+    else:
+        ev, sensor_size = read_events(path)
+        info["format"] = fmt or path.suffix.lower().lstrip(".")
+    info["sensor_size_wh_px"] = list(sensor_size)
+    info["events"] = int(len(ev))
+    if len(ev):
+        t0, t1 = int(ev["t"][0]), int(ev["t"][-1])
+        duration_s = (t1 - t0) / 1e6
+        info.update(t_first_us=t0, t_last_us=t1, duration_s=duration_s, on_fraction=float(ev["p"].mean()))
+        if duration_s > 0:
+            info["event_rate_mev_s"] = len(ev) / duration_s / 1e6
+            info["rate_per_pixel_hz"] = len(ev) / duration_s / (sensor_size[0] * sensor_size[1])
+    if fmt == SEQUENCE_FORMAT:
+        info["frames"] = seq.num_frames
+        info["frame_shape_hwc"] = list(frames_shape[1:]) if frames_shape else None
+        if seq.num_frames > 1:
+            info["frame_rate_hz"] = float(1e6 / np.median(np.diff(seq.frame_t_us)))
+        absent = int(np.isnan(seq.boxes).any(axis=1).sum())
+        info["boxes"] = {"count": len(seq.boxes), "absent": absent}
+        if len(seq.boxes) > absent:
+            present = seq.boxes[~np.isnan(seq.boxes).any(axis=1)]
+            info["boxes"]["mean_wh_px"] = [float(present[:, 2].mean()), float(present[:, 3].mean())]
+        info["trajectory_samples"] = 0 if seq.trajectory_t_us is None else len(seq.trajectory_t_us)
+        info["attributes"] = list(seq.attributes)
+        info["meta"] = seq.meta
+    return info
+
+
+def run(args: argparse.Namespace) -> int:
     info = file_summary(args.file)
     if args.json:
         print(json.dumps(info))

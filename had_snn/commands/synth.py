@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.data.synthetic import SynthConfig, build_benchmark
+    from had_snn.data.benchmark import build_benchmark
+    from had_snn.data.synthetic import SynthConfig
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

@@ -10,25 +10,19 @@ Events keep the motion in both cases, which is the asymmetry HAD exploits.
 
 Object motions are defined in image coordinates (they already are the apparent motion); a camera pan shifts the
 background only. Ground-truth boxes are the full target extent, also while the occluder hides it.
+
+The benchmark built from these sequences (splits, seeds, attribute coverage) is :mod:`had_snn.data.benchmark`.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from had_snn.data.dataset import index_entry, write_index
 from had_snn.data.event_sim import EventCamera, EventCameraConfig
 from had_snn.data.events import EVENT_DTYPE
-from had_snn.data.io import read_sequence, write_sequence
 from had_snn.data.scene import LUMA_RGB, MovingBox, SinePath, paste_box, procedural_texture, random_colors, view_window
 from had_snn.data.sequence import ATTRIBUTES, Sequence
 
@@ -310,159 +304,3 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
         attributes=tuple(a for a in ATTRIBUTES if a in attributes),
         meta={"generator": GENERATOR_NAME, "seed": int(seed), "config": cfg.to_dict()},
     )
-
-
-# ------------------------------------------------------------------------------------------------ benchmark splits
-SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class SequencePlan:
-    """What one benchmark sequence will be: its split, name, seed and attribute tags."""
-
-    split: str
-    name: str
-    seed: int
-    attributes: tuple[str, ...]
-
-    @property
-    def file(self) -> str:
-        return f"{self.split}/{self.name}.h5"
-
-
-def split_counts(n: int, fractions: tuple[float, ...]) -> dict[str, int]:
-    """Sequences per split (train/val/test) for ``n`` sequences split by ``fractions`` (normalised).
-
-    Largest-remainder rounding, then splits with a positive fraction are topped up (taking from the largest
-    split) to ``len(ATTRIBUTES)`` sequences when ``n`` allows it, else to 1, so attribute coverage can hold.
-    """
-    if len(fractions) != len(SPLITS) or any(f < 0 for f in fractions) or sum(fractions) <= 0:
-        raise ValueError(f"split fractions must be {len(SPLITS)} non-negative numbers with a positive sum, "
-                         f"got {fractions}")
-    if n < 1:
-        raise ValueError(f"number of sequences must be >= 1, got {n}")
-    f = np.asarray(fractions, dtype=np.float64) / sum(fractions)
-    counts = np.floor(n * f).astype(int)
-    for i in np.argsort(-(n * f - counts), kind="stable")[: n - counts.sum()]:
-        counts[i] += 1
-    active = np.flatnonzero(f > 0)
-    floor = len(ATTRIBUTES) if n >= len(ATTRIBUTES) * len(active) else (1 if n >= len(active) else 0)
-    for i in active:
-        while counts[i] < floor:
-            donor = int(np.argmax(counts))
-            counts[donor] -= 1
-            counts[i] += 1
-    return dict(zip(SPLITS, (int(c) for c in counts), strict=True))
-
-
-def assign_attributes(n: int, rng: np.random.Generator, extra_prob: float) -> list[tuple[str, ...]]:
-    """Attribute tags for ``n`` sequences of one split.
-
-    Sequence ``j`` always carries the primary attribute ``perm[j % 6]`` of a random permutation of
-    :data:`ATTRIBUTES` (so any 6 consecutive sequences cover them all), plus each other attribute with probability
-    ``extra_prob``. ``low_light`` and ``hdr`` exclude each other (the primary wins, else one is dropped at random).
-    """
-    perm = [ATTRIBUTES[i] for i in rng.permutation(len(ATTRIBUTES))]
-    out = []
-    for j in range(n):
-        primary = perm[j % len(perm)]
-        draws = rng.random(len(ATTRIBUTES))
-        tags = {primary} | {a for a, u in zip(ATTRIBUTES, draws, strict=True) if u < extra_prob}
-        if {"low_light", "hdr"} <= tags:
-            tags.discard(({"low_light", "hdr"} - {primary}).pop() if primary in ("low_light", "hdr")
-                         else ("low_light", "hdr")[int(rng.integers(2))])
-        out.append(tuple(a for a in ATTRIBUTES if a in tags))
-    return out
-
-
-def plan_benchmark(n: int, seed: int, fractions: tuple[float, ...], extra_prob: float) -> list[SequencePlan]:
-    """The deterministic plan of a benchmark: per-split attribute draws and per-sequence seeds from ``seed``.
-
-    Sequence ``j`` of split ``s`` gets seed ``SeedSequence([seed, s, j])`` and name ``<split>_<j:04d>``, so
-    growing ``n`` keeps the existing sequences of each split unchanged.
-    """
-    plans = []
-    for s, (split, count) in enumerate(split_counts(n, fractions).items()):
-        attrs = assign_attributes(count, np.random.default_rng([seed, s]), extra_prob)
-        for j in range(count):
-            seq_seed = int(np.random.SeedSequence([seed, s, j]).generate_state(1)[0])
-            plans.append(SequencePlan(split, f"{split}_{j:04d}", seq_seed, attrs[j]))
-    return plans
-
-
-def _is_done(path: Path, plan: SequencePlan, cfg: SynthConfig) -> Sequence | None:
-    """The sequence at ``path`` if it reads back cleanly and was generated from this plan and config, else None."""
-    try:
-        seq = read_sequence(path)
-    except (OSError, ValueError):
-        return None
-    m = seq.meta
-    same = (m.get("generator") == GENERATOR_NAME and m.get("seed") == plan.seed and m.get("config") == cfg.to_dict()
-            and seq.attributes == plan.attributes and seq.name == plan.name)
-    return seq if same else None
-
-
-def _make_one(task: tuple[str, SequencePlan, dict]) -> tuple[SequencePlan, dict, bool, float]:
-    """Worker: generate and write one planned sequence unless a valid file exists (returns its index entry)."""
-    root, plan, cfg_dict = task
-    cfg = SynthConfig.from_dict(cfg_dict)
-    path = Path(root) / plan.file
-    t0 = time.perf_counter()
-    seq = _is_done(path, plan, cfg)
-    made = seq is None
-    if made:
-        seq = generate_sequence(cfg, plan.seed, plan.attributes, plan.name)
-        write_sequence(path, seq)  # atomic: temporary file, then os.replace
-    return plan, index_entry(seq, plan.split, plan.file), made, time.perf_counter() - t0
-
-
-@dataclass
-class BenchmarkSummary:
-    """What :func:`build_benchmark` did."""
-
-    index_path: Path
-    generated: list[str]
-    reused: list[str]
-    seconds_per_generated: float
-
-
-def build_benchmark(
-    root: str | os.PathLike,
-    n: int,
-    seed: int,
-    fractions: tuple[float, ...] = (0.6, 0.2, 0.2),
-    cfg: SynthConfig | None = None,
-    workers: int = 1,
-    progress: bool = True,
-) -> BenchmarkSummary:
-    """Write ``n`` synthetic sequences as ``ROOT/<split>/<name>.h5`` plus ``ROOT/index.json``.
-
-    Resumable: a sequence whose file exists, reads back and matches its plan (seed, attributes, config) is kept.
-    Files are written atomically, so an interrupted run leaves no partial file; the index is written last.
-    """
-    cfg = cfg or SynthConfig()
-    root = Path(root)
-    plans = plan_benchmark(n, seed, fractions, cfg.extra_attribute_prob)
-    tasks = [(str(root), p, cfg.to_dict()) for p in plans]
-    for split in SPLITS:
-        (root / split).mkdir(parents=True, exist_ok=True)
-    results = []
-    with tqdm(total=len(tasks), desc="synth", unit="seq", disable=not progress) as bar:
-        if workers > 1 and len(tasks) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
-                for r in pool.map(_make_one, tasks):
-                    results.append(r)
-                    bar.update(1)
-        else:
-            for task in tasks:
-                results.append(_make_one(task))
-                bar.update(1)
-    splits = {s: [p.name for p in plans if p.split == s] for s in SPLITS}
-    entries = {plan.name: entry for plan, entry, _, _ in results}
-    generator = {"name": GENERATOR_NAME, "seed": int(seed), "num_sequences": int(n),
-                 "split_fractions": [float(f) for f in fractions], "config": cfg.to_dict()}
-    index_path = write_index(root, splits=splits, sequences=entries, generator=generator)
-    made = [(plan.name, dt) for plan, _, m, dt in results if m]
-    return BenchmarkSummary(index_path, [m[0] for m in made], [p.name for p, _, m, _ in results if not m],
-                            float(np.mean([m[1] for m in made])) if made else 0.0)

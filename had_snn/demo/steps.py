@@ -20,8 +20,9 @@ from had_snn.util.atomic import write_json_atomic
 
 def _data_step(cfg: dict, progress: bool):
     def run(ctx: StepContext) -> dict:
+        from had_snn.data.benchmark import build_benchmark
         from had_snn.data.dataset import read_index
-        from had_snn.data.synthetic import SynthConfig, build_benchmark
+        from had_snn.data.synthetic import SynthConfig
 
         d = cfg["data"]
         summary = build_benchmark(ctx.step_dir, d["sequences"], cfg["seed"], tuple(d["split_fractions"]),
