@@ -1,6 +1,6 @@
 """Bit-exact torch emulator of a netx fixed-point network as Lava 0.10 runs it in ``Loihi2SimCfg("fixed_pt")``.
 
-Integer semantics copied from lava/proc/{lif,dense,conv}/models.py (see DESIGN.md "Loihi fixed point"):
+Integer semantics copied from lava/proc/{lif,dense,conv}/models.py (explained in docs/loihi.md):
 
 * LIF (PyLifModelBitAcc): ``u = sgn(u*(4096-(du+1))) * (|u*(4096-(du+1))| >> 12) + (a_in << 6)`` then a single
   24-bit wrap (``> 2**23`` subtracts ``2**24``, ``<= -2**23`` adds it); ``v = sgn(v*(4096-dv)) * (|..| >> 12) + u +

@@ -47,7 +47,7 @@ from had_snn.hardware.netx import (
 )
 
 WEIGHT_MAX = 254  # largest even 8-bit mixed-sign weight Lava's Dense keeps
-FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; DESIGN.md)
+FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; docs/loihi.md)
 ACT_SHIFT = 6
 
 

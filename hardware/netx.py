@@ -1,6 +1,6 @@
 """Read and write the netx-compatible HDF5 description of a fixed-point spiking network (numpy + h5py only).
 
-Schema (lava-dl ``netx`` hdf5, as in DESIGN.md): group ``layer`` with sub-groups ``'0'..'n-1'``; each has ``type``
+Schema (lava-dl ``netx`` hdf5, see docs/loihi.md): group ``layer`` with sub-groups ``'0'..'n-1'``; each has ``type``
 (``input`` | ``conv`` | ``flatten`` | ``dense``), ``shape`` (C, H, W of the layer's output), and for synaptic layers
 ``weight`` (torch layout: conv ``(C_out, C_in/groups, kH, kW)``, dense ``(N_out, N_in)`` with inputs flattened in
 C, H, W order), ``bias`` (mantissa per output channel for conv, per neuron for dense; scaled by ``bias_exp = 6``),

@@ -1,4 +1,4 @@
-"""Event arrays: the structured dtype of DESIGN.md and the small EventStream API.
+"""Event arrays: the structured event dtype (README.md "Formats") and the small EventStream API.
 
 Events are a numpy structured array with fields ``x:u2, y:u2, t:i8 (microseconds), p:i1 (0/1)``, sorted by ``t``
 (the same field names as tonic, so tonic transforms apply). The functions here never copy when a view will do:

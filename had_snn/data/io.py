@@ -1,6 +1,6 @@
 """Read and write event streams and tracking sequences.
 
-Native sequence file (HDF5, DESIGN.md)::
+Native sequence file (HDF5; README.md "Formats" has the summary)::
 
     events/x u2, events/y u2, events/t i8 (us), events/p i1     one row per event, sorted by t
     events/ms_to_idx u8 (M,)   as DSEC: ms_to_idx[m] = index of the first event with t >= origin + m * 1000 us,
