@@ -13,20 +13,10 @@ from had_snn.util.atomic import save_figure
 
 @torch.no_grad()
 def float_trace(student: nn.Module, search_spikes: torch.Tensor, kernel: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Float spikes of every deployed layer and the read-out membrane (T, B, 5, H, W) for a fixed kernel."""
-    from had_snn.models.layers import depthwise_xcorr
-    from had_snn.models.student import run_layers
-
-    record: dict[int, torch.Tensor] = {}
-    x = run_layers(student.backbone, search_spikes.float(), record)
-    spikes = {f"backbone.{i}": s for i, s in sorted(record.items())}
-    corr = depthwise_xcorr(x, kernel.float().unsqueeze(0).expand(x.shape[1], -1, -1, -1))
-    corr = student.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
-    spikes["xcorr"] = student.xcorr_lif(corr)
-    head_record: dict[int, torch.Tensor] = {}
-    membrane = run_layers(student.head, spikes["xcorr"], head_record)
-    spikes.update({f"head.{i}": s for i, s in sorted(head_record.items()) if student.head[i].spiking})
-    return {"spikes": spikes, "membrane": membrane}
+    """Float spikes of every deployed layer and the read-out membrane (T, B, 5, H, W) for a fixed kernel (C, k, k)."""
+    search = search_spikes.float()
+    trace = student.search_path(search, kernel.float().unsqueeze(0).expand(search.shape[1], -1, -1, -1))
+    return {"spikes": trace.spikes, "membrane": trace.membrane}
 
 
 def compare_float_fixed(

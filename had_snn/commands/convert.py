@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from had_snn.util.atomic import write_json_atomic
-
 NAME = "convert"
 HELP = "Quantise a student checkpoint to Loihi fixed point; write netx HDF5, JSON report and weight histograms"
 
@@ -45,9 +43,7 @@ def _spikes(path: str | None, key: str, shape: tuple[int, ...], rate: float, see
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.conversion.quantize import quantize_student, student_float_layers, template_kernel_for
-    from had_snn.conversion.report import compare_float_fixed, weight_histograms
-    from had_snn.hardware.netx import write_netx
+    from had_snn.conversion.convert import convert_student
     from had_snn.train.checkpoint import load_model
 
     if not Path(args.checkpoint).exists():
@@ -57,41 +53,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.checkpoint}: holds a {getattr(student, 'kind', type(student).__name__)}, "
                          "only the spiking student can be converted")
     cfg = student.config
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     c = cfg.in_channels
     template = _spikes(args.template, "template_spikes", (args.steps, 1, c, cfg.template_px, cfg.template_px),
                        args.rate, args.seed)
     search = _spikes(args.search, "search_spikes", (args.steps, 1, c, cfg.search_px, cfg.search_px),
                      args.rate, args.seed + 1)
-    qnet = quantize_student(student, template, args.weight_percentile)
-    written = []
-    if args.to in ("netx", "all"):
-        write_netx(out / "student.h5", qnet.layers, attrs={"readout_scale": qnet.readout_scale,
-                                                          "source": str(args.checkpoint)})
-        written.append("student.h5")
-    if args.to in ("nir", "all"):
-        from had_snn.conversion.export_nir import export_student_nir
-
-        export_student_nir(student, template, out / "student.nir")
-        written.append("student.nir")
-    comparison = compare_float_fixed(student, qnet, search[:, :1], template)
-    float_weights = [fl.weight.numpy() for fl in student_float_layers(student, template_kernel_for(student, template))]
-    weight_histograms(float_weights, qnet, out / "weight_histograms.png")
-    report = {
-        "checkpoint": str(args.checkpoint),
-        "weight_percentile": args.weight_percentile,
-        "readout_scale": qnet.readout_scale,
-        "layers": qnet.report_dict(),
-        "float_vs_fixed": comparison,
-        "inputs": {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
-                   "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"},
-    }
-    write_json_atomic(out / "quantization.json", report)
-    written += ["quantization.json", "weight_histograms.png"]
-    for r in qnet.reports:
+    inputs = {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
+              "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"}
+    formats = ("netx", "nir") if args.to == "all" else (args.to,)
+    done = convert_student(student, template, search[:, :1], args.out, args.weight_percentile, formats,
+                           attrs={"source": str(args.checkpoint)},
+                           meta={"checkpoint": str(args.checkpoint), "inputs": inputs})
+    for r in done.qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "
               f"w err {r.weight_rel_error:.4f} vth {r.vth_mant}")
-    print(f"read-out rel. error float vs fixed: {comparison['readout_rel_error']:.4f}; wrote {', '.join(written)} "
-          f"to {out}")
+    print(f"read-out rel. error float vs fixed: {done.comparison['readout_rel_error']:.4f}; wrote "
+          f"{', '.join(p.name for p in done.files.values())} to {args.out}")
     return 0

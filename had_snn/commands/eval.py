@@ -45,17 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
-def file_fingerprint(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def tracker_name(path: Path, taken: set[str]) -> str:
     """The checkpoint's file stem, prefixed with its folder when two checkpoints share a stem."""
     name = path.stem
@@ -79,6 +68,7 @@ def box_update_from_args(args: argparse.Namespace) -> BoxUpdate:
 def build_trackers(specs: list[str], window_influence: float, steps: int, device: str,
                    box_update: BoxUpdate | None = None) -> list:
     """Trackers for ``--tracker`` specs; checkpoint trackers are fingerprinted by file hash and settings."""
+    from had_snn.evaluation.evaluate import file_fingerprint
     from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
     from had_snn.train.checkpoint import load_model
 

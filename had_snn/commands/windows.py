@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from had_snn.data.io import read_sequence
     from had_snn.tracking.config import CropConfig
-    from had_snn.tracking.crop import crop_inputs
+    from had_snn.tracking.windows import spike_windows
     from had_snn.util.atomic import atomic_path
 
     crop = CropConfig()
@@ -38,18 +38,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.steps:
         crop = CropConfig(student_steps=args.steps)
     seq = read_sequence(args.sequence)
-    bad = [k for k in args.frames if not 0 <= k < seq.num_frames]
-    if bad:
-        raise ValueError(f"--frames {bad}: {args.sequence} has frames 0..{seq.num_frames - 1}")
-    no_box = [k for k in [0, *args.frames] if not np.all(np.isfinite(seq.boxes[k]))]
-    if no_box:
-        raise ValueError(f"{args.sequence}: frames {no_box} have no ground-truth box (target absent)")
-
-    def spikes(k: int, context: float, px: int) -> np.ndarray:
-        return crop_inputs(seq, k, seq.boxes[k].astype(np.float64), context, px, crop)["spikes"]
-
-    template = spikes(0, crop.template_context, crop.template_px)[:, None]
-    search = np.stack([spikes(k, crop.search_context, crop.search_px) for k in args.frames], axis=1)
+    try:
+        template, search = spike_windows(seq, crop, args.frames)
+    except ValueError as exc:
+        raise ValueError(f"{args.sequence}: --frames {args.frames}: {exc}") from None
     with atomic_path(args.out) as tmp:
         np.savez_compressed(tmp, template_spikes=template.astype(np.uint8), search_spikes=search.astype(np.uint8),
                             frames=np.asarray(args.frames))

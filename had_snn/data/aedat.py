@@ -1,7 +1,7 @@
 """AEDAT4 (iniVation DV) files through ``dv-processing``: events, APS frames and their timestamps.
 
-FE108, VisEvent and COESOT distribute their DAVIS346 recordings as ``.aedat4`` files (see the module docstrings of
-:mod:`had_snn.data.fe108`, :mod:`had_snn.data.visevent`, :mod:`had_snn.data.coesot`). ``dv-processing`` is an optional
+FE108, VisEvent and COESOT distribute their DAVIS346 recordings as ``.aedat4`` files (see the module docstrings in
+:mod:`had_snn.data.datasets`). ``dv-processing`` is an optional
 extra (``pip install had-snn[aedat]``) and is imported only inside the functions here.
 
 API used (dv-processing 2.x, https://dv-processing.inivation.com): ``dv.io.MonoCameraRecording`` with

@@ -67,22 +67,18 @@ def _train_step(name: str, cfg: dict, device: str, progress: bool):
 
 
 def _search_windows(seq, crop, frames: list[int]) -> Any:
-    """Search spikes (T, len(frames), C, H, W) cut around the GT box of each frame."""
+    """Search spikes (T, len(frames), C, H, W) cut around the GT box of each frame, as a tensor."""
     import torch
 
-    from had_snn.tracking.crop import crop_inputs
+    from had_snn.tracking.windows import spike_windows
 
-    wins = [crop_inputs(seq, k, seq.boxes[k].astype(np.float64), crop.search_context, crop.search_px, crop)["spikes"]
-            for k in frames]
-    return torch.from_numpy(np.stack(wins, axis=1))
+    return torch.from_numpy(spike_windows(seq, crop, frames)[1])
 
 
 def _convert_step(cfg: dict):
     def run(ctx: StepContext) -> dict:
-        from had_snn.conversion.quantize import quantize_student, student_float_layers, template_kernel_for
-        from had_snn.conversion.report import compare_float_fixed, weight_histograms
+        from had_snn.conversion.convert import convert_student
         from had_snn.data.dataset import load_split
-        from had_snn.hardware.netx import write_netx
         from had_snn.tracking.loihi import first_live_template
         from had_snn.tracking.tracker import crop_config_for
         from had_snn.train.checkpoint import load_model
@@ -91,18 +87,12 @@ def _convert_step(cfg: dict):
         crop = crop_config_for(student, cfg["crop"]["student_steps"])
         sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
         seq, template = first_live_template(student, sequences, crop)
-        wp = float(cfg["loihi"]["weight_percentile"])
-        qnet = quantize_student(student, template, wp)
-        net = ctx.step_dir / "student.h5"
-        write_netx(net, qnet.layers, attrs={"readout_scale": qnet.readout_scale, "template_sequence": seq.name})
         frames = list(range(1, min(seq.num_frames, 9)))
-        comparison = compare_float_fixed(student, qnet, _search_windows(seq, crop, frames), template)
-        kernel = template_kernel_for(student, template)
-        hist = ctx.step_dir / "weight_histograms.png"
-        weight_histograms([fl.weight.numpy() for fl in student_float_layers(student, kernel)], qnet, hist)
-        report = {"weight_percentile": wp, "readout_scale": qnet.readout_scale, "template_sequence": seq.name,
-                  "compared_frames": frames, "layers": qnet.report_dict(), "float_vs_fixed": comparison}
-        qjson = write_json_atomic(ctx.step_dir / "quantization.json", report)
+        done = convert_student(student, template, _search_windows(seq, crop, frames), ctx.step_dir,
+                               float(cfg["loihi"]["weight_percentile"]), attrs={"template_sequence": seq.name},
+                               meta={"template_sequence": seq.name, "compared_frames": frames})
+        net, qjson, hist = done.files["netx"], done.files["quantization"], done.files["histograms"]
+        comparison = done.comparison
         return {"netx": ctx.rel(net), "quantization": ctx.rel(qjson), "histograms": ctx.rel(hist),
                 "readout_rel_error": comparison["readout_rel_error"],
                 "heatmap_peak_agreement": comparison["heatmap_peak_agreement"],
@@ -113,10 +103,9 @@ def _convert_step(cfg: dict):
 
 def _eval_step(cfg: dict, device: str, progress: bool):
     def run(ctx: StepContext) -> dict:
-        from had_snn.commands.eval import file_fingerprint
         from had_snn.conversion.quantize import quantize_student
         from had_snn.data.dataset import load_split
-        from had_snn.evaluation.evaluate import evaluate
+        from had_snn.evaluation.evaluate import evaluate, file_fingerprint
         from had_snn.hardware.energy import counts_from_emulator
         from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
         from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for

@@ -132,3 +132,14 @@ def evaluate(
             sub = {n: summaries[n][subset] for n in names}
             plot_curves(sub, out_dir / "plots" / ("" if subset == "all" else subset), title=subset)
     return report
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -66,6 +66,17 @@ class StudentConfig:
                              f"{self.template_px}")
 
 
+@dataclass
+class SearchTrace:
+    """Everything the search path computes, time first: ``spikes`` of every spiking layer keyed by its deployed name
+    (``backbone.i``, ``xcorr``, ``head.i``), the correlation ``response`` after its BN (T, B, C3, H, W) and the
+    read-out ``membrane`` (T, B, 5, H, W)."""
+
+    spikes: dict[str, torch.Tensor]
+    response: torch.Tensor
+    membrane: torch.Tensor
+
+
 def run_layers(layers: nn.ModuleList, x: torch.Tensor, record: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
     """Run a (T, B, C, H, W) tensor through a layer list: convs/BN time-folded, neurons stepped over T.
 
@@ -133,23 +144,40 @@ class SpikingStudent(nn.Module):
         rates = {f"backbone.{i}": s.mean() for i, s in record.items()}
         return features, rates
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict:
-        cfg = self.config
-        template = _check_spikes(batch, "template_spikes", cfg.in_channels, cfg.template_px)
-        search = _check_spikes(batch, "search_spikes", cfg.in_channels, cfg.search_px)
-        t_feats, t_rates = self.embed(template)
-        s_feats, s_rates = self.embed(search)
-        kernel = template_kernel(t_feats["stage3"].mean(0))
-        corr = depthwise_xcorr(s_feats["stage3"], kernel)
+    def template_kernel(self, template: torch.Tensor) -> tuple[torch.Tensor, dict, dict]:
+        """Correlation kernel (B, C3, k, k) of template spikes (T, B, C, H, W): the mean over T of the stage-3 spikes,
+        2x2-averaged. Also returns the template's stage features and backbone firing rates (as :meth:`embed`)."""
+        features, rates = self.embed(template)
+        return template_kernel(features["stage3"].mean(0)), features, rates
+
+    def search_path(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
+        """The deployed path: backbone -> correlation with ``kernel`` (B, C3, k, k) -> xcorr BN + LIF -> head.
+
+        This is the chain the converter quantises and the emulator runs; :meth:`forward` and the float-vs-fixed
+        comparison both call it, so there is one definition of it.
+        """
+        record: dict[int, torch.Tensor] = {}
+        x = run_layers(self.backbone, search, record)
+        corr = depthwise_xcorr(x, kernel)
         corr = self.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
         corr_spikes = self.xcorr_lif(corr)
         head_record: dict[int, torch.Tensor] = {}
         membrane = run_layers(self.head, corr_spikes, head_record)
-        out = split_head(membrane.mean(0))
-        rates = dict(s_rates)
-        rates["xcorr_lif"] = corr_spikes.mean()
-        rates.update({f"head.{i}": s.mean() for i, s in head_record.items() if self.head[i].spiking})
+        spikes = {f"backbone.{i}": s for i, s in sorted(record.items())}
+        spikes["xcorr"] = corr_spikes
+        spikes.update({f"head.{i}": s for i, s in sorted(head_record.items()) if self.head[i].spiking})
+        return SearchTrace(spikes, corr, membrane)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict:
+        cfg = self.config
+        template = _check_spikes(batch, "template_spikes", cfg.in_channels, cfg.template_px)
+        search = _check_spikes(batch, "search_spikes", cfg.in_channels, cfg.search_px)
+        kernel, t_feats, t_rates = self.template_kernel(template)
+        trace = self.search_path(search, kernel)
+        out = split_head(trace.membrane.mean(0))
+        s_feats = {name: trace.spikes[f"backbone.{i}"] for name, i in self.stage_ends.items()}
+        rates = {("xcorr_lif" if k == "xcorr" else k): s.mean() for k, s in trace.spikes.items()}
         rates.update({f"template/{k}": v for k, v in t_rates.items()})
-        out.update(response=corr.mean(0), response_spikes=corr_spikes, features=s_feats,
+        out.update(response=trace.response.mean(0), response_spikes=trace.spikes["xcorr"], features=s_feats,
                    template_features=t_feats, template_kernel=kernel, firing_rates=rates)
         return out

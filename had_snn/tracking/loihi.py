@@ -23,18 +23,12 @@ from had_snn.conversion.quantize import QuantizedNetwork, correlation_layer, tem
 from had_snn.data.sequence import Sequence
 from had_snn.models.heads import split_head
 from had_snn.tracking.config import CropConfig
-from had_snn.tracking.crop import crop_inputs
-from had_snn.tracking.tracker import ModelTracker, StaticTracker, init_box
+from had_snn.tracking.tracker import ModelTracker
+from had_snn.tracking.windows import spike_windows
 
 
 class SilentTemplateError(ValueError):
     """The template's stage-3 spikes are all zero, so the correlation kernel is zero and cannot be quantised."""
-
-
-def template_spikes(seq: Sequence, crop: CropConfig) -> torch.Tensor:
-    """Template spikes (T, 1, C, P, P) of frame 0 around the first GT box, cut as the tracker cuts them."""
-    t = crop_inputs(seq, 0, init_box(seq), crop.template_context, crop.template_px, crop)
-    return torch.from_numpy(t["spikes"]).unsqueeze(1)
 
 
 def is_silent(student: nn.Module, template: torch.Tensor) -> bool:
@@ -46,7 +40,7 @@ def first_live_template(student: nn.Module, sequences: list[Sequence], crop: Cro
                         ) -> tuple[Sequence, torch.Tensor]:
     """The first sequence whose template gives a non-zero correlation kernel, with that template."""
     for seq in sequences:
-        template = template_spikes(seq, crop)
+        template = torch.from_numpy(spike_windows(seq, crop)[0])
         if not is_silent(student, template):
             return seq, template
     raise SilentTemplateError(f"every template of the {len(sequences)} sequences gives an all-zero correlation kernel "
@@ -119,10 +113,18 @@ class EmulatedTracker(ModelTracker):
                  device: str | torch.device = "cpu", name: str = "student_loihi") -> None:
         super().__init__(emulated, crop, window_influence, device=device, name=name)
         self.silent_sequences: list[str] = []
+        self._silent = False
 
-    def track(self, seq: Sequence) -> np.ndarray:
-        try:
-            return super().track(seq)
-        except SilentTemplateError:
-            self.silent_sequences.append(seq.name)
-            return StaticTracker().track(seq)
+    def initialize(self, seq: Sequence, box: np.ndarray | None = None) -> np.ndarray:
+        self._silent = False
+        return super().initialize(seq, box)
+
+    def update(self, k: int) -> np.ndarray:
+        """As :meth:`ModelTracker.update`; after a silent template the box stays where it started."""
+        if not self._silent:
+            try:
+                return super().update(k)
+            except SilentTemplateError:
+                self._silent = True
+                self.silent_sequences.append(self._seq.name)
+        return self._box

@@ -26,8 +26,18 @@ InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
 class Tracker(Protocol):
+    """What the evaluation runs: ``initialize`` on frame 0, ``update`` once per later window, or ``track`` for all."""
+
     name: str
     fingerprint: str | None  # identifies what produced the boxes (evaluation reuses boxes only on a match)
+
+    def initialize(self, seq: Sequence, box: np.ndarray | None = None) -> np.ndarray:
+        """Start on frame 0 of ``seq`` from ``box`` (default: the first ground-truth box); returns the initial box."""
+        ...
+
+    def update(self, k: int) -> np.ndarray:
+        """The ``x, y, w, h`` px estimate after frame ``k``'s window."""
+        ...
 
     def track(self, seq: Sequence) -> np.ndarray:
         """Boxes (N, 4) ``x, y, w, h`` px for every frame of ``seq``."""
@@ -49,8 +59,18 @@ class StaticTracker:
     fingerprint = "static"
     measures_speed = False  # it runs no model: its frames per second mean nothing
 
+    def __init__(self) -> None:
+        self._box = np.zeros(4)
+
+    def initialize(self, seq: Sequence, box: np.ndarray | None = None) -> np.ndarray:
+        self._box = init_box(seq) if box is None else np.asarray(box, dtype=np.float64)
+        return self._box
+
+    def update(self, k: int) -> np.ndarray:
+        return self._box
+
     def track(self, seq: Sequence) -> np.ndarray:
-        return np.tile(init_box(seq), (seq.num_frames, 1))
+        return np.tile(self.initialize(seq), (seq.num_frames, 1))
 
 
 def crop_config_for(model: torch.nn.Module, student_steps: int = CropConfig.student_steps) -> CropConfig:
@@ -142,7 +162,8 @@ class ModelTracker:
     """Siamese tracking with any model following the tracker interface (``forward(batch) -> heatmap/size/offset``).
 
     The template is cut once from frame 0 around the initial box; each later frame is searched in a crop around
-    the previous estimate and decoded with a cosine window. ``input_fn`` (optional) transforms each batch before
+    the previous estimate and decoded with a cosine window. :meth:`initialize` + :meth:`update` per window is the
+    online interface; :meth:`track` runs it over a whole sequence. ``input_fn`` (optional) transforms each batch before
     the model sees it (e.g. a quantised input path); ``model`` may be any callable with the same interface (e.g.
     the fixed-point emulator). ``box_update`` sets the size safeguards (:class:`BoxUpdate`, on by default).
     ``fingerprint`` (e.g. a checkpoint hash) lets an evaluation resume; the tracker appends its box-update settings
@@ -168,6 +189,9 @@ class ModelTracker:
         self.name = name or str(getattr(model, "kind", type(model).__name__))
         self.box_update = box_update or BoxUpdate()
         self.fingerprint = None if fingerprint is None else f"{fingerprint}|{self.box_update.key()}"
+        self._seq: Sequence | None = None
+        self._box = self._init_wh = np.zeros(4)
+        self._template: dict[str, np.ndarray] = {}
 
     def _batch(self, template: dict[str, np.ndarray], search: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         batch = {}
@@ -177,25 +201,39 @@ class ModelTracker:
                 batch[f"{prefix}_{key}"] = t.unsqueeze(1) if key == "spikes" else t.unsqueeze(0)
         return self.input_fn(batch) if self.input_fn is not None else batch
 
-    @torch.no_grad()
-    def track(self, seq: Sequence) -> np.ndarray:
+    def initialize(self, seq: Sequence, box: np.ndarray | None = None) -> np.ndarray:
+        """Start tracking ``seq`` at frame 0 from ``box`` (default: its first ground-truth box): cut the template.
+        Returns the initial box."""
         if isinstance(self.model, torch.nn.Module):
             self.model.eval()
         cfg = self.crop
-        box = init_box(seq)
-        template = crop_inputs(seq, 0, box, cfg.template_context, cfg.template_px, cfg)
+        self._seq = seq
+        self._box = init_box(seq) if box is None else np.asarray(box, dtype=np.float64)
+        self._init_wh = self._box[2:].copy()
+        self._template = crop_inputs(seq, 0, self._box, cfg.template_context, cfg.template_px, cfg)
+        return self._box
+
+    @torch.no_grad()
+    def update(self, k: int) -> np.ndarray:
+        """Track one window: search frame ``k``'s window around the current estimate; returns the new box."""
+        if self._seq is None:
+            raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
+        cfg, seq, box = self.crop, self._seq, self._box
+        search = crop_inputs(seq, k, box, cfg.search_context, cfg.search_px, cfg)
+        out = self.model(self._batch(self._template, search))
+        region = tuple(search["region"].tolist())
+        prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
+        norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
+        pred = target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px)
+        self._box = update_box(box, pred, float(score[0]), self._init_wh, seq.sensor_size, self.box_update)
+        return self._box
+
+    def track(self, seq: Sequence) -> np.ndarray:
+        """One-pass tracking: :meth:`initialize` on frame 0, then :meth:`update` for every later frame."""
         boxes = np.empty((seq.num_frames, 4))
-        boxes[0] = box
-        init_wh = box[2:].copy()
+        boxes[0] = self.initialize(seq)
         for k in range(1, seq.num_frames):
-            search = crop_inputs(seq, k, box, cfg.search_context, cfg.search_px, cfg)
-            out = self.model(self._batch(template, search))
-            region = tuple(search["region"].tolist())
-            prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
-            norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
-            pred = target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px)
-            box = update_box(box, pred, float(score[0]), init_wh, seq.sensor_size, self.box_update)
-            boxes[k] = box
+            boxes[k] = self.update(k)
         return boxes
 
 
