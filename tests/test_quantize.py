@@ -166,3 +166,34 @@ def test_bias_gain_one_beats_steady_state_bias_with_the_per_layer_preroll() -> N
     assert sum(agree_new) > sum(agree_old) + 0.05
     assert min(agree_new) > 0.8
     assert new["readout_rel_error"] < old["readout_rel_error"]
+
+
+def test_convert_student_writes_what_it_reports(tmp_path) -> None:
+    import json
+
+    import h5py
+
+    from had_snn.conversion.convert import convert_student
+    from had_snn.conversion.quantize import template_kernel_for
+    from had_snn.conversion.report import float_trace
+
+    m, tmpl, srch = _tiny_student(bias_free=True)
+    done = convert_student(m, tmpl, srch, tmp_path / "cv", formats=("netx", "nir"), attrs={"source": "x.pt"},
+                           meta={"note": "test"})
+    assert sorted(done.files) == ["histograms", "netx", "nir", "quantization"]
+    assert all(p.is_file() for p in done.files.values())
+    report = json.loads(done.files["quantization"].read_text())
+    assert report["note"] == "test" and report["float_vs_fixed"] == done.comparison
+    assert report["readout_scale"] == done.qnet.readout_scale
+    with h5py.File(done.files["netx"]) as f:
+        assert f.attrs["source"] == "x.pt" and f.attrs["readout_scale"] == done.qnet.readout_scale
+    # the float trace is the student's own search path: its read-out is what forward averages
+    kernel = template_kernel_for(m, tmpl)
+    with torch.no_grad():
+        out = m({"template_spikes": tmpl, "search_spikes": srch})
+    membrane = float_trace(m, srch, kernel)["membrane"].mean(0)
+    torch.testing.assert_close(membrane[:, :1], out["heatmap"])
+    with pytest.raises(ValueError, match="unknown export format"):
+        convert_student(m, tmpl, srch, tmp_path / "bad", formats=("onnx",))
+    with pytest.raises(ValueError, match="only the spiking student"):
+        convert_student(build_model("teacher_events"), tmpl, srch, tmp_path / "bad")

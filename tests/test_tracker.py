@@ -300,3 +300,23 @@ def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
     assert main(["eval", "--tracker", str(tmp_path / "nope.pt"), "--data", str(tmp_path / "data"),
                  "--out", str(out)]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_initialize_then_update_per_window_is_what_track_runs() -> None:
+    seq = moving_square_sequence()
+    tracker = ModelTracker(OracleModel(), window_influence=0.0)
+    with pytest.raises(RuntimeError, match="initialize"):
+        tracker.update(1)
+    whole = tracker.track(seq)
+    np.testing.assert_array_equal(tracker.initialize(seq), seq.boxes[0])
+    stepped = np.array([seq.boxes[0], *(tracker.update(k) for k in range(1, seq.num_frames))])
+    np.testing.assert_array_equal(stepped, whole)
+    # a user-given start box replaces the first ground-truth box
+    start = np.array([10.0, 18.0, 12.0, 12.0])
+    np.testing.assert_array_equal(tracker.initialize(seq, start), start)
+    box = tracker.update(1)  # centre found; size damped from the 12 px start towards the 8 px square
+    np.testing.assert_allclose(box[:2] + box[2:] / 2, seq.boxes[1, :2] + seq.boxes[1, 2:] / 2, atol=0.5)
+    assert 8.0 < box[2] < 12.0
+    static = StaticTracker()
+    static.initialize(seq)
+    np.testing.assert_array_equal(static.update(5), seq.boxes[0])

@@ -55,3 +55,21 @@ def test_windows_errors_name_the_problem(tmp_path, seq_path, capsys) -> None:
     assert "--frames [99]" in capsys.readouterr().err
     assert main(["windows", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "w.npz")]) == 1
     assert "missing.h5" in capsys.readouterr().err
+
+
+def test_spike_windows_cut_around_the_gt_boxes(seq_path) -> None:
+    from had_snn.data.io import read_sequence
+    from had_snn.tracking.config import CropConfig
+    from had_snn.tracking.crop import crop_inputs
+    from had_snn.tracking.windows import spike_windows
+
+    seq, crop = read_sequence(seq_path), CropConfig(template_px=16, search_px=32, student_steps=4)
+    template, search = spike_windows(seq, crop, [2, 1])
+    assert template.shape == (4, 1, 2, 16, 16) and search.shape == (4, 2, 2, 32, 32)
+    by_hand = crop_inputs(seq, 1, seq.boxes[1].astype(np.float64), crop.search_context, crop.search_px, crop)
+    np.testing.assert_array_equal(search[:, 1], by_hand["spikes"])
+    only_template, empty = spike_windows(seq, crop)
+    np.testing.assert_array_equal(only_template, template)
+    assert empty.shape == (4, 0, 2, 32, 32)
+    with pytest.raises(ValueError, match=r"frames \[-1\]"):
+        spike_windows(seq, crop, [-1])
