@@ -1,1 +1,2 @@
-"""Cropping, pair sampling, the online tracker loop and OTB-style metrics."""
+"""Running a tracker: crops and spike windows, heat-map decoding, the initialize/update tracker and its Loihi
+(emulated fixed-point) variant."""

@@ -1,1 +1,1 @@
-"""Training loops, checkpoints and distributed training."""
+"""Training: the loop, YAML configs, atomic checkpoints, DDP, the pair sampler, tracking losses and the distillation hook."""
