@@ -4,14 +4,19 @@ Every method trains with the same loop (``had_snn.train.loop.train``) from one s
 ``distill:`` section differs (from the HAD / vanilla-KD configs, with ablation switches on top). Each run is then
 evaluated one-pass (OTB protocol) on the test split. Output (default ``runs/had-table-<timestamp>``)::
 
-    OUT/data/                         synthetic benchmark (unless --data is given)
-    OUT/runs/<method>/seed<k>-<hash>/ config.yaml, metrics.csv, last.pt, eval/, result.json  (one run)
-    OUT/table.md                      mean +- std over seeds of SR / PR / NPR, overall, low_light, fast_motion
-    OUT/table.json                    the same numbers plus every per-seed value
-    OUT/plots/had_table.png           bar chart with error bars (std over seeds)
+    OUT/data/                    synthetic benchmark (unless --data is given)
+    OUT/runs/static/             the static baseline: eval/, stamp.json (its scores under "outputs")
+    OUT/runs/<method>/seed<k>/   config.yaml, metrics.csv, last.pt, eval/, stamp.json  (one run)
+    OUT/table_config.json        mode, data, argv, preset and the distill overrides of every method
+    OUT/table.md                 mean +- std over seeds of SR / PR / NPR, overall, low_light, fast_motion
+    OUT/table.json               the same numbers plus every per-seed value
+    OUT/plots/had_table.png      bar chart with error bars (std over seeds)
 
-Finished runs are cached (``result.json``, keyed by a hash of the resolved config), an interrupted training run
-resumes from its ``last.pt``, so rerunning with the same ``--out`` picks up where it stopped.
+Each folder above with a ``stamp.json`` is a step of the demo's step runner (:mod:`had_snn.demo.pipeline`): the
+data synthesis, the static baseline and every (method, seed) training + evaluation, the teacher of seed k before
+the students that distil from it. A step is cached by the SHA-256 of its resolved config and its dependencies' keys
+(a student's key includes its teacher's), and an interrupted training run resumes from its ``last.pt``, so
+rerunning with the same ``--out`` picks up where it stopped.
 
 Presets (``--preset``): ``tiny`` (seconds; tiny models, checks the machinery), ``quick`` (= ``--quick``: the quick
 demo's data, crops and default models, about 15 minutes on 2 CPU cores) and ``full`` (the default, GPU-sized).
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import sys
@@ -31,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from had_snn.util.atomic import atomic_path, write_text_atomic
+from had_snn.demo.config import deep_merge
+from had_snn.demo.pipeline import Step, StepContext, run_steps
+from had_snn.util.atomic import save_figure, write_text_atomic
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SUBSETS = ("all", "low_light", "fast_motion")
@@ -87,18 +93,6 @@ PRESETS = {
 }
 
 
-def deep_merge(base: dict, over: dict) -> dict:
-    """``base`` with ``over`` merged in (nested mappings merged key by key)."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
-
-
-def fingerprint(obj: dict) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
-
-
 def distill_section(preset: Preset, source: str, overrides: dict) -> dict:
     """The ``distill:`` section of a method: from the HAD or KD config file, then the ablation overrides."""
     from had_snn.train.config import read_yaml
@@ -112,9 +106,11 @@ def distill_section(preset: Preset, source: str, overrides: dict) -> dict:
     return {**section, **overrides}
 
 
-def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset: Preset, data_dir: str,
-                  teacher_ckpt: Path | None, extra: dict):
-    """Resolved TrainConfig of one (method, seed) run; ``spec`` is its (distill source, overrides) entry."""
+def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset: Preset, data_dir: str | None,
+                  extra: dict) -> dict:
+    """Resolved training config (``TrainConfig.to_dict()``) of one (method, seed) run; ``spec`` is its (distill
+    source, overrides) entry. ``data.dir`` is ``data_dir`` (None: the data step's folder) and a distilled student's
+    ``distill.teacher`` is None: both are filled in when the step runs, from its dependencies."""
     from had_snn.train.config import config_from_dict, read_yaml
 
     source, overrides = spec
@@ -127,56 +123,95 @@ def method_config(method: str, spec: tuple[str | None, dict], seed: int, preset:
     if source is not None:
         raw["distill"] = distill_section(preset, source, overrides)
         if source != "none":
-            raw["distill"]["teacher"] = str(teacher_ckpt)
-    return config_from_dict(raw, f"{path} ({method}, seed {seed})")
+            raw["distill"]["teacher"] = None
+    return config_from_dict(raw, f"{path} ({method}, seed {seed})").to_dict()
 
 
-def run_one(method: str, cfg, run_dir: Path, train_seqs: list, test_seqs: list, device: str,
-            window_influence: float, progress: bool) -> dict:
-    """Train (or resume) one run and evaluate it on the test split; returns the cached ``result.json``."""
-    from had_snn.evaluation.evaluate import evaluate
-    from had_snn.tracking.tracker import ModelTracker, crop_config_for
-    from had_snn.train.checkpoint import load_model
-    from had_snn.train.distill_hook import build_distillation
-    from had_snn.train.loop import train
-
-    result_path = run_dir / "result.json"
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
-    distill = build_distillation(cfg, str(run_dir / "config.yaml"))
-    start = time.perf_counter()
-    history = train(cfg, run_dir, train_seqs, resume=(run_dir / "last.pt").is_file(), device=device,
-                    extra_loss=distill.extra_loss, extra_modules=distill.extra_modules, progress=progress).history
-    train_s = time.perf_counter() - start
-    model = load_model(run_dir / "last.pt", map_location=device)
-    steps = cfg.data.crop_config().student_steps
-    tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device, name=method)
-    report = evaluate([tracker], test_seqs, run_dir / "eval", split="test", resume=False, plots=False)
-    subsets = report["trackers"][method]["subsets"]
-    result = {
-        "method": method, "seed": cfg.seed, "run_dir": str(run_dir), "train_seconds": round(train_s, 1),
-        "final_epoch": history[-1],
-        "subsets": {s: {name: subsets[s][key] for name, key in METRICS} | {"num_sequences": subsets[s]["num_sequences"]}
-                    for s in subsets},
-    }
-    write_text_atomic(result_path, json.dumps(result, indent=1))
-    return result
+def teacher_step_name(seed: int) -> str:
+    return f"runs/teacher/seed{seed}"
 
 
-def run_static(run_dir: Path, test_seqs: list) -> dict:
+def _data_root(ctx: StepContext, data_dir: str | None) -> str:
+    """The benchmark root: ``--data`` if given, else the data step's folder."""
+    return data_dir if data_dir is not None else str(ctx.path(ctx.inputs["data"]["root"]))
+
+
+def _data_step(sequences: int, size_px: tuple[int, int], duration_s: float, progress: bool) -> Step:
+    """Synthesise the benchmark into OUT/data."""
+    config = {"sequences": sequences, "size_px": list(size_px), "duration_s": duration_s, "seed": 0}
+
+    def run(ctx: StepContext) -> dict:
+        from had_snn.data.benchmark import build_benchmark
+        from had_snn.data.synthetic import SynthConfig
+
+        synth = SynthConfig(width_px=size_px[0], height_px=size_px[1], duration_s=duration_s)
+        summary = build_benchmark(ctx.step_dir, sequences, seed=0, cfg=synth, progress=progress)
+        return {"root": ctx.rel(ctx.step_dir), "files": [ctx.rel(summary.index_path)]}
+
+    return Step("data", "synthesise the benchmark", config, run)
+
+
+def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequences, device: str,
+                window_influence: float, progress: bool) -> Step:
+    """Train (or resume) one (method, seed) run and evaluate it on the test split; its outputs are the result row."""
+    deps = (() if data_dir is not None else ("data",)) + \
+        ((teacher_step_name(seed),) if "teacher" in cfg["distill"] else ())
+
+    def run(ctx: StepContext) -> dict:
+        from had_snn.evaluation.evaluate import evaluate
+        from had_snn.tracking.tracker import ModelTracker, crop_config_for
+        from had_snn.train.checkpoint import load_model
+        from had_snn.train.config import config_from_dict
+        from had_snn.train.distill_hook import build_distillation
+        from had_snn.train.loop import CHECKPOINT_NAME, train
+
+        root = _data_root(ctx, data_dir)
+        raw = copy.deepcopy(cfg)
+        raw["data"]["dir"] = root
+        if "teacher" in raw["distill"]:
+            teacher = ctx.inputs[teacher_step_name(seed)]
+            raw["distill"]["teacher"] = str(ctx.path(teacher["run_dir"]) / CHECKPOINT_NAME)
+        tcfg = config_from_dict(raw, f"{method}, seed {seed}")
+        run_dir, ckpt = ctx.step_dir, ctx.step_dir / CHECKPOINT_NAME
+        distill = build_distillation(tcfg, str(run_dir / "config.yaml"))
+        start = time.perf_counter()
+        history = train(tcfg, run_dir, sequences(root, "train"), resume=ckpt.is_file(), device=device,
+                        extra_loss=distill.extra_loss, extra_modules=distill.extra_modules, progress=progress).history
+        train_s = time.perf_counter() - start
+        model = load_model(ckpt, map_location=device)
+        steps = tcfg.data.crop_config().student_steps
+        tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device, name=method)
+        report = evaluate([tracker], sequences(root, "test"), run_dir / "eval", split="test", resume=False,
+                          plots=False)
+        subsets = report["trackers"][method]["subsets"]
+        return {
+            "method": method, "seed": seed, "run_dir": ctx.rel(run_dir), "train_seconds": round(train_s, 1),
+            "final_epoch": history[-1],
+            "subsets": {s: {name: subsets[s][key] for name, key in METRICS}
+                        | {"num_sequences": subsets[s]["num_sequences"]} for s in subsets},
+            "files": [ctx.rel(ckpt), ctx.rel(run_dir / "eval" / "results.json")],
+        }
+
+    return Step(f"runs/{method}/seed{seed}", f"train + evaluate {method}, seed {seed}",
+                {"train": cfg, "window_influence": window_influence}, run, deps)
+
+
+def _static_step(data_dir: str | None, sequences) -> Step:
     """The box-stays-put baseline (no training, same for every seed): the floor a trained tracker must beat."""
-    from had_snn.evaluation.evaluate import evaluate
-    from had_snn.tracking.tracker import StaticTracker
 
-    result_path = run_dir / "result.json"
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
-    report = evaluate([StaticTracker()], test_seqs, run_dir / "eval", split="test", resume=False, plots=False)
-    subsets = report["trackers"]["static"]["subsets"]
-    result = {"method": STATIC, "seed": None, "run_dir": str(run_dir),
-              "subsets": {s: {name: subsets[s][key] for name, key in METRICS} for s in subsets}}
-    write_text_atomic(result_path, json.dumps(result, indent=1))
-    return result
+    def run(ctx: StepContext) -> dict:
+        from had_snn.evaluation.evaluate import evaluate
+        from had_snn.tracking.tracker import StaticTracker
+
+        report = evaluate([StaticTracker()], sequences(_data_root(ctx, data_dir), "test"), ctx.step_dir / "eval",
+                          split="test", resume=False, plots=False)
+        subsets = report["trackers"]["static"]["subsets"]
+        return {"method": STATIC, "seed": None, "run_dir": ctx.rel(ctx.step_dir),
+                "subsets": {s: {name: subsets[s][key] for name, key in METRICS} for s in subsets},
+                "files": [ctx.rel(ctx.step_dir / "eval" / "results.json")]}
+
+    return Step(f"runs/{STATIC}", "evaluate the static baseline", {"method": STATIC, "data": data_dir}, run,
+                () if data_dir is not None else ("data",))
 
 
 def aggregate(results: list[dict], methods: list[str]) -> dict:
@@ -236,9 +271,7 @@ def plot_table(agg: dict, path: Path) -> None:
     axes[0].set_ylabel("score (%)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -279,11 +312,9 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tqdm import tqdm
+    import functools
 
-    from had_snn.data.benchmark import build_benchmark
-    from had_snn.data.dataset import load_split
-    from had_snn.data.synthetic import SynthConfig
+    from had_snn.data.dataset import load_split, split_paths
     from had_snn.train.distributed import resolve_device
 
     args = parse_args(argv)
@@ -300,47 +331,41 @@ def main(argv: list[str] | None = None) -> int:
         extra["epochs"] = args.epochs
     if args.samples_per_epoch is not None:
         extra["data"] = {"samples_per_epoch": args.samples_per_epoch}
+    progress = not args.no_progress
 
-    if args.data:
-        data_dir = args.data
-    else:
-        data_dir = str(out / "data")
-        w, h = preset.size_px
-        synth = SynthConfig(width_px=w, height_px=h, duration_s=args.duration_s or preset.duration_s)
-        build_benchmark(data_dir, args.sequences or preset.sequences, seed=0, cfg=synth,
-                        progress=not args.no_progress)
-    train_seqs = load_split(data_dir, "train", load_frames=True)
-    test_seqs = load_split(data_dir, "test", load_frames=True)
+    @functools.cache
+    def sequences(root: str, split: str) -> list:  # read once, on first use (not at all when every step is cached)
+        return load_split(root, split, load_frames=True)
+
+    steps: list[Step] = []
+    if not args.data:
+        steps.append(_data_step(args.sequences or preset.sequences, preset.size_px,
+                                args.duration_s or preset.duration_s, progress))
+    data_dir = args.data or str(out / "data")
     write_text_atomic(out / "table_config.json", json.dumps(
         {"mode": mode, "data": data_dir, "argv": sys.argv[1:] if argv is None else argv, "preset": preset.__dict__,
          "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
 
     seeds = list(range(args.seeds))
-    # Teachers first: every distilled student of seed k learns from the teacher of seed k.
+    # Teachers first: every distilled student of seed k learns from the teacher of seed k (a dependency of its step).
     needs_teacher = any(specs[m][0] not in (None, "none") for m in args.methods if m != STATIC)
     order = (["teacher"] if "teacher" in args.methods or needs_teacher else []) + \
         [m for m in args.methods if m not in ("teacher", STATIC)]
-    results, teachers = [], {}
     if STATIC in args.methods:
-        results.append(run_static(out / "runs" / STATIC, test_seqs))
-    bar = tqdm(total=len(order) * len(seeds), desc="had-table", unit="run", disable=args.no_progress)
+        steps.append(_static_step(args.data, sequences))
     for method in order:
         for seed in seeds:
-            cfg = method_config(method, specs[method], seed, preset, data_dir, teachers.get(seed), extra)
-            run_dir = out / "runs" / method / f"seed{seed}-{fingerprint(cfg.to_dict())}"
-            bar.set_postfix_str(f"{method} seed {seed}")
-            result = run_one(method, cfg, run_dir, train_seqs, test_seqs, device, args.window_influence,
-                             not args.no_progress)
-            if method == "teacher":
-                teachers[seed] = run_dir / "last.pt"
-            if method in args.methods:
-                results.append(result)
-            bar.update(1)
-    bar.close()
+            cfg = method_config(method, specs[method], seed, preset, args.data, extra)
+            steps.append(_train_step(method, seed, cfg, args.data, sequences, device, args.window_influence,
+                                     progress))
+    records = run_steps(steps, out)
+    sequences.cache_clear()
 
+    results = [{k: v for k, v in r.outputs.items() if k != "files"} | {"run_dir": str(out / r.outputs["run_dir"])}
+               for r in records if r.name != "data" and r.outputs["method"] in args.methods]
     methods = [m for m in (STATIC, *METHODS) if m in args.methods]
     agg = aggregate(results, methods)
-    note = (f"HAD table ({mode} mode), data `{data_dir}`, test split: {len(test_seqs)} sequences. "
+    note = (f"HAD table ({mode} mode), data `{data_dir}`, test split: {len(split_paths(data_dir, 'test'))} sequences. "
             f"SR = success AUC, PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over "
             f"{len(seeds)} seed(s) (sample std).")
     table = markdown_table(agg, note)

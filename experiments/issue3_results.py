@@ -12,9 +12,13 @@ Steps and outputs::
     had-snn eval   --tracker static --tracker OUT/checkpoints/<kind>.pt ... --split test -> OUT/eval/
     OUT/table.md, OUT/table.json and (``--doc``) a copy of the table, e.g. docs/results_issue3.md
 
-A finished training run is cached by a fingerprint of its config file, CLI arguments and the benchmark index
-(``OUT/train/<kind>/done.json`` holds it with the wall time); an interrupted one resumes from its ``last.pt``
-(wall times of all attempts are added up). ``had-snn eval`` reuses boxes of unchanged checkpoints.
+``OUT/data`` (when generated here), each ``OUT/train/<kind>`` and ``OUT/eval`` are steps of the demo's step runner
+(:mod:`had_snn.demo.pipeline`): a step is cached by the SHA-256 of its config (for a training run: the config file's
+text, kind and epochs override; with ``--data``, the benchmark index's hash) and its dependencies' keys, and its
+``stamp.json`` holds what it produced (a training run's wall and CPU time, epochs, final loss). An interrupted
+training run resumes from its ``last.pt`` (``timing.json`` adds up the wall times of all attempts); the evaluation
+re-runs whenever a checkpoint or the set of trackers changed. ``had-snn synth`` on a ``--data`` folder runs every
+time and reuses the valid files it finds.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from had_snn.demo.pipeline import Step, StepContext, run_steps
+from had_snn.util.atomic import write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "experiments" / "configs"
@@ -69,59 +76,59 @@ def had_snn(*args: str, threads: int | None = None) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def write_json_atomic(path: Path, obj: dict) -> None:
-    from had_snn.util.atomic import write_text_atomic
-
-    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
-
-
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run_fingerprint(kind: str, config: Path, data: Path, epochs: int | None) -> str:
-    """Hash of what a training run depends on: config text, kind, epochs override and the benchmark index."""
-    h = hashlib.sha256()
-    for part in (kind, str(epochs), config.read_text(), (data / "index.json").read_text()):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
+def synth_args(data: Path, sequences: int, seed: int) -> list[str]:
+    return ["synth", "--out", str(data), "--sequences", str(sequences), "--seed", str(seed)]
 
 
-def train_one(name: str, out: Path, data: Path, epochs: int | None, threads: int | None = None) -> dict:
-    """Train (or reuse) one tracker; returns its done.json record (fingerprint, wall seconds, epochs, last row)."""
+def data_step(sequences: int, seed: int) -> Step:
+    """``had-snn synth`` into OUT/data."""
+
+    def run(ctx: StepContext) -> dict:
+        had_snn(*synth_args(ctx.step_dir, sequences, seed))
+        return {"root": ctx.rel(ctx.step_dir), "files": [ctx.rel(ctx.step_dir / "index.json")]}
+
+    return Step("data", "had-snn synth", {"sequences": sequences, "seed": seed}, run)
+
+
+def train_step(name: str, data: Path, data_key: dict, epochs: int | None, threads: int | None = None) -> Step:
+    """Train one tracker with ``had-snn train`` into OUT/train/<name>; its outputs are the table's training record
+    (wall and CPU seconds over all attempts, epochs, steps, last row). ``data_key`` is the data's part of the key:
+    ``{}`` when the data step is a dependency, else the benchmark index's hash."""
     kind, config_name = TRAINED[name]
     config = CONFIGS / config_name
-    run_dir = out / "train" / name
-    fp = run_fingerprint(kind, config, data, epochs)
-    done_path, timing_path = run_dir / "done.json", run_dir / "timing.json"
-    done = read_json(done_path)
-    if done and done.get("fingerprint") == fp and (run_dir / "last.pt").is_file():
-        print(f"{name}: cached ({done['wall_s']:.0f} s of training)", flush=True)
-        return done
-    timing = read_json(timing_path) or {}
-    resume = timing.get("fingerprint") == fp and (run_dir / "last.pt").is_file()
-    spent = timing.get("wall_s", 0.0) if resume else 0.0
-    cpu_spent = timing.get("cpu_s", 0.0) if resume else 0.0
-    args = ["train", kind, "--config", str(config), "--data", str(data), "--out", str(run_dir), "--device", "cpu"]
-    if epochs is not None:
-        args += ["--epochs", str(epochs)]
-    if resume:
-        args.append("--resume")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    start, cpu_s = time.perf_counter(), float("nan")
-    try:
-        cpu_s = had_snn(*args, threads=threads)
-    finally:  # keep the time of an interrupted attempt so a resumed run reports the total
-        write_json_atomic(timing_path, {"fingerprint": fp, "wall_s": spent + time.perf_counter() - start,
-                                        "cpu_s": cpu_spent + cpu_s})
-    history = json.loads((run_dir / "metrics.json").read_text())
-    done = {"fingerprint": fp, "kind": kind, "config": str(config.relative_to(REPO)), "threads": threads,
-            "wall_s": spent + time.perf_counter() - start, "cpu_s": cpu_spent + cpu_s, "epochs": history[-1]["epoch"],
-            "steps": history[-1]["step"], "epoch_seconds": sum(row["seconds"] for row in history),
-            "final": {k: history[-1][k] for k in ("loss", "iou") if k in history[-1]}}
-    write_json_atomic(done_path, done)
-    return done
+
+    def run(ctx: StepContext) -> dict:
+        run_dir, timing_path = ctx.step_dir, ctx.step_dir / "timing.json"
+        resume = ctx.resuming and (run_dir / "last.pt").is_file()
+        timing = (read_json(timing_path) if resume else None) or {}
+        spent, cpu_spent = timing.get("wall_s", 0.0), timing.get("cpu_s", 0.0)
+        args = ["train", kind, "--config", str(config), "--data", str(data), "--out", str(run_dir), "--device", "cpu"]
+        if epochs is not None:
+            args += ["--epochs", str(epochs)]
+        if resume:
+            args.append("--resume")
+        start, cpu_s = time.perf_counter(), float("nan")
+        try:
+            cpu_s = had_snn(*args, threads=threads)
+        finally:  # keep the time of an interrupted attempt so a resumed run reports the total
+            write_json_atomic(timing_path, {"wall_s": spent + time.perf_counter() - start,
+                                            "cpu_s": cpu_spent + cpu_s}, indent=1)
+        history = json.loads((run_dir / "metrics.json").read_text())
+        return {"kind": kind, "config": str(config.relative_to(REPO)), "threads": threads,
+                "wall_s": spent + time.perf_counter() - start, "cpu_s": cpu_spent + cpu_s,
+                "epochs": history[-1]["epoch"], "steps": history[-1]["step"],
+                "epoch_seconds": sum(row["seconds"] for row in history),
+                "final": {k: history[-1][k] for k in ("loss", "iou") if k in history[-1]},
+                "files": [ctx.rel(run_dir / "last.pt"), ctx.rel(run_dir / "metrics.json")]}
+
+    deps = () if data_key else ("data",)
+    return Step(f"train/{name}", f"had-snn train {kind} ({config_name})",
+                {"kind": kind, "config": config_name, "config_text": config.read_text(), "epochs": epochs,
+                 **data_key}, run, deps)
 
 
 def checkpoint_link(out: Path, name: str) -> Path:
@@ -134,6 +141,20 @@ def checkpoint_link(out: Path, name: str) -> Path:
     link.unlink(missing_ok=True)
     link.symlink_to(target)
     return link
+
+
+def eval_step(names: list[str], out: Path, data: Path, data_key: dict, threads: int | None) -> Step:
+    """``had-snn eval`` of the static baseline and every trained checkpoint on the test split, into OUT/eval."""
+
+    def run(ctx: StepContext) -> dict:
+        trackers = ["static"] + [str(checkpoint_link(out, name)) for name in names]
+        had_snn("eval", "--data", str(data), "--split", "test", "--out", str(ctx.step_dir),
+                *(a for t in trackers for a in ("--tracker", t)), threads=threads)
+        return {"results": ctx.rel(ctx.step_dir / "results.json"), "files": [ctx.rel(ctx.step_dir / "results.json")]}
+
+    deps = (() if data_key else ("data",)) + tuple(f"train/{name}" for name in names)
+    return Step("eval", "had-snn eval (static and every trained tracker, test split)",
+                {"split": "test", "trackers": ["static", *names], **data_key}, run, deps)
 
 
 def markdown(report: dict, trained: dict[str, dict], meta: dict) -> str:
@@ -198,27 +219,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = args.out.resolve()
-    data = (args.data or out / "data").resolve()
-    had_snn("synth", "--out", str(data), "--sequences", str(args.sequences), "--seed", str(args.seed))
     if args.parallel < 1:
         raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
     threads = args.threads or (max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None)
-    with ThreadPoolExecutor(args.parallel) as pool:  # threads only wait on the training subprocesses
-        futures = {name: pool.submit(train_one, name, out, data, args.epochs, threads) for name in args.only}
-        trained = {name: f.result() for name, f in futures.items()}
-    trackers = ["static"] + [str(checkpoint_link(out, name)) for name in trained]
-    eval_args = ["eval", "--data", str(data), "--split", "test", "--out", str(out / "eval")]
-    had_snn(*eval_args, *(a for t in trackers for a in ("--tracker", t)), threads=args.threads)
-    report = json.loads((out / "eval" / "results.json").read_text())
+    if args.data:  # the user's folder: generated or validated on every run, keyed by its index
+        data = args.data.resolve()
+        had_snn(*synth_args(data, args.sequences, args.seed))
+        data_key = {"data_index_sha256": hashlib.sha256((data / "index.json").read_bytes()).hexdigest()}
+        data_steps = []
+    else:
+        data, data_key = out / "data", {}
+        data_steps = [data_step(args.sequences, args.seed)]
+    train_steps = [train_step(name, data, data_key, args.epochs, threads) for name in args.only]
+    steps = [*data_steps, *train_steps, eval_step(args.only, out, data, data_key, args.threads)]
+    if args.parallel > 1:  # the trainings first, --parallel at once (the threads only wait on the subprocesses)
+        run_steps(data_steps, out)
+        with ThreadPoolExecutor(args.parallel) as pool:
+            futures = [pool.submit(run_steps, [*data_steps, step], out) for step in train_steps]
+            for future in futures:
+                future.result()
+    outputs = {r.name: r.outputs for r in run_steps(steps, out)}  # the trainings are cached here when parallel
+    trained = {name: {k: v for k, v in outputs[f"train/{name}"].items() if k != "files"} for name in args.only}
+    report = json.loads((out / outputs["eval"]["results"]).read_text())
     meta = {"command": "python experiments/issue3_results.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "sequences": args.sequences, "seed": args.seed, "epochs": args.epochs, "parallel": args.parallel}
     table = markdown(report, trained, meta)
-    from had_snn.util.atomic import write_text_atomic
-
     write_text_atomic(out / "table.md", table)
     write_json_atomic(out / "table.json", {"meta": meta, "training": trained, "eval": {
-        name: t["subsets"] for name, t in report["trackers"].items()}})
+        name: t["subsets"] for name, t in report["trackers"].items()}}, indent=1)
     if args.doc:
         write_text_atomic(args.doc, table)
     print(table, end="")

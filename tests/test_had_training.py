@@ -208,7 +208,7 @@ def test_had_table_script_writes_a_row_per_method_and_resumes(tmp_path: Path) ->
         if run["method"] == "had_no_response":
             assert "extra/response_kl" not in run["final_epoch"]
         if run["method"] not in ("teacher", "student"):
-            assert f"/teacher/seed{cfg.seed}-" in cfg.distill["teacher"]
+            assert f"/runs/teacher/seed{cfg.seed}/" in cfg.distill["teacher"]
     assert (out / "plots" / "had_table.png").stat().st_size > 0
     # A rerun with the same output folder reuses every finished run.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/last.pt")}

@@ -54,7 +54,8 @@ class StepContext:
 @dataclass
 class Step:
     """One pipeline step. ``run(ctx)`` returns a JSON-able dict of outputs; its ``files`` entry (optional) lists
-    run-relative paths that must still exist for the cached result to be reused."""
+    run-relative paths that must still exist for the cached result to be reused. The name is the step's folder
+    under the run directory and may hold ``/`` (``runs/had/seed0``); no step's folder may lie inside another's."""
 
     name: str
     title: str
