@@ -17,11 +17,22 @@ An events-only HDF5 file has the ``events`` group and the ``format``/``format_ve
 
 Other formats for :func:`read_events` / :func:`write_events`: ``.npz`` (arrays x, y, t, p, sensor_size), text
 ``.txt``/``.csv`` (columns ``x y t p``, t in integer microseconds, whitespace or comma separated, ``#`` comment
-lines and an optional column-name header; a ``# sensor_size W H`` comment line gives the sensor size), and
-``.aedat4`` (read only, through :func:`had_snn.data.aedat.read_aedat4`).
+lines and an optional column-name header; a ``# sensor_size W H`` comment line gives the sensor size). Read only:
+``.aedat4`` (iniVation DV, through :func:`had_snn.data.aedat.read_aedat4`; extra ``had-snn[aedat]``), Prophesee
+``.raw`` (EVT 2.0 / EVT 3.0, the encoding from the ``% evt`` header line) and ``.dat`` (through
+:mod:`had_snn.data.prophesee`, decoded in chunks by expelliarmus; extra ``had-snn[prophesee]``), and ``.npy``
+structured arrays with integer or bool fields ``t, x, y, p`` in any order (tonic / expelliarmus style; loaded with
+``allow_pickle=False``).
+
+Sensor size: HDF5, ``.npz`` and ``.aedat4`` files store it; Prophesee files when their header has ``% geometry WxH``,
+``% format ...;height=H;width=W`` or ``% Width``/``% Height`` lines; a text file without a ``# sensor_size`` line
+falls back to ``(max x + 1, max y + 1)``. A Prophesee file without geometry and a ``.npy`` array need the
+``sensor_size`` argument (``--sensor W H`` on the command line); a given size that disagrees with the file's is an
+error.
 
 Every writer is atomic (temporary file in the same folder, then ``os.replace``). Every reader validates and
-raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist).
+raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist); a
+missing optional extra is a ValueError naming the ``pip install`` command.
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ SEQUENCE_FORMAT = "had-snn-sequence"
 EVENTS_FORMAT = "had-snn-events"
 HDF5_SUFFIXES = (".h5", ".hdf5")
 TEXT_SUFFIXES = (".txt", ".csv")
+PROPHESEE_SUFFIXES = (".raw", ".dat")
+READ_SUFFIXES = (*HDF5_SUFFIXES, ".npz", *TEXT_SUFFIXES, ".npy", ".aedat4", *PROPHESEE_SUFFIXES)
 EVENT_FIELDS = ("x", "y", "t", "p")
 _SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\s*[:=]?\s*(\d+)[\s,x]+(\d+)", re.IGNORECASE)
 
@@ -298,15 +311,35 @@ def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence
 
 
 # ------------------------------------------------------------------------------------------- any-format events IO
-def read_events(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple]:
-    """Read events from ``.h5/.hdf5`` (events-only or sequence), ``.npz``, ``.txt/.csv`` or ``.aedat4``.
+def read_events(
+    path: str | os.PathLike, sensor_size: tuple[int, int] | None = None, progress: bool = False
+) -> tuple[np.ndarray, tuple]:
+    """Read events from any supported file (suffix dispatch; the module docstring lists the formats).
 
-    Returns ``(events, (W, H))``. The sensor size comes from the file; a text file without a ``# sensor_size``
-    line gets ``(max x + 1, max y + 1)`` unless ``sensor_size`` is given. A given ``sensor_size`` must agree with the
-    file's. Events are validated (sorted t, polarity, bounds).
+    Returns ``(events, (W, H))``. The sensor size comes from the file (see the module docstring); ``sensor_size``
+    must agree with it, and is required where the file has none (Prophesee files without geometry, ``.npy``).
+    Events are validated (sorted t, polarity, bounds). ``progress`` shows a progress bar while decoding Prophesee
+    files (they are read in chunks).
+    """
+    ev, size, _, _ = read_events_and_frames(path, sensor_size=sensor_size, progress=progress, load_frames=False)
+    return ev, size
+
+
+def read_events_and_frames(
+    path: str | os.PathLike,
+    sensor_size: tuple[int, int] | None = None,
+    progress: bool = False,
+    load_frames: bool = True,
+) -> tuple[np.ndarray, tuple[int, int], np.ndarray | None, np.ndarray | None]:
+    """:func:`read_events` plus the APS frames of an ``.aedat4`` file: ``(events, (W, H), frames, frame_t_us)``.
+
+    ``frames`` is (N, H, W, 3) uint8 RGB and ``frame_t_us`` (N,) int64 for an ``.aedat4`` file with a frame stream
+    (and ``load_frames``), else both are None. Native sequence files: use :func:`read_sequence` for their frames.
     """
     path = _existing(path)
     suffix = path.suffix.lower()
+    frames = frame_t_us = None
+    no_size = None  # why the file has no sensor size, when it may have none
     if suffix in HDF5_SUFFIXES:
         with _open_h5(path) as f:
             _check_format(f, path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
@@ -316,26 +349,46 @@ def read_events(path: str | os.PathLike, sensor_size: tuple[int, int] | None = N
         ev, file_size = _read_npz(path)
     elif suffix in TEXT_SUFFIXES:
         ev, file_size = _read_text(path)
+    elif suffix == ".npy":
+        ev, file_size = _read_npy(path), None
+        no_size = "a .npy event array carries no sensor size"
     elif suffix == ".aedat4":
         from had_snn.data.aedat import read_aedat4
 
         try:
-            ev, _, _, file_size = read_aedat4(path)
+            ev, frames, frame_t_us, file_size = read_aedat4(path)
         except ImportError as exc:  # the optional dv-processing extra is missing
             raise ValueError(f"{path}: {exc}") from None
         file_size = (int(file_size[0]), int(file_size[1]))
+        if frames is None or not load_frames:
+            frames = frame_t_us = None
+    elif suffix in PROPHESEE_SUFFIXES:
+        from had_snn.data.prophesee import read_header, read_prophesee
+
+        header = read_header(path)
+        no_size = ("the header has no sensor geometry (no '% geometry WxH', '% format ...;height=H;width=W' or "
+                   "'% Width'/'% Height' line)")
+        if header.sensor_size is None and sensor_size is None:  # say so before decoding a large file
+            raise ValueError(f"{path}: {no_size}; give the sensor size (--sensor W H)")
+        try:
+            ev, file_size, _ = read_prophesee(path, progress=progress, header=header)
+        except ImportError as exc:  # the optional expelliarmus extra is missing
+            raise ValueError(f"{path}: {exc}") from None
     else:
-        raise ValueError(f"{path}: unknown event file suffix {path.suffix!r}; expected one of "
-                         f"{list(HDF5_SUFFIXES + ('.npz',) + TEXT_SUFFIXES + ('.aedat4',))}")
+        raise ValueError(f"{path}: unknown event file suffix {path.suffix!r}; expected one of {list(READ_SUFFIXES)}")
     if sensor_size is not None:
         sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
+        if min(sensor_size) <= 0:
+            raise ValueError(f"{path}: sensor size must be two positive integers (W, H), got {sensor_size}")
         if file_size is not None and file_size != sensor_size:
             raise ValueError(f"{path}: file sensor size {file_size} differs from the requested {sensor_size}")
         file_size = sensor_size
+    if file_size is None and no_size is not None:
+        raise ValueError(f"{path}: {no_size}; give the sensor size (--sensor W H)")
     if file_size is None:
         file_size = (int(ev["x"].max()) + 1, int(ev["y"].max()) + 1) if len(ev) else (1, 1)
     validate_events(ev, file_size, source=str(path))
-    return ev, file_size
+    return ev, file_size, frames, frame_t_us
 
 
 def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int, int]) -> None:
@@ -386,6 +439,31 @@ def _read_npz(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
             raise ValueError(f"{path}: array 'sensor_size' must hold (W, H), got {size.tolist()}")
         size = (int(size[0]), int(size[1]))
     return _events_from_columns(cols, path, "array '{}'"), size
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A structured ``.npy`` array with integer/bool fields t, x, y, p (any order, any extra fields ignored)."""
+    expected = "a 1-D structured array with integer fields t (us), x, y, p (0/1)"
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy file ({exc}); expected {expected}") from None
+    if not isinstance(arr, np.ndarray):  # np.load returns an NpzFile for a zip archive
+        raise ValueError(f"{path}: not a .npy array (a zip archive?); expected {expected}")
+    if arr.dtype.names is None:
+        raise ValueError(f"{path}: array of dtype {arr.dtype} shape {arr.shape} is not structured; expected {expected}")
+    missing = [n for n in EVENT_FIELDS if n not in arr.dtype.names]
+    if missing:
+        raise ValueError(f"{path}: missing field(s) {missing} (has {list(arr.dtype.names)}); expected {expected}")
+    if arr.ndim != 1:
+        raise ValueError(f"{path}: array has shape {arr.shape}; expected {expected}")
+    cols = {}
+    for n in EVENT_FIELDS:
+        c = arr[n]
+        if c.dtype.kind not in "iub":
+            raise ValueError(f"{path}: field '{n}' has dtype {c.dtype}; expected {expected}")
+        cols[n] = c
+    return _events_from_columns(cols, path, "field '{}'")
 
 
 def _read_text(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:

@@ -1,0 +1,256 @@
+"""Prophesee event files: RAW ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat`` (CD events), decoded by ``expelliarmus``.
+
+``expelliarmus`` is an optional extra (``pip install had-snn[prophesee]``), imported only inside the functions here.
+
+Layouts (https://docs.prophesee.ai/stable/data/file_formats/{raw,dat}.html):
+
+* Both start with an ASCII header of ``% keyword value`` lines (a ``% end`` line, when present, closes it).
+  RAW headers name the encoding (``% evt 3.0``; Metavision 4 also writes ``% format EVT3;height=720;width=1280``) and,
+  when recorded with Metavision >= 2.x, the geometry (``% geometry 1280x720``). Older RAW files (such as the Gen4.1
+  sample in ``shared/samples/prophesee-evt3``: ``% Date``, ``% evt 3.0``, ``% firmware_version``,
+  ``% integrator_name``, ``% plugin_name``, ``% serial_number``, ``% system_ID``) carry no geometry: the caller must
+  give the sensor size. DAT headers: ``% Data file containing CD events``, ``% Version 2``, ``% Width W``,
+  ``% Height H`` (the last two optional).
+* RAW data: little-endian EVT 2.0 32-bit words or EVT 3.0 16-bit words. DAT data: one byte event type (0 Event2d or
+  0x0C EventCd), one byte event size (8), then 8-byte events (u32 t us; u32 x bits 0-13, y 14-27, p 28-31).
+
+API used (expelliarmus 1.1): ``Wizard(encoding=, fpath=, chunk_size=, buff_size=)``, the ``read_chunk()`` generator
+and its ``cargo.events_info`` state (``start_byte``: next byte to decode, ``finished``: end of file reached). We
+parse the header here and set ``start_byte`` to the first data byte ourselves, so expelliarmus' own header skipper
+(any ``%``-led line) never runs; ``read_chunk`` stops silently on a decoding error, so a stream that ends before the
+end of the file is reported as corrupt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from had_snn.data.events import EVENT_DTYPE, make_events
+
+PROPHESEE_EXTRA_HINT = "reading Prophesee .raw/.dat files needs expelliarmus: pip install had-snn[prophesee]"
+PROPHESEE_SUFFIXES = (".raw", ".dat")
+DEFAULT_CHUNK_EVENTS = 1 << 20
+_BUFF_WORDS = 1 << 16
+_MAX_HEADER_LINE = 1 << 16
+_WORD_BYTES = {"evt2": 4, "evt3": 2, "dat": 8}
+_ENCODING_NAMES = {"evt2": "EVT 2.0", "evt3": "EVT 3.0", "dat": "DAT"}
+_DAT_CD_TYPES = (0x00, 0x0C)  # Event2d, EventCd
+_DAT_EVENT_BYTES = 8
+
+
+@dataclass(frozen=True)
+class PropheseeHeader:
+    """What the ASCII header of a ``.raw``/``.dat`` file says.
+
+    ``encoding``: ``"evt2"``, ``"evt3"`` or ``"dat"``; ``sensor_size``: ``(W, H)`` from the header or None;
+    ``data_offset``: first byte of event words (after the DAT type/size bytes); ``data_bytes``: bytes from there to
+    the end of the file; ``fields``: keyword -> value of the header lines, in file order.
+    """
+
+    encoding: str
+    sensor_size: tuple[int, int] | None
+    data_offset: int
+    data_bytes: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def encoding_name(self) -> str:
+        return _ENCODING_NAMES[self.encoding]
+
+
+def _parse_size(path: Path, what: str, w: str, h: str) -> tuple[int, int]:
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        raise ValueError(f"{path}: header {what} is not two integers (W, H)") from None
+    if min(size) <= 0:
+        raise ValueError(f"{path}: header {what} gives a non-positive sensor size {size}")
+    return size
+
+
+def _header_sensor_size(path: Path, fields: dict[str, str]) -> tuple[int, int] | None:
+    """Sensor size from ``% geometry WxH``, ``% format ...;height=H;width=W`` or ``% Width``/``% Height`` lines;
+    several that disagree are an error."""
+    low = {k.lower(): v for k, v in fields.items()}
+    found: dict[str, tuple[int, int]] = {}
+    if "geometry" in low:
+        parts = low["geometry"].lower().replace(" ", "").split("x")
+        if len(parts) != 2:
+            raise ValueError(f"{path}: header '% geometry {low['geometry']}' is not WxH")
+        found["'% geometry'"] = _parse_size(path, f"'% geometry {low['geometry']}'", *parts)
+    if "format" in low:
+        opts = dict(kv.split("=", 1) for kv in low["format"].lower().split(";") if "=" in kv)
+        if "width" in opts and "height" in opts:
+            found["'% format'"] = _parse_size(path, f"'% format {low['format']}'", opts["width"], opts["height"])
+    if "width" in low and "height" in low:
+        found["'% Width'/'% Height'"] = _parse_size(path, "'% Width'/'% Height'", low["width"], low["height"])
+    if len(set(found.values())) > 1:
+        raise ValueError(f"{path}: header sensor sizes disagree: "
+                         + ", ".join(f"{k} {v[0]}x{v[1]}" for k, v in found.items()))
+    return next(iter(found.values()), None)
+
+
+def _raw_encoding(path: Path, fields: dict[str, str]) -> str:
+    low = {k.lower(): v.strip() for k, v in fields.items()}
+    evt = low.get("evt")
+    if evt is None and "format" in low:  # Metavision 4: '% format EVT3;height=..;width=..'
+        evt = {"evt2": "2.0", "evt3": "3.0", "evt21": "2.1"}.get(low["format"].split(";")[0].strip().lower())
+    if evt in ("2.0", "2"):
+        return "evt2"
+    if evt in ("3.0", "3"):
+        return "evt3"
+    if evt is None:
+        raise ValueError(f"{path}: RAW header has no '% evt 2.0' / '% evt 3.0' line: cannot tell the encoding")
+    raise ValueError(f"{path}: RAW encoding 'evt {evt}' is not supported; expected EVT 2.0 or EVT 3.0")
+
+
+def read_header(path: str | os.PathLike) -> PropheseeHeader:
+    """Parse the header of a Prophesee ``.raw``/``.dat`` file and check the data section's length.
+
+    Raises ValueError naming the file for: an unterminated header line (file truncated inside the header), a RAW
+    header without a supported ``% evt`` encoding, a DAT file without the event type/size bytes or with a type other
+    than CD events, and a data section that is not a whole number of words/events (truncated file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    file_bytes = path.stat().st_size
+    fields: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        while True:
+            start = fh.tell()
+            lead = fh.read(2)
+            if not lead.startswith(b"%") or lead[1:] not in (b" ", b"\n", b"\r", b""):
+                fh.seek(start)
+                break
+            line = lead + fh.readline(_MAX_HEADER_LINE)
+            if not line.endswith(b"\n"):
+                raise ValueError(f"{path}: header line at byte {start} is not terminated (file truncated inside "
+                                 f"the header?); expected '% keyword value' lines, then event data")
+            text = line[1:].decode("ascii", errors="replace").strip()
+            if text == "end":
+                break
+            if text:
+                key, _, value = text.partition(" ")
+                fields[key] = value.strip()
+        data_offset = fh.tell()
+        suffix = path.suffix.lower()
+        if suffix == ".dat":
+            encoding = "dat"
+            type_size = fh.read(2)
+            if len(type_size) < 2:
+                raise ValueError(f"{path}: DAT file ends after the header (truncated?); expected the event type "
+                                 f"and size bytes, then {_DAT_EVENT_BYTES}-byte events")
+            ev_type, ev_size = type_size
+            if ev_type not in _DAT_CD_TYPES or ev_size != _DAT_EVENT_BYTES:
+                raise ValueError(f"{path}: DAT event type 0x{ev_type:02x} size {ev_size}; expected CD events "
+                                 f"(type 0x00 or 0x0c, size {_DAT_EVENT_BYTES})")
+            data_offset += 2
+        elif suffix == ".raw":
+            encoding = _raw_encoding(path, fields)
+        else:
+            raise ValueError(f"{path}: not a Prophesee file; expected one of {list(PROPHESEE_SUFFIXES)}")
+    data_bytes = file_bytes - data_offset
+    word = _WORD_BYTES[encoding]
+    if data_bytes % word:
+        raise ValueError(f"{path}: truncated {_ENCODING_NAMES[encoding]} data: {data_bytes} bytes after the "
+                         f"header is not a whole number of {word}-byte {'events' if encoding == 'dat' else 'words'}")
+    return PropheseeHeader(encoding, _header_sensor_size(path, fields), data_offset, data_bytes, fields)
+
+
+def _wizard_class():
+    try:
+        from expelliarmus import Wizard
+    except ImportError as exc:  # pragma: no cover - exercised only where the extra is missing
+        from had_snn.data.aedat import MissingExtraError
+
+        raise MissingExtraError(PROPHESEE_EXTRA_HINT) from exc
+    return Wizard
+
+
+@contextmanager
+def _capture_fd2(sink: list[str]) -> Iterator[None]:
+    """Collect what C code writes to file descriptor 2 (expelliarmus prints its decoding errors there)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2: let C write wherever it goes
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            sink.append(tmp.read().decode("utf-8", errors="replace"))
+
+
+def iter_prophesee(
+    path: str | os.PathLike,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    progress: bool = False,
+    header: PropheseeHeader | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode a ``.raw``/``.dat`` file chunk by chunk: yields :data:`EVENT_DTYPE` arrays of about ``chunk_events``.
+
+    Chunks are not validated (see :func:`had_snn.data.io.read_events`). ``progress`` shows a tqdm bar over the file's
+    bytes on stderr. A decoding error (unknown word type, or decoding that stops before the end of the file) raises
+    ValueError naming the file and the byte offset.
+    """
+    path = Path(path)
+    header = read_header(path) if header is None else header
+    Wizard = _wizard_class()
+    try:
+        wizard = Wizard(encoding=header.encoding, fpath=path, chunk_size=int(chunk_events), buff_size=_BUFF_WORDS)
+    except (ValueError, TypeError) as exc:  # e.g. expelliarmus wants the suffix in lower case
+        raise ValueError(f"{path}: expelliarmus cannot open the file ({exc})") from None
+    info = wizard.cargo.events_info
+    info.start_byte = header.data_offset  # skip the header we parsed (expelliarmus' skipper is bypassed)
+    end = header.data_offset + header.data_bytes
+    from tqdm import tqdm
+
+    messages: list[str] = []
+    chunks = wizard.read_chunk()
+    with tqdm(total=header.data_bytes, unit="B", unit_scale=True, desc=path.name, disable=not progress,
+              leave=False, delay=0.5) as bar:  # delay: no bar for files decoded in under half a second
+        done = header.data_offset
+        while True:
+            with _capture_fd2(messages):
+                arr = next(chunks, None)
+            if arr is None:
+                break
+            bar.update(int(info.start_byte) - done)
+            done = int(info.start_byte)
+            if len(arr):
+                yield make_events(arr["x"], arr["y"], arr["t"], arr["p"])
+    if header.data_bytes and (not info.finished or int(info.start_byte) != end):
+        said = " ".join(m.strip() for m in messages if m.strip()).replace("ERROR: ", "")
+        raise ValueError(f"{path}: corrupt {header.encoding_name} data: decoding stopped at byte "
+                         f"{int(info.start_byte)} of {end}" + (f" (expelliarmus: {said})" if said else ""))
+
+
+def read_prophesee(
+    path: str | os.PathLike,
+    progress: bool = False,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    header: PropheseeHeader | None = None,
+) -> tuple[np.ndarray, tuple[int, int] | None, PropheseeHeader]:
+    """Decode a whole ``.raw``/``.dat`` file (in chunks): ``(events, sensor_size or None, header)``, not validated.
+
+    ``header``: the file's :func:`read_header`, when the caller has parsed it already.
+    """
+    header = read_header(path) if header is None else header
+    parts = list(iter_prophesee(path, chunk_events=chunk_events, progress=progress, header=header))
+    events = np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
+    return events, header.sensor_size, header
