@@ -7,11 +7,15 @@ import json
 import os
 
 NAME = "info"
-HELP = "summarise an event/sequence file (.h5/.hdf5, .npz, .txt/.csv, .aedat4): counts, time span, rates, frames, boxes"
+HELP = ("summarise an event/sequence file (.h5/.hdf5, .npz, .npy, .txt/.csv, .aedat4, Prophesee .raw/.dat): "
+        "counts, time span, rates, sensor, frames, boxes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="event or sequence file")
+    parser.add_argument("--sensor", type=int, nargs=2, metavar=("W", "H"), default=None,
+                        help="sensor size in px, for files that do not store it (Prophesee .raw/.dat without "
+                             "geometry, .npy); checked against the file's where it has one")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -26,9 +30,14 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
-def file_summary(path: str | os.PathLike) -> dict:
+def file_summary(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None, progress: bool = False) -> dict:
     """What a supported file holds (validated on the way): format, sensor size, event counts, time span, rates,
-    and for native sequences the frames, boxes, trajectory, attributes and meta. Frames are not loaded."""
+    for ``.aedat4`` files the APS frame count and rate, and for native sequences the frames, boxes, trajectory,
+    attributes and meta (their frames are not loaded).
+
+    ``sensor_size`` (W, H) is required for files that do not store one and checked against those that do;
+    ``progress`` shows a bar while decoding Prophesee files.
+    """
     import numpy as np
 
     from had_snn.data.io import (
@@ -39,7 +48,7 @@ def file_summary(path: str | os.PathLike) -> dict:
         _check_format,
         _existing,
         _open_h5,
-        read_events,
+        read_events_and_frames,
         read_sequence,
     )
 
@@ -52,11 +61,21 @@ def file_summary(path: str | os.PathLike) -> dict:
             frames_shape = tuple(f["frames"].shape) if "frames" in f else None
     if fmt == SEQUENCE_FORMAT:
         seq = read_sequence(path, load_frames=False)
+        if sensor_size is not None and tuple(int(v) for v in sensor_size) != seq.sensor_size:
+            raise ValueError(f"{path}: file sensor size {seq.sensor_size} differs from the requested "
+                             f"{tuple(int(v) for v in sensor_size)}")
         ev, sensor_size = seq.events, seq.sensor_size
         info.update(format=f"{SEQUENCE_FORMAT} v{FORMAT_VERSION}", name=seq.name)
+        aps = aps_t = None
     else:
-        ev, sensor_size = read_events(path)
+        ev, sensor_size, aps, aps_t = read_events_and_frames(path, sensor_size=sensor_size, progress=progress)
         info["format"] = fmt or path.suffix.lower().lstrip(".")
+        if path.suffix.lower() in (".raw", ".dat"):
+            from had_snn.data.prophesee import read_header
+
+            header = read_header(path)
+            info["format"] = f"prophesee {header.encoding_name}"
+            info["header"] = header.fields
     info["sensor_size_wh_px"] = list(sensor_size)
     info["events"] = int(len(ev))
     if len(ev):
@@ -66,6 +85,11 @@ def file_summary(path: str | os.PathLike) -> dict:
         if duration_s > 0:
             info["event_rate_mev_s"] = len(ev) / duration_s / 1e6
             info["rate_per_pixel_hz"] = len(ev) / duration_s / (sensor_size[0] * sensor_size[1])
+    if aps_t is not None:
+        info["frames"] = len(aps_t)
+        info["frame_shape_hwc"] = list(aps.shape[1:])
+        if len(aps_t) > 1:
+            info["frame_rate_hz"] = float(1e6 / np.median(np.diff(aps_t)))
     if fmt == SEQUENCE_FORMAT:
         info["frames"] = seq.num_frames
         info["frame_shape_hwc"] = list(frames_shape[1:]) if frames_shape else None
@@ -83,7 +107,7 @@ def file_summary(path: str | os.PathLike) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = file_summary(args.file)
+    info = file_summary(args.file, sensor_size=args.sensor, progress=True)
     if args.json:
         print(json.dumps(info))
         return 0

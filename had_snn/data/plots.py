@@ -1,4 +1,5 @@
-"""Quick-look plots of sequences: an RGB frame with its boxes beside the event frame of the window before it.
+"""Quick-look plots: an RGB frame with its boxes beside the event frame of the window before it (sequences), and the
+event frame of one time window (event-only recordings).
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (rendered by the Agg canvas, no pyplot state, no
 display needed); reused by the demo report for predicted vs ground-truth boxes.
@@ -22,6 +23,40 @@ def _draw_box(ax, box: np.ndarray, color: str, label: str, style: str = "-") -> 
     if box is not None and np.all(np.isfinite(box)):
         x, y, w, h = (float(v) for v in box)
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=1.5, linestyle=style, label=label))
+
+
+def _draw_event_frame(ax, ev: np.ndarray, sensor_size: tuple[int, int], t0_us: int, t1_us: int) -> int:
+    """Draw the signed event frame (ON red, OFF blue) of ``[t0_us, t1_us)`` on ``ax``; returns the event count."""
+    ev = time_window(ev, t0_us, t1_us)
+    signed = event_frame(ev, sensor_size, signed=True, t0_us=t0_us, t1_us=t1_us)
+    lim = max(float(np.percentile(np.abs(signed[signed != 0]), 99)) if np.any(signed) else 1.0, 1.0)
+    ax.imshow(signed, cmap="bwr_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    return len(ev)
+
+
+def plot_event_window(
+    ev: np.ndarray,
+    sensor_size: tuple[int, int],
+    t0_us: int,
+    t1_us: int,
+    title: str | None = None,
+):
+    """The event frame of ``[t0_us, t1_us)`` over the whole sensor (ON red, OFF blue); returns a new figure.
+
+    The title (default: the window and its event count) gets the window in ms relative to the first event.
+    """
+    width, height = int(sensor_size[0]), int(sensor_size[1])
+    fig = Figure(figsize=(7.0, max(2.0, 7.0 * height / width + 0.5)), layout="constrained")
+    ax = fig.subplots()
+    n = _draw_event_frame(ax, ev, (width, height), t0_us, t1_us)
+    origin = int(ev["t"][0]) if len(ev) else 0
+    window = f"[{(t0_us - origin) / 1e3:.1f}, {(t1_us - origin) / 1e3:.1f}) ms: {n} events"
+    ax.set_title(f"{title}  {window}" if title else f"events {window}", fontsize=9)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
 
 
 def plot_frame_and_events(
@@ -53,11 +88,8 @@ def plot_frame_and_events(
         ax_rgb.imshow(np.zeros((seq.height, seq.width, 3), np.uint8))
     ax_rgb.set_title(f"{seq.name}  frame {k}  t={t_us / 1e3:.1f} ms", fontsize=9)
     t0_us = t_us - window_us
-    ev = time_window(seq.events, t0_us, t_us)
-    signed = event_frame(ev, seq.sensor_size, signed=True, t0_us=t0_us, t1_us=t_us)
-    lim = max(float(np.percentile(np.abs(signed[signed != 0]), 99)) if np.any(signed) else 1.0, 1.0)
-    ax_ev.imshow(signed, cmap="bwr_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax_ev.set_title(f"events [{t0_us / 1e3:.1f}, {t_us / 1e3:.1f}) ms: {len(ev)}", fontsize=9)
+    n = _draw_event_frame(ax_ev, seq.events, seq.sensor_size, t0_us, t_us)
+    ax_ev.set_title(f"events [{t0_us / 1e3:.1f}, {t_us / 1e3:.1f}) ms: {n}", fontsize=9)
     for ax in axes:
         _draw_box(ax, seq.boxes[k], GT_COLOR, "ground truth")
         if pred_box is not None:
