@@ -1,24 +1,30 @@
-"""Prophesee event files: RAW ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat`` (CD events), decoded by ``expelliarmus``.
+"""Prophesee event files: RAW ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat`` (CD events).
 
-``expelliarmus`` is an optional extra (``pip install had-snn[prophesee]``), imported only inside the functions here.
+EVT 2.0 and DAT data are decoded by ``expelliarmus``, an optional extra (``pip install had-snn[prophesee]``)
+imported only inside the functions here. EVT 3.0 is decoded here with numpy, following Prophesee's specification:
+expelliarmus 1.1.12 mis-times EVT 3.0 (it counts every decrease of EVT_TIME_LOW as a 4096 us overflow, also when
+EVT_TIME_HIGH has advanced or when the sensor repeats an earlier TIME_LOW; open issue
+open-neuromorphic/expelliarmus#19). On the shared Gen4.1 sample (``shared/samples/prophesee-evt3``) its times span
+53.9 ms where the stream's TIME_HIGH words (2861..2863, i.e. 11.718..11.727 s) span 8.8 ms; x, y, p and the low 12
+bits of t agree with ours, t differs by a multiple of 4096 us (11 spurious overflows by the end).
 
 Layouts (https://docs.prophesee.ai/stable/data/file_formats/{raw,dat}.html):
 
 * Both start with an ASCII header of ``% keyword value`` lines (a ``% end`` line, when present, closes it).
   RAW headers name the encoding (``% evt 3.0``; Metavision 4 also writes ``% format EVT3;height=720;width=1280``) and,
-  when recorded with Metavision >= 2.x, the geometry (``% geometry 1280x720``). Older RAW files (such as the Gen4.1
-  sample in ``shared/samples/prophesee-evt3``: ``% Date``, ``% evt 3.0``, ``% firmware_version``,
-  ``% integrator_name``, ``% plugin_name``, ``% serial_number``, ``% system_ID``) carry no geometry: the caller must
-  give the sensor size. DAT headers: ``% Data file containing CD events``, ``% Version 2``, ``% Width W``,
-  ``% Height H`` (the last two optional).
+  when recorded with recent Metavision, the geometry (``% geometry 1280x720``). Older RAW files (such as the Gen4.1
+  sample: ``% Date``, ``% evt 3.0``, ``% firmware_version``, ``% integrator_name``, ``% plugin_name
+  hal_plugin_gen41_evk3``, ``% serial_number``, ``% system_ID``) carry no geometry: the caller must give the sensor
+  size. DAT headers: ``% Data file containing CD events``, ``% Version 2``, ``% Width W``, ``% Height H`` (the last
+  two optional).
 * RAW data: little-endian EVT 2.0 32-bit words or EVT 3.0 16-bit words. DAT data: one byte event type (0 Event2d or
   0x0C EventCd), one byte event size (8), then 8-byte events (u32 t us; u32 x bits 0-13, y 14-27, p 28-31).
 
-API used (expelliarmus 1.1): ``Wizard(encoding=, fpath=, chunk_size=, buff_size=)``, the ``read_chunk()`` generator
+expelliarmus API used (1.1): ``Wizard(encoding=, fpath=, chunk_size=, buff_size=)``, the ``read_chunk()`` generator
 and its ``cargo.events_info`` state (``start_byte``: next byte to decode, ``finished``: end of file reached). We
 parse the header here and set ``start_byte`` to the first data byte ourselves, so expelliarmus' own header skipper
 (any ``%``-led line) never runs; ``read_chunk`` stops silently on a decoding error, so a stream that ends before the
-end of the file is reported as corrupt.
+end of the file is reported as corrupt, with the message expelliarmus printed on file descriptor 2.
 """
 
 from __future__ import annotations
@@ -196,48 +202,167 @@ def _capture_fd2(sink: list[str]) -> Iterator[None]:
             sink.append(tmp.read().decode("utf-8", errors="replace"))
 
 
+class _Evt3State:
+    """EVT 3.0 decoder state carried from one block of words to the next."""
+
+    def __init__(self) -> None:
+        self.time_high = -1  # last EVT_TIME_HIGH value (12 bits); -1 before the first (no valid time yet)
+        self.loops = 0  # 24-bit time base loops (2**24 us each)
+        self.time_low = 0
+        self.y = 0
+        self.base_x = 0  # VECT_BASE_X plus the widths of the vectors since
+        self.vect_p = 0
+
+
+_EVT3_KNOWN = np.zeros(16, bool)
+_EVT3_KNOWN[[0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xA, 0xE, 0xF]] = True
+_BITS12 = np.arange(12, dtype=np.uint16)
+
+
+def _ffill(values: np.ndarray, where: np.ndarray, before) -> np.ndarray:
+    """Per position, ``values`` at the last position ``<=`` it where ``where`` is set (``before`` if none)."""
+    idx = np.maximum.accumulate(np.where(where, np.arange(len(where)), -1))
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], before)
+
+
+def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) -> np.ndarray:
+    """Decode EVT 3.0 words ``w`` (uint16) starting at file byte ``byte0``; updates ``st``; returns EVENT_DTYPE.
+
+    Semantics (https://docs.prophesee.ai/stable/data/encoding_formats/evt3.html): t = loops * 2**24 +
+    TIME_HIGH << 12 | TIME_LOW (the last of each seen; a TIME_HIGH smaller than the previous by more than half its
+    range starts a new loop); EVT_ADDR_Y sets y; EVT_ADDR_X is one event (x, p); VECT_BASE_X sets the base x and
+    polarity of the VECT_12 / VECT_8 words that follow (bit k valid -> event at base + k; base += 12 / 8 after
+    each). Events before the first TIME_HIGH have no time and are dropped. EXT_TRIGGER, OTHERS and CONTINUED words
+    are skipped.
+    """
+    kind = (w >> 12).astype(np.intp)
+    bad = np.flatnonzero(~_EVT3_KNOWN[kind])
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{path}: corrupt EVT 3.0 data: unknown word type 0x{kind[i]:x} at byte {byte0 + 2 * i}")
+    val = w.astype(np.int64)
+    low11, low12 = val & 0x7FF, val & 0xFFF
+    # time: TIME_HIGH with loop counting, TIME_LOW, both carried forward
+    is_th = kind == 0x8
+    th = low12[is_th]
+    prev = np.concatenate(([st.time_high], th[:-1])) if th.size else th
+    loops = st.loops + np.cumsum((prev >= 0) & (prev - th > 2048))
+    high = np.zeros(len(w), np.int64)
+    high[is_th] = (loops << 24) | (th << 12)
+    before_high = (st.loops << 24) | (max(st.time_high, 0) << 12)
+    has_time = np.maximum.accumulate(is_th) | (st.time_high >= 0)
+    t_word = _ffill(high, is_th, before_high) | _ffill(low12, kind == 0x6, st.time_low)
+    y_word = _ffill(low11, kind == 0x0, st.y)
+    # vectors: base x and polarity from the last VECT_BASE_X, plus the widths of the vectors since
+    is_vb = kind == 0x3
+    width = np.where(kind == 0x4, 12, np.where(kind == 0x5, 8, 0))
+    before = np.cumsum(width) - width  # widths of the vectors before each word
+    last_vb = np.maximum.accumulate(np.where(is_vb, np.arange(len(w)), -1))
+    base = np.where(last_vb >= 0, low11[np.maximum(last_vb, 0)] + before - before[np.maximum(last_vb, 0)],
+                    st.base_x + before)
+    vect_p = _ffill((val >> 11) & 1, is_vb, st.vect_p)
+    # one row per event-producing word: base x, validity mask, polarity
+    rows = np.flatnonzero(((kind == 0x2) | (kind == 0x4) | (kind == 0x5)) & has_time)
+    k = kind[rows]
+    bx = np.where(k == 0x2, low11[rows], base[rows])
+    mask = np.where(k == 0x2, 1, np.where(k == 0x4, low12[rows], val[rows] & 0xFF)).astype(np.uint16)
+    pol = np.where(k == 0x2, (val[rows] >> 11) & 1, vect_p[rows])
+    r, bit = np.nonzero((mask[:, None] >> _BITS12) & 1)  # row-major: word order, then x order
+    events = make_events(bx[r] + bit, y_word[rows][r], t_word[rows][r], pol[r])
+    # carry the state over
+    if th.size:
+        st.time_high, st.loops = int(th[-1]), int(loops[-1])
+    st.time_low, st.y, st.vect_p = int(t_word[-1] & 0xFFF), int(y_word[-1]), int(vect_p[-1])
+    st.base_x = int(base[-1] + width[-1])
+    return events
+
+
+def _iter_evt3(path: Path, header: PropheseeHeader, block_words: int, bar) -> Iterator[np.ndarray]:
+    state = _Evt3State()
+    with open(path, "rb") as fh:
+        fh.seek(header.data_offset)
+        byte0 = header.data_offset
+        while block := fh.read(2 * block_words):
+            words = np.frombuffer(block, dtype="<u2")
+            events = _decode_evt3_block(words, state, byte0, path)
+            byte0 += len(block)
+            bar.update(len(block))
+            if len(events):
+                yield events
+
+
+def _evt2_events_before_time(path: Path, header: PropheseeHeader, block_words: int) -> int:
+    """Number of CD words before the first EVT_TIME_HIGH of an EVT 2.0 file (they carry no time: dropped, as the
+    Metavision decoders do; expelliarmus would give them t < 64 us)."""
+    count = 0
+    with open(path, "rb") as fh:
+        fh.seek(header.data_offset)
+        while block := fh.read(4 * block_words):
+            kind = np.frombuffer(block, dtype="<u4") >> 28
+            first = np.flatnonzero(kind == 0x8)
+            stop = int(first[0]) if first.size else len(kind)
+            count += int(np.count_nonzero(kind[:stop] <= 0x1))
+            if first.size:
+                break
+    return count
+
+
+def _iter_expelliarmus(path: Path, header: PropheseeHeader, chunk_events: int, bar) -> Iterator[np.ndarray]:
+    Wizard = _wizard_class()
+    try:
+        wizard = Wizard(encoding=header.encoding, fpath=path, chunk_size=int(chunk_events), buff_size=_BUFF_WORDS)
+    except (ValueError, TypeError) as exc:  # e.g. expelliarmus wants the suffix in lower case
+        raise ValueError(f"{path}: expelliarmus cannot open the file ({exc})") from None
+    skip = _evt2_events_before_time(path, header, _BUFF_WORDS) if header.encoding == "evt2" else 0
+    info = wizard.cargo.events_info
+    info.start_byte = header.data_offset  # skip the header we parsed (expelliarmus' skipper is bypassed)
+    end = header.data_offset + header.data_bytes
+    messages: list[str] = []
+    chunks = wizard.read_chunk()
+    done = header.data_offset
+    while True:
+        with _capture_fd2(messages):
+            arr = next(chunks, None)
+        if arr is None:
+            break
+        bar.update(int(info.start_byte) - done)
+        done = int(info.start_byte)
+        if skip:
+            arr, skip = arr[skip:], max(skip - len(arr), 0)
+        if len(arr):
+            yield make_events(arr["x"], arr["y"], arr["t"], arr["p"])
+    if header.data_bytes and (not info.finished or int(info.start_byte) != end):
+        said = " ".join(m.strip() for m in messages if m.strip() and "WARNING" not in m).replace("ERROR: ", "")
+        raise ValueError(f"{path}: corrupt {header.encoding_name} data: decoding stopped at byte "
+                         f"{int(info.start_byte)} of {end}" + (f" (expelliarmus: {said})" if said else ""))
+
+
 def iter_prophesee(
     path: str | os.PathLike,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
     progress: bool = False,
     header: PropheseeHeader | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decode a ``.raw``/``.dat`` file chunk by chunk: yields :data:`EVENT_DTYPE` arrays of about ``chunk_events``.
+    """Decode a ``.raw``/``.dat`` file chunk by chunk: yields :data:`EVENT_DTYPE` arrays.
 
+    EVT 3.0 is decoded here with numpy, ``chunk_events`` words at a time (expelliarmus 1.1.12 mis-times EVT 3.0: it
+    adds 4096 us at every decrease of EVT_TIME_LOW, also when EVT_TIME_HIGH has advanced; on the shared 8.8 ms
+    sample it reports 53.9 ms; upstream issue open-neuromorphic/expelliarmus#19). EVT 2.0 and DAT go through
+    expelliarmus, ``chunk_events`` events at a time (EVT 2.0 events before the first EVT_TIME_HIGH are dropped).
     Chunks are not validated (see :func:`had_snn.data.io.read_events`). ``progress`` shows a tqdm bar over the file's
-    bytes on stderr. A decoding error (unknown word type, or decoding that stops before the end of the file) raises
+    bytes on stderr. Decoding errors (unknown word type, decoding that stops before the end of the file) raise
     ValueError naming the file and the byte offset.
     """
     path = Path(path)
     header = read_header(path) if header is None else header
-    Wizard = _wizard_class()
-    try:
-        wizard = Wizard(encoding=header.encoding, fpath=path, chunk_size=int(chunk_events), buff_size=_BUFF_WORDS)
-    except (ValueError, TypeError) as exc:  # e.g. expelliarmus wants the suffix in lower case
-        raise ValueError(f"{path}: expelliarmus cannot open the file ({exc})") from None
-    info = wizard.cargo.events_info
-    info.start_byte = header.data_offset  # skip the header we parsed (expelliarmus' skipper is bypassed)
-    end = header.data_offset + header.data_bytes
     from tqdm import tqdm
 
-    messages: list[str] = []
-    chunks = wizard.read_chunk()
     with tqdm(total=header.data_bytes, unit="B", unit_scale=True, desc=path.name, disable=not progress,
               leave=False, delay=0.5) as bar:  # delay: no bar for files decoded in under half a second
-        done = header.data_offset
-        while True:
-            with _capture_fd2(messages):
-                arr = next(chunks, None)
-            if arr is None:
-                break
-            bar.update(int(info.start_byte) - done)
-            done = int(info.start_byte)
-            if len(arr):
-                yield make_events(arr["x"], arr["y"], arr["t"], arr["p"])
-    if header.data_bytes and (not info.finished or int(info.start_byte) != end):
-        said = " ".join(m.strip() for m in messages if m.strip()).replace("ERROR: ", "")
-        raise ValueError(f"{path}: corrupt {header.encoding_name} data: decoding stopped at byte "
-                         f"{int(info.start_byte)} of {end}" + (f" (expelliarmus: {said})" if said else ""))
+        if header.encoding == "evt3":
+            yield from _iter_evt3(path, header, int(chunk_events), bar)
+        else:
+            yield from _iter_expelliarmus(path, header, int(chunk_events), bar)
 
 
 def read_prophesee(
