@@ -1,0 +1,284 @@
+"""Track a recording from a given initial box with a trained checkpoint: float, Loihi fixed point, or a netx file.
+
+:func:`open_checkpoint` loads what ``had-snn track --checkpoint`` names:
+
+- a teacher or student ``.pt`` written by ``had-snn train``: the float model (``mode = "float"``);
+- a student ``.pt`` with ``fixed_point=True``: the student in Loihi fixed point, run by the bit-exact emulator
+  (:class:`~had_snn.tracking.loihi.EmulatedStudent`; ``mode = "fixed-point"``). The correlation layer is quantised
+  from the template cut around the initial box, the rest as ``had-snn convert`` quantises it;
+- a ``student.h5`` written by ``had-snn convert`` (``mode = "netx"``): its netx layers run in the emulator; the float
+  student named by its ``source`` attribute cuts the template and re-quantises the correlation layer (what the
+  deployed network does at track start). The file is checked against a fresh quantisation of its source.
+
+:func:`build_tracker` turns it into a :class:`~had_snn.tracking.tracker.ModelTracker` (an
+:class:`~had_snn.tracking.loihi.EmulatedTracker` for the fixed-point modes) and :func:`track_online` runs it:
+``initialize(seq, box)`` at the first output time, then ``update(k)`` once per output time. Nothing in the tracker
+needs the whole recording in advance: each ``update(k)`` reads only the events of window ``k``, so a live source that
+appends events and output times to the sequence can drive the same two calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from had_snn.data.sequence import Sequence
+from had_snn.tracking.config import CropConfig
+from had_snn.tracking.crop import crop_inputs
+from had_snn.tracking.tracker import BoxUpdate, ModelTracker
+
+NETX_SUFFIXES = (".h5", ".hdf5")
+#: Model kinds whose input includes RGB frames.
+FRAME_KINDS = ("teacher", "teacher_rgb")
+
+
+@dataclass
+class TrackerCheckpoint:
+    """A loaded ``--checkpoint``: the float model and, for the fixed-point modes, what quantises it."""
+
+    path: Path
+    model: nn.Module  # the float model (for a netx file: the student its ``source`` names)
+    mode: str  # "float" | "fixed-point" | "netx"
+    train_steps: int | None = None  # student_steps of the training config, when the checkpoint records it
+    weight_percentile: float = 100.0
+    source: Path | None = None  # netx: the float student's checkpoint
+    netx_layers: list | None = None
+    netx_attrs: dict = field(default_factory=dict)
+
+    @property
+    def model_kind(self) -> str:
+        return str(getattr(self.model, "kind", type(self.model).__name__))
+
+    @property
+    def needs_frames(self) -> bool:
+        """Whether the model reads RGB frames (the teacher and its RGB-only variant)."""
+        return self.model_kind in FRAME_KINDS
+
+    @property
+    def kind(self) -> str:
+        """``teacher``, ``student``, ``student-fixed-point`` or ``student-netx`` (and the teacher variants)."""
+        return {"float": self.model_kind, "fixed-point": "student-fixed-point", "netx": "student-netx"}[self.mode]
+
+    def describe(self) -> str:
+        what = {"float": f"{self.model_kind} (float)",
+                "fixed-point": f"student in Loihi fixed point (emulator, weight percentile {self.weight_percentile:g})",
+                "netx": f"netx student (emulator) from {self.source}"}[self.mode]
+        return f"{self.path}: {what}"
+
+
+def _train_steps(state: dict) -> int | None:
+    crop = ((state.get("train_config") or {}).get("data") or {}).get("crop") or {}
+    return int(crop["student_steps"]) if "student_steps" in crop else None
+
+
+def _load_pt(path: Path, device: str) -> tuple[nn.Module, int | None]:
+    from had_snn.models import build_model
+    from had_snn.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path, map_location=device)
+    model = build_model(state["kind"], **state["model_config"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), _train_steps(state)
+
+
+def _weight_percentile_of(path: Path, attrs: dict) -> float:
+    """The percentile a netx file was quantised at: its attribute, else ``quantization.json`` beside it, else 100."""
+    if "weight_percentile" in attrs:
+        return float(attrs["weight_percentile"])
+    report = path.parent / "quantization.json"
+    if report.is_file():
+        try:
+            return float(json.loads(report.read_text()).get("weight_percentile", 100.0))
+        except (json.JSONDecodeError, TypeError, ValueError):
+            raise ValueError(f"{report}: not a readable quantisation report (needed for {path}'s weight "
+                             "percentile)") from None
+    return 100.0
+
+
+def _source_path(path: Path, attrs: dict) -> Path:
+    if "source" not in attrs:
+        raise ValueError(f"{path}: attribute 'source' (the student checkpoint it was converted from) is missing; "
+                         "re-run `had-snn convert CKPT`")
+    source = Path(str(attrs["source"]))
+    if source.is_file():
+        return source
+    if not source.is_absolute() and (path.parent / source).is_file():
+        return path.parent / source
+    raise FileNotFoundError(f"{path}: attribute 'source' names {source}, which does not exist; the float student is "
+                            "needed for the template path and the correlation layer")
+
+
+def layer_differences(ours: list, theirs: list, skip: tuple[str, ...] = ("xcorr",)) -> list[str]:
+    """Names and fields of the netx layers that differ (layers named in ``skip`` are not compared)."""
+    if len(ours) != len(theirs):
+        return [f"{len(ours)} vs {len(theirs)} layers"]
+    out = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        if a.name in skip and b.name in skip:
+            continue
+        fields_ = []
+        for f in ("type", "name", "shape", "stride", "padding", "dilation", "groups", "weight_exp", "neuron"):
+            if getattr(a, f) != getattr(b, f):
+                fields_.append(f)
+        for f in ("weight", "bias"):
+            x, y = getattr(a, f), getattr(b, f)
+            if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
+                fields_.append(f)
+        if fields_:
+            out.append(f"layer {i} ({a.name or b.name}): {', '.join(fields_)}")
+    return out
+
+
+def base_network(student: nn.Module, weight_percentile: float, kernel: torch.Tensor):
+    """The student quantised as ``had-snn convert`` does it, with the correlation kernel ``kernel`` (C, k, k).
+
+    Every layer but the correlation is independent of the template. An all-zero ``kernel`` (a silent template) has
+    no fixed-point scale, so a kernel of ones stands in for it: the tracker re-quantises the correlation layer from
+    its own template anyway (and keeps the initial box when that one is silent).
+    """
+    from had_snn.conversion.quantize import quantize_float_layers, student_float_layers
+
+    cfg = student.config
+    if not bool(kernel.abs().max() > 0):
+        kernel = torch.ones_like(kernel)
+    layers = student_float_layers(student, kernel)
+    return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile)
+
+
+def _open_netx(path: Path) -> TrackerCheckpoint:
+    from had_snn.conversion.quantize import QuantizedNetwork
+    from had_snn.hardware.netx import read_netx
+
+    try:
+        layers, attrs = read_netx(path)
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable netx HDF5 file ({exc})") from None
+    source = _source_path(path, attrs)
+    student, train_steps = _load_pt(source, "cpu")  # the emulator's side: template path and quantisation
+    if getattr(student, "kind", None) != "student":
+        raise ValueError(f"{path}: attribute 'source' names {source}, which holds a {student.kind}, not the student")
+    percentile = _weight_percentile_of(path, attrs)
+    xcorr = [lay for lay in layers if lay.name == "xcorr"]
+    if len(xcorr) != 1:
+        raise ValueError(f"{path}: expected one correlation layer named 'xcorr', found {len(xcorr)}")
+    k = xcorr[0].weight.shape[-1]
+    fresh = base_network(student, percentile, torch.ones(xcorr[0].weight.shape[0], k, k, dtype=torch.float64))
+    diffs = layer_differences(layers, fresh.layers)
+    scale = attrs.get("readout_scale")
+    if scale is not None and not np.isclose(float(scale), fresh.readout_scale, rtol=1e-9, atol=0.0):
+        diffs.append(f"readout_scale {float(scale):.6g} vs {fresh.readout_scale:.6g}")
+    if diffs:
+        shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+        raise ValueError(f"{path} and its source {source} disagree: the netx layers are not the source quantised at "
+                         f"weight percentile {percentile:g} ({shown}); re-run `had-snn convert`")
+    qnet = QuantizedNetwork(layers, list(fresh.scales), list(fresh.reports))
+    return TrackerCheckpoint(path, student, "netx", train_steps, percentile, source, qnet.layers, attrs)
+
+
+def open_checkpoint(path: str | os.PathLike, fixed_point: bool = False, device: str = "cpu",
+                    weight_percentile: float | None = None) -> TrackerCheckpoint:
+    """Load ``--checkpoint`` (see the module docstring). ``weight_percentile`` is for ``fixed_point`` (default 100);
+    a netx file uses the percentile it was quantised at."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.suffix.lower() in NETX_SUFFIXES:
+        ckpt = _open_netx(path)
+        if weight_percentile is not None and float(weight_percentile) != ckpt.weight_percentile:
+            raise ValueError(f"{path} was quantised at weight percentile {ckpt.weight_percentile:g}, not "
+                             f"--weight-percentile {weight_percentile:g}")
+        return ckpt
+    model, train_steps = _load_pt(path, "cpu" if fixed_point else device)
+    if not fixed_point and weight_percentile is not None:
+        raise ValueError(f"--weight-percentile applies to the fixed-point student (--fixed-point or a student.h5), "
+                         f"not to the float {model.kind} in {path}")
+    if not fixed_point:
+        return TrackerCheckpoint(path, model, "float", train_steps)
+    if getattr(model, "kind", None) != "student":
+        raise ValueError(f"--fixed-point needs a student checkpoint; {path} holds a {model.kind}")
+    percentile = 100.0 if weight_percentile is None else float(weight_percentile)
+    if not 0.0 < percentile <= 100.0:
+        raise ValueError(f"--weight-percentile must be in (0, 100], got {percentile:g}")
+    return TrackerCheckpoint(path, model, "fixed-point", train_steps, percentile)
+
+
+def resolve_steps(ckpt: TrackerCheckpoint, steps: int | None) -> tuple[int, str]:
+    """Spike steps T per output window and where the number came from."""
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {steps}")
+        return int(steps), "--steps"
+    if ckpt.train_steps is not None:
+        return ckpt.train_steps, "the checkpoint's training config"
+    return CropConfig.student_steps, "the default (the checkpoint does not record its training steps)"
+
+
+def template_spikes(seq: Sequence, box: np.ndarray, crop: CropConfig) -> torch.Tensor:
+    """Template spikes (T, 1, C, Pt, Pt) cut around ``box`` at the first output time, as the tracker cuts them."""
+    spikes = crop_inputs(seq, 0, box, crop.template_context, crop.template_px, crop)["spikes"]
+    return torch.from_numpy(spikes[:, None])
+
+
+def build_tracker(ckpt: TrackerCheckpoint, seq: Sequence, box: np.ndarray, crop: CropConfig,
+                  window_influence: float = 0.25, box_update: BoxUpdate | None = None,
+                  device: str = "cpu") -> tuple[ModelTracker, dict[str, Any]]:
+    """The tracker for ``ckpt`` on ``seq`` starting from ``box``, and facts worth reporting (``silent_template``)."""
+    if ckpt.mode == "float":
+        tracker = ModelTracker(ckpt.model, crop, window_influence, device=device, name=ckpt.path.stem,
+                               box_update=box_update)
+        return tracker, {}
+    from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
+    from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
+
+    student = ckpt.model
+    kernel = template_kernel_for(student, template_spikes(seq, box, crop))
+    silent = not bool(kernel.abs().max() > 0)
+    if ckpt.mode == "fixed-point":
+        qnet = base_network(student, ckpt.weight_percentile, kernel)
+    else:  # the netx layers (verified against the source when opened); scales and reports of the same quantisation
+        fresh = base_network(student, ckpt.weight_percentile, kernel)
+        qnet = QuantizedNetwork(list(ckpt.netx_layers), fresh.scales, fresh.reports)
+    emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device)
+    tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=ckpt.path.stem)
+    if box_update is not None:
+        tracker.box_update = box_update
+    return tracker, {"silent_template": silent}
+
+
+@dataclass
+class TrackResult:
+    boxes: np.ndarray  # (N, 4) x, y, w, h px, one per output time
+    seconds: float  # wall time of initialize + every update
+
+    @property
+    def fps(self) -> float:
+        return len(self.boxes) / self.seconds if self.seconds > 0 else float("nan")
+
+
+def track_online(tracker: ModelTracker, seq: Sequence, box: np.ndarray, progress: bool = True,
+                 on_box: Callable[[int, np.ndarray], None] | None = None) -> TrackResult:
+    """``initialize(seq, box)`` at output 0, then ``update(k)`` per output time ``k``, with a tqdm progress bar.
+
+    ``on_box(k, box)`` (optional) sees every box as soon as it exists (e.g. to stream it out).
+    """
+    from tqdm import tqdm
+
+    boxes = np.empty((seq.num_frames, 4))
+    start = time.perf_counter()
+    boxes[0] = tracker.initialize(seq, box)
+    if on_box is not None:
+        on_box(0, boxes[0])
+    for k in tqdm(range(1, seq.num_frames), desc=f"track {tracker.name}", unit="window", disable=not progress):
+        boxes[k] = tracker.update(k)
+        if on_box is not None:
+            on_box(k, boxes[k])
+    return TrackResult(boxes, time.perf_counter() - start)
