@@ -6,14 +6,19 @@ extra (``pip install had-snn[aedat]``) and is imported only inside the functions
 
 API used (dv-processing 2.x, https://dv-processing.inivation.com): ``dv.io.MonoCameraRecording`` with
 ``getEventResolution``, ``getNextEventBatch`` (``EventStore.numpy()`` -> fields ``timestamp, x, y, polarity``),
-``getNextFrame`` (``Frame.timestamp`` = start of exposure in us, ``Frame.exposure`` in us, ``Frame.image`` grayscale
-(H, W) or BGR (H, W, 3)); ``dv.io.MonoCameraWriter`` with ``DAVISConfig`` / ``EventOnlyConfig`` for writing.
+``getNextFrame`` (``Frame.timestamp`` = start of exposure in us, ``Frame.exposure`` a ``timedelta``, ``Frame.image``
+grayscale (H, W) or BGR (H, W, 3)); ``dv.io.MonoCameraWriter`` with ``DAVISConfig`` / ``EventOnlyConfig`` for writing.
+
+dv-processing gives each APS frame its start of exposure and its exposure duration only: the start-of-frame and
+end-of-frame times that the older ``dv`` package also reports (``timestamp_start_of_frame``) are not available through
+it, so the dataset loaders use the start of exposure as the frame boundary (see ``docs/datasets.md``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,13 +54,19 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported frame image shape {img.shape}")
 
 
-def read_aedat4(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[int, int]]:
-    """Read an AEDAT4 recording.
+class AedatRecording(NamedTuple):
+    """An AEDAT4 recording: events, APS frames and when each frame was exposed."""
 
-    Returns ``(events, frames, frame_t_us, sensor_size)``: events as :data:`EVENT_DTYPE` in file order (not re-sorted:
-    the dataset checks count and repair disorder), frames (N, H, W, 3) uint8 RGB or None when the file has no frame
-    stream, frame_t_us (N,) int64 at the centre of exposure (``timestamp + exposure / 2``), sensor_size (W, H) px.
-    """
+    events: np.ndarray  # EVENT_DTYPE, file order
+    frames: np.ndarray | None  # (N, H, W, 3) uint8 RGB, None without a frame stream
+    exposure_start_us: np.ndarray  # (N,) int64, start of exposure of each frame
+    exposure_us: np.ndarray  # (N,) int64, exposure duration of each frame (0 where the file records none)
+    sensor_size: tuple[int, int]  # (W, H) px of the event stream
+
+
+def read_aedat4_recording(path: str | os.PathLike) -> AedatRecording:
+    """Read an AEDAT4 recording with the exposure timing of its APS frames (events in file order, not re-sorted:
+    the dataset checks count and repair disorder)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such AEDAT4 file")
@@ -73,14 +84,26 @@ def read_aedat4(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None,
         if len(arr):
             chunks.append(make_events(arr["x"], arr["y"], arr["timestamp"], arr["polarity"]))
     events = np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
-    frames, frame_t = [], []
+    frames, starts, exposures = [], [], []
     if rec.isFrameStreamAvailable():
         while (frame := rec.getNextFrame()) is not None:
-            exposure_us = round(frame.exposure.total_seconds() * 1e6)  # a datetime.timedelta in dv-processing 2.x
             frames.append(_to_rgb(frame.image))
-            frame_t.append(int(frame.timestamp) + exposure_us // 2)
-    frame_t_us = np.asarray(frame_t, dtype=np.int64)
-    return events, (np.stack(frames) if frames else None), frame_t_us, (width, height)
+            starts.append(int(frame.timestamp))
+            exposures.append(round(frame.exposure.total_seconds() * 1e6))  # a datetime.timedelta in dv-processing 2.x
+    return AedatRecording(events, np.stack(frames) if frames else None, np.asarray(starts, dtype=np.int64),
+                          np.asarray(exposures, dtype=np.int64), (width, height))
+
+
+def read_aedat4(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[int, int]]:
+    """Read an AEDAT4 recording.
+
+    Returns ``(events, frames, frame_t_us, sensor_size)``: events as :data:`EVENT_DTYPE` in file order (not re-sorted:
+    the dataset checks count and repair disorder), frames (N, H, W, 3) uint8 RGB or None when the file has no frame
+    stream, frame_t_us (N,) int64 at the centre of exposure (``timestamp + exposure / 2``), sensor_size (W, H) px.
+    :func:`read_aedat4_recording` gives the start and duration of each exposure instead.
+    """
+    rec = read_aedat4_recording(path)
+    return rec.events, rec.frames, rec.exposure_start_us + rec.exposure_us // 2, rec.sensor_size
 
 
 def write_aedat4(
@@ -90,11 +113,12 @@ def write_aedat4(
     frames: np.ndarray | None = None,
     frame_t_us: np.ndarray | None = None,
     camera_name: str = "DAVIS346_had-snn",
+    exposure_us: np.ndarray | None = None,
 ) -> None:
     """Write events (EVENT_DTYPE) and optional RGB frames to an AEDAT4 file with dv-processing's writer.
 
-    Frames are written with zero exposure at ``frame_t_us``, so :func:`read_aedat4` returns the same timestamps.
-    The file is written to a temporary name first and then renamed.
+    Frame k starts its exposure at ``frame_t_us[k]`` and lasts ``exposure_us[k]`` us (default 0, so that
+    :func:`read_aedat4` returns ``frame_t_us`` itself). The file is written to a temporary name first and then renamed.
     """
     dv = _dv()
     path = Path(path)
@@ -104,6 +128,8 @@ def write_aedat4(
     if frames is not None:
         if frame_t_us is None or len(frame_t_us) != len(frames):
             raise ValueError(f"{path}: frame_t_us must give one timestamp per frame")
+        if exposure_us is not None and len(exposure_us) != len(frames):
+            raise ValueError(f"{path}: exposure_us must give one duration per frame")
         config = dv.io.MonoCameraWriter.DAVISConfig(camera_name, res)
     else:
         config = dv.io.MonoCameraWriter.EventOnlyConfig(camera_name, res)
@@ -115,7 +141,8 @@ def write_aedat4(
         if len(events):
             writer.writeEvents(store)
         if frames is not None:
-            for t, img in zip(frame_t_us, frames, strict=True):
+            exposures = np.zeros(len(frames), dtype=np.int64) if exposure_us is None else exposure_us
+            for t, exp, img in zip(frame_t_us, exposures, frames, strict=True):
                 bgr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[:, :, ::-1])
-                writer.writeFrame(dv.Frame(int(t), bgr))
+                writer.writeFrame(dv.Frame(int(t), int(exp), 0, 0, bgr, dv.FrameSource.SENSOR))
         del writer  # flushes and closes the file
