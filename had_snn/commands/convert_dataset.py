@@ -19,6 +19,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="split to convert (repeatable); default: every split present under ROOT")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="parallel worker processes (default: min(4, CPUs))")
+    parser.add_argument("--fe108-start-index", metavar="FILE",
+                        help="fe108 only: start_frame_idx_FE108.txt (name,k a line: ground-truth line 1 is APS frame k "
+                             "of events.aedat4); default ROOT/start_frame_idx_FE108.txt")
+    parser.add_argument("--eventvot-windows", choices=("image", "voxel"),
+                        help="eventvot only: how the recording is cut into one equal time window per box: 'image' "
+                             "(default; (t_last-t_first)//N, from the second window, as the event images) or 'voxel' "
+                             "((t_last-t_first)//(N-1) from the first event, as the voxels); see docs/datasets.md")
+
+
+#: convert-dataset flag (argparse dest) -> (dataset it applies to, that dataset's option name)
+DATASET_FLAGS = {"fe108_start_index": ("fe108", "start_index"), "eventvot_windows": ("eventvot", "windows")}
+
+
+def dataset_options(args: argparse.Namespace) -> dict:
+    """The loading options the flags give for ``args.dataset``; a flag of another dataset is an error."""
+    options = {}
+    for dest, (dataset, option) in DATASET_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if args.dataset != dataset:
+            raise ValueError(f"--{dest.replace('_', '-')} applies to {dataset} only, not {args.dataset}")
+        options[option] = value
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     try:
-        summary = convert_dataset(args.dataset, args.root, args.out, splits=args.splits, workers=args.workers)
+        summary = convert_dataset(args.dataset, args.root, args.out, splits=args.splits, workers=args.workers,
+                                  options=dataset_options(args))
     except MissingExtraError as exc:
         raise ValueError(str(exc)) from exc
     for line in summary.lines():

@@ -2,8 +2,10 @@
 
 Output: ``OUT/<split>/<name>.h5`` (:func:`had_snn.data.io.write_sequence`, atomic) and ``OUT/index.json``
 (:func:`had_snn.data.dataset.write_index`). Sequences are converted in parallel worker processes with a tqdm bar.
-Re-running resumes: files that exist and read back valid are kept; invalid ones are rewritten. Sequences that cannot
-be loaded (missing files, malformed ground truth) are skipped with their reason instead of stopping the run.
+Re-running resumes: files that exist, read back valid and were loaded with the same options and the same alignment
+rules (:data:`~had_snn.data.datasets.loader.ALIGNMENT_VERSION`) are kept; the others are rewritten. Sequences that
+cannot be loaded (missing files, malformed ground truth) are skipped with their reason instead of stopping the run.
+Dataset loading options (``options``: FE108 ``start_index``, EventVOT ``windows``) reach every sequence's loader.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from had_snn.data.datasets import Dataset, open_dataset
+from had_snn.data.datasets.loader import ALIGNMENT_VERSION
 
 
 @dataclass
@@ -39,14 +42,25 @@ class ConvertSummary:
         return out
 
 
-def _valid_existing(path: Path) -> tuple[dict | None, str]:
-    """(record, "") when ``path`` is a readable sequence file, else (None, reason)."""
+def _options_meta(options: dict) -> dict[str, str]:
+    """Loading options as stored in a converted sequence's meta (``load_options``) and in index.json."""
+    return {k: str(v) for k, v in sorted(options.items())}
+
+
+def _valid_existing(path: Path, options: dict) -> tuple[dict | None, str]:
+    """(record, "") when ``path`` is a readable sequence file loaded with ``options``, else (None, reason)."""
     from had_snn.data.io import read_sequence
 
     try:
         seq = read_sequence(path, load_frames=False)
     except (OSError, ValueError) as exc:
         return None, str(exc)
+    if seq.meta.get("alignment_version") != ALIGNMENT_VERSION:
+        return None, (f"converted by an adapter with alignment version {seq.meta.get('alignment_version')}, "
+                      f"now {ALIGNMENT_VERSION}")
+    done_with = seq.meta.get("load_options", {})
+    if done_with != _options_meta(options):
+        return None, f"converted with options {done_with}, now {_options_meta(options)}"
     return _record(seq, path), ""
 
 
@@ -59,23 +73,25 @@ def _record(seq, path: Path) -> dict:
     return {"entry": entry, "repairs": repairs}
 
 
-def _convert_one(task: tuple[str, str, str, str, str]) -> tuple[str, str, str, str, dict | None]:
+def _convert_one(task: tuple[str, str, str, str, str, dict]) -> tuple[str, str, str, str, dict | None]:
     """Worker: convert one sequence. Returns (split, name, status, detail, record)."""
     from had_snn.data.aedat import MissingExtraError
     from had_snn.data.io import write_sequence
 
-    dataset, root, split, name, out_path = task
+    dataset, root, split, name, out_path, options = task
     out = Path(out_path)
     why_rewrite = ""
     if out.exists():
-        record, why_rewrite = _valid_existing(out)
+        record, why_rewrite = _valid_existing(out, options)
         if record is not None:
             return split, name, "done", "", record
     try:
-        seq = open_dataset(dataset, root).load_sequence(f"{split}/{name}")
+        seq = open_dataset(dataset, root, **options).load_sequence(f"{split}/{name}")
     except (FileNotFoundError, ValueError, MissingExtraError) as exc:
         return split, name, "skipped", str(exc), None
     seq.meta["source_root"] = str(root)
+    seq.meta["load_options"] = _options_meta(options)
+    seq.meta["alignment_version"] = ALIGNMENT_VERSION
     write_sequence(out, seq)
     return split, name, ("rewritten" if why_rewrite else "converted"), why_rewrite, _record(seq, out)
 
@@ -87,14 +103,16 @@ def convert_dataset(
     splits: list[str] | None = None,
     workers: int = 1,
     progress: bool = True,
+    options: dict | None = None,
 ) -> ConvertSummary:
     """Convert ``splits`` (default: every split present under ``root``) of ``dataset`` into ``out``.
 
-    An existing ``out/index.json`` keeps its entries for splits not converted in this run.
+    ``options`` are the dataset's loading options (see :func:`had_snn.data.datasets.open_dataset`). An existing
+    ``out/index.json`` keeps its entries for splits not converted in this run.
     """
     from had_snn.data.dataset import read_index, write_index
 
-    ds: Dataset = open_dataset(dataset, root)
+    ds: Dataset = open_dataset(dataset, root, **(options or {}))
     splits = splits or ds.splits()
     if not splits:
         raise FileNotFoundError(f"{ds.name}: none of the splits {', '.join(ds.adapter.SPLITS)} exist under {ds.root}")
@@ -103,7 +121,7 @@ def convert_dataset(
     for split in splits:
         (out / split).mkdir(parents=True, exist_ok=True)
         for name in ds.list_sequences(split):
-            tasks.append((ds.name, str(ds.root), split, name, str(out / split / f"{name}.h5")))
+            tasks.append((ds.name, str(ds.root), split, name, str(out / split / f"{name}.h5"), ds.options))
 
     summary = ConvertSummary()
     records: dict[str, dict] = {}
@@ -142,7 +160,8 @@ def convert_dataset(
         split_names[split].append(name)
         records[name] = record["entry"]
     write_index(out, splits=split_names, sequences=records,
-                generator={"source": "convert-dataset", "dataset": ds.name, "root": str(ds.root)})
+                generator={"source": "convert-dataset", "dataset": ds.name, "root": str(ds.root),
+                           "options": _options_meta(ds.options)})
     return summary
 
 

@@ -3,10 +3,12 @@
 Each dataset module (:mod:`had_snn.data.datasets.fe108`, :mod:`~had_snn.data.datasets.visevent`,
 :mod:`~had_snn.data.datasets.coesot`, :mod:`~had_snn.data.datasets.eventvot`) describes the layout its authors
 distribute as a :class:`~had_snn.data.datasets.loader.Layout` (plus a hook for what cannot be data) and exposes
-``NAME``, ``SENSOR_SIZE`` (W, H) px, ``SPLITS``, ``list_sequences(root, split)`` and ``load_sequence(root, name)``;
-the one loader in :mod:`~had_snn.data.datasets.loader` reads them all. :func:`open_dataset` wraps one for a dataset
-root. Every sequence passes :func:`~had_snn.data.datasets.checks.checked_sequence` (errors name the file; repairs are
-counted in a :class:`LoadReport`).
+``NAME``, ``SENSOR_SIZE`` (W, H) px, ``SPLITS``, ``OPTIONS`` (option name -> default), ``check_root(root, **options)``,
+``list_sequences(root, split)`` and ``load_sequence(root, name, **options)``; the one loader in
+:mod:`~had_snn.data.datasets.loader` reads them all. :func:`open_dataset` wraps one for a dataset root and its options
+(FE108: ``start_index``, the frame offsets file; EventVOT: ``windows``, the window rule). Every sequence passes
+:func:`~had_snn.data.datasets.checks.checked_sequence` (errors name the file; repairs are counted in a
+:class:`LoadReport`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from had_snn.data.datasets.checks import LoadReport
-from had_snn.data.datasets.files import read_boxes
+from had_snn.data.datasets.files import read_boxes, read_flags
 from had_snn.data.sequence import Sequence
 
-__all__ = ["ADAPTERS", "Dataset", "LoadReport", "get_adapter", "open_dataset", "read_boxes"]
+__all__ = ["ADAPTERS", "Dataset", "LoadReport", "get_adapter", "open_dataset", "read_boxes", "read_flags"]
 
 #: dataset name -> dataset module (imported on first use, so ``import had_snn.data.datasets`` stays light).
 ADAPTERS: dict[str, str] = {
@@ -41,14 +44,20 @@ def get_adapter(name: str) -> ModuleType:
 
 
 class Dataset:
-    """A real dataset read in place: ``open_dataset("fe108", root).load_sequence("airplane")``."""
+    """A real dataset read in place: ``open_dataset("fe108", root).load_sequence("airplane")``.
 
-    def __init__(self, name: str, root: str | os.PathLike) -> None:
+    ``options`` are the dataset's loading options (``adapter.OPTIONS``); None values keep the default. A root that
+    cannot load with them (e.g. FE108 without its frame offsets file) is refused here, before any sequence is read.
+    """
+
+    def __init__(self, name: str, root: str | os.PathLike, **options: Any) -> None:
         self.adapter = get_adapter(name)
         self.name = self.adapter.NAME
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.name} root {self.root} is not a directory")
+        self.options = {k: v for k, v in options.items() if v is not None}
+        self.adapter.check_root(self.root, **self.options)
 
     @property
     def sensor_size(self) -> tuple[int, int]:
@@ -62,7 +71,7 @@ class Dataset:
         return self.adapter.list_sequences(self.root, split)
 
     def load_sequence(self, name: str) -> Sequence:
-        return self.adapter.load_sequence(self.root, name)
+        return self.adapter.load_sequence(self.root, name, **self.options)
 
     def iter_sequences(self, split: str) -> Iterator[Sequence]:
         for name in self.list_sequences(split):
@@ -72,6 +81,6 @@ class Dataset:
         return f"Dataset({self.name!r}, {str(self.root)!r})"
 
 
-def open_dataset(name: str, root: str | os.PathLike) -> Dataset:
+def open_dataset(name: str, root: str | os.PathLike, **options: Any) -> Dataset:
     """Open dataset ``name`` (a key of :data:`ADAPTERS`) stored at ``root`` in its authors' layout."""
-    return Dataset(name, root)
+    return Dataset(name, root, **options)

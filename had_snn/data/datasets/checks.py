@@ -28,28 +28,15 @@ class LoadReport:
     boxes_clipped: int = 0  # boxes reaching outside the sensor; clipped to it
     boxes_absent: int = 0  # frames where the target is absent (absent flag, zero-size or fully outside box) -> NaN
     frames_unannotated: int = 0  # recorded frames without a ground-truth line; dropped
-    empty_windows: int = 0  # inter-frame windows without a single event (kept, reported)
+    gt_rows_clipped: int = 0  # ground-truth rows past the last frame (COESOT aligns from frame 0); dropped
+    csv_first_line_dropped: int = 0  # a headerless event CSV's first row, consumed as a header as its authors do
+    empty_windows: int = 0  # box event windows without a single event (kept, reported)
 
     def as_meta(self) -> dict[str, int]:
         return {f"repair_{k}": int(v) for k, v in asdict(self).items()}
 
     def nonzero(self) -> dict[str, int]:
         return {k: int(v) for k, v in asdict(self).items() if v}
-
-
-def align_annotated_frames(frame_t_us: np.ndarray, n_boxes: int, source: str, report: LoadReport,
-                           start: int = 0) -> np.ndarray:
-    """Timestamps of the ``n_boxes`` annotated frames: recorded frames ``start .. start+n_boxes-1``.
-
-    Fewer recorded frames than boxes is an error; recorded frames after the last annotated one are dropped and
-    counted in ``report.frames_unannotated``.
-    """
-    if start < 0 or start + n_boxes > len(frame_t_us):
-        raise ValueError(
-            f"{source}: {n_boxes} ground-truth boxes from frame {start} but the recording has {len(frame_t_us)} frames"
-        )
-    report.frames_unannotated += len(frame_t_us) - n_boxes
-    return np.asarray(frame_t_us[start:start + n_boxes], dtype=np.int64)
 
 
 def checked_sequence(
@@ -64,8 +51,15 @@ def checked_sequence(
     present: np.ndarray | None = None,
     report: LoadReport | None = None,
     meta: dict | None = None,
+    trajectory: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    window_start_us: np.ndarray | None = None,
 ) -> Sequence:
     """Validate and (countably) repair one sequence, then build the :class:`Sequence`.
+
+    ``frame_t_us`` is the end of each box's event window (see :mod:`~had_snn.data.datasets.loader`). ``trajectory``
+    ``(t_us, boxes, present)`` is a ground truth denser than the frames (FE108 at several rows per image); its boxes
+    are clipped like the frame boxes but not counted in the report. ``window_start_us`` (per box) makes the empty-window
+    count use each box's window ``[window_start_us, frame_t_us)`` instead of the interval since the previous box.
 
     Errors (``ValueError`` naming ``source``): box count != frame count, frames of another size than the sensor, frame
     timestamps going backwards, no events at all. Counted repairs: see :class:`LoadReport`.
@@ -115,8 +109,22 @@ def checked_sequence(
         boxes[gone] = np.nan
         report.boxes_absent += int(gone.sum())
 
-    edges = np.searchsorted(events["t"], frame_t_us, side="right")
-    report.empty_windows += int(np.count_nonzero(np.diff(edges) == 0))
+    if window_start_us is None:
+        edges = np.searchsorted(events["t"], frame_t_us, side="right")
+        report.empty_windows += int(np.count_nonzero(np.diff(edges) == 0))
+    else:
+        counts = (np.searchsorted(events["t"], frame_t_us, side="left")
+                  - np.searchsorted(events["t"], np.asarray(window_start_us, dtype=np.int64), side="left"))
+        report.empty_windows += int(np.count_nonzero(counts <= 0))
+
+    traj_t = traj_boxes = None
+    if trajectory is not None:
+        traj_t = np.asarray(trajectory[0], dtype=np.int64)
+        if np.any(np.diff(traj_t) <= 0):
+            raise ValueError(f"{source}: ground-truth trajectory times not increasing")
+        traj_boxes = _clip_boxes(np.array(trajectory[1], dtype=np.float64).reshape(-1, 4), width, height, LoadReport())
+        if trajectory[2] is not None:
+            traj_boxes[~np.asarray(trajectory[2], dtype=bool)] = np.nan
 
     repairs = report.nonzero()
     if repairs:
@@ -128,6 +136,8 @@ def checked_sequence(
         frame_t_us=frame_t_us,
         boxes=boxes.astype(np.float32),
         frames=frames,
+        trajectory_t_us=traj_t,
+        trajectory_boxes=None if traj_boxes is None else traj_boxes.astype(np.float32),
         meta={**(meta or {}), **report.as_meta()},
     )
 

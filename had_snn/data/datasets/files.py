@@ -87,18 +87,6 @@ def load_images(paths: list[Path]) -> np.ndarray:
     return np.stack(out) if out else np.empty((0, 0, 0, 3), dtype=np.uint8)
 
 
-def annotated_frames(img_dir: Path, aps: np.ndarray | None, n_boxes: int, gt_file: str,
-                     start: int = 0) -> np.ndarray | None:
-    """RGB frames of the annotated boxes: the dataset's exported images when ``img_dir`` exists (exactly one per box),
-    else the recording's APS frames ``start .. start + n_boxes`` (None for an event-only recording)."""
-    if img_dir.is_dir():
-        paths = list_images(img_dir)
-        if len(paths) != n_boxes:
-            raise ValueError(f"{img_dir}: {len(paths)} images but {n_boxes} lines in {gt_file}")
-        return load_images(paths)
-    return None if aps is None else aps[start:start + n_boxes]
-
-
 def check_sensor(recording: Path, sensor: tuple[int, int], expected: tuple[int, int], dataset: str) -> None:
     """Refuse a recording whose sensor size is not the dataset's camera."""
     if tuple(sensor) != tuple(expected):
@@ -143,19 +131,27 @@ def _line_of(path: Path, row: int) -> int:
     return lines[row]
 
 
-def read_present_flags(path: Path, n: int) -> np.ndarray:
-    """Per-frame visibility flags (``absent.txt`` / ``absent_label.txt``): one 0/1 a line, **1 = target present**
-    (VisEvent's ``load_dianwokeji_json_file.m`` writes 1 for an annotated frame and 0 with a 0,0,0,0 box)."""
+def read_flags(path: Path, n: int | None = None, present_value: int = 1) -> np.ndarray:
+    """Per-frame visibility flags, one 0/1 a line -> bool array, True = target present.
+
+    ``present_value`` is the flag that means "present": 1 for the datasets' own files (VisEvent's
+    ``absent_label.txt``, written by its ``load_dianwokeji_json_file.m``; COESOT's and EventVOT's ``absent.txt``),
+    0 for the VisEvent evaluation toolkit's ``annos/absent/<seq>.txt`` (1 = absent). ``n`` (when given) is the number of
+    ground-truth rows the file must match.
+    """
+    if present_value not in (0, 1):
+        raise ValueError(f"present_value must be 0 or 1, got {present_value!r}")
+    path = require_file(Path(path), "visibility flags file")
     vals = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for i, line in enumerate(path.read_text().splitlines(), start=1):
         if line.strip():
             try:
                 vals.append(int(float(line.strip())))
             except ValueError as exc:
                 raise ValueError(f"{path}:{i}: expected 0 or 1, got {line.strip()!r}") from exc
     flags = np.asarray(vals, dtype=np.int64)
-    if len(flags) != n:
+    if n is not None and len(flags) != n:
         raise ValueError(f"{path}: {len(flags)} flags but {n} ground-truth boxes")
     if not np.isin(flags, (0, 1)).all():
         raise ValueError(f"{path}: flags must be 0 or 1")
-    return flags.astype(bool)
+    return flags == present_value
