@@ -22,7 +22,8 @@ class Sequence:
         name: sequence name (unique within a split).
         events: EVENT_DTYPE array sorted by ``t`` (microseconds).
         sensor_size: ``(width_px, height_px)``.
-        frame_t_us: (N,) int64 frame timestamps (centre of exposure), microseconds.
+        frame_t_us: (N,) int64 box times, microseconds: the synthetic benchmark uses the centre of exposure; real
+            datasets the end of the event window the authors cut for that box (see docs/datasets.md).
         boxes: (N, 4) float32 ground truth ``x, y, w, h`` px at ``frame_t_us``; NaN rows where the target is absent.
         frames: (N, H, W, 3) uint8 RGB frames, or None for event-only datasets.
         trajectory_t_us: optional (M,) int64 dense timestamps of the ground-truth trajectory.
