@@ -43,7 +43,8 @@ from had_snn.data.events import EVENT_DTYPE, make_events
 
 PROPHESEE_EXTRA_HINT = "reading Prophesee .raw/.dat files needs expelliarmus: pip install had-snn[prophesee]"
 PROPHESEE_SUFFIXES = (".raw", ".dat")
-DEFAULT_CHUNK_EVENTS = 1 << 20
+DEFAULT_CHUNK_EVENTS = 1 << 20  # expelliarmus chunks (EVT 2.0, DAT), in events
+EVT3_BLOCK_WORDS = 1 << 18  # numpy EVT 3.0 blocks, in 16-bit words (512 KiB: fastest here, fits in cache)
 _BUFF_WORDS = 1 << 16
 _MAX_HEADER_LINE = 1 << 16
 _WORD_BYTES = {"evt2": 4, "evt3": 2, "dat": 8}
@@ -217,11 +218,16 @@ class _Evt3State:
 _EVT3_KNOWN = np.zeros(16, bool)
 _EVT3_KNOWN[[0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xA, 0xE, 0xF]] = True
 _BITS12 = np.arange(12, dtype=np.uint16)
+_POPCOUNT12 = np.array([bin(i).count("1") for i in range(1 << 12)], dtype=np.int64)
 
 
-def _ffill(values: np.ndarray, where: np.ndarray, before) -> np.ndarray:
-    """Per position, ``values`` at the last position ``<=`` it where ``where`` is set (``before`` if none)."""
-    idx = np.maximum.accumulate(np.where(where, np.arange(len(where)), -1))
+def _last_index(where: np.ndarray) -> np.ndarray:
+    """Per position: the last position ``<=`` it where ``where`` is set, or -1 (int32 for speed)."""
+    return np.maximum.accumulate(np.where(where, np.arange(len(where), dtype=np.int32), np.int32(-1)))
+
+
+def _carried(values: np.ndarray, idx: np.ndarray, before) -> np.ndarray:
+    """``values[idx]`` where ``idx >= 0``, else ``before`` (the value carried from the previous block)."""
     return np.where(idx >= 0, values[np.maximum(idx, 0)], before)
 
 
@@ -235,6 +241,9 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
     each). Events before the first TIME_HIGH have no time and are dropped. EXT_TRIGGER, OTHERS and CONTINUED words
     are skipped.
     """
+    n = len(w)
+    if n == 0:
+        return np.empty(0, dtype=EVENT_DTYPE)
     kind = (w >> 12).astype(np.intp)
     bad = np.flatnonzero(~_EVT3_KNOWN[kind])
     if bad.size:
@@ -242,38 +251,63 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
         raise ValueError(f"{path}: corrupt EVT 3.0 data: unknown word type 0x{kind[i]:x} at byte {byte0 + 2 * i}")
     val = w.astype(np.int64)
     low11, low12 = val & 0x7FF, val & 0xFFF
-    # time: TIME_HIGH with loop counting, TIME_LOW, both carried forward
+    # TIME_HIGH with loop counting; the time base of each word
     is_th = kind == 0x8
     th = low12[is_th]
     prev = np.concatenate(([st.time_high], th[:-1])) if th.size else th
     loops = st.loops + np.cumsum((prev >= 0) & (prev - th > 2048))
-    high = np.zeros(len(w), np.int64)
+    high = np.zeros(n, np.int64)
     high[is_th] = (loops << 24) | (th << 12)
+    i_th, i_tl, i_y, i_vb = (_last_index(kind == k) for k in (0x8, 0x6, 0x0, 0x3))
     before_high = (st.loops << 24) | (max(st.time_high, 0) << 12)
-    has_time = np.maximum.accumulate(is_th) | (st.time_high >= 0)
-    t_word = _ffill(high, is_th, before_high) | _ffill(low12, kind == 0x6, st.time_low)
-    y_word = _ffill(low11, kind == 0x0, st.y)
+    has_time = (i_th >= 0) | (st.time_high >= 0)
+    # event-producing words and their event counts
+    xrows = np.flatnonzero((kind == 0x2) & has_time)
+    vrows = np.flatnonzero(((kind == 0x4) | (kind == 0x5)) & has_time)
+    vmask = np.where(kind[vrows] == 0x4, low12[vrows], val[vrows] & 0xFF)
+    vcount = _POPCOUNT12[vmask]
+    count = np.zeros(n, np.int64)
+    count[xrows] = 1
+    count[vrows] = vcount
+    first_out = np.cumsum(count) - count  # output index of each word's first event
+    events = np.empty(int(first_out[-1] + count[-1]), dtype=EVENT_DTYPE)
+
+    def time_at(rows: np.ndarray) -> np.ndarray:
+        return _carried(high, i_th[rows], before_high) | _carried(low12, i_tl[rows], st.time_low)
+
+    # single events
+    pos = first_out[xrows]
+    events["x"][pos] = low11[xrows]
+    events["y"][pos] = _carried(low11, i_y[xrows], st.y)
+    events["t"][pos] = time_at(xrows)
+    events["p"][pos] = (val[xrows] >> 11) & 1
     # vectors: base x and polarity from the last VECT_BASE_X, plus the widths of the vectors since
-    is_vb = kind == 0x3
     width = np.where(kind == 0x4, 12, np.where(kind == 0x5, 8, 0))
     before = np.cumsum(width) - width  # widths of the vectors before each word
-    last_vb = np.maximum.accumulate(np.where(is_vb, np.arange(len(w)), -1))
-    base = np.where(last_vb >= 0, low11[np.maximum(last_vb, 0)] + before - before[np.maximum(last_vb, 0)],
-                    st.base_x + before)
-    vect_p = _ffill((val >> 11) & 1, is_vb, st.vect_p)
-    # one row per event-producing word: base x, validity mask, polarity
-    rows = np.flatnonzero(((kind == 0x2) | (kind == 0x4) | (kind == 0x5)) & has_time)
-    k = kind[rows]
-    bx = np.where(k == 0x2, low11[rows], base[rows])
-    mask = np.where(k == 0x2, 1, np.where(k == 0x4, low12[rows], val[rows] & 0xFF)).astype(np.uint16)
-    pol = np.where(k == 0x2, (val[rows] >> 11) & 1, vect_p[rows])
-    r, bit = np.nonzero((mask[:, None] >> _BITS12) & 1)  # row-major: word order, then x order
-    events = make_events(bx[r] + bit, y_word[rows][r], t_word[rows][r], pol[r])
-    # carry the state over
+    vb = i_vb[vrows]
+    vb0 = np.maximum(vb, 0)
+    base = np.where(vb >= 0, low11[vb0] + before[vrows] - before[vb0], st.base_x + before[vrows])
+    vpol = np.where(vb >= 0, (val[vb0] >> 11) & 1, st.vect_p)
+    bits = np.flatnonzero(((vmask[:, None] >> _BITS12) & 1).astype(bool).ravel())
+    r, bit = np.divmod(bits, 12)
+    pos = first_out[vrows][r] + np.arange(len(bits)) - (np.cumsum(vcount) - vcount)[r]
+    vr = vrows[r]
+    events["x"][pos] = base[r] + bit
+    events["y"][pos] = _carried(low11, i_y[vr], st.y)
+    events["t"][pos] = time_at(vr)
+    events["p"][pos] = vpol[r]
+    # carry the state over to the next block
     if th.size:
         st.time_high, st.loops = int(th[-1]), int(loops[-1])
-    st.time_low, st.y, st.vect_p = int(t_word[-1] & 0xFFF), int(y_word[-1]), int(vect_p[-1])
-    st.base_x = int(base[-1] + width[-1])
+    if i_tl[-1] >= 0:
+        st.time_low = int(low12[i_tl[-1]])
+    if i_y[-1] >= 0:
+        st.y = int(low11[i_y[-1]])
+    if i_vb[-1] >= 0:
+        k = int(i_vb[-1])
+        st.base_x, st.vect_p = int(low11[k] + before[-1] + width[-1] - before[k]), int((val[k] >> 11) & 1)
+    else:
+        st.base_x += int(before[-1] + width[-1])
     return events
 
 
@@ -339,16 +373,17 @@ def _iter_expelliarmus(path: Path, header: PropheseeHeader, chunk_events: int, b
 
 def iter_prophesee(
     path: str | os.PathLike,
-    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    chunk_events: int | None = None,
     progress: bool = False,
     header: PropheseeHeader | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a ``.raw``/``.dat`` file chunk by chunk: yields :data:`EVENT_DTYPE` arrays.
 
-    EVT 3.0 is decoded here with numpy, ``chunk_events`` words at a time (expelliarmus 1.1.12 mis-times EVT 3.0: it
-    adds 4096 us at every decrease of EVT_TIME_LOW, also when EVT_TIME_HIGH has advanced; on the shared 8.8 ms
-    sample it reports 53.9 ms; upstream issue open-neuromorphic/expelliarmus#19). EVT 2.0 and DAT go through
-    expelliarmus, ``chunk_events`` events at a time (EVT 2.0 events before the first EVT_TIME_HIGH are dropped).
+    EVT 3.0 is decoded here with numpy, ``chunk_events`` words at a time (default :data:`EVT3_BLOCK_WORDS`;
+    expelliarmus 1.1.12 mis-times EVT 3.0: it adds 4096 us at every decrease of EVT_TIME_LOW, also when
+    EVT_TIME_HIGH has advanced; on the shared 8.8 ms sample it reports 53.9 ms; upstream issue
+    open-neuromorphic/expelliarmus#19). EVT 2.0 and DAT go through expelliarmus, ``chunk_events`` events at a time
+    (default :data:`DEFAULT_CHUNK_EVENTS`; EVT 2.0 events before the first EVT_TIME_HIGH are dropped).
     Chunks are not validated (see :func:`had_snn.data.io.read_events`). ``progress`` shows a tqdm bar over the file's
     bytes on stderr. Decoding errors (unknown word type, decoding that stops before the end of the file) raise
     ValueError naming the file and the byte offset.
@@ -360,15 +395,15 @@ def iter_prophesee(
     with tqdm(total=header.data_bytes, unit="B", unit_scale=True, desc=path.name, disable=not progress,
               leave=False, delay=0.5) as bar:  # delay: no bar for files decoded in under half a second
         if header.encoding == "evt3":
-            yield from _iter_evt3(path, header, int(chunk_events), bar)
+            yield from _iter_evt3(path, header, int(chunk_events or EVT3_BLOCK_WORDS), bar)
         else:
-            yield from _iter_expelliarmus(path, header, int(chunk_events), bar)
+            yield from _iter_expelliarmus(path, header, int(chunk_events or DEFAULT_CHUNK_EVENTS), bar)
 
 
 def read_prophesee(
     path: str | os.PathLike,
     progress: bool = False,
-    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    chunk_events: int | None = None,
     header: PropheseeHeader | None = None,
 ) -> tuple[np.ndarray, tuple[int, int] | None, PropheseeHeader]:
     """Decode a whole ``.raw``/``.dat`` file (in chunks): ``(events, sensor_size or None, header)``, not validated.
