@@ -20,9 +20,9 @@ Other formats for :func:`read_events` / :func:`write_events`: ``.npz`` (arrays x
 lines and an optional column-name header; a ``# sensor_size W H`` comment line gives the sensor size). Read only:
 ``.aedat4`` (iniVation DV, through :func:`had_snn.data.aedat.read_aedat4`; extra ``had-snn[aedat]``), Prophesee
 ``.raw`` (EVT 2.0 / EVT 3.0, the encoding from the ``% evt`` header line) and ``.dat`` (through
-:mod:`had_snn.data.prophesee`, decoded in chunks by expelliarmus; extra ``had-snn[prophesee]``), and ``.npy``
-structured arrays with integer or bool fields ``t, x, y, p`` in any order (tonic / expelliarmus style; loaded with
-``allow_pickle=False``).
+:mod:`had_snn.data.prophesee`, decoded in chunks: EVT 3.0 with numpy, EVT 2.0 and DAT by expelliarmus, extra
+``had-snn[prophesee]``), and ``.npy`` structured arrays with integer or bool fields ``t, x, y, p`` in any order
+(tonic / expelliarmus style; loaded with ``allow_pickle=False``).
 
 Sensor size: HDF5, ``.npz`` and ``.aedat4`` files store it; Prophesee files when their header has ``% geometry WxH``,
 ``% format ...;height=H;width=W`` or ``% Width``/``% Height`` lines; a text file without a ``# sensor_size`` line
