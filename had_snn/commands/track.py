@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from had_snn.commands.box_update import add_box_update_arguments
 from had_snn.commands.threads import THREADS_HELP
 
 NAME = "track"
@@ -56,25 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-max-frames", type=int, default=300, metavar="N",
                         help="at most N video frames: longer tracks show every k-th output (default 300)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    g = parser.add_argument_group("box update (as `had-snn eval`)")
-    g.add_argument("--window-influence", type=float, default=0.25,
-                   help="cosine-window weight in [0, 1] when picking the peak (default 0.25)")
-    g.add_argument("--size-lr", type=float, default=0.4, help="size damping rate x peak score (default 0.4)")
-    g.add_argument("--scale-penalty", type=float, default=0.04,
-                   help="SiamRPN scale / aspect-change penalty (default 0.04, 0 = off)")
-    g.add_argument("--max-scale-step", type=float, default=1.1,
-                   help="largest per-output size change factor per side (default 1.1)")
-    g.add_argument("--init-scale-range", type=float, nargs=2, default=(0.2, 5.0), metavar=("LOW", "HIGH"),
-                   help="box size bounds relative to the initial box (default 0.2 5)")
-    g.add_argument("--max-size-frac", type=float, default=1.0,
-                   help="largest box width / height as a fraction of the sensor's (default 1)")
-    g.add_argument("--no-safeguards", action="store_true", help="take every predicted box as it is")
+    add_box_update_arguments(parser.add_argument_group("box update (as `had-snn eval`)"))
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from had_snn.commands.eval import box_update_from_args
+    from had_snn.commands.box_update import box_update_from_args
     from had_snn.commands.threads import set_threads
     from had_snn.demo.config import resolve_device
     from had_snn.tracking.crop import event_window_us

@@ -1,0 +1,39 @@
+"""The tracker's box-update options, shared by ``had-snn eval`` and ``had-snn track`` (not a command itself)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from had_snn.tracking.tracker import BoxUpdate
+
+
+def add_box_update_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--window-influence`` and the size safeguards of :class:`~had_snn.tracking.tracker.BoxUpdate`."""
+    parser.add_argument("--window-influence", type=float, default=0.25,
+                        help="cosine-window weight in [0, 1] when picking the peak (default 0.25)")
+    parser.add_argument("--size-lr", type=float, default=0.4,
+                        help="size damping: new size = (1 - lr) * previous + lr * predicted, lr = SIZE_LR * peak "
+                             "score (SiamRPN; default 0.4, 1 = no damping)")
+    parser.add_argument("--scale-penalty", type=float, default=0.04,
+                        help="SiamRPN penalty_k on peaks whose size / aspect departs from the previous box "
+                             "(default 0.04, 0 = off)")
+    parser.add_argument("--max-scale-step", type=float, default=1.1,
+                        help="largest per-frame size change factor per side (default 1.1, inf = unbounded)")
+    parser.add_argument("--init-scale-range", type=float, nargs=2, default=(0.2, 5.0), metavar=("LOW", "HIGH"),
+                        help="box size bounds relative to the first box (SiamFC; default 0.2 5)")
+    parser.add_argument("--max-size-frac", type=float, default=1.0,
+                        help="largest box width / height as a fraction of the sensor's (default 1)")
+    parser.add_argument("--no-safeguards", action="store_true",
+                        help="take every predicted box as it is (ignores the five options above)")
+
+
+def box_update_from_args(args: argparse.Namespace) -> BoxUpdate:
+    """The :class:`~had_snn.tracking.tracker.BoxUpdate` the options ask for (ValueError names a bad option)."""
+    from had_snn.tracking.tracker import BoxUpdate
+
+    if args.no_safeguards:
+        return BoxUpdate.none()
+    return BoxUpdate(size_lr=args.size_lr, penalty_k=args.scale_penalty, max_scale_step=args.max_scale_step,
+                     init_scale_range=tuple(args.init_scale_range), max_size_frac=args.max_size_frac)
