@@ -65,7 +65,8 @@ def convert_student(
     files: dict[str, Path] = {}
     if "netx" in formats:
         files["netx"] = out / "student.h5"
-        write_netx(files["netx"], qnet.layers, attrs={"readout_scale": qnet.readout_scale, **(attrs or {})})
+        netx_attrs = {"readout_scale": qnet.readout_scale, "weight_percentile": float(weight_percentile)}
+        write_netx(files["netx"], qnet.layers, attrs={**netx_attrs, **(attrs or {})})
     if "nir" in formats:
         from had_snn.conversion.export_nir import export_student_nir
 
