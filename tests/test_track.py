@@ -22,9 +22,8 @@ STEPS = "4"
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
+def work(tmp_path_factory, firing_tiny_student):
     """A tiny synthetic sequence in a one-sequence benchmark, a student and a teacher checkpoint."""
-    import torch
 
     from had_snn.data.dataset import index_entry, write_index
     from had_snn.models import build_model
@@ -36,13 +35,7 @@ def work(tmp_path_factory):
     (root / "bench" / "test").mkdir(parents=True)
     write_sequence(root / "bench" / "test" / "s.h5", seq)
     write_index(root / "bench", {"test": ["s"]}, {"s": index_entry(seq, "test", "test/s.h5")}, {"test": True})
-    torch.manual_seed(0)
-    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
-    with torch.no_grad():  # an untrained student is nearly silent on sparse real events; make it fire
-        for mod in student.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.mul_(8)
-    save_checkpoint(root / "s.pt", model_state(student))
+    firing_tiny_student(root / "s.pt")  # an untrained student is nearly silent on sparse real events
     teacher = build_model("teacher", widths=(4, 8, 8), stem_channels=4, convs_per_stage=1, head_channels=8,
                           search_px=32, template_px=16)
     save_checkpoint(root / "t.pt", model_state(teacher))

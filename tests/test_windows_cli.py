@@ -20,19 +20,8 @@ def seq_path(tmp_path_factory):
     return path
 
 
-def test_windows_convert_deploy_energy(tmp_path, seq_path) -> None:
-    import torch
-
-    from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
-
-    torch.manual_seed(0)
-    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
-    with torch.no_grad():  # an untrained student is nearly silent on sparse real events; make it fire
-        for mod in student.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.mul_(8)
-    save_checkpoint(tmp_path / "s.pt", model_state(student))
+def test_windows_convert_deploy_energy(tmp_path, seq_path, firing_tiny_student) -> None:
+    firing_tiny_student(tmp_path / "s.pt")  # an untrained student is nearly silent on sparse real events
     win = tmp_path / "win.npz"
     assert main(["windows", str(seq_path), "--out", str(win), "--frames", "1", "3", "--checkpoint",
                  str(tmp_path / "s.pt"), "--steps", "4"]) == 0
