@@ -24,7 +24,6 @@ STEPS = "4"
 @pytest.fixture(scope="module")
 def work(tmp_path_factory, firing_tiny_student):
     """A tiny synthetic sequence in a one-sequence benchmark, a student and a teacher checkpoint."""
-
     from had_snn.data.dataset import index_entry, write_index
     from had_snn.models import build_model
     from had_snn.train.checkpoint import model_state, save_checkpoint
