@@ -410,3 +410,19 @@ def test_cli_bad_inputs_one_line_naming_the_file(samples, tmp_path, capsys) -> N
         assert main(argv) == 1, argv
         line = _one_error_line(capsys.readouterr().err, path)
         assert message in line, (argv, line)
+
+
+def test_aedat4_packets_out_of_time_order_are_sorted_with_a_warning(tmp_path, caplog) -> None:
+    dv = pytest.importorskip("dv_processing")
+    path = tmp_path / "ooo.aedat4"
+    writer = dv.io.MonoCameraWriter(str(path), dv.io.MonoCameraWriter.EventOnlyConfig("test", (16, 16)))
+    for packet in (((1000, 1, 1, True), (2000, 2, 2, False)), ((1500, 3, 3, True), (2500, 4, 4, False))):
+        store = dv.EventStore()
+        for t, x, y, p in packet:
+            store.push_back(t, x, y, p)
+        writer.writeEvents(store)  # DV writes packets in arrival order: the second starts before the first ends
+    del writer
+    with caplog.at_level("WARNING"):
+        ev, size = read_events(path)
+    assert size == (16, 16) and ev["t"].tolist() == [1000, 1500, 2000, 2500] and ev["x"].tolist() == [1, 3, 2, 4]
+    assert "1 events were out of time order" in caplog.text

@@ -38,6 +38,7 @@ missing optional extra is a ValueError naming the ``pip install`` command.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import zipfile
@@ -51,6 +52,8 @@ import numpy as np
 from had_snn.data.events import EVENT_DTYPE, make_events, time_window, validate_events
 from had_snn.data.sequence import Sequence
 from had_snn.util.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 SEQUENCE_FORMAT = "had-snn-sequence"
@@ -360,8 +363,15 @@ def read_events_and_frames(
         except ImportError as exc:  # the optional dv-processing extra is missing
             raise ValueError(f"{path}: {exc}") from None
         file_size = (int(file_size[0]), int(file_size[1]))
-        if frames is None or not load_frames:
+        backwards = int(np.count_nonzero(np.diff(ev["t"]) < 0)) if len(ev) else 0
+        if backwards:  # DV writes packets in arrival order; sort them as the dataset loaders do
+            ev = ev[np.argsort(ev["t"], kind="stable")]
+            log.warning("%s: %d events were out of time order and have been sorted", path, backwards)
+        if frames is None or len(frames) == 0 or not load_frames:
             frames = frame_t_us = None
+        elif frames.shape[1:3] != (file_size[1], file_size[0]):
+            raise ValueError(f"{path}: frames are {frames.shape[2]}x{frames.shape[1]} px but the event sensor is "
+                             f"{file_size[0]}x{file_size[1]} px")
     elif suffix in PROPHESEE_SUFFIXES:
         from had_snn.data.prophesee import read_header, read_prophesee
 

@@ -3,9 +3,8 @@
 :func:`load_recording` reads
 
 - a native HDF5 sequence (:func:`had_snn.data.io.read_sequence`): events, RGB frames (when stored) and frame times;
-- an ``.aedat4`` file (:func:`had_snn.data.aedat.read_aedat4`): events and, from a DAVIS, the APS frames;
-- anything else :func:`had_snn.data.io.read_events` reads (events-only HDF5, ``.npz``, text, and whatever formats it
-  gains): events only. ``sensor_size`` passes through for files that carry no geometry.
+- anything else :func:`had_snn.data.io.read_events_and_frames` reads: events, and for an ``.aedat4`` file from a
+  DAVIS also its APS frames. ``sensor_size`` passes through for files that carry no geometry.
 
 :func:`output_times` picks when the tracker reports a box: at the recording's frame times when it has them (the
 first at or after ``t0_us``), otherwise on a grid at ``rate_hz``. :func:`tracking_sequence` then builds a
@@ -16,20 +15,14 @@ unchanged.
 
 from __future__ import annotations
 
-import inspect
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from had_snn.data.events import EVENT_DTYPE, validate_events
+from had_snn.data.events import EVENT_DTYPE
 from had_snn.data.sequence import Sequence
-
-log = logging.getLogger(__name__)
-
-HDF5_SUFFIXES = (".h5", ".hdf5")
 
 
 @dataclass
@@ -81,34 +74,6 @@ def _is_native_sequence(path: Path) -> bool:
     return (fmt.decode() if isinstance(fmt, bytes) else fmt) == SEQUENCE_FORMAT
 
 
-def _check_requested_size(path: Path, file_size: tuple[int, int], sensor_size: tuple[int, int] | None) -> None:
-    if sensor_size is not None and tuple(int(v) for v in sensor_size) != tuple(file_size):
-        raise ValueError(f"{path}: the file's sensor is {file_size[0]}x{file_size[1]} px but --sensor says "
-                         f"{int(sensor_size[0])}x{int(sensor_size[1])}")
-
-
-def _read_aedat4(path: Path, sensor_size: tuple[int, int] | None) -> Recording:
-    from had_snn.data.aedat import read_aedat4
-
-    try:
-        events, frames, frame_t_us, size = read_aedat4(path)
-    except ImportError as exc:  # the optional dv-processing extra is missing
-        raise ValueError(f"{path}: {exc}") from None
-    size = (int(size[0]), int(size[1]))
-    _check_requested_size(path, size, sensor_size)
-    backwards = int(np.count_nonzero(np.diff(events["t"]) < 0)) if len(events) else 0
-    if backwards:  # DV writes packets in arrival order; the dataset loader repairs this the same way
-        events = events[np.argsort(events["t"], kind="stable")]
-        log.warning("%s: %d events were out of time order and have been sorted", path, backwards)
-    validate_events(events, size, source=str(path))
-    if frames is None or len(frames) == 0:
-        return Recording(path, "aedat4", events, size)
-    if frames.shape[1:3] != (size[1], size[0]):
-        raise ValueError(f"{path}: frames are {frames.shape[2]}x{frames.shape[1]} px but the event sensor is "
-                         f"{size[0]}x{size[1]} px")
-    return Recording(path, "aedat4", events, size, frames, np.asarray(frame_t_us, dtype=np.int64))
-
-
 def load_recording(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None,
                    progress: bool = False) -> Recording:
     """Read a recording (see the module docstring); FileNotFoundError / ValueError name the file.
@@ -116,21 +81,21 @@ def load_recording(path: str | os.PathLike, sensor_size: tuple[int, int] | None 
     ``sensor_size`` (W, H) is for files without geometry; for files that have one it must agree. ``progress`` is
     passed on to :func:`~had_snn.data.io.read_events` where that reader supports it.
     """
-    from had_snn.data.io import read_events, read_sequence
+    from had_snn.data.io import HDF5_SUFFIXES, read_events_and_frames, read_sequence
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such recording")
-    suffix = path.suffix.lower()
-    if suffix in HDF5_SUFFIXES and _is_native_sequence(path):
+    if path.suffix.lower() in HDF5_SUFFIXES and _is_native_sequence(path):
         seq = read_sequence(path)
-        _check_requested_size(path, seq.sensor_size, sensor_size)
+        if sensor_size is not None and tuple(int(v) for v in sensor_size) != tuple(seq.sensor_size):
+            raise ValueError(f"{path}: the file's sensor is {seq.sensor_size[0]}x{seq.sensor_size[1]} px but "
+                             f"--sensor says {int(sensor_size[0])}x{int(sensor_size[1])}")
         return Recording(path, "sequence", seq.events, seq.sensor_size, seq.frames, seq.frame_t_us)
-    if suffix == ".aedat4":
-        return _read_aedat4(path, sensor_size)
-    kwargs = {"progress": progress} if "progress" in inspect.signature(read_events).parameters else {}
-    events, size = read_events(path, sensor_size, **kwargs)
-    return Recording(path, "events", events, (int(size[0]), int(size[1])))
+    events, size, frames, frame_t_us = read_events_and_frames(path, sensor_size, progress)
+    kind = "aedat4" if path.suffix.lower() == ".aedat4" else "events"
+    return Recording(path, kind, events, size, frames,
+                     None if frame_t_us is None else np.asarray(frame_t_us, dtype=np.int64))
 
 
 def output_times(rec: Recording, t0_us: int | None = None, rate_hz: float = 30.0) -> tuple[np.ndarray, str]:
