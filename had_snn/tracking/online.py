@@ -81,13 +81,10 @@ def _train_steps(state: dict) -> int | None:
 
 
 def _load_pt(path: Path, device: str) -> tuple[nn.Module, int | None]:
-    from had_snn.models import build_model
-    from had_snn.train.checkpoint import load_checkpoint
+    from had_snn.train.checkpoint import load_checkpoint, model_from_state
 
     state = load_checkpoint(path, map_location=device)
-    model = build_model(state["kind"], **state["model_config"])
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), _train_steps(state)
+    return model_from_state(state, device), _train_steps(state)
 
 
 def _weight_percentile_of(path: Path, attrs: dict) -> float:

@@ -40,9 +40,13 @@ def model_state(model: nn.Module) -> dict:
     return {"kind": model.kind, "model_config": asdict(model.config), "model": model.state_dict()}
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model stored in a checkpoint from its config and load its weights (eval mode)."""
-    state = load_checkpoint(path, map_location)
+def model_from_state(state: dict, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model of a loaded checkpoint dict (:func:`load_checkpoint`) with its weights (eval mode)."""
     model = build_model(state["kind"], **state["model_config"])
     model.load_state_dict(state["model"])
     return model.to(map_location).eval()
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model stored in a checkpoint from its config and load its weights (eval mode)."""
+    return model_from_state(load_checkpoint(path, map_location), map_location)
