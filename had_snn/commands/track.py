@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
         windows = [event_window_us(seq, k, crop) for k in range(seq.num_frames)]
         info = render_track(seq, result.boxes, args.video, windows, args.video_max_frames,
-                            title=ckpt.path.stem, progress=progress)
+                            title=ckpt.kind, progress=progress)
         summary["video_frames"], summary["video_fps"] = info.frames, round(info.fps, 3)
     write_json_atomic(out / "track.json", summary)
     print(f"tracked {len(times)} outputs in {result.seconds:.2f} s ({result.fps:.1f} outputs/s); wrote "
