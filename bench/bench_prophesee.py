@@ -30,6 +30,9 @@ def main() -> int:
                         help="words per block for ours (default EVT3_BLOCK_WORDS), events per chunk for expelliarmus "
                              "(default DEFAULT_CHUNK_EVENTS)")
     args = parser.parse_args()
+    if not args.sample.is_file():
+        print(f"skipped: the EVT 3.0 sample is not at {args.sample} (give it with --sample)")
+        return 0
     from expelliarmus import Wizard
 
     header = read_header(args.sample)
