@@ -213,27 +213,107 @@ def _write_layer(g: h5py.Group, layer: NetxLayer) -> None:
         n["gradedSpike"] = bool(layer.neuron.graded_spike)
 
 
-def _scalar(g: h5py.Group, key: str, where: str):
+def _dataset(g: h5py.Group, key: str, where: str) -> np.ndarray:
+    """The value of dataset ``g[key]`` as a numpy array; errors name ``where`` and the key."""
     if key not in g:
-        raise ValueError(f"{where}: missing key {key!r}")
-    value = g[key][()]
-    return value.decode() if isinstance(value, bytes) else value
+        raise ValueError(f"{where}: missing dataset {key!r}")
+    item = g[key]
+    if not isinstance(item, h5py.Dataset):
+        raise ValueError(f"{where}: {key!r} must be a dataset, found a group")
+    try:
+        return np.asarray(item[()])
+    except (OSError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: dataset {key!r} cannot be read ({exc})") from None
+
+
+def _string(g: h5py.Group, key: str, where: str) -> str:
+    value = _dataset(g, key, where)
+    if value.ndim != 0:
+        raise ValueError(f"{where}: {key!r} must be a scalar string, got shape {value.shape}")
+    value = value.item()
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"{where}: {key!r} is not a UTF-8 string") from None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: {key!r} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _int_array(g: h5py.Group, key: str, where: str) -> np.ndarray:
+    """An integer-valued dataset as int64: integer or bool dtypes, or floats holding whole numbers (lava-dl writes
+    float32 weights). Non-numeric dtypes, non-finite and fractional values are errors (netx would truncate them)."""
+    value = _dataset(g, key, where)
+    kind = value.dtype.kind
+    if kind in "iub":
+        return value.astype(np.int64)
+    if kind != "f":
+        raise ValueError(f"{where}: {key!r} must hold integers, got dtype {value.dtype}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{where}: {key!r} contains non-finite values")
+    frac = value != np.rint(value)
+    if frac.any():
+        first = tuple(int(i) for i in np.argwhere(frac)[0])
+        raise ValueError(f"{where}: {key!r} must hold integers, got {value[first].item():g} at index {first} "
+                         f"({int(frac.sum())} non-integer values; reading would truncate them)")
+    if value.size and np.abs(value).max() >= 2**62:
+        raise ValueError(f"{where}: {key!r} values are out of the integer range")
+    return value.astype(np.int64)
+
+
+def _int_scalar(g: h5py.Group, key: str, where: str) -> int:
+    value = _int_array(g, key, where)
+    if value.size != 1:
+        raise ValueError(f"{where}: {key!r} must be one integer, got shape {value.shape}")
+    return int(value.reshape(-1)[0])
+
+
+def _layer_keys(root: h5py.Group, path: Path) -> list[str]:
+    """Names of the layer groups in network order; they must be '0'..'n-1' (netx reads them in that order)."""
+    names = list(root.keys())
+    if not names:
+        raise ValueError(f"{path}: group 'layer' is empty (no layers)")
+    bad = [k for k in names if not (k.isascii() and k.isdigit()) or (len(k) > 1 and k.startswith("0"))]
+    if bad:
+        raise ValueError(f"{path}: malformed layer name(s) {sorted(bad)} under 'layer': expected the groups "
+                         f"'0'..'{len(names) - 1}'")
+    keys = sorted(names, key=int)
+    if keys != [str(i) for i in range(len(keys))]:
+        missing = sorted(set(range(len(keys))) - {int(k) for k in keys})
+        raise ValueError(f"{path}: layer groups must be numbered '0'..'{len(keys) - 1}' without gaps, got {keys} "
+                         f"(missing {[str(i) for i in missing]})")
+    for k in keys:
+        if not isinstance(root[k], h5py.Group):
+            raise ValueError(f"{path} layer {k}: must be a group, found a dataset")
+    return keys
 
 
 def read_netx(path: str | os.PathLike) -> tuple[list[NetxLayer], dict]:
-    """Read and validate a netx HDF5 file; returns the layers and the file attributes."""
+    """Read and validate a netx HDF5 file; returns the layers and the file attributes.
+
+    Every structural problem raises ValueError naming the file and the layer: a file that is not HDF5, a missing or
+    malformed ``layer`` group, layer names other than ``'0'..'n-1'``, missing datasets, non-numeric or fractional
+    integer fields (never truncated), wrong shapes and out-of-range Loihi fields.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"netx file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a netx HDF5 file")
     layers = []
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 file, expected a netx network "
+                         f"({' '.join(str(exc).split())})") from None
+    with f:
         if "layer" not in f:
             raise ValueError(f"{path}: no 'layer' group (not a netx HDF5 file)")
         root = f["layer"]
-        keys = sorted(root.keys(), key=int)
-        if keys != [str(i) for i in range(len(keys))]:
-            raise ValueError(f"{path}: layer groups must be '0'..'{len(keys) - 1}', got {keys}")
-        for k in keys:
+        if not isinstance(root, h5py.Group):
+            raise ValueError(f"{path}: 'layer' must be a group of layers '0'..'n-1', found a dataset")
+        for k in _layer_keys(root, path):
             layers.append(_read_layer(root[k], f"{path} layer {k}"))
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
     validate_layers(layers, str(path))
@@ -241,31 +321,45 @@ def read_netx(path: str | os.PathLike) -> tuple[list[NetxLayer], dict]:
 
 
 def _read_layer(g: h5py.Group, where: str) -> NetxLayer:
-    layer_type = _scalar(g, "type", where)
-    layer = NetxLayer(type=layer_type, shape=tuple(int(s) for s in _scalar(g, "shape", where)))
-    layer.name = str(g.attrs.get("name", ""))
+    name = g.attrs.get("name", "")
+    name = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+    if name:
+        where = f"{where} ({name})"
+    layer_type = _string(g, "type", where)
+    shape = _int_array(g, "shape", where)
+    if shape.shape != (3,) or shape.min() < 1:
+        raise ValueError(f"{where}: 'shape' must be 3 positive integers (C, H, W), got {shape.tolist()}")
+    layer = NetxLayer(type=layer_type, shape=tuple(int(s) for s in shape), name=name)
     if "weight" in g:
-        layer.weight = np.asarray(g["weight"][()], dtype=np.int64)
+        layer.weight = _int_array(g, "weight", where)
     if "bias" in g:
-        layer.bias = np.asarray(g["bias"][()], dtype=np.int64).reshape(-1)
+        layer.bias = _int_array(g, "bias", where).reshape(-1)
     for key in ("stride", "padding", "dilation"):
         if key in g:
-            setattr(layer, key, tuple(int(s) for s in np.broadcast_to(g[key][()], (2,))))
+            value = _int_array(g, key, where).reshape(-1)
+            if value.size not in (1, 2):
+                raise ValueError(f"{where}: {key!r} must be one integer or an (H, W) pair, got {value.tolist()}")
+            setattr(layer, key, tuple(int(s) for s in np.broadcast_to(value, (2,))))
     if "groups" in g:
-        layer.groups = int(g["groups"][()])
+        layer.groups = _int_scalar(g, "groups", where)
+        if layer.groups < 1:
+            raise ValueError(f"{where}: 'groups' must be >= 1, got {layer.groups}")
     if "weightExp" in g:
-        layer.weight_exp = int(g["weightExp"][()])
+        layer.weight_exp = _int_scalar(g, "weightExp", where)
     if "neuron" in g:
         n = g["neuron"]
-        neuron_type = _scalar(n, "type", where + "/neuron")
+        if not isinstance(n, h5py.Group):
+            raise ValueError(f"{where}: 'neuron' must be a group, found a dataset")
+        nwhere = where + "/neuron"
+        neuron_type = _string(n, "type", nwhere)
         if neuron_type not in ("CUBA", "LOIHI"):
-            raise ValueError(f"{where}: neuron type {neuron_type!r} unsupported, expected 'CUBA'")
+            raise ValueError(f"{nwhere}: neuron type {neuron_type!r} unsupported, expected 'CUBA'")
         layer.neuron = CubaNeuron(
-            i_decay=int(_scalar(n, "iDecay", where)),
-            v_decay=int(_scalar(n, "vDecay", where)),
-            vth_mant=int(_scalar(n, "vThMant", where)),
-            ref_delay=int(n["refDelay"][()]) if "refDelay" in n else 1,
-            graded_spike=bool(n["gradedSpike"][()]) if "gradedSpike" in n else False,
+            i_decay=_int_scalar(n, "iDecay", nwhere),
+            v_decay=_int_scalar(n, "vDecay", nwhere),
+            vth_mant=_int_scalar(n, "vThMant", nwhere),
+            ref_delay=_int_scalar(n, "refDelay", nwhere) if "refDelay" in n else 1,
+            graded_spike=bool(_int_scalar(n, "gradedSpike", nwhere)) if "gradedSpike" in n else False,
         )
     return layer
 

@@ -91,3 +91,89 @@ def test_read_errors(tmp_path) -> None:
         f["layer/1/type"] = "pool"
     with pytest.raises(ValueError, match="unsupported type 'pool'"):
         read_netx(path)
+
+
+def _write_tiny(path, weight=None):
+    write_netx(path, _tiny(np.zeros((2, 3)) if weight is None else weight))
+    return path
+
+
+def _replace(path, key: str, value) -> None:
+    with h5py.File(path, "a") as f:
+        del f[key]
+        f[key] = value
+
+
+def test_reader_refuses_fractional_weights_naming_file_and_layer(tmp_path) -> None:
+    path = _write_tiny(tmp_path / "net.h5")
+    _replace(path, "layer/1/weight", np.array([[2.6, 0, 0], [0, 0, 0]], np.float32))
+    with pytest.raises(ValueError, match=r"net\.h5 layer 1 \(fc\): 'weight' must hold integers, got 2\.6"):
+        read_netx(path)
+    _replace(path, "layer/1/neuron/vThMant", 10.5)
+    _replace(path, "layer/1/weight", np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"layer 1 \(fc\)/neuron: 'vThMant' must hold integers"):
+        read_netx(path)
+
+
+def test_reader_accepts_whole_float_weights_as_lava_dl_writes_them(tmp_path) -> None:
+    path = _write_tiny(tmp_path / "net.h5")
+    _replace(path, "layer/1/weight", np.array([[4.0, -2.0, 0.0], [0.0, 254.0, -256.0]], np.float32))
+    back, _ = read_netx(path)
+    assert back[1].weight.dtype == np.int64 and back[1].weight.tolist() == [[4, -2, 0], [0, 254, -256]]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("layer/1/weight", np.array([[b"a", b"b", b"c"], [b"d", b"e", b"f"]]), "'weight' must hold integers, got dtype"),
+        ("layer/1/weight", np.array([[np.inf, 0, 0], [0, 0, 0]]), "'weight' contains non-finite values"),
+        ("layer/1/shape", np.array([2, 1]), r"'shape' must be 3 positive integers \(C, H, W\), got \[2, 1\]"),
+        ("layer/1/type", np.array([1, 2]), "'type' must be a scalar string"),
+        ("layer/1/stride", np.array([1, 1, 1]), "'stride' must be one integer or an"),
+        ("layer/1/bias", np.array([1, 2, 3]), r"bias must have shape \(2,\)"),
+    ],
+)
+def test_reader_names_file_layer_and_field(tmp_path, key, value, message) -> None:
+    path = _write_tiny(tmp_path / "net.h5")
+    with h5py.File(path, "a") as f:
+        if key in f:
+            del f[key]
+        f[key] = value
+    with pytest.raises(ValueError, match=r"net\.h5 layer 1 \(fc\).*" + message):
+        read_netx(path)
+
+
+def test_reader_refuses_malformed_structure(tmp_path) -> None:
+    path = _write_tiny(tmp_path / "net.h5")
+    with h5py.File(path, "a") as f:
+        f.move("layer/1", "layer/one")
+    with pytest.raises(ValueError, match=r"net\.h5: malformed layer name\(s\) \['one'\] under 'layer'"):
+        read_netx(path)
+    with h5py.File(path, "a") as f:
+        f.move("layer/one", "layer/2")
+    with pytest.raises(ValueError, match=r"without gaps, got \['0', '2'\] \(missing \['1'\]\)"):
+        read_netx(path)
+    with h5py.File(path, "a") as f:
+        del f["layer/2"]
+        f["layer/1"] = 3
+    with pytest.raises(ValueError, match="layer 1: must be a group, found a dataset"):
+        read_netx(path)
+    with h5py.File(path, "a") as f:
+        del f["layer/1"]
+        f["layer/1/shape"] = np.array([2, 1, 1])
+    with pytest.raises(ValueError, match=r"net\.h5 layer 1: missing dataset 'type'"):
+        read_netx(path)
+    with h5py.File(path, "a") as f:
+        del f["layer"]
+        f["layer"] = np.zeros(3)
+    with pytest.raises(ValueError, match="'layer' must be a group"):
+        read_netx(path)
+
+
+def test_reader_refuses_files_that_are_not_hdf5(tmp_path) -> None:
+    path = tmp_path / "student.h5"
+    path.write_text("not hdf5")
+    with pytest.raises(ValueError, match=r"student\.h5: not a readable HDF5 file, expected a netx network"):
+        read_netx(path)
+    with pytest.raises(ValueError, match="is a folder"):
+        read_netx(tmp_path)
