@@ -1,8 +1,18 @@
-"""Atomic training checkpoints that load with ``torch.load(weights_only=True)`` and rebuild their model."""
+"""Atomic training checkpoints that load with ``torch.load(weights_only=True)`` and rebuild their model.
+
+:func:`load_checkpoint` is the one place a checkpoint file is opened: anything that is not a had-snn checkpoint (a
+text file, an HDF5 file, a zip that is not a torch archive, a truncated ``.pt``, a pickle holding arbitrary Python
+objects, a dict without ``kind``/``model_config``/``model``) raises :class:`CheckpointError` whose one-line message
+names the file and what was expected. Torch's own advice (loading with ``weights_only=False``) is never shown: a
+checkpoint that needs it is refused.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -10,6 +20,16 @@ from torch import nn
 
 from had_snn.models import build_model
 from had_snn.util.atomic import atomic_path
+from had_snn.util.errors import UserError
+
+#: Keys every had-snn checkpoint holds (see :func:`model_state`).
+REQUIRED_KEYS = ("kind", "model_config", "model")
+_EXPECTED = "expected a checkpoint written by `had-snn train` (last.pt / best.pt)"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+class CheckpointError(UserError, ValueError):
+    """A file that is not a loadable had-snn checkpoint (the message names it and what was expected)."""
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
@@ -18,18 +38,70 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def _what_it_is(path: Path) -> str | None:
+    """A short description of a file that cannot be a torch checkpoint archive, or None if it might be one."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        return "an empty file"
+    if head.startswith(_HDF5_MAGIC):
+        return "an HDF5 file (a sequence or a converted network?), not a checkpoint"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "a truncated or corrupt zip archive"
+        if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+            return "a zip archive that is not a torch checkpoint (no data.pkl inside)"
+        return None
+    if head[:1] == b"\x80":  # a bare pickle (torch's legacy format, or pickle.dump)
+        return None
+    return "not a torch checkpoint (neither a torch zip archive nor a pickle; a text file?)"
+
+
+def _load_error(path: Path, exc: Exception) -> CheckpointError:
+    """Turn torch's load failure into one line that names the file (never torch's ``weights_only`` advice)."""
+    text = str(exc)
+    if "Weights only load failed" in text or isinstance(exc, pickle.UnpicklingError) and "Unsupported" in text:
+        why = ("holds Python objects other than tensors, numbers, strings, lists and dicts, which are refused for "
+               "safety")
+    elif isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)) and ("zip" in text.lower() or
+                                                                             isinstance(exc, EOFError)):
+        why = "is truncated or corrupt"
+    else:
+        why = f"cannot be read ({type(exc).__name__})"
+    return CheckpointError(f"{path}: not a had-snn checkpoint: the file {why}; {_EXPECTED}")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint dict safely (``weights_only=True``); errors name the file."""
+    """Load a checkpoint dict safely (``weights_only=True``).
+
+    Raises FileNotFoundError when ``path`` is missing, :class:`CheckpointError` (a ValueError) naming the file and
+    what was expected for anything that is not a had-snn checkpoint.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; {_EXPECTED}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    what = _what_it_is(path)
+    if what is not None:
+        raise CheckpointError(f"{path}: not a had-snn checkpoint: {what}; {_EXPECTED}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt/unsafe files
-        raise ValueError(f"{path}: not a loadable had-snn checkpoint ({type(exc).__name__}: {exc})") from None
-    missing = [k for k in ("kind", "model_config", "model") if k not in state]
+        with warnings.catch_warnings():  # torch's legacy-format warnings would precede our one-line error
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises several types for corrupt/unsafe files
+        raise _load_error(path, exc) from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a had-snn checkpoint: it holds a {type(state).__name__}, not a dict; "
+                              f"{_EXPECTED}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
-        raise ValueError(f"{path}: checkpoint lacks {missing}; expected one written by `had-snn train`")
+        raise CheckpointError(f"{path}: not a had-snn checkpoint: it lacks {missing}; {_EXPECTED}")
+    if not isinstance(state["model_config"], dict) or not isinstance(state["model"], dict):
+        raise CheckpointError(f"{path}: not a had-snn checkpoint: model_config and model must be dicts; {_EXPECTED}")
     return state
 
 
@@ -40,13 +112,28 @@ def model_state(model: nn.Module) -> dict:
     return {"kind": model.kind, "model_config": asdict(model.config), "model": model.state_dict()}
 
 
-def model_from_state(state: dict, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model of a loaded checkpoint dict (:func:`load_checkpoint`) with its weights (eval mode)."""
-    model = build_model(state["kind"], **state["model_config"])
-    model.load_state_dict(state["model"])
+def model_from_state(state: dict, map_location: str | torch.device = "cpu", where: str = "checkpoint") -> nn.Module:
+    """Rebuild the model of a loaded checkpoint dict (:func:`load_checkpoint`) with its weights (eval mode).
+
+    A kind/config the models do not know, or weights that do not fit the config, raise :class:`CheckpointError`
+    naming ``where`` (the file).
+    """
+    try:
+        model = build_model(state["kind"], **state["model_config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt: {exc}") from None
+    want, have = model.state_dict(), state["model"]
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    shapes = [k for k in want if k in have and hasattr(have[k], "shape") and have[k].shape != want[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"{len(v)} {what} (e.g. {v[0]})" for what, v in
+                 (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes)) if v]
+        raise CheckpointError(f"{where}: its weights do not fit its model_config: {', '.join(parts)} tensor(s); "
+                              f"{_EXPECTED}")
+    model.load_state_dict(have)
     return model.to(map_location).eval()
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model stored in a checkpoint from its config and load its weights (eval mode)."""
-    return model_from_state(load_checkpoint(path, map_location), map_location)
+    return model_from_state(load_checkpoint(path, map_location), map_location, str(path))

@@ -1,11 +1,12 @@
 """Distillation wired into training: the ``distill:`` section of a student config -> frozen teacher + HAD loss.
 
 The section maps onto :class:`had_snn.distill.config.DistillConfig` plus one key of its own, ``teacher`` (path
-of a teacher checkpoint written by ``had-snn train teacher``), and accepts ``mode: vanilla`` for ``vanilla_kd``::
+of a teacher checkpoint written by ``had-snn train teacher``; a relative path resolves against the folder of the
+config file, and ``had-snn train --teacher PATH`` overrides it), and accepts ``mode: vanilla`` for ``vanilla_kd``::
 
     distill:
       mode: had                 # none | vanilla | had
-      teacher: runs/teacher/last.pt
+      teacher: ../runs/teacher/last.pt   # relative to this config file's folder; --teacher PATH overrides it
       stages: [stage1, stage2, stage3]
       stage_weights: [0.5, 1.0, 1.0]
       temporal: true            # ablation switches (mode had only)
@@ -118,21 +119,69 @@ class Distillation:
         return self.teacher is not None and getattr(self.teacher, "rgb_stem", None) is not None
 
 
-def build_distillation(cfg: TrainConfig, where: str = "config") -> Distillation:
+def resolve_teacher_path(value: str | os.PathLike, where: str | os.PathLike | None = None,
+                         from_cli: bool = False) -> Path:
+    """The absolute path of a teacher checkpoint named in a config or on the command line.
+
+    A relative ``distill.teacher`` resolves against the folder of the config file ``where`` (when ``where`` is an
+    existing file; else against the current folder); a ``--teacher`` path (``from_cli``) against the current folder.
+    FileNotFoundError names the key or option, the value, the resolved path and suggests ``--teacher``.
+    """
+    path = Path(os.path.expanduser(str(value)))
+    base = Path.cwd()
+    config_file = Path(where) if where is not None and not from_cli and Path(where).is_file() else None
+    if not path.is_absolute() and config_file is not None:
+        base = config_file.parent
+    resolved = Path(os.path.abspath(base / path))
+    if resolved.is_file():
+        return resolved
+    state = "is a folder" if resolved.is_dir() else "does not exist"
+    if from_cli:
+        raise FileNotFoundError(f"--teacher {value}: {resolved} {state}; expected a teacher checkpoint written by "
+                                f"`had-snn train teacher` (e.g. runs/teacher/last.pt)")
+    origin = (f"relative paths resolve against the config file's folder {os.path.abspath(config_file.parent)}"
+              if config_file is not None else "relative paths resolve against the current folder")
+    prefix = f"{where}: " if where else ""
+    raise FileNotFoundError(f"{prefix}distill.teacher: {str(value)!r} resolves to {resolved}, which {state} "
+                            f"({origin}); train the teacher first, fix distill.teacher, or give --teacher PATH")
+
+
+def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
+                       teacher: str | os.PathLike | None = None) -> Distillation:
     """Read ``cfg.distill``, load the frozen teacher (``weights_only``) and build the HAD loss for ``cfg``'s student.
 
+    ``where`` is the config file's path (named in errors; a relative ``distill.teacher`` resolves against its
+    folder, or against the current folder when ``where`` is not a file); ``teacher`` (the ``--teacher`` option)
+    overrides ``distill.teacher`` and resolves against the current folder. The resolved absolute path is written
+    back into ``cfg.distill["teacher"]``, so the run's saved ``config.yaml`` resumes from any folder.
     Seeds torch with ``cfg.seed`` before building the adapters, so a run is reproducible.
     """
-    section = parse_distill_section(cfg.distill, f"{where}: distill")
+    from had_snn.train.checkpoint import CheckpointError
+
+    raw = dict(cfg.distill or {})
+    if teacher is not None:
+        raw[TEACHER_KEY] = str(teacher)
+    section = parse_distill_section(raw, f"{where}: distill")
     if not section.enabled:
+        if teacher is not None:
+            raise ValueError(f"--teacher {teacher}: {where} does not distill (distill.mode "
+                             f"{section.config.mode!r}); add a distill: section with mode had or vanilla")
         return Distillation(section)
     if cfg.model != "student":
         raise ValueError(f"{where}: distill.mode {section.config.mode!r} trains a student, but model is {cfg.model!r}")
-    teacher = load_model(section.teacher_path)
-    if teacher.kind == "student":
-        raise ValueError(f"{section.teacher_path}: holds a student checkpoint; distill.teacher must be a teacher")
-    check_teacher_inputs(teacher, cfg.data.crop_config(), section.teacher_path)
+    path = resolve_teacher_path(section.teacher_path, where, from_cli=teacher is not None)
+    section.teacher_path = path
+    cfg.distill = {**(cfg.distill or {}), TEACHER_KEY: str(path)}
+    origin = "--teacher" if teacher is not None else f"{where}: distill.teacher"
+    try:
+        teacher_model = load_model(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
+    if teacher_model.kind == "student":
+        raise ValueError(f"{origin}: {path} holds a student checkpoint; distill.teacher must be a teacher "
+                         f"(`had-snn train teacher`)")
+    check_teacher_inputs(teacher_model, cfg.data.crop_config(), path)
     student_shape = build_model("student", **cfg.model_config)
     torch.manual_seed(cfg.seed)
-    loss = HADLoss(section.config, stage_channels(teacher), stage_channels(student_shape))
-    return Distillation(section, teacher, loss)
+    loss = HADLoss(section.config, stage_channels(teacher_model), stage_channels(student_shape))
+    return Distillation(section, teacher_model, loss)
