@@ -1,17 +1,72 @@
-"""The tracker's box-update options, shared by ``had-snn eval`` and ``had-snn track`` (not a command itself)."""
+"""The tracker's box-update options, shared by ``had-snn eval`` and ``had-snn track`` (not a command itself), and
+the argparse value types of the tracking commands (a bad value is a usage error naming the option)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from had_snn.tracking.tracker import BoxUpdate
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (an index)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (no nan / inf)."""
+    return _float(text, "a finite number")
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _float(text, "a finite number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _float(text, "a finite number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def add_box_update_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--window-influence`` and the size safeguards of :class:`~had_snn.tracking.tracker.BoxUpdate`."""
-    parser.add_argument("--window-influence", type=float, default=0.25,
+    parser.add_argument("--window-influence", type=finite_float, default=0.25,
                         help="cosine-window weight in [0, 1] when picking the peak (default 0.25)")
     parser.add_argument("--size-lr", type=float, default=0.4,
                         help="size damping: new size = (1 - lr) * previous + lr * predicted, lr = SIZE_LR * peak "

@@ -1,80 +1,161 @@
-"""``had-snn eval``: one-pass evaluation of trackers on a benchmark split (SR / PR / NPR table and plots)."""
+"""``had-snn eval``: one-pass evaluation of trackers on a benchmark split (SR / PR / NPR table and plots).
+
+A tracker is ``[NAME=]PATH`` or ``static``. PATH is a checkpoint written by ``had-snn train`` (a run folder means
+its ``best.pt``, else its ``last.pt``) or a converted network (a ``had-snn convert`` output folder or its
+``student.h5``), which tracks in Loihi fixed point through the bit-exact emulator. Each tracker's T (spike steps per
+window) and crop sizes come from its checkpoint (:func:`had_snn.tracking.online.checkpoint_crop`, as ``had-snn
+track``); ``--steps`` overrides T for every tracker and the output says so. Boxes go to ``OUT/boxes/NAME/`` (NAME
+defaults to the run folder's name); a different tracker under a name that already has boxes in ``OUT`` is refused
+unless ``--force``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from had_snn.commands.box_update import add_box_update_arguments, box_update_from_args
+from had_snn.commands.box_update import add_box_update_arguments, box_update_from_args, positive_int
 from had_snn.commands.threads import THREADS_HELP
 
 if TYPE_CHECKING:
+    from had_snn.data.sequence import Sequence
     from had_snn.tracking.tracker import BoxUpdate
 
 NAME = "eval"
-HELP = "Evaluate trackers (checkpoints or the 'static' baseline) on a split: OTB boxes, SR/PR/NPR table, plots."
+HELP = ("Evaluate trackers (checkpoints, run folders, converted networks or the 'static' baseline) on a split: OTB "
+        "boxes, SR/PR/NPR table, plots.")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tracker", action="append", required=True, metavar="CKPT|static",
-                        help="a checkpoint written by `had-snn train`, or 'static' (the box stays where it started);"
-                             " repeat to compare several trackers in one table")
+    parser.add_argument("--tracker", action="append", required=True, metavar="[NAME=]PATH|static",
+                        help="a checkpoint written by `had-snn train` or its run folder (best.pt, else last.pt), a "
+                             "converted network (`had-snn convert` output folder or its student.h5; tracked by the "
+                             "bit-exact Loihi emulator), or 'static' (the box stays where it started). NAME labels "
+                             "the tracker's boxes and table row (default: the run folder's name, or the file stem "
+                             "of another file name); repeat to compare several trackers in one table")
     parser.add_argument("--data", type=Path, required=True, help="benchmark root holding index.json")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     add_box_update_arguments(parser)
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
-    parser.add_argument("--steps", type=int, default=8, help="student time steps per frame interval (default 8)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="student time steps T per frame interval (default: each checkpoint's training config, "
+                             "else 8); overriding a checkpoint's T is reported")
     parser.add_argument("--device", default="cpu", help="torch device for checkpoints (default cpu)")
     parser.add_argument("--no-resume", action="store_true", help="re-track sequences even if their boxes exist")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the boxes of a different tracker stored under the same name in --out")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
-def tracker_name(path: Path, taken: set[str]) -> str:
-    """The checkpoint's file stem, prefixed with its folder when two checkpoints share a stem."""
-    name = path.stem
-    if name in taken:
-        name = f"{path.parent.name}-{path.stem}"
-    if name in taken:
-        raise ValueError(f"two trackers would both be named {name!r}; rename one of the checkpoints ({path})")
-    return name
+def parse_tracker_spec(spec: str) -> tuple[str | None, str]:
+    """``NAME=PATH`` -> (NAME, PATH); a plain PATH (or an existing path containing '=') -> (None, PATH)."""
+    if "=" in spec and not Path(spec).exists():
+        name, path = spec.split("=", 1)
+        if not NAME_RE.fullmatch(name):
+            raise ValueError(f"--tracker {spec}: NAME {name!r} must be letters, digits, '.', '_', '+' or '-' "
+                             "(starting with a letter or digit)")
+        if not path:
+            raise ValueError(f"--tracker {spec}: no PATH after {name}=")
+        return name, path
+    if not spec:
+        raise ValueError("--tracker: empty PATH")
+    return None, spec
 
 
-def build_trackers(specs: list[str], window_influence: float, steps: int, device: str,
+def default_tracker_name(given: Path, resolved: Path) -> str:
+    """The run folder's name for a folder or a run file in it (``best.pt``, ``last.pt``, ``student.h5``), else the
+    file stem."""
+    from had_snn.tracking.online import RUN_FILES
+
+    if given.is_dir():
+        name = given.resolve().name
+    elif resolved.name in RUN_FILES:
+        name = resolved.resolve().parent.name
+    else:
+        name = resolved.stem
+    return name if NAME_RE.fullmatch(name) else re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip("._+-") or "tracker"
+
+
+def build_trackers(specs: list[str], window_influence: float, steps: int | None, device: str,
                    box_update: BoxUpdate | None = None) -> list:
-    """Trackers for ``--tracker`` specs; checkpoint trackers are fingerprinted by file hash and settings."""
+    """Trackers for ``--tracker`` specs, each with its crop from its checkpoint (:func:`checkpoint_crop`), an
+    ``identity`` (the file's hash) and a fingerprint of identity and settings; prints one line per tracker."""
     from had_snn.evaluation.evaluate import file_fingerprint
-    from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
-    from had_snn.train.checkpoint import load_model
+    from had_snn.tracking.online import build_tracker, checkpoint_crop, open_checkpoint
+    from had_snn.tracking.tracker import StaticTracker
 
-    trackers, taken = [], set()
+    trackers, taken = [], {}
     for spec in specs:
-        if spec == "static":
+        name, path_text = parse_tracker_spec(spec)
+        if path_text == "static":
             tracker = StaticTracker()
+            tracker.name = name or "static"
+            tracker.needs_frames = False
+            print(f"tracker {tracker.name}: static baseline (the box stays where it started)")
         else:
-            path = Path(spec)
-            model = load_model(path, map_location=device)
-            fp = f"{file_fingerprint(path)}:w={window_influence}:T={steps}"
-            tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device,
-                                   name=tracker_name(path, taken), fingerprint=fp, box_update=box_update)
+            ckpt = open_checkpoint(path_text, device=device)
+            name = name or default_tracker_name(Path(path_text), ckpt.path)
+            crop, crop_line = checkpoint_crop(ckpt, steps)
+            identity = file_fingerprint(ckpt.path)
+            if ckpt.source is not None:
+                identity += f"+{file_fingerprint(ckpt.source)}"
+            fingerprint = (f"{identity}:w={window_influence}:T={crop.student_steps}:crop="
+                           + ",".join(f"{k}={v}" for k, v in sorted(crop.as_dict().items())))
+            tracker, _ = build_tracker(ckpt, crop, window_influence, box_update, device, name=name,
+                                       fingerprint=fingerprint)
+            tracker.identity, tracker.source = identity, str(ckpt.path)
+            tracker.needs_frames = ckpt.needs_frames
+            tracker.checkpoint = ckpt
+            print(f"tracker {name}: {ckpt.describe()}; {crop_line}")
         if tracker.name in taken:
-            raise ValueError(f"tracker {tracker.name!r} given twice")
-        taken.add(tracker.name)
+            raise ValueError(f"--tracker {spec}: the name {tracker.name!r} is already used by --tracker "
+                             f"{taken[tracker.name]}; name them apart with --tracker NAME=PATH")
+        taken[tracker.name] = spec
         trackers.append(tracker)
     return trackers
+
+
+def check_frames(trackers: list, sequences: list[Sequence], data: Path, split: str) -> None:
+    """A tracker that reads RGB frames (a teacher) needs every sequence to have them: ValueError names both."""
+    frameless = [s.name for s in sequences if s.frames is None]
+    for tracker in trackers:
+        if getattr(tracker, "needs_frames", False) and frameless:
+            shown = ", ".join(frameless[:3]) + (f" and {len(frameless) - 3} more" if len(frameless) > 3 else "")
+            raise ValueError(f"tracker {tracker.name!r} ({tracker.source}) reads RGB frames, but split {split!r} of "
+                             f"{data} has sequences without frames ({shown}): evaluate an event-only tracker (a "
+                             "student or teacher_events) on this dataset")
 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
-    from had_snn.evaluation.evaluate import evaluate
+    from had_snn.evaluation.evaluate import check_box_folders, evaluate
 
     set_threads(args.threads)
-    trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update_from_args(args))
-    needs_frames = any(getattr(t, "model", None) is not None for t in trackers)
+    if not 0.0 <= args.window_influence <= 1.0:
+        raise ValueError(f"--window-influence must be in [0, 1], got {args.window_influence}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
+    box_update = box_update_from_args(args)
+    trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update)
+    needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
-    evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume, plots=not args.no_plots)
+    check_frames(trackers, sequences, args.data, args.split)
+    for name in check_box_folders(trackers, args.out, args.force):
+        print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}", file=sys.stderr)
+    report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,
+                      plots=not args.no_plots, force=args.force)
+    for tracker in trackers:
+        silent = getattr(tracker, "silent_sequences", None)
+        if silent:
+            print(f"note: tracker {tracker.name!r} kept the initial box on {len(silent)} sequence(s) whose template "
+                  f"gives no stage-3 spikes: {', '.join(silent)}", file=sys.stderr)
     print((args.out / "results.md").read_text(), end="")
-    print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, boxes and plots under {args.out}")
+    boxes = ", ".join(f"{args.out / 'boxes' / name}" for name in report["trackers"])
+    print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, boxes ({boxes}) and plots under {args.out}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 
+from had_snn.commands.box_update import positive_int
+
 NAME = "info"
 HELP = ("summarise an event/sequence file (.h5/.hdf5, .npz, .npy, .txt/.csv, .aedat4, Prophesee .raw/.dat): "
         "counts, time span, rates, sensor, frames, boxes")
@@ -13,7 +15,7 @@ HELP = ("summarise an event/sequence file (.h5/.hdf5, .npz, .npy, .txt/.csv, .ae
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="event or sequence file")
-    parser.add_argument("--sensor", type=int, nargs=2, metavar=("W", "H"), default=None,
+    parser.add_argument("--sensor", type=positive_int, nargs=2, metavar=("W", "H"), default=None,
                         help="sensor size in px, for files that do not store it (Prophesee .raw/.dat without "
                              "geometry, .npy); checked against the file's where it has one")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from had_snn.commands.box_update import finite_float, nonnegative_int, positive_float, positive_int
+
 NAME = "show"
 HELP = ("plot a sequence frame with its box beside the preceding event frame, or the event frame of a time window "
         "of any event file (.h5, .npz, .npy, .txt/.csv, .aedat4, Prophesee .raw/.dat), to PNG")
@@ -18,15 +20,15 @@ DEFAULT_WINDOW_MS = 33.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sequence", metavar="FILE", help="native HDF5 sequence (SEQ.h5) or any event file")
-    parser.add_argument("--sensor", type=int, nargs=2, metavar=("W", "H"), default=None,
+    parser.add_argument("--sensor", type=positive_int, nargs=2, metavar=("W", "H"), default=None,
                         help="sensor size in px, for files that do not store it (Prophesee .raw/.dat without "
                              "geometry, .npy); checked against the file's where it has one")
-    parser.add_argument("--frame", type=int, default=None,
+    parser.add_argument("--frame", type=nonnegative_int, default=None,
                         help="frame index, for files with frames (default: the middle frame)")
-    parser.add_argument("--t0-ms", type=float, default=None,
+    parser.add_argument("--t0-ms", type=finite_float, default=None,
                         help="event-window view: window start in ms after the first event (default 0 for files "
                              "without frames; on a file with APS frames it selects this view instead of a frame)")
-    parser.add_argument("--window-ms", type=float, default=None,
+    parser.add_argument("--window-ms", type=positive_float, default=None,
                         help="event window in ms (default: one frame period before the frame; "
                              f"{DEFAULT_WINDOW_MS:g} ms for the event-window view)")
     parser.add_argument("--out", default=None,
@@ -65,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.util.atomic import save_figure
 
     path = _existing(args.sequence)
+    if args.out and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a folder; expected a .png file name")
     window_us = _window_us(args.window_ms)
     sensor = None if args.sensor is None else (int(args.sensor[0]), int(args.sensor[1]))
     is_sequence = False

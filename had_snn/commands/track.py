@@ -14,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from had_snn.commands.box_update import add_box_update_arguments
+from had_snn.commands.box_update import add_box_update_arguments, positive_float, positive_int
 from had_snn.commands.threads import THREADS_HELP
 
 NAME = "track"
@@ -30,22 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initial box in px (top-left x, y, width, height) at the first output time")
     parser.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT",
                         help="teacher or student .pt (`had-snn train`), or a student.h5 from `had-snn convert` (the "
-                             "Loihi fixed-point student; its 'source' attribute must name the student .pt)")
+                             "Loihi fixed-point student; its 'source' attribute must name the student .pt); a folder "
+                             "means its best.pt, else last.pt (a training run), else student.h5 (a convert output)")
     parser.add_argument("--fixed-point", action="store_true",
                         help="run a student .pt in Loihi fixed point through the bit-exact emulator")
     parser.add_argument("--weight-percentile", type=float, default=None,
                         help="with --fixed-point: |w| percentile mapped to the largest 8-bit weight (default 100, "
                              "as `had-snn convert`); a student.h5 uses the percentile it was converted at")
-    parser.add_argument("--sensor", type=int, nargs=2, metavar=("W", "H"),
+    parser.add_argument("--sensor", type=positive_int, nargs=2, metavar=("W", "H"),
                         help="sensor size in px, for files that do not record it")
     parser.add_argument("--t0-us", type=int, default=None, metavar="T",
                         help="start time in us: the first output is the first frame at or after T (default: the "
                              "first frame); without frames the first output is at T (default: one period after the "
                              "first event, so the template's window is full)")
-    parser.add_argument("--rate-hz", type=float, default=None,
+    parser.add_argument("--rate-hz", type=positive_float, default=None,
                         help="output rate of a recording without frames (default 30); ignored when it has frames")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="spike steps T per output window (default: the checkpoint's training config, else 8)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="spike steps T per output window (default: the checkpoint's training config, else 8; "
+                             "the output says when this overrides the checkpoint's T)")
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:N or auto (CUDA when available; falls back to CPU with a warning)")
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
@@ -54,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=None, metavar="OUT.gif|OUT.mp4",
                         help="also render the event frame of every output window (and the RGB frame beside it) with "
                              "the box; .mp4 needs imageio-ffmpeg (pip install had-snn[video])")
-    parser.add_argument("--video-max-frames", type=int, default=300, metavar="N",
+    parser.add_argument("--video-max-frames", type=positive_int, default=300, metavar="N",
                         help="at most N video frames: longer tracks show every k-th output (default 300)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_box_update_arguments(parser.add_argument_group("box update (as `had-snn eval`)"))
@@ -67,15 +69,17 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.commands.threads import set_threads
     from had_snn.demo.config import resolve_device
     from had_snn.tracking.crop import event_window_us
-    from had_snn.tracking.online import build_tracker, open_checkpoint, resolve_steps, track_online
+    from had_snn.tracking.online import build_tracker, checkpoint_crop, open_checkpoint, resolve_steps, track_online
     from had_snn.tracking.recording import check_init_box, load_recording, output_times, tracking_sequence
-    from had_snn.tracking.tracker import crop_config_for, write_otb
+    from had_snn.tracking.tracker import write_otb
     from had_snn.util.atomic import write_json_atomic, write_text_atomic
 
     set_threads(args.threads)
     progress = not args.no_progress
     if not args.recording.is_file():
         raise FileNotFoundError(f"{args.recording}: no such recording")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
     if args.video is not None:
         from had_snn.tracking.video import check_video_path, video_indices
 
@@ -100,12 +104,11 @@ def run(args: argparse.Namespace) -> int:
     seq = tracking_sequence(rec, times)
 
     steps, steps_from = resolve_steps(ckpt, args.steps)
-    crop = crop_config_for(ckpt.model, steps)
-    print(f"T = {steps} spike steps per window (from {steps_from}); template {crop.template_px} px, search "
-          f"{crop.search_px} px; {len(times)} outputs at "
+    crop, crop_line = checkpoint_crop(ckpt, args.steps)
+    print(f"{crop_line}; {len(times)} outputs at "
           + ("the frame times" if times_from == "frames" else f"{1e6 / np.median(np.diff(times)):.4g} Hz")
           + f" from t = {int(times[0])} us; device {device}")
-    tracker, facts = build_tracker(ckpt, seq, box, crop, args.window_influence, box_update, device)
+    tracker, facts = build_tracker(ckpt, crop, args.window_influence, box_update, device, seq=seq, box=box)
     if facts.get("silent_template"):
         print("warning: the template cut around --init gives an all-zero correlation kernel (no stage-3 spikes); "
               "the fixed-point tracker keeps the initial box", file=sys.stderr)
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     write_otb(out / "boxes.txt", result.boxes)
     write_text_atomic(out / "times_us.txt", "".join(f"{int(t)}\n" for t in times))
     summary = {
-        "recording": str(args.recording), "recording_kind": rec.kind, "checkpoint": str(args.checkpoint),
+        "recording": str(args.recording), "recording_kind": rec.kind, "checkpoint": str(ckpt.path),
         "kind": ckpt.kind, "model_kind": ckpt.model_kind, "source": None if ckpt.source is None else str(ckpt.source),
         "weight_percentile": ckpt.weight_percentile if ckpt.mode != "float" else None,
         "init_box": [float(v) for v in box], "sensor": list(rec.sensor_size),

@@ -7,7 +7,8 @@ evaluate an in-memory model; ``had-snn eval`` only loads checkpoints and data ar
 Output layout::
 
     OUT/boxes/<tracker>/<sequence>.txt   OTB boxes, x,y,w,h per frame
-    OUT/boxes/<tracker>/tracker.json     what produced them (resume only reuses boxes of the same tracker)
+    OUT/boxes/<tracker>/tracker.json     what produced them: name, fingerprint (resume only reuses boxes of the
+                                         same tracker and settings), identity (checkpoint hash) and source path
     OUT/results.json                     per tracker: overall / per-attribute / per-sequence scores and curves
     OUT/results.md                       the table
     OUT/plots/[<attribute>/]{success,precision,norm_precision}.png
@@ -28,6 +29,7 @@ from had_snn.data.sequence import Sequence
 from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
 from had_snn.util.atomic import write_text_atomic
+from had_snn.util.errors import UserError
 
 
 def run_tracker(
@@ -45,7 +47,9 @@ def run_tracker(
     reuse = False
     if resume and fingerprint is not None and meta_path.is_file():
         reuse = json.loads(meta_path.read_text()).get("fingerprint") == fingerprint
-    write_text_atomic(meta_path, json.dumps({"name": tracker.name, "fingerprint": fingerprint}, indent=1))
+    meta = {"name": tracker.name, "fingerprint": fingerprint, "identity": getattr(tracker, "identity", None),
+            "source": getattr(tracker, "source", None)}
+    write_text_atomic(meta_path, json.dumps(meta, indent=1))
     results, frames, seconds = {}, 0, 0.0
     for seq in tqdm(sequences, desc=f"eval {tracker.name}", unit="seq", disable=not progress):
         path = box_dir / f"{seq.name}.txt"
@@ -62,6 +66,47 @@ def run_tracker(
         results[seq.name] = boxes
     timed = seconds > 0 and getattr(tracker, "measures_speed", True)
     return results, (frames / seconds if timed else float("nan"))
+
+
+def _stored_identity(meta: dict) -> str | None:
+    """The identity recorded in a ``tracker.json`` (older files: the checkpoint hash leading their fingerprint)."""
+    if meta.get("identity"):
+        return str(meta["identity"])
+    fingerprint = meta.get("fingerprint")
+    return fingerprint.split("|")[0].split(":")[0] if isinstance(fingerprint, str) and fingerprint else None
+
+
+def check_box_folders(trackers: SequenceList[Tracker], out_dir: str | os.PathLike, force: bool = False) -> list[str]:
+    """Refuse to overwrite another tracker's boxes: for every tracker with an ``identity`` (what it is, e.g. its
+    checkpoint's hash), ``OUT/boxes/<name>/`` must be new or hold boxes of the same identity. With ``force`` the
+    other tracker's box files are deleted instead; returns the names replaced so. UserError names the folder, both
+    trackers and the ways out. Trackers without an identity (in-memory models) are not checked.
+    """
+    replaced = []
+    for tracker in trackers:
+        ours = getattr(tracker, "identity", None)
+        box_dir = Path(out_dir) / "boxes" / tracker.name
+        meta_path = box_dir / "tracker.json"
+        if ours is None or not meta_path.is_file():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            meta = {}
+        theirs = _stored_identity(meta) if isinstance(meta, dict) else None
+        if theirs == ours:
+            continue
+        other = (meta.get("source") if isinstance(meta, dict) else None) or "an unrecorded tracker"
+        if not force:
+            raise UserError(
+                f"{box_dir} holds the boxes of another tracker named {tracker.name!r} ({other}), not of "
+                f"{getattr(tracker, 'source', None) or tracker.name}; name this one differently (--tracker "
+                f"OTHER_NAME=PATH), choose another --out, or pass --force to replace those boxes")
+        for old in box_dir.glob("*.txt"):
+            old.unlink()
+        meta_path.unlink()
+        replaced.append(tracker.name)
+    return replaced
 
 
 def score_results(results: dict[str, np.ndarray], sequences: SequenceList[Sequence]) -> dict[str, SequenceScore]:
@@ -98,10 +143,12 @@ def evaluate(
     resume: bool = True,
     plots: bool = True,
     progress: bool = True,
+    force: bool = False,
 ) -> dict:
     """Run and score every tracker on every sequence; write the OTB files, JSON, markdown table and plots.
 
-    Returns the report dict written to ``results.json``.
+    Before any tracking, :func:`check_box_folders` refuses (or with ``force`` clears) box folders that hold another
+    tracker's boxes under the same name. Returns the report dict written to ``results.json``.
     """
     from had_snn.evaluation.plots import plot_curves
 
@@ -111,6 +158,7 @@ def evaluate(
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"tracker names must be unique and non-empty, got {names}")
     out_dir = Path(out_dir)
+    check_box_folders(trackers, out_dir, force)
     attributes = {s.name: tuple(s.attributes) for s in sequences}
     report = {"split": split, "num_sequences": len(sequences), "trackers": {}}
     summaries = {}

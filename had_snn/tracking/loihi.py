@@ -23,7 +23,7 @@ from had_snn.conversion.quantize import QuantizedNetwork, correlation_layer, tem
 from had_snn.data.sequence import Sequence
 from had_snn.models.heads import split_head
 from had_snn.tracking.config import CropConfig
-from had_snn.tracking.tracker import ModelTracker
+from had_snn.tracking.tracker import BoxUpdate, ModelTracker
 from had_snn.tracking.windows import spike_windows
 
 
@@ -107,11 +107,13 @@ class EmulatedStudent:
 
 class EmulatedTracker(ModelTracker):
     """:class:`ModelTracker` around an :class:`EmulatedStudent`; sequences with a silent template keep their initial
-    box and are listed in ``silent_sequences``."""
+    box and are listed in ``silent_sequences``. ``fingerprint`` and ``box_update`` as :class:`ModelTracker`."""
 
     def __init__(self, emulated: EmulatedStudent, crop: CropConfig, window_influence: float = 0.25,
-                 device: str | torch.device = "cpu", name: str = "student_loihi") -> None:
-        super().__init__(emulated, crop, window_influence, device=device, name=name)
+                 device: str | torch.device = "cpu", name: str = "student_loihi", fingerprint: str | None = None,
+                 box_update: BoxUpdate | None = None) -> None:
+        super().__init__(emulated, crop, window_influence, device=device, name=name, fingerprint=fingerprint,
+                         box_update=box_update)
         self.silent_sequences: list[str] = []
         self._silent = False
 

@@ -1,6 +1,8 @@
 """Track a recording from a given initial box with a trained checkpoint: float, Loihi fixed point, or a netx file.
 
-:func:`open_checkpoint` loads what ``had-snn track --checkpoint`` names:
+:func:`open_checkpoint` loads what ``had-snn track --checkpoint`` and ``had-snn eval --tracker`` name (a folder
+means the run file in it, :func:`resolve_checkpoint_path`: a training run's ``best.pt``, else its ``last.pt``, else
+the ``student.h5`` of a ``had-snn convert`` output folder):
 
 - a teacher or student ``.pt`` written by ``had-snn train``: the float model (``mode = "float"``);
 - a student ``.pt`` with ``fixed_point=True``: the student in Loihi fixed point, run by the bit-exact emulator
@@ -10,6 +12,7 @@
   student named by its ``source`` attribute cuts the template and re-quantises the correlation layer (what the
   deployed network does at track start). The file is checked against a fresh quantisation of its source.
 
+:func:`checkpoint_crop` takes T (``--steps`` or the training config) and the crop geometry from the checkpoint,
 :func:`build_tracker` turns it into a :class:`~had_snn.tracking.tracker.ModelTracker` (an
 :class:`~had_snn.tracking.loihi.EmulatedTracker` for the fixed-point modes) and :func:`track_online` runs it:
 ``initialize(seq, box)`` at the first output time, then ``update(k)`` once per output time. Nothing in the tracker
@@ -34,9 +37,12 @@ from torch import nn
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import crop_inputs
-from had_snn.tracking.tracker import BoxUpdate, ModelTracker
+from had_snn.tracking.tracker import BoxUpdate, ModelTracker, init_box
 
 NETX_SUFFIXES = (".h5", ".hdf5")
+#: What a folder given as a checkpoint stands for, in order of preference: a training run's best and last
+#: checkpoints, then the netx file of a ``had-snn convert`` output folder.
+RUN_FILES = ("best.pt", "last.pt", "student.h5")
 #: Model kinds whose input includes RGB frames.
 FRAME_KINDS = ("teacher", "teacher_rgb")
 
@@ -53,6 +59,8 @@ class TrackerCheckpoint:
     source: Path | None = None  # netx: the float student's checkpoint
     netx_layers: list | None = None
     netx_attrs: dict = field(default_factory=dict)
+    train_crop: dict | None = None  # the training config's data.crop section, when the checkpoint records it
+    given: Path | None = None  # the path as the user gave it (a folder resolves to its run file)
 
     @property
     def model_kind(self) -> str:
@@ -72,19 +80,49 @@ class TrackerCheckpoint:
         what = {"float": f"{self.model_kind} (float)",
                 "fixed-point": f"student in Loihi fixed point (emulator, weight percentile {self.weight_percentile:g})",
                 "netx": f"netx student (emulator) from {self.source}"}[self.mode]
-        return f"{self.path}: {what}"
+        where = f"{self.path}" if self.given is None or self.given == self.path else (
+            f"{self.given} -> {self.path.name} ({self.path})")
+        return f"{where}: {what}"
 
 
-def _train_steps(state: dict) -> int | None:
-    crop = ((state.get("train_config") or {}).get("data") or {}).get("crop") or {}
-    return int(crop["student_steps"]) if "student_steps" in crop else None
+def _train_crop(state: dict) -> dict | None:
+    crop = ((state.get("train_config") or {}).get("data") or {}).get("crop")
+    return dict(crop) if isinstance(crop, dict) else None
 
 
-def _load_pt(path: Path, device: str) -> tuple[nn.Module, int | None]:
+def _train_steps(crop: dict | None) -> int | None:
+    return int(crop["student_steps"]) if crop and "student_steps" in crop else None
+
+
+def _load_pt(path: Path, device: str) -> tuple[nn.Module, dict | None]:
+    """The model of a ``.pt`` checkpoint and its training crop section (None when it records none)."""
     from had_snn.train.checkpoint import load_checkpoint, model_from_state
 
-    state = load_checkpoint(path, map_location=device)
-    return model_from_state(state, device), _train_steps(state)
+    try:
+        state = load_checkpoint(path, map_location=device)
+    except ValueError as exc:
+        if "weights_only" in str(exc):  # torch's unpickling advice is for trusted files only: never show it
+            raise ValueError(f"{path}: not a had-snn checkpoint (it holds Python objects a safe load refuses); "
+                             "expected a .pt written by `had-snn train`") from None
+        raise
+    return model_from_state(state, device), _train_crop(state)
+
+
+def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
+    """The file a checkpoint argument names: a file as it is; a folder's first of :data:`RUN_FILES` (``best.pt``,
+    ``last.pt``, ``student.h5``). FileNotFoundError says what was looked for."""
+    path = Path(path)
+    if path.is_dir():
+        for name in RUN_FILES:
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f"{path} is a folder without {', '.join(RUN_FILES)}: expected a training run "
+                                "folder (`had-snn train`), a `had-snn convert` output folder, or a checkpoint file")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} is not a regular file")
+    return path
 
 
 def _weight_percentile_of(path: Path, attrs: dict) -> float:
@@ -157,10 +195,10 @@ def _open_netx(path: Path) -> TrackerCheckpoint:
 
     try:
         layers, attrs = read_netx(path)
-    except OSError as exc:
-        raise ValueError(f"{path}: not a readable netx HDF5 file ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a netx network written by `had-snn convert` ({exc})") from None
     source = _source_path(path, attrs)
-    student, train_steps = _load_pt(source, "cpu")  # the emulator's side: template path and quantisation
+    student, train_crop = _load_pt(source, "cpu")  # the emulator's side: template path and quantisation
     if getattr(student, "kind", None) != "student":
         raise ValueError(f"{path}: attribute 'source' names {source}, which holds a {student.kind}, not the student")
     percentile = _weight_percentile_of(path, attrs)
@@ -178,34 +216,36 @@ def _open_netx(path: Path) -> TrackerCheckpoint:
         raise ValueError(f"{path} and its source {source} disagree: the netx layers are not the source quantised at "
                          f"weight percentile {percentile:g} ({shown}); re-run `had-snn convert`")
     qnet = QuantizedNetwork(layers, list(fresh.scales), list(fresh.reports))
-    return TrackerCheckpoint(path, student, "netx", train_steps, percentile, source, qnet.layers, attrs)
+    return TrackerCheckpoint(path, student, "netx", _train_steps(train_crop), percentile, source, qnet.layers, attrs,
+                             train_crop)
 
 
 def open_checkpoint(path: str | os.PathLike, fixed_point: bool = False, device: str = "cpu",
                     weight_percentile: float | None = None) -> TrackerCheckpoint:
-    """Load ``--checkpoint`` (see the module docstring). ``weight_percentile`` is for ``fixed_point`` (default 100);
-    a netx file uses the percentile it was quantised at."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    """Load a checkpoint argument (see the module docstring; a folder resolves with :func:`resolve_checkpoint_path`).
+    ``weight_percentile`` is for ``fixed_point`` (default 100); a netx file uses the percentile it was quantised at."""
+    given = Path(path)
+    path = resolve_checkpoint_path(given)
     if path.suffix.lower() in NETX_SUFFIXES:
         ckpt = _open_netx(path)
+        ckpt.given = given
         if weight_percentile is not None and float(weight_percentile) != ckpt.weight_percentile:
             raise ValueError(f"{path} was quantised at weight percentile {ckpt.weight_percentile:g}, not "
                              f"--weight-percentile {weight_percentile:g}")
         return ckpt
-    model, train_steps = _load_pt(path, "cpu" if fixed_point else device)
+    model, train_crop = _load_pt(path, "cpu" if fixed_point else device)
+    train_steps = _train_steps(train_crop)
     if not fixed_point and weight_percentile is not None:
         raise ValueError(f"--weight-percentile applies to the fixed-point student (--fixed-point or a student.h5), "
                          f"not to the float {model.kind} in {path}")
     if not fixed_point:
-        return TrackerCheckpoint(path, model, "float", train_steps)
+        return TrackerCheckpoint(path, model, "float", train_steps, train_crop=train_crop, given=given)
     if getattr(model, "kind", None) != "student":
         raise ValueError(f"--fixed-point needs a student checkpoint; {path} holds a {model.kind}")
     percentile = 100.0 if weight_percentile is None else float(weight_percentile)
     if not 0.0 < percentile <= 100.0:
         raise ValueError(f"--weight-percentile must be in (0, 100], got {percentile:g}")
-    return TrackerCheckpoint(path, model, "fixed-point", train_steps, percentile)
+    return TrackerCheckpoint(path, model, "fixed-point", train_steps, percentile, train_crop=train_crop, given=given)
 
 
 def resolve_steps(ckpt: TrackerCheckpoint, steps: int | None) -> tuple[int, str]:
@@ -219,36 +259,65 @@ def resolve_steps(ckpt: TrackerCheckpoint, steps: int | None) -> tuple[int, str]
     return CropConfig.student_steps, "the default (the checkpoint does not record its training steps)"
 
 
+def checkpoint_crop(ckpt: TrackerCheckpoint, steps: int | None = None) -> tuple[CropConfig, str]:
+    """The crop a checkpoint is tracked with (the one shared rule of ``track``, ``eval`` and ``windows``) and a line
+    saying where T and the sizes come from.
+
+    T is ``steps`` (``--steps``) when given, else the training config's, else CropConfig's default; sizes from the
+    model config, contexts and event window from the training config (:func:`crop_config_for`). When ``--steps``
+    overrides a T the checkpoint records, the line says so.
+    """
+    from had_snn.tracking.tracker import crop_config_for
+
+    t, source = resolve_steps(ckpt, steps)
+    crop = crop_config_for(ckpt.model, t, ckpt.train_crop)
+    if source == "--steps" and ckpt.train_steps is not None and ckpt.train_steps != t:
+        source = f"--steps, overriding the checkpoint's training T = {ckpt.train_steps}"
+    line = (f"T = {t} spike steps per window (from {source}); template {crop.template_px} px, search "
+            f"{crop.search_px} px (from the checkpoint)")
+    return crop, line
+
+
 def template_spikes(seq: Sequence, box: np.ndarray, crop: CropConfig) -> torch.Tensor:
     """Template spikes (T, 1, C, Pt, Pt) cut around ``box`` at the first output time, as the tracker cuts them."""
     spikes = crop_inputs(seq, 0, box, crop.template_context, crop.template_px, crop)["spikes"]
     return torch.from_numpy(spikes[:, None])
 
 
-def build_tracker(ckpt: TrackerCheckpoint, seq: Sequence, box: np.ndarray, crop: CropConfig,
-                  window_influence: float = 0.25, box_update: BoxUpdate | None = None,
-                  device: str = "cpu") -> tuple[ModelTracker, dict[str, Any]]:
-    """The tracker for ``ckpt`` on ``seq`` starting from ``box``, and facts worth reporting (``silent_template``)."""
+def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: float = 0.25,
+                  box_update: BoxUpdate | None = None, device: str = "cpu", *, name: str | None = None,
+                  fingerprint: str | None = None, seq: Sequence | None = None,
+                  box: np.ndarray | None = None) -> tuple[ModelTracker, dict[str, Any]]:
+    """The tracker for ``ckpt`` (named ``name``, default the file stem) and facts worth reporting.
+
+    The fixed-point modes quantise the correlation layer from each sequence's template as they track; given ``seq``
+    and its initial ``box``, the facts say whether that template is silent (``silent_template``).
+    """
+    name = name or ckpt.path.stem
     if ckpt.mode == "float":
-        tracker = ModelTracker(ckpt.model, crop, window_influence, device=device, name=ckpt.path.stem,
-                               box_update=box_update)
+        tracker = ModelTracker(ckpt.model, crop, window_influence, device=device, name=name,
+                               fingerprint=fingerprint, box_update=box_update)
         return tracker, {}
     from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
     from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
 
-    student = ckpt.model
-    kernel = template_kernel_for(student, template_spikes(seq, box, crop))
-    silent = not bool(kernel.abs().max() > 0)
+    student, facts = ckpt.model, {}
+    cfg = student.config
+    if seq is not None:
+        kernel = template_kernel_for(student, template_spikes(seq, init_box(seq) if box is None else box, crop))
+        facts["silent_template"] = not bool(kernel.abs().max() > 0)
+    else:  # a silent (zero) template: base_network puts a stand-in there; every later template is re-quantised
+        zeros = torch.zeros((crop.student_steps, 1, cfg.in_channels, cfg.template_px, cfg.template_px))
+        kernel = template_kernel_for(student, zeros)
     if ckpt.mode == "fixed-point":
         qnet = base_network(student, ckpt.weight_percentile, kernel)
     else:  # the netx layers (verified against the source when opened); scales and reports of the same quantisation
         fresh = base_network(student, ckpt.weight_percentile, kernel)
         qnet = QuantizedNetwork(list(ckpt.netx_layers), fresh.scales, fresh.reports)
     emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device)
-    tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=ckpt.path.stem)
-    if box_update is not None:
-        tracker.box_update = box_update
-    return tracker, {"silent_template": silent}
+    tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=name, fingerprint=fingerprint,
+                              box_update=box_update)
+    return tracker, facts
 
 
 @dataclass

@@ -57,6 +57,8 @@ class StaticTracker:
 
     name = "static"
     fingerprint = "static"
+    identity = "static"  # what the tracker is (evaluation refuses to mix another tracker's boxes under its name)
+    source = "static"
     measures_speed = False  # it runs no model: its frames per second mean nothing
 
     def __init__(self) -> None:
@@ -73,14 +75,26 @@ class StaticTracker:
         return np.tile(self.initialize(seq), (seq.num_frames, 1))
 
 
-def crop_config_for(model: torch.nn.Module, student_steps: int = CropConfig.student_steps) -> CropConfig:
-    """Crop geometry matching a model's config (``template_px``, ``search_px``, ``voxel_bins`` when it has them)."""
+def crop_config_for(model: torch.nn.Module, student_steps: int = CropConfig.student_steps,
+                    train_crop: dict | None = None) -> CropConfig:
+    """Crop geometry matching a model: ``template_px``, ``search_px`` and ``voxel_bins`` from its config, the crop
+    contexts and event window from ``train_crop`` (the ``data.crop`` section of its training config, when the
+    checkpoint records one; CropConfig's defaults otherwise), and ``student_steps`` spike steps per window."""
     mc = getattr(model, "config", None)
     defaults = CropConfig()
+    train_crop = train_crop or {}
+
+    def trained(name: str):
+        return train_crop.get(name, getattr(defaults, name))
+
     return CropConfig(
-        template_px=int(getattr(mc, "template_px", defaults.template_px)),
-        search_px=int(getattr(mc, "search_px", defaults.search_px)),
-        voxel_bins=int(getattr(mc, "voxel_bins", defaults.voxel_bins)),
+        template_px=int(getattr(mc, "template_px", trained("template_px"))),
+        search_px=int(getattr(mc, "search_px", trained("search_px"))),
+        voxel_bins=int(getattr(mc, "voxel_bins", trained("voxel_bins"))),
+        template_context=float(trained("template_context")),
+        search_context=float(trained("search_context")),
+        window_frames=float(trained("window_frames")),
+        heatmap_stride=int(trained("heatmap_stride")),
         student_steps=int(student_steps),
     )
 
@@ -189,6 +203,8 @@ class ModelTracker:
         self.name = name or str(getattr(model, "kind", type(model).__name__))
         self.box_update = box_update or BoxUpdate()
         self.fingerprint = None if fingerprint is None else f"{fingerprint}|{self.box_update.key()}"
+        self.identity: str | None = None  # what the model is (e.g. its checkpoint's hash), set by `had-snn eval`
+        self.source: str | None = None  # where it came from (e.g. the checkpoint path), for messages
         self._seq: Sequence | None = None
         self._box = self._init_wh = np.zeros(4)
         self._template: dict[str, np.ndarray] = {}
