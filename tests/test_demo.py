@@ -145,6 +145,14 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert second.count(": cached, skipped") == 9
     assert "ran: none" in second
 
+    # --resume-dir without --config continues with the saved (tiny) config: nothing recomputed or overwritten
+    stamp_before = (run / "data" / STAMP_NAME).read_text()
+    assert main(["demo", "--resume-dir", str(run), "--no-progress"]) == 0
+    assert "ran: none" in capsys.readouterr().out
+    assert main(["demo", "--resume-dir", str(run), "--config", str(CONFIG_DIR / "demo.yaml")]) == 1
+    assert "conflicts with the run's saved config" in capsys.readouterr().err
+    assert (run / "data" / STAMP_NAME).read_text() == stamp_before
+
 
 def test_cuda_request_falls_back_to_cpu_with_a_warning() -> None:
     import torch
@@ -168,6 +176,74 @@ def test_demo_cli_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert "either --full or --config" in capsys.readouterr().err
     assert main(["demo", "--resume-dir", str(tmp_path / "nope")]) == 1
     assert "no such run folder" in capsys.readouterr().err
+
+
+def _saved_tiny_run(folder: Path) -> dict:
+    """A run folder holding only the tiny config as `had-snn demo` saves it."""
+    import yaml
+
+    from had_snn.demo.config import CONFIG_DIR, SAVED_CONFIG_NAME, load_demo_config
+
+    cfg = load_demo_config(CONFIG_DIR / "demo_tiny.yaml")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SAVED_CONFIG_NAME).write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return cfg
+
+
+def _demo_args(**kw: object) -> object:
+    import argparse
+
+    base = {"config": None, "full": False, "out": None, "resume_dir": None, "fresh": False, "device": "cpu",
+            "no_progress": False}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_resume_dir_reloads_the_saved_config_and_refuses_a_conflicting_one(tmp_path: Path) -> None:
+    from had_snn.commands.demo import choose_config
+    from had_snn.demo.config import CONFIG_DIR, config_differences
+    from had_snn.util.errors import UserError
+
+    run = tmp_path / "run"
+    saved = _saved_tiny_run(run)
+    cfg, note = choose_config(_demo_args(resume_dir=run), run)
+    assert cfg == saved and "as saved in" in note  # not the default demo.yaml
+    same, _ = choose_config(_demo_args(resume_dir=run, config=CONFIG_DIR / "demo_tiny.yaml"), run)
+    assert not config_differences(same, saved)
+    with pytest.raises(UserError, match=r"conflicts with the run's saved config .*data\.sequences \(3 -> 18\)"):
+        choose_config(_demo_args(resume_dir=run, config=CONFIG_DIR / "demo.yaml"), run)
+    with pytest.raises(UserError, match="--full conflicts"):
+        choose_config(_demo_args(resume_dir=run, full=True), run)
+    # --out on an existing run without --config also keeps its config; with one, the change is announced
+    assert choose_config(_demo_args(out=run), run)[0] == saved
+    cfg, note = choose_config(_demo_args(out=run, config=CONFIG_DIR / "demo.yaml"), run)
+    assert cfg["data"]["sequences"] == 18 and "differs from the run's saved config" in note
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match="not a had-snn demo run folder"):
+        choose_config(_demo_args(resume_dir=empty), empty)
+    (empty / "demo_config.yaml").write_text("seed: 0\n")
+    with pytest.raises(ValueError, match="not a resolved config written by `had-snn demo`"):
+        choose_config(_demo_args(resume_dir=empty), empty)
+
+
+def test_demo_cli_refuses_conflicts_and_busy_folders_without_touching_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from had_snn.cli import main
+    from had_snn.commands.demo import resume_hint
+    from had_snn.demo.config import CONFIG_DIR
+    from had_snn.util.runlock import run_folder_lock
+
+    run = tmp_path / "run"
+    _saved_tiny_run(run)
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["demo", "--resume-dir", str(run), "--config", str(CONFIG_DIR / "demo.yaml")]) == 1
+    assert "conflicts with the run's saved config" in capsys.readouterr().err
+    with run_folder_lock(run):
+        assert main(["demo", "--resume-dir", str(run), "--no-progress"]) == 1
+    assert "in use by another had-snn run" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == before  # no data/, teacher/ ... written
+    assert resume_hint(_demo_args(run_dir=run, device="cuda")) == f"had-snn demo --resume-dir {run} --device cuda"
+    assert resume_hint(_demo_args()) is None
 
 
 def test_shipped_demo_configs_resolve() -> None:

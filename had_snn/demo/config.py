@@ -133,3 +133,45 @@ def resolve_device(requested: str) -> str:
     if requested != "auto":
         warnings.warn(f"--device {requested}: CUDA is not available here, running on CPU", stacklevel=2)
     return "cpu"
+
+
+SAVED_CONFIG_NAME = "demo_config.yaml"
+RESOLVED_KEYS = SECTIONS | {"source"}
+
+
+def read_saved_config(run_dir: str | os.PathLike) -> dict | None:
+    """The resolved config a demo run saved in ``RUN/demo_config.yaml``; None when the folder has none.
+
+    Raises ValueError naming the file when it is not a config written by ``had-snn demo``.
+    """
+    from had_snn.train.config import read_yaml
+
+    path = Path(run_dir) / SAVED_CONFIG_NAME
+    if not path.exists():
+        return None
+    cfg = read_yaml(path, "saved demo config")
+    if set(cfg) != RESOLVED_KEYS or set(cfg.get("train") or {}) != set(TRACKERS):
+        raise ValueError(f"{path}: not a resolved config written by `had-snn demo` (expected the keys "
+                         f"{sorted(RESOLVED_KEYS)}, got {sorted(cfg)}); move it away or choose another run folder")
+    return cfg
+
+
+def _without_sources(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
+    return value
+
+
+def config_differences(saved: dict, new: dict, limit: int = 6) -> list[str]:
+    """Dotted paths where two resolved demo configs differ (``source`` paths ignored: only what decides results)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                walk(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{where}.{k}" if where else str(k))
+        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out.append(f"{where} ({a!r} -> {b!r})")
+
+    walk(_without_sources(saved), _without_sources(new), "")
+    return out[:limit] if len(out) <= limit else out[:limit] + [f"... {len(out) - limit} more"]
