@@ -68,6 +68,8 @@ def read_aedat4_recording(path: str | os.PathLike) -> AedatRecording:
     """Read an AEDAT4 recording with the exposure timing of its APS frames (events in file order, not re-sorted:
     the dataset checks count and repair disorder)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a file (an .aedat4 recording)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such AEDAT4 file")
     dv = _dv()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from had_snn.data.events import search_t
+from had_snn.data.sequence import MAX_SENSOR_PX, check_sensor_size
 
 Region = tuple[float, float, float, float]
 _CHUNK_EVENTS = 1 << 15
@@ -36,9 +37,9 @@ def _grid_shape(sensor_size: tuple[int, int], region: Region | None, out_hw: tup
     elif region is not None:
         h_out, w_out = int(round(region[3])), int(round(region[2]))
     else:
-        h_out, w_out = int(sensor_size[1]), int(sensor_size[0])
-    if h_out <= 0 or w_out <= 0:
-        raise ValueError(f"output grid must be positive, got (H, W)=({h_out}, {w_out})")
+        w_out, h_out = check_sensor_size(tuple(sensor_size)[:2], "sensor_size")  # tonic: (W, H, 2)
+    if not (0 < h_out <= MAX_SENSOR_PX and 0 < w_out <= MAX_SENSOR_PX):
+        raise ValueError(f"output grid must be 1..{MAX_SENSOR_PX} px per side, got (H, W)=({h_out}, {w_out})")
     return h_out, w_out
 
 

@@ -16,8 +16,14 @@ Native sequence file (HDF5; README.md "Formats" has the summary)::
 An events-only HDF5 file has the ``events`` group and the ``format``/``format_version``/``sensor_size`` attrs.
 
 Other formats for :func:`read_events` / :func:`write_events`: ``.npz`` (arrays x, y, t, p, sensor_size), text
-``.txt``/``.csv`` (columns ``x y t p``, t in integer microseconds, whitespace or comma separated, ``#`` comment
-lines and an optional column-name header; a ``# sensor_size W H`` comment line gives the sensor size). Read only:
+``.txt``/``.csv`` (integer columns separated by whitespace, commas or semicolons, ``#`` comment lines; a
+``# sensor_size W H`` comment line gives the sensor size). A text file with a header line is read **by column
+name**, in any order: ``x``, ``y``, ``t``/``ts``/``time``/``timestamp`` and ``p``/``pol``/``polarity``
+(case-insensitive); the t name may carry its unit, ``t_us``/``t[us]``/``t (us)`` (the default), ``t_ns`` (floored
+to us) or ``t_ms``; any other name is an error naming the file and the columns found and expected. The header is a
+non-comment line before the data, or a ``#`` line starting with three or more column names (``# t x y p``; the
+``# x y t p`` line :func:`write_events` writes). Without a header the columns are ``x y t p`` by position, t in
+microseconds. Read only:
 ``.aedat4`` (iniVation DV, through :func:`had_snn.data.aedat.read_aedat4`; extra ``had-snn[aedat]``), Prophesee
 ``.raw`` (EVT 2.0 / EVT 3.0, the encoding from the ``% evt`` header line) and ``.dat`` (through
 :mod:`had_snn.data.prophesee`, decoded in chunks: EVT 3.0 with numpy, EVT 2.0 and DAT by expelliarmus, extra
@@ -31,8 +37,12 @@ falls back to ``(max x + 1, max y + 1)``. A Prophesee file without geometry and 
 error.
 
 Every writer is atomic (temporary file in the same folder, then ``os.replace``). Every reader validates and
-raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist); a
-missing optional extra is a ValueError naming the ``pip install`` command.
+raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist, a
+ValueError "is a folder, expected a file" for a folder); a missing optional extra is a ValueError naming the
+``pip install`` command. Sensor sizes, from files or arguments, must be integers in 1..100000 px
+(:func:`had_snn.data.sequence.check_sensor_size`), checked before any array is sized from them; events outside the
+sensor are an error. Ground-truth boxes that cannot be on the sensor are read as absent, counted in a warning
+(:func:`had_snn.data.sequence.sanitize_boxes`).
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ import h5py
 import numpy as np
 
 from had_snn.data.events import EVENT_DTYPE, make_events, time_window, validate_events
-from had_snn.data.sequence import Sequence
+from had_snn.data.sequence import Sequence, check_sensor_size, sanitize_boxes
 from had_snn.util.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -84,8 +94,11 @@ def ms_to_idx(t_us: np.ndarray, origin_us: int = 0) -> np.ndarray:
     return np.searchsorted(t_us, starts, side="left").astype(np.uint64)
 
 
-def _existing(path: str | os.PathLike) -> Path:
+def _existing(path: str | os.PathLike, what: str = "an event or sequence file") -> Path:
+    """``path`` as a Path if it is a file; a folder is a ValueError, a missing path FileNotFoundError."""
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p}: is a folder, expected a file ({what})")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such file")
     return p
@@ -124,9 +137,9 @@ def _sensor_size_attr(f: h5py.File, path: Path) -> tuple[int, int]:
     if "sensor_size" not in f.attrs:
         raise ValueError(f"{path}: missing attribute 'sensor_size' (W, H)")
     s = np.asarray(f.attrs["sensor_size"]).ravel()
-    if s.size != 2 or s.dtype.kind not in "iu" or (s <= 0).any():
-        raise ValueError(f"{path}: attribute 'sensor_size' must be two positive integers (W, H), got {s.tolist()}")
-    return int(s[0]), int(s[1])
+    if s.dtype.kind not in "iu":
+        raise ValueError(f"{path}: attribute 'sensor_size' has dtype {s.dtype}, expected two integers (W, H) px")
+    return check_sensor_size(s, f"{path}: attribute 'sensor_size'")
 
 
 def _check_format(f: h5py.File, path: Path, allowed: tuple[str, ...]) -> str:
@@ -271,8 +284,13 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
 
 
 def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence:
-    """Read and validate a native HDF5 sequence file; ``load_frames=False`` skips the RGB frames (frames=None)."""
-    path = _existing(path)
+    """Read and validate a native HDF5 sequence file; ``load_frames=False`` skips the RGB frames (frames=None).
+
+    Ground-truth boxes (and trajectory boxes) that cannot be a target on the sensor (non-positive size, non-finite,
+    outside it or far larger: :func:`had_snn.data.sequence.valid_box_mask`) are read as absent (NaN rows); a
+    warning names the file and counts them.
+    """
+    path = _existing(path, "a native .h5 sequence file")
     with _open_h5(path) as f:
         _check_format(f, path, (SEQUENCE_FORMAT,))
         sensor_size = _sensor_size_attr(f, path)
@@ -283,6 +301,7 @@ def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence
             raise ValueError(f"{path}: dataset 'boxes' has shape {boxes.shape}, expected ({len(frame_t_us)}, 4)")
         if np.any(np.diff(frame_t_us) <= 0):
             raise ValueError(f"{path}: dataset 'frame_t_us' must be strictly increasing")
+        boxes, _ = sanitize_boxes(boxes, sensor_size, f"{path}: dataset 'boxes'")
         frames = None
         if load_frames and "frames" in f:
             d = _dataset(f, "frames", path, "u1", 4)
@@ -298,6 +317,7 @@ def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence
                                  f"expected ({len(traj_t)}, 4)")
             if np.any(np.diff(traj_t) <= 0):
                 raise ValueError(f"{path}: dataset 'trajectory/t_us' must be strictly increasing")
+            traj_b, _ = sanitize_boxes(traj_b, sensor_size, f"{path}: dataset 'trajectory/boxes'")
         meta = {}
         if "meta" in f:
             for key, value in f["meta"].attrs.items():
@@ -340,6 +360,8 @@ def read_events_and_frames(
     (and ``load_frames``), else both are None. Native sequence files: use :func:`read_sequence` for their frames.
     """
     path = _existing(path)
+    if sensor_size is not None:  # checked before anything is read or allocated
+        sensor_size = check_sensor_size(sensor_size, f"{path}: requested sensor size (--sensor W H)")
     suffix = path.suffix.lower()
     frames = frame_t_us = None
     no_size = None  # why the file has no sensor size, when it may have none
@@ -362,7 +384,7 @@ def read_events_and_frames(
             ev, frames, frame_t_us, file_size = read_aedat4(path)
         except ImportError as exc:  # the optional dv-processing extra is missing
             raise ValueError(f"{path}: {exc}") from None
-        file_size = (int(file_size[0]), int(file_size[1]))
+        file_size = check_sensor_size(file_size, f"{path}: AEDAT4 event resolution")
         backwards = int(np.count_nonzero(np.diff(ev["t"]) < 0)) if len(ev) else 0
         if backwards:  # DV writes packets in arrival order; sort them as the dataset loaders do
             ev = ev[np.argsort(ev["t"], kind="stable")]
@@ -387,9 +409,6 @@ def read_events_and_frames(
     else:
         raise ValueError(f"{path}: unknown event file suffix {path.suffix!r}; expected one of {list(READ_SUFFIXES)}")
     if sensor_size is not None:
-        sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
-        if min(sensor_size) <= 0:
-            raise ValueError(f"{path}: sensor size must be two positive integers (W, H), got {sensor_size}")
         if file_size is not None and file_size != sensor_size:
             raise ValueError(f"{path}: file sensor size {file_size} differs from the requested {sensor_size}")
         file_size = sensor_size
@@ -444,10 +463,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
     if len({len(c) for c in cols.values()}) != 1:
         raise ValueError(f"{path}: arrays x, y, t, p have different lengths")
     if size is not None:
-        size = np.asarray(size).ravel()
-        if size.size != 2:
-            raise ValueError(f"{path}: array 'sensor_size' must hold (W, H), got {size.tolist()}")
-        size = (int(size[0]), int(size[1]))
+        size = check_sensor_size(size, f"{path}: array 'sensor_size'")
     return _events_from_columns(cols, path, "array '{}'"), size
 
 
@@ -476,32 +492,120 @@ def _read_npy(path: Path) -> np.ndarray:
     return _events_from_columns(cols, path, "field '{}'")
 
 
-def _read_text(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """Parse ``x y t p`` rows; ``#`` comments and one optional non-numeric column header are skipped."""
+#: Column names a text header may use (case-insensitive) -> event field.
+TEXT_COLUMN_NAMES = {"x": "x", "y": "y", "t": "t", "ts": "t", "time": "t", "timestamp": "t",
+                     "p": "p", "pol": "p", "polarity": "p"}
+#: Time units a header may give for the t column (``t_us``, ``timestamp_ns``, ``t[ms]``, ``t (us)``): divisor and
+#: multiplier to integer microseconds. A t column without a unit is in microseconds.
+TEXT_TIME_UNITS = {"us": (1, 1), "µs": (1, 1), "μs": (1, 1), "ns": (1000, 1), "ms": (1, 1000)}
+_UNIT_RE = r"us|µs|μs|ns|ms|s"
+_COLUMN_TOKEN = re.compile(rf"([a-z]+)(?:_({_UNIT_RE})|\[({_UNIT_RE})\]|\(({_UNIT_RE})\))?", re.IGNORECASE)
+_EXPECTED_HEADER = ("x, y, t (or ts/time/timestamp, unit suffix _us/_ns/_ms, default us) and p (or pol/polarity), "
+                    "each once, in any order, e.g. 't,x,y,p'")
+
+
+def _column_tokens(text: str) -> list[str]:
+    """A header line's column names: separators are commas, semicolons or whitespace; ``t (us)`` is one name."""
+    text = re.sub(rf"\s+([(\[](?:{_UNIT_RE})[)\]])", r"\1", text, flags=re.IGNORECASE)
+    return [tok.strip("'\"") for tok in re.split(r"[,;\s]+", text.strip()) if tok.strip("'\"")]
+
+
+def _column_name(token: str) -> tuple[str, str | None] | None:
+    """``(field, unit)`` of a header token, or None when it is not a known column name."""
+    m = _COLUMN_TOKEN.fullmatch(token)
+    if not m or m.group(1).lower() not in TEXT_COLUMN_NAMES:
+        return None
+    unit = next((u for u in m.groups()[1:] if u), None)
+    return TEXT_COLUMN_NAMES[m.group(1).lower()], unit.lower() if unit else None
+
+
+def _parse_header(path: Path, lineno: int, tokens: list[str]) -> tuple[tuple[str, ...], str]:
+    """Field order and time unit of a header; anything but x, y, t, p once each (t with a known unit) is an error."""
+    names = [_column_name(tok) for tok in tokens]
+    fields = tuple(n[0] for n in names if n)
+    if None in names or sorted(fields) != sorted(EVENT_FIELDS):
+        raise ValueError(f"{path}:{lineno}: header names columns {tokens}; expected {_EXPECTED_HEADER}")
+    units = [n[1] for n in names if n and n[1]]
+    if any(n[1] and n[0] != "t" for n in names):
+        raise ValueError(f"{path}:{lineno}: header {tokens}: only the t column takes a unit")
+    unit = units[0] if units else "us"
+    if unit not in TEXT_TIME_UNITS:
+        raise ValueError(f"{path}:{lineno}: header {tokens}: time unit {unit!r} is not supported; expected integer "
+                         f"times in us, ns or ms")
+    return fields, unit
+
+
+def _text_layout(path: Path) -> tuple[int, str | None, tuple[tuple[str, ...], str, int] | None, tuple[int, int] | None]:
+    """Lines to skip, delimiter, header ``(fields, unit, line)`` or None, and the ``# sensor_size`` of a text file.
+
+    A non-comment line before the data that does not start with a number is a header and must name the columns. A
+    ``#`` comment line whose first three or more words are column names (``# t x y p``, or the ``# x,y,t,p (t in
+    microseconds)`` line :func:`write_events` writes) is a header too; other comments are skipped. Two headers that
+    disagree are an error.
+    """
     size = None
     skip = 0
     delimiter = None
+    headers: list[tuple[tuple[str, ...], str, int]] = []
     with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
+        for lineno, line in enumerate(fh, start=1):
             stripped = line.strip()
             m = _SENSOR_LINE.match(stripped)
             if m:
-                size = (int(m.group(1)), int(m.group(2)))
+                size = check_sensor_size((int(m.group(1)), int(m.group(2))), f"{path}:{lineno}: '# sensor_size' line")
+            if stripped.startswith("#") and not m:
+                tokens = _column_tokens(stripped.lstrip("#"))
+                lead = []
+                for tok in tokens:
+                    if _column_name(tok) is None:
+                        break
+                    lead.append(tok)
+                if len(lead) >= 3:
+                    headers.append((*_parse_header(path, lineno, lead), lineno))
             if not stripped or stripped.startswith("#"):
                 skip += 1
                 continue
-            if not re.match(r"^[-+\d]", stripped):  # a column-name header such as "x,y,t,p"
+            if not re.match(r"^[-+\d]", stripped):  # a column-name header such as "t,x,y,p"
+                headers.append((*_parse_header(path, lineno, _column_tokens(stripped)), lineno))
                 skip += 1
                 continue
-            delimiter = "," if "," in stripped else None
+            delimiter = next((d for d in ",;" if d in stripped), None)
             break
+    if len({h[:2] for h in headers}) > 1:
+        described = "; ".join(f"line {h[2]}: {','.join(h[0])} (t in {h[1]})" for h in headers)
+        raise ValueError(f"{path}: column headers disagree ({described}); keep one")
+    return skip, delimiter, headers[-1] if headers else None, size
+
+
+def _read_text(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Parse integer event rows of a ``.txt``/``.csv`` file; returns ``(events, sensor size or None)``.
+
+    Columns are read by name when the file has a header (see :func:`_text_layout`; names in
+    :data:`TEXT_COLUMN_NAMES`, the t unit from the name, :data:`TEXT_TIME_UNITS`), else by position as ``x y t p``
+    with t in microseconds. ``#`` lines are comments; ``# sensor_size W H`` gives the sensor size.
+    """
+    skip, delimiter, header, size = _text_layout(path)
+    fields, unit = (header[0], header[1]) if header else (EVENT_FIELDS, "us")
+    order = " ".join(fields)
     try:
         data = np.loadtxt(path, dtype=np.int64, delimiter=delimiter, comments="#", skiprows=skip, ndmin=2)
     except ValueError as exc:
-        raise ValueError(f"{path}: expected integer columns 'x y t p' (t in microseconds): {exc}") from None
+        raise ValueError(f"{path}: expected integer columns '{order}' (t in {unit}): {exc}") from None
     if data.size == 0:
         return np.empty(0, dtype=EVENT_DTYPE), size
     if data.shape[1] != 4:
-        raise ValueError(f"{path}: expected 4 columns 'x y t p', found {data.shape[1]}")
-    cols = {n: data[:, k] for k, n in enumerate(EVENT_FIELDS)}
-    return _events_from_columns(cols, path, "column '{}'"), size
+        raise ValueError(f"{path}: expected 4 columns '{order}', found {data.shape[1]}")
+    cols = {n: data[:, k] for k, n in enumerate(fields)}
+    divisor, factor = TEXT_TIME_UNITS[unit]
+    if factor != 1 and np.abs(cols["t"]).max() > np.iinfo(np.int64).max // factor:
+        raise ValueError(f"{path}: column t (in {unit}) holds times too large for int64 microseconds")
+    cols["t"] = cols["t"] // divisor * factor
+    ev = _events_from_columns(cols, path, "column '{}'")
+    try:
+        validate_events(ev, None, source=str(path))
+    except ValueError as exc:
+        if header:
+            raise
+        raise ValueError(f"{exc} (no header line: columns were read by position as x y t p, t in us; if the file "
+                         f"has another order, add a header line naming the columns, e.g. 't,x,y,p')") from None
+    return ev, size

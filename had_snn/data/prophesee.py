@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from had_snn.data.events import EVENT_DTYPE, make_events
+from had_snn.data.sequence import check_sensor_size
 
 PROPHESEE_EXTRA_HINT = "reading Prophesee .raw/.dat files needs expelliarmus: pip install had-snn[prophesee]"
 PROPHESEE_SUFFIXES = (".raw", ".dat")
@@ -78,9 +79,7 @@ def _parse_size(path: Path, what: str, w: str, h: str) -> tuple[int, int]:
         size = (int(w), int(h))
     except ValueError:
         raise ValueError(f"{path}: header {what} is not two integers (W, H)") from None
-    if min(size) <= 0:
-        raise ValueError(f"{path}: header {what} gives a non-positive sensor size {size}")
-    return size
+    return check_sensor_size(size, f"{path}: header {what}")
 
 
 def _header_sensor_size(path: Path, fields: dict[str, str]) -> tuple[int, int] | None:
@@ -127,6 +126,8 @@ def read_header(path: str | os.PathLike) -> PropheseeHeader:
     than CD events, and a data section that is not a whole number of words/events (truncated file).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a file (a Prophesee .raw/.dat recording)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     file_bytes = path.stat().st_size

@@ -17,7 +17,9 @@ IoU only; for centre errors the ``- 1`` cancels, so PR and NPR are identical to 
 Degenerate boxes (pytracking raises on NaN predictions; we keep scoring and document the rule):
 
 * ground truth NaN, or ``w <= 0`` or ``h <= 0``: the frame is **excluded** (target absent; pytracking's ``valid``
-  mask). With ``frame_size`` given, a GT box lying entirely outside the image is excluded too.
+  mask). With ``frame_size`` given, a GT box that cannot be a target in the image is excluded too: entirely
+  outside it, or over twice its width or height (:func:`had_snn.data.sequence.valid_box_mask`, the rule the
+  readers apply when they load ground truth), so absurd boxes never score.
 * prediction NaN/inf or negative size: the frame counts as a **failure** (IoU 0, infinite centre error).
 * prediction of zero width or height: IoU 0 (it covers no area) but its centre is still scored for PR/NPR.
 * boxes are never clipped to the frame; a prediction outside the image simply has IoU 0 with a GT inside it.
@@ -29,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from had_snn.data.sequence import valid_box_mask
 
 IOU_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 CENTER_THRESHOLDS_PX = np.arange(0, 51, dtype=np.float64)
@@ -48,14 +52,13 @@ def _as_boxes(boxes: np.ndarray, name: str) -> np.ndarray:
 
 def valid_gt_mask(gt: np.ndarray, frame_size: tuple[int, int] | None = None) -> np.ndarray:
     """Frames whose ground truth is scored: finite, ``w > 0``, ``h > 0`` and (if ``frame_size=(W, H)`` px is given)
-    overlapping the image."""
+    a valid box on that sensor (:func:`had_snn.data.sequence.valid_box_mask`: overlapping it, at most twice its
+    size)."""
     g = _as_boxes(gt, "ground truth")
+    if frame_size is not None:
+        return valid_box_mask(g, frame_size)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(g).all(axis=1) & (g[:, 2] > 0) & (g[:, 3] > 0)
-        if frame_size is not None:
-            w_px, h_px = frame_size
-            ok &= (g[:, 0] < w_px) & (g[:, 1] < h_px) & (g[:, 0] + g[:, 2] > 0) & (g[:, 1] + g[:, 3] > 0)
-    return ok
+        return np.isfinite(g).all(axis=1) & (g[:, 2] > 0) & (g[:, 3] > 0)
 
 
 def _valid_pred_mask(pred: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from had_snn.data.events import EVENT_DTYPE
-from had_snn.data.sequence import Sequence
+from had_snn.data.sequence import Sequence, check_sensor_size, valid_box_mask
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class LoadReport:
     events_out_of_bounds: int = 0  # events with x >= W or y >= H; dropped
     polarity_remapped: int = 0  # events with polarity -1 (Prophesee/-1,1 convention); mapped to 0
     boxes_clipped: int = 0  # boxes reaching outside the sensor; clipped to it
-    boxes_absent: int = 0  # frames where the target is absent (absent flag, zero-size or fully outside box) -> NaN
+    boxes_absent: int = 0  # target absent (absent flag; zero-size, non-finite, fully outside or oversized box) -> NaN
     frames_unannotated: int = 0  # recorded frames without a ground-truth line; dropped
     gt_rows_clipped: int = 0  # ground-truth rows past the last frame (COESOT aligns from frame 0); dropped
     csv_first_line_dropped: int = 0  # a headerless event CSV's first row, consumed as a header as its authors do
@@ -65,7 +65,7 @@ def checked_sequence(
     timestamps going backwards, no events at all. Counted repairs: see :class:`LoadReport`.
     """
     report = report or LoadReport()
-    width, height = int(sensor_size[0]), int(sensor_size[1])
+    width, height = check_sensor_size(sensor_size, f"{source}: sensor size")
     frame_t_us = np.asarray(frame_t_us, dtype=np.int64)
     boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
     if len(boxes) != len(frame_t_us):
@@ -143,17 +143,20 @@ def checked_sequence(
 
 
 def _clip_boxes(boxes: np.ndarray, width: int, height: int, report: LoadReport) -> np.ndarray:
-    """Clip boxes to the sensor; zero-size or fully-outside boxes become NaN rows (target absent)."""
+    """Boxes that cannot be a target on the sensor (:func:`~had_snn.data.sequence.valid_box_mask`: zero or negative
+    size, non-finite, fully outside, or over twice the sensor's size) become NaN rows (target absent, counted);
+    valid boxes reaching outside the sensor are clipped to it (counted)."""
     out = boxes.copy()
-    valid = ~np.isnan(out).any(axis=1)
-    x0, y0 = out[:, 0], out[:, 1]
-    x1, y1 = x0 + out[:, 2], y0 + out[:, 3]
-    cx0, cy0 = np.clip(x0, 0, width), np.clip(y0, 0, height)
-    cx1, cy1 = np.clip(x1, 0, width), np.clip(y1, 0, height)
-    changed = valid & ((cx0 != x0) | (cy0 != y0) | (cx1 != x1) | (cy1 != y1))
-    empty = valid & ((cx1 - cx0 <= 0) | (cy1 - cy0 <= 0))
-    report.boxes_clipped += int((changed & ~empty).sum())
-    report.boxes_absent += int(empty.sum())
+    was_absent = np.isnan(out).all(axis=1)
+    valid = valid_box_mask(out, (width, height))
+    report.boxes_absent += int((~valid & ~was_absent).sum())
+    out[~valid] = np.nan
+    with np.errstate(invalid="ignore"):
+        x0, y0 = out[:, 0], out[:, 1]
+        x1, y1 = x0 + out[:, 2], y0 + out[:, 3]
+        cx0, cy0 = np.clip(x0, 0, width), np.clip(y0, 0, height)
+        cx1, cy1 = np.clip(x1, 0, width), np.clip(y1, 0, height)
+        changed = valid & ((cx0 != x0) | (cy0 != y0) | (cx1 != x1) | (cy1 != y1))
+    report.boxes_clipped += int(changed.sum())
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = cx0, cy0, cx1 - cx0, cy1 - cy0
-    out[empty | ~valid] = np.nan
     return out

@@ -54,6 +54,10 @@ def find_sequence_dir(root: Path, name: str, splits: tuple[str, ...], dataset: s
 
 
 def require_file(path: Path, what: str) -> Path:
+    """``path`` if it is a file; a folder is a ValueError ("is a folder, expected a file"), a missing path
+    FileNotFoundError, both naming ``what``."""
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a file ({what})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing {what}")
     return path
