@@ -1,9 +1,24 @@
 """The training loop shared by teachers and students: DDP-aware, resumable, with per-epoch metrics and checkpoints.
 
 Outputs in ``out_dir``: ``config.yaml`` (resolved config), ``metrics.csv`` / ``metrics.json`` (one row per epoch),
-``last.pt`` (checkpoint after every epoch, written atomically). ``resume=True`` restores model, optimiser,
-schedule, extra modules, step counter and RNG from ``last.pt`` and continues with the next epoch; training pairs
-depend only on (seed, epoch, index), so a resumed run sees the same data as an uninterrupted one.
+``last.pt`` (checkpoint after every epoch, written atomically) and, when ``val_sequences`` are given, ``best.pt``
+(the model of the epoch with the highest validation success rate ``val_sr``, written atomically).
+
+Nothing is written before the run is known to start (config parsed, data and model built, checkpoint restored):
+a run that fails to start leaves the folder as it was. A fresh run (``resume=False``) first removes the folder's
+old run files (:data:`RUN_FILES`). After each epoch the order is: ``last.pt`` (it holds the whole metrics history
+and the best-epoch record), then ``best.pt`` when ``val_sr`` improved, then the metrics files. A kill at any point
+therefore leaves a checkpoint that is never behind the metrics; ``resume=True`` rewrites the metrics from the
+checkpoint's history (dropping rows beyond its epoch) and rewrites ``best.pt`` from the checkpoint when the kill fell
+between the two checkpoint writes. ``resume=True`` restores model, optimiser, schedule, extra modules, step counter,
+RNG and best-epoch record from ``last.pt`` and continues with the next epoch; training pairs depend only on
+(seed, epoch, index), so a resumed run sees the same data as an uninterrupted one. A resume is refused when the
+config differs from the checkpoint's in anything but ``epochs``, ``data.dir``, ``data.num_workers`` and the teacher
+path (:func:`resume_differences`) or when it validates on other sequences.
+
+Validation: after every epoch rank 0 tracks each of ``val_sequences`` one pass (OTB protocol,
+:class:`~had_snn.tracking.tracker.ModelTracker` with the training crop) and logs their success rate (AUC, a
+fraction in [0, 1]) as ``val_sr``.
 
 Distillation plugs in through ``extra_loss(out, batch) -> (loss, terms)`` (added to the tracking loss) and
 ``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks).
@@ -16,6 +31,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +44,7 @@ from tqdm import tqdm
 
 from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.models import build_model
+from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
 from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.train.config import TrainConfig, save_config
@@ -46,6 +63,13 @@ class TrainRun:
 
 ExtraLoss = Callable[[dict, dict], tuple[torch.Tensor, dict[str, float]]]
 CHECKPOINT_NAME = "last.pt"
+BEST_NAME = "best.pt"
+CONFIG_NAME = "config.yaml"
+METRICS_NAMES = ("metrics.json", "metrics.csv")
+# Every file a run writes: a fresh run removes them first, so no stale file of an earlier run survives beside it.
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, CONFIG_NAME, *METRICS_NAMES)
+# Config fields a resumed run may change: they do not change what the run computes (epochs only extends it).
+RESUME_MAY_CHANGE = ("epochs", "data.dir", "data.num_workers", "distill.teacher")
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -67,6 +91,35 @@ def write_metrics(out_dir: Path, history: list[dict]) -> None:
     write_text_atomic(out_dir / "metrics.csv", buf.getvalue())
 
 
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
+    """Dotted names of the config fields in which ``cfg`` differs from a checkpoint's ``train_config`` ``saved``,
+    ignoring :data:`RESUME_MAY_CHANGE`. Lists and tuples compare equal element by element."""
+    a, b = _flatten(json.loads(json.dumps(saved))), _flatten(json.loads(json.dumps(cfg.to_dict())))
+    return sorted(k for k in set(a) | set(b) if k not in RESUME_MAY_CHANGE and a.get(k) != b.get(k))
+
+
+def validate(model: nn.Module, sequences: Sequence[TrackSequence], crop: CropConfig,
+             device: torch.device | str = "cpu") -> float:
+    """Success rate (AUC, fraction in [0, 1]) of ``model`` tracking each sequence one pass from its first GT box."""
+    from had_snn.evaluation.metrics import score_sequence, summarize
+    from had_snn.tracking.tracker import ModelTracker
+
+    tracker = ModelTracker(model, crop, device=device, name="val")
+    scores = [score_sequence(tracker.track(s), s.boxes, frame_size=s.sensor_size) for s in sequences]
+    return summarize(scores).auc
+
+
 def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -75,8 +128,12 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, schedule
     state = load_checkpoint(path, map_location="cpu")
     if state["kind"] != model.kind:
         raise ValueError(f"{path}: checkpoint holds a {state['kind']!r} model but the config trains {model.kind!r}")
-    if state.get("train_config", {}).get("model_config") != cfg.to_dict()["model_config"]:
-        raise ValueError(f"{path}: model_config differs from the checkpoint's; resume with the same config")
+    if "train_config" not in state or "optimizer" not in state:
+        raise ValueError(f"{path}: not a training checkpoint (no optimiser state); cannot resume from it")
+    differ = resume_differences(state["train_config"], cfg)
+    if differ:
+        raise ValueError(f"{path}: the config differs from the checkpoint's run in {', '.join(differ)}; resume with "
+                         f"the run's config ({path.parent / CONFIG_NAME}) or start over without resuming")
     if len(state.get("extra_modules", [])) != len(extra):
         raise ValueError(f"{path}: checkpoint has {len(state.get('extra_modules', []))} extra modules, "
                          f"this run {len(extra)}")
@@ -86,7 +143,30 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, schedule
     for module, sd in zip(extra, state.get("extra_modules", []), strict=True):
         module.load_state_dict(sd)
     torch.set_rng_state(state["rng"])
-    return state["epoch"], state["step"], list(state["history"])
+    return state
+
+
+def _repair_best(out_dir: Path, state: dict, model: nn.Module, cfg: TrainConfig) -> None:
+    """After a resume: make ``best.pt`` hold the epoch the checkpoint's best record names (a kill may have fallen
+    between writing ``last.pt`` and ``best.pt``)."""
+    best = state.get("best")
+    if not best:
+        return
+    path = out_dir / BEST_NAME
+    held = load_checkpoint(path).get("epoch") if path.is_file() else None
+    if held == best["epoch"]:
+        return
+    if best["epoch"] == state["epoch"]:
+        _save_best(path, model, best, state.get("val_names", []), cfg)
+    else:
+        print(f"warning: {path} should hold epoch {best['epoch']} (val_sr {best['val_sr']:.4f}) but holds "
+              f"{held if held is not None else 'nothing'}; it is rewritten when val_sr next improves",
+              file=sys.stderr)
+
+
+def _save_best(path: Path, model: nn.Module, best: dict, val_names: list[str], cfg: TrainConfig) -> None:
+    save_checkpoint(path, {**model_state(model), "epoch": best["epoch"], "step": best["step"],
+                           "val_sr": best["val_sr"], "val_names": list(val_names), "train_config": cfg.to_dict()})
 
 
 def train(
@@ -99,23 +179,48 @@ def train(
     extra_loss: ExtraLoss | None = None,
     extra_modules: Sequence[nn.Module] = (),
     progress: bool = True,
+    val_sequences: Sequence[TrackSequence] | None = None,
 ) -> TrainRun:
     """Train ``cfg.model`` on pairs from ``sequences``; returns the metrics history and the trained model.
 
-    Under ``torchrun`` every rank calls this; rank 0 writes the outputs.
+    ``val_sequences`` (optional): tracked after every epoch on rank 0; their success rate is logged as ``val_sr``
+    and ``best.pt`` keeps the best epoch. Under ``torchrun`` every rank calls this; rank 0 writes the outputs.
+    Resuming a run that already reached ``cfg.epochs`` writes nothing and returns its history.
     """
     out_dir = Path(out_dir)
     ctx = distributed.setup(device)
     try:
-        return _train(cfg, out_dir, sequences, ctx, resume, extra_loss, list(extra_modules), progress)
+        return _train(cfg, out_dir, sequences, ctx, resume, extra_loss, list(extra_modules), progress,
+                      list(val_sequences or []))
     finally:
         distributed.cleanup(ctx)
 
 
-def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, progress) -> TrainRun:
-    if ctx.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "config.yaml")
+def _start_outputs(out_dir: Path, cfg: TrainConfig, resume: bool, state: dict | None, model: nn.Module,
+                   history: list[dict]) -> None:
+    """Rank 0, once the run is known to start: clear a fresh run's folder, write the config, resync the metrics."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for name in RUN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    save_config(cfg, out_dir / CONFIG_NAME)
+    if state is not None:
+        _resync(out_dir, state, model, cfg, history)
+
+
+def _resync(out_dir: Path, state: dict, model: nn.Module, cfg: TrainConfig, history: list[dict]) -> None:
+    """After a resume: make the metrics files and ``best.pt`` agree with the checkpoint (rows beyond its epoch are
+    dropped, missing rows restored); files that already agree are left untouched."""
+    try:
+        current = json.loads((out_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        current = None
+    if current != history or not (out_dir / "metrics.csv").is_file():
+        write_metrics(out_dir, history)
+    _repair_best(out_dir, state, model, cfg)
+
+
+def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, progress, val_sequences) -> TrainRun:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, **cfg.model_config)
     dataset = PairDataset(sequences, cfg.data.crop_config(), cfg.data.samples_per_epoch, cfg.data.max_gap,
@@ -133,10 +238,24 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
     total_steps = cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, cfg.warmup_steps, total_steps))
-    start_epoch, step, history = 0, 0, []
+    start_epoch, step, history, best, state = 0, 0, [], None, None
+    val_names = [s.name for s in val_sequences]
     ckpt_path = out_dir / CHECKPOINT_NAME
     if resume:
-        start_epoch, step, history = _restore(ckpt_path, cfg, model, optimizer, scheduler, extra_modules)
+        state = _restore(ckpt_path, cfg, model, optimizer, scheduler, extra_modules)
+        start_epoch, step, history, best = state["epoch"], state["step"], list(state["history"]), state.get("best")
+        saved_names = state.get("val_names")
+        if saved_names is not None and saved_names != val_names:
+            raise ValueError(f"{ckpt_path}: the run validated on {len(saved_names)} sequence(s) {saved_names} but "
+                             f"this resume on {len(val_names)} {val_names}; resume with the same val sequences "
+                             f"(e.g. the same --val-sequences)")
+        if start_epoch >= cfg.epochs:  # nothing left to train: only bring the outputs in line with last.pt
+            if ctx.is_main:
+                _resync(out_dir, state, model, cfg, history)
+            return TrainRun(history, model)
+    if ctx.is_main:
+        _start_outputs(out_dir, cfg, resume, state, model, history)
+    saved_at = (start_epoch, step) if resume else None
     model.to(ctx.device)
     for m in extra_modules:
         m.to(ctx.device)
@@ -145,55 +264,76 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
             if torch.is_tensor(v) and k != "step":
                 group[k] = v.to(ctx.device)
     net = distributed.wrap(model, ctx)
-    for epoch in range(start_epoch, cfg.epochs):
-        dataset.set_epoch(epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        net.train()
-        for m in extra_modules:
-            m.train()
-        sums: dict[str, float] = {}
-        t0 = time.perf_counter()
-        bar = tqdm(loader, desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and ctx.is_main),
-                   leave=False)
-        for batch in bar:
-            batch = _to_device(batch, ctx.device)
-            out = net(batch)
-            loss, logs = tracking_loss(out, batch, cfg.loss_weights or None)
-            if extra_loss is not None:
-                extra, extra_logs = extra_loss(out, batch)
-                loss = loss + extra
-                logs.update({f"extra/{k}": v for k, v in extra_logs.items()})
-            if not torch.isfinite(loss):
-                raise ValueError(f"loss became {float(loss)} at step {step} (epoch {epoch + 1}); lower lr "
-                                 f"(now {cfg.lr}) or check the data")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            distributed.average_gradients(extra_params, ctx)
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            logs["loss"] = float(loss.detach())
-            for name, rate in out.get("firing_rates", {}).items():
-                if not name.startswith("template/"):
-                    logs[f"rate/{name}"] = float(rate.detach())
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix(loss=f"{logs['loss']:.3f}", iou=f"{logs['iou']:.2f}")
-        row = distributed.average_scalars({k: v / steps_per_epoch for k, v in sums.items()}, ctx)
-        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
-               "seconds": round(time.perf_counter() - t0, 2), **row}
-        history.append(row)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            dataset.set_epoch(epoch)
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            net.train()
+            for m in extra_modules:
+                m.train()
+            sums: dict[str, float] = {}
+            t0 = time.perf_counter()
+            bar = tqdm(loader, desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}",
+                       disable=not (progress and ctx.is_main), leave=False)
+            for batch in bar:
+                batch = _to_device(batch, ctx.device)
+                out = net(batch)
+                loss, logs = tracking_loss(out, batch, cfg.loss_weights or None)
+                if extra_loss is not None:
+                    extra, extra_logs = extra_loss(out, batch)
+                    loss = loss + extra
+                    logs.update({f"extra/{k}": v for k, v in extra_logs.items()})
+                if not torch.isfinite(loss):
+                    raise ValueError(f"loss became {float(loss)} at step {step} (epoch {epoch + 1}); lower lr "
+                                     f"(now {cfg.lr}) or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                distributed.average_gradients(extra_params, ctx)
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                logs["loss"] = float(loss.detach())
+                for name, rate in out.get("firing_rates", {}).items():
+                    if not name.startswith("template/"):
+                        logs[f"rate/{name}"] = float(rate.detach())
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                bar.set_postfix(loss=f"{logs['loss']:.3f}", iou=f"{logs['iou']:.2f}")
+            row = distributed.average_scalars({k: v / steps_per_epoch for k, v in sums.items()}, ctx)
+            row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
+                   "seconds": round(time.perf_counter() - t0, 2), **row}
+            improved = False
+            if val_sequences and ctx.is_main:
+                row["val_sr"] = validate(model, val_sequences, cfg.data.crop_config(), ctx.device)
+                improved = best is None or row["val_sr"] > best["val_sr"]
+                if improved:
+                    best = {"epoch": epoch + 1, "step": step, "val_sr": row["val_sr"]}
+            history.append(row)
+            if ctx.is_main:
+                save_checkpoint(ckpt_path, {
+                    **model_state(model), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "extra_modules": [m.state_dict() for m in extra_modules], "epoch": epoch + 1, "step": step,
+                    "history": history, "train_config": cfg.to_dict(), "rng": torch.get_rng_state(),
+                    "best": best, "val_names": val_names,
+                })
+                saved_at = (epoch + 1, step)
+                if improved:
+                    _save_best(out_dir / BEST_NAME, model, best, val_names, cfg)
+                write_metrics(out_dir, history)
+                if progress:
+                    val = f" val SR {100 * row['val_sr']:.1f}%" if "val_sr" in row else ""
+                    mark = " (best)" if improved else ""
+                    tqdm.write(f"epoch {epoch + 1}/{cfg.epochs} step {step}: loss {row['loss']:.4f} "
+                               f"iou {row['iou']:.3f}{val}{mark} ({row['seconds']:.1f} s)")
+    except KeyboardInterrupt:
         if ctx.is_main:
-            write_metrics(out_dir, history)
-            save_checkpoint(ckpt_path, {
-                **model_state(model), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "extra_modules": [m.state_dict() for m in extra_modules], "epoch": epoch + 1, "step": step,
-                "history": history, "train_config": cfg.to_dict(), "rng": torch.get_rng_state(),
-            })
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}/{cfg.epochs} step {step}: loss {row['loss']:.4f} "
-                           f"iou {row['iou']:.3f} ({row['seconds']:.1f} s)")
+            where = (f"the last checkpoint {ckpt_path} holds epoch {saved_at[0]} (step {saved_at[1]})" if saved_at
+                     else "no checkpoint was written yet")
+            print(f"\n{cfg.model}: stopped in epoch {epoch + 1}/{cfg.epochs} at step {step}; {where}",
+                  file=sys.stderr)
+        raise
     return TrainRun(history, model)
