@@ -143,6 +143,83 @@ def test_text_with_header_and_comments_fixture(tmp_path) -> None:
         read_events(tmp_path / "s.txt", sensor_size=(4, 3))
 
 
+@pytest.mark.parametrize(
+    "text, x, t_us",
+    [
+        ("t,x,y,p\n100,3,1,1\n150,0,2,0\n", [3, 0], [100, 150]),  # issue #16: read by name, not as x, y, t, p
+        ("# sensor_size 8 6\nP Timestamp Y X\n1 100 1 3\n0 150 2 0\n", [3, 0], [100, 150]),
+        ("ts_us;x;y;pol\n100;3;1;1\n150;0;2;0\n", [3, 0], [100, 150]),
+        ("x,y,p,timestamp_ns\n3,1,1,100999\n0,2,0,150000\n", [3, 0], [100, 150]),  # ns floored to us
+        ("\"x\", \"y\", \"t [ms]\", \"p\"\n3, 1, 1, 1\n0, 2, 2, 0\n", [3, 0], [1000, 2000]),
+        ("x y t (us) p\n3 1 100 1\n0 2 150 0\n", [3, 0], [100, 150]),
+        ("# t x y p\n100 3 1 1\n150 0 2 0\n", [3, 0], [100, 150]),  # a comment line naming the columns
+        ("# written by hand\n# x,y,t,p (t in microseconds)\n3,1,100,1\n0,2,150,0\n", [3, 0], [100, 150]),
+    ],
+)
+def test_text_header_columns_read_by_name(tmp_path, text, x, t_us) -> None:
+    (tmp_path / "e.csv").write_text(text)
+    ev, _ = read_events(tmp_path / "e.csv")
+    assert ev["x"].tolist() == x and ev["t"].tolist() == t_us and ev["y"].tolist() == [1, 2]
+    assert ev["p"].tolist() == [1, 0]
+
+
+def test_text_written_file_header_matches_its_columns(tmp_path, rng) -> None:
+    ev = _events(rng, 50)
+    write_events(tmp_path / "w.csv", ev, SIZE)
+    assert "# x,y,t,p" in (tmp_path / "w.csv").read_text()
+    assert np.array_equal(read_events(tmp_path / "w.csv")[0], ev)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b,c,d\n1,2,3,1\n", r"e\.csv:1: header names columns \['a', 'b', 'c', 'd'\]; expected x, y, t"),
+        ("x,y,t\n1,2,3\n", r"e\.csv:1: header names columns \['x', 'y', 't'\]"),
+        ("x,y,t,t,p\n1,2,3,3,1\n", r"header names columns \['x', 'y', 't', 't', 'p'\]"),
+        ("x,y,t,p,label\n1,2,3,1,7\n", r"header names columns \['x', 'y', 't', 'p', 'label'\]"),
+        ("x,y,t_s,p\n1,2,3,1\n", r"e\.csv:1: header .*time unit 's' is not supported"),
+        ("x_us,y,t,p\n1,2,3,1\n", r"only the t column takes a unit"),
+        ("# t x y p\nx,y,t,p\n1,2,3,1\n", r"e\.csv: column headers disagree \(line 1: t,x,y,p"),
+        ("t,x,y,p\n1,2,3\n", r"e\.csv: expected 4 columns 't x y p', found 3"),
+        ("# sensor_size 0 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size .* 1\.\.100000 px"),
+        ("# sensor_size 200000 6\n1,2,3,1\n", r"'# sensor_size' line: sensor size"),
+        ("100,3,1,1\n150,0,2,0\n50,1,1,1\n", r"field 't' not sorted.*read by position as x y t p.*'t,x,y,p'"),
+    ],
+)
+def test_text_header_errors(tmp_path, text, message) -> None:
+    (tmp_path / "e.csv").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_events(tmp_path / "e.csv")
+
+
+def test_sensor_size_bounds_before_reading(tmp_path, rng) -> None:
+    write_events(tmp_path / "e.npz", _events(rng, 20), SIZE)
+    for bad in ((0, 16), (-24, 16), (24.5, 16), (100_001, 16), (24,)):
+        with pytest.raises(ValueError, match=r"e\.npz: requested sensor size \(--sensor W H\): sensor size"):
+            read_events(tmp_path / "e.npz", sensor_size=bad)
+    assert read_events(tmp_path / "e.npz", sensor_size=(24.0, 16))[1] == SIZE  # integral floats are integers
+    np.savez(tmp_path / "z.npz", **{n: _events(rng, 3)[n] for n in ("x", "y", "t", "p")}, sensor_size=[0, 4])
+    with pytest.raises(ValueError, match=r"z\.npz: array 'sensor_size': sensor size \[0, 4\] is not valid"):
+        read_events(tmp_path / "z.npz")
+    write_sequence(tmp_path / "s.h5", _sequence(rng))
+    for value, message in (([10**9, 16], r"sensor size \[1000000000, 16\] is not valid; expected two integers"),
+                           ([24.0, 16.0], r"attribute 'sensor_size' has dtype float64"),
+                           ([24, 16, 2], r"attribute 'sensor_size': sensor size \[24, 16, 2\] is not \(W, H\)")):
+        with h5py.File(tmp_path / "s.h5", "a") as f:
+            f.attrs["sensor_size"] = np.asarray(value)
+        with pytest.raises(ValueError, match=message):
+            read_sequence(tmp_path / "s.h5")
+        with pytest.raises(ValueError, match=message):
+            EventFile(tmp_path / "s.h5")
+
+
+def test_folder_passed_as_file(tmp_path) -> None:
+    (tmp_path / "d.h5").mkdir()
+    for read in (read_sequence, read_events, EventFile):
+        with pytest.raises(ValueError, match=r"d\.h5: is a folder, expected a file"):
+            read(tmp_path / "d.h5")
+
+
 def test_aedat4_round_trip(tmp_path, rng) -> None:
     pytest.importorskip("dv_processing")
     from had_snn.data.aedat import write_aedat4

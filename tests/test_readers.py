@@ -115,12 +115,28 @@ def test_raw_header_variants(tmp_path) -> None:
         (b"% geometry 40x4\n", r"RAW header has no '% evt 2\.0' / '% evt 3\.0' line"),
         (b"% evt 2.1\n", r"RAW encoding 'evt 2\.1' is not supported"),
         (b"% evt 3.0\n% geometry 40by4\n", r"header '% geometry 40by4' is not WxH"),
+        (b"% evt 3.0\n% geometry 0x4\n", r"header '% geometry 0x4': sensor size \[0, 4\] is not valid"),
+        (b"% format EVT3;height=4;width=4000000\n", r"header '% format .*': sensor size \[4000000, 4\] is not valid; "
+                                                   r"expected two integers \(W, H\) in 1\.\.100000 px"),
     ]:
         path.write_bytes(head + body)
         with pytest.raises(ValueError, match=r"noend\.raw: " + message):
             read_events(path)
     path.write_bytes(b"% evt 3.0\n")  # header only: an empty recording
     assert len(read_events(path, sensor_size=(40, 4))[0]) == 0
+    with pytest.raises(ValueError, match=r"noend\.raw: requested sensor size \(--sensor W H\): sensor size \[0, 4\]"):
+        read_events(path, sensor_size=(0, 4))
+
+
+def test_folders_given_as_recordings(tmp_path) -> None:
+    from had_snn.data.aedat import read_aedat4_recording
+    from had_snn.data.datasets.files import read_boxes
+
+    for name, read in (("r.raw", read_header), ("r.aedat4", read_aedat4_recording), ("gt.txt", read_boxes),
+                       ("e.npy", read_events)):
+        (tmp_path / name).mkdir()
+        with pytest.raises(ValueError, match=rf"{name.replace('.', '[.]')}: is a folder, expected a file"):
+            read(tmp_path / name)
 
 
 def test_raw_truncated_or_corrupt(tmp_path) -> None:
