@@ -139,6 +139,10 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     for ckpt in ("teacher", "student", "student_had"):
         assert (run / ckpt / "last.pt").stat().st_size > 0 and (run / ckpt / "config.yaml").is_file()
     assert (run / "demo_config.yaml").is_file()
+    summary = json.loads((run / "report.json").read_text())
+    assert set(summary["tracking"]) == set(results["trackers"]) and summary["seed"] == 0
+    assert summary["config"] == "experiments/configs/demo_tiny.yaml" and summary["machine"]["cpu_count"] >= 1
+    assert summary["hardware"]["loihi1_cores"] == hw["mapping"]["loihi1"]["total_cores"]
 
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out
@@ -256,3 +260,48 @@ def test_shipped_demo_configs_resolve() -> None:
         for tracker in ("teacher", "student", "student_had"):
             t = cfg["train"][tracker]["config"]
             assert t["model_config"]["search_px"] == cfg["crop"]["search_px"] == t["data"]["crop"]["search_px"]
+
+
+def test_readme_results_block_matches_the_committed_demo_summary() -> None:
+    """The README's headline block and figure are what scripts/readme_results.py renders from docs/results/demo.json."""
+    from had_snn.demo.readme import check
+
+    assert check() == []
+
+
+def _fake_run(folder: Path, summary: dict, sr_shift: float = 0.0) -> Path:
+    report = {k: v for k, v in summary.items() if k not in ("run", "figure_sha256", "comparison")}
+    report = json.loads(json.dumps(report))
+    for row in report["tracking"].values():
+        row["SR"] += sr_shift
+    (folder / "report").mkdir(parents=True)
+    (folder / "report.json").write_text(json.dumps(report))
+    (folder / "report" / "attributes_success.png").write_bytes(b"png of " + folder.name.encode())
+    return folder
+
+
+def test_readme_results_script_rewrites_the_block_and_detects_drift(tmp_path: Path) -> None:
+    from had_snn.demo.readme import BEGIN, END, SUMMARY, check, main
+
+    committed = json.loads(SUMMARY.read_text())
+    run = _fake_run(tmp_path / "demo-a", committed)
+    other = _fake_run(tmp_path / "demo-b", committed, sr_shift=1.5)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{BEGIN}\nold numbers\n{END}\n\n## after\n")
+    files = ["--readme", str(readme), "--summary", str(tmp_path / "s.json"), "--figure", str(tmp_path / "f.png")]
+    assert main([str(run), "--compare", str(other), *files]) == 0
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("# x\n") and text.endswith(f"{END}\n\n## after\n")
+    static = committed["tracking"]["static"]
+    assert f"| {static['label']} | {static['SR']:.1f} |" in text
+    assert "up to 1.5 SR, 0.0 PR and 0.0 NPR points" in text and "demo-a" in text
+    assert (tmp_path / "f.png").read_bytes() == b"png of demo-a"
+    assert main(["--check", *files]) == 0
+    readme.write_text(text.replace(f"| {static['SR']:.1f} |", "| 99.9 |", 1))  # a hand-edited number
+    assert check(readme, tmp_path / "s.json", tmp_path / "f.png") == [
+        f"{readme}: the results block differs from what {tmp_path / 's.json'} renders"]
+    (tmp_path / "f.png").write_bytes(b"another figure")
+    assert len(check(readme, tmp_path / "s.json", tmp_path / "f.png")) == 2
+    committed_cfg = _fake_run(tmp_path / "demo-c", {**committed, "seed": 7})
+    assert main([str(run), "--compare", str(committed_cfg), *files]) == 1  # not the same command
+    assert main([str(tmp_path / "missing"), *files]) == 1

@@ -18,9 +18,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from had_snn.data.plots import plot_frame_and_events
-from had_snn.util.atomic import save_figure, write_text_atomic
+from had_snn.util.atomic import save_figure, write_json_atomic, write_text_atomic
 
 REPORT_NAME = "report.md"
+SUMMARY_NAME = "report.json"
+SUMMARY_FORMAT = 1
 TRACKER_LABELS = {
     "static": "static baseline (box stays put)",
     "teacher": "ANN teacher (RGB + events)",
@@ -179,8 +181,83 @@ def _hardware_section(hw: dict, d: Path, report_dir: Path) -> list[str]:
     return lines
 
 
-def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict], cfg: dict) -> Path:
-    """Write ``run_dir/report.md`` (and its plots under ``plot_dir``) from the step outputs; returns its path."""
+def machine_info(device: str) -> dict[str, Any]:
+    """What the numbers were measured on: OS, CPU model and count, Python, torch and the device used."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        torch_version, threads = torch.__version__, torch.get_num_threads()
+    except ImportError:
+        torch_version, threads = None, None
+    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": threads,
+            "python": platform.python_version(), "torch": torch_version, "device": device}
+
+
+def _config_name(source: str) -> str:
+    """The config path as a user would type it: relative to the repository when it lies inside it."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return Path(source).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(source)
+
+
+def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: str) -> dict[str, Any]:
+    """The headline figures of a finished run as one JSON-able dict (what ``report.json`` holds; the README's
+    results block is rendered from it by :mod:`had_snn.demo.readme`)."""
+    import datetime
+
+    from had_snn.demo.pipeline import read_stamp
+
+    results = _read_json(run_dir / outputs["eval"]["results"])
+    hw = _read_json(run_dir / outputs["hardware"]["report"])
+    lava, e, lat = outputs["lava"], hw["energy"], hw["latency"]
+    tracking = {name: {"label": TRACKER_LABELS.get(name, name),
+                       **{k: round(100 * t["subsets"]["all"][m], 2)
+                          for k, m in (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))},
+                       "fps": t["fps"] if t["fps"] is not None and np.isfinite(t["fps"]) else None}
+                for name, t in results["trackers"].items()}
+    stamps = {name: read_stamp(run_dir / name) or {} for name in outputs}
+    synth = cfg["data"]["synth"]
+    config = _config_name(cfg["source"])
+    return {
+        "format": SUMMARY_FORMAT,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(device),
+        "config": config,
+        "command": f"had-snn demo --config {config}" + ("" if device == "cpu" else f" --device {device}"),
+        "seed": cfg["seed"],
+        "test_split": {"name": results["split"], "sequences": results["num_sequences"],
+                       "sensor_px": [synth.get("width_px", 160), synth.get("height_px", 120)]},
+        "tracking": tracking,
+        "lava": {"status": lava["status"], **({"reason": lava["reason"]} if lava["status"] == "skipped" else
+                                              {"frames": len(lava["frames"]), "steps": lava["steps"]})},
+        "hardware": {"loihi1_cores": hw["mapping"]["loihi1"]["total_cores"],
+                     "loihi1_chips": hw["mapping"]["loihi1"]["chips"],
+                     "loihi2_cores": hw["mapping"]["loihi2"]["total_cores"],
+                     "loihi1_uj_per_frame": e["loihi1"]["per_frame_uj"],
+                     "ann_45nm_uj_per_frame": e["ann_45nm"]["per_frame_uj"],
+                     "ann_45nm_over_loihi1": e["ratios"].get("ann_45nm_over_loihi1"),
+                     "steps_per_frame": lat["steps"], "frame_latency_us": lat["frame_latency_us"]},
+        "seconds": {name: stamp.get("seconds") for name, stamp in stamps.items()},
+        "cpu_seconds": {name: stamp.get("cpu_seconds") for name, stamp in stamps.items()},
+    }
+
+
+def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict], cfg: dict,
+                      device: str = "cpu") -> Path:
+    """Write ``run_dir/report.md`` (and its plots under ``plot_dir``) and ``run_dir/report.json`` (the headline
+    figures with the machine and date, :func:`demo_summary`) from the step outputs; returns the report's path."""
     from had_snn.data.dataset import load_split
     from had_snn.tracking.tracker import read_otb
 
@@ -258,4 +335,10 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               "wall time depends on what else the machine runs; CPU time is summed over all threads and processes).",
               ""]
     lines += _timing_table(run_dir, list(outputs)) + [""]
+    summary = demo_summary(run_dir, outputs, cfg, device)
+    m = summary["machine"]
+    lines += [f"Measured on {m['cpu']} ({m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}, torch "
+              f"{m['torch']}, device {m['device']}), {summary['date']}. The headline figures are also in "
+              f"[{SUMMARY_NAME}]({SUMMARY_NAME}).", ""]
+    write_json_atomic(run_dir / SUMMARY_NAME, summary, indent=1)
     return write_text_atomic(run_dir / REPORT_NAME, "\n".join(lines) + "\n")

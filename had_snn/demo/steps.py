@@ -218,12 +218,13 @@ def _hardware_step(cfg: dict):
     return run
 
 
-def _report_step(cfg: dict):
+def _report_step(cfg: dict, device: str):
     def run(ctx: StepContext) -> dict:
-        from had_snn.demo.report import write_demo_report
+        from had_snn.demo.report import SUMMARY_NAME, write_demo_report
 
-        path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg)
-        return {"report": ctx.rel(path), "files": [ctx.rel(path)]}
+        path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg, device)
+        summary = ctx.run_dir / SUMMARY_NAME
+        return {"report": ctx.rel(path), "summary": ctx.rel(summary), "files": [ctx.rel(path), ctx.rel(summary)]}
 
     return run
 
@@ -255,7 +256,8 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
               "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava), ("data", "student_had", "convert")),
         Step("hardware", "map onto Loihi cores, energy and latency vs the teacher", {"hardware": cfg["hardware"]},
              _hardware_step(cfg), ("convert", "eval", "teacher")),
-        Step("report", "write report.md", {"report": cfg["report"], "eval": cfg["eval"]}, _report_step(cfg),
+        Step("report", "write report.md and report.json", {"report": cfg["report"], "eval": cfg["eval"],
+                                                           "format": 2}, _report_step(cfg, device),
              ("data", *TRACKERS, "convert", "eval", "lava", "hardware")),
     ]
     return steps
