@@ -467,6 +467,39 @@ def test_converted_dataset_feeds_eval_and_index_keeps_other_splits(tmp_path: Pat
     assert "--eventvot-windows applies to eventvot only, not fe108" in capsys.readouterr().err
 
 
+def test_convert_dataset_exit_code_tells_the_truth_and_the_folder_is_locked(tmp_path: Path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.util.runlock import run_folder_lock
+
+    root, out = tmp_path / "FE108", tmp_path / "native"
+    make_fe108(root, "test", "ball", 3, 3, seed=8, img=False)
+    (root / "test" / "broken").mkdir()
+    write_gt(root / "test" / "broken" / "groundtruth_rect.txt", boxes_for(2))
+    args = ["convert-dataset", "fe108", str(root), "--out", str(out), "--workers", "1"]
+    # some sequences fail: 0 by default (the summary names them), 1 with --strict; the good one is converted anyway
+    assert main([*args, "--strict"]) == 1
+    captured = capsys.readouterr()
+    assert "skipped test/broken" in captured.out
+    assert "1 of 2 sequence(s) failed to convert (--strict" in captured.err
+    assert (out / "test" / "ball.h5").is_file() and (out / "index.json").is_file()
+    assert main(args) == 0
+    assert "already done 1, skipped 1" in capsys.readouterr().out
+    # every sequence fails: exit 1 and no index.json that would look like a converted dataset
+    only_broken, out2 = tmp_path / "FE108b", tmp_path / "native2"
+    (only_broken / "test" / "broken").mkdir(parents=True)
+    write_gt(only_broken / "test" / "broken" / "groundtruth_rect.txt", boxes_for(2))
+    (only_broken / "start_frame_idx_FE108.txt").write_text("broken,0\r\n")
+    assert main(["convert-dataset", "fe108", str(only_broken), "--out", str(out2), "--workers", "1"]) == 1
+    assert "all 1 sequence(s) failed to convert" in capsys.readouterr().err
+    assert not (out2 / "index.json").exists()
+    # a second process on the same output folder is refused, and nothing in it changes
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")}
+    with run_folder_lock(out):
+        assert main(args) == 1
+    assert "in use by another had-snn run" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")} == before
+
+
 def test_convert_eventvot_with_the_voxel_window_rule(tmp_path: Path, capsys) -> None:
     from had_snn.cli import main
     from had_snn.data.io import read_sequence

@@ -231,3 +231,97 @@ def test_low_light_and_hdr_exclude_each_other() -> None:
     tags = assign_attributes(200, np.random.default_rng(0), extra_prob=0.5)
     assert not any({"low_light", "hdr"} <= set(t) for t in tags)
     assert all(len(t) >= 1 for t in tags)
+
+
+# ------------------------------------------------------------------------------------- synth: options and folders
+TINY_SYNTH = ["--sequences", "3", "--split-fractions", "1,1,1", "--size", "32x24", "--duration-s", "0.2",
+              "--fps", "15"]
+
+
+def test_synth_config_types_and_bounds() -> None:
+    for bad, word in [({"width_px": 16.5}, "width_px"), ({"width_px": True}, "width_px"),
+                      ({"duration_s": float("nan")}, "duration_s"), ({"fps": float("inf")}, "fps"),
+                      ({"width_px": 100_000}, "sensor size"), ({"duration_s": -1.0}, "duration_s"),
+                      ({"render_hz": 1e9}, "render_hz"), ({"target_aspect": [0.5]}, "target_aspect"),
+                      ({"num_distractors": "2"}, "num_distractors")]:
+        with pytest.raises(ValueError, match=word):
+            SynthConfig(**bad)
+    assert SynthConfig(duration_s=1, fps=30).duration_s == 1  # an integer is fine where a number is expected
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--size", "0x0", "--size: expected a width and height between 16 and 4096"),
+    ("--size", "99999x48", "--size"),
+    ("--duration-s", "nan", "--duration-s: expected seconds in (0, 600]"),
+    ("--duration-s", "-1", "--duration-s"),
+    ("--fps", "inf", "--fps"),
+    ("--fps", "600", "at most half of --render-hz"),
+    ("--render-hz", "10", "--render-hz"),
+    ("--sequences", "0", "--sequences"),
+    ("--sequences", "100000000", "--sequences"),
+    ("--seed", "-1", "--seed"),
+    ("--workers", "0", "--workers"),
+    ("--split-fractions", "0,0,0", "--split-fractions"),
+])
+def test_synth_refuses_bad_options_before_allocating(option, value, words, tmp_path, capsys) -> None:
+    from had_snn.cli import main
+
+    args = dict(zip(TINY_SYNTH[::2], TINY_SYNTH[1::2], strict=True)) | {option: value}
+    assert main(["synth", "--out", str(tmp_path / "b"), *[x for kv in args.items() for x in kv]]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "internal error" not in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_synth_refuses_another_benchmark_and_force_rebuilds_cleanly(tmp_path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.data.dataset import read_index
+
+    out = tmp_path / "bench"
+    assert main(["synth", "--out", str(out), *TINY_SYNTH, "--seed", "1"]) == 0
+    index = read_index(out)
+    files = {p: p.read_bytes() for p in out.rglob("*.h5")}
+    capsys.readouterr()
+    # another seed / count / size into the same folder: refused, naming what differs; nothing changes
+    for extra, words in [(["--seed", "2"], "seed 1 (now 2)"), (["--seed", "1", "--size", "48x24"],
+                                                                  "config.width_px 32 (now 48)")]:
+        assert main(["synth", "--out", str(out), *TINY_SYNTH, *extra]) == 1
+        err = capsys.readouterr().err
+        assert "holds a benchmark made with other settings" in err and words in err and "--force" in err
+        assert read_index(out) == index and {p: p.read_bytes() for p in out.rglob("*.h5")} == files
+    # the same settings resume
+    assert main(["synth", "--out", str(out), *TINY_SYNTH, "--seed", "1"]) == 0
+    assert "0 generated, 3 reused" in capsys.readouterr().out
+    # --force with fewer sequences: files the new plan does not name are deleted; the index describes the folder
+    assert main(["synth", "--out", str(out), *TINY_SYNTH[2:], "--sequences", "2", "--split-fractions", "1,1,0",
+                 "--seed", "2", "--force"]) == 0
+    assert "2 generated, 0 reused (already valid), 1 stray file(s) removed" in capsys.readouterr().out
+    index = read_index(out)
+    assert index["generator"]["seed"] == 2
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.h5"))
+    assert on_disk == sorted(e["file"] for e in index["sequences"].values()) == ["train/train_0000.h5",
+                                                                                  "val/val_0000.h5"]
+    # a stray sequence file (no index, e.g. copied in) is refused too, and --force removes it
+    (out / "index.json").unlink()
+    (out / "test").mkdir(exist_ok=True)
+    (out / "test" / "other.h5").write_bytes(b"x")
+    args = ["synth", "--out", str(out), *TINY_SYNTH[2:], "--sequences", "2", "--split-fractions", "1,1,0",
+            "--seed", "2"]
+    assert main(args) == 1
+    assert "test/other.h5" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0 and not (out / "test" / "other.h5").exists()
+
+
+def test_synth_refuses_a_folder_in_use_or_holding_a_converted_dataset(tmp_path, capsys) -> None:
+    from had_snn.cli import main
+    from had_snn.data.dataset import write_index
+    from had_snn.util.runlock import run_folder_lock
+
+    out = tmp_path / "bench"
+    with run_folder_lock(out):
+        assert main(["synth", "--out", str(out), *TINY_SYNTH]) == 1
+    assert "in use by another had-snn run" in capsys.readouterr().err
+    assert not list(out.rglob("*.h5"))
+    write_index(out, splits={"test": []}, sequences={}, generator={"source": "convert-dataset", "dataset": "fe108"})
+    assert main(["synth", "--out", str(out), *TINY_SYNTH]) == 1
+    assert "not a synthetic benchmark" in capsys.readouterr().err

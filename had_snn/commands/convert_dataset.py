@@ -1,4 +1,8 @@
-"""``had-snn convert-dataset NAME ROOT --out DIR``: a real dataset -> native HDF5 sequence files + index.json."""
+"""``had-snn convert-dataset NAME ROOT --out DIR``: a real dataset -> native HDF5 sequence files + index.json.
+
+Exit status: 0 when every sequence converted (or was already done); 1 when every sequence failed, or with
+``--strict`` when any failed (the summary lines say which and why, then one error line). OUT is locked for the run.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder: OUT/<split>/<name>.h5 and OUT/index.json")
     parser.add_argument("--split", action="append", dest="splits", metavar="SPLIT",
                         help="split to convert (repeatable); default: every split present under ROOT")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit non-zero when any sequence fails (default: only when every sequence fails; the "
+                             "others are converted and indexed either way)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="parallel worker processes (default: min(4, CPUs))")
     parser.add_argument("--fe108-start-index", metavar="FILE",
@@ -48,6 +55,7 @@ def dataset_options(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.aedat import MissingExtraError
     from had_snn.data.convert_dataset import convert_dataset
+    from had_snn.util.errors import UserError
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -58,5 +66,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from exc
     for line in summary.lines():
         print(line)
-    print(f"index: {os.path.join(args.out, 'index.json')}")
+    if summary.index_written:
+        print(f"index: {os.path.join(args.out, 'index.json')}")
+    failed = len(summary.skipped)
+    if summary.all_failed:
+        raise UserError(f"{args.dataset} {args.root}: all {failed} sequence(s) failed to convert "
+                        f"(reasons above){'' if summary.index_written else '; no index.json written'}")
+    if failed and args.strict:
+        raise UserError(f"{args.dataset} {args.root}: {failed} of {summary.total} sequence(s) failed to convert "
+                        f"(--strict; reasons above); the others are in {args.out}")
+    if summary.total == 0:
+        raise UserError(f"{args.dataset} {args.root}: no sequences found in split(s) "
+                        f"{', '.join(args.splits) if args.splits else 'present'}")
     return 0

@@ -1,11 +1,24 @@
-"""``had-snn synth``: write the synthetic RGB+event tracking benchmark (train/val/test HDF5 sequences + index.json)."""
+"""``had-snn synth``: write the synthetic RGB+event tracking benchmark (train/val/test HDF5 sequences + index.json).
+
+Every option is checked before anything is allocated (sizes, durations, rates, counts: non-finite, negative, zero or
+absurd values are refused naming the option). The output folder is locked for the run; a folder that already holds
+a benchmark made with other settings is refused (naming what differs) unless ``--force``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 
 NAME = "synth"
 HELP = "generate the synthetic RGB+event tracking benchmark (resumable, deterministic per seed)"
+
+# Mirrors had_snn.data.synthetic's bounds (not imported: that module imports numpy, and --help must stay instant).
+MIN_SENSOR_PX, MAX_SENSOR_PX = 16, 4096
+MAX_DURATION_S = 600.0
+MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
+MAX_SEQUENCES = 100_000
+MAX_WORKERS = 256
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -27,30 +40,77 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output root (ROOT/<split>/<name>.h5 and ROOT/index.json)")
-    parser.add_argument("--sequences", type=int, required=True, help="total number of sequences over all splits")
-    parser.add_argument("--seed", type=int, default=0, help="benchmark seed; per-sequence seeds derive from it")
+    parser.add_argument("--out", required=True, help="output root (ROOT/<split>/<name>.h5 and ROOT/index.json); "
+                        "locked while synth runs")
+    parser.add_argument("--sequences", type=int, required=True,
+                        help=f"total number of sequences over all splits (1..{MAX_SEQUENCES})")
+    parser.add_argument("--seed", type=int, default=0, help="benchmark seed (>= 0); per-sequence seeds derive from it")
     parser.add_argument("--split-fractions", type=_fractions, default=(0.6, 0.2, 0.2),
-                        help="train,val,test fractions (default 0.6,0.2,0.2). Each split gets at least 6 sequences "
-                             "when N >= 18, and each run of 6 sequences in a split cycles through all 6 attributes, "
-                             "so every attribute appears in every split")
-    parser.add_argument("--size", type=_size, default=(160, 120), help="sensor WIDTHxHEIGHT px (default 160x120)")
-    parser.add_argument("--duration-s", type=float, default=2.0, help="sequence length in seconds (default 2)")
-    parser.add_argument("--fps", type=float, default=30.0, help="RGB frame rate (default 30)")
-    parser.add_argument("--render-hz", type=float, default=1000.0, help="internal render rate (>= 1000, default 1000)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+                        help="train,val,test fractions (default 0.6,0.2,0.2; non-negative, positive sum). Each "
+                             "split gets at least 6 sequences when N >= 18, and each run of 6 sequences in a split "
+                             "cycles through all 6 attributes, so every attribute appears in every split")
+    parser.add_argument("--size", type=_size, default=(160, 120),
+                        help=f"sensor WIDTHxHEIGHT px, each {MIN_SENSOR_PX}..{MAX_SENSOR_PX} (default 160x120)")
+    parser.add_argument("--duration-s", type=float, default=2.0,
+                        help=f"sequence length in seconds, (0, {MAX_DURATION_S:g}] (default 2)")
+    parser.add_argument("--fps", type=float, default=30.0,
+                        help="RGB frame rate, > 0 and at most half the render rate (default 30)")
+    parser.add_argument("--render-hz", type=float, default=1000.0,
+                        help=f"internal render rate, {MIN_RENDER_HZ:g}..{MAX_RENDER_HZ:g} (default 1000)")
+    parser.add_argument("--workers", type=int, default=1, help=f"parallel worker processes, 1..{MAX_WORKERS} "
+                        "(default 1)")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild OUT even if it holds a benchmark made with another seed, count, split or "
+                             "size: sequence files the new plan does not name are deleted, the others are kept if "
+                             "they match the plan and regenerated otherwise (same settings resume without it)")
+
+
+def _in_range(option: str, value: float, low: float, high: float, low_inclusive: bool = True,
+              what: str = "a number") -> None:
+    above = value >= low if low_inclusive else value > low
+    if not (math.isfinite(value) and above and value <= high):
+        raise ValueError(f"{option}: expected {what} in {'[' if low_inclusive else '('}{low:g}, {high:g}], "
+                         f"got {value:g}")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option's range, checked before anything is allocated; ValueError names the option and the value."""
+    if not 1 <= args.sequences <= MAX_SEQUENCES:
+        raise ValueError(f"--sequences: number of sequences must be >= 1 and <= {MAX_SEQUENCES}, "
+                         f"got {args.sequences}")
+    if args.seed < 0:
+        raise ValueError(f"--seed: expected an integer >= 0, got {args.seed}")
+    w, h = args.size
+    if not (MIN_SENSOR_PX <= w <= MAX_SENSOR_PX and MIN_SENSOR_PX <= h <= MAX_SENSOR_PX):
+        raise ValueError(f"--size: expected a width and height between {MIN_SENSOR_PX} and {MAX_SENSOR_PX} px, "
+                         f"got {w}x{h}")
+    fr = args.split_fractions
+    if not all(math.isfinite(f) and f >= 0 for f in fr) or sum(fr) <= 0:
+        raise ValueError(f"--split-fractions: expected three non-negative numbers with a positive sum, "
+                         f"got {','.join(f'{f:g}' for f in fr)}")
+    _in_range("--duration-s", args.duration_s, 0, MAX_DURATION_S, low_inclusive=False, what="seconds")
+    _in_range("--render-hz", args.render_hz, MIN_RENDER_HZ, MAX_RENDER_HZ, what="a rate in Hz")
+    _in_range("--fps", args.fps, 0, args.render_hz / 2, low_inclusive=False, what="a frame rate (at most half of "
+              "--render-hz)")
+    if args.duration_s * args.fps < 2:
+        raise ValueError(f"--duration-s {args.duration_s:g} at --fps {args.fps:g} gives fewer than 2 frames; "
+                         f"expected duration_s * fps >= 2")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers: expected an integer in [1, {MAX_WORKERS}], got {args.workers}")
 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.benchmark import build_benchmark
     from had_snn.data.synthetic import SynthConfig
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    check_options(args)
     cfg = SynthConfig(width_px=args.size[0], height_px=args.size[1], duration_s=args.duration_s, fps=args.fps,
                       render_hz=args.render_hz)
-    summary = build_benchmark(args.out, args.sequences, args.seed, args.split_fractions, cfg, workers=args.workers)
+    summary = build_benchmark(args.out, args.sequences, args.seed, args.split_fractions, cfg, workers=args.workers,
+                              force=args.force)
     rate = f", {summary.seconds_per_generated:.2f} s per generated sequence" if summary.generated else ""
-    print(f"{len(summary.generated)} generated, {len(summary.reused)} reused (already valid){rate}; "
+    removed = f", {len(summary.removed)} stray file(s) removed" if summary.removed else ""
+    print(f"{len(summary.generated)} generated, {len(summary.reused)} reused (already valid){removed}{rate}; "
           f"index: {summary.index_path}")
     return 0
+

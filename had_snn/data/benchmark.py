@@ -2,6 +2,14 @@
 
 :func:`build_benchmark` writes ``ROOT/<split>/<name>.h5`` and ``ROOT/index.json`` from a deterministic plan
 (:func:`plan_benchmark`), rendering each sequence with :func:`had_snn.data.synthetic.generate_sequence`.
+
+ROOT is owned for the length of the build (:func:`had_snn.util.runlock.run_folder_lock`: a second process is
+refused). A ROOT that already holds a benchmark made with other settings (seed, number of sequences, split
+fractions or generator config; or a dataset from ``convert-dataset``) is refused with what differs
+(:class:`BenchmarkMismatch`), as are stray ``.h5`` files in its split folders that the plan does not name. With
+``force=True`` the folder is rebuilt cleanly instead: the ``.h5`` files under ``ROOT/<split>/`` that are not in the
+new plan are deleted, files whose content does not match the plan are regenerated, and the index describes exactly
+the planned files. The same settings resume (valid files are kept).
 """
 
 from __future__ import annotations
@@ -10,16 +18,18 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from had_snn.data.dataset import index_entry, write_index
+from had_snn.data.dataset import INDEX_NAME, index_entry, read_index, write_index
 from had_snn.data.io import read_sequence, write_sequence
 from had_snn.data.sequence import ATTRIBUTES, Sequence
 from had_snn.data.synthetic import GENERATOR_NAME, SynthConfig, generate_sequence
+from had_snn.util.errors import UserError
+from had_snn.util.runlock import run_folder_lock
 
 SPLITS = ("train", "val", "test")
 
@@ -124,6 +134,47 @@ def _make_one(task: tuple[str, SequencePlan, dict]) -> tuple[SequencePlan, dict,
     return plan, index_entry(seq, plan.split, plan.file), made, time.perf_counter() - t0
 
 
+class BenchmarkMismatch(UserError):
+    """The output folder holds a different benchmark (or other files) than the one asked for."""
+
+
+def generator_record(n: int, seed: int, fractions: tuple[float, ...], cfg: SynthConfig) -> dict:
+    """The ``generator`` section of a synthetic benchmark's index.json (what identifies the benchmark)."""
+    return {"name": GENERATOR_NAME, "seed": int(seed), "num_sequences": int(n),
+            "split_fractions": [float(f) for f in fractions], "config": cfg.to_dict()}
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two generator records."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} {a} (now {b})")
+    return out
+
+
+def check_existing(root: Path, generator: dict, plans: list[SequencePlan]) -> list[Path]:
+    """What in ``root`` conflicts with the benchmark about to be built: raises :class:`BenchmarkMismatch` naming the
+    difference for an index of another benchmark; returns the stray ``.h5`` files (not in ``plans``)."""
+    hint = "choose another --out, or pass --force to rebuild it (files not in the new plan are deleted)"
+    if (root / INDEX_NAME).is_file():
+        try:
+            old = read_index(root).get("generator", {})
+        except (OSError, ValueError) as exc:
+            raise BenchmarkMismatch(f"{root}: holds an unreadable {INDEX_NAME} ({exc}); {hint}") from None
+        if old.get("name") != GENERATOR_NAME:
+            raise BenchmarkMismatch(f"{root}: holds a dataset that is not a synthetic benchmark "
+                                    f"(index.json generator {old.get('source') or old.get('name')!r}); {hint}")
+        diff = _differences(old, generator)
+        if diff:
+            shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
+            raise BenchmarkMismatch(f"{root}: holds a benchmark made with other settings: {shown}; {hint}")
+    return check_existing_files(root, plans)
+
+
 @dataclass
 class BenchmarkSummary:
     """What :func:`build_benchmark` did."""
@@ -132,6 +183,7 @@ class BenchmarkSummary:
     generated: list[str]
     reused: list[str]
     seconds_per_generated: float
+    removed: list[str] = field(default_factory=list)  # stray files deleted by ``force``
 
 
 def build_benchmark(
@@ -142,15 +194,48 @@ def build_benchmark(
     cfg: SynthConfig | None = None,
     workers: int = 1,
     progress: bool = True,
+    force: bool = False,
 ) -> BenchmarkSummary:
-    """Write ``n`` synthetic sequences as ``ROOT/<split>/<name>.h5`` plus ``ROOT/index.json``.
+    """Write ``n`` synthetic sequences as ``ROOT/<split>/<name>.h5`` plus ``ROOT/index.json`` (holding ROOT's lock).
 
     Resumable: a sequence whose file exists, reads back and matches its plan (seed, attributes, config) is kept.
     Files are written atomically, so an interrupted run leaves no partial file; the index is written last.
+    A ROOT holding another benchmark or stray ``.h5`` files raises :class:`BenchmarkMismatch` unless ``force``,
+    which deletes the ``.h5`` files of ROOT's split folders that the new plan does not name and rebuilds.
     """
     cfg = cfg or SynthConfig()
     root = Path(root)
     plans = plan_benchmark(n, seed, fractions, cfg.extra_attribute_prob)
+    generator = generator_record(n, seed, fractions, cfg)
+    with run_folder_lock(root):
+        removed = []
+        if force:
+            for f in check_existing_files(root, plans):
+                f.unlink()
+                removed.append(f"{f.parent.name}/{f.name}")
+            (root / INDEX_NAME).unlink(missing_ok=True)
+        else:
+            stray = check_existing(root, generator, plans)
+            if stray:
+                names = ", ".join(f"{f.parent.name}/{f.name}" for f in stray[:3])
+                raise BenchmarkMismatch(f"{root}: holds {len(stray)} sequence file(s) this benchmark does not plan "
+                                        f"({names}{', ...' if len(stray) > 3 else ''}); choose another --out, or "
+                                        f"pass --force to rebuild it (they are deleted)")
+        summary = _build(root, plans, generator, cfg, workers, progress)
+    summary.removed = removed
+    return summary
+
+
+def check_existing_files(root: Path, plans: list[SequencePlan]) -> list[Path]:
+    """The ``.h5`` files under ``ROOT/<split>/`` that ``plans`` does not name."""
+    planned = {p.file for p in plans}
+    return sorted(f for split in SPLITS if (root / split).is_dir() for f in (root / split).glob("*.h5")
+                  if f"{split}/{f.name}" not in planned)
+
+
+def _build(root: Path, plans: list[SequencePlan], generator: dict, cfg: SynthConfig, workers: int,
+           progress: bool) -> BenchmarkSummary:
+    """Generate (or keep) every planned sequence and write the index last."""
     tasks = [(str(root), p, cfg.to_dict()) for p in plans]
     for split in SPLITS:
         (root / split).mkdir(parents=True, exist_ok=True)
@@ -168,8 +253,6 @@ def build_benchmark(
                 bar.update(1)
     splits = {s: [p.name for p in plans if p.split == s] for s in SPLITS}
     entries = {plan.name: entry for plan, entry, _, _ in results}
-    generator = {"name": GENERATOR_NAME, "seed": int(seed), "num_sequences": int(n),
-                 "split_fractions": [float(f) for f in fractions], "config": cfg.to_dict()}
     index_path = write_index(root, splits=splits, sequences=entries, generator=generator)
     made = [(plan.name, dt) for plan, _, m, dt in results if m]
     return BenchmarkSummary(index_path, [m[0] for m in made], [p.name for p, _, m, _ in results if not m],

@@ -4,7 +4,10 @@ Output: ``OUT/<split>/<name>.h5`` (:func:`had_snn.data.io.write_sequence`, atomi
 (:func:`had_snn.data.dataset.write_index`). Sequences are converted in parallel worker processes with a tqdm bar.
 Re-running resumes: files that exist, read back valid and were loaded with the same options and the same alignment
 rules (:data:`~had_snn.data.datasets.loader.ALIGNMENT_VERSION`) are kept; the others are rewritten. Sequences that
-cannot be loaded (missing files, malformed ground truth) are skipped with their reason instead of stopping the run.
+cannot be loaded (missing files, malformed ground truth) are skipped with their reason instead of stopping the run;
+the summary lists them (the command exits non-zero when every sequence failed, or with ``--strict`` when any did).
+When every sequence of the run failed and OUT had no index, no ``index.json`` is written (an empty index would look
+like a converted dataset). OUT is locked for the run (:func:`had_snn.util.runlock.run_folder_lock`).
 Dataset loading options (``options``: FE108 ``start_index``, EventVOT ``windows``) reach every sequence's loader.
 """
 
@@ -20,6 +23,7 @@ from tqdm import tqdm
 
 from had_snn.data.datasets import Dataset, open_dataset
 from had_snn.data.datasets.loader import ALIGNMENT_VERSION
+from had_snn.util.runlock import run_folder_lock
 
 
 @dataclass
@@ -31,6 +35,16 @@ class ConvertSummary:
     rewritten: dict[str, str] = field(default_factory=dict)  # name -> why the existing file was not valid
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why it could not be converted
     repairs: Counter = field(default_factory=Counter)  # summed LoadReport counts of the converted sequences
+    index_written: bool = True
+
+    @property
+    def total(self) -> int:
+        """Sequences this run was asked to convert."""
+        return len(self.converted) + len(self.already_done) + len(self.skipped)
+
+    @property
+    def all_failed(self) -> bool:
+        return self.total > 0 and len(self.skipped) == self.total
 
     def lines(self) -> list[str]:
         out = [f"converted {len(self.converted)}, already done {len(self.already_done)}, "
@@ -117,6 +131,14 @@ def convert_dataset(
     if not splits:
         raise FileNotFoundError(f"{ds.name}: none of the splits {', '.join(ds.adapter.SPLITS)} exist under {ds.root}")
     out = Path(out)
+    with run_folder_lock(out):
+        return _convert_locked(ds, splits, out, workers, progress)
+
+
+def _convert_locked(ds: Dataset, splits: list[str], out: Path, workers: int, progress: bool) -> ConvertSummary:
+    """:func:`convert_dataset` once OUT's lock is held."""
+    from had_snn.data.dataset import read_index, write_index
+
     tasks = []
     for split in splits:
         (out / split).mkdir(parents=True, exist_ok=True)
@@ -159,6 +181,9 @@ def convert_dataset(
             summary.rewritten[key] = detail
         split_names[split].append(name)
         records[name] = record["entry"]
+    if (summary.all_failed or summary.total == 0) and not (out / "index.json").is_file():
+        summary.index_written = False
+        return summary
     write_index(out, splits=split_names, sequences=records,
                 generator={"source": "convert-dataset", "dataset": ds.name, "root": str(ds.root),
                            "options": _options_meta(ds.options)})

@@ -17,7 +17,8 @@ The benchmark built from these sequences (splits, seeds, attribute coverage) is 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from had_snn.data.scene import LUMA_RGB, MovingBox, SinePath, paste_box, procedu
 from had_snn.data.sequence import ATTRIBUTES, Sequence
 
 GENERATOR_NAME = "had_snn.data.synthetic"
+# Sane bounds, checked before anything is allocated (a 100000 px sensor or a 1 MHz render rate is a typo).
+MIN_SENSOR_PX, MAX_SENSOR_PX = 16, 4096
+MAX_DURATION_S = 600.0
+MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
 
 
 @dataclass
@@ -88,16 +93,39 @@ class SynthConfig:
         for f in fields(self):
             if isinstance(getattr(self, f.name), list):
                 setattr(self, f.name, tuple(getattr(self, f.name)))
-        if self.width_px < 16 or self.height_px < 16:
-            raise ValueError(f"sensor size must be at least 16x16 px, got {self.width_px}x{self.height_px}")
-        if self.render_hz < 1000:
-            raise ValueError(f"render_hz must be >= 1000 (events need a fine time grid), got {self.render_hz}")
+        self._check_types()
+        if not (MIN_SENSOR_PX <= self.width_px <= MAX_SENSOR_PX and MIN_SENSOR_PX <= self.height_px <= MAX_SENSOR_PX):
+            raise ValueError(f"sensor size must be between {MIN_SENSOR_PX}x{MIN_SENSOR_PX} and "
+                             f"{MAX_SENSOR_PX}x{MAX_SENSOR_PX} px, got {self.width_px}x{self.height_px}")
+        if not 0 < self.duration_s <= MAX_DURATION_S:
+            raise ValueError(f"duration_s must be in (0, {MAX_DURATION_S}] s, got {self.duration_s}")
+        if not MIN_RENDER_HZ <= self.render_hz <= MAX_RENDER_HZ:
+            raise ValueError(f"render_hz must be in [{MIN_RENDER_HZ}, {MAX_RENDER_HZ}] (events need a fine time "
+                             f"grid), got {self.render_hz}")
         if not 0 < self.fps <= self.render_hz / 2:
             raise ValueError(f"fps must be in (0, render_hz/2], got {self.fps}")
         if not 0 < self.exposure_fraction <= 1:
             raise ValueError(f"exposure_fraction must be in (0, 1], got {self.exposure_fraction}")
         if self.duration_s * self.fps < 2:
             raise ValueError(f"duration_s={self.duration_s} gives fewer than 2 frames at fps={self.fps}")
+
+    def _check_types(self) -> None:
+        """Each field must have its default's type (an integer is fine for a number; booleans are not numbers) and
+        numbers must be finite; ValueError names the field and the value."""
+        for f in fields(self):
+            if f.name == "events":
+                continue
+            default = f.default if f.default is not MISSING else f.default_factory()
+            value = getattr(self, f.name)
+            items, expected = [value], "an integer" if isinstance(default, int) else "a number"
+            if isinstance(default, tuple):
+                if not isinstance(value, tuple) or len(value) != len(default):
+                    raise ValueError(f"SynthConfig.{f.name}: expected a list of {len(default)} numbers, got {value!r}")
+                items, expected = list(value), "a number"
+            for v in items:
+                ok = not isinstance(v, bool) and isinstance(v, int if isinstance(default, int) else (int, float))
+                if not ok or not math.isfinite(v):
+                    raise ValueError(f"SynthConfig.{f.name}: expected {expected} (finite), got {value!r}")
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable dict (tuples become lists)."""
