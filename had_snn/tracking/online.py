@@ -196,7 +196,8 @@ def _open_netx(path: Path) -> TrackerCheckpoint:
     try:
         layers, attrs = read_netx(path)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a netx network written by `had-snn convert` ({exc})") from None
+        detail = str(exc).removeprefix(f"{path}: ")
+        raise ValueError(f"{path}: not a netx network written by `had-snn convert` ({detail})") from None
     source = _source_path(path, attrs)
     student, train_crop = _load_pt(source, "cpu")  # the emulator's side: template path and quantisation
     if getattr(student, "kind", None) != "student":
