@@ -227,3 +227,42 @@ def test_kill_between_last_and_best_rewrites_best_on_resume(data: Path, tmp_path
     assert best["epoch"] == max(rows, key=lambda r: r["val_sr"])["epoch"]
     if best["epoch"] == 1:  # restored from epoch 1's checkpoint: the weights trained in epoch 1
         torch.testing.assert_close(best["model"], state["model"])
+
+
+DDP_WORKER = """
+import json, os, sys, torch
+from had_snn.data.dataset import load_split
+from had_snn.train.config import load_config
+from had_snn.train.loop import train
+torch.set_num_threads(1)
+out, config, data = sys.argv[1:4]
+cfg = load_config(config, {"epochs": 2, "data": {"samples_per_epoch": 16, "max_gap": 4,
+                                                  "crop": {"student_steps": 4}}})
+run = train(cfg, out + "/run", load_split(data, "train", load_frames=False), device="cpu", progress=False,
+            val_sequences=load_split(data, "val", load_frames=False)[:1])
+with open(f"{out}/rank{os.environ['RANK']}.json", "w") as f:
+    json.dump(run.history, f)
+"""
+
+
+@pytest.mark.slow
+def test_under_ddp_only_rank_0_validates(data: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={port}", str(script), str(tmp_path), str(CONFIG), str(data)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    assert [r["step"] for r in rank0] == [r["step"] for r in rank1] == [2, 4]
+    assert all("val_sr" in r for r in rank0) and not any("val_sr" in r for r in rank1)
+    assert metrics(tmp_path / "run") == rank0
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == max(rank0, key=lambda r: r["val_sr"])["epoch"]

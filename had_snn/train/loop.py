@@ -95,7 +95,7 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict):  # an empty mapping adds no field: ``distill: {}`` equals no distill section
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v
