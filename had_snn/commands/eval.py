@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of another file name); repeat to compare several trackers in one table")
     parser.add_argument("--data", type=Path, required=True, help="benchmark root holding index.json")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output directory: results.json, results.md, plots/ and boxes/NAME/ per tracker (a "
+                             "different tracker's boxes already stored under NAME are refused unless --force)")
     add_box_update_arguments(parser)
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--steps", type=positive_int, default=None,
