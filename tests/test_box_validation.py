@@ -105,8 +105,8 @@ def test_spike_windows_need_valid_boxes() -> None:
                                          r"x, y, w, h = 20, 10, 0, 10 px"):
         spike_windows(seq, crop, [1, 2])
     boxes[0] = np.nan
-    with pytest.raises(ValueError, match=r"sequence 's': frame 0 has no valid ground-truth box \(target absent\), "
-                                         r"so there is no template"):
+    with pytest.raises(ValueError, match=r"sequence 's': frame 0 has no valid ground-truth box \(target absent or an "
+                                         r"invalid box read as absent\), so there is no template"):
         spike_windows(_sequence(boxes), crop, [1])
 
 

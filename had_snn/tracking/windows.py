@@ -50,7 +50,7 @@ def spike_windows(seq: Sequence, crop: CropConfig, frames: IntSequence[int] = ()
 
 
 def _box_text(box: np.ndarray) -> str:
-    """``absent`` for a NaN row, else ``x, y, w, h = ...`` px."""
+    """What a box row holds, for error messages: absent (NaN; readers set invalid boxes absent) or its values."""
     if np.isnan(box).all():
-        return "target absent"
+        return "target absent or an invalid box read as absent"
     return "x, y, w, h = " + ", ".join(f"{float(v):g}" for v in box) + " px"
