@@ -266,3 +266,38 @@ def test_under_ddp_only_rank_0_validates(data: Path, tmp_path: Path) -> None:
     assert metrics(tmp_path / "run") == rank0
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["epoch"] == max(rank0, key=lambda r: r["val_sr"])["epoch"]
+
+
+def test_teacher_option_distills_and_may_change_on_resume(data: Path, tmp_path: Path, capsys) -> None:
+    configs = CONFIG.parent
+    teacher_run = tmp_path / "teacher"
+    assert main(["train", "teacher", "--config", str(configs / "tiny_teacher.yaml"), "--data", str(data), "--out",
+                 str(teacher_run), "--epochs", "1", "--val-sequences", "0", "--no-progress"]) == 0
+    moved = tmp_path / "elsewhere.pt"
+    moved.write_bytes((teacher_run / "last.pt").read_bytes())
+    out = tmp_path / "had"
+    had = ["train", "student", "--config", str(configs / "tiny_student_had.yaml"), "--data", str(data), "--out",
+           str(out), "--val-sequences", "1", "--no-progress"]
+    assert main([*had, "--epochs", "1", "--teacher", str(teacher_run / "last.pt")]) == 0
+    assert f"teacher: {teacher_run / 'last.pt'}" in (out / "config.yaml").read_text()
+    assert "extra/ot/stage3" in metrics(out)[0] and "val_sr" in metrics(out)[0]
+    # the teacher's path is not part of what a resume must keep
+    assert main([*had, "--epochs", "2", "--teacher", str(moved), "--resume"]) == 0, capsys.readouterr().err
+    assert [r["epoch"] for r in metrics(out)] == [1, 2]
+    assert f"teacher: {moved}" in (out / "config.yaml").read_text()
+
+
+def test_resume_hint_keeps_the_options_and_drops_force(tmp_path: Path) -> None:
+    from had_snn.cli import build_parser
+    from had_snn.commands.train import resume_hint
+
+    out = tmp_path / "my run"
+    args = build_parser().parse_args(["train", "student", "--config", "c.yaml", "--out", str(out), "--force",
+                                      "--teacher", "t.pt", "--epochs", "3", "--val-sequences", "2", "--device",
+                                      "cpu"])
+    expected = ["had-snn", "train", "student", "--config", "c.yaml", "--out", str(out), "--teacher", "t.pt",
+                "--epochs", "3", "--val-sequences", "2", "--device", "cpu"]
+    assert shlex.split(resume_hint(args)) == expected  # no checkpoint yet: the same command, without --force
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"")
+    assert shlex.split(resume_hint(args)) == [*expected, "--resume"]

@@ -11,7 +11,6 @@ checked before anything in the folder is written. When the dataset's index has a
 from __future__ import annotations
 
 import argparse
-import inspect
 import shlex
 from pathlib import Path
 
@@ -164,20 +163,11 @@ def _val_sequences(data_dir: str, count: int, load_frames: bool) -> list:
     return chosen
 
 
-def _build_distillation(cfg, args: argparse.Namespace):
-    from had_snn.train.distill_hook import build_distillation
-
-    if "teacher" in inspect.signature(build_distillation).parameters:
-        return build_distillation(cfg, args.config, teacher=args.teacher)
-    if args.teacher:  # until distill_hook takes the override itself
-        cfg.distill = {**(cfg.distill or {}), "teacher": args.teacher}
-    return build_distillation(cfg, args.config)
-
-
 def run(args: argparse.Namespace) -> int:
     from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
     from had_snn.train.config import config_from_dict, read_yaml
+    from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import CHECKPOINT_NAME, train
     from had_snn.util.runlock import run_folder_lock
 
@@ -201,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with run_folder_lock(out):
             check_run_folder(out, cfg, args.resume, args.force)
-            distill = _build_distillation(cfg, args)
+            distill = build_distillation(cfg, args.config, teacher=args.teacher)
             frames = cfg.model in ("teacher", "teacher_rgb") or distill.needs_frames
             sequences = load_split(cfg.data.dir, cfg.data.split, load_frames=frames)
             val = _val_sequences(cfg.data.dir, args.val_sequences, cfg.model in ("teacher", "teacher_rgb"))
