@@ -86,8 +86,10 @@ def test_synth_writes_a_resumable_benchmark(tmp_path, capsys) -> None:
     assert read_index(out) == index
     assert len(read_sequence(val).events) == index["sequences"][val.stem]["num_events"]
     np.testing.assert_array_equal(read_sequence(train).events, before.events)
-    # a different generator config is not "valid": everything is regenerated
-    assert main(["synth", "--out", str(out), *SYNTH_ARGS, "--fps", "25"]) == 0
+    # a different generator config is refused without --force, and with it everything is regenerated
+    assert main(["synth", "--out", str(out), *SYNTH_ARGS, "--fps", "25"]) == 1
+    assert "made with other settings: config.fps 30.0 (now 25.0)" in capsys.readouterr().err
+    assert main(["synth", "--out", str(out), *SYNTH_ARGS, "--fps", "25", "--force"]) == 0
     assert "3 generated, 0 reused" in capsys.readouterr().out
     assert not [p for p in out.rglob("*") if "tmp" in p.name]
 

@@ -423,7 +423,7 @@ def read_events_and_frames(
 def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int, int]) -> None:
     """Write events (atomically) as ``.h5/.hdf5`` (events-only native file), ``.npz`` or ``.txt/.csv``."""
     path = Path(path)
-    sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
+    sensor_size = check_sensor_size(sensor_size, f"{path}: sensor size")
     validate_events(ev, sensor_size, source=str(path))
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:

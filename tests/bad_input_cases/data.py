@@ -134,6 +134,9 @@ CASES = [
          ("s.h5", "attribute 'sensor_size'", "[0, 48]"), setup=_seq_sensor([0, 48]), check=_no_file("w.npz")),
     Case("data-raw-geometry-huge", ("info", "{tmp}/r.raw"), 1, ("r.raw", "% geometry 999999x4", "1..100000"),
          setup=_raw_geometry),
+    Case("data-csv-event-outside-sensor", ("info", "{tmp}/e.csv"), 1,
+         ("e.csv", "field 'y' out of bounds: row 1 has y=9 >= sensor height 6"),
+         setup=_text("e.csv", "# sensor_size 8 6\nx,y,t,p\n1,2,5,1\n1,9,6,0\n")),
     # --- a folder where a file is expected
     Case("data-info-folder", ("info", "{tmp}/d.h5"), 1, ("d.h5", "is a folder, expected a file"),
          setup=_folder("d.h5")),
