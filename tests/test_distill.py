@@ -380,7 +380,10 @@ def test_config_from_yaml_section(tmp_path) -> None:
         ("distill: {temporal: 'no'}", "distill.temporal: expected true or false, got 'no'"),
         ("distill: {ot_iterations: 2.5}", "distill.ot_iterations: expected an integer"),
         ("distill: {stages: stage1}", "distill.stages: expected a list of strings"),
-        ("distill: {stage_weights: [1, x, 1]}", "distill.stage_weights: expected a list of numbers"),
+        ("distill: {stage_weights: [1, x, 1]}", r"distill.stage_weights\[1\]: expected a finite number, got 'x'"),
+        ("distill: {stage_weights: 1.0}", "distill.stage_weights: expected a list of numbers"),
+        ("distill: {temperature: .nan}", "distill.temperature: expected a finite number, got nan"),
+        ("distill: {feature_weight: true}", "distill.feature_weight: expected a finite number, got True"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, text: str, match: str) -> None:

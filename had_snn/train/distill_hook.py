@@ -159,6 +159,9 @@ def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
     from had_snn.train.checkpoint import CheckpointError
 
     raw = dict(cfg.distill or {})
+    if teacher is not None and not raw:
+        raise ValueError(f"--teacher {teacher}: {where} does not distill (no distill: section); add one with mode "
+                         f"had or vanilla")
     if teacher is not None:
         raw[TEACHER_KEY] = str(teacher)
     section = parse_distill_section(raw, f"{where}: distill")
