@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -287,7 +288,7 @@ def test_teacher_option_distills_and_may_change_on_resume(data: Path, tmp_path: 
     assert f"teacher: {moved}" in (out / "config.yaml").read_text()
 
 
-def test_resume_hint_keeps_the_options_and_drops_force(tmp_path: Path) -> None:
+def test_resume_hint_keeps_the_options_and_force_until_a_checkpoint(tmp_path: Path) -> None:
     from had_snn.cli import build_parser
     from had_snn.commands.train import resume_hint
 
@@ -297,7 +298,10 @@ def test_resume_hint_keeps_the_options_and_drops_force(tmp_path: Path) -> None:
                                       "cpu"])
     expected = ["had-snn", "train", "student", "--config", "c.yaml", "--out", str(out), "--teacher", "t.pt",
                 "--epochs", "3", "--val-sequences", "2", "--device", "cpu"]
-    assert shlex.split(resume_hint(args)) == expected  # no checkpoint yet: the same command, without --force
+    assert shlex.split(resume_hint(args)) == [*expected, "--force"]  # no checkpoint yet: the same command
     out.mkdir()
     (out / "last.pt").write_bytes(b"")
+    args.started_s = time.time() + 60  # the checkpoint is the old run's, which --force was replacing
+    assert shlex.split(resume_hint(args)) == [*expected, "--force"]
+    args.started_s = time.time() - 60  # this run wrote it
     assert shlex.split(resume_hint(args)) == [*expected, "--resume"]

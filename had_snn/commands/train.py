@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import time
 from pathlib import Path
 
 from had_snn.commands.threads import THREADS_HELP
@@ -53,8 +54,8 @@ def out_dir(args: argparse.Namespace) -> Path:
 
 
 def resume_hint(args: argparse.Namespace) -> str:
-    """The command that continues an interrupted run: the same options with ``--resume`` (without ``--force``);
-    without a checkpoint yet, the same command again."""
+    """The command that continues an interrupted run: the same options with ``--resume`` once the run wrote a
+    checkpoint (``--force`` dropped); before that, the same command again (``--force`` kept)."""
     argv = ["had-snn", "train", args.kind, "--config", args.config]
     if args.data:
         argv += ["--data", args.data]
@@ -70,7 +71,11 @@ def resume_hint(args: argparse.Namespace) -> str:
         argv.append("--no-progress")
     from had_snn.train.loop import CHECKPOINT_NAME
 
-    if (out_dir(args) / CHECKPOINT_NAME).is_file():
+    ckpt = out_dir(args) / CHECKPOINT_NAME
+    started_s = getattr(args, "started_s", None)
+    if args.force and (not ckpt.is_file() or started_s is None or ckpt.stat().st_mtime < started_s):
+        argv.append("--force")  # stopped before this run's first checkpoint: what is there is not this run's
+    elif ckpt.is_file():
         argv.append("--resume")
     return shlex.join(argv)
 
@@ -172,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.util.runlock import run_folder_lock
 
     set_threads(args.threads)
+    args.started_s = time.time()  # resume_hint: a checkpoint older than this is not this run's
     _check_paths(args)
     raw = read_yaml(args.config)
     if raw.get("model", args.kind) != args.kind:
