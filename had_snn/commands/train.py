@@ -115,7 +115,8 @@ def check_run_folder(out: Path, cfg, resume: bool, force: bool) -> None:
         if not ckpt.is_file():
             held = [n for n in RUN_FILES if (out / n).exists()]
             why = f"it holds {', '.join(held)} but no checkpoint" if held else "no run was started there"
-            raise UserError(f"--resume: nothing to resume in {out} ({why}); run without --resume to start")
+            start = "start over with --force instead" if held else "run without --resume to start"
+            raise UserError(f"--resume: nothing to resume in {out} ({why}); {start}")
         state = load_checkpoint(ckpt)
         if "train_config" not in state:
             raise UserError(f"{ckpt}: not a training checkpoint (no train_config); cannot --resume from it")
@@ -125,7 +126,11 @@ def check_run_folder(out: Path, cfg, resume: bool, force: bool) -> None:
                             f"with its config ({out / CONFIG_NAME}) or pass --force instead to start over")
         return
     if ckpt.is_file():
-        state = load_checkpoint(ckpt)
+        try:
+            state = load_checkpoint(ckpt)
+        except (ValueError, OSError) as exc:
+            raise UserError(f"--out {out}: holds {ckpt}, which cannot be read ({exc}); pass --force to start over "
+                            f"or choose another --out") from None
         epoch, epochs = state.get("epoch", "?"), state.get("train_config", {}).get("epochs", "?")
         status = "a finished run" if epoch == epochs else "an unfinished run"
         raise UserError(f"--out {out}: holds {status} ({ckpt} at epoch {epoch} of {epochs}); pass --resume to "

@@ -76,6 +76,13 @@ def _other_config(env: Env) -> None:
     (run / "STATE").write_text(repr(sorted(_state(run).items())))
 
 
+def _corrupt_checkpoint(env: Env) -> None:
+    run = env.tmp / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"half a checkpoint")
+    (run / "STATE").write_text(repr(sorted(_state(run).items())))
+
+
 def _out_file(env: Env) -> None:
     (env.tmp / "run").write_text("not a folder")
 
@@ -109,9 +116,13 @@ CASES = [
     Case("train-resume-nothing", (*TRAIN, "--out", "{tmp}/run", "--resume"), 1,
          ("--resume", "nothing to resume"), None, _no_run),
     Case("train-resume-without-checkpoint", (*TRAIN, "--out", "{tmp}/run", "--resume"), 1,
-         ("nothing to resume", "metrics.csv", "no checkpoint"), _stale_metrics, _unchanged),
+         ("nothing to resume", "metrics.csv", "no checkpoint", "--force"), _stale_metrics, _unchanged),
     Case("train-resume-other-config", (*TRAIN, "--out", "{tmp}/run", "--resume"), 1,
          ("--resume", "differs", "lr", "--force"), _other_lr, _unchanged),
+    Case("train-corrupt-checkpoint-refused", (*TRAIN, "--out", "{tmp}/run"), 1,
+         ("last.pt", "cannot be read", "--force"), _corrupt_checkpoint, _unchanged),
+    Case("train-resume-corrupt-checkpoint", (*TRAIN, "--out", "{tmp}/run", "--resume"), 1,
+         ("last.pt",), _corrupt_checkpoint, _unchanged),
     Case("train-stale-metrics-refused", (*TRAIN, "--out", "{tmp}/run"), 1,
          ("another run", "metrics.csv", "--force"), _stale_metrics, _unchanged),
     Case("train-other-config-refused", (*TRAIN, "--out", "{tmp}/run"), 1,
