@@ -1,0 +1,83 @@
+"""Rows: training configs refused by field name and type, and bad ``distill.teacher`` paths (ids ``cfg-``).
+
+Each row writes ``{tmp}/bad.yaml`` (a tiny student config with one bad field), runs
+``had-snn train student --config {tmp}/bad.yaml --data {data} --out {tmp}/run`` and checks that ``{tmp}/run`` was
+not created or is empty afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import yaml
+
+from tests.bad_input_cases import Case, Env
+
+_BASE = {"model": "student", "model_config": {"widths": [4, 8, 8], "head_channels": 8},
+         "data": {"samples_per_epoch": 4, "max_gap": 2, "crop": {"student_steps": 2}}, "epochs": 1, "batch_size": 2}
+_ARGV = ("train", "student", "--config", "{tmp}/bad.yaml", "--data", "{data}", "--out", "{tmp}/run")
+
+
+def _write(text: str | Callable[[Env], str]) -> Callable[[Env], None]:
+    """A setup writing ``{tmp}/bad.yaml``: the base config's YAML followed by ``text`` (later keys win)."""
+    def setup(env: Env) -> None:
+        extra = text(env) if callable(text) else text
+        (env.tmp / "bad.yaml").write_text(yaml.safe_dump(_BASE, sort_keys=False) + extra + "\n")
+
+    return setup
+
+
+def _replace(text: str) -> Callable[[Env], None]:
+    """A setup writing ``{tmp}/bad.yaml`` with exactly ``text``."""
+    def setup(env: Env) -> None:
+        (env.tmp / "bad.yaml").write_text(text)
+
+    return setup
+
+
+def _no_run(env: Env) -> None:
+    run = env.tmp / "run"
+    assert not run.exists() or not any(run.iterdir()), sorted(p.name for p in run.iterdir())
+
+
+def _row(case_id: str, extra: str | Callable[[Env], str], *words: str, whole: str | None = None) -> Case:
+    setup = _replace(whole) if whole is not None else _write(extra)
+    return Case(f"cfg-{case_id}", _ARGV, 1, ("bad.yaml", *words), setup, _no_run)
+
+
+def _teacher(path: str) -> Callable[[Env], str]:
+    return lambda env: yaml.safe_dump({"distill": {"mode": "had", "teacher": path.format(tmp=env.tmp, seq=env.seq,
+                                                                                       student=env.student)}})
+
+
+def _text_file(env: Env) -> str:
+    (env.tmp / "notes.pt").write_text("not a checkpoint\n")
+    return yaml.safe_dump({"distill": {"mode": "had", "teacher": "notes.pt"}})  # relative to bad.yaml's folder
+
+
+CASES = [
+    _row("epochs-text", "epochs: ten", "epochs: expected an integer", "'ten'"),
+    _row("epochs-fraction", "epochs: 1.7", "epochs: expected an integer", "1.7"),
+    _row("epochs-bool", "epochs: true", "epochs: expected an integer", "true (a boolean)"),
+    _row("epochs-zero", "epochs: 0", "epochs: expected a value >= 1"),
+    _row("negative-width", "model_config: {widths: [4, -8, 8]}", "model_config.widths[1]", "got -8"),
+    _row("fractional-width", "model_config: {widths: [4, 1.7, 8]}", "model_config.widths[1]",
+         "expected an integer"),
+    _row("absurd-width", "model_config: {widths: [4, 8, 1000000]}", "model_config.widths[2]", "<= 4096"),
+    _row("list-for-mapping", "data: [train, 16]", "data: expected a mapping", "(a list)"),
+    _row("model-config-list", "model_config: [4, 8, 8]", "model_config: expected a mapping"),
+    _row("lr-nan", "lr: .nan", "lr: expected a finite number"),
+    _row("unknown-key", "epoch: 3", "unknown field(s) ['epoch']"),
+    _row("crop-zero-steps", "data: {crop: {student_steps: 0}}", "data.crop.student_steps", ">= 1"),
+    _row("loss-weight-text", "loss_weights: {focal: high}", "loss_weights.focal", "expected a number"),
+    _row("distill-weight-text",
+         "distill: {mode: had, teacher: t.pt, stages: [stage2, stage3], stage_weights: [1, x]}",
+         "distill.stage_weights[1]", "'x'"),
+    _row("not-yaml", "", "not valid yaml", whole="epochs: [1, 2\n"),
+    _row("top-level-list", "", "expected a mapping", whole="- epochs\n- 3\n"),
+    _row("teacher-missing", _teacher("../nowhere/last.pt"), "distill.teacher", "'../nowhere/last.pt'",
+         "does not exist", "--teacher"),
+    _row("teacher-text-file", _text_file, "distill.teacher", "notes.pt", "not a had-snn checkpoint"),
+    _row("teacher-is-h5", _teacher("{seq}"), "distill.teacher", "an hdf5 file", "not a had-snn checkpoint"),
+    _row("teacher-is-student", _teacher("{student}"), "distill.teacher", "holds a student checkpoint"),
+]
