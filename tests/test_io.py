@@ -183,6 +183,9 @@ def test_text_written_file_header_matches_its_columns(tmp_path, rng) -> None:
         ("t,x,y,p\n1,2,3\n", r"e\.csv: expected 4 columns 't x y p', found 3"),
         ("# sensor_size 0 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size .* 1\.\.100000 px"),
         ("# sensor_size 200000 6\n1,2,3,1\n", r"'# sensor_size' line: sensor size"),
+        ("# sensor_size -8 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size \[-8, 6\] is not valid"),
+        ("x,y,t,p\n# sensor_size: 8.5x6\n1,2,3,1\n", r"e\.csv:2: '# sensor_size' line: '8\.5x6' is not two integers"),
+        ("# sensor_size\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: '' is not two integers"),
         ("100,3,1,1\n150,0,2,0\n50,1,1,1\n", r"field 't' not sorted.*read by position as x y t p.*'t,x,y,p'"),
     ],
 )

@@ -73,7 +73,7 @@ TEXT_SUFFIXES = (".txt", ".csv")
 PROPHESEE_SUFFIXES = (".raw", ".dat")
 READ_SUFFIXES = (*HDF5_SUFFIXES, ".npz", *TEXT_SUFFIXES, ".npy", ".aedat4", *PROPHESEE_SUFFIXES)
 EVENT_FIELDS = ("x", "y", "t", "p")
-_SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\s*[:=]?\s*(\d+)[\s,x]+(\d+)", re.IGNORECASE)
+_SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\b\s*[:=]?\s*(.*)$", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -535,6 +535,16 @@ def _parse_header(path: Path, lineno: int, tokens: list[str]) -> tuple[tuple[str
     return fields, unit
 
 
+def _sensor_line_size(path: Path, lineno: int, text: str) -> tuple[int, int]:
+    """``(W, H)`` of a ``# sensor_size W H`` line (``W H``, ``W,H`` or ``WxH``); anything else is an error."""
+    parts = [p for p in re.split(r"[\s,x]+", text.strip()) if p]
+    where = f"{path}:{lineno}: '# sensor_size' line"
+    if len(parts) != 2 or not all(re.fullmatch(r"[-+]?\d+", p) for p in parts):
+        raise ValueError(f"{where}: {text.strip()!r} is not two integers (W, H) px; expected e.g. "
+                         f"'# sensor_size 640 480'")
+    return check_sensor_size((int(parts[0]), int(parts[1])), where)
+
+
 def _text_layout(path: Path) -> tuple[int, str | None, tuple[tuple[str, ...], str, int] | None, tuple[int, int] | None]:
     """Lines to skip, delimiter, header ``(fields, unit, line)`` or None, and the ``# sensor_size`` of a text file.
 
@@ -552,7 +562,7 @@ def _text_layout(path: Path) -> tuple[int, str | None, tuple[tuple[str, ...], st
             stripped = line.strip()
             m = _SENSOR_LINE.match(stripped)
             if m:
-                size = check_sensor_size((int(m.group(1)), int(m.group(2))), f"{path}:{lineno}: '# sensor_size' line")
+                size = _sensor_line_size(path, lineno, m.group(1))
             if stripped.startswith("#") and not m:
                 tokens = _column_tokens(stripped.lstrip("#"))
                 lead = []
