@@ -179,16 +179,27 @@ def test_teacher_resolves_against_the_config_folder_not_the_cwd(tiny_teacher: Pa
     assert build_distillation(saved, str(tmp_path / "run" / "config.yaml")).section.teacher_path == tiny_teacher
 
 
-def test_missing_teacher_error_names_key_value_resolved_path_and_option(tiny_teacher: Path, tmp_path: Path,
+def test_missing_teacher_error_names_key_value_resolved_path_and_option(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     config = _student_config(tmp_path / "configs", "runs/teacher/last.pt")
-    monkeypatch.chdir(tiny_teacher.parents[2])  # the old cwd-relative path would exist from here: no longer used
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError) as info:
         build_distillation(load_config(config), str(config))
     message = str(info.value)
     for words in (str(config), "distill.teacher", "'runs/teacher/last.pt'",
-                  str(tmp_path / "configs" / "runs" / "teacher" / "last.pt"), "--teacher"):
+                  str(tmp_path / "configs" / "runs" / "teacher" / "last.pt"), "config file's folder", "--teacher"):
         assert words in message, message
+
+
+def test_a_path_found_only_from_the_cwd_is_used_with_a_warning(tiny_teacher: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _student_config(tmp_path / "configs", "runs/teacher/last.pt")
+    monkeypatch.chdir(tiny_teacher.parents[2])  # where the old cwd-relative resolution finds it
+    cfg = load_config(config)
+    with pytest.warns(UserWarning, match=r"distill.teacher .runs/teacher/last.pt. is not at .* \(relative to the "
+                                         r"current folder"):
+        distill = build_distillation(cfg, str(config))
+    assert distill.section.teacher_path == tiny_teacher and cfg.distill["teacher"] == str(tiny_teacher)
 
 
 def test_teacher_option_overrides_the_config(tiny_teacher: Path, tmp_path: Path,

@@ -20,6 +20,7 @@ saved in the checkpoint's ``extra_modules``, never in its ``model``, so they are
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,8 @@ def resolve_teacher_path(value: str | os.PathLike, where: str | os.PathLike | No
 
     A relative ``distill.teacher`` resolves against the folder of the config file ``where`` (when ``where`` is an
     existing file; else against the current folder); a ``--teacher`` path (``from_cli``) against the current folder.
+    Transitional: a relative config path found only relative to the current folder (how it resolved before) is used
+    with a UserWarning naming both places.
     FileNotFoundError names the key or option, the value, the resolved path and suggests ``--teacher``.
     """
     path = Path(os.path.expanduser(str(value)))
@@ -135,6 +138,15 @@ def resolve_teacher_path(value: str | os.PathLike, where: str | os.PathLike | No
     resolved = Path(os.path.abspath(base / path))
     if resolved.is_file():
         return resolved
+    from_cwd = Path(os.path.abspath(path))
+    if config_file is not None and not path.is_absolute() and from_cwd.is_file():
+        # Transitional: configs written when distill.teacher resolved against the current folder keep working,
+        # loudly. Callers that build configs in code should pass absolute paths (or teacher=).
+        warnings.warn(f"{where}: distill.teacher {str(value)!r} is not at {resolved} (relative to the config "
+                      f"file's folder) but is at {from_cwd} (relative to the current folder): using that; write "
+                      f"the path relative to the config file, an absolute path, or give --teacher PATH",
+                      UserWarning, stacklevel=3)
+        return from_cwd
     state = "is a folder" if resolved.is_dir() else "does not exist"
     if from_cli:
         raise FileNotFoundError(f"--teacher {value}: {resolved} {state}; expected a teacher checkpoint written by "
