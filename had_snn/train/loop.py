@@ -153,7 +153,10 @@ def _repair_best(out_dir: Path, state: dict, model: nn.Module, cfg: TrainConfig)
     if not best:
         return
     path = out_dir / BEST_NAME
-    held = load_checkpoint(path).get("epoch") if path.is_file() else None
+    try:
+        held = load_checkpoint(path).get("epoch") if path.is_file() else None
+    except ValueError:  # unreadable: treated as missing
+        held = None
     if held == best["epoch"]:
         return
     if best["epoch"] == state["epoch"]:
