@@ -557,7 +557,7 @@ def _text_layout(path: Path) -> tuple[int, str | None, tuple[tuple[str, ...], st
     skip = 0
     delimiter = None
     headers: list[tuple[tuple[str, ...], str, int]] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:  # -sig: a BOM before the header
         for lineno, line in enumerate(fh, start=1):
             stripped = line.strip()
             m = _SENSOR_LINE.match(stripped)
