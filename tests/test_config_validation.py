@@ -76,6 +76,17 @@ def test_good_values_are_accepted_as_written() -> None:
             load_config(path, {"model": "teacher"} if "teacher" in path.name else None)
 
 
+def test_config_file_that_is_a_folder_or_binary_names_it(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match=f"training config {tmp_path} is a folder; expected a YAML file"):
+        load_config(tmp_path)
+    (tmp_path / "bin.yaml").write_bytes(b"\x89HDF\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ValueError, match="bin.yaml: not a text file"):
+        load_config(tmp_path / "bin.yaml")
+    (tmp_path / "broken.yaml").write_text("epochs: [1, 2\n")
+    with pytest.raises(ValueError, match=r"broken.yaml: not valid YAML \(.*line 2"):
+        load_config(tmp_path / "broken.yaml")
+
+
 def test_config_must_be_a_mapping() -> None:
     with pytest.raises(ValueError, match=r"x.yaml: expected a mapping of config fields, got \[1\] \(a list\)"):
         config_from_dict([1], "x.yaml")  # type: ignore[arg-type]

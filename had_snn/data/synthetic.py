@@ -89,6 +89,10 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.events, dict):
+            unknown = sorted(set(self.events) - {f.name for f in fields(EventCameraConfig)})
+            if unknown:
+                raise ValueError(f"SynthConfig.events: unknown field(s) {unknown}; expected some of "
+                                 f"{sorted(f.name for f in fields(EventCameraConfig))}")
             self.events = EventCameraConfig(**self.events)
         for f in fields(self):
             if isinstance(getattr(self, f.name), list):

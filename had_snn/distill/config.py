@@ -166,8 +166,12 @@ def load_distill_config(path: str | Path) -> DistillConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"distill config not found: {path}")
-    with path.open() as fh:
-        doc = yaml.safe_load(fh) or {}
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a YAML config") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a YAML mapping at top level, got {type(doc).__name__}")
     section = doc.get("distill", {})

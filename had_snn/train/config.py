@@ -327,12 +327,16 @@ def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
 def read_yaml(path: str | os.PathLike, what: str = "training config") -> dict:
     """Read a YAML mapping; FileNotFoundError / ValueError name the file (``what`` says what kind of file it is)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; expected a YAML file")
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a YAML {what}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(raw).__name__}")
     return raw

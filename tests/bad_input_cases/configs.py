@@ -35,13 +35,17 @@ def _replace(text: str) -> Callable[[Env], None]:
     return setup
 
 
+def _binary(env: Env) -> None:
+    (env.tmp / "bad.yaml").write_bytes(env.seq.read_bytes()[:256])  # an HDF5 file named like a config
+
+
 def _no_run(env: Env) -> None:
     run = env.tmp / "run"
     assert not run.exists() or not any(run.iterdir()), sorted(p.name for p in run.iterdir())
 
 
 def _row(case_id: str, extra: str | Callable[[Env], str], *words: str, whole: str | None = None) -> Case:
-    setup = _replace(whole) if whole is not None else _write(extra)
+    setup = (_binary if whole == "" else _replace(whole)) if whole is not None else _write(extra)
     return Case(f"cfg-{case_id}", _ARGV, 1, ("bad.yaml", *words), setup, _no_run)
 
 
@@ -79,5 +83,8 @@ CASES = [
          "does not exist", "--teacher"),
     _row("teacher-text-file", _text_file, "distill.teacher", "notes.pt", "not a had-snn checkpoint"),
     _row("teacher-is-h5", _teacher("{seq}"), "distill.teacher", "an hdf5 file", "not a had-snn checkpoint"),
+    Case("cfg-config-is-folder", ("train", "student", "--config", "{tmp}", "--data", "{data}", "--out",
+                                  "{tmp}/run"), 1, ("is a folder",), check=_no_run),
+    _row("config-is-binary", "", "not a text file", whole=""),
     _row("teacher-is-student", _teacher("{student}"), "distill.teacher", "holds a student checkpoint"),
 ]
