@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from had_snn.hardware.netx import BIAS_EXP, NetxLayer, validate_layers
+from had_snn.hardware.netx import BIAS_EXP, NetxLayer, pipeline_fill_steps, validate_layers
 
 UV_LIMIT = 1 << 23
 DECAY_UNITY = 4096
@@ -218,6 +218,17 @@ class LoihiEmulator:
         if not self.synapses:
             raise ValueError("network has no conv/dense layer to emulate")
         self.layer_names = [s.layer.name or f"{s.layer.type}{i}" for i, s in enumerate(self.synapses, start=1)]
+
+    @property
+    def fill_steps(self) -> int:
+        """Pipeline fill: the read-out of input step t appears at step t + fill_steps (one per synaptic layer)."""
+        return pipeline_fill_steps(len(self.synapses))
+
+    def flushed(self, spikes: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """``spikes`` (T, B, C, H, W) followed by :attr:`fill_steps` zero steps, so every input step reaches the
+        read-out (T + fill_steps steps, as the tracker, ``had-snn deploy`` and the energy counts run a frame)."""
+        x = torch.as_tensor(np.asarray(spikes) if isinstance(spikes, np.ndarray) else spikes)
+        return torch.cat([x, torch.zeros((self.fill_steps, *x.shape[1:]), dtype=x.dtype, device=x.device)])
 
     def block_steps(self, batch: int) -> int:
         """Time steps per block: the synaptic input (int64 plus its float sum) of the widest layer fits the budget."""

@@ -8,6 +8,7 @@ from torch import nn
 
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.quantize import QuantizedNetwork, template_kernel_for
+from had_snn.hardware.netx import frame_steps
 from had_snn.util.atomic import save_figure
 
 
@@ -22,15 +23,16 @@ def float_trace(student: nn.Module, search_spikes: torch.Tensor, kernel: torch.T
 def compare_float_fixed(
     student: nn.Module, qnet: QuantizedNetwork, search_spikes: torch.Tensor, template_spikes: torch.Tensor
 ) -> dict:
-    """Run the float student and the emulator on the same search window; the emulator runs T + L steps (L = number of
-    synaptic layers, each adds one step of latency) on zero-padded input and its outputs are realigned."""
+    """Run the float student and the emulator on the same search window; the emulator runs T + L steps (T input steps,
+    then L = :func:`~had_snn.hardware.netx.pipeline_fill_steps` zero steps, one per synaptic layer) and its outputs
+    are realigned. ``input_steps``, ``pipeline_fill_steps`` and ``frame_steps`` (T + L, what ``had-snn deploy`` runs
+    and ``had-snn energy`` bills per frame) are reported; ``latency_steps`` is the same L (kept for old readers)."""
     kernel = template_kernel_for(student, template_spikes)
     ref = float_trace(student, search_spikes, kernel)
     n_steps = search_spikes.shape[0]
     emu = LoihiEmulator(qnet.layers)
-    n_layers = len(emu.synapses)
-    padded = torch.cat([search_spikes, torch.zeros((n_layers, *search_spikes.shape[1:]), dtype=search_spikes.dtype)])
-    res = emu.run(padded)
+    n_layers = emu.fill_steps
+    res = emu.run(emu.flushed(search_spikes))
     fixed_v = res.v_out[n_layers : n_layers + n_steps].double() / qnet.readout_scale
     float_v = ref["membrane"].double()
     fixed_mean, float_mean = fixed_v.mean(0), float_v.mean(0)
@@ -48,7 +50,9 @@ def compare_float_fixed(
         "readout_max_abs_error": float((fixed_mean - float_mean).abs().max()),
         "heatmap_peak_agreement": float((heat_f.argmax(1) == heat_q.argmax(1)).double().mean()),
         "layers": rates,
-        "steps": n_steps,
+        "input_steps": n_steps,
+        "pipeline_fill_steps": n_layers,
+        "frame_steps": frame_steps(n_steps, len(emu.synapses)),
         "latency_steps": n_layers,
         "emulator_counts": {k: v.sum(1).tolist() for k, v in res.counts.items()},
     }

@@ -5,7 +5,11 @@ is remembered so reports can cite exactly the figures they used.
 
 Counts file (JSON) accepted by :func:`load_counts`, one entry per synaptic layer, **per frame summed over steps**::
 
-    {"steps": 8,                # time steps per frame (required)
+    {"steps": 14,               # time steps the chip runs per frame, every one counted (required)
+     "input_steps": 8,          # optional: how many of them carry the spike window; the rest (here 6) are the
+                                # pipeline fill (zero input, one step per synaptic layer) that lets the read-out
+                                # see the last input step. `had-snn deploy` and the tracker run and count
+                                # input_steps + fill steps (had_snn.hardware.netx.frame_steps) and write both.
      "frames": 4,               # optional, default 1: the layer numbers are totals over this many frames
      "layers": [{"name": "1_conv", "in_spikes": 1200, "synops": 52000, "neuron_updates": 65536,
                  "out_spikes": 900, "active_neuron_updates": 30000}, ...]}
@@ -122,8 +126,17 @@ class LayerCounts:
 
 @dataclass(frozen=True)
 class FrameCounts:
+    """Counted operations per frame; ``steps`` counted steps, of which ``input_steps`` carried input (None: the
+    counts file does not say) and the rest were pipeline fill."""
+
     steps: int
     layers: list[LayerCounts]
+    input_steps: int | None = None
+
+    @property
+    def fill_steps(self) -> int | None:
+        """Counted steps without input (the pipeline fill), when the counts file says how many had input."""
+        return None if self.input_steps is None else self.steps - self.input_steps
 
     @property
     def active_known(self) -> bool:
@@ -137,9 +150,14 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
     """Validate a counts mapping (format in the module docstring) against the network's layers."""
     if not isinstance(data, dict) or "layers" not in data or "steps" not in data:
         raise ValueError(f"{where}: expected an object with 'steps' and 'layers'")
-    steps, frames = data["steps"], data.get("frames", 1)
-    if not isinstance(steps, int) or steps < 1:
+    steps, frames, input_steps = data["steps"], data.get("frames", 1), data.get("input_steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"{where}: 'steps' must be a positive integer, got {steps!r}")
+    if input_steps is not None and (not isinstance(input_steps, int) or isinstance(input_steps, bool)
+                                    or not 1 <= input_steps <= steps):
+        raise ValueError(f"{where}: 'input_steps' must be an integer in [1, steps={steps}], got {input_steps!r}")
+    if not isinstance(data["layers"], list):
+        raise ValueError(f"{where}: 'layers' must be a list of per-layer objects, got {type(data['layers']).__name__}")
     if not isinstance(frames, (int, float)) or frames <= 0:
         raise ValueError(f"{where}: 'frames' must be a positive number, got {frames!r}")
     by_name: dict[str, dict[str, Any]] = {}
@@ -169,7 +187,7 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
         c = LayerCounts(name=g.name, **vals)  # type: ignore[arg-type]
         _check_consistent(c, g, steps, where)
         layers.append(c)
-    return FrameCounts(steps=steps, layers=layers)
+    return FrameCounts(steps=steps, layers=layers, input_steps=input_steps)
 
 
 def _check_consistent(c: LayerCounts, g: LayerGeometry, steps: int, where: str) -> None:
@@ -191,8 +209,12 @@ EMULATOR_COUNT_FIELDS = {
 }
 
 
-def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any]) -> dict[str, Any]:
-    """Build the counts-file object from emulator counters (numpy arrays (L, T, B), one batch item per frame)."""
+def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any], input_steps: int | None = None
+                         ) -> dict[str, Any]:
+    """Build the counts-file object from emulator counters (numpy arrays (L, S, B), one batch item per frame).
+
+    ``S`` counted steps per frame; ``input_steps`` (optional) says how many of them carried the spike window (the
+    rest being the pipeline fill, see :func:`had_snn.hardware.netx.frame_steps`) and is written to the file."""
     arrays = {}
     for src in EMULATOR_COUNT_FIELDS:
         if src not in counts:
@@ -208,7 +230,12 @@ def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any]) -> 
         {"name": name, **{dst: int(arrays[src][i].sum()) for src, dst in EMULATOR_COUNT_FIELDS.items()}}
         for i, name in enumerate(layer_names)
     ]
-    return {"steps": int(n_steps), "frames": int(batch), "layers": layers}
+    out: dict[str, Any] = {"steps": int(n_steps)}
+    if input_steps is not None:
+        if not 1 <= input_steps <= n_steps:
+            raise ValueError(f"input_steps must be in [1, {n_steps}] (the counted steps), got {input_steps}")
+        out["input_steps"] = int(input_steps)
+    return {**out, "frames": int(batch), "layers": layers}
 
 
 def load_counts(path: str | Path, geoms: Sequence[LayerGeometry]) -> FrameCounts:

@@ -4,8 +4,13 @@ Model: all cores work in parallel within a time step and a step ends with a barr
 ops and neuron updates sequentially; a layer's work is spread evenly over its cores, and a step's work is the frame
 total divided by the steps (counts are per frame, so per-step peaks are averaged out). Barrier time is interpolated
 linearly between the table's 1-tile and 32-tile figures by the tiles in use (capped at 32: multi-chip
-synchronisation is not modelled). Spikes are delivered one step later, so the first output trails the input by
-``pipeline_fill_steps`` = layers - 1 steps; that fill is reported but not added to the per-frame latency.
+synchronisation is not modelled).
+
+Steps per frame are the counted steps (``FrameCounts.steps``). Synapses deliver one step later, so the read-out trails
+the input by :func:`~had_snn.hardware.netx.pipeline_fill_steps` = one step per synaptic layer; `had-snn deploy` and the
+tracker run each frame as ``input_steps`` + that fill (:func:`~had_snn.hardware.netx.frame_steps`), so the counted
+steps, and the latency, include the fill. When a counts file does not say how many steps carried input
+(``input_steps``), the estimate says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from had_snn.hardware.energy import FrameCounts, HardwareTable
+from had_snn.hardware.netx import pipeline_fill_steps
 from had_snn.hardware.resources import LayerGeometry, NetworkMapping
 
 BARRIER_MAX_TILES = 32
@@ -21,12 +27,21 @@ BARRIER_MAX_TILES = 32
 
 @dataclass(frozen=True)
 class LatencyEstimate:
+    """Loihi 1 timing of one frame: ``steps`` counted steps (``input_steps`` of them with input, None if unknown) x
+    ``step_ns``; ``pipeline_fill_steps`` is the network's fill (one step per synaptic layer)."""
+
     steps: int
     barrier_ns: float
     compute_ns: float
     bottleneck_layer: str
     layer_compute_ns: dict[str, float]
     pipeline_fill_steps: int
+    input_steps: int | None = None
+
+    @property
+    def fill_included(self) -> bool | None:
+        """True when the counted steps include the whole pipeline fill after the input; None when unknown."""
+        return None if self.input_steps is None else self.steps - self.input_steps >= self.pipeline_fill_steps
 
     @property
     def step_ns(self) -> float:
@@ -66,5 +81,6 @@ def loihi1_latency(
     bottleneck = max(per_layer, key=lambda k: per_layer[k])
     return LatencyEstimate(
         steps=counts.steps, barrier_ns=barrier_ns(mapping.tiles, table), compute_ns=per_layer[bottleneck],
-        bottleneck_layer=bottleneck, layer_compute_ns=per_layer, pipeline_fill_steps=len(geoms) - 1,
+        bottleneck_layer=bottleneck, layer_compute_ns=per_layer, pipeline_fill_steps=pipeline_fill_steps(len(geoms)),
+        input_steps=counts.input_steps,
     )

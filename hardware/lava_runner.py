@@ -8,21 +8,37 @@ Only runs inside the Python 3.10 Lava venv::
 ``RingBuffer`` -> per layer a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as netx does) or
 ``Dense`` + ``LIF``, a sink ``RingBuffer`` on every LIF's spikes and a ``Monitor`` on the last LIF's ``v``. ``OUT.npz``
 gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network order), ``v_out`` (T, B, C, H, W),
-``layer_names`` and timings: ``build_s`` (graph construction), ``first_step_s`` (compile + step 1) and ``run_s``
-(the remaining T - 1 steps).
+``layer_names`` and per-sample timings in seconds: ``build_s`` (graph construction), ``first_step_s`` (compile +
+step 1), ``run_s`` (the remaining T - 1 steps), ``read_s`` (reading the sinks and the monitor back) and ``stop_s``.
+
+Progress goes to stdout, one line per event, ``had-snn-progress {json}`` (flushed at once, so the caller can show
+it while Lava runs): ``{"event": "start", "samples": B, "steps": T}``, ``{"event": "phase", "sample": b, "phase":
+"build" | "compile" | "run" | "read"}``, ``{"event": "step", "sample": b, "step": t}`` after every step and
+``{"event": "sample_done", "sample": b, ...timings}``. Other stdout lines (Lava's own) are left alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
 from had_snn.util.atomic import atomic_path
+
+#: prefix of the progress lines the runner prints on stdout (parsed by :func:`had_snn.hardware.deploy.run_lava`)
+PROGRESS_PREFIX = "had-snn-progress "
+Progress = Callable[[dict], None]
+
+
+def emit(event: dict) -> None:
+    """Print one progress event on stdout for the parent process (flushed at once)."""
+    print(PROGRESS_PREFIX + json.dumps(event), flush=True)
 
 
 def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
@@ -86,33 +102,55 @@ def _to_tchw(data: np.ndarray, shape_chw: tuple[int, int, int]) -> np.ndarray:
     return data.T.reshape(-1, *shape_chw)
 
 
-def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray) -> dict:
-    """Run one sample (T, C, H, W); returns spikes per synaptic layer, last-layer v and timings."""
+def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progress | None = None,
+               sample: int = 0) -> dict:
+    """Run one sample (T, C, H, W) step by step; returns spikes per synaptic layer, last-layer v and timings.
+
+    ``progress`` (optional) gets a ``phase`` event before each phase and a ``step`` event after every step.
+    """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
+
+    def tell(event: dict) -> None:
+        if progress is not None:
+            progress({"sample": sample, **event})
 
     n_steps = spikes_tchw.shape[0]
     if n_steps < 2:
         raise ValueError(f"need at least 2 time steps, got {n_steps}")
+    tell({"event": "phase", "phase": "build"})
     t0 = time.perf_counter()
     source, sinks, monitor, lif = _build(layers, spikes_tchw)
     t1 = time.perf_counter()
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    tell({"event": "phase", "phase": "compile"})
     source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
     t2 = time.perf_counter()
-    source.run(condition=RunSteps(num_steps=n_steps - 1), run_cfg=cfg)
+    tell({"event": "step", "step": 1})
+    tell({"event": "phase", "phase": "run"})
+    for step in range(2, n_steps + 1):  # one step per call: no measurable overhead in Lava's Python runtime
+        source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        tell({"event": "step", "step": step})
     t3 = time.perf_counter()
+    tell({"event": "phase", "phase": "read"})
     try:
         synaptic = [layer for layer in layers if layer.has_synapse]
         spikes = [_to_tchw(s.data.get(), layer.shape) != 0 for s, layer in zip(sinks, synaptic, strict=True)]
         v_raw = monitor.get_data()[lif.name]["v"]  # (T, *lava shape)
         v_out = _to_tchw(np.moveaxis(v_raw, 0, -1), synaptic[-1].shape).astype(np.int64)
+        t4 = time.perf_counter()
     finally:
         source.stop()
-    return {"spikes": spikes, "v_out": v_out, "build_s": t1 - t0, "first_step_s": t2 - t1, "run_s": t3 - t2}
+    t5 = time.perf_counter()
+    return {"spikes": spikes, "v_out": v_out, "build_s": t1 - t0, "first_step_s": t2 - t1, "run_s": t3 - t2,
+            "read_s": t4 - t3, "stop_s": t5 - t4}
 
 
-def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike) -> None:
+TIMING_KEYS = ("build_s", "first_step_s", "run_s", "read_s", "stop_s")
+
+
+def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
+             progress: Progress | None = None) -> None:
     """Run every sample of ``input_path`` through the network and write ``out_path`` atomically."""
     layers, _ = read_netx(net_path)
     with np.load(input_path) as f:
@@ -121,12 +159,18 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
         spikes = f["spikes"]
     if spikes.ndim != 5 or tuple(spikes.shape[2:]) != tuple(layers[0].shape):
         raise ValueError(f"{input_path}: spikes must be (T, B, {layers[0].shape}), got {spikes.shape}")
-    results = [run_sample(layers, spikes[:, b]) for b in range(spikes.shape[1])]
+    if progress is not None:
+        progress({"event": "start", "samples": int(spikes.shape[1]), "steps": int(spikes.shape[0])})
+    results = []
+    for b in range(spikes.shape[1]):
+        results.append(run_sample(layers, spikes[:, b], progress, sample=b))
+        if progress is not None:
+            progress({"event": "sample_done", "sample": b, **{k: results[-1][k] for k in TIMING_KEYS}})
     out = {f"spikes_{i + 1}": np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))}
     out["v_out"] = np.stack([r["v_out"] for r in results], 1)
     synaptic = [layer for layer in layers if layer.has_synapse]
     out["layer_names"] = np.array([s.name or f"{s.type}{i}" for i, s in enumerate(synaptic, start=1)])
-    for key in ("build_s", "first_step_s", "run_s"):
+    for key in TIMING_KEYS:
         out[key] = np.array([r[key] for r in results])
     with atomic_path(out_path) as tmp:
         np.savez(tmp, **out)
@@ -137,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("net", help="netx HDF5 file")
     parser.add_argument("input", help="npz with 'spikes' (T, B, C, H, W)")
     parser.add_argument("out", help="output npz")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stdout")
     args = parser.parse_args(argv)
     try:
-        run_file(args.net, args.input, args.out)
+        run_file(args.net, args.input, args.out, progress=None if args.quiet else emit)
     except (ValueError, FileNotFoundError) as exc:
         print(f"lava_runner: error: {exc}", file=sys.stderr)
         return 1

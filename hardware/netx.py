@@ -364,6 +364,23 @@ def _read_layer(g: h5py.Group, where: str) -> NetxLayer:
     return layer
 
 
+def pipeline_fill_steps(n_synaptic_layers: int) -> int:
+    """Steps by which the read-out trails the input: one per synaptic (conv/dense) layer, since Lava's Conv and Dense
+    deliver their output one step later. The one definition behind ``had-snn convert`` (``pipeline_fill_steps`` in
+    quantization.json), ``had-snn deploy`` (how many zero steps flush the input) and ``had-snn energy`` (the report)."""
+    if n_synaptic_layers < 1:
+        raise ValueError(f"a network needs at least one synaptic layer, got {n_synaptic_layers}")
+    return int(n_synaptic_layers)
+
+
+def frame_steps(input_steps: int, n_synaptic_layers: int) -> int:
+    """Steps the chip runs per frame: the ``input_steps`` of a spike window, then the pipeline fill (zero input)
+    until the read-out has seen the last input step. This is the ``steps`` of a counts file and of the latency."""
+    if input_steps < 1:
+        raise ValueError(f"input_steps must be >= 1, got {input_steps}")
+    return int(input_steps) + pipeline_fill_steps(n_synaptic_layers)
+
+
 def relay_neuron() -> CubaNeuron:
     """Neuron that re-emits each binary input spike in the same step (u = a_in << 6, v > 0 fires)."""
     return CubaNeuron(i_decay=4096, v_decay=4095, vth_mant=0)

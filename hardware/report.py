@@ -74,6 +74,8 @@ def build_report(
     if counts is not None:
         report["counts"] = {
             "steps": counts.steps,
+            "input_steps": counts.input_steps,
+            "fill_steps": counts.fill_steps,
             "active_known": counts.active_known,
             "layers": [
                 {**asdict(c), "firing_rate": c.out_spikes / (g.n_neurons * counts.steps)}
@@ -104,6 +106,8 @@ def build_report(
             "frame_latency_us": lat.frame_latency_us,
             "throughput_fps": lat.throughput_fps,
             "pipeline_fill_steps": lat.pipeline_fill_steps,
+            "input_steps": lat.input_steps,
+            "fill_included": lat.fill_included,
             "sustains_fps": lat.throughput_fps >= fps,
         }
     if teacher_macs is not None:
@@ -120,6 +124,28 @@ def build_report(
     report["energy"]["ratios"] = ratios
     report["citations"] = [asdict(f) for f in table.used.values()]
     return report
+
+
+def _steps_sentence(counts: dict[str, Any]) -> str:
+    """'14 steps (8 input + 6 pipeline fill)' or, when the counts do not say, '14 counted steps'."""
+    if counts.get("input_steps") is None:
+        return f"{counts['steps']} counted steps"
+    return f"{counts['steps']} steps ({counts['input_steps']} input + {counts['fill_steps']} pipeline fill)"
+
+
+def _fill_sentence(lat: dict[str, Any]) -> str:
+    """What the latency says about the pipeline fill, true for every kind of counts file."""
+    fill = lat["pipeline_fill_steps"]
+    head = f"pipeline fill: the read-out trails the input by {fill} steps (one per synaptic layer)"
+    included = lat.get("fill_included")
+    if included is None:
+        return (head + "; the counts file does not say how many counted steps carried input (no 'input_steps'), so "
+                "whether the fill is included above is unknown (`had-snn deploy` counts input + fill and says so)")
+    if included:
+        return head + "; included in the steps above (each frame runs from the zero state)"
+    counted = lat["steps"] - lat["input_steps"]
+    return (head + f"; only {counted} fill step(s) were counted, so the latency above leaves out "
+            f"{fill - counted} step(s) the read-out needs")
 
 
 def _energy_block(layers: list[dict[str, Any]], total_pj: float, fps: float) -> dict[str, Any]:
@@ -158,7 +184,7 @@ def markdown(report: dict[str, Any]) -> str:
     e = report["energy"]
     if report["counts"] is not None:
         fps = report["fps"]
-        lines += ["", "## Activity (per frame)", "", f"{report['counts']['steps']} steps per frame.", "",
+        lines += ["", "## Activity (per frame)", "", _steps_sentence(report["counts"]) + ".", "",
                   "| layer | in spikes | synops | neuron updates | out spikes | firing rate |",
                   "|---|---|---|---|---|---|"]
         for c in report["counts"]["layers"]:
@@ -182,10 +208,10 @@ def markdown(report: dict[str, Any]) -> str:
                   f"- time per step: {_fmt(lat['step_ns'])} ns = barrier {_fmt(lat['barrier_ns'])} ns + busiest core "
                   f"{_fmt(lat['compute_ns'])} ns (layer {lat['bottleneck_layer']}; all cores run in parallel, each "
                   "core processes its ops sequentially)",
-                  f"- latency per frame: {lat['steps']} steps x {_fmt(lat['step_ns'])} ns = "
+                  f"- latency per frame: {_steps_sentence(report['counts'])} x {_fmt(lat['step_ns'])} ns = "
                   f"{_fmt(lat['frame_latency_us'])} us; throughput {_fmt(lat['throughput_fps'])} frames/s "
                   f"({'sustains' if lat['sustains_fps'] else 'does NOT sustain'} {fps:g} frames/s)",
-                  f"- pipeline fill before the first output: {lat['pipeline_fill_steps']} steps (not included above)"]
+                  f"- {_fill_sentence(lat)}"]
     else:
         lines += ["", "## Energy and latency", "", "No operation counts given (`--counts`): Loihi energy and latency "
                   "were not estimated."]
@@ -231,7 +257,7 @@ def plot_firing_rates(report: dict[str, Any], path: Path) -> None:
     ax.bar(range(len(rows)), [r["firing_rate"] for r in rows])
     ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=45, ha="right")
     ax.set_ylabel("spikes per neuron per step")
-    ax.set_title(f"Firing rates ({report['counts']['steps']} steps per frame)")
+    ax.set_title(f"Firing rates ({_steps_sentence(report['counts'])} per frame)")
     save_figure(fig, path, bbox_inches="tight")
 
 

@@ -125,7 +125,8 @@ def test_reader_accepts_whole_float_weights_as_lava_dl_writes_them(tmp_path) -> 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("layer/1/weight", np.array([[b"a", b"b", b"c"], [b"d", b"e", b"f"]]), "'weight' must hold integers, got dtype"),
+        ("layer/1/weight", np.array([[b"a", b"b", b"c"], [b"d", b"e", b"f"]]),
+         "'weight' must hold integers, got dtype"),
         ("layer/1/weight", np.array([[np.inf, 0, 0], [0, 0, 0]]), "'weight' contains non-finite values"),
         ("layer/1/shape", np.array([2, 1]), r"'shape' must be 3 positive integers \(C, H, W\), got \[2, 1\]"),
         ("layer/1/type", np.array([1, 2]), "'type' must be a scalar string"),

@@ -129,10 +129,10 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     np.savez(tmp_path / "in.npz", spikes=srch.numpy())
     assert main(["deploy", str(tmp_path / "cv"), "--input", str(tmp_path / "in.npz")]) == 0
     out = np.load(tmp_path / "cv" / "deploy_emulator" / "outputs.npz")
-    assert out["v_out"].shape == (8, 1, 5, 4, 4) and out["count_synaptic_ops"].sum() > 0
+    assert out["v_out"].shape == (8 + 6, 1, 5, 4, 4) and out["count_synaptic_ops"].sum() > 0  # 6 fill steps
     # deploy's counts.json is what `had-snn energy --counts` reads
     counts = json.loads((tmp_path / "cv" / "deploy_emulator" / "counts.json").read_text())
-    assert counts["steps"] == 8 and counts["frames"] == 1
+    assert (counts["steps"], counts["input_steps"], counts["frames"]) == (8 + 6, 8, 1)
     assert sum(layer["synops"] for layer in counts["layers"]) == int(out["count_synaptic_ops"].sum())
     save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher", widths=(4, 8, 8))))
     assert main(["energy", str(tmp_path / "cv"), "--counts", str(tmp_path / "cv" / "deploy_emulator" / "counts.json"),

@@ -11,41 +11,55 @@ HELP = "Quantise a student checkpoint to Loihi fixed point; write netx HDF5, JSO
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="trained student checkpoint (.pt)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--to", choices=("netx", "nir", "all"), default="all", help="export format(s)")
+    parser.add_argument("--out", required=True,
+                        help="output folder (student.h5, student.nir, quantization.json, weight_histograms.png)")
+    parser.add_argument("--to", choices=("netx", "nir", "all"), default="all",
+                        help="export format(s): netx (student.h5), nir (student.nir) or all (default)")
     parser.add_argument("--template", help="npz with template_spikes (T, 1, C, Ht, Wt) used for the correlation kernel "
                         "(default: seeded Bernoulli spikes)")
     parser.add_argument("--search", help="npz with search_spikes (T, B, C, H, W) for the float-vs-fixed comparison "
                         "(default: seeded Bernoulli spikes)")
-    parser.add_argument("--steps", type=int, default=8, help="time steps of the default sample inputs")
-    parser.add_argument("--rate", type=float, default=0.1, help="spike probability of the default sample inputs")
+    parser.add_argument("--steps", type=int, default=8,
+                        help="time steps T of the default sample inputs (default 8; ignored for --template/--search)")
+    parser.add_argument("--rate", type=float, default=0.1,
+                        help="spike probability of the default sample inputs (default 0.1)")
     parser.add_argument("--weight-percentile", type=float, default=100.0,
                         help="|w| percentile mapped to the largest 8-bit weight (100: no clipping)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the default sample inputs (template: SEED, search: SEED + 1; default 0)")
 
 
-def _spikes(path: str | None, key: str, shape: tuple[int, ...], rate: float, seed: int):
-    import numpy as np
+def _spikes(path: str | None, option: str, key: str, shape: tuple[int, ...], rate: float, seed: int):
+    """Spikes from ``option``'s npz (array ``key``, per-step shape ``shape[2:]``), or seeded Bernoulli spikes."""
     import torch
+
+    from had_snn.hardware.spikes_io import load_spikes_npz
 
     if path is None:
         g = torch.Generator().manual_seed(seed)
         return (torch.rand(shape, generator=g) < rate).float()
-    if not Path(path).exists():
-        raise FileNotFoundError(f"input spikes not found: {path}")
-    with np.load(path) as f:
-        if key not in f:
-            raise ValueError(f"{path}: missing array {key!r}")
-        x = torch.as_tensor(f[key]).float()
-    if x.dim() != 5 or tuple(x.shape[2:]) != shape[2:]:
-        raise ValueError(f"{path}: {key} must be (T, B, {', '.join(map(str, shape[2:]))}), got {tuple(x.shape)}")
-    return x
+    x, _ = load_spikes_npz(path, (key,), option, chw=shape[2:])
+    return torch.as_tensor(x).float()
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from had_snn.util.errors import UserError
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out}: is a file, expected an output folder")
+    if args.steps < 1:
+        raise UserError(f"--steps must be >= 1, got {args.steps}")
+    if not 0.0 <= args.rate <= 1.0:
+        raise UserError(f"--rate must be a spike probability in [0, 1], got {args.rate:g}")
+    if not 0.0 < args.weight_percentile <= 100.0:
+        raise UserError(f"--weight-percentile must be in (0, 100], got {args.weight_percentile:g}")
 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.conversion.convert import convert_student
     from had_snn.train.checkpoint import load_model
 
+    _check_options(args)
     if not Path(args.checkpoint).exists():
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     student = load_model(args.checkpoint)
@@ -54,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
                          "only the spiking student can be converted")
     cfg = student.config
     c = cfg.in_channels
-    template = _spikes(args.template, "template_spikes", (args.steps, 1, c, cfg.template_px, cfg.template_px),
-                       args.rate, args.seed)
-    search = _spikes(args.search, "search_spikes", (args.steps, 1, c, cfg.search_px, cfg.search_px),
+    template = _spikes(args.template, "--template", "template_spikes",
+                       (args.steps, 1, c, cfg.template_px, cfg.template_px), args.rate, args.seed)
+    search = _spikes(args.search, "--search", "search_spikes", (args.steps, 1, c, cfg.search_px, cfg.search_px),
                      args.rate, args.seed + 1)
     inputs = {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
               "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"}
@@ -67,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     for r in done.qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "
               f"w err {r.weight_rel_error:.4f} vth {r.vth_mant}")
+    cmp = done.comparison
+    print(f"steps per frame: {cmp['frame_steps']} = {cmp['input_steps']} input + {cmp['pipeline_fill_steps']} "
+          "pipeline fill (one per synaptic layer; as `had-snn deploy` runs and `had-snn energy` bills a frame)")
     print(f"read-out rel. error float vs fixed: {done.comparison['readout_rel_error']:.4f}; wrote "
           f"{', '.join(p.name for p in done.files.values())} to {args.out}")
     return 0

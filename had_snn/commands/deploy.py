@@ -1,91 +1,193 @@
-"""``had-snn deploy``: run a converted network (netx HDF5) in Lava or in the bit-exact torch emulator."""
+"""``had-snn deploy``: run a converted network (netx HDF5) in Lava, in the bit-exact torch emulator, or in both.
+
+Every window runs as the tracker runs it: its T input steps, then L zero steps (the pipeline fill, one per synaptic
+layer, :func:`had_snn.hardware.netx.frame_steps`), so the read-out sees every input step; outputs and counts have
+T + L steps. ``--compare`` runs Lava and the emulator on the same windows and writes the per-layer mismatch table.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
-from had_snn.util.atomic import atomic_path, write_json_atomic
-
 NAME = "deploy"
-HELP = "Run a converted network (NET_DIR/student.h5 or a .h5 file) in Lava (fixed_pt) or the torch emulator"
+HELP = ("Run a converted network (NET_DIR/student.h5 or a netx .h5 file) on spike windows in Lava (fixed_pt) or the "
+        "bit-exact torch emulator; --compare runs both and reports every mismatch per layer")
+#: exit status of ``--compare`` when Lava and the emulator disagree (1 stays "could not run")
+EXIT_DIFFERENT = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("net", help="folder written by `had-snn convert` (uses student.h5) or a netx .h5 file")
-    parser.add_argument("--input", required=True, help="npz with spikes (T, B, C, H, W) or search_spikes")
-    parser.add_argument("--backend", choices=("lava", "emulator"), default="emulator")
+    parser.add_argument("net", help="folder written by `had-snn convert` (uses its student.h5) or a netx .h5 file")
+    parser.add_argument("--input", required=True,
+                        help="npz with an array 'spikes' or 'search_spikes' of 0/1 spikes (T, B, C, H, W), e.g. from "
+                             "`had-snn windows`; B windows of T steps each")
+    parser.add_argument("--backend", choices=("lava", "emulator"), default="emulator",
+                        help="emulator (default): the bit-exact torch emulator (--device); lava: Lava 0.10 "
+                             "Loihi2SimCfg(select_tag='fixed_pt') in the .venv-lava Python 3.10 venv "
+                             "(`make setup-lava`), with progress per window and step")
+    parser.add_argument("--compare", action="store_true",
+                        help="run Lava and the emulator on the same windows and write compare.json / compare.md "
+                             f"(per layer: values compared, spikes, mismatches, first mismatching step/neuron); exit "
+                             f"status {EXIT_DIFFERENT} when they differ")
     parser.add_argument("--device", default="cpu", help="emulator device (cpu, cuda)")
-    parser.add_argument("--out", help="output folder (default: NET_DIR/deploy_<backend>)")
+    parser.add_argument("--out", help="output folder (default: NET_DIR/deploy_<backend>, or NET_DIR/deploy_compare)")
+    parser.add_argument("--timeout-s", type=float, help="stop Lava after this many seconds (default: no limit)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar for the Lava run")
 
 
-def _load_input(path: str):
-    import numpy as np
+def _network_file(net: Path) -> Path:
+    if net.is_dir():
+        h5 = net / "student.h5"
+        if not h5.is_file():
+            raise FileNotFoundError(f"{net}: no student.h5 in this folder (write one with `had-snn convert`)")
+        return h5
+    if not net.exists():
+        raise FileNotFoundError(f"network not found: {net}")
+    return net
 
-    if not Path(path).exists():
-        raise FileNotFoundError(f"input not found: {path}")
-    with np.load(path) as f:
-        key = next((k for k in ("spikes", "search_spikes") if k in f), None)
-        if key is None:
-            raise ValueError(f"{path}: expected an array 'spikes' or 'search_spikes' (T, B, C, H, W), has {f.files}")
-        x = f[key]
-    if x.ndim != 5:
-        raise ValueError(f"{path}: {key} must be (T, B, C, H, W), got shape {x.shape}")
-    return (x != 0).astype(np.uint8)
+
+def _lava_progress(n_windows: int, n_steps: int, enabled: bool):
+    """A tqdm bar over windows x steps fed by the runner's events; returns (callback, bar)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_windows * n_steps, unit="step", desc="lava: starting Python 3.10 process", disable=not enabled,
+               dynamic_ncols=True)
+
+    def on_event(event: dict) -> None:
+        kind = event.get("event")
+        if kind == "start":
+            bar.set_description("lava")
+        elif kind == "phase":
+            what = {"build": "building the process graph", "compile": "compiling + step 1", "run": "running",
+                    "read": "reading results back"}.get(event["phase"], event["phase"])
+            bar.set_postfix_str(f"window {event['sample'] + 1}/{n_windows}: {what}")
+        elif kind == "step":
+            bar.update(1)
+
+    return on_event, bar
+
+
+def _describe_lava_timing(t: dict[str, float]) -> str:
+    return (f"{t['wall_s']:.1f} s wall (Lava process start {t['startup_s']:.1f} s, graph build {t['build_s']:.1f} s, "
+            f"compile + step 1 {t['first_step_s']:.1f} s, remaining steps {t['run_s']:.1f} s, read-back "
+            f"{t['read_s']:.1f} s, stop {t['stop_s']:.1f} s, other {t['other_s']:.1f} s)")
+
+
+def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float) -> dict:
+    arrays = {f"spikes_{i}": s for i, s in enumerate(layer_spikes, start=1)}
+    arrays.update(v_out=v_out, **{f"count_{k}": v for k, v in counts.items()})
+    if readout_scale:
+        arrays["readout_float"] = v_out / readout_scale
+    return arrays
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+
+    from had_snn.hardware.netx import read_netx
+    from had_snn.hardware.spikes_io import load_spikes_npz
+    from had_snn.util.errors import UserError
+    from had_snn.util.runlock import run_folder_lock
+
+    t_start = time.perf_counter()
+    h5 = _network_file(Path(args.net))
+    mode = "compare" if args.compare else args.backend
+    out = Path(args.out) if args.out else (h5.parent / f"deploy_{mode}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, expected an output folder")
+    if args.timeout_s is not None and args.timeout_s <= 0:
+        raise UserError(f"--timeout-s must be > 0, got {args.timeout_s}")
+    layers, attrs = read_netx(h5)
+    spikes, _ = load_spikes_npz(args.input, ("spikes", "search_spikes"), "--input", chw=layers[0].shape)
+    use_lava = mode in ("lava", "compare")
+    if use_lava:
+        from had_snn.hardware.deploy import LavaUnavailable, find_lava_python
+
+        try:
+            find_lava_python()
+        except LavaUnavailable as exc:
+            raise LavaUnavailable(f"--{'compare' if args.compare else 'backend lava'}: {exc}") from None
+
     import torch
 
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.hardware.energy import counts_from_emulator
-    from had_snn.hardware.netx import read_netx
+    from had_snn.util.atomic import atomic_path, write_json_atomic
 
-    net = Path(args.net)
-    h5 = net / "student.h5" if net.is_dir() else net
-    layers, attrs = read_netx(h5)
-    spikes = _load_input(args.input)
-    if tuple(spikes.shape[2:]) != tuple(layers[0].shape):
-        raise ValueError(f"{args.input}: spikes are {spikes.shape[2:]} per step but {h5} expects {layers[0].shape}")
     emu = LoihiEmulator(layers, device=args.device)
-    if args.backend == "lava":
-        from had_snn.hardware.deploy import LavaUnavailable, run_lava
+    n_input, fill = int(spikes.shape[0]), emu.fill_steps
+    flushed = emu.flushed(spikes).numpy().astype(np.uint8)
+    n_steps, batch = flushed.shape[:2]
+    timing: dict[str, dict[str, float]] = {}
+    results: dict[str, tuple[list, np.ndarray]] = {}
+    with run_folder_lock(out):
+        if mode in ("emulator", "compare"):
+            t0 = time.perf_counter()
+            r = emu.run(flushed)
+            timing["emulator"] = {"wall_s": time.perf_counter() - t0}
+            results["emulator"] = ([s.cpu().numpy() for s in r.spikes], r.v_out.cpu().numpy())
+        if use_lava:
+            from had_snn.hardware.deploy import lava_timing, run_lava
 
-        try:
-            res = run_lava(h5, spikes)
-        except LavaUnavailable as exc:
-            raise ValueError(f"--backend lava: {exc}") from exc
-        layer_spikes = [res[f"spikes_{i}"] for i in range(1, len(emu.synapses) + 1)]
-        v_out = res["v_out"]
-        timing = {k: float(res[k].sum()) for k in ("build_s", "first_step_s", "run_s")}
-    else:
-        import time
+            on_event, bar = _lava_progress(batch, n_steps, not args.no_progress)
+            try:
+                res = run_lava(h5, flushed, timeout_s=args.timeout_s, progress=on_event)
+            finally:
+                bar.close()
+            timing["lava"] = lava_timing(res)
+            results["lava"] = ([res[f"spikes_{i}"].astype(bool) for i in range(1, len(emu.synapses) + 1)],
+                               res["v_out"])
+        primary = "lava" if use_lava else "emulator"
+        layer_spikes, v_out = results[primary]
+        counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(flushed), layer_spikes).items()}
+        readout_scale = float(attrs.get("readout_scale", 0.0))
+        for name, (sp, v) in results.items():
+            target = out / ("outputs.npz" if name == primary else f"outputs_{name}.npz")
+            with atomic_path(target) as tmp:
+                np.savez_compressed(tmp, **_outputs(sp, v, counts if name == primary else {}, readout_scale))
+        verdict = None
+        if mode == "compare":
+            from had_snn.hardware.compare import compare_markdown, compare_runs
+            from had_snn.util.atomic import write_text_atomic
 
-        t0 = time.perf_counter()
-        r = emu.run(spikes)
-        timing = {"run_s": time.perf_counter() - t0}
-        layer_spikes = [s.cpu().numpy() for s in r.spikes]
-        v_out = r.v_out.cpu().numpy()
-    counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(spikes), layer_spikes).items()}
-    out = Path(args.out) if args.out else (h5.parent / f"deploy_{args.backend}")
-    out.mkdir(parents=True, exist_ok=True)
-    arrays = {f"spikes_{i}": s for i, s in enumerate(layer_spikes, start=1)}
-    arrays.update(v_out=v_out, **{f"count_{k}": v for k, v in counts.items()})
-    readout_scale = float(attrs.get("readout_scale", 0.0))
-    if readout_scale:
-        arrays["readout_float"] = v_out / readout_scale
-    with atomic_path(out / "outputs.npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
-    summary = {
-        "backend": args.backend, "network": str(h5), "input": args.input, "steps": int(spikes.shape[0]),
-        "batch": int(spikes.shape[1]), "timing_s": timing, "layers": emu.layer_names,
-        "counts_per_sample": {k: (v.sum(axis=(1, 2)) / spikes.shape[1]).tolist() for k, v in counts.items()},
-    }
-    write_json_atomic(out / "summary.json", summary)
-    # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
-    write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, counts))
+            verdict = compare_runs(emu.layer_names, results["lava"][0], results["emulator"][0], results["lava"][1],
+                                   results["emulator"][1])
+            verdict.update(network=str(h5), input=str(args.input), input_steps=n_input, pipeline_fill_steps=fill)
+            write_json_atomic(out / "compare.json", verdict)
+            write_text_atomic(out / "compare.md", compare_markdown(verdict))
+        summary = {
+            "backend": mode, "network": str(h5), "input": str(args.input), "steps": int(n_steps),
+            "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(batch),
+            "timing_s": timing,
+            "timing_note": "lava.wall_s is the real time of the Lava subprocess (Python 3.10 process start and "
+                           "imports, per window: graph build, compile + step 1, remaining steps, read-back, stop); "
+                           "the parts are summed over windows. emulator.wall_s is the emulator run alone.",
+            "command_wall_s": time.perf_counter() - t_start,
+            "layers": emu.layer_names,
+            "counts_per_sample": {k: (v.sum(axis=(1, 2)) / batch).tolist() for k, v in counts.items()},
+        }
+        if verdict is not None:
+            summary["identical"] = verdict["identical"]
+        write_json_atomic(out / "summary.json", summary)
+        # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
+        write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, counts, input_steps=n_input))
     rates = [float(s.mean()) for s in layer_spikes]
-    print(f"{args.backend}: {spikes.shape[0]} steps x {spikes.shape[1]} samples; firing rates "
-          + ", ".join(f"{n} {r:.3f}" for n, r in zip(emu.layer_names, rates, strict=True)) + f"; wrote {out}")
+    head = f"{n_steps} steps ({n_input} input + {fill} pipeline fill) x {batch} windows"
+    for name, t in timing.items():
+        took = _describe_lava_timing(t) if name == "lava" else f"{t['wall_s']:.2f} s"
+        print(f"{name}: {head} in {took}")
+    print("firing rates " + ", ".join(f"{n} {r:.3f}" for n, r in zip(emu.layer_names, rates, strict=True))
+          + f"; wrote {out}")
+    if verdict is not None:
+        from had_snn.hardware.compare import compare_markdown
+
+        print(compare_markdown(verdict), end="")
+        if not verdict["identical"]:
+            bad = [r["name"] for r in verdict["layers"] if r["mismatches"]]
+            print(f"had-snn deploy: Lava and the emulator DIFFER (layers {bad}, read-out v mismatches "
+                  f"{verdict['v_out']['mismatches']}); see {out / 'compare.md'}", file=sys.stderr)
+            return EXIT_DIFFERENT
     return 0

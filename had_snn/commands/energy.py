@@ -6,12 +6,15 @@ import argparse
 from pathlib import Path
 
 NAME = "energy"
-HELP = "Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm) and latency; write a report."
+HELP = ("Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm) and latency per frame from "
+        "operation counts (`had-snn deploy` writes them); write a report")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", type=Path, help="netx HDF5 file, or a directory holding exactly one *.h5")
-    parser.add_argument("--counts", type=Path, help="per-layer operation counts JSON (format: had_snn.hardware.energy)")
+    parser.add_argument("--counts", type=Path,
+                        help="per-layer operation counts JSON, e.g. NET_DIR/deploy_emulator/counts.json (format: "
+                             "the docstring of had_snn.hardware.energy); without it only the core map is computed")
     teacher = parser.add_mutually_exclusive_group()
     teacher.add_argument("--teacher", type=Path, help="ANN teacher checkpoint: count its search-path MACs exactly "
                          "(written to OUT/teacher_macs.json) for the 45 nm comparison")
@@ -52,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.energy import load_counts, load_table, load_teacher_macs
     from had_snn.hardware.report import build_report, write_report
     from had_snn.hardware.resources import geometries_from_netx
+    from had_snn.util.errors import UserError
 
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: is a file, expected an output folder")
+    if not args.fps > 0:
+        raise UserError(f"--fps must be > 0, got {args.fps:g}")
     net = resolve_network(args.network)
     geoms = geometries_from_netx(net)
     table = load_table(args.table)
