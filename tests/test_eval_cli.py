@@ -183,3 +183,24 @@ def test_eval_tracks_a_converted_network_as_track_does(work, tmp_path, capsys) -
     err = capsys.readouterr().err
     assert str(work["seq"]) in err and "had-snn convert" in err and err.count("\n") == 1
     assert "weights_only" not in err and "pickle" not in err.lower()
+
+
+def test_trackers_evaluated_one_at_a_time_end_in_one_table(work, tmp_path, capsys) -> None:
+    out = tmp_path / "ev"
+    assert _eval(work, out, "static") == 0
+    static_row = json.loads((out / "results.json").read_text())["trackers"]["static"]
+    capsys.readouterr()
+    assert _eval(work, out, str(work["had"])) == 0
+    stdout = capsys.readouterr().out
+    assert "evaluated into" in stdout and "| all | 1 | static |" in stdout and "| all | 1 | had |" in stdout
+    report = json.loads((out / "results.json").read_text())
+    assert list(report["trackers"]) == ["static", "had"]  # the earlier table's order, the new tracker last
+    again = report["trackers"]["static"]["subsets"]["all"]  # its stored boxes (3 decimals), scored again
+    for key in ("SR_AUC", "PR20", "NPR0.2"):
+        assert again[key] == pytest.approx(static_row["subsets"]["all"][key], abs=1e-3)
+    # boxes that do not cover the split are left out of the table, with a note
+    (out / "boxes" / "static" / "s.txt").unlink()
+    assert _eval(work, out, str(work["had"])) == 0
+    assert "left out of the table" in capsys.readouterr().err
+    report = json.loads((out / "results.json").read_text())
+    assert list(report["trackers"]) == ["had"] and "static" in report["stored_not_included"]

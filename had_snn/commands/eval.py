@@ -6,7 +6,8 @@ its ``best.pt``, else its ``last.pt``) or a converted network (a ``had-snn conve
 window) and crop sizes come from its checkpoint (:func:`had_snn.tracking.online.checkpoint_crop`, as ``had-snn
 track``); ``--steps`` overrides T for every tracker and the output says so. Boxes go to ``OUT/boxes/NAME/`` (NAME
 defaults to the run folder's name); a different tracker under a name that already has boxes in ``OUT`` is refused
-unless ``--force``.
+unless ``--force``. The table (``results.json``, ``results.md``, plots) also scores the trackers evaluated into
+``OUT`` earlier (their stored boxes), so evaluations added one at a time end in one table.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--out", type=Path, required=True,
                         help="output directory: results.json, results.md, plots/ and boxes/NAME/ per tracker (a "
-                             "different tracker's boxes already stored under NAME are refused unless --force)")
+                             "different tracker's boxes already stored under NAME are refused unless --force); the "
+                             "table also scores the trackers evaluated into OUT before")
     add_box_update_arguments(parser)
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--steps", type=positive_int, default=None,
@@ -151,7 +153,12 @@ def run(args: argparse.Namespace) -> int:
     for name in check_box_folders(trackers, args.out, args.force):
         print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}", file=sys.stderr)
     report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,
-                      plots=not args.no_plots, force=args.force)
+                      plots=not args.no_plots, force=args.force, include_stored=True)
+    earlier = [n for n in report["trackers"] if n not in {t.name for t in trackers}]
+    if earlier:
+        print(f"the table also scores the trackers evaluated into {args.out} before: {', '.join(earlier)}")
+    for name, why in report["stored_not_included"].items():
+        print(f"note: {args.out / 'boxes' / name} left out of the table: {why}", file=sys.stderr)
     for tracker in trackers:
         silent = getattr(tracker, "silent_sequences", None)
         if silent:

@@ -10,6 +10,7 @@ Output layout::
     OUT/boxes/<tracker>/tracker.json     what produced them: name, fingerprint (resume only reuses boxes of the
                                          same tracker and settings), identity (checkpoint hash) and source path
     OUT/results.json                     per tracker: overall / per-attribute / per-sequence scores and curves
+                                         (``had-snn eval``: also of the trackers evaluated into OUT before)
     OUT/results.md                       the table
     OUT/plots/[<attribute>/]{success,precision,norm_precision}.png
 """
@@ -144,11 +145,15 @@ def evaluate(
     plots: bool = True,
     progress: bool = True,
     force: bool = False,
+    include_stored: bool = False,
 ) -> dict:
     """Run and score every tracker on every sequence; write the OTB files, JSON, markdown table and plots.
 
     Before any tracking, :func:`check_box_folders` refuses (or with ``force`` clears) box folders that hold another
-    tracker's boxes under the same name. Returns the report dict written to ``results.json``.
+    tracker's boxes under the same name. With ``include_stored`` the table also scores the trackers evaluated earlier
+    into ``out_dir`` (:func:`stored_results`; listed under ``stored_not_included`` with the reason when their boxes
+    do not cover these sequences), in the earlier table's order, new trackers last. Returns the report dict written
+    to ``results.json``.
     """
     from had_snn.evaluation.plots import plot_curves
 
@@ -160,26 +165,83 @@ def evaluate(
     out_dir = Path(out_dir)
     check_box_folders(trackers, out_dir, force)
     attributes = {s.name: tuple(s.attributes) for s in sequences}
-    report = {"split": split, "num_sequences": len(sequences), "trackers": {}}
-    summaries = {}
+    previous = _previous_report(out_dir, split) if include_stored else {}
+    report: dict = {"split": split, "num_sequences": len(sequences), "trackers": {}, "stored_not_included": {}}
+    results_of: dict[str, tuple[dict[str, np.ndarray], float]] = {}
+    if include_stored:
+        stored, report["stored_not_included"] = stored_results(out_dir, sequences, exclude=set(names))
+        for name, boxes in stored.items():
+            fps = previous.get("trackers", {}).get(name, {}).get("fps")
+            results_of[name] = boxes, float("nan") if fps is None else float(fps)
     for tracker in trackers:
-        results, fps = run_tracker(tracker, sequences, out_dir / "boxes" / tracker.name, resume=resume,
-                                   progress=progress)
+        results_of[tracker.name] = run_tracker(tracker, sequences, out_dir / "boxes" / tracker.name,
+                                               resume=resume, progress=progress)
+    order = [n for n in previous.get("trackers", {}) if n in results_of]
+    order += [n for n in results_of if n not in order]
+    summaries = {}
+    for name in order:
+        results, fps = results_of[name]
         scores = score_results(results, sequences)
-        summaries[tracker.name] = per_attribute(scores, attributes)
-        report["trackers"][tracker.name] = {
+        summaries[name] = per_attribute(scores, attributes)
+        report["trackers"][name] = {
             "fps": fps,
-            "subsets": {k: v.as_dict() for k, v in summaries[tracker.name].items()},
+            "subsets": {k: v.as_dict() for k, v in summaries[name].items()},
             "sequences": {n: {"SR_AUC": s.auc, "PR20": s.pr20, "NPR0.2": s.npr, "mean_iou": s.mean_iou,
                               "num_valid_frames": s.num_valid_frames} for n, s in scores.items()},
         }
     write_text_atomic(out_dir / "results.json", json.dumps(report, indent=1))
     write_text_atomic(out_dir / "results.md", markdown_table(report))
     if plots:
-        for subset in summaries[names[0]]:
-            sub = {n: summaries[n][subset] for n in names}
+        for subset in summaries[order[0]]:
+            sub = {n: summaries[n][subset] for n in order if subset in summaries[n]}
             plot_curves(sub, out_dir / "plots" / ("" if subset == "all" else subset), title=subset)
     return report
+
+
+def _previous_report(out_dir: Path, split: str) -> dict:
+    """``OUT/results.json`` of an earlier evaluation of the same split (empty when absent, unreadable or of another
+    split): it keeps the table's order and the stored trackers' speeds."""
+    try:
+        report = json.loads((out_dir / "results.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    ok = isinstance(report, dict) and report.get("split") == split and isinstance(report.get("trackers"), dict)
+    return report if ok else {}
+
+
+def stored_results(out_dir: str | os.PathLike, sequences: SequenceList[Sequence], exclude: set[str] = frozenset()
+                   ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """Boxes of trackers evaluated earlier into ``out_dir`` (``OUT/boxes/<name>/`` with a ``tracker.json``), for
+    the table of a later evaluation into the same folder; names in ``exclude`` are skipped.
+
+    A tracker is included only when it has a box file with one row per frame for every sequence; the others are
+    returned with the reason (e.g. they were evaluated on another split).
+    """
+    found: dict[str, dict[str, np.ndarray]] = {}
+    skipped: dict[str, str] = {}
+    box_root = Path(out_dir) / "boxes"
+    if not box_root.is_dir():
+        return found, skipped
+    for box_dir in sorted(p for p in box_root.iterdir() if p.is_dir() and (p / "tracker.json").is_file()):
+        if box_dir.name in exclude:
+            continue
+        boxes, missing = {}, []
+        for seq in sequences:
+            path = box_dir / f"{seq.name}.txt"
+            try:
+                b = read_otb(path) if path.is_file() else None
+            except ValueError:
+                b = None
+            if b is None or len(b) != seq.num_frames:
+                missing.append(seq.name)
+            else:
+                boxes[seq.name] = b
+        if missing:
+            skipped[box_dir.name] = (f"no complete boxes for {len(missing)} of the {len(sequences)} sequences "
+                                     f"(e.g. {missing[0]})")
+        else:
+            found[box_dir.name] = boxes
+    return found, skipped
 
 
 def file_fingerprint(path: Path) -> str:
