@@ -18,7 +18,7 @@ path (:func:`resume_differences`) or when it validates on other sequences.
 
 Validation: after every epoch rank 0 tracks each of ``val_sequences`` one pass (OTB protocol,
 :class:`~had_snn.tracking.tracker.ModelTracker` with the training crop) and logs their success rate (AUC, a
-fraction in [0, 1]) as ``val_sr``.
+fraction in [0, 1]) as ``val_sr`` (and the seconds it took as ``val_seconds``; ``seconds`` is training only).
 
 Distillation plugs in through ``extra_loss(out, batch) -> (loss, terms)`` (added to the tracking loss) and
 ``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks).
@@ -110,13 +110,14 @@ def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
 
 
 def validate(model: nn.Module, sequences: Sequence[TrackSequence], crop: CropConfig,
-             device: torch.device | str = "cpu") -> float:
+             device: torch.device | str = "cpu", progress: bool = False) -> float:
     """Success rate (AUC, fraction in [0, 1]) of ``model`` tracking each sequence one pass from its first GT box."""
     from had_snn.evaluation.metrics import score_sequence, summarize
     from had_snn.tracking.tracker import ModelTracker
 
     tracker = ModelTracker(model, crop, device=device, name="val")
-    scores = [score_sequence(tracker.track(s), s.boxes, frame_size=s.sensor_size) for s in sequences]
+    scores = [score_sequence(tracker.track(s), s.boxes, frame_size=s.sensor_size)
+              for s in tqdm(sequences, desc="val", unit="seq", disable=not progress, leave=False)]
     return summarize(scores).auc
 
 
@@ -311,7 +312,9 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
                    "seconds": round(time.perf_counter() - t0, 2), **row}
             improved = False
             if val_sequences and ctx.is_main:
-                row["val_sr"] = validate(model, val_sequences, cfg.data.crop_config(), ctx.device)
+                t_val = time.perf_counter()
+                row["val_sr"] = validate(model, val_sequences, cfg.data.crop_config(), ctx.device, progress)
+                row["val_seconds"] = round(time.perf_counter() - t_val, 2)
                 improved = best is None or row["val_sr"] > best["val_sr"]
                 if improved:
                     best = {"epoch": epoch + 1, "step": step, "val_sr": row["val_sr"]}
