@@ -104,7 +104,7 @@ def _bad_checkpoints(tmp: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"kind": "student", "model_config": {}, "model": {"w": torch.zeros(4096)}}, good)
     files: dict[str, tuple[Path, str]] = {}
     (tmp / "notes.txt").write_text("hello\n")
-    files["text"] = (tmp / "notes.txt", "a text file?")
+    files["text"] = (tmp / "notes.txt", "a text file or another format?")
     with zipfile.ZipFile(tmp / "z.pt", "w") as zf:
         zf.writestr("readme.txt", "hi")
     files["zip"] = (tmp / "z.pt", "a zip archive that is not a torch checkpoint")

@@ -57,7 +57,7 @@ def _what_it_is(path: Path) -> str | None:
         return None
     if head[:1] == b"\x80":  # a bare pickle (torch's legacy format, or pickle.dump)
         return None
-    return "not a torch checkpoint (neither a torch zip archive nor a pickle; a text file?)"
+    return "not a torch checkpoint archive (a text file or another format?)"
 
 
 def _load_error(path: Path, exc: Exception) -> CheckpointError:
