@@ -33,7 +33,7 @@ def load_spikes_npz(path: str | os.PathLike, keys: Sequence[str], option: str,
     try:
         archive = np.load(p, allow_pickle=False)
     except _READ_ERRORS as exc:
-        raise ValueError(f"{where}: not a readable .npz archive of arrays ({_reason(exc)})") from None
+        raise ValueError(f"{where}: not a readable .npz archive of arrays ({_reason(exc, whole_file=True)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: is a single .npy array, expected an .npz archive holding {wanted} "
                          "(T, B, C, H, W)")
@@ -56,13 +56,14 @@ def load_spikes_npz(path: str | os.PathLike, keys: Sequence[str], option: str,
     if not binary.all():
         bad = x[~binary]
         raise ValueError(f"{where}: {key!r} must hold 0/1 spikes, found {bad.size} other values (e.g. "
-                         f"{bad.flat[0]!r})")
+                         f"{bad.flat[0].item()!r})")
     return x.astype(np.uint8), key
 
 
-def _reason(exc: BaseException) -> str:
-    """A one-line reason that never suggests unpickling (numpy's message asks for ``allow_pickle=True``)."""
+def _reason(exc: BaseException, whole_file: bool = False) -> str:
+    """A one-line reason that never suggests unpickling (numpy's message asks for ``allow_pickle=True``): numpy
+    falls back to unpickling a file that is neither a zip archive nor a .npy array, and needs it for object arrays."""
     text = " ".join(str(exc).split())
     if "pickle" in text.lower():
-        return "it holds Python objects, not plain arrays"
+        return "neither a zip archive nor a .npy array" if whole_file else "it holds Python objects, not plain arrays"
     return text or type(exc).__name__
