@@ -216,3 +216,37 @@ def test_report_files_and_cli(tmp_path, capsys) -> None:
     assert "network not found" in capsys.readouterr().err
     write_report(report, tmp_path / "again")  # the dict alone is enough to re-render
     assert (tmp_path / "again" / "report.md").read_text() == md
+
+
+@pytest.mark.parametrize(
+    ("input_steps", "steps_text", "fill_text"),
+    [
+        (None, "10 counted steps x", "does not say how many counted steps carried input"),
+        (8, "10 steps (8 input + 2 pipeline fill) x", "included in the steps above"),
+        (9, "10 steps (9 input + 1 pipeline fill) x", "only 1 fill step(s) were counted, so the latency above leaves "
+                                                      "out 1 step(s)"),
+    ],
+)
+def test_report_says_what_the_counted_steps_hold(input_steps, steps_text, fill_text) -> None:
+    """The latency names its steps as input + pipeline fill (one step per synaptic layer: 2 here), never claiming a
+    fill is left out when it was counted."""
+    geoms = _net()
+    data = dict(COUNTS, **({} if input_steps is None else {"input_steps": input_steps}))
+    report = build_report(geoms, load_table(), parse_counts(data, geoms), None)
+    lat = report["latency"]
+    assert lat["pipeline_fill_steps"] == 2 and lat["steps"] == 10 and lat["input_steps"] == input_steps
+    assert lat["fill_included"] is {None: None, 8: True, 9: False}[input_steps]
+    from had_snn.hardware.report import markdown
+
+    md = markdown(report)
+    assert steps_text in md and fill_text in md and "not included" not in md
+
+
+def test_counts_from_emulator_records_input_steps() -> None:
+    arrays = {k: np.ones((2, 5, 3), np.int64) for k in ("input_spikes", "synaptic_ops", "neuron_updates",
+                                                         "output_spikes")}
+    data = counts_from_emulator(["a", "b"], arrays, input_steps=3)
+    assert (data["steps"], data["input_steps"], data["frames"]) == (5, 3, 3)
+    assert "input_steps" not in counts_from_emulator(["a", "b"], arrays)
+    with pytest.raises(ValueError, match=r"input_steps must be in \[1, 5\]"):
+        counts_from_emulator(["a", "b"], arrays, input_steps=6)

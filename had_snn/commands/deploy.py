@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("net", help="folder written by `had-snn convert` (uses its student.h5) or a netx .h5 file")
     parser.add_argument("--input", required=True,
                         help="npz with an array 'spikes' or 'search_spikes' of 0/1 spikes (T, B, C, H, W), e.g. from "
-                             "`had-snn windows`; B windows of T steps each")
+                             "`had-snn windows`: B windows of T steps. Each window runs its T steps, then L zero steps "
+                             "(the pipeline fill, one per synaptic layer) so the read-out sees every input step; "
+                             "outputs and counts have T + L steps")
     parser.add_argument("--backend", choices=("lava", "emulator"), default="emulator",
                         help="emulator (default): the bit-exact torch emulator (--device); lava: Lava 0.10 "
                              "Loihi2SimCfg(select_tag='fixed_pt') in the .venv-lava Python 3.10 venv "
