@@ -22,7 +22,6 @@ from had_snn.commands.box_update import add_box_update_arguments, box_update_fro
 from had_snn.commands.threads import THREADS_HELP
 
 if TYPE_CHECKING:
-    from had_snn.data.sequence import Sequence
     from had_snn.tracking.tracker import BoxUpdate
 
 NAME = "eval"
@@ -99,7 +98,6 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
         if path_text == "static":
             tracker = StaticTracker()
             tracker.name = name or "static"
-            tracker.needs_frames = False
             print(f"tracker {tracker.name}: static baseline (the box stays where it started)")
         else:
             ckpt = open_checkpoint(path_text, device=device)
@@ -113,8 +111,6 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
             tracker, _ = build_tracker(ckpt, crop, window_influence, box_update, device, name=name,
                                        fingerprint=fingerprint)
             tracker.identity, tracker.source = identity, str(ckpt.path)
-            tracker.needs_frames = ckpt.needs_frames
-            tracker.checkpoint = ckpt
             print(f"tracker {name}: {ckpt.describe()}; {crop_line}")
         if tracker.name in taken:
             raise ValueError(f"--tracker {spec}: the name {tracker.name!r} is already used by --tracker "
@@ -124,21 +120,10 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
     return trackers
 
 
-def check_frames(trackers: list, sequences: list[Sequence], data: Path, split: str) -> None:
-    """A tracker that reads RGB frames (a teacher) needs every sequence to have them: ValueError names both."""
-    frameless = [s.name for s in sequences if s.frames is None]
-    for tracker in trackers:
-        if getattr(tracker, "needs_frames", False) and frameless:
-            shown = ", ".join(frameless[:3]) + (f" and {len(frameless) - 3} more" if len(frameless) > 3 else "")
-            raise ValueError(f"tracker {tracker.name!r} ({tracker.source}) reads RGB frames, but split {split!r} of "
-                             f"{data} has sequences without frames ({shown}): evaluate an event-only tracker (a "
-                             "student or teacher_events) on this dataset")
-
-
 def run(args: argparse.Namespace) -> int:
     from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
-    from had_snn.evaluation.evaluate import check_box_folders, evaluate
+    from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
 
     set_threads(args.threads)
     if not 0.0 <= args.window_influence <= 1.0:
@@ -149,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update)
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
-    check_frames(trackers, sequences, args.data, args.split)
+    check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")
     for name in check_box_folders(trackers, args.out, args.force):
         print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}", file=sys.stderr)
     report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,

@@ -77,6 +77,19 @@ def _stored_identity(meta: dict) -> str | None:
     return fingerprint.split("|")[0].split(":")[0] if isinstance(fingerprint, str) and fingerprint else None
 
 
+def check_frames(trackers: SequenceList[Tracker], sequences: SequenceList[Sequence], where: str = "") -> None:
+    """A tracker that reads RGB frames (``needs_frames``: a teacher) needs every sequence to have them (an event-only
+    dataset would give it black images): ValueError names the tracker, ``where`` and the sequences without frames."""
+    frameless = [s.name for s in sequences if s.frames is None]
+    for tracker in trackers:
+        if getattr(tracker, "needs_frames", False) and frameless:
+            shown = ", ".join(frameless[:3]) + (f" and {len(frameless) - 3} more" if len(frameless) > 3 else "")
+            source = getattr(tracker, "source", None)
+            raise ValueError(f"tracker {tracker.name!r}" + (f" ({source})" if source else "") + " reads RGB frames, "
+                             f"but {where or 'the evaluation'} has sequences without frames ({shown}): evaluate an "
+                             "event-only tracker (a student or teacher_events) on this dataset")
+
+
 def check_box_folders(trackers: SequenceList[Tracker], out_dir: str | os.PathLike, force: bool = False) -> list[str]:
     """Refuse to overwrite another tracker's boxes: for every tracker with an ``identity`` (what it is, e.g. its
     checkpoint's hash), ``OUT/boxes/<name>/`` must be new or hold boxes of the same identity. With ``force`` the
@@ -149,7 +162,8 @@ def evaluate(
 ) -> dict:
     """Run and score every tracker on every sequence; write the OTB files, JSON, markdown table and plots.
 
-    Before any tracking, :func:`check_box_folders` refuses (or with ``force`` clears) box folders that hold another
+    Before any tracking, :func:`check_frames` refuses a tracker that reads RGB frames on sequences without them, and
+    :func:`check_box_folders` refuses (or with ``force`` clears) box folders that hold another
     tracker's boxes under the same name. With ``include_stored`` the table also scores the trackers evaluated earlier
     into ``out_dir`` (:func:`stored_results`; listed under ``stored_not_included`` with the reason when their boxes
     do not cover these sequences), in the earlier table's order, new trackers last. Returns the report dict written
@@ -162,6 +176,7 @@ def evaluate(
     names = [t.name for t in trackers]
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"tracker names must be unique and non-empty, got {names}")
+    check_frames(trackers, sequences, f"split {split!r}" if split else "")
     out_dir = Path(out_dir)
     check_box_folders(trackers, out_dir, force)
     attributes = {s.name: tuple(s.attributes) for s in sequences}

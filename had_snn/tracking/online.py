@@ -37,14 +37,12 @@ from torch import nn
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import crop_inputs
-from had_snn.tracking.tracker import BoxUpdate, ModelTracker, init_box
+from had_snn.tracking.tracker import FRAME_KINDS, BoxUpdate, ModelTracker, init_box
 
 NETX_SUFFIXES = (".h5", ".hdf5")
 #: What a folder given as a checkpoint stands for, in order of preference: a training run's best and last
 #: checkpoints, then the netx file of a ``had-snn convert`` output folder.
 RUN_FILES = ("best.pt", "last.pt", "student.h5")
-#: Model kinds whose input includes RGB frames.
-FRAME_KINDS = ("teacher", "teacher_rgb")
 
 
 @dataclass

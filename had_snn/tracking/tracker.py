@@ -23,6 +23,8 @@ from had_snn.tracking.decode import decode
 from had_snn.util.atomic import atomic_path
 
 InputFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+#: Model kinds whose input includes RGB frames (they cannot track a sequence without frames).
+FRAME_KINDS = ("teacher", "teacher_rgb")
 
 
 class Tracker(Protocol):
@@ -59,6 +61,7 @@ class StaticTracker:
     fingerprint = "static"
     identity = "static"  # what the tracker is (evaluation refuses to mix another tracker's boxes under its name)
     source = "static"
+    needs_frames = False
     measures_speed = False  # it runs no model: its frames per second mean nothing
 
     def __init__(self) -> None:
@@ -204,6 +207,7 @@ class ModelTracker:
         self.box_update = box_update or BoxUpdate()
         self.fingerprint = None if fingerprint is None else f"{fingerprint}|{self.box_update.key()}"
         self.identity: str | None = None  # what the model is (e.g. its checkpoint's hash), set by `had-snn eval`
+        self.needs_frames = getattr(model, "kind", None) in FRAME_KINDS  # reads RGB frames
         self.source: str | None = None  # where it came from (e.g. the checkpoint path), for messages
         self._seq: Sequence | None = None
         self._box = self._init_wh = np.zeros(4)
