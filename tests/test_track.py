@@ -236,3 +236,20 @@ def test_steps_come_from_the_training_config_unless_given(work, tmp_path) -> Non
     assert resolve_steps(open_checkpoint(work["student"]), None)[0] == 8  # nothing recorded: CropConfig's default
     with pytest.raises(ValueError, match="--weight-percentile"):
         open_checkpoint(work["student"], weight_percentile=99.0)
+
+
+def test_a_run_folder_as_checkpoint_tracks_with_its_best_pt(work, tmp_path, capsys) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(work["teacher"], run / "last.pt")
+    shutil.copy(work["student"], run / "best.pt")  # best.pt wins over last.pt
+    capsys.readouterr()
+    assert main(_track(work, tmp_path / "o", "--checkpoint", str(run))) == 0
+    out = capsys.readouterr().out
+    assert f"{run} -> best.pt" in out
+    meta = json.loads((tmp_path / "o" / "track.json").read_text())
+    assert meta["checkpoint"] == str(run / "best.pt") and meta["kind"] == "student"
+    assert main(_track(work, tmp_path / "s", "--checkpoint", str(work["student"]))) == 0
+    assert (tmp_path / "o" / "boxes.txt").read_text() == (tmp_path / "s" / "boxes.txt").read_text()

@@ -177,6 +177,24 @@ def test_real_teacher_and_student_run_in_the_loop() -> None:
         assert (boxes[1:, 2:] >= 1).all() and (boxes[1:, 2] <= SENSOR[0]).all()
 
 
+def test_crop_config_for_takes_sizes_from_the_model_and_the_rest_from_training() -> None:
+    from had_snn.models import build_model
+    from had_snn.tracking.config import CropConfig
+
+    model = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16)
+    assert needs_frames_of(model) is False and needs_frames_of(build_model("teacher", widths=(4, 8, 8))) is True
+    trained = {"template_px": 64, "search_px": 128, "template_context": 2.5, "search_context": 5.0,
+               "window_frames": 2.0, "student_steps": 8}
+    crop = crop_config_for(model, 3, trained)
+    assert (crop.template_px, crop.search_px, crop.student_steps) == (16, 32, 3)  # the model's sizes, the given T
+    assert (crop.template_context, crop.search_context, crop.window_frames) == (2.5, 5.0, 2.0)
+    assert crop_config_for(model, 3) == CropConfig(template_px=16, search_px=32, student_steps=3)
+
+
+def needs_frames_of(model: nn.Module) -> bool:
+    return ModelTracker(model).needs_frames
+
+
 def test_input_fn_hook_sees_every_search_batch() -> None:
     seq = moving_square_sequence(n_frames=5)
     seen = []
