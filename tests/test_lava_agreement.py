@@ -20,7 +20,15 @@ pytestmark = [pytest.mark.lava, pytest.mark.skipif(not LAVA_OK, reason=f"Lava ve
 def _assert_identical(layers: list[NetxLayer], spikes: np.ndarray, tmp_path) -> dict:
     path = tmp_path / "net.h5"
     write_netx(path, layers)
-    lava = run_lava(path, spikes, timeout_s=300)
+    events: list[dict] = []
+    lava = run_lava(path, spikes, timeout_s=300, progress=events.append)
+    n_steps, batch = spikes.shape[:2]
+    # the runner's progress arrived while it ran: start, then per window its phases and every step in order
+    assert events[0] == {"event": "start", "samples": batch, "steps": n_steps}
+    steps = [(e["sample"], e["step"]) for e in events if e["event"] == "step"]
+    assert steps == [(b, t) for b in range(batch) for t in range(1, n_steps + 1)]
+    assert [e["sample"] for e in events if e["event"] == "sample_done"] == list(range(batch))
+    assert lava["wall_s"] >= lava["first_step_s"].sum() + lava["run_s"].sum()  # the parent timed the whole child
     emu = LoihiEmulator(layers).run(torch.as_tensor(spikes))
     assert len(emu.spikes) == len([k for k in lava if k.startswith("spikes_")])
     for i, s in enumerate(emu.spikes, start=1):
