@@ -1,13 +1,20 @@
-"""DistributedDataParallel setup for runs under ``torchrun`` (gloo on CPU, nccl on CUDA)."""
+"""DistributedDataParallel setup for runs under ``torchrun`` (gloo on CPU, nccl on CUDA).
+
+Collectives wait up to :data:`COLLECTIVE_TIMEOUT` for the slowest rank: rank 0 validates alone after each epoch
+while the other ranks already wait in the next epoch's first gradient all-reduce.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+COLLECTIVE_TIMEOUT = timedelta(minutes=60)
 
 
 @dataclass
@@ -50,7 +57,7 @@ def setup(device: str | None = None) -> DistContext:
         dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT)
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, device=dev)
 
 
