@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="student time steps T per frame interval (default: each checkpoint's training config, "
                              "else 8); overriding a checkpoint's T is reported")
-    parser.add_argument("--device", default="cpu", help="torch device for checkpoints (default cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (CUDA when available; falls back to CPU with a warning); "
+                             "default cpu")
     parser.add_argument("--no-resume", action="store_true", help="re-track sequences even if their boxes exist")
     parser.add_argument("--force", action="store_true",
                         help="replace the boxes of a different tracker stored under the same name in --out")
@@ -123,6 +125,7 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
 def run(args: argparse.Namespace) -> int:
     from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
+    from had_snn.demo.config import resolve_device
     from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
 
     set_threads(args.threads)
@@ -131,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
     box_update = box_update_from_args(args)
-    trackers = build_trackers(args.tracker, args.window_influence, args.steps, args.device, box_update)
+    device = resolve_device(args.device)
+    trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update)
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")

@@ -102,6 +102,8 @@ CASES = [
          check=NO_EVAL_OUT),
     Case("trk-eval-window-influence-nan", (*EVAL, "--tracker", "static", "--window-influence", "nan"), 2,
          ("--window-influence", "finite"), check=NO_EVAL_OUT),
+    Case("trk-eval-bad-device", (*EVAL, "--tracker", "{student}", "--device", "gpu0"), 1, ("--device", "'gpu0'"),
+         check=NO_EVAL_OUT),
     Case("trk-eval-out-is-a-file", ("eval", "--data", "{data}", "--out", "{tmp}/ev", "--tracker", "static"), 1,
          ("--out", "existing file"), setup=_write("ev", "keep\n"), check=_unchanged("ev", "keep\n")),
     Case("trk-eval-teacher-without-frames",
