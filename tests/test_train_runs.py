@@ -119,7 +119,10 @@ def test_force_starts_fresh(data: Path, tmp_path: Path, capsys) -> None:
     assert main(argv(data, out, "--val-sequences", "1")) == 0
     assert (out / "best.pt").is_file()
     (out / "notes.txt").write_text("mine")
+    orphan = out / ".last.k3j9x0qa.tmp.pt"  # what a kill during an atomic checkpoint write leaves
+    orphan.write_bytes(b"half")
     assert main(argv(data, out, "--epochs", "1", "--val-sequences", "0", "--force")) == 0
+    assert not orphan.exists()
     assert [r["epoch"] for r in metrics(out)] == [1]
     assert "val_sr" not in metrics(out)[0]
     assert not (out / "best.pt").exists()  # the old run's best model does not survive beside the new run
