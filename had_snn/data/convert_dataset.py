@@ -122,10 +122,8 @@ def convert_dataset(
     """Convert ``splits`` (default: every split present under ``root``) of ``dataset`` into ``out``.
 
     ``options`` are the dataset's loading options (see :func:`had_snn.data.datasets.open_dataset`). An existing
-    ``out/index.json`` keeps its entries for splits not converted in this run.
+    ``out/index.json`` keeps its entries for splits not converted in this run. ``out`` is locked for the run.
     """
-    from had_snn.data.dataset import read_index, write_index
-
     ds: Dataset = open_dataset(dataset, root, **(options or {}))
     splits = splits or ds.splits()
     if not splits:
