@@ -4,8 +4,9 @@
         [--lava-samples 2] [--device cpu]
 
 Lava runs one sample per process graph, so its time per sample-step does not depend on the batch: it is Lava's own
-run time of steps 2..T (``run_s``; graph build and compile+step 1 are excluded and printed), averaged over
-``--lava-samples`` samples. The emulator runs each batch size as one batch (after a warm-up that compiles its
+run time of steps 2..T (``run_s``, one step per ``run`` call so the runner can report progress; graph build,
+compile+step 1 and the whole subprocess's wall time are excluded and printed), averaged over ``--lava-samples``
+samples. The emulator runs each batch size as one batch (after a warm-up that compiles its
 kernels) and is timed over the whole ``run`` (all T steps, counters included). Emulator outputs of the samples Lava
 ran are asserted identical to Lava's at every step and layer. ``random``: a seeded conv/pool/dense net;
 ``student``: the default spiking student (freshly initialised, conv weights x3 so every layer spikes), quantised.
@@ -80,7 +81,8 @@ def main() -> None:
     emu.run(spikes[:2, :1])  # warm-up: compiles the CPU kernels (numba caches them on disk)
     print(f"network {args.network}: {[lay.name for lay in layers]}, {args.steps} steps")
     print(f"lava fixed_pt     : {lava_step * 1e3:9.3f} ms/sample-step over {lava_in.shape[1]} samples "
-          f"(build {lava['build_s'].mean():.2f} s, compile+step1 {lava['first_step_s'].mean():.2f} s per sample)")
+          f"(build {lava['build_s'].mean():.2f} s, compile+step1 {lava['first_step_s'].mean():.2f} s per sample; "
+          f"whole Lava call {float(lava['wall_s']):.1f} s wall incl. process start and read-back)")
     for batch in args.batch:
         emu_s, res = time_emulator(emu, spikes[:, :batch], args.device)
         n = min(batch, lava_in.shape[1])
