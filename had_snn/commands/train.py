@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="OUT holds a run: delete its run files (last.pt, best.pt, metrics, config.yaml) and "
                             "start over")
     parser.add_argument("--teacher", metavar="PATH",
-                        help="teacher checkpoint for distillation (overrides distill.teacher of the config)")
+                        help="teacher checkpoint for distillation, relative to the current folder (overrides "
+                             "distill.teacher of the config, which is relative to the config file)")
     parser.add_argument("--val-sequences", type=int, default=DEFAULT_VAL_SEQUENCES, metavar="N",
                         help=f"track the first N sequences of the data's '{VAL_SPLIT}' split after every epoch, log "
                              f"their success rate as val_sr and keep the best epoch in OUT/best.pt "
