@@ -86,5 +86,11 @@ CASES = [
     Case("cfg-config-is-folder", ("train", "student", "--config", "{tmp}", "--data", "{data}", "--out",
                                   "{tmp}/run"), 1, ("is a folder",), check=_no_run),
     _row("config-is-binary", "", "not a text file", whole=""),
+    Case("cfg-teacher-option-missing", (*_ARGV, "--teacher", "{tmp}/nope.pt"), 1,
+         ("--teacher", "nope.pt", "does not exist"), _write(_teacher("{student}")), _no_run),
+    Case("cfg-teacher-option-not-checkpoint", (*_ARGV, "--teacher", "{seq}"), 1,
+         ("--teacher", "an hdf5 file", "not a had-snn checkpoint"), _write(_teacher("{student}")), _no_run),
+    Case("cfg-teacher-option-without-distill", (*_ARGV, "--teacher", "{teacher}"), 1,
+         ("--teacher", "does not distill", "distill:"), _write(""), _no_run),
     _row("teacher-is-student", _teacher("{student}"), "distill.teacher", "holds a student checkpoint"),
 ]
