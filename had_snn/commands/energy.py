@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{chip}: {m['total_cores']} cores on {m['chips']} chip(s)")
     if report["counts"] is not None:
         e, lat = report["energy"], report["latency"]
-        print(f"Loihi 1: {e['loihi1']['per_frame_uj']:.4g} uJ/frame, {lat['frame_latency_us']:.4g} us/frame")
+        n, t_in = lat["steps"], lat["input_steps"]
+        steps = f"{n} counted steps" if t_in is None else f"{n} steps = {t_in} input + {n - t_in} pipeline fill"
+        print(f"Loihi 1: {e['loihi1']['per_frame_uj']:.4g} uJ/frame, {lat['frame_latency_us']:.4g} us/frame ({steps})")
     for k, v in report["energy"]["ratios"].items():
         print(f"{k}: {v:.3g}x")
     print("wrote " + ", ".join(str(p) for p in paths))
