@@ -16,6 +16,7 @@ import hashlib
 import json
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,14 @@ def render_block(s: dict[str, Any]) -> str:
         lines += ["", "**How much these numbers vary:** not measured for this run. Training is seeded, but float sums "
                   "differ with the CPU, thread count and torch build, and training amplifies that: another machine "
                   "gives other numbers (`scripts/readme_results.py RUN --compare RUN2` records the spread)."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_wrap(line) for line in lines) + "\n"
+
+
+def _wrap(line: str, width: int = 118) -> str:
+    """A prose line wrapped as the rest of the README (tables and images stay on one line)."""
+    if line.startswith(("|", "!")) or len(line) <= width:
+        return line
+    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
 
 
 def replace_block(text: str, block: str, where: str = "README.md") -> str:
