@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout_s is not None and args.timeout_s <= 0:
         raise UserError(f"--timeout-s must be > 0, got {args.timeout_s}")
     layers, attrs = read_netx(h5)
+    try:
+        readout_scale = float(attrs.get("readout_scale", 0.0))
+    except (TypeError, ValueError):
+        raise UserError(f"{h5}: attribute 'readout_scale' must be a number, got {attrs['readout_scale']!r}") from None
     spikes, _ = load_spikes_npz(args.input, ("spikes", "search_spikes"), "--input", chw=layers[0].shape)
     use_lava = mode in ("lava", "compare")
     if use_lava:
@@ -145,7 +149,6 @@ def run(args: argparse.Namespace) -> int:
         primary = "lava" if use_lava else "emulator"
         layer_spikes, v_out = results[primary]
         counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(flushed), layer_spikes).items()}
-        readout_scale = float(attrs.get("readout_scale", 0.0))
         for name, (sp, v) in results.items():
             target = out / ("outputs.npz" if name == primary else f"outputs_{name}.npz")
             with atomic_path(target) as tmp:

@@ -76,6 +76,13 @@ def _netx_edit(key: str, value=None, move_to: str | None = None):
     return setup
 
 
+def _readout_scale_text(env: Env) -> None:
+    _net(env)
+    with h5py.File(env.tmp / "cv" / "student.h5", "a") as f:
+        f.attrs["readout_scale"] = "large"
+    np.savez(env.tmp / "win.npz", spikes=_good_spikes())
+
+
 def _out_file(env: Env) -> None:
     _net(env)
     np.savez(env.tmp / "win.npz", spikes=_good_spikes())
@@ -138,6 +145,8 @@ CASES = [
          setup=_netx_edit("layer/1", move_to="layer/conv"), check=_no_deploy_folder),
     Case("dep-net-missing-shape", DEPLOY, 1, ("student.h5 layer 2", "missing dataset 'shape'"),
          setup=_netx_edit("layer/2/shape", move_to="layer/2/shape_old"), check=_no_deploy_folder),
+    Case("dep-net-readout-scale-text", DEPLOY, 1, ("student.h5", "'readout_scale' must be a number", "large"),
+         setup=_readout_scale_text, check=_no_deploy_folder),
     Case("dep-out-is-a-file", (*DEPLOY, "--out", "{tmp}/taken"), 1, ("--out", "taken", "is a file"),
          setup=_out_file, check=_file_kept),
     Case("dep-unknown-backend", (*DEPLOY, "--backend", "loihi"), 2, ("--backend", "invalid choice"), setup=_net),
