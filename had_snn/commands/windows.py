@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         template, search = spike_windows(seq, crop, args.frames)
     except ValueError as exc:
-        raise ValueError(f"{args.sequence}: --frames {args.frames}: {exc}") from None
+        where = f"--frames {args.frames}: " if "frames [" in str(exc) else ""
+        raise ValueError(f"{args.sequence}: {where}{exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: numpy appends no second suffix
         np.savez_compressed(f, template_spikes=template.astype(np.uint8), search_spikes=search.astype(np.uint8),

@@ -67,8 +67,8 @@ class EmulatedStudent:
 
     @property
     def latency_steps(self) -> int:
-        """Steps of pipeline latency (one per synaptic layer)."""
-        return len(self.emulator.synapses)
+        """Steps of pipeline latency (one per synaptic layer; the emulator's ``fill_steps``)."""
+        return self.emulator.fill_steps
 
     def _set_template(self, template: torch.Tensor) -> None:
         if self._template is not None and torch.equal(self._template, template):
@@ -83,8 +83,7 @@ class EmulatedStudent:
         """Read-out membrane (B, 5, H, W) averaged over T, and the window's counts ``{name: (L, T + L, B)}``."""
         n_steps = search_spikes.shape[0]
         lat = self.latency_steps
-        pad = torch.zeros((lat, *search_spikes.shape[1:]), dtype=search_spikes.dtype, device=search_spikes.device)
-        res = self.emulator.run(torch.cat([search_spikes, pad]).to(self.device))
+        res = self.emulator.run(self.emulator.flushed(search_spikes).to(self.device))
         v = res.v_out[lat: lat + n_steps].double() / self.qnet.readout_scale
         counts = {k: res.counts[k].cpu().numpy() for k in COUNT_NAMES}
         return v.mean(0).float(), counts

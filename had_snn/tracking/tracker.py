@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from had_snn.data.sequence import Sequence
+from had_snn.data.sequence import Sequence, valid_box_mask
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import MIN_BOX_PX, box_to_target, crop_inputs, target_to_box
 from had_snn.tracking.decode import decode
@@ -47,10 +47,11 @@ class Tracker(Protocol):
 
 
 def init_box(seq: Sequence) -> np.ndarray:
-    """The first ground-truth box, which must be finite and non-empty."""
+    """The first ground-truth box, which must be valid on the sensor (see :func:`valid_box_mask`)."""
     box = seq.boxes[0].astype(np.float64)
-    if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
-        raise ValueError(f"sequence {seq.name!r}: first ground-truth box {box.tolist()} cannot initialise a tracker")
+    if not valid_box_mask(box[None], seq.sensor_size)[0]:
+        raise ValueError(f"sequence {seq.name!r}: first ground-truth box {box.tolist()} cannot initialise a tracker "
+                         "(frame 0 has no valid box: target absent, or an invalid box read as absent)")
     return box
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from had_snn.data.sequence import Sequence
+from had_snn.data.sequence import Sequence, valid_box_mask
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import make_sample
 
@@ -23,11 +23,8 @@ SPIKE_KEYS = ("template_spikes", "search_spikes")
 
 
 def valid_frames(seq: Sequence) -> np.ndarray:
-    """Indices of frames with a finite, non-empty GT box."""
-    b = seq.boxes
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
-    return np.flatnonzero(ok)
+    """Indices of frames with a valid GT box on the sensor (see :func:`valid_box_mask`)."""
+    return np.flatnonzero(valid_box_mask(seq.boxes, seq.sensor_size))
 
 
 def jitter_box(box: np.ndarray, rng: np.random.Generator, center_jitter: float, scale_jitter: float) -> np.ndarray:
