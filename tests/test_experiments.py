@@ -69,3 +69,23 @@ def test_issue3_results_steps_are_keyed_and_resumed(tmp_path: Path, capfd: pytes
     assert json.loads((out / "table.json").read_text())["training"]["student"]["epochs"] == 2
     teacher = out / "train" / "teacher" / "last.pt"
     assert teacher.stat().st_mtime_ns == checkpoints[teacher]
+
+
+@pytest.mark.slow
+def test_had_table_tiny_preset_runs_a_small_table(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """experiments/had_table.py --preset tiny as the README describes it, cut to one seed and three methods."""
+    had_table = _load("had_table")
+    out = tmp_path / "table"
+    argv = ["--preset", "tiny", "--out", str(out), "--seeds", "1", "--methods", "static", "teacher", "had",
+            "--sequences", "6", "--duration-s", "0.3", "--epochs", "1", "--samples-per-epoch", "16", "--device", "cpu",
+            "--no-progress"]
+    assert had_table.main(argv) == 0
+    table = (out / "table.md").read_text()
+    assert "(tiny mode)" in table
+    for name in ("static", "teacher", "had"):
+        assert re.search(rf"^\| {name} \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table, re.M), name
+    assert (out / "plots" / "had_table.png").stat().st_size > 0
+    capfd.readouterr()
+    assert had_table.main(argv) == 0  # rerun: every step cached
+    rerun = capfd.readouterr().out
+    assert len(re.findall(r"^== \[\d/4\] .*: cached, skipped", rerun, re.M)) == 4, rerun
