@@ -106,6 +106,25 @@ def _check_png(path: Path) -> None:
     assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50, path
 
 
+def _readme_demo_paths() -> list[str]:
+    """The run-folder paths in the first column of the README's "What `make demo` produces" table."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = text.split("| path | what it is |", 1)[1].split("\n\n", 1)[0]
+    paths = []
+    for line in table.splitlines()[2:]:
+        for token in re.findall(r"`([^`]+)`", line.strip("|").split("|", 1)[0]):
+            if token == "<step>/stamp.json":
+                paths += [f"{step}/stamp.json" for step in ("data", "teacher", "eval", "report")]
+            else:
+                paths.append(token)
+    return paths
+
+
+def test_readme_demo_table_is_parsed() -> None:
+    paths = _readme_demo_paths()
+    assert {"report.md", "report.json", "data/", "convert/", "demo_config.yaml", "eval/stamp.json"} <= set(paths)
+
+
 @pytest.mark.slow
 def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from had_snn.cli import main
@@ -139,6 +158,8 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     for ckpt in ("teacher", "student", "student_had"):
         assert (run / ckpt / "last.pt").stat().st_size > 0 and (run / ckpt / "config.yaml").is_file()
     assert (run / "demo_config.yaml").is_file()
+    for path in _readme_demo_paths():  # the README's "What make demo produces" table
+        assert (run / path).exists(), f"README.md says the demo writes {path}; {run / path} is missing"
     summary = json.loads((run / "report.json").read_text())
     assert set(summary["tracking"]) == set(results["trackers"]) and summary["seed"] == 0
     assert summary["config"] == "experiments/configs/demo_tiny.yaml" and summary["machine"]["cpu_count"] >= 1
