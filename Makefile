@@ -10,7 +10,7 @@ PIP_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup setup-main setup-lava demo test bench lint clean
+.PHONY: setup setup-main setup-lava demo readme-results test bench lint clean
 
 setup: setup-main setup-lava
 
@@ -40,6 +40,11 @@ $(LAVA_VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(VENV)/bin/had-snn demo $(DEMO_ARGS)
+
+# The README's results block from a finished demo run: make readme-results RUN=runs/demo-<timestamp> [COMPARE=RUN2]
+readme-results: setup-main
+	@test -n "$(RUN)" || { echo "give RUN=runs/demo-<timestamp> (a finished demo run folder)"; exit 2; }
+	$(PY) scripts/readme_results.py $(RUN) $(if $(COMPARE),--compare $(COMPARE),)
 
 test: setup
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
