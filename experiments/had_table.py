@@ -172,7 +172,7 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
         raw["data"]["dir"] = root
         if "teacher" in raw["distill"]:
             teacher = ctx.inputs[teacher_step_name(seed)]
-            raw["distill"]["teacher"] = str(ctx.path(teacher["run_dir"]) / CHECKPOINT_NAME)
+            raw["distill"]["teacher"] = str((ctx.path(teacher["run_dir"]) / CHECKPOINT_NAME).resolve())
         tcfg = config_from_dict(raw, f"{method}, seed {seed}")
         run_dir, ckpt = ctx.step_dir, ctx.step_dir / CHECKPOINT_NAME
         distill = build_distillation(tcfg, str(run_dir / "config.yaml"))

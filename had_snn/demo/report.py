@@ -149,7 +149,8 @@ def _lava_section(lava: dict) -> list[str]:
         if lava["status"] == "identical" else "**NOT identical** (see the mismatch counts)"
     lines = [f"Lava `Loihi2SimCfg(select_tag='fixed_pt')` vs the emulator on {len(lava['frames'])} search windows of "
              f"`{lava['sequence']}` (frames {lava['frames']}), {lava['steps']} steps each: {verdict}. "
-             f"Lava ran in {lava['lava_run_s']:.1f} s.", "",
+             f"The Lava run took {lava.get('lava_wall_s', lava.get('lava_run_s', float('nan'))):.1f} s of wall "
+             "time (process start, graph build, compile and run).", "",
              "| Layer | spikes (emulator) | mismatching spikes |", "|---|---:|---:|"]
     lines += [f"| {r['name']} | {r['spikes']} | {r['mismatches']} |" for r in lava["layers"]]
     lines += [f"| read-out v | - | {lava['v_out_mismatches']} |", ""]
@@ -323,7 +324,8 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
     ff = quant["float_vs_fixed"]
     lines += ["", f"Float vs fixed point on frames {quant['compared_frames']}: read-out relative error "
               f"{ff['readout_rel_error']:.4f}, heat-map peak agreement {100 * ff['heatmap_peak_agreement']:.0f} %, "
-              f"{ff['latency_steps']} steps of pipeline latency flushed with zero input.", "",
+              f"{ff.get('input_steps', '?')} input steps, then {ff['latency_steps']} zero steps flush the pipeline "
+              "(one per synaptic layer).", "",
               _image(p(outputs["convert"]["histograms"]), run_dir, "weight histograms"), "",
               "### Lava agreement", ""]
     lines += _lava_section(lava)

@@ -47,7 +47,7 @@ def _train_step(name: str, cfg: dict, device: str, progress: bool):
         raw = copy.deepcopy(cfg["train"][name]["config"])
         raw["data"]["dir"] = str(ctx.path(ctx.inputs["data"]["root"]))
         if "distill" in raw:
-            raw["distill"]["teacher"] = str(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
+            raw["distill"]["teacher"] = str(ctx.path(ctx.inputs["teacher"]["checkpoint"]).resolve())
         tcfg = config_from_dict(raw, cfg["train"][name]["source"])
         distill = build_distillation(tcfg, cfg["train"][name]["source"])
         frames = tcfg.model == "teacher" or distill.needs_frames
@@ -131,7 +131,7 @@ def _eval_step(cfg: dict, device: str, progress: bool):
         trackers.append(loihi)
         report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming,
                           progress=progress)
-        counts = counts_from_emulator(emulated.layer_names, emulated.counts())
+        counts = counts_from_emulator(emulated.layer_names, emulated.counts(), input_steps=steps)
         counts_path = write_json_atomic(ctx.step_dir / "emulator_counts.json", counts)
         overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}
                    for n, t in report["trackers"].items()}
@@ -143,13 +143,15 @@ def _eval_step(cfg: dict, device: str, progress: bool):
     return run
 
 
-def _lava_step(cfg: dict, lava: tuple[bool, str]):
+def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
     def run(ctx: StepContext) -> dict:
         """Run the network the convert step wrote (the file users deploy) in Lava and in the emulator."""
+        from tqdm import tqdm
+
         from had_snn.conversion.emulator import LoihiEmulator
         from had_snn.data.dataset import split_paths
         from had_snn.data.io import read_sequence
-        from had_snn.hardware.deploy import run_lava
+        from had_snn.hardware.deploy import lava_timing, run_lava
         from had_snn.hardware.netx import read_netx
         from had_snn.tracking.tracker import crop_config_for
         from had_snn.train.checkpoint import load_model
@@ -165,9 +167,11 @@ def _lava_step(cfg: dict, lava: tuple[bool, str]):
         frames = list(range(1, 1 + min(int(cfg["loihi"]["lava_frames"]), seq.num_frames - 1)))
         search = _search_windows(seq, crop, frames)
         emu = LoihiEmulator(layers)
-        pad = pad_steps(search, len(emu.synapses))
+        pad = emu.flushed(search)
         res = emu.run(pad)
-        out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]))
+        with tqdm(total=len(frames) * int(pad.shape[0]), unit="step", desc="lava", disable=not progress) as bar:
+            out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]),
+                           progress=lambda event: bar.update(1) if event.get("event") == "step" else None)
         checked = []
         for i, name in enumerate(emu.layer_names):
             ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
@@ -176,16 +180,9 @@ def _lava_step(cfg: dict, lava: tuple[bool, str]):
         identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in checked)
         return {"status": "identical" if identical else "different", "sequence": seq.name, "frames": frames,
                 "steps": int(pad.shape[0]), "layers": checked, "v_out_mismatches": v_mismatch,
-                "lava_run_s": float(np.sum(out["run_s"])), "lava_python": lava[1]}
+                "lava_wall_s": lava_timing(out)["wall_s"], "lava_python": lava[1]}
 
     return run
-
-
-def pad_steps(spikes, extra_steps: int):
-    """``spikes`` (T, B, ...) followed by ``extra_steps`` zero steps (to flush the per-layer latency)."""
-    import torch
-
-    return torch.cat([spikes, torch.zeros((extra_steps, *spikes.shape[1:]), dtype=spikes.dtype)])
 
 
 def _hardware_step(cfg: dict):
@@ -253,7 +250,8 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
              ("data", *TRACKERS)),
         Step("lava", "Lava fixed_pt vs emulator on a few frames",
              {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"],
-              "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava), ("data", "student_had", "convert")),
+              "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava, progress),
+             ("data", "student_had", "convert")),
         Step("hardware", "map onto Loihi cores, energy and latency vs the teacher", {"hardware": cfg["hardware"]},
              _hardware_step(cfg), ("convert", "eval", "teacher")),
         Step("report", "write report.md and report.json", {"report": cfg["report"], "eval": cfg["eval"],
