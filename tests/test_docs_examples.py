@@ -1,7 +1,8 @@
 """The code in README.md and docs/*.md: Python blocks run, had-snn command lines parse, YAML blocks are valid.
 
 - Every fenced ``python`` block runs (in a fresh namespace, the working directory a temporary folder holding a link
-  to ``experiments/``) unless the line before it is ``<!-- not run: REASON -->``; such a block must still compile and import only names that exist.
+  to ``experiments/``) unless the line before it is ``<!-- not run: REASON -->``; such a block must still compile
+  and import only names that exist.
 - Every ``had-snn ...`` line of a ``bash`` block must be accepted by the CLI's argument parser (the README's tour is
   also run for real, by ``tests/test_tour.py``), so a renamed command or option fails here.
 - Every ``yaml`` block must be valid YAML; a ``distill:`` section must pass the training config's distill check.
