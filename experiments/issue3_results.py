@@ -18,7 +18,8 @@ text, kind and epochs override; with ``--data``, the benchmark index's hash) and
 ``stamp.json`` holds what it produced (a training run's wall and CPU time, epochs, final loss). An interrupted
 training run resumes from its ``last.pt`` (``timing.json`` adds up the wall times of all attempts); the evaluation
 re-runs whenever a checkpoint or the set of trackers changed. ``had-snn synth`` on a ``--data`` folder runs every
-time and reuses the valid files it finds.
+time and reuses the valid files it finds; a folder holding a benchmark made with other settings is refused (delete
+it, or run ``had-snn synth --force`` on it yourself).
 """
 
 from __future__ import annotations
