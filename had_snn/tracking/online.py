@@ -287,12 +287,13 @@ def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: f
                   box_update: BoxUpdate | None = None, device: str = "cpu", *, name: str | None = None,
                   fingerprint: str | None = None, seq: Sequence | None = None,
                   box: np.ndarray | None = None) -> tuple[ModelTracker, dict[str, Any]]:
-    """The tracker for ``ckpt`` (named ``name``, default the file stem) and facts worth reporting.
+    """The tracker for ``ckpt`` (named ``name``, default the run folder's name for a run file such as ``best.pt``,
+    else the file stem) and facts worth reporting.
 
     The fixed-point modes quantise the correlation layer from each sequence's template as they track; given ``seq``
     and its initial ``box``, the facts say whether that template is silent (``silent_template``).
     """
-    name = name or ckpt.path.stem
+    name = name or (ckpt.path.resolve().parent.name if ckpt.path.name in RUN_FILES else ckpt.path.stem)
     if ckpt.mode == "float":
         tracker = ModelTracker(ckpt.model, crop, window_influence, device=device, name=name,
                                fingerprint=fingerprint, box_update=box_update)
