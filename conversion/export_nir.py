@@ -5,7 +5,11 @@ discretisation (dt = 1e-4: ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 -
 ``w_in = tau_syn / dt``), so ``snntorch.import_nir.import_from_nir`` rebuilds ``Synaptic(alpha, beta, reset="zero")``
 layers equal to our CubaLIF. The correlation is a Conv2d (block-diagonal, see :func:`_ungrouped`) whose weights
 are the template kernel of the template given at export. The non-spiking read-out has ``v_threshold = inf``:
-importers give its (absent) spikes, not its membrane. Known limits: norse's importer loads the graph but
+importers give its (absent) spikes, not its membrane. The decays written are the chip's (:mod:`had_snn.hardware.cuba`:
+``alpha_of(i_decay_of(alpha))``, the 1/4096 grid the quantiser and a Loihi-faithful student use), so the NIR graph,
+the netx file and the emulator share one neuron. Known limits: NIR has no per-layer synaptic delay or voltage bias in
+this mapping, so the graph is the float recurrence without the chip's one-step delay per layer (a Loihi-faithful
+student's bias is written as the conv bias); norse's importer loads the graph but
 integrates CubaLIF as forward-Euler boxes with its own dt = 1e-3 (not our discrete recurrence), so only its Conv2d
 layers reproduce ours; alpha = 1 or beta = 1 (no leak) has no finite NIR time constant and is refused.
 """
@@ -19,19 +23,26 @@ import torch
 from torch import nn
 
 from had_snn.conversion.quantize import FloatLayer, student_float_layers, template_kernel_for
+from had_snn.hardware import cuba
 from had_snn.util.atomic import atomic_path
 
 NIR_DT = 1e-4  # snntorch's NIR convention
 
 
+def chip_decays(layer: FloatLayer) -> tuple[float, float]:
+    """The layer's (alpha, beta) on the chip's 1/4096 grid (what the netx file and the emulator run)."""
+    return cuba.alpha_of(cuba.i_decay_of(layer.alpha)), cuba.beta_of(cuba.v_decay_of(layer.beta))
+
+
 def _cuba(layer: FloatLayer, shape: tuple[int, ...]):
     import nir
 
-    for what, value in (("alpha", layer.alpha), ("beta", layer.beta)):
+    alpha, beta = chip_decays(layer)
+    for what, value in (("alpha", alpha), ("beta", beta)):
         if value >= 1.0:
             raise ValueError(f"layer {layer.name}: {what}={value} (no leak) has no finite NIR time constant")
-    tau_syn = np.full(shape, NIR_DT / (1 - layer.alpha))
-    tau_mem = np.full(shape, NIR_DT / (1 - layer.beta))
+    tau_syn = np.full(shape, NIR_DT / (1 - alpha))
+    tau_mem = np.full(shape, NIR_DT / (1 - beta))
     vth = np.full(shape, np.inf if layer.threshold is None else layer.threshold)
     return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / NIR_DT, v_leak=np.zeros(shape),
                        v_threshold=vth, v_reset=np.zeros(shape), w_in=tau_syn / NIR_DT)

@@ -1,23 +1,21 @@
 """Quantise the float spiking student onto Loihi integers (netx layers) and measure what it costs.
 
-Mapping per spiking layer (BN folded first). Spikes between layers are binary, so every layer has its own free scale
-``k`` (integer units per float unit of current):
+Every constant and formula comes from :mod:`had_snn.hardware.cuba`, the one definition of the chip's CUBA neuron
+(the training neuron, the QAT forward, the emulator and the exports read the same module). Per spiking layer (BN
+folded first by :mod:`~had_snn.conversion.fold`, in float64 from the running statistics, as the QAT forward folds it);
+spikes between layers are binary, so every layer has its own free scale ``k`` (integer units per float unit):
 
-* weights ``w_int = 2 * round(w * k / 2)`` clipped to ``[-256, 254]``: 8-bit mixed sign exactly as Lava's Dense keeps
-  it (clip to [-256, 255], lowest bit truncated), so Conv and Dense see the same values. ``k = 254 / P(|w|)`` with
-  ``P`` the ``weight_percentile`` of |w| (100 = max, nothing clipped), lowered if the bias or threshold would overflow.
-* current ``u_int = 64 k u`` (Lava left-shifts synaptic input by 6), so ``vth_mant = round(threshold * k)`` (17 bit).
-* bias: the float student adds the conv bias to the current (``syn = alpha syn + W x + b``, from zero at each window);
-  Loihi adds ``bias_mant << 6`` to ``v`` every step, from step 0, i.e. ``l`` steps before layer ``l``'s first input
-  arrives (one step of synaptic delay per layer). No constant voltage bias reproduces both the float ramp
-  ``b (1 - alpha^(t+1)) / (1 - alpha)`` and the empty pre-roll, so the voltage bias is ``bias_gain * b`` (13 bit).
-  ``bias_gain = 1`` (the float bias of step 0) is the default: with the pre-roll, the steady-state gain
-  ``1 / (1 - alpha)`` over-drives every layer (demo student, T = 4: read-out error 0.47 vs 0.31 in a float model of
-  the Loihi semantics; quantised: heat-map peak agreement 0.26 -> 0.41). A greedy per-layer grid search of the gain
-  for the best spike agreement on validation windows gained only 0.01 peak agreement, so it is not used. Only a
-  float student trained with Loihi's bias semantics (bias into ``v``, per-layer pre-roll) would make this exact.
-* decays: ``iDecay = round((1 - alpha) * 4096)`` in [1, 4096] (Lava ``du = iDecay - 1``), ``vDecay = round((1 - beta) *
-  4096)`` in [0, 4095].
+* ``k, limited_by = cuba.layer_scale(P(|w|), max |b|, threshold)`` with ``P`` the ``weight_percentile`` of |w| (100 =
+  max, nothing clipped): the largest ``k`` that keeps weights, bias and threshold in their fields, lowered so that
+  ``threshold * k`` is an integer (the threshold is exact on the chip).
+* weights ``cuba.weight_mantissa(w, k)`` (even 8-bit mixed sign, as Lava's Dense keeps them); voltage bias
+  ``cuba.bias_mantissa(b, k)`` (13 bit, enters ``v`` as ``bias << 6`` every step from step 0); ``vth_mant =
+  cuba.vth_mantissa(threshold, k)``; decays ``cuba.i_decay_of(alpha)``, ``cuba.v_decay_of(beta)``.
+* The Loihi-faithful student (``config.loihi_faithful``, the default) is trained with the chip's timing: its float
+  bias already is the per-step voltage bias and each layer has one step of synaptic delay, so the mapping above is
+  the chip's own arithmetic (a QAT student reproduces the integers exactly). An older student trained with the bias
+  in the current and no delay gets the same mapping as an approximation (the voltage bias is the float bias of step
+  0); :func:`quantize_student` marks it (``QuantizedNetwork.chip_faithful``) and the conversion report says so.
 * ``weight_exp`` stays 0: Lava's Conv ignores it and the per-layer scale already lives in ``vth`` and ``bias``.
 
 The deployed graph is the search path: backbone stages -> depthwise correlation (a grouped conv whose weights are the
@@ -34,21 +32,10 @@ import torch
 from torch import nn
 
 from had_snn.conversion.fold import bn_scale_shift, fold_conv_bn
-from had_snn.hardware.netx import (
-    BIAS_MANT_RANGE,
-    READOUT_VTH_MANT,
-    VTH_MANT_RANGE,
-    CubaNeuron,
-    NetxLayer,
-    conv_output_size,
-    int_pair,
-    relay_neuron,
-    validate_layers,
-)
+from had_snn.hardware import cuba
+from had_snn.hardware.netx import CubaNeuron, NetxLayer, conv_output_size, int_pair, relay_neuron, validate_layers
 
-WEIGHT_MAX = 254  # largest even 8-bit mixed-sign weight Lava's Dense keeps
 FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; docs/loihi.md)
-ACT_SHIFT = 6
 
 
 @dataclass
@@ -73,7 +60,6 @@ class LayerReport:
 
     name: str
     scale: float
-    bias_gain: float
     limited_by: str
     weight_bits_used: int
     clipped_weights: int
@@ -90,21 +76,22 @@ class LayerReport:
 
 @dataclass
 class QuantizedNetwork:
-    """netx layers (layer 0 input), the scale of every synaptic layer and the per-layer report."""
+    """netx layers (layer 0 input), the scale of every synaptic layer and the per-layer report.
+
+    ``chip_faithful``: whether the float model was trained with the chip's timing (bias into the voltage, one step of
+    delay per layer; the student's ``config.loihi_faithful``), i.e. whether the integers reproduce it rather than
+    approximate it.
+    """
 
     layers: list[NetxLayer]
     scales: list[float]
     reports: list[LayerReport]
-
-    @property
-    def bias_gains(self) -> list[float]:
-        """Voltage bias per float current bias of every synaptic layer."""
-        return [r.bias_gain for r in self.reports]
+    chip_faithful: bool = True
 
     @property
     def readout_scale(self) -> float:
         """Integer read-out ``v`` per float membrane unit."""
-        return self.scales[-1] * (1 << ACT_SHIFT)
+        return self.scales[-1] * (1 << cuba.ACT_SHIFT)
 
     def report_dict(self) -> list[dict]:
         return [asdict(r) for r in self.reports]
@@ -172,18 +159,13 @@ def _out_hw(layer: FloatLayer, hw: tuple[int, int]) -> tuple[int, int]:
     )
 
 
-def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
-                   bias_gain: float = 1.0):
-    """Map one float layer to a netx conv layer; returns ``(NetxLayer, scale, LayerReport)``.
-
-    ``bias_gain``: Loihi's per-step voltage bias as a multiple of the float current bias (see the module docstring).
-    """
-    if not 0.0 <= bias_gain <= 64.0:
-        raise ValueError(f"layer {layer.name}: bias_gain {bias_gain} outside [0, 64]")
-    i_decay = int(np.clip(np.rint((1 - layer.alpha) * 4096), 1, 4096))
-    v_decay = int(np.clip(np.rint((1 - layer.beta) * 4096), 0, 4095))
-    w = layer.weight.detach().numpy()
-    b = layer.bias.detach().numpy() * bias_gain  # current bias -> per-step voltage bias
+def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_percentile: float = 100.0
+                   ) -> tuple[NetxLayer, float, LayerReport]:
+    """Map one float layer to a netx conv layer with :mod:`~had_snn.hardware.cuba`'s mapping; returns ``(NetxLayer,
+    scale k, LayerReport)``. The float bias is the per-step voltage bias (see the module docstring)."""
+    i_decay, v_decay = cuba.i_decay_of(layer.alpha), cuba.v_decay_of(layer.beta)
+    w = layer.weight.detach().double().numpy()
+    b = layer.bias.detach().double().numpy()
     fan_in = int(np.prod(w.shape[1:]))
     if fan_in > FAN_IN_LIMIT:
         raise ValueError(f"layer {layer.name}: fan-in {fan_in} exceeds the Loihi limit of {FAN_IN_LIMIT} axons")
@@ -192,23 +174,14 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
     ref = float(np.percentile(np.abs(w), weight_percentile)) if w.size else 0.0
     if ref == 0.0:
         raise ValueError(f"layer {layer.name}: all weights are zero, the layer cannot be scaled")
-    limits = {"weights": WEIGHT_MAX / ref}
-    if np.abs(b).max() > 0:
-        limits["bias (13 bit)"] = BIAS_MANT_RANGE[1] / np.abs(b).max()
-    if layer.threshold is not None:
-        limits["threshold (17 bit)"] = VTH_MANT_RANGE[1] / layer.threshold
-    limited_by = min(limits, key=limits.get)
-    k = float(limits[limited_by])
+    try:
+        k, limited_by = cuba.layer_scale(ref, float(np.abs(b).max()) if b.size else 0.0, layer.threshold)
+        vth = cuba.vth_mantissa(layer.threshold, k)
+    except ValueError as exc:
+        raise ValueError(f"layer {layer.name}: {exc}") from None
     raw = 2 * np.rint(w * k / 2)
-    w_int = np.clip(raw, -WEIGHT_MAX - 2, WEIGHT_MAX).astype(np.int64)
-    b_int = np.clip(np.rint(b * k), *BIAS_MANT_RANGE).astype(np.int64)
-    if layer.threshold is None:
-        vth = READOUT_VTH_MANT
-    else:
-        vth = int(np.rint(layer.threshold * k))
-        if vth < 1:
-            raise ValueError(f"layer {layer.name}: threshold {layer.threshold} x scale {k:.3g} rounds below 1 "
-                             f"(vThMant must be in [1, {VTH_MANT_RANGE[1]}])")
+    w_int = cuba.weight_mantissa(w, k).astype(np.int64)
+    b_int = cuba.bias_mantissa(b, k).astype(np.int64)
     out_hw = _out_hw(layer, in_shape[1:])
     netx = NetxLayer(
         type="conv", shape=(w.shape[0], *out_hw), weight=w_int, bias=b_int, stride=layer.stride,
@@ -217,40 +190,39 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
     )
     norm = lambda x: float(np.linalg.norm(x)) or 1.0  # noqa: E731
     report = LayerReport(
-        name=layer.name, scale=k, bias_gain=float(bias_gain), limited_by=limited_by,
+        name=layer.name, scale=k, limited_by=limited_by,
         weight_bits_used=int(np.ceil(np.log2(np.abs(w_int).max() + 1))) + 1,
         clipped_weights=int((raw != w_int).sum()),
         weight_rel_error=float(np.linalg.norm(w_int / k - w) / norm(w)),
         bias_rel_error=float(np.linalg.norm(b_int / k - b) / norm(b)),
         vth_mant=vth, i_decay=i_decay, v_decay=v_decay,
-        alpha_error=float(abs((1 - i_decay / 4096) - layer.alpha)),
-        beta_error=float(abs((1 - v_decay / 4096) - layer.beta)),
+        alpha_error=float(abs(cuba.alpha_of(i_decay) - layer.alpha)),
+        beta_error=float(abs(cuba.beta_of(v_decay) - layer.beta)),
         fan_in=fan_in,
         worst_case_input=int(np.abs(w_int).reshape(w_int.shape[0], -1).sum(1).max()),
     )
     return netx, k, report
 
 
-def quantize_float_layers(
-    layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
-    bias_gains: list[float] | None = None,
-) -> QuantizedNetwork:
-    """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W); ``bias_gains`` one per layer
-    (default 1.0 each)."""
-    gains = [1.0] * len(layers) if bias_gains is None else [float(g) for g in bias_gains]
-    if len(gains) != len(layers):
-        raise ValueError(f"bias_gains has {len(gains)} values for {len(layers)} layers")
+def quantize_float_layers(layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
+                          chip_faithful: bool = True) -> QuantizedNetwork:
+    """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W)."""
     netx = [NetxLayer(type="input", shape=tuple(in_shape), neuron=relay_neuron(), name="input")]
     scales, reports = [], []
     shape = tuple(in_shape)
-    for layer, gain in zip(layers, gains, strict=True):
-        q, k, rep = quantize_layer(layer, shape, weight_percentile, gain)
+    for layer in layers:
+        q, k, rep = quantize_layer(layer, shape, weight_percentile)
         netx.append(q)
         scales.append(k)
         reports.append(rep)
         shape = q.shape
     validate_layers(netx, "quantised network")
-    return QuantizedNetwork(netx, scales, reports)
+    return QuantizedNetwork(netx, scales, reports, chip_faithful)
+
+
+def is_chip_faithful(student: nn.Module) -> bool:
+    """Whether ``student`` was trained with the chip's timing (``config.loihi_faithful``; absent: an old student)."""
+    return bool(getattr(student.config, "loihi_faithful", False))
 
 
 @torch.no_grad()
@@ -261,16 +233,14 @@ def template_kernel_for(student: nn.Module, template_spikes: torch.Tensor) -> to
     return student.template_kernel(template_spikes.float())[0][0]
 
 
-def quantize_student(
-    student: nn.Module, template_spikes: torch.Tensor, weight_percentile: float = 100.0,
-    bias_gains: list[float] | None = None,
-) -> QuantizedNetwork:
+def quantize_student(student: nn.Module, template_spikes: torch.Tensor, weight_percentile: float = 100.0
+                     ) -> QuantizedNetwork:
     """Fold, scale and round the student's search path, with the correlation kernel of ``template_spikes``."""
     cfg = student.config
     kernel = template_kernel_for(student, template_spikes)
     layers = student_float_layers(student, kernel)
     return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile,
-                                 bias_gains)
+                                 is_chip_faithful(student))
 
 
 def correlation_layer(
@@ -280,8 +250,7 @@ def correlation_layer(
     idx = next(i for i, lay in enumerate(qnet.layers) if lay.name == "xcorr")
     kernel = template_kernel_for(student, template_spikes)
     float_xcorr = student_float_layers(student, kernel)[idx - 1]
-    q, k, rep = quantize_layer(float_xcorr, qnet.layers[idx - 1].shape, weight_percentile,
-                               qnet.reports[idx - 1].bias_gain)
+    q, k, rep = quantize_layer(float_xcorr, qnet.layers[idx - 1].shape, weight_percentile)
     layers, scales, reports = list(qnet.layers), list(qnet.scales), list(qnet.reports)
     layers[idx], scales[idx - 1], reports[idx - 1] = q, k, rep
-    return QuantizedNetwork(layers, scales, reports)
+    return QuantizedNetwork(layers, scales, reports, qnet.chip_faithful)

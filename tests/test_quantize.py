@@ -66,16 +66,35 @@ def _layer(weight: torch.Tensor, threshold: float | None = 1.0, bias: float = 0.
 
 def test_quantise_dequantise_error_bounds_and_field_mapping() -> None:
     w = torch.randn(6, 3, 3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    q, k, rep = quantize_layer(_layer(w, bias=0.05), (3, 8, 8))
-    assert k == pytest.approx(254 / w.abs().max().item())
-    assert np.abs(q.weight).max() == 254 and np.all(q.weight % 2 == 0)
+    q, k, rep = quantize_layer(_layer(w, bias=0.05, threshold=0.7), (3, 8, 8))
+    # k: the weight limit 254 / max|w|, lowered so that the threshold is exact on the chip (0.7 k an integer)
+    k_w = 254 / w.abs().max().item()
+    assert k == pytest.approx(np.floor(0.7 * k_w) / 0.7) and k <= k_w
+    assert q.neuron.vth_mant == np.floor(0.7 * k_w) and q.neuron.vth_mant == pytest.approx(0.7 * k, abs=1e-9)
+    assert np.abs(q.weight).max() <= 254 and np.all(q.weight % 2 == 0)
     assert np.abs(q.weight / k - w.numpy()).max() <= 1 / k + 1e-12  # rounding to even integers: error <= 1 LSB
     assert rep.clipped_weights == 0 and rep.limited_by == "weights"
-    assert q.neuron.vth_mant == round(k) and (q.neuron.i_decay, q.neuron.v_decay) == (2048, 819)
-    assert q.bias.tolist() == [round(0.05 * k)] * 6  # bias_gain 1: the float current bias per step
-    q2, _, rep2 = quantize_layer(_layer(w, bias=0.05), (3, 8, 8), bias_gain=2.0)
-    assert q2.bias.tolist() == [round(0.1 * k)] * 6 and rep2.bias_gain == 2.0
+    assert (q.neuron.i_decay, q.neuron.v_decay) == (2048, 819)
+    assert q.bias.tolist() == [round(0.05 * k)] * 6  # the float bias is the per-step voltage bias
     assert rep.weight_rel_error < 0.01
+
+
+def test_quantiser_uses_the_one_cuba_definition() -> None:
+    """Every field equals :mod:`had_snn.hardware.cuba`'s mapping (and the read-out threshold fits 17 bits)."""
+    from had_snn.hardware import cuba
+
+    w = torch.randn(5, 2, 3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    lay = _layer(w, threshold=1.3, bias=0.2, alpha=0.3071, beta=0.9123)
+    q, k, rep = quantize_layer(lay, (2, 6, 6), weight_percentile=90)
+    k_ref, why = cuba.layer_scale(float(np.percentile(w.abs().numpy(), 90)), 0.2, 1.3)
+    assert (k, rep.limited_by) == (k_ref, why)
+    np.testing.assert_array_equal(q.weight, cuba.weight_mantissa(w.numpy(), k_ref))
+    np.testing.assert_array_equal(q.bias, cuba.bias_mantissa(np.full(5, 0.2), k_ref))
+    assert q.neuron.vth_mant == cuba.vth_mantissa(1.3, k_ref)
+    assert (q.neuron.i_decay, q.neuron.v_decay) == (cuba.i_decay_of(0.3071), cuba.v_decay_of(0.9123))
+    assert rep.alpha_error == pytest.approx(abs(cuba.alpha_of(q.neuron.i_decay) - 0.3071))
+    readout, _, _ = quantize_layer(_layer(w, threshold=None), (2, 6, 6))
+    assert readout.neuron.vth_mant == cuba.READOUT_VTH_MANT == (1 << 17) - 1
 
 
 def test_percentile_scaling_clips_and_reports_it() -> None:
@@ -102,7 +121,7 @@ def test_student_fixed_point_tracks_float_and_template_requantises() -> None:
     q = quantize_student(m, tmpl)
     assert [lay.name for lay in q.layers] == ["input", "backbone.0", "backbone.3", "backbone.6", "xcorr", "head.0",
                                               "head.3"]
-    assert q.layers[4].groups == 8 and q.layers[-1].neuron.vth_mant == 1 << 17
+    assert q.layers[4].groups == 8 and q.layers[-1].neuron.vth_mant == (1 << 17) - 1
     cmp = compare_float_fixed(m, q, srch, tmpl)
     assert cmp["layers"][0]["float_rate"] > 0.05
     assert all(layer["spike_agreement"] > 0.95 for layer in cmp["layers"])
@@ -147,27 +166,6 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     assert main(["convert", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x")]) == 1
 
 
-def test_bias_gain_one_beats_steady_state_bias_with_the_per_layer_preroll() -> None:
-    """With BN biases and T = 4 (the demo's steps), the Loihi bias (on from step 0, before each layer's delayed input)
-    at gain 1 agrees better with the float student than the steady-state gain 1 / (1 - alpha)."""
-    from had_snn.conversion.quantize import student_float_layers, template_kernel_for
-
-    m, tmpl, srch = _tiny_student()
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.bias.uniform_(-0.6, 0.6, generator=torch.Generator().manual_seed(4))
-    srch = srch[:4]
-    steady = [1 / (1 - lay.alpha) for lay in student_float_layers(m, template_kernel_for(m, tmpl))]
-    new = compare_float_fixed(m, quantize_student(m, tmpl), srch, tmpl)
-    old = compare_float_fixed(m, quantize_student(m, tmpl, bias_gains=steady), srch, tmpl)
-    agree_new = [lay["spike_agreement"] for lay in new["layers"]]
-    agree_old = [lay["spike_agreement"] for lay in old["layers"]]
-    assert sum(agree_new) > sum(agree_old) + 0.05
-    assert min(agree_new) > 0.8
-    assert new["readout_rel_error"] < old["readout_rel_error"]
-
-
 def test_convert_student_writes_what_it_reports(tmp_path) -> None:
     import json
 
@@ -197,3 +195,25 @@ def test_convert_student_writes_what_it_reports(tmp_path) -> None:
         convert_student(m, tmpl, srch, tmp_path / "bad", formats=("onnx",))
     with pytest.raises(ValueError, match="only the spiking student"):
         convert_student(build_model("teacher_events"), tmpl, srch, tmp_path / "bad")
+
+
+def test_report_says_whether_the_student_was_trained_chip_faithfully(tmp_path) -> None:
+    """An old student (no ``loihi_faithful`` in its config, or False) converts with the same mapping, and
+    quantization.json says its fixed-point network only approximates it."""
+    import dataclasses
+    import json
+
+    from had_snn.conversion.convert import NOT_FAITHFUL, convert_student
+    from had_snn.conversion.quantize import is_chip_faithful
+
+    m, tmpl, srch = _tiny_student(bias_free=True)
+    if hasattr(m.config, "loihi_faithful"):
+        m.config = dataclasses.replace(m.config, loihi_faithful=False)
+    assert not is_chip_faithful(m)
+    done = convert_student(m, tmpl, srch[:, :1], tmp_path / "old")
+    report = json.loads(done.files["quantization"].read_text())
+    assert report["chip_faithful"] is False and report["note"] == NOT_FAITHFUL and not done.qnet.chip_faithful
+    if hasattr(m.config, "loihi_faithful"):
+        m.config = dataclasses.replace(m.config, loihi_faithful=True)
+        report = convert_student(m, tmpl, srch[:, :1], tmp_path / "new").report
+        assert report["chip_faithful"] is True and "note" not in report
