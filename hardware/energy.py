@@ -5,14 +5,23 @@ is remembered so reports can cite exactly the figures they used.
 
 Counts file (JSON) accepted by :func:`load_counts`, one entry per synaptic layer, **per frame summed over steps**::
 
-    {"steps": 14,               # time steps the chip runs per frame, every one counted (required)
+    {"steps": 14,               # time steps billed per frame, every one counted (required)
      "input_steps": 8,          # optional: how many of them carry the spike window; the rest (here 6) are the
                                 # pipeline fill (zero input, one step per synaptic layer) that lets the read-out
                                 # see the last input step. `had-snn deploy` and the tracker run and count
                                 # input_steps + fill steps (had_snn.hardware.netx.frame_steps) and write both.
+     "mode": "reset",           # optional, default "reset": how the chip ran the frames (below)
      "frames": 4,               # optional, default 1: the layer numbers are totals over this many frames
      "layers": [{"name": "1_conv", "in_spikes": 1200, "synops": 52000, "neuron_updates": 65536,
                  "out_spikes": 900, "active_neuron_updates": 30000}, ...]}
+
+Modes (the timing contract of :mod:`had_snn.conversion.emulator`; L = synaptic layers, T = input steps per frame):
+
+* ``reset``: every frame starts from the zero state and runs T + L steps (its T input steps, then L zero "flush"
+  steps so the read-out sees the last input step); all T + L are billed: ``steps = input_steps + L``.
+* ``stream``: the chip runs continuously, frame k occupies steps [kT, kT + T) with no reset and no flush (its
+  read-out drains during the next frame's steps); a frame bills its T committed steps: ``steps = input_steps = T``.
+  The numbers are per-frame averages over a continuous run (:func:`stream_frame_counts`).
 
 ``active_neuron_updates`` (updates of neurons that received input that step) is optional; without it every update is
 billed as active (an upper bound), and the report says so. Layer names must match the network's layer names.
@@ -143,6 +152,19 @@ class FrameCounts:
         return all(c.active_neuron_updates is not None for c in self.layers)
 
 
+    mode: str = "reset"
+
+    @property
+    def billed_steps(self) -> int:
+        """Chip steps billed per frame: T + L in reset mode, T in streaming mode (the ``steps`` of the counts)."""
+        return self.steps
+
+
+#: how a counts file's frames were run: ``reset`` (T + L steps from the zero state) or ``stream`` (T steps, no reset)
+MODES = ("reset", "stream")
+#: the mode the chip runs a tracker in: continuously, since it has no free reset of every neuron between frames
+CHIP_MODE = "stream"
+
 _COUNT_FIELDS = ("in_spikes", "synops", "neuron_updates", "out_spikes")
 
 
@@ -160,6 +182,15 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
         raise ValueError(f"{where}: 'layers' must be a list of per-layer objects, got {type(data['layers']).__name__}")
     if not isinstance(frames, (int, float)) or frames <= 0:
         raise ValueError(f"{where}: 'frames' must be a positive number, got {frames!r}")
+    mode = data.get("mode", "reset")
+    if mode not in MODES:
+        raise ValueError(f"{where}: 'mode' must be one of {list(MODES)}, got {mode!r}")
+    if mode == "stream":
+        if input_steps is None:
+            input_steps = steps
+        elif input_steps != steps:
+            raise ValueError(f"{where}: a 'stream' counts file bills only the input steps of each frame (no flush), "
+                             f"so 'steps' ({steps}) must equal 'input_steps' ({input_steps})")
     by_name: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(data["layers"]):
         if not isinstance(entry, dict) or "name" not in entry:
@@ -187,7 +218,7 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
         c = LayerCounts(name=g.name, **vals)  # type: ignore[arg-type]
         _check_consistent(c, g, steps, where)
         layers.append(c)
-    return FrameCounts(steps=steps, layers=layers, input_steps=input_steps)
+    return FrameCounts(steps=steps, layers=layers, input_steps=input_steps, mode=mode)
 
 
 def _check_consistent(c: LayerCounts, g: LayerGeometry, steps: int, where: str) -> None:
@@ -209,12 +240,15 @@ EMULATOR_COUNT_FIELDS = {
 }
 
 
-def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any], input_steps: int | None = None
-                         ) -> dict[str, Any]:
+def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any], input_steps: int | None = None,
+                         mode: str = "reset") -> dict[str, Any]:
     """Build the counts-file object from emulator counters (numpy arrays (L, S, B), one batch item per frame).
 
     ``S`` counted steps per frame; ``input_steps`` (optional) says how many of them carried the spike window (the
-    rest being the pipeline fill, see :func:`had_snn.hardware.netx.frame_steps`) and is written to the file."""
+    rest being the pipeline fill, see :func:`had_snn.hardware.netx.frame_steps`) and is written to the file.
+    ``mode`` (``reset`` or ``stream``, module docstring) is written too; a ``stream`` file bills S = input steps."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
     arrays = {}
     for src in EMULATOR_COUNT_FIELDS:
         if src not in counts:
@@ -231,11 +265,60 @@ def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any], inp
         for i, name in enumerate(layer_names)
     ]
     out: dict[str, Any] = {"steps": int(n_steps)}
+    if mode == "stream":
+        input_steps = n_steps if input_steps is None else input_steps
+        if input_steps != n_steps:
+            raise ValueError(f"stream counts bill only each frame's input steps: got {n_steps} counted steps for "
+                             f"input_steps={input_steps}")
     if input_steps is not None:
         if not 1 <= input_steps <= n_steps:
             raise ValueError(f"input_steps must be in [1, {n_steps}] (the counted steps), got {input_steps}")
         out["input_steps"] = int(input_steps)
-    return {**out, "frames": int(batch), "layers": layers}
+    return {**out, "mode": mode, "frames": int(batch), "layers": layers}
+
+
+def stream_frame_counts(counts: dict[str, Any], input_steps: int) -> dict[str, np.ndarray]:
+    """Per-frame counters of continuous (streaming) runs: ``(L, F * T, B)`` over F frames of T = ``input_steps``
+    steps each -> ``(L, T, B * F)`` (item ``b * F + k`` is stream b's frame k), one batch item per frame. Frame k
+    bills the steps [kT, kT + T) it committed, so the per-frame totals add up to the whole run's."""
+    out = {}
+    for name, value in counts.items():
+        arr = np.asarray(value)
+        if arr.ndim != 3 or arr.shape[1] % input_steps:
+            raise ValueError(f"stream counts {name!r} must be (layers, frames x {input_steps} steps, streams), "
+                             f"got {arr.shape}")
+        n_layers, n_steps, batch = arr.shape
+        frames = n_steps // input_steps
+        out[name] = arr.reshape(n_layers, frames, input_steps, batch).transpose(0, 2, 3, 1).reshape(
+            n_layers, input_steps, batch * frames)
+    return out
+
+
+def count_modes(emulator: Any, frames: Any, modes: Sequence[str] = MODES) -> dict[str, dict[str, Any]]:
+    """Counts-file objects per mode for ``frames`` (F, T, B, C, H, W) 0/1 spikes: B streams of F consecutive frames.
+
+    ``reset``: each frame runs T + L steps from the zero state (its input then the emulator's ``fill_steps`` zero
+    steps). ``stream``: each stream runs its F x T steps continuously from the zero state, and frame k bills its
+    steps [kT, kT + T). ``emulator`` is a :class:`had_snn.conversion.emulator.LoihiEmulator`."""
+    import torch
+
+    x = torch.as_tensor(frames)
+    if x.dim() != 6:
+        raise ValueError(f"frames must be (frames, steps, streams, C, H, W), got {tuple(x.shape)}")
+    n_frames, n_steps, batch = x.shape[:3]
+    out = {}
+    for mode in modes:
+        if mode == "reset":
+            windows = x.permute(1, 0, 2, 3, 4, 5).reshape(n_steps, n_frames * batch, *x.shape[3:])
+            res = emulator.run(emulator.flushed(windows))
+            arrays = {k: v.cpu().numpy() for k, v in res.counts.items()}
+        elif mode == "stream":
+            res = emulator.run(x.reshape(n_frames * n_steps, batch, *x.shape[3:]))
+            arrays = stream_frame_counts({k: v.cpu().numpy() for k, v in res.counts.items()}, n_steps)
+        else:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        out[mode] = counts_from_emulator(emulator.layer_names, arrays, input_steps=n_steps, mode=mode)
+    return out
 
 
 def load_counts(path: str | Path, geoms: Sequence[LayerGeometry]) -> FrameCounts:

@@ -6,11 +6,17 @@ total divided by the steps (counts are per frame, so per-step peaks are averaged
 linearly between the table's 1-tile and 32-tile figures by the tiles in use (capped at 32: multi-chip
 synchronisation is not modelled).
 
-Steps per frame are the counted steps (``FrameCounts.steps``). Synapses deliver one step later, so the read-out trails
-the input by :func:`~had_snn.hardware.netx.pipeline_fill_steps` = one step per synaptic layer; `had-snn deploy` and the
-tracker run each frame as ``input_steps`` + that fill (:func:`~had_snn.hardware.netx.frame_steps`), so the counted
-steps, and the latency, include the fill. When a counts file does not say how many steps carried input
-(``input_steps``), the estimate says so instead of guessing.
+Synapses deliver one step later, so the read-out trails the input by
+:func:`~had_snn.hardware.netx.pipeline_fill_steps` = L, one step per synaptic layer. Per mode (see
+:mod:`had_snn.hardware.energy`), with T input steps per frame:
+
+* frame latency (first input step to last read-out step): T + L steps in both modes;
+* steps billed per frame (``FrameCounts.steps``) and the frame period: T + L in ``reset`` (every frame runs its input
+  and L flush steps from the zero state), T in ``stream`` (frames follow each other; frame k's read-out drains during
+  frame k + 1's steps), so throughput is one frame per T + L steps (reset) or per T steps (stream).
+
+The time per step comes from the billed operations of the mode. When a counts file does not say how many steps
+carried input (``input_steps``), the latency is the counted steps and the estimate says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ BARRIER_MAX_TILES = 32
 
 @dataclass(frozen=True)
 class LatencyEstimate:
-    """Loihi 1 timing of one frame: ``steps`` counted steps (``input_steps`` of them with input, None if unknown) x
-    ``step_ns``; ``pipeline_fill_steps`` is the network's fill (one step per synaptic layer)."""
+    """Loihi 1 timing of one frame in ``mode``: ``steps`` billed steps per frame (``input_steps`` of them with input,
+    None if unknown) x ``step_ns``; ``pipeline_fill_steps`` is the network's fill (one step per synaptic layer)."""
 
     steps: int
     barrier_ns: float
@@ -37,10 +43,25 @@ class LatencyEstimate:
     layer_compute_ns: dict[str, float]
     pipeline_fill_steps: int
     input_steps: int | None = None
+    mode: str = "reset"
+
+    @property
+    def latency_steps(self) -> int:
+        """Steps from a frame's first input step to its last read-out step: T + L (the counted steps when T is
+        unknown)."""
+        return self.steps if self.input_steps is None else self.input_steps + self.pipeline_fill_steps
+
+    @property
+    def period_steps(self) -> int:
+        """Steps between the starts of two frames: the billed steps (T + L in reset mode, T in streaming mode)."""
+        return self.steps
 
     @property
     def fill_included(self) -> bool | None:
-        """True when the counted steps include the whole pipeline fill after the input; None when unknown."""
+        """True when the counted steps include the whole pipeline fill after the input (always, in streaming mode:
+        the fill is the next frame's steps); None when unknown."""
+        if self.mode == "stream":
+            return True
         return None if self.input_steps is None else self.steps - self.input_steps >= self.pipeline_fill_steps
 
     @property
@@ -49,11 +70,13 @@ class LatencyEstimate:
 
     @property
     def frame_latency_us(self) -> float:
-        return self.steps * self.step_ns / 1e3
+        """First input step to last read-out step of a frame, microseconds."""
+        return self.latency_steps * self.step_ns / 1e3
 
     @property
     def throughput_fps(self) -> float:
-        return 1e6 / self.frame_latency_us
+        """Frames per second: one frame per :attr:`period_steps`."""
+        return 1e9 / (self.period_steps * self.step_ns)
 
 
 def barrier_ns(tiles: int, table: HardwareTable) -> float:
@@ -82,5 +105,5 @@ def loihi1_latency(
     return LatencyEstimate(
         steps=counts.steps, barrier_ns=barrier_ns(mapping.tiles, table), compute_ns=per_layer[bottleneck],
         bottleneck_layer=bottleneck, layer_compute_ns=per_layer, pipeline_fill_steps=pipeline_fill_steps(len(geoms)),
-        input_steps=counts.input_steps,
+        input_steps=counts.input_steps, mode=counts.mode,
     )

@@ -1,6 +1,7 @@
-"""Hardware report: core mapping (Loihi 1 and 2), energy (Loihi 1 and 45 nm), latency, citations; as JSON, markdown
-and PNG plots (per-layer energy bars, firing rates, core map). :func:`build_report` returns a JSON-able dict and
-:func:`write_report` writes ``report.json``, ``report.md`` and the plots from that dict alone.
+"""Hardware report: core mapping (Loihi 1 and 2), energy (Loihi 1 and 45 nm) and latency per mode (reset and
+streaming side by side, with the mode the chip would run), citations; as JSON, markdown and PNG plots (per-layer
+energy bars, firing rates, core map). :func:`build_report` returns a JSON-able dict and :func:`write_report` writes
+``report.json``, ``report.md`` and the plots from that dict alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from had_snn.hardware.energy import (
+    CHIP_MODE,
+    MODES,
     FrameCounts,
     HardwareTable,
     ann_45nm_energy_pj,
@@ -42,17 +45,91 @@ def _mapping_dict(mapping: NetworkMapping) -> dict[str, Any]:
     }
 
 
+def _mode_block(geoms: Sequence[LayerGeometry], counts: FrameCounts, mappings: dict[str, NetworkMapping],
+                table: HardwareTable, fps: float) -> dict[str, Any]:
+    """Counts, energy (Loihi 1, 45 nm ACs) and latency of one mode's counted frames."""
+    block: dict[str, Any] = {
+        "counts": {
+            "mode": counts.mode,
+            "steps": counts.steps,
+            "input_steps": counts.input_steps,
+            "fill_steps": counts.fill_steps,
+            "active_known": counts.active_known,
+            "layers": [
+                {**asdict(c), "firing_rate": c.out_spikes / (g.n_neurons * counts.steps)}
+                for g, c in zip(geoms, counts.layers, strict=True)
+            ],
+        },
+        "energy": {},
+    }
+    loihi = loihi1_energy(geoms, counts, mappings["loihi1"], table)
+    snn45 = snn_45nm_energy_pj(counts, table)
+    total = sum(r["total_pj"] for r in loihi)
+    block["energy"]["loihi1"] = _energy_block([{"name": g.name, **r} for g, r in zip(geoms, loihi, strict=True)],
+                                              total, fps)
+    block["energy"]["snn_45nm"] = _energy_block(
+        [{"name": g.name, "synops": c.synops, "total_pj": e} for g, c, e in zip(geoms, counts.layers, snn45,
+                                                                                  strict=True)],
+        sum(snn45), fps,
+    )
+    lat = loihi1_latency(geoms, counts, mappings["loihi1"], table)
+    block["latency"] = {
+        "chip": "loihi1",
+        "mode": lat.mode,
+        "steps": lat.steps,
+        "latency_steps": lat.latency_steps,
+        "period_steps": lat.period_steps,
+        "barrier_ns": lat.barrier_ns,
+        "compute_ns": lat.compute_ns,
+        "step_ns": lat.step_ns,
+        "bottleneck_layer": lat.bottleneck_layer,
+        "layer_compute_ns": lat.layer_compute_ns,
+        "frame_latency_us": lat.frame_latency_us,
+        "throughput_fps": lat.throughput_fps,
+        "pipeline_fill_steps": lat.pipeline_fill_steps,
+        "input_steps": lat.input_steps,
+        "fill_included": lat.fill_included,
+        "sustains_fps": lat.throughput_fps >= fps,
+    }
+    return block
+
+
+def _ratios(energy: dict[str, Any]) -> dict[str, float]:
+    ratios = {}
+    if "ann_45nm" in energy and "loihi1" in energy and energy["loihi1"]["per_frame_uj"] > 0:
+        ratios["ann_45nm_over_loihi1"] = energy["ann_45nm"]["per_frame_uj"] / energy["loihi1"]["per_frame_uj"]
+    if "ann_45nm" in energy and "snn_45nm" in energy and energy["snn_45nm"]["per_frame_uj"] > 0:
+        ratios["ann_45nm_over_snn_45nm"] = energy["ann_45nm"]["per_frame_uj"] / energy["snn_45nm"]["per_frame_uj"]
+    return ratios
+
+
 def build_report(
     geoms: Sequence[LayerGeometry],
     table: HardwareTable,
-    counts: FrameCounts | None = None,
+    counts: FrameCounts | Sequence[FrameCounts] | None = None,
     teacher_macs: Sequence[tuple[str, int]] | None = None,
     fps: float = 30.0,
     network: str = "",
+    modes: Sequence[str] = MODES,
 ) -> dict[str, Any]:
-    """Map the network on both chips and, given counts / teacher MACs, estimate energy and latency."""
+    """Map the network on both chips and, given counts / teacher MACs, estimate energy and latency.
+
+    ``counts``: one mode's counted frames, or one per mode (``reset``, ``stream``; at most one each). ``modes``: the
+    modes to report; a requested mode without counts is listed in ``modes_not_counted``. ``report["modes"]`` holds
+    counts, energy and latency per reported mode; the top-level ``counts``/``energy``/``latency`` are those of
+    ``report["mode"]``: the mode the chip would run (:data:`~had_snn.hardware.energy.CHIP_MODE`) when counted, else
+    the one reported."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {list(MODES)}, got {list(modes)}")
+    given = [] if counts is None else [counts] if isinstance(counts, FrameCounts) else list(counts)
+    by_mode: dict[str, FrameCounts] = {}
+    for c in given:
+        if c.mode in by_mode:
+            raise ValueError(f"two counts for mode {c.mode!r}: give at most one per mode")
+        by_mode[c.mode] = c
     mappings = {chip: map_network(geoms, ChipSpec.from_table(table, chip)) for chip in CHIPS}
     report: dict[str, Any] = {
         "network": network,
@@ -60,6 +137,10 @@ def build_report(
         "fps": fps,
         "layers": [{**asdict(g), "n_neurons": g.n_neurons} for g in geoms],
         "mapping": {chip: _mapping_dict(m) for chip, m in mappings.items()},
+        "chip_mode": CHIP_MODE,
+        "mode": None,
+        "modes": {},
+        "modes_not_counted": [m for m in MODES if m in modes and m not in by_mode] if given else [],
         "counts": None,
         "energy": {},
         "latency": None,
@@ -69,83 +150,99 @@ def build_report(
             "limits marked null in the table are not published and not checked",
             "Loihi 1 energy counts synaptic ops, neuron updates and spike routing; no static power or I/O",
             "45 nm: ANN = MACs x MAC energy, SNN = synaptic ops x AC energy",
+            "reset mode bills T + L steps per frame from the zero state (the reset itself is not billed); stream mode "
+            "bills the T steps each frame commits to a continuous run",
         ],
     }
-    if counts is not None:
-        report["counts"] = {
-            "steps": counts.steps,
-            "input_steps": counts.input_steps,
-            "fill_steps": counts.fill_steps,
-            "active_known": counts.active_known,
-            "layers": [
-                {**asdict(c), "firing_rate": c.out_spikes / (g.n_neurons * counts.steps)}
-                for g, c in zip(geoms, counts.layers, strict=True)
-            ],
-        }
-        if not counts.active_known:
-            report["assumptions"].append("active neuron updates not counted: every update billed as active")
-        loihi = loihi1_energy(geoms, counts, mappings["loihi1"], table)
-        snn45 = snn_45nm_energy_pj(counts, table)
-        total = sum(r["total_pj"] for r in loihi)
-        report["energy"]["loihi1"] = _energy_block([{"name": g.name, **r} for g, r in zip(geoms, loihi, strict=True)],
-                                                   total, fps)
-        report["energy"]["snn_45nm"] = _energy_block(
-            [{"name": g.name, "synops": c.synops, "total_pj": e} for g, c, e in zip(geoms, counts.layers, snn45,
-                                                                                      strict=True)],
-            sum(snn45), fps,
-        )
-        lat = loihi1_latency(geoms, counts, mappings["loihi1"], table)
-        report["latency"] = {
-            "chip": "loihi1",
-            "steps": lat.steps,
-            "barrier_ns": lat.barrier_ns,
-            "compute_ns": lat.compute_ns,
-            "step_ns": lat.step_ns,
-            "bottleneck_layer": lat.bottleneck_layer,
-            "layer_compute_ns": lat.layer_compute_ns,
-            "frame_latency_us": lat.frame_latency_us,
-            "throughput_fps": lat.throughput_fps,
-            "pipeline_fill_steps": lat.pipeline_fill_steps,
-            "input_steps": lat.input_steps,
-            "fill_included": lat.fill_included,
-            "sustains_fps": lat.throughput_fps >= fps,
-        }
+    ann = None
     if teacher_macs is not None:
-        ann = ann_45nm_energy_pj(teacher_macs, table)
-        report["energy"]["ann_45nm"] = _energy_block(
-            [{"name": n, "macs": m, "total_pj": e} for (n, m), e in zip(teacher_macs, ann, strict=True)], sum(ann), fps
-        )
-    ratios = {}
-    e = report["energy"]
-    if "ann_45nm" in e and "loihi1" in e and e["loihi1"]["per_frame_uj"] > 0:
-        ratios["ann_45nm_over_loihi1"] = e["ann_45nm"]["per_frame_uj"] / e["loihi1"]["per_frame_uj"]
-    if "ann_45nm" in e and "snn_45nm" in e and e["snn_45nm"]["per_frame_uj"] > 0:
-        ratios["ann_45nm_over_snn_45nm"] = e["ann_45nm"]["per_frame_uj"] / e["snn_45nm"]["per_frame_uj"]
-    report["energy"]["ratios"] = ratios
+        ann_pj = ann_45nm_energy_pj(teacher_macs, table)
+        ann = _energy_block([{"name": n, "macs": m, "total_pj": e} for (n, m), e in zip(teacher_macs, ann_pj,
+                                                                                          strict=True)],
+                            sum(ann_pj), fps)
+    for mode in MODES:
+        if mode in modes and mode in by_mode:
+            block = _mode_block(geoms, by_mode[mode], mappings, table, fps)
+            if ann is not None:
+                block["energy"]["ann_45nm"] = ann
+            block["energy"]["ratios"] = _ratios(block["energy"])
+            report["modes"][mode] = block
+            if not by_mode[mode].active_known:
+                note = f"{mode}: active neuron updates not counted: every update billed as active"
+                report["assumptions"].append(note)
+    if report["modes"]:
+        report["mode"] = CHIP_MODE if CHIP_MODE in report["modes"] else next(iter(report["modes"]))
+        top = report["modes"][report["mode"]]
+        report["counts"], report["energy"], report["latency"] = top["counts"], dict(top["energy"]), top["latency"]
+    elif ann is not None:
+        report["energy"]["ann_45nm"] = ann
+    report["energy"].setdefault("ratios", _ratios(report["energy"]))
     report["citations"] = [asdict(f) for f in table.used.values()]
     return report
 
 
 def _steps_sentence(counts: dict[str, Any]) -> str:
-    """'14 steps (8 input + 6 pipeline fill)' or, when the counts do not say, '14 counted steps'."""
+    """'14 steps (8 input + 6 pipeline fill)', '8 steps (8 input, streaming: no flush)' or, when the counts do not say,
+    '14 counted steps'."""
+    if counts.get("mode") == "stream":
+        return f"{counts['steps']} steps ({counts['input_steps']} input, streaming: no reset, no flush)"
     if counts.get("input_steps") is None:
         return f"{counts['steps']} counted steps"
     return f"{counts['steps']} steps ({counts['input_steps']} input + {counts['fill_steps']} pipeline fill)"
 
 
+def _latency_steps_sentence(lat: dict[str, Any]) -> str:
+    """The steps the frame latency spans: input + fill when the input steps are known."""
+    if lat.get("input_steps") is None:
+        return f"{lat['latency_steps']} counted steps"
+    return f"{lat['latency_steps']} steps ({lat['input_steps']} input + {lat['pipeline_fill_steps']} pipeline fill)"
+
+
 def _fill_sentence(lat: dict[str, Any]) -> str:
-    """What the latency says about the pipeline fill, true for every kind of counts file."""
+    """What the billing says about the pipeline fill, true for every kind of counts file."""
     fill = lat["pipeline_fill_steps"]
     head = f"pipeline fill: the read-out trails the input by {fill} steps (one per synaptic layer)"
+    if lat.get("mode") == "stream":
+        return (head + "; in streaming mode those steps are the next frame's input steps, so a frame bills only its "
+                f"{lat['steps']} input steps and a new frame starts every {lat['period_steps']} steps")
     included = lat.get("fill_included")
     if included is None:
         return (head + "; the counts file does not say how many counted steps carried input (no 'input_steps'), so "
                 "whether the fill is included above is unknown (`had-snn deploy` counts input + fill and says so)")
     if included:
-        return head + "; included in the steps above (each frame runs from the zero state)"
+        return head + "; included in the steps above and billed (each frame runs from the zero state)"
     counted = lat["steps"] - lat["input_steps"]
-    return (head + f"; only {counted} fill step(s) were counted, so the latency above leaves out "
+    return (head + f"; only {counted} fill step(s) were counted, so the energy leaves out the operations of "
             f"{fill - counted} step(s) the read-out needs")
+
+
+def _modes_table(report: dict[str, Any]) -> list[str]:
+    """Reset and streaming mode side by side, and which one the chip would run."""
+    modes = report["modes"]
+    fps = report["fps"]
+    head = "| per frame | " + " | ".join(f"{m} mode" for m in modes) + " |"
+    rows = [head, "|---|" + "---:|" * len(modes)]
+
+    def row(label: str, fn) -> None:
+        rows.append(f"| {label} | " + " | ".join(fn(b) for b in modes.values()) + " |")
+
+    row("steps billed (= frame period)", lambda b: str(b["latency"]["period_steps"]))
+    row("Loihi 1 energy (uJ)", lambda b: _fmt(b["energy"]["loihi1"]["per_frame_uj"]))
+    row("45 nm ACs, SNN (uJ)", lambda b: _fmt(b["energy"]["snn_45nm"]["per_frame_uj"]))
+    if "ann_45nm" in next(iter(modes.values()))["energy"]:
+        row("teacher / Loihi 1 energy", lambda b: f"{b['energy']['ratios'].get('ann_45nm_over_loihi1', 0):.3g}x")
+    row("time per step (ns)", lambda b: _fmt(b["latency"]["step_ns"]))
+    row("frame latency (us, steps)", lambda b: f"{_fmt(b['latency']['frame_latency_us'])} "
+        f"({b['latency']['latency_steps']})")
+    row("throughput (frames/s)", lambda b: _fmt(b["latency"]["throughput_fps"]))
+    row(f"sustains {fps:g} frames/s", lambda b: "yes" if b["latency"]["sustains_fps"] else "NO")
+    lines = rows + ["", f"The chip would run **{report['chip_mode']}** mode: it runs continuously and has no free "
+                    "reset of every neuron between frames, which reset mode (each frame from the zero state, plus L "
+                    "flush steps) assumes."]
+    for m in report.get("modes_not_counted", []):
+        lines.append(f"\n{m} mode: not counted (give its counts file too, e.g. `had-snn deploy --mode {m}` writes "
+                     "one), so not shown.")
+    return lines
 
 
 def _energy_block(layers: list[dict[str, Any]], total_pj: float, fps: float) -> dict[str, Any]:
@@ -158,6 +255,40 @@ def _write_text(path: Path, text: str) -> None:
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _mode_markdown(mode: str, block: dict[str, Any], fps: float) -> list[str]:
+    """Activity, energy per layer and latency of one mode."""
+    counts, e, lat = block["counts"], block["energy"], block["latency"]
+    lines = ["", f"## Activity per frame ({mode} mode)", "", _steps_sentence(counts) + ".", "",
+             "| layer | in spikes | synops | neuron updates | out spikes | firing rate |",
+             "|---|---|---|---|---|---|"]
+    for c in counts["layers"]:
+        lines.append(f"| {c['name']} | {_fmt(c['in_spikes'])} | {_fmt(c['synops'])} | {_fmt(c['neuron_updates'])} "
+                     f"| {_fmt(c['out_spikes'])} | {c['firing_rate']:.4f} |")
+    lines += ["", f"## Energy ({mode} mode; per frame, per second at {fps:g} frames/s)", "",
+              "| model | energy per frame (uJ) | power at fps (mW) |", "|---|---|---|"]
+    models = (("loihi1", "Loihi 1 (SNN)"), ("snn_45nm", "45 nm ACs (SNN)"), ("ann_45nm", "45 nm MACs (ANN)"))
+    for key, label in models:
+        if key in e:
+            lines.append(f"| {label} | {_fmt(e[key]['per_frame_uj'])} | {_fmt(e[key]['per_second_mw'])} |")
+    for k, v in e["ratios"].items():
+        lines.append(f"\nRatio {k.replace('_over_', ' / ')}: **{v:.3g}x**")
+    lines += ["", "| layer | synaptic (pJ) | neuron (pJ) | routing (pJ) | Loihi 1 total (pJ) | 45 nm AC (pJ) |",
+              "|---|---|---|---|---|---|"]
+    for r, s in zip(e["loihi1"]["layers"], e["snn_45nm"]["layers"], strict=True):
+        lines.append(f"| {r['name']} | {_fmt(r['synaptic_pj'])} | {_fmt(r['neuron_pj'])} | {_fmt(r['routing_pj'])} "
+                     f"| {_fmt(r['total_pj'])} | {_fmt(s['total_pj'])} |")
+    lines += ["", f"## Latency (Loihi 1, {mode} mode)", "",
+              f"- time per step: {_fmt(lat['step_ns'])} ns = barrier {_fmt(lat['barrier_ns'])} ns + busiest core "
+              f"{_fmt(lat['compute_ns'])} ns (layer {lat['bottleneck_layer']}; all cores run in parallel, each "
+              "core processes its ops sequentially)",
+              f"- latency per frame (first input step to last read-out step): {_latency_steps_sentence(lat)} x "
+              f"{_fmt(lat['step_ns'])} ns = {_fmt(lat['frame_latency_us'])} us",
+              f"- throughput: one frame per {lat['period_steps']} steps = {_fmt(lat['throughput_fps'])} frames/s "
+              f"({'sustains' if lat['sustains_fps'] else 'does NOT sustain'} {fps:g} frames/s)",
+              f"- {_fill_sentence(lat)}"]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -182,36 +313,10 @@ def markdown(report: dict[str, Any]) -> str:
             limiting = "none (whole layer fits one core)" if lm["limiting"] == "layer_size" else lm["limiting"]
             lines.append(f"| {lm['name']} | {lm['cores']} | {lm['neurons_per_core']} | {limiting} | {usage} |")
     e = report["energy"]
-    if report["counts"] is not None:
-        fps = report["fps"]
-        lines += ["", "## Activity (per frame)", "", _steps_sentence(report["counts"]) + ".", "",
-                  "| layer | in spikes | synops | neuron updates | out spikes | firing rate |",
-                  "|---|---|---|---|---|---|"]
-        for c in report["counts"]["layers"]:
-            lines.append(f"| {c['name']} | {_fmt(c['in_spikes'])} | {_fmt(c['synops'])} | {_fmt(c['neuron_updates'])} "
-                         f"| {_fmt(c['out_spikes'])} | {c['firing_rate']:.4f} |")
-        lines += ["", f"## Energy (per frame; per second at {fps:g} frames/s)", "",
-                  "| model | energy per frame (uJ) | power at fps (mW) |", "|---|---|---|"]
-        models = (("loihi1", "Loihi 1 (SNN)"), ("snn_45nm", "45 nm ACs (SNN)"), ("ann_45nm", "45 nm MACs (ANN)"))
-        for key, label in models:
-            if key in e:
-                lines.append(f"| {label} | {_fmt(e[key]['per_frame_uj'])} | {_fmt(e[key]['per_second_mw'])} |")
-        for k, v in e["ratios"].items():
-            lines.append(f"\nRatio {k.replace('_over_', ' / ')}: **{v:.3g}x**")
-        lines += ["", "| layer | synaptic (pJ) | neuron (pJ) | routing (pJ) | Loihi 1 total (pJ) | 45 nm AC (pJ) |",
-                  "|---|---|---|---|---|---|"]
-        for r, s in zip(e["loihi1"]["layers"], e["snn_45nm"]["layers"], strict=True):
-            lines.append(f"| {r['name']} | {_fmt(r['synaptic_pj'])} | {_fmt(r['neuron_pj'])} | {_fmt(r['routing_pj'])} "
-                         f"| {_fmt(r['total_pj'])} | {_fmt(s['total_pj'])} |")
-        lat = report["latency"]
-        lines += ["", "## Latency (Loihi 1)", "",
-                  f"- time per step: {_fmt(lat['step_ns'])} ns = barrier {_fmt(lat['barrier_ns'])} ns + busiest core "
-                  f"{_fmt(lat['compute_ns'])} ns (layer {lat['bottleneck_layer']}; all cores run in parallel, each "
-                  "core processes its ops sequentially)",
-                  f"- latency per frame: {_steps_sentence(report['counts'])} x {_fmt(lat['step_ns'])} ns = "
-                  f"{_fmt(lat['frame_latency_us'])} us; throughput {_fmt(lat['throughput_fps'])} frames/s "
-                  f"({'sustains' if lat['sustains_fps'] else 'does NOT sustain'} {fps:g} frames/s)",
-                  f"- {_fill_sentence(lat)}"]
+    if report["modes"]:
+        lines += ["", "## Reset vs streaming mode", ""] + _modes_table(report)
+        for mode, block in report["modes"].items():
+            lines += _mode_markdown(mode, block, report["fps"])
     else:
         lines += ["", "## Energy and latency", "", "No operation counts given (`--counts`): Loihi energy and latency "
                   "were not estimated."]

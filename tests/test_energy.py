@@ -222,14 +222,14 @@ def test_report_files_and_cli(tmp_path, capsys) -> None:
     ("input_steps", "steps_text", "fill_text"),
     [
         (None, "10 counted steps x", "does not say how many counted steps carried input"),
-        (8, "10 steps (8 input + 2 pipeline fill) x", "included in the steps above"),
-        (9, "10 steps (9 input + 1 pipeline fill) x", "only 1 fill step(s) were counted, so the latency above leaves "
-                                                      "out 1 step(s)"),
+        (8, "10 steps (8 input + 2 pipeline fill) x", "included in the steps above and billed"),
+        (9, "11 steps (9 input + 2 pipeline fill) x",
+         "only 1 fill step(s) were counted, so the energy leaves out the operations of 1 step(s)"),
     ],
 )
 def test_report_says_what_the_counted_steps_hold(input_steps, steps_text, fill_text) -> None:
-    """The latency names its steps as input + pipeline fill (one step per synaptic layer: 2 here), never claiming a
-    fill is left out when it was counted."""
+    """The latency spans input + pipeline fill (one step per synaptic layer: 2 here) and says so, never claiming a
+    fill is left out of the billing when it was counted."""
     geoms = _net()
     data = dict(COUNTS, **({} if input_steps is None else {"input_steps": input_steps}))
     report = build_report(geoms, load_table(), parse_counts(data, geoms), None)
@@ -250,3 +250,139 @@ def test_counts_from_emulator_records_input_steps() -> None:
     assert "input_steps" not in counts_from_emulator(["a", "b"], arrays)
     with pytest.raises(ValueError, match=r"input_steps must be in \[1, 5\]"):
         counts_from_emulator(["a", "b"], arrays, input_steps=6)
+
+
+def _frames(n_frames: int, n_steps: int, streams: int, shape, seed: int):
+    import torch
+
+    from had_snn.conversion.random_net import random_spikes
+
+    spikes = random_spikes(seed, n_frames * n_steps, streams, shape)
+    return torch.as_tensor(np.asarray(spikes)).reshape(n_frames, n_steps, streams, *shape)
+
+
+def test_billing_per_mode_equals_the_emulators_counted_operations() -> None:
+    """Reset bills each frame's T + L steps from the zero state, stream the T steps each frame commits to one
+    continuous run; both equal the emulator's own counters on those runs."""
+    import torch
+
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network
+    from had_snn.hardware.energy import count_modes
+
+    layers = random_network(3)
+    emu = LoihiEmulator(layers)
+    n_frames, n_steps, n_layers = 3, 4, len(emu.synapses)
+    frames = _frames(n_frames, n_steps, 1, layers[0].shape, seed=5)
+    billed = count_modes(emu, frames)
+    reset, stream = billed["reset"], billed["stream"]
+    assert (reset["mode"], reset["steps"], reset["input_steps"], reset["frames"]) == (
+        "reset", n_steps + n_layers, n_steps, n_frames)
+    assert (stream["mode"], stream["steps"], stream["input_steps"], stream["frames"]) == (
+        "stream", n_steps, n_steps, n_frames)
+    fields = {"input_spikes": "in_spikes", "synaptic_ops": "synops", "neuron_updates": "neuron_updates",
+              "output_spikes": "out_spikes"}
+    # reset: frame k alone, from zero, with L flush steps
+    expected = {k: torch.zeros(n_layers, dtype=torch.int64) for k in fields}
+    for k in range(n_frames):
+        res = emu.run(emu.flushed(frames[k]))
+        assert res.counts["neuron_updates"].shape[1] == n_steps + n_layers
+        for src in fields:
+            expected[src] += res.counts[src].sum((1, 2))
+    for i, layer in enumerate(reset["layers"]):
+        assert {dst: layer[dst] for dst in fields.values()} == {dst: int(expected[src][i]) for src, dst in
+                                                               fields.items()}
+    # stream: one continuous run of all frames, no flush; frame k's share is its steps [kT, kT + T)
+    run = emu.run(frames.reshape(n_frames * n_steps, 1, *layers[0].shape))
+    for i, layer in enumerate(stream["layers"]):
+        assert {dst: layer[dst] for dst in fields.values()} == {
+            dst: int(run.counts[src][i].sum()) for src, dst in fields.items()}
+    per_frame = [emu.run(frames[: k + 1].reshape((k + 1) * n_steps, 1, *layers[0].shape)).counts["synaptic_ops"]
+                 for k in range(n_frames)]
+    assert torch.equal(per_frame[-1][:, n_steps:2 * n_steps], run.counts["synaptic_ops"][:, n_steps:2 * n_steps])
+    assert reset["layers"][0]["neuron_updates"] == layers[1].num_neurons * (n_steps + n_layers) * n_frames
+    assert stream["layers"][0]["neuron_updates"] == layers[1].num_neurons * n_steps * n_frames
+
+
+def test_stream_frame_counts_split_a_continuous_run() -> None:
+    from had_snn.hardware.energy import stream_frame_counts
+
+    arr = np.arange(2 * 6 * 2).reshape(2, 6, 2)  # 2 layers, 3 frames of 2 steps, 2 streams
+    out = stream_frame_counts({"synaptic_ops": arr}, 2)["synaptic_ops"]
+    assert out.shape == (2, 2, 6) and out.sum() == arr.sum()
+    assert np.array_equal(out[:, :, 1 * 3 + 2], arr[:, 4:6, 1])  # stream 1, frame 2
+    with pytest.raises(ValueError, match="frames x 4 steps"):
+        stream_frame_counts({"synaptic_ops": arr}, 4)
+
+
+def test_report_bills_both_modes_side_by_side(tmp_path, capsys) -> None:
+    """Latency is T + L steps in both modes; throughput one frame per T + L (reset) or T (stream) steps; the report
+    says the chip runs streaming; the CLI's --mode picks, refuses a mode without counts and a mode given twice."""
+    from had_snn.cli import main
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network
+    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.netx import write_netx
+    from had_snn.hardware.report import markdown
+
+    layers = random_network(4)
+    write_netx(tmp_path / "net.h5", layers)
+    emu = LoihiEmulator(layers)
+    n_steps, fill = 5, emu.fill_steps
+    billed = count_modes(emu, _frames(3, n_steps, 2, layers[0].shape, seed=9))
+    for mode, data in billed.items():
+        (tmp_path / f"{mode}.json").write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert main(["energy", str(tmp_path / "net.h5"), "--counts", str(tmp_path / "reset.json"),
+                 str(tmp_path / "stream.json"), "--teacher-macs", str(tmp_path / "macs.json"), "--out", str(out)]) == 1
+    (tmp_path / "macs.json").write_text(json.dumps([["conv", 1000]]))
+    assert main(["energy", str(tmp_path / "net.h5"), "--counts", str(tmp_path / "reset.json"),
+                 str(tmp_path / "stream.json"), "--teacher-macs", str(tmp_path / "macs.json"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "reset mode" in printed and "stream mode (the chip's mode)" in printed
+    report = json.loads((out / "report.json").read_text())
+    reset, stream = report["modes"]["reset"]["latency"], report["modes"]["stream"]["latency"]
+    assert (reset["steps"], reset["latency_steps"], reset["period_steps"]) == (n_steps + fill, n_steps + fill,
+                                                                               n_steps + fill)
+    assert (stream["steps"], stream["latency_steps"], stream["period_steps"]) == (n_steps, n_steps + fill, n_steps)
+    for lat in (reset, stream):
+        assert lat["frame_latency_us"] == pytest.approx(lat["latency_steps"] * lat["step_ns"] / 1e3)
+        assert lat["throughput_fps"] == pytest.approx(1e9 / (lat["period_steps"] * lat["step_ns"]))
+    assert report["chip_mode"] == report["mode"] == "stream" and report["latency"] == stream
+    e_reset = report["modes"]["reset"]["energy"]["loihi1"]["per_frame_uj"]
+    e_stream = report["modes"]["stream"]["energy"]["loihi1"]["per_frame_uj"]
+    assert e_stream < e_reset  # L fewer neuron-update steps per frame
+    md = (out / "report.md").read_text()
+    assert "| per frame | reset mode | stream mode |" in md and "The chip would run **stream** mode" in md
+    assert "## Latency (Loihi 1, reset mode)" in md and "## Latency (Loihi 1, stream mode)" in md
+    # one mode only: --mode stream with reset counts is refused; both with one file lists the other as not counted
+    assert main(["energy", str(tmp_path / "net.h5"), "--counts", str(tmp_path / "reset.json"), "--mode", "stream",
+                 "--out", str(tmp_path / "o2")]) == 1
+    assert "--mode stream: no stream counts" in capsys.readouterr().err
+    assert main(["energy", str(tmp_path / "net.h5"), "--counts", str(tmp_path / "reset.json"), str(tmp_path /
+                 "reset.json"), "--out", str(tmp_path / "o3")]) == 1
+    assert "both 'reset' counts" in capsys.readouterr().err
+    assert main(["energy", str(tmp_path / "net.h5"), "--counts", str(tmp_path / "reset.json"),
+                 "--out", str(tmp_path / "o4")]) == 0
+    only = json.loads((tmp_path / "o4" / "report.json").read_text())
+    assert list(only["modes"]) == ["reset"] and only["modes_not_counted"] == ["stream"] and only["mode"] == "reset"
+    assert "stream mode: not counted" in markdown(only)
+    picked = build_report(geometries(tmp_path / "net.h5"), load_table(),
+                          [parse_counts(billed[m], geometries(tmp_path / "net.h5")) for m in billed], None,
+                          modes=("reset",))
+    assert list(picked["modes"]) == ["reset"] and picked["modes_not_counted"] == []
+
+
+def geometries(path):
+    from had_snn.hardware.resources import geometries_from_netx
+
+    return geometries_from_netx(path)
+
+
+def test_stream_counts_file_validation() -> None:
+    geoms = _net()
+    assert parse_counts({**COUNTS, "mode": "stream"}, geoms).input_steps == 10
+    with pytest.raises(ValueError, match="'mode' must be one of"):
+        parse_counts({**COUNTS, "mode": "burst"}, geoms)
+    with pytest.raises(ValueError, match=r"'steps' \(10\) must equal 'input_steps' \(8\)"):
+        parse_counts({**COUNTS, "mode": "stream", "input_steps": 8}, geoms)

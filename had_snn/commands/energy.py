@@ -7,14 +7,20 @@ from pathlib import Path
 
 NAME = "energy"
 HELP = ("Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm) and latency per frame from "
-        "operation counts (`had-snn deploy` writes them); write a report")
+        "operation counts (`had-snn deploy` writes them), in reset and streaming mode side by side; write a report")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", type=Path, help="netx HDF5 file, or a directory holding exactly one *.h5")
-    parser.add_argument("--counts", type=Path,
+    parser.add_argument("--counts", type=Path, nargs="+", metavar="COUNTS",
                         help="per-layer operation counts JSON, e.g. NET_DIR/deploy_emulator/counts.json (format: "
-                             "the docstring of had_snn.hardware.energy); without it only the core map is computed")
+                             "the docstring of had_snn.hardware.energy); one file per mode (its 'mode' field: reset, "
+                             "the default, or stream), at most one of each; without it only the core map is computed")
+    parser.add_argument("--mode", choices=("reset", "stream", "both"), default="both",
+                        help="which mode to bill: reset (each frame T + L steps from the zero state), stream (T steps "
+                             "per frame, no reset, no flush) or both side by side (default; a mode without counts is "
+                             "listed as not counted). Latency is T + L steps in both; throughput one frame per T + L "
+                             "(reset) or T (stream) steps")
     teacher = parser.add_mutually_exclusive_group()
     teacher.add_argument("--teacher", type=Path, help="ANN teacher checkpoint: count its search-path MACs exactly "
                          "(written to OUT/teacher_macs.json) for the 45 nm comparison")
@@ -51,8 +57,27 @@ def _count_teacher_macs(checkpoint: Path, out: Path) -> Path:
     return path
 
 
+def _counts_for_modes(paths: list[Path], mode: str, geoms: list) -> list:
+    """Load the counts files (one per mode) and check they cover ``mode`` (``both`` takes what is there)."""
+    from had_snn.hardware.energy import load_counts
+    from had_snn.util.errors import UserError
+
+    loaded = {}
+    for path in paths:
+        counts = load_counts(path, geoms)
+        if counts.mode in loaded:
+            raise UserError(f"--counts: {loaded[counts.mode][0]} and {path} are both {counts.mode!r} counts; give at "
+                            "most one file per mode (the 'mode' field of a counts file, default reset)")
+        loaded[counts.mode] = (path, counts)
+    if paths and mode != "both" and mode not in loaded:
+        have = ", ".join(f"{p} is {m}" for m, (p, _) in loaded.items())
+        raise UserError(f"--mode {mode}: no {mode} counts among --counts ({have}); pass a counts file with "
+                        f"\"mode\": \"{mode}\" or choose --mode {'/'.join(loaded)}")
+    return [c for _, c in loaded.values()]
+
+
 def run(args: argparse.Namespace) -> int:
-    from had_snn.hardware.energy import load_counts, load_table, load_teacher_macs
+    from had_snn.hardware.energy import MODES, load_table, load_teacher_macs
     from had_snn.hardware.report import build_report, write_report
     from had_snn.hardware.resources import geometries_from_netx
     from had_snn.util.errors import UserError
@@ -64,20 +89,33 @@ def run(args: argparse.Namespace) -> int:
     net = resolve_network(args.network)
     geoms = geometries_from_netx(net)
     table = load_table(args.table)
-    counts = load_counts(args.counts, geoms) if args.counts else None
+    counts = _counts_for_modes(args.counts or [], args.mode, geoms)
     if args.teacher:
         args.teacher_macs = _count_teacher_macs(args.teacher, args.out)
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
-    report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net))
+    modes = MODES if args.mode == "both" else (args.mode,)
+    report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes)
     paths = write_report(report, args.out)
     for chip, m in report["mapping"].items():
         print(f"{chip}: {m['total_cores']} cores on {m['chips']} chip(s)")
-    if report["counts"] is not None:
-        e, lat = report["energy"], report["latency"]
+    for mode, block in report["modes"].items():
+        e, lat = block["energy"], block["latency"]
         n, t_in = lat["steps"], lat["input_steps"]
-        steps = f"{n} counted steps" if t_in is None else f"{n} steps = {t_in} input + {n - t_in} pipeline fill"
-        print(f"Loihi 1: {e['loihi1']['per_frame_uj']:.4g} uJ/frame, {lat['frame_latency_us']:.4g} us/frame ({steps})")
-    for k, v in report["energy"]["ratios"].items():
-        print(f"{k}: {v:.3g}x")
+        if t_in is None:
+            steps = f"{n} counted steps"
+        elif mode == "stream":
+            steps = f"{n} input steps billed, no flush"
+        else:
+            steps = f"{n} steps = {t_in} input + {n - t_in} pipeline fill billed"
+        chip = " (the chip's mode)" if mode == report["chip_mode"] else ""
+        print(f"Loihi 1, {mode} mode{chip}: {e['loihi1']['per_frame_uj']:.4g} uJ/frame ({steps}), latency "
+              f"{lat['frame_latency_us']:.4g} us ({lat['latency_steps']} steps), {lat['throughput_fps']:.4g} frames/s")
+        for k, v in e["ratios"].items():
+            print(f"  {k}: {v:.3g}x")
+    if not report["modes"]:
+        for k, v in report["energy"]["ratios"].items():
+            print(f"{k}: {v:.3g}x")
+    for mode in report["modes_not_counted"]:
+        print(f"{mode} mode: not counted (pass its counts file to --counts too)")
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
