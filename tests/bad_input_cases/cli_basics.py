@@ -1,8 +1,51 @@
-"""Rows: options argparse itself must refuse (usage errors exit 2 with the option named)."""
+"""Rows: options argparse itself must refuse (usage errors exit 2 with the option named), and ``had-snn energy
+--mode`` / ``--counts`` per mode (a small random netx network and its counts written by the row's setup)."""
 
-from tests.bad_input_cases import Case
+from __future__ import annotations
+
+import json
+
+from tests.bad_input_cases import Case, Env
+
+
+def _net_with_counts(*modes: str):
+    """Write ``{tmp}/net.h5`` (a random conv/pool/dense network) and ``{tmp}/<mode>.json`` counts per mode."""
+
+    def setup(env: Env) -> None:
+        import numpy as np
+
+        from had_snn.conversion.emulator import LoihiEmulator
+        from had_snn.conversion.random_net import random_network
+        from had_snn.hardware.energy import count_modes
+        from had_snn.hardware.netx import write_netx
+
+        layers = random_network(0)
+        write_netx(env.tmp / "net.h5", layers)
+        frames = (np.random.default_rng(0).random((2, 3, 1, *layers[0].shape)) < 0.3).astype(np.uint8)
+        for mode, data in count_modes(LoihiEmulator(layers), frames, modes=modes).items():
+            (env.tmp / f"{mode}.json").write_text(json.dumps(data))
+
+    return setup
+
+
+def _nothing_written(name: str):
+    def check(env: Env) -> None:
+        assert not (env.tmp / name).exists(), f"{name} was written"
+
+    return check
+
 
 CASES = [
     Case("eval-no-tracker", ("eval", "--data", "{data}", "--out", "{tmp}/ev"), 2, ("--tracker",)),
     Case("train-unknown-kind", ("train", "robot", "--config", "x.yaml"), 2, ("invalid choice",)),
+    Case("cli-energy-mode-unknown", ("energy", "{tmp}/net.h5", "--mode", "burst", "--out", "{tmp}/en"), 2,
+         ("--mode", "invalid choice")),
+    Case("cli-energy-mode-not-counted", ("energy", "{tmp}/net.h5", "--counts", "{tmp}/reset.json", "--mode", "stream",
+                                         "--out", "{tmp}/en"), 1,
+         ("--mode stream", "no stream counts", "reset.json is reset"), setup=_net_with_counts("reset"),
+         check=_nothing_written("en")),
+    Case("cli-energy-two-counts-one-mode", ("energy", "{tmp}/net.h5", "--counts", "{tmp}/stream.json",
+                                            "{tmp}/stream.json", "--out", "{tmp}/en"), 1,
+         ("--counts", "both 'stream' counts", "one file per mode"), setup=_net_with_counts("stream"),
+         check=_nothing_written("en")),
 ]
