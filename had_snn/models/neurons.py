@@ -16,6 +16,13 @@ membrane (plus the current when the decays learn) for a backward in one reverse 
 ~10 nodes per step. On CPU the loops are numba kernels (:mod:`had_snn.models.lif_cpu`, one pass over memory each);
 elsewhere, or with ``HAD_SNN_TORCH_LIF=1``, whole-tensor torch ops. :meth:`CubaLIF.step` is the plain autograd
 reference; ``tests/test_neurons.py`` and ``bench/bench_student_step.py`` compare all of them with snntorch.
+
+Loihi-faithful use (the chip's dynamics, :mod:`had_snn.hardware.cuba`): ``CubaLIF(on_grid=True)`` rounds its decays
+onto the chip's 1/4096 grid (straight-through); ``forward(current, voltage_bias=b)`` adds a constant per-channel bias
+to the VOLTAGE every step, as the chip's ``bias_mant``. It reuses the same kernels through an exact identity: a
+voltage bias ``b`` equals a current bias of ``b`` at step 0 and ``(1 - alpha) b`` at every later step (the current is
+then ``syn + b``, spikes and membrane are identical). :func:`delayed_current` builds the current of a synaptic layer
+with the chip's one step of delay (a zero step prepended) and the voltage bias folded in, in one pass.
 """
 
 from __future__ import annotations
@@ -180,6 +187,51 @@ def _torch_backward(ctx, grad_out: torch.Tensor, syn: torch.Tensor | None, mem: 
     return g_syn, g_alpha, g_beta
 
 
+def _channel_view(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-channel (C,) or per-sample-and-channel (B, C) tensor viewed to broadcast over a (T, B, C, H, W) ``like``
+    (any number of trailing spatial dims)."""
+    spatial = like.dim() - 3
+    if x.dim() == 1:
+        return x.view(x.shape[0], *([1] * spatial))
+    if x.dim() == 2:
+        return x.view(*x.shape, *([1] * spatial))
+    raise ValueError(f"a voltage bias / scale must be (C,) or (B, C), got {tuple(x.shape)}")
+
+
+def delayed_current(y: torch.Tensor, voltage_bias: torch.Tensor | None, alpha: torch.Tensor,
+                    scale: torch.Tensor | None = None) -> torch.Tensor:
+    """The (S+1, B, C, ...) current of a chip layer whose synaptic input is ``scale * y`` (S, B, C, ...), delayed by
+    one step, with ``voltage_bias`` (C,) or (B, C) entering the voltage every step (through the bias identity).
+
+    Step 0 is ``voltage_bias`` alone; step t >= 1 is ``scale * y[t-1] + (1 - alpha) * voltage_bias``. The steps keep
+    ``y``'s per-step memory layout (channels-last stays channels-last).
+    """
+    steps = y.shape[0]
+    if voltage_bias is None:
+        first = y.new_zeros((1, *y.shape[1:]))
+        body = y if scale is None else y * _channel_view(scale, y)
+    else:
+        vb = _channel_view(voltage_bias, y)
+        first = vb.expand(1, *y.shape[1:])
+        late = (1 - alpha) * vb
+        body = y + late if scale is None else torch.addcmul(late, y, _channel_view(scale, y))
+    out = _empty_like_steps(body, steps + 1)
+    out[:1] = first
+    out[1:] = body
+    return out
+
+
+def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """An empty (steps, ...) tensor, time outermost, each step in the memory layout of ``x[0]`` (channels-last
+    stays channels-last)."""
+    step = x[0]
+    if step.dim() == 4 and step.is_contiguous(memory_format=torch.channels_last) and not step.is_contiguous():
+        flat = torch.empty((steps * step.shape[0], *step.shape[1:]), dtype=x.dtype, device=x.device,
+                           memory_format=torch.channels_last)
+        return flat.unflatten(0, (steps, step.shape[0]))
+    return x.new_empty((steps, *step.shape))
+
+
 class CubaLIF(nn.Module):
     """A layer of CUBA LIF neurons stepping over the leading time axis of a (T, B, ...) input current.
 
@@ -189,6 +241,8 @@ class CubaLIF(nn.Module):
         threshold: firing threshold; ``None`` makes a non-spiking read-out layer that returns the membrane trace.
         learn_decay: make ``alpha`` and ``beta`` trainable.
         surrogate_slope: slope of snntorch's arctan surrogate gradient.
+        on_grid: use the decays the chip applies (``iDecay``/``vDecay`` on the 1/4096 grid, straight-through
+            gradients; :func:`had_snn.hardware.cuba.decays_on_grid`).
     """
 
     def __init__(
@@ -198,6 +252,7 @@ class CubaLIF(nn.Module):
         threshold: float | None = 1.0,
         learn_decay: bool = True,
         surrogate_slope: float = 2.0,
+        on_grid: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("alpha", alpha), ("beta", beta)):
@@ -209,34 +264,64 @@ class CubaLIF(nn.Module):
         self.beta = nn.Parameter(torch.tensor(float(beta)), requires_grad=learn_decay)
         self.threshold = threshold
         self.surrogate_slope = surrogate_slope
+        self.on_grid = on_grid
         self.spike_fn = surrogate.atan(alpha=surrogate_slope)
 
     @property
     def spiking(self) -> bool:
         return self.threshold is not None
 
+    def decay_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (alpha, beta) of the forward pass as 0-dim tensors carrying gradients: clamped to [0, 1], on the chip's
+        grid when ``on_grid``."""
+        alpha, beta = self.alpha.clamp(0, 1), self.beta.clamp(0, 1)
+        if self.on_grid:
+            from had_snn.hardware.cuba import decays_on_grid
+
+            alpha, beta = decays_on_grid(alpha, beta)
+        return alpha, beta
+
     def decays(self) -> tuple[float, float]:
         """The effective (alpha, beta) used in the forward pass."""
-        return float(self.alpha.detach().clamp(0, 1)), float(self.beta.detach().clamp(0, 1))
+        alpha, beta = self.decay_tensors()
+        return float(alpha.detach()), float(beta.detach())
 
     def step(
         self, current: torch.Tensor, syn: torch.Tensor, mem: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One time step with plain autograd: returns (output, syn, mem); output is spikes, or the membrane."""
-        syn = self.alpha.clamp(0, 1) * syn + current
-        mem = self.beta.clamp(0, 1) * mem + syn
+        alpha, beta = self.decay_tensors()
+        syn = alpha * syn + current
+        mem = beta * mem + syn
         if not self.spiking:
             return mem, syn, mem
         spk = self.spike_fn(mem - self.threshold)
         mem = mem - spk * mem
         return spk, syn, mem
 
-    def forward(self, current: torch.Tensor) -> torch.Tensor:
-        """Run all T steps of a (T, B, ...) current from zero state; returns (T, B, ...) spikes (or membrane)."""
+    def forward(self, current: torch.Tensor, voltage_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Run all T steps of a (T, B, ...) current from zero state; returns (T, B, ...) spikes (or membrane).
+
+        ``voltage_bias`` (C,) or (B, C) for a (T, B, C, ...) current: added to the voltage at every step from step 0
+        (Loihi's ``bias_mant``), through the exact current identity of the module docstring.
+        """
         if current.dim() < 1 or current.shape[0] == 0:
             raise ValueError(f"CubaLIF input must be (T, ...) with T >= 1, got {tuple(current.shape)}")
-        return CubaLIFFunction.apply(current, self.alpha.clamp(0, 1), self.beta.clamp(0, 1), self.threshold,
-                                     self.surrogate_slope)
+        alpha, beta = self.decay_tensors()
+        if voltage_bias is not None:
+            if current.dim() < 3:
+                raise ValueError(f"a voltage bias needs a (T, B, C, ...) current, got {tuple(current.shape)}")
+            vb = _channel_view(voltage_bias, current)
+            current = torch.cat([current[:1] + vb, current[1:] + (1 - alpha) * vb], 0)
+        return CubaLIFFunction.apply(current, alpha, beta, self.threshold, self.surrogate_slope)
+
+    def forward_delayed(self, y: torch.Tensor, voltage_bias: torch.Tensor | None,
+                        scale: torch.Tensor | None = None) -> torch.Tensor:
+        """One chip layer: synaptic input ``scale * y`` (S, B, C, ...) delayed one step, voltage bias every step;
+        returns S+1 steps of spikes (or membrane), see :func:`delayed_current`."""
+        alpha, beta = self.decay_tensors()
+        current = delayed_current(y, voltage_bias, alpha, scale)
+        return CubaLIFFunction.apply(current, alpha, beta, self.threshold, self.surrogate_slope)
 
     def extra_repr(self) -> str:
         a, b = self.decays()

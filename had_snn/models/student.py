@@ -24,6 +24,22 @@ The read-out's 5 channels are split into heatmap logits, size and offset (sigmoi
 :func:`~had_snn.models.heads.split_head`. Convolutions are time-folded: each conv/BN runs once on (T*B, C, H, W);
 only the neurons loop over T. Activations are channels-last (NHWC per step) from the first conv on; the neurons keep
 that layout.
+
+**Loihi-faithful mode** (``StudentConfig.loihi_faithful``, the default; the chip's timing, see
+:mod:`had_snn.hardware.cuba`): every synaptic layer (conv + BN + LIF, the correlation, the read-out) delays its input
+by one step, BN is split into ``scale * conv(x)`` (the current) and ``shift`` (+ conv bias x scale) that enters the
+VOLTAGE at every step from step 0, and decays sit on the chip's 1/4096 grid. Layer l (1-based along the search path,
+L layers) therefore runs T + l steps; :meth:`SpikingStudent.search_path` returns layer l's spikes of steps
+[l, l + T) and the read-out membrane of steps [L, L + T): T steps aligned to the input as the chip reads them. Stage
+features (and the template kernel, the mean of the aligned stage-3 spikes) are aligned alike. In training BN uses
+batch statistics and updates its running statistics as ``nn.BatchNorm2d`` does.
+
+**Quantisation-aware mode** (``StudentConfig.qat``, only with ``loihi_faithful``): BN is frozen to its running
+statistics and folded into the conv in float64 (as :func:`had_snn.conversion.fold.fold_conv_bn`); per layer the
+scale ``k = cuba.layer_scale(max|W|, max|b|, threshold)`` puts weights and voltage biases on the chip's integer grid
+with straight-through gradients (:func:`had_snn.hardware.cuba.fake_quantize`); the correlation layer is quantised per
+sample (one template each). ``loihi_faithful=False`` is the earlier float semantics (checkpoints saved before the
+field existed load that way).
 """
 
 from __future__ import annotations
@@ -36,6 +52,9 @@ from torch import nn
 from had_snn.models.heads import HEAD_CHANNELS, init_head_bias, split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 from had_snn.models.neurons import CubaLIF
+
+#: Layer groups [Conv2d, BatchNorm2d | None, CubaLIF] as (conv, bn, lif index, lif).
+Group = tuple[nn.Conv2d, "nn.BatchNorm2d | None", int, CubaLIF]
 
 
 @dataclass
@@ -55,8 +74,13 @@ class StudentConfig:
     readout_beta: float = 0.0
     search_px: int = 128
     template_px: int = 64
+    loihi_faithful: bool = True
+    qat: bool = False
 
     def __post_init__(self) -> None:
+        if self.qat and not self.loihi_faithful:
+            raise ValueError("model_config.qat: quantisation-aware training needs model_config.loihi_faithful: true "
+                             "(the chip's timing), got loihi_faithful: false")
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) != 3 or self.convs_per_stage < 1:
             raise ValueError(f"student needs 3 stage widths and convs_per_stage >= 1, got {self.widths}, "
@@ -95,6 +119,74 @@ def run_layers(layers: nn.ModuleList, x: torch.Tensor, record: dict[int, torch.T
     return x
 
 
+def layer_groups(layers: nn.ModuleList) -> list[Group]:
+    """The [Conv2d, BatchNorm2d?, CubaLIF] groups of a layer list, in order (one chip layer each)."""
+    groups: list[Group] = []
+    conv: nn.Conv2d | None = None
+    bn: nn.BatchNorm2d | None = None
+    for i, m in enumerate(layers):
+        if isinstance(m, nn.Conv2d):
+            conv, bn = m, None
+        elif isinstance(m, nn.BatchNorm2d):
+            bn = m
+        elif isinstance(m, CubaLIF):
+            if conv is None:
+                raise ValueError(f"layer {i}: CubaLIF without a preceding Conv2d")
+            groups.append((conv, bn, i, m))
+            conv = None
+    return groups
+
+
+def bn_split(bn: nn.BatchNorm2d, y: torch.Tensor, frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """BatchNorm of ``y`` (N, C, H, W) split into ``(scale, shift)`` (C,) with ``bn(y) == scale * y + shift``.
+
+    In training (and not ``frozen``) the batch statistics are used and the running statistics updated as
+    ``nn.BatchNorm2d`` does (momentum, unbiased variance); otherwise the running statistics.
+    """
+    if bn.training and not frozen:
+        var, mean = torch.var_mean(y, dim=(0, 2, 3), unbiased=False)
+        with torch.no_grad():
+            n = y.numel() // y.shape[1]
+            bn.num_batches_tracked.add_(1)
+            m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            bn.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+            bn.running_var.mul_(1 - m).add_(var.detach() * (n / max(n - 1, 1)), alpha=m)
+    else:
+        mean, var = bn.running_mean, bn.running_var
+    scale = bn.weight * torch.rsqrt(var + bn.eps)
+    return scale, bn.bias - mean * scale
+
+
+def folded64(conv_weight: torch.Tensor, conv_bias: torch.Tensor | None,
+             bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 ``(weight, bias)`` of ``bn(conv(x))`` with BN's running statistics, with gradients to the conv and
+    BN's gamma/beta: the same operations as :func:`had_snn.conversion.fold.fold_conv_bn` (so the same numbers)."""
+    w = conv_weight.double()
+    b = torch.zeros(w.shape[0], dtype=torch.float64, device=w.device) if conv_bias is None else conv_bias.double()
+    if bn is None:
+        return w, b
+    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps) * bn.weight.double()
+    shift = bn.bias.double() - bn.running_mean.detach().double() * scale
+    return w * scale.view(-1, 1, 1, 1), b * scale + shift
+
+
+def chip_scale(weight: torch.Tensor, bias: torch.Tensor, threshold: float | None) -> float:
+    """The quantiser's per-layer scale ``k`` (:func:`had_snn.hardware.cuba.layer_scale`) of float64 folded tensors;
+    an all-zero weight (a template without spikes) is scaled by its bias and threshold alone."""
+    from had_snn.hardware.cuba import layer_scale
+
+    w_ref = float(weight.detach().abs().max()) if weight.numel() else 0.0
+    return layer_scale(w_ref if w_ref > 0 else 1e-12, float(bias.detach().abs().max()), threshold)[0]
+
+
+def qat_weights(weight64: torch.Tensor, bias64: torch.Tensor, k: torch.Tensor | float,
+                dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and voltage biases on the chip grid (``mantissa / k``, straight-through), cast to ``dtype``."""
+    from had_snn.hardware.cuba import fake_quantize
+
+    return fake_quantize(weight64, k, "weight").to(dtype), fake_quantize(bias64, k, "bias").to(dtype)
+
+
 def _check_spikes(batch: dict[str, torch.Tensor], key: str, channels: int, px: int) -> torch.Tensor:
     if key not in batch:
         raise ValueError(f"student batch is missing {key!r} (has {sorted(batch)})")
@@ -116,7 +208,7 @@ class SpikingStudent(nn.Module):
 
         def lif(threshold: float | None = cfg.threshold, alpha: float = cfg.alpha, beta: float = cfg.beta,
                 learn: bool = cfg.learn_decay) -> CubaLIF:
-            return CubaLIF(alpha, beta, threshold, learn, cfg.surrogate_slope)
+            return CubaLIF(alpha, beta, threshold, learn, cfg.surrogate_slope, on_grid=cfg.loihi_faithful)
 
         layers: list[nn.Module] = []
         self.stage_ends: dict[str, int] = {}
@@ -137,25 +229,90 @@ class SpikingStudent(nn.Module):
         init_head_bias(self.head[3])
 
     def embed(self, spikes: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Backbone per-step stage features {stage1..3: (T, B, C, H, W)} and firing rates of every backbone LIF."""
+        """Backbone per-step stage features {stage1..3: (T, B, C, H, W)} and firing rates of every backbone LIF
+        (Loihi-faithful: aligned to the input steps, see the module docstring)."""
         record: dict[int, torch.Tensor] = {}
-        run_layers(self.backbone, spikes, record)
+        if self.config.loihi_faithful:
+            steps = spikes.shape[0]
+            x = spikes
+            for conv, bn, i, lif in layer_groups(self.backbone):
+                x = self._chip_layer(conv, bn, lif, x)
+                record[i] = x[-steps:]
+        else:
+            run_layers(self.backbone, spikes, record)
         features = {name: record[i] for name, i in self.stage_ends.items()}
         rates = {f"backbone.{i}": s.mean() for i, s in record.items()}
         return features, rates
 
     def template_kernel(self, template: torch.Tensor) -> tuple[torch.Tensor, dict, dict]:
-        """Correlation kernel (B, C3, k, k) of template spikes (T, B, C, H, W): the mean over T of the stage-3 spikes,
-        2x2-averaged. Also returns the template's stage features and backbone firing rates (as :meth:`embed`)."""
+        """Correlation kernel (B, C3, k, k) of template spikes (T, B, C, H, W): the mean over T of the (aligned)
+        stage-3 spikes, 2x2-averaged. Also returns the template's stage features and backbone firing rates (as
+        :meth:`embed`)."""
         features, rates = self.embed(template)
         return template_kernel(features["stage3"].mean(0)), features, rates
+
+    def _chip_layer(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, lif: CubaLIF, x: torch.Tensor) -> torch.Tensor:
+        """One Loihi-faithful synaptic layer on (S, B, C, H, W) input spikes; returns S + 1 steps (one of delay)."""
+        folded = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        if self.config.qat:
+            w64, b64 = folded64(conv.weight, conv.bias, bn)
+            weight, bias = qat_weights(w64, b64, chip_scale(w64, b64, lif.threshold), conv.weight.dtype)
+            y, scale = conv._conv_forward(folded, weight, None), None
+        else:
+            y = conv._conv_forward(folded, conv.weight, None)
+            if bn is None:
+                scale, bias = None, conv.bias
+            else:
+                scale, bias = bn_split(bn, y)
+                if conv.bias is not None:
+                    bias = bias + conv.bias * scale
+        return lif.forward_delayed(y.unflatten(0, x.shape[:2]), bias, scale)
+
+    def _chip_xcorr(self, x: torch.Tensor, kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Loihi-faithful correlation layer on (S, B, C3, H, W) spikes: (S + 1 steps of spikes, the S steps of
+        the response after BN). With QAT the kernel is folded and quantised per sample (its own scale)."""
+        bn, lif = self.xcorr_bn, self.xcorr_lif
+        if self.config.qat:
+            from had_snn.hardware.cuba import fake_quantize
+
+            scale64 = torch.rsqrt(bn.running_var.detach().double() + bn.eps) * bn.weight.double()
+            shift64 = bn.bias.double() - bn.running_mean.detach().double() * scale64
+            w64 = kernel.double() * scale64.view(1, -1, 1, 1)
+            k = torch.tensor([chip_scale(w, shift64, lif.threshold) for w in w64], dtype=torch.float64,
+                             device=w64.device)
+            weight = fake_quantize(w64, k.view(-1, 1, 1, 1), "weight").to(kernel.dtype)
+            bias = fake_quantize(shift64.expand(len(k), -1), k.view(-1, 1), "bias").to(kernel.dtype)
+            corr = depthwise_xcorr(x, weight)
+            return lif.forward_delayed(corr, bias), corr + bias[..., None, None]
+        corr = depthwise_xcorr(x, kernel)
+        scale, shift = bn_split(bn, corr.flatten(0, 1))
+        response = torch.addcmul(shift.view(-1, 1, 1), corr, scale.view(-1, 1, 1))
+        return lif.forward_delayed(corr, shift, scale), response
+
+    def _faithful_search(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
+        steps = search.shape[0]
+        spikes: dict[str, torch.Tensor] = {}
+        x = search
+        for conv, bn, i, lif in layer_groups(self.backbone):
+            x = self._chip_layer(conv, bn, lif, x)
+            spikes[f"backbone.{i}"] = x[-steps:]
+        x, response = self._chip_xcorr(x, kernel)
+        spikes["xcorr"] = x[-steps:]
+        for conv, bn, i, lif in layer_groups(self.head):
+            x = self._chip_layer(conv, bn, lif, x)
+            if lif.spiking:
+                spikes[f"head.{i}"] = x[-steps:]
+        return SearchTrace(spikes, response[-steps:], x[-steps:])
 
     def search_path(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
         """The deployed path: backbone -> correlation with ``kernel`` (B, C3, k, k) -> xcorr BN + LIF -> head.
 
         This is the chain the converter quantises and the emulator runs; :meth:`forward` and the float-vs-fixed
-        comparison both call it, so there is one definition of it.
+        comparison both call it, so there is one definition of it. Loihi-faithful: every trace is T steps aligned to
+        the input steps as the chip reads them (layer l's spikes of steps [l, l + T), the read-out of [L, L + T)).
         """
+        if self.config.loihi_faithful:
+            return self._faithful_search(search, kernel)
         record: dict[int, torch.Tensor] = {}
         x = run_layers(self.backbone, search, record)
         corr = depthwise_xcorr(x, kernel)

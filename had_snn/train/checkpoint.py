@@ -112,14 +112,24 @@ def model_state(model: nn.Module) -> dict:
     return {"kind": model.kind, "model_config": asdict(model.config), "model": model.state_dict()}
 
 
+def saved_model_config(state: dict) -> dict:
+    """The model config of a loaded checkpoint as the model is rebuilt: a student saved before the Loihi-faithful
+    mode existed (no ``loihi_faithful`` key) keeps the float semantics it was trained with (``loihi_faithful:
+    false``)."""
+    config = dict(state["model_config"])
+    if state.get("kind") == "student" and "loihi_faithful" not in config:
+        config["loihi_faithful"] = False
+    return config
+
+
 def model_from_state(state: dict, map_location: str | torch.device = "cpu", where: str = "checkpoint") -> nn.Module:
     """Rebuild the model of a loaded checkpoint dict (:func:`load_checkpoint`) with its weights (eval mode).
 
     A kind/config the models do not know, or weights that do not fit the config, raise :class:`CheckpointError`
-    naming ``where`` (the file).
+    naming ``where`` (the file). Old student checkpoints load non-faithful (:func:`saved_model_config`).
     """
     try:
-        model = build_model(state["kind"], **state["model_config"])
+        model = build_model(state["kind"], **saved_model_config(state))
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt: {exc}") from None
     want, have = model.state_dict(), state["model"]

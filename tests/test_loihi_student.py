@@ -1,0 +1,234 @@
+"""The Loihi-faithful student (chip timing, voltage bias, decays on the grid) and its quantisation-aware mode."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from had_snn.conversion.fold import fold_conv_bn
+from had_snn.hardware import cuba
+from had_snn.models import SpikingStudent, StudentConfig
+from had_snn.models.layers import depthwise_xcorr
+from had_snn.models.neurons import CubaLIF
+from had_snn.models.student import layer_groups
+
+TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, threshold=0.5)
+
+
+def _student(seed: int = 0, **cfg) -> SpikingStudent:
+    """A tiny student with random BN statistics and affine terms, so every layer has a voltage bias."""
+    torch.manual_seed(seed)
+    model = SpikingStudent(StudentConfig(**{**TINY, **cfg}))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.8, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+            if isinstance(m, CubaLIF) and m.spiking:
+                m.alpha.uniform_(0.3, 0.8)
+                m.beta.uniform_(0.5, 0.95)
+    return model
+
+
+def _spikes(steps: int, batch: int, px: int, seed: int, p: float = 0.2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(steps, batch, 2, px, px, generator=g) < p).float()
+
+
+def _chip_layers(model: SpikingStudent, kernel: torch.Tensor) -> list[dict]:
+    """The search path as per-step chip layers: folded weights, voltage bias, decays on the grid, threshold."""
+    out = []
+    for conv, bn, _, lif in layer_groups(model.backbone):
+        w, b = fold_conv_bn(conv.weight, conv.bias, bn)
+        out.append(dict(conv=lambda x, w=w, c=conv: F.conv2d(x, w, None, c.stride, c.padding), bias=b, lif=lif))
+    from had_snn.conversion.fold import bn_scale_shift
+
+    scale, shift = bn_scale_shift(model.xcorr_bn)
+    w_x = kernel.double() * scale.view(1, -1, 1, 1)
+    out.append(dict(conv=lambda x: depthwise_xcorr(x.unsqueeze(0), w_x)[0], bias=shift, lif=model.xcorr_lif))
+    for conv, bn, _, lif in layer_groups(model.head):
+        w, b = fold_conv_bn(conv.weight, conv.bias, bn)
+        out.append(dict(conv=lambda x, w=w, c=conv: F.conv2d(x, w, None, c.stride, c.padding), bias=b, lif=lif))
+    return out
+
+
+def _reference(model: SpikingStudent, search: torch.Tensor, kernel: torch.Tensor):
+    """Plain per-step chip timing: layer l gets its input's spikes of step t-1, bias into v every step from 0."""
+    layers = _chip_layers(model, kernel)
+    steps, n_layers = search.shape[0], len(layers)
+    prev = [torch.zeros_like(search[0])]  # spikes of the previous step: input, then every layer (zero at step 0)
+    for layer in layers:
+        prev.append(torch.zeros_like(layer["conv"](prev[-1])))
+    state = [None] * n_layers
+    record: list[list[torch.Tensor]] = [[] for _ in layers]
+    for t in range(steps + n_layers):
+        now = [search[t] if t < steps else torch.zeros_like(search[0])]
+        for li, layer in enumerate(layers):
+            alpha, beta = (float(d) for d in layer["lif"].decay_tensors())
+            current = layer["conv"](prev[li])
+            u, v = state[li] if state[li] is not None else (torch.zeros_like(current), torch.zeros_like(current))
+            u = alpha * u + current
+            v = beta * v + u + layer["bias"].view(*([1] * (v.dim() - 3)), -1, 1, 1)
+            th = layer["lif"].threshold
+            if th is None:
+                out = v
+            else:
+                out = (v > th).double()
+                v = v * (1 - out)
+            state[li] = (u, v)
+            record[li].append(out)
+            now.append(out)
+        prev = now
+    return [torch.stack(r) for r in record]
+
+
+def test_faithful_search_path_equals_per_step_reference():
+    model = _student().double().eval()
+    search = _spikes(4, 2, 32, seed=1).double()
+    kernel = torch.rand(2, 8, 3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    with torch.no_grad():
+        trace = model.search_path(search, kernel)
+        ref = _reference(model, search, kernel)
+    names = list(trace.spikes)
+    assert len(names) + 1 == len(ref)  # every spiking layer plus the read-out
+    steps = search.shape[0]
+    total_spikes = 0
+    for layer_no, (name, want) in enumerate(zip(names, ref, strict=False), start=1):
+        aligned = want[layer_no:layer_no + steps]
+        assert torch.equal(trace.spikes[name], aligned), name
+        total_spikes += int(aligned.sum())
+    assert total_spikes > 0
+    n_layers = len(ref)
+    torch.testing.assert_close(trace.membrane, ref[-1][n_layers:n_layers + steps], rtol=1e-9, atol=1e-9)
+
+
+def test_voltage_bias_identity_matches_per_step_reference():
+    g = torch.Generator().manual_seed(3)
+    current = torch.randn(9, 2, 3, 4, 4, generator=g, dtype=torch.float64) * 0.6
+    bias = torch.randn(3, generator=g, dtype=torch.float64) * 0.3
+    lif = CubaLIF(0.6, 0.85, 0.7, learn_decay=False).double()
+    out = lif(current, voltage_bias=bias)
+    a, b = lif.decays()
+    u = torch.zeros_like(current[0])
+    v = torch.zeros_like(current[0])
+    want = []
+    for t in range(current.shape[0]):
+        u = a * u + current[t]
+        v = b * v + u + bias.view(-1, 1, 1)
+        spk = (v > 0.7).double()
+        v = v * (1 - spk)
+        want.append(spk)
+    want = torch.stack(want)
+    assert torch.equal(out, want) and 0 < want.mean() < 1
+    readout = CubaLIF(0.6, 0.85, None, learn_decay=False).double()
+    per_sample = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    mem = readout(current, voltage_bias=per_sample)
+    u = torch.zeros_like(current[0])
+    v = torch.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        u = a * u + current[t]
+        v = b * v + u + per_sample[..., None, None]
+        torch.testing.assert_close(mem[t], v, rtol=1e-12, atol=1e-12)
+
+
+def _batch(seed: int) -> dict[str, torch.Tensor]:
+    return {"template_spikes": _spikes(3, 2, 16, seed, 0.3), "search_spikes": _spikes(3, 2, 32, seed + 1, 0.3)}
+
+
+def _grads_reach_everything(model: SpikingStudent) -> None:
+    model.train()
+    out = model(_batch(5))
+    loss = out["heatmap"].square().mean() + out["size"].mean() + sum(f.mean() for f in out["features"].values())
+    loss.backward()
+    for conv, bn, _, lif in layer_groups(model.backbone) + layer_groups(model.head):
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+        if bn is not None:
+            assert bn.weight.grad.abs().sum() > 0 and bn.bias.grad.abs().sum() > 0
+        if lif.spiking:
+            assert lif.alpha.grad is not None and lif.alpha.grad != 0
+            assert lif.beta.grad is not None and lif.beta.grad != 0
+    assert model.head[3].bias.grad.abs().sum() > 0
+    assert model.xcorr_bn.weight.grad.abs().sum() > 0 and model.xcorr_bn.bias.grad.abs().sum() > 0
+    assert model.xcorr_lif.alpha.grad != 0
+
+
+def test_gradients_reach_decays_weights_and_bn_faithful():
+    _grads_reach_everything(_student(threshold=0.3))
+
+
+def test_gradients_reach_decays_weights_and_bn_qat():
+    _grads_reach_everything(_student(threshold=0.3, qat=True))
+
+
+def test_faithful_training_updates_bn_running_stats_qat_freezes_them():
+    for qat, changes in ((False, True), (True, False)):
+        model = _student(qat=qat).train()
+        before = model.backbone[1].running_mean.clone()
+        model(_batch(7))
+        assert (not torch.equal(before, model.backbone[1].running_mean)) is changes
+
+
+def test_qat_forward_weights_are_the_quantiser_integers():
+    model = _student(qat=True).eval()
+    seen: dict[int, torch.Tensor] = {}
+    for conv, _, _, _ in layer_groups(model.backbone) + layer_groups(model.head):
+        original = conv._conv_forward
+
+        def capture(x, weight, bias, conv=conv, original=original):
+            seen[id(conv)] = weight.detach().clone()
+            return original(x, weight, bias)
+
+        conv._conv_forward = capture
+    with torch.no_grad():
+        model(_batch(9))
+    for conv, bn, _, lif in layer_groups(model.backbone) + layer_groups(model.head):
+        w64, b64 = fold_conv_bn(conv.weight, conv.bias, bn)
+        k, _ = cuba.layer_scale(float(w64.abs().max()), float(b64.abs().max()), lif.threshold)
+        want = cuba.weight_mantissa(w64, k) / k
+        assert torch.equal(seen[id(conv)], want.float())
+        assert (want * k - (want * k).round()).abs().max() < 1e-9  # integers on the grid
+        if lif.threshold is not None:
+            assert abs(lif.threshold * k - round(lif.threshold * k)) < 1e-9  # the threshold is exact
+
+
+def test_non_faithful_student_keeps_the_float_semantics():
+    model = _student(loihi_faithful=False).eval()
+    assert not any(m.on_grid for m in model.modules() if isinstance(m, CubaLIF))
+    batch = _batch(11)
+    from had_snn.models.student import run_layers
+
+    with torch.no_grad():
+        kernel, _, _ = model.template_kernel(batch["template_spikes"])
+        trace = model.search_path(batch["search_spikes"], kernel)
+        x = run_layers(model.backbone, batch["search_spikes"])
+        corr = depthwise_xcorr(x, kernel)
+        corr = model.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
+        membrane = run_layers(model.head, model.xcorr_lif(corr))
+    assert torch.equal(trace.membrane, membrane)
+    assert trace.membrane.shape[0] == batch["search_spikes"].shape[0]
+
+
+def test_qat_needs_faithful():
+    import pytest
+
+    with pytest.raises(ValueError, match="loihi_faithful"):
+        StudentConfig(qat=True, loihi_faithful=False)
+
+
+def test_old_checkpoint_loads_non_faithful(tmp_path):
+    from dataclasses import asdict
+
+    from had_snn.train.checkpoint import load_model, save_checkpoint
+
+    model = _student(loihi_faithful=False)
+    config = asdict(model.config)
+    del config["loihi_faithful"], config["qat"]
+    save_checkpoint(tmp_path / "old.pt", {"kind": "student", "model_config": config, "model": model.state_dict()})
+    loaded = load_model(tmp_path / "old.pt")
+    assert loaded.config.loihi_faithful is False
+    new = _student()
+    save_checkpoint(tmp_path / "new.pt", {"kind": "student", "model_config": asdict(new.config),
+                                          "model": new.state_dict()})
+    assert load_model(tmp_path / "new.pt").config.loihi_faithful is True
