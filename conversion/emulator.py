@@ -24,62 +24,88 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from had_snn.hardware.netx import BIAS_EXP, NetxLayer, pipeline_fill_steps, validate_layers
+from had_snn.hardware import cuba
+from had_snn.hardware.cuba import BIAS_EXP, UV_LIMIT, VTH_SHIFT, WEIGHT_RANGE, keep_of, signed_wrap, wrap_u
+from had_snn.hardware.netx import NetxLayer, pipeline_fill_steps, validate_layers
 
-UV_LIMIT = 1 << 23
-DECAY_UNITY = 4096
-ACT_SHIFT = 6
-VTH_SHIFT = 6
+__all__ = [
+    "COUNT_NAMES", "AlignedResult", "EmulatorResult", "EmulatorState", "LoihiEmulator", "lava_dense_weights",
+    "lif_step", "signed_wrap", "wrap_u",
+]
+
 INT32_MAX = (1 << 31) - 1
 COUNT_NAMES = ("input_spikes", "synaptic_ops", "neuron_updates", "output_spikes")
-
-
-def decay_shift(x: torch.Tensor, keep: int) -> torch.Tensor:
-    """``sgn(x*keep) * (|x*keep| >> 12)``: Lava's sign-magnitude decay (rounds toward zero)."""
-    return torch.div(x * keep, DECAY_UNITY, rounding_mode="trunc")  # == sign * (|.| >> 12), exact on int64
-
-
-def wrap_u(x: torch.Tensor) -> torch.Tensor:
-    """Lava's single-step 24-bit wrap of the current ``u`` (keeps +2**23, maps -2**23 to +2**23)."""
-    wrapped = torch.where(x > UV_LIMIT, x - 2 * UV_LIMIT, x)
-    return torch.where(wrapped <= -UV_LIMIT, x + 2 * UV_LIMIT, wrapped)
-
-
-def signed_wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """``lava.proc.conv.utils.signed_clamp``: two's-complement wrap to ``bits``."""
-    base = 1 << bits
-    return (x + base // 2) % base - base // 2
 
 
 def lif_step(
     u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, du: int, dv: int, bias: torch.Tensor, vth_mant: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One PyLifModelBitAcc step; returns new ``u``, new ``v`` (after reset) and the boolean spikes."""
-    u = wrap_u(decay_shift(u, DECAY_UNITY - (du + 1)) + (a_in << ACT_SHIFT))
-    v = torch.clamp(decay_shift(v, DECAY_UNITY - dv) + u + bias, -(UV_LIMIT - 1), UV_LIMIT - 1)
-    spikes = v > (vth_mant << VTH_SHIFT)
-    return u, torch.where(spikes, torch.zeros_like(v), v), spikes
+    """One PyLifModelBitAcc step in Lava's units (``du = iDecay - 1``, ``dv = vDecay``, ``bias`` already shifted by
+    ``BIAS_EXP``): :func:`had_snn.hardware.cuba.lif_step_int`; returns new ``u``, new ``v`` (after reset), spikes."""
+    return cuba.lif_step_int(u, v, a_in, keep_of(du + 1), keep_of(dv), bias, vth_mant << VTH_SHIFT)
 
 
 def lava_dense_weights(weight: np.ndarray) -> np.ndarray:
     """Apply Lava's Dense clip and truncation (8-bit, sign mode from the matrix) to integer weights."""
     w = np.asarray(weight, dtype=np.int64)
     if w.min() >= 0:
-        return np.clip(w, 0, 255)
+        return np.clip(w, 0, WEIGHT_RANGE[1])
     if w.max() <= 0:
-        return np.clip(w, -255, 0)
-    return (np.clip(w, -256, 255) >> 1) << 1
+        return np.clip(w, -WEIGHT_RANGE[1], 0)
+    return (np.clip(w, *WEIGHT_RANGE) >> 1) << 1
+
+
+@dataclass
+class EmulatorState:
+    """Everything needed to continue a run: per synaptic layer the integer state ``u``, ``v`` (B, N) int64, and the
+    delay buffer (what the next step's synapses deliver): ``last_input`` (B, C, H, W) bool, the input spikes of the
+    last step run, and ``last_spikes`` per synaptic layer (B, N) bool, its spikes of the last step run."""
+
+    u: list[torch.Tensor]
+    v: list[torch.Tensor]
+    last_input: torch.Tensor
+    last_spikes: list[torch.Tensor]
+    steps: int = 0  # steps run so far
+
+    @property
+    def batch(self) -> int:
+        """Samples (independent streams) the state holds."""
+        return int(self.last_input.shape[0])
+
+    def clone(self) -> EmulatorState:
+        """A deep copy (runs never modify the state they are given; this is for callers that do)."""
+        return EmulatorState([x.clone() for x in self.u], [x.clone() for x in self.v], self.last_input.clone(),
+                             [x.clone() for x in self.last_spikes], self.steps)
 
 
 @dataclass
 class EmulatorResult:
     """Per synaptic layer (in network order): spikes ``(T, B, C, H, W)`` bool, counts ``(L, T, B)`` int64 by name,
-    and the membrane voltage ``v`` of the last layer ``(T, B, C, H, W)`` int64 (the read-out)."""
+    the membrane voltage ``v`` of the last layer ``(T, B, C, H, W)`` int64 (the read-out), and ``state``, the
+    state after the last step (pass it to the next :meth:`LoihiEmulator.run` to continue)."""
 
     layer_names: list[str]
     spikes: list[torch.Tensor]
     v_out: torch.Tensor
     counts: dict[str, torch.Tensor]
+    state: EmulatorState | None = None
+
+
+@dataclass
+class AlignedResult:
+    """One frame's outputs aligned to its T input steps (see :meth:`LoihiEmulator.run_aligned`).
+
+    ``readout_v`` (T, B, C, H, W) int64: the read-out ``v`` of input step t (chip step t + L); ``spikes`` per synaptic
+    layer l (1-based) (T, B, C, H, W) bool: its spikes of chip steps t + l; ``counts`` (L, S, B) int64 over the
+    ``billed_steps`` S the chip spends on the frame (reset: T + L, streaming: T); ``state``: the stream state after
+    the frame's T steps (streaming), None (reset)."""
+
+    layer_names: list[str]
+    readout_v: torch.Tensor
+    spikes: list[torch.Tensor]
+    counts: dict[str, torch.Tensor]
+    billed_steps: int
+    state: EmulatorState | None
 
 
 def _exact_float(max_abs_sum: int, device: torch.device) -> torch.dtype:
@@ -97,25 +123,28 @@ def _as_bool(spikes: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
 class _Synapse:
     """One conv/dense layer prepared for the emulator: weights, fan-out map, neuron constants.
 
-    Synaptic sums are float convolutions/matmuls, exact for integer weights (see :func:`_exact_float`); on CPU the
-    LIF recurrence and the counters run as compiled loops (:mod:`emulator_cpu`).
+    Synaptic sums are float convolutions/matmuls, exact for integer weights (see :func:`_exact_float`); with
+    ``compiled`` (CPU) the LIF recurrence and the counters run as numba loops (:mod:`emulator_cpu`), else as torch
+    loops.
     """
 
-    def __init__(self, layer: NetxLayer, in_shape: tuple[int, int, int], index: int, device: torch.device):
+    def __init__(self, layer: NetxLayer, in_shape: tuple[int, int, int], index: int, device: torch.device,
+                 compiled: bool):
         self.layer = layer
         self.in_shape = in_shape
-        self.on_cpu = device.type == "cpu"
+        self.compiled = compiled
         n = layer.neuron
         self.du, self.dv, self.vth_mant = n.du, n.dv, n.vth_mant
-        self.keep_u, self.keep_v = DECAY_UNITY - (n.du + 1), DECAY_UNITY - n.dv
+        self.keep_u, self.keep_v = keep_of(n.i_decay), keep_of(n.v_decay)
         if layer.type == "dense":
             w = lava_dense_weights(layer.weight)
             max_act = max(int(np.clip(w, 0, None).sum(1).max()), int(-np.clip(w, None, 0).sum(1).min()))
             max_act = max_act << layer.weight_exp if layer.weight_exp > 0 else max_act >> -layer.weight_exp
-            if (max_act << ACT_SHIFT) + UV_LIMIT > INT32_MAX:
+            if (max_act << cuba.ACT_SHIFT) + UV_LIMIT > INT32_MAX:
                 raise ValueError(
-                    f"layer {index} ({layer.name or 'dense'}): largest input {max_act} << 6 overflows Lava's int32 "
-                    f"current (limit {(INT32_MAX - UV_LIMIT) >> ACT_SHIFT}); reduce the fan-in or the weights"
+                    f"layer {index} ({layer.name or 'dense'}): largest input {max_act} << {cuba.ACT_SHIFT} overflows "
+                    f"Lava's int32 current (limit {(INT32_MAX - UV_LIMIT) >> cuba.ACT_SHIFT}); reduce the fan-in or "
+                    "the weights"
                 )
             self.weight = torch.as_tensor(w, dtype=_exact_float(np.abs(w).sum(1).max(), device), device=device)
             self.fanout = torch.full((int(np.prod(in_shape)),), w.shape[0], dtype=torch.float64, device=device)
@@ -143,15 +172,15 @@ class _Synapse:
 
     def synaptic_input(self, spikes_in: torch.Tensor) -> torch.Tensor:
         """Integer activation Lava delivers for ``spikes_in`` (S, B, C, H, W) bool, shaped (S, B, N_out): dense sums
-        shifted by ``weight_exp`` (floor), conv sums wrapped to signed 24 bit. On CPU, when neither applies, the
-        exact float sums are returned as they are (the compiled LIF loop converts them)."""
+        shifted by ``weight_exp`` (floor), conv sums wrapped to signed 24 bit. For the compiled loop, when neither
+        applies, the exact float sums are returned as they are (the loop converts them)."""
         n_steps, batch = spikes_in.shape[:2]
         lay = self.layer
         x = spikes_in.flatten(0, 1).to(self.weight.dtype)
         a = x.flatten(1) @ self.weight.T if lay.type == "dense" else self._conv(x, self.weight)
         a = a.view(n_steps, batch, lay.num_neurons)
         e = lay.weight_exp if lay.type == "dense" else 0
-        if self.on_cpu and not e and not self.conv_wraps:
+        if self.compiled and not e and not self.conv_wraps:
             return a
         a = a.round().to(torch.int64)  # exact already; rounding guards non-CPU backends' summation algorithms
         if e:
@@ -160,7 +189,7 @@ class _Synapse:
 
     def synaptic_ops(self, spikes_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Input spikes and spikes x fan-out for input spikes (T, B, C, H, W), each shaped (T, B) int64."""
-        if self.on_cpu:
+        if self.compiled:
             from had_snn.conversion.emulator_cpu import spike_counts
 
             n_steps, batch = spikes_in.shape[:2]
@@ -170,24 +199,24 @@ class _Synapse:
         x = spikes_in.flatten(2)
         return x.sum(2), (x.to(torch.float64) @ self.fanout.flatten()).to(torch.int64)
 
-    def lif(self, a_in: torch.Tensor, lead_zero_steps: int, state: tuple[torch.Tensor, torch.Tensor],
+    def lif(self, a_in: torch.Tensor, lead_zero_steps: int, u: torch.Tensor, v: torch.Tensor,
             spikes_out: torch.Tensor, v_out: torch.Tensor | None) -> None:
         """Run LIF steps in place: ``a_in`` (S, B, N) integers feeds the steps after ``lead_zero_steps`` empty ones;
-        ``state`` (u, v) (B, N) int64 is updated; ``spikes_out`` (T, B, N) bool and ``v_out`` (same, or None) are
+        ``u``, ``v`` (B, N) int64 are updated; ``spikes_out`` (T, B, N) bool and ``v_out`` (same, or None) are
         written with the spikes and the post-reset ``v`` of every step."""
-        u, v = state
-        if self.on_cpu:
+        vth = self.vth_mant << VTH_SHIFT
+        if self.compiled:
             from had_snn.conversion.emulator_cpu import lif_block
 
             v_np = v_out.numpy() if v_out is not None else np.empty((0, *spikes_out.shape[1:]), np.int64)
             lif_block(a_in.numpy(), lead_zero_steps, u.numpy(), v.numpy(), self.keep_u, self.keep_v, self.bias_np,
-                      self.vth_mant << VTH_SHIFT, spikes_out.numpy(), v_np)
+                      vth, spikes_out.numpy(), v_np)
             return
         zeros = torch.zeros_like(u)
         for t in range(spikes_out.shape[0]):
             src = t - lead_zero_steps
-            u_new, v_new, spikes = lif_step(u, v, a_in[src] if src >= 0 else zeros, self.du, self.dv, self.bias,
-                                            self.vth_mant)
+            u_new, v_new, spikes = cuba.lif_step_int(u, v, a_in[src] if src >= 0 else zeros, self.keep_u,
+                                                     self.keep_v, self.bias, vth)
             u.copy_(u_new)
             v.copy_(v_new)
             spikes_out[t] = spikes
@@ -200,20 +229,29 @@ class LoihiEmulator:
 
     ``run`` goes layer by layer over blocks of time steps: thanks to the one-step synaptic delay, a layer's input for
     a whole block is known once the previous layer has run it, so each conv/dense runs once per block on all of its
-    steps and samples, and the LIF recurrence runs in a compiled loop (CPU) or a torch loop (other devices).
-    ``max_block_bytes`` bounds the temporary synaptic input of a block (the block shrinks for big layers/batches).
+    steps and samples, and the LIF recurrence runs in a compiled loop (CPU) or a torch loop (other devices, or
+    ``compiled=False``). ``max_block_bytes`` bounds the temporary synaptic input of a block (the block shrinks for
+    big layers/batches).
+
+    A run starts from an :class:`EmulatorState` (default: the zero state) and returns the state after its last step,
+    so ``run(A)`` then ``run(B, state)`` equals ``run(cat(A, B))`` bit for bit; :meth:`run_aligned` runs one frame in
+    reset or streaming mode and returns its outputs aligned to the input steps.
     """
 
-    def __init__(self, layers: list[NetxLayer], device: str | torch.device = "cpu", max_block_bytes: int = 1 << 28):
+    def __init__(self, layers: list[NetxLayer], device: str | torch.device = "cpu", max_block_bytes: int = 1 << 28,
+                 compiled: bool | None = None):
         validate_layers(layers)
         self.device = torch.device(device)
+        self.compiled = self.device.type == "cpu" if compiled is None else bool(compiled)
+        if self.compiled and self.device.type != "cpu":
+            raise ValueError(f"the compiled (numba) emulator runs on the CPU only, not on {self.device}")
         self.input_shape = layers[0].shape
         self.max_block_bytes = max_block_bytes
         self.synapses: list[_Synapse] = []
         prev = layers[0].shape
         for i, layer in enumerate(layers[1:], start=1):
             if layer.has_synapse:
-                self.synapses.append(_Synapse(layer, prev, i, self.device))
+                self.synapses.append(_Synapse(layer, prev, i, self.device, self.compiled))
             prev = layer.shape
         if not self.synapses:
             raise ValueError("network has no conv/dense layer to emulate")
@@ -226,7 +264,7 @@ class LoihiEmulator:
 
     def flushed(self, spikes: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``spikes`` (T, B, C, H, W) followed by :attr:`fill_steps` zero steps, so every input step reaches the
-        read-out (T + fill_steps steps, as the tracker, ``had-snn deploy`` and the energy counts run a frame)."""
+        read-out (T + fill_steps steps). Prefer :meth:`run_aligned`, which also realigns the outputs."""
         x = torch.as_tensor(np.asarray(spikes) if isinstance(spikes, np.ndarray) else spikes)
         return torch.cat([x, torch.zeros((self.fill_steps, *x.shape[1:]), dtype=x.dtype, device=x.device)])
 
@@ -235,34 +273,99 @@ class LoihiEmulator:
         widest = max(s.layer.num_neurons for s in self.synapses)
         return max(1, self.max_block_bytes // (16 * batch * widest))
 
-    @torch.inference_mode()
-    def run(self, spikes: torch.Tensor | np.ndarray) -> EmulatorResult:
-        """Run ``spikes`` (T, B, C, H, W) of 0/1 through the network for T steps from the zero state."""
+    def zero_state(self, batch: int) -> EmulatorState:
+        """The state of a network that has run no step (everything zero), for ``batch`` independent streams."""
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+
+        def zeros(n: int, dtype: torch.dtype) -> torch.Tensor:
+            return torch.zeros((batch, n), dtype=dtype, device=self.device)
+
+        ns = [s.layer.num_neurons for s in self.synapses]
+        return EmulatorState(
+            u=[zeros(n, torch.int64) for n in ns], v=[zeros(n, torch.int64) for n in ns],
+            last_input=torch.zeros((batch, *self.input_shape), dtype=torch.bool, device=self.device),
+            last_spikes=[zeros(n, torch.bool) for n in ns], steps=0,
+        )
+
+    def _input(self, spikes: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(spikes) if isinstance(spikes, np.ndarray) else spikes, device=self.device)
-        if x.dim() != 5 or tuple(x.shape[2:]) != tuple(self.input_shape):
+        if x.dim() != 5 or tuple(x.shape[2:]) != tuple(self.input_shape) or x.shape[0] < 1 or x.shape[1] < 1:
             shape = ", ".join(map(str, self.input_shape))
-            raise ValueError(f"input spikes must be (T, B, {shape}), got {tuple(x.shape)}")
-        x = _as_bool(x, self.device)
+            raise ValueError(f"input spikes must be (T, B, {shape}) with T, B >= 1, got {tuple(x.shape)}")
+        return _as_bool(x, self.device)
+
+    def _check_state(self, state: EmulatorState, batch: int) -> EmulatorState:
+        """A copy of ``state`` on this emulator's device, after checking it fits the network and the batch."""
+        ns = [s.layer.num_neurons for s in self.synapses]
+        if state.batch != batch:
+            raise ValueError(f"emulator state holds {state.batch} streams, the input has batch {batch}")
+        shapes = [tuple(x.shape) for x in (*state.u, *state.v, *state.last_spikes)]
+        if shapes != [(batch, n) for n in ns] * 3 or tuple(state.last_input.shape[1:]) != tuple(self.input_shape):
+            raise ValueError("emulator state does not belong to this network (layer sizes differ)")
+        dev = self.device
+        return EmulatorState([x.to(dev).clone() for x in state.u], [x.to(dev).clone() for x in state.v],
+                             state.last_input.to(dev).clone(), [x.to(dev).clone() for x in state.last_spikes],
+                             state.steps)
+
+    @torch.inference_mode()
+    def run(self, spikes: torch.Tensor | np.ndarray, state: EmulatorState | None = None) -> EmulatorResult:
+        """Run ``spikes`` (T, B, C, H, W) of 0/1 for T steps from ``state`` (None: the zero state); the state given is
+        not modified, the one after the last step is ``result.state``."""
+        x = self._input(spikes)
         n_steps, batch = x.shape[:2]
+        st = self.zero_state(batch) if state is None else self._check_state(state, batch)
+        fresh = st.steps == 0  # step 0 of a fresh network gets no synaptic input: its conv on zeros can be skipped
         flat = [(n_steps, batch, s.layer.num_neurons) for s in self.synapses]
-        out_spikes = [torch.zeros(shape, dtype=torch.bool, device=self.device) for shape in flat]
+        # row 0: the spikes of the step before this run (the delay buffer); row t + 1: the spikes of step t
+        x_hist = torch.cat([st.last_input[None], x])
+        hist = [torch.cat([last[None], torch.zeros(shape, dtype=torch.bool, device=self.device)])
+                for last, shape in zip(st.last_spikes, flat, strict=True)]
         v_out = torch.zeros(flat[-1], dtype=torch.int64, device=self.device)
-        state = [(torch.zeros(shape[1:], dtype=torch.int64, device=self.device),
-                  torch.zeros(shape[1:], dtype=torch.int64, device=self.device)) for shape in flat]
         block = self.block_steps(batch)
         for t0 in range(0, n_steps, block):
             t1 = min(n_steps, t0 + block)
-            lead = 1 if t0 == 0 else 0  # step 0 has no delivered input; step t gets the synapses of step t - 1
-            s_prev = x
+            lead = 1 if t0 == 0 and fresh else 0
+            s_prev = x_hist
             for li, syn in enumerate(self.synapses):
-                src = s_prev[t0 + lead - 1:t1 - 1]
+                src = s_prev[t0 + lead:t1]  # spikes of steps t0 - 1 + lead .. t1 - 2, delivered at t0 + lead .. t1 - 1
                 a_in = syn.synaptic_input(src.reshape(len(src), batch, *syn.in_shape))
                 last = li == len(self.synapses) - 1
-                syn.lif(a_in, lead, state[li], out_spikes[li][t0:t1], v_out[t0:t1] if last else None)
-                s_prev = out_spikes[li]
-        shaped = [s.view(n_steps, batch, *syn.layer.shape) for s, syn in zip(out_spikes, self.synapses, strict=True)]
+                syn.lif(a_in, lead, st.u[li], st.v[li], hist[li][t0 + 1:t1 + 1], v_out[t0:t1] if last else None)
+                s_prev = hist[li]
+        shaped = [h[1:].view(n_steps, batch, *syn.layer.shape) for h, syn in zip(hist, self.synapses, strict=True)]
         v_out = v_out.view(n_steps, batch, *self.synapses[-1].layer.shape)
-        return EmulatorResult(self.layer_names, shaped, v_out, self.count_ops(x, shaped))
+        st.last_input = x[-1].clone()
+        st.last_spikes = [h[-1].clone() for h in hist]
+        st.steps += n_steps
+        return EmulatorResult(self.layer_names, shaped, v_out, self.count_ops(x, shaped), st)
+
+    @torch.inference_mode()
+    def run_aligned(self, spikes: torch.Tensor | np.ndarray, stream: EmulatorState | None = None) -> AlignedResult:
+        """Run one frame of ``spikes`` (T, B, C, H, W) and return its outputs aligned to the T input steps.
+
+        ``stream=None`` (reset mode): T + L steps from the zero state (L = :attr:`fill_steps` zero steps flush the
+        pipeline), all T + L billed. ``stream=state`` (streaming mode): the T steps continue the stream from
+        ``state`` (the returned ``state`` holds them) and only they are billed; the read-out window, chip steps
+        [T, T + L) after the frame start, needs no later input, so it is read from L zero steps run on a copy of the
+        state (a "peek" that the stream does not keep)."""
+        x = self._input(spikes)
+        n_steps, fill = x.shape[0], self.fill_steps
+        zeros = torch.zeros((fill, *x.shape[1:]), dtype=torch.bool, device=self.device)
+        if stream is None:
+            res = self.run(torch.cat([x, zeros]))
+            v_full, spikes_full, counts, billed, state = res.v_out, res.spikes, res.counts, n_steps + fill, None
+        else:
+            res = self.run(x, stream)
+            peek = self.run(zeros, res.state)
+            v_full = torch.cat([res.v_out, peek.v_out])
+            spikes_full = [torch.cat([a, b]) for a, b in zip(res.spikes, peek.spikes, strict=True)]
+            counts, billed, state = res.counts, n_steps, res.state
+        return AlignedResult(
+            layer_names=self.layer_names, readout_v=v_full[fill:fill + n_steps],
+            spikes=[s[li:li + n_steps] for li, s in enumerate(spikes_full, start=1)], counts=counts,
+            billed_steps=billed, state=state,
+        )
 
     @torch.inference_mode()
     def count_ops(self, spikes_in: torch.Tensor, layer_spikes: list[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -3,19 +3,31 @@
 Each call covers one layer over a block of time steps and all samples, so no per-step Python or tensor-dispatch
 overhead remains:
 
-* :func:`lif_block`: Lava's ``PyLifModelBitAcc`` step per neuron (sign-magnitude decay shift, single 24-bit wrap of
-  ``u``, clip of ``v``, strict threshold, reset of ``v`` only) as scalar int64 code.
+* :func:`lif_block`: Lava's ``PyLifModelBitAcc`` step per neuron, :func:`had_snn.hardware.cuba.lif_step_int` (the one
+  definition: sign-magnitude decay shift, single 24-bit wrap of ``u``, clip of ``v``, strict threshold, reset of ``v``
+  only) compiled by numba on scalar int64.
 * :func:`spike_counts`: spikes and spikes x fan-out per step and sample.
 """
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 
-UV_LIMIT = 1 << 23
-DECAY_SHIFT = 12
-ACT_SHIFT = 6
+from had_snn.hardware import cuba
+
+
+def _compiled(fn: types.FunctionType, helpers: tuple[str, ...] = ()) -> numba.core.registry.CPUDispatcher:
+    """``fn`` of :mod:`had_snn.hardware.cuba` compiled by numba, the cuba functions it calls (``helpers``) too."""
+    env = dict(fn.__globals__)
+    env.update({name: _compiled(getattr(cuba, name)) for name in helpers})
+    return numba.njit(inline="always")(types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__))
+
+
+#: the chip's LIF step (:func:`had_snn.hardware.cuba.lif_step_int`), compiled: one definition for both paths
+_lif_step = _compiled(cuba.lif_step_int, ("decay_int", "wrap_u", "clip_v"))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -35,7 +47,7 @@ def lif_block(
 
     ``a_in`` (S, B, N) integers (int64, or float holding exact integers): synaptic input of the steps after the
     first ``lead_zero_steps`` (which get none);
-    ``u``, ``v`` (B, N) int64 state, updated in place; ``keep_u = 4096 - (du + 1)``, ``keep_v = 4096 - dv``;
+    ``u``, ``v`` (B, N) int64 state, updated in place; ``keep_u = 4096 - iDecay``, ``keep_v = 4096 - vDecay``;
     ``bias`` (N,) int64 already shifted (``bias_mant << 6``); ``vth`` already shifted (``vth_mant << 6``).
     Writes ``spikes_out`` (T, B, N) bool and, when ``v_out`` has T rows (else 0), ``v`` after the reset (what Lava's
     monitor reads).
@@ -46,21 +58,11 @@ def lif_block(
         src = t - lead_zero_steps
         for b in range(batch):
             for n in range(n_neurons):
-                x = u[b, n] * keep_u
-                un = (abs(x) >> DECAY_SHIFT) * np.sign(x)
-                if src >= 0:
-                    un += np.int64(a_in[src, b, n]) << ACT_SHIFT
-                wrapped = un - 2 * UV_LIMIT if un > UV_LIMIT else un
-                if wrapped <= -UV_LIMIT:
-                    wrapped = un + 2 * UV_LIMIT
-                u[b, n] = wrapped
-                y = v[b, n] * keep_v
-                vn = (abs(y) >> DECAY_SHIFT) * np.sign(y) + wrapped + bias[n]
-                vn = min(max(vn, -(UV_LIMIT - 1)), UV_LIMIT - 1)
-                fired = vn > vth
-                spikes_out[t, b, n] = fired
-                vn = 0 if fired else vn
+                a = np.int64(a_in[src, b, n]) if src >= 0 else np.int64(0)
+                un, vn, fired = _lif_step(u[b, n], v[b, n], a, keep_u, keep_v, bias[n], vth)
+                u[b, n] = un
                 v[b, n] = vn
+                spikes_out[t, b, n] = fired
                 if record_v:
                     v_out[t, b, n] = vn
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron, sum_pool_layer
+from had_snn.hardware.cuba import I_DECAY_RANGE, READOUT_VTH_MANT, V_DECAY_RANGE
+from had_snn.hardware.netx import CubaNeuron, NetxLayer, sum_pool_layer
 
 
 def _neuron(rng: np.random.Generator, vth_range: tuple[int, int]) -> CubaNeuron:
     return CubaNeuron(
-        i_decay=int(rng.integers(1, 4097)), v_decay=int(rng.integers(0, 4096)), vth_mant=int(rng.integers(*vth_range))
+        i_decay=int(rng.integers(I_DECAY_RANGE[0], I_DECAY_RANGE[1] + 1)),
+        v_decay=int(rng.integers(V_DECAY_RANGE[0], V_DECAY_RANGE[1] + 1)), vth_mant=int(rng.integers(*vth_range))
     )
 
 
@@ -38,7 +40,7 @@ def random_network(
     def bias(n: int) -> np.ndarray:
         return rng.integers(-64, 64, size=n)
 
-    layers = [NetxLayer(type="input", shape=in_shape, neuron=relay_neuron(), name="input")]
+    layers = [NetxLayer(type="input", shape=in_shape, name="input")]
     layers.append(
         NetxLayer(
             type="conv", shape=(c1, h, w), weight=weights(c1, c0, 3, 3), bias=bias(c1), padding=(1, 1),

@@ -133,3 +133,51 @@ def decays_on_grid(alpha: Any, beta: Any) -> tuple[Any, Any]:
     a_q = (1 - i_dec / DECAY_UNITY).to(alpha.dtype)
     b_q = (1 - v_dec / DECAY_UNITY).to(beta.dtype)
     return alpha + (a_q - alpha).detach(), beta + (b_q - beta).detach()
+
+
+# --- integer dynamics (one definition for the torch emulator, its numba kernel and any numpy user) -------------------
+# Written with operators only (no np./torch. calls, no branches), so the same functions run on Python ints, numpy and
+# torch integer arrays, and compile unchanged with numba (``numba.njit(lif_step_int)`` in conversion/emulator_cpu.py).
+
+
+def keep_of(decay: int) -> int:
+    """What a decay field keeps per step, in 1/4096: ``4096 - decay`` (``decay`` = iDecay, or vDecay)."""
+    return DECAY_UNITY - decay
+
+
+def decay_int(x: Any, keep: Any) -> Any:
+    """``sgn(x * keep) * (|x * keep| >> 12)``: Lava's sign-magnitude decay (rounds toward zero)."""
+    y = x * keep
+    return (abs(y) >> DECAY_SHIFT) * ((y > 0) * 1 - (y < 0) * 1)
+
+
+def wrap_u(x: Any) -> Any:
+    """Lava's single 24-bit wrap of the current ``u``: values ``> 2**23`` lose ``2**24``, values ``<= -2**23`` gain it
+    (so ``+2**23`` is kept and ``-2**23`` becomes ``+2**23``)."""
+    w = x - (2 * UV_LIMIT) * (x > UV_LIMIT)
+    return w + (2 * UV_LIMIT) * (w <= -UV_LIMIT)
+
+
+def clip_v(x: Any) -> Any:
+    """The voltage clip to ``+-(2**23 - 1)``."""
+    hi = UV_LIMIT - 1
+    x = x + (hi - x) * (x > hi)
+    return x + (-hi - x) * (x < -hi)
+
+
+def signed_wrap(x: Any, bits: int) -> Any:
+    """Two's-complement wrap to ``bits`` (``lava.proc.conv.utils.signed_clamp``: Lava's Conv output, 24 bit)."""
+    base = 1 << bits
+    return (x + base // 2) % base - base // 2
+
+
+def lif_step_int(u: Any, v: Any, a_in: Any, keep_u: Any, keep_v: Any, bias_shifted: Any, vth_shifted: Any
+                 ) -> tuple[Any, Any, Any]:
+    """One ``PyLifModelBitAcc`` step on integers: returns the new ``u``, ``v`` after the reset, and the spikes.
+
+    ``a_in``: the synaptic sum delivered this step; ``keep_u = 4096 - iDecay``, ``keep_v = 4096 - vDecay``
+    (:func:`keep_of`); ``bias_shifted = bias_mant << BIAS_EXP``; ``vth_shifted = vth_mant << VTH_SHIFT``."""
+    u = wrap_u(decay_int(u, keep_u) + (a_in << ACT_SHIFT))
+    v = clip_v(decay_int(v, keep_v) + u + bias_shifted)
+    fired = v > vth_shifted
+    return u, v * (v <= vth_shifted), fired

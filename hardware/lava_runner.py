@@ -28,7 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from had_snn.hardware.netx import BIAS_EXP, NetxLayer, read_netx
+from had_snn.hardware.cuba import BIAS_EXP
+from had_snn.hardware.netx import NetxLayer, read_netx
 from had_snn.util.atomic import atomic_path
 
 #: prefix of the progress lines the runner prints on stdout (parsed by :func:`had_snn.hardware.deploy.run_lava`)

@@ -5,10 +5,13 @@ Schema (lava-dl ``netx`` hdf5, see docs/loihi.md): group ``layer`` with sub-grou
 ``weight`` (torch layout: conv ``(C_out, C_in/groups, kH, kW)``, dense ``(N_out, N_in)`` with inputs flattened in
 C, H, W order), ``bias`` (mantissa per output channel for conv, per neuron for dense; scaled by ``bias_exp = 6``),
 ``stride`` / ``padding`` / ``dilation`` (H, W), ``groups`` and ``neuron/{type, iDecay, vDecay, vThMant, refDelay,
-gradedSpike}``. Our own optional key ``weightExp`` (Dense only; Lava's Conv ignores it) defaults to 0; ``name`` is an
-attribute. Sum pooling is a ``conv`` with ``groups = C`` and a kernel of ones.
+gradedSpike}``; the ``input`` layer has only ``type`` and ``shape`` (files written before may hold a relay
+``neuron`` there: still read and range-checked, never used). Our own optional key ``weightExp`` (Dense only; Lava's
+Conv ignores it) defaults to 0; ``name`` is an attribute.
+Sum pooling is a ``conv`` with ``groups = C`` and a kernel of ones.
 
-CUBA maps to Lava's LIF as ``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_exp = 6``.
+CUBA maps to Lava's LIF as ``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_exp = 6``; the field ranges
+and constants come from :mod:`had_snn.hardware.cuba` (re-exported here).
 """
 
 from __future__ import annotations
@@ -21,21 +24,28 @@ from typing import Any
 import h5py
 import numpy as np
 
+from had_snn.hardware.cuba import (  # re-exported: other modules import these names from netx
+    BIAS_EXP,
+    BIAS_MANT_RANGE,
+    I_DECAY_RANGE,
+    READOUT_VTH_MANT,
+    V_DECAY_RANGE,
+    VTH_MANT_RANGE,
+    WEIGHT_RANGE,
+)
 from had_snn.util.atomic import atomic_path
 
+__all__ = [
+    "BIAS_EXP", "BIAS_MANT_RANGE", "I_DECAY_RANGE", "LAYER_TYPES", "LEGACY_READOUT_VTH_MANT", "READOUT_VTH_MANT",
+    "V_DECAY_RANGE", "VTH_MANT_RANGE", "WEIGHT_RANGE", "CubaNeuron", "NetxLayer", "conv_output_size", "frame_steps",
+    "int_pair", "pipeline_fill_steps", "read_netx", "relay_neuron", "sum_pool_layer", "validate_layers", "write_netx",
+]
+
 LAYER_TYPES = ("input", "conv", "flatten", "dense")
-BIAS_EXP = 6
-#: Lava LIF field limits (lava/proc/lif/models.py, PyLifModelBitAcc docstring): du/dv unsigned 12 bit, bias_mant
-#: signed 13 bit, vth unsigned 17 bit. iDecay = du + 1 so it may reach 4096.
-I_DECAY_RANGE = (1, 4096)
-V_DECAY_RANGE = (0, 4095)
-BIAS_MANT_RANGE = (-4096, 4095)
-VTH_MANT_RANGE = (0, (1 << 17) - 1)
-#: Threshold mantissa of a non-spiking read-out layer: (1 << 17) << 6 = 2**23 exceeds the largest v (2**23 - 1, v is
-#: clipped), so it never fires. One above the 17-bit hardware field; Lava's Python model stores it as int32.
-READOUT_VTH_MANT = 1 << 17
-#: Weight range after Lava's Dense clip for mixed-sign 8-bit weights (lava/utils/weightutils.py clip_weights).
-WEIGHT_RANGE = (-256, 255)
+#: Read-out threshold mantissa written before the Loihi-faithful change: ``2**17``, one bit wider than the 17-bit
+#: hardware field (simulator-only: Lava stores it as int32). Files holding it still read and run (the read-out then
+#: never fires); :func:`write_netx` writes only values inside the field.
+LEGACY_READOUT_VTH_MANT = 1 << 17
 
 
 @dataclass
@@ -119,8 +129,12 @@ def _as_int(where: str, what: str, value: np.ndarray) -> np.ndarray:
     return np.rint(arr).astype(np.int64)
 
 
-def validate_layers(layers: list[NetxLayer], where: str = "network") -> None:
-    """Check layer order, shapes and Loihi field ranges; raise ValueError naming the layer and the limit."""
+def validate_layers(layers: list[NetxLayer], where: str = "network", hardware_fields: bool = False) -> None:
+    """Check layer order, shapes and Loihi field ranges; raise ValueError naming the layer and the limit.
+
+    ``hardware_fields`` (what :func:`write_netx` uses): ``vThMant`` must fit the 17-bit field; otherwise the legacy
+    read-out value :data:`LEGACY_READOUT_VTH_MANT` (``2**17``, files written before) is accepted too."""
+    vth_max = VTH_MANT_RANGE[1] if hardware_fields else LEGACY_READOUT_VTH_MANT
     if not layers or layers[0].type != "input":
         raise ValueError(f"{where}: layer 0 must be of type 'input'")
     prev_shape = layers[0].shape
@@ -136,13 +150,15 @@ def validate_layers(layers: list[NetxLayer], where: str = "network") -> None:
             raise ValueError(f"{tag}: flatten of {prev_shape} cannot have shape {layer.shape}")
         if layer.has_synapse:
             _validate_synapse(tag, layer, prev_shape)
-        if layer.type != "flatten":
+        # a spike input needs only its shape (the form lava-dl's netx loads); an old file's relay neuron is checked
+        needs_neuron = layer.type in ("conv", "dense") or (layer.type == "input" and layer.neuron is not None)
+        if needs_neuron:
             if layer.neuron is None:
                 raise ValueError(f"{tag}: missing neuron parameters")
             n = layer.neuron
             _check_range(tag, "iDecay", n.i_decay, *I_DECAY_RANGE)
             _check_range(tag, "vDecay", n.v_decay, *V_DECAY_RANGE)
-            _check_range(tag, "vThMant", n.vth_mant, VTH_MANT_RANGE[0], READOUT_VTH_MANT)
+            _check_range(tag, "vThMant", n.vth_mant, VTH_MANT_RANGE[0], vth_max)
         prev_shape = layer.shape
 
 
@@ -178,8 +194,12 @@ def _validate_synapse(tag: str, layer: NetxLayer, in_shape: tuple[int, int, int]
 
 
 def write_netx(path: str | os.PathLike, layers: list[NetxLayer], attrs: dict | None = None) -> None:
-    """Validate and write ``layers`` atomically (temp file then os.replace)."""
-    validate_layers(layers, str(path))
+    """Validate (every field within its hardware width) and write ``layers`` atomically (temp file then os.replace).
+
+    The ``input`` layer is written with its ``shape`` only (no ``neuron`` group), as lava-dl's SLAYER exports spike
+    inputs: lava-dl's ``netx.hdf5.Network`` then feeds the input straight into the first synapse instead of building
+    an input-neuron block."""
+    validate_layers(layers, str(path), hardware_fields=True)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
@@ -203,7 +223,7 @@ def _write_layer(g: h5py.Group, layer: NetxLayer) -> None:
             g["groups"] = int(layer.groups)
         if layer.weight_exp:
             g["weightExp"] = int(layer.weight_exp)
-    if layer.neuron is not None:
+    if layer.neuron is not None and layer.type != "input":
         n = g.create_group("neuron")
         n["type"] = "CUBA"
         n["iDecay"] = int(layer.neuron.i_decay)
@@ -382,7 +402,8 @@ def frame_steps(input_steps: int, n_synaptic_layers: int) -> int:
 
 
 def relay_neuron() -> CubaNeuron:
-    """Neuron that re-emits each binary input spike in the same step (u = a_in << 6, v > 0 fires)."""
+    """(Legacy input neuron, never written) Neuron that re-emits each binary input spike in the same step (u = a_in
+    << 6, v > 0 fires)."""
     return CubaNeuron(i_decay=4096, v_decay=4095, vth_mant=0)
 
 

@@ -8,9 +8,11 @@ import torch
 
 from had_snn.conversion.emulator import LoihiEmulator, lava_dense_weights, lif_step, signed_wrap
 from had_snn.conversion.random_net import random_network, random_spikes
-from had_snn.hardware.netx import READOUT_VTH_MANT, CubaNeuron, NetxLayer, relay_neuron
+from had_snn.hardware.cuba import READOUT_VTH_MANT
+from had_snn.hardware.netx import CubaNeuron, NetxLayer, relay_neuron
 
 Z = torch.zeros(1, dtype=torch.int64)
+NEVER_FIRES = 1 << 17  # (1 << 17) << 6 = 2**23 is above every clipped v (one bit wider than the hardware field)
 
 
 def _t(*values: int) -> torch.Tensor:
@@ -39,17 +41,23 @@ def test_current_wraps_once_at_24_bits_as_lava() -> None:
     # du = 4095 clears u each step, so u = a_in << 6 exactly.
     a_in = _t(1 << 17, (1 << 17) + 1, -(1 << 17), -(1 << 17) - 1, (1 << 18) + 1)
     zeros = torch.zeros(5, dtype=torch.int64)
-    u, v, _ = lif_step(zeros, zeros, a_in, du=4095, dv=4095, bias=zeros, vth_mant=READOUT_VTH_MANT)
+    u, v, _ = lif_step(zeros, zeros, a_in, du=4095, dv=4095, bias=zeros, vth_mant=NEVER_FIRES)
     # +2**23 is kept (Lava wraps only > 2**23); -2**23 maps to +2**23; one wrap only for 2**24 + 64
     m = 1 << 23
     assert u.tolist() == [m, m + 64 - 2 * m, m, -m - 64 + 2 * m, 2 * m + 64 - 2 * m]
     assert v.tolist() == [(1 << 23) - 1, -(1 << 23) + 64, (1 << 23) - 1, (1 << 23) - 64, 64]
 
 
-def test_voltage_clips_both_ways_and_readout_never_fires() -> None:
+def test_voltage_clips_both_ways_and_readout_fires_only_at_the_clip() -> None:
     big = _t((1 << 23) - 10, -(1 << 23) + 10)
-    u, v, s = lif_step(big, big, _t(0, 0), du=-1, dv=0, bias=_t(0, 0), vth_mant=READOUT_VTH_MANT)
+    u, v, s = lif_step(big, big, _t(0, 0), du=-1, dv=0, bias=_t(0, 0), vth_mant=NEVER_FIRES)
     assert v.tolist() == [(1 << 23) - 1, -(1 << 23) + 1] and not s.any()
+    # the 17-bit read-out threshold (2**17 - 1) << 6 = 2**23 - 64: a v clipped at 2**23 - 1 fires and resets,
+    # one 64 below it does not
+    assert READOUT_VTH_MANT == (1 << 17) - 1
+    near = _t((1 << 23) - 64, (1 << 23) - 63)
+    _, v, s = lif_step(Z, near, _t(0, 0), du=4095, dv=0, bias=_t(0, 0), vth_mant=READOUT_VTH_MANT)
+    assert s.tolist() == [False, True] and v.tolist() == [(1 << 23) - 64, 0]
 
 
 def test_conv_wrap_and_dense_weight_clipping() -> None:

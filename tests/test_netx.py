@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from had_snn.conversion.random_net import random_network
-from had_snn.hardware.netx import CubaNeuron, NetxLayer, read_netx, relay_neuron, write_netx
+from had_snn.hardware.netx import LEGACY_READOUT_VTH_MANT, CubaNeuron, NetxLayer, read_netx, relay_neuron, write_netx
 
 
 def test_round_trip_preserves_every_field(tmp_path) -> None:
@@ -178,3 +178,23 @@ def test_reader_refuses_files_that_are_not_hdf5(tmp_path) -> None:
         read_netx(path)
     with pytest.raises(ValueError, match="is a folder"):
         read_netx(tmp_path)
+
+
+def test_input_layer_is_written_with_its_shape_only_and_old_files_still_read(tmp_path) -> None:
+    layers = random_network(2)
+    layers[0].neuron = relay_neuron()  # an in-memory relay neuron is dropped on write (lava-dl netx rejects it)
+    path = tmp_path / "net.h5"
+    write_netx(path, layers)
+    with h5py.File(path) as f:
+        assert set(f["layer/0"].keys()) == {"type", "shape"}
+    assert read_netx(path)[0][0].neuron is None
+    with h5py.File(path, "a") as f:  # a file written before: relay neuron on the input, read-out vThMant 2**17
+        n = f["layer/0"].create_group("neuron")
+        for key, value in (("type", "CUBA"), ("iDecay", 4096), ("vDecay", 4095), ("vThMant", 0)):
+            n[key] = value
+        del f["layer/6/neuron/vThMant"]
+        f["layer/6/neuron/vThMant"] = LEGACY_READOUT_VTH_MANT
+    back, _ = read_netx(path)
+    assert back[0].neuron == relay_neuron() and back[-1].neuron.vth_mant == 1 << 17
+    with pytest.raises(ValueError, match=r"layer 6 \(readout\): vThMant must lie in \[0, 131071\]"):
+        write_netx(tmp_path / "again.h5", back)  # written files keep every field inside its hardware width
