@@ -149,3 +149,18 @@ def test_cuda_matches_cpu() -> None:
     assert torch.equal(cpu.v_out, gpu.v_out.cpu())
     assert all(torch.equal(a, b.cpu()) for a, b in zip(cpu.spikes, gpu.spikes, strict=True))
     assert all(torch.equal(cpu.counts[k], gpu.counts[k].cpu()) for k in cpu.counts)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_streaming_matches_cpu() -> None:
+    layers = random_network(8, vth_range=(1, 40))
+    x = random_spikes(9, 12, 3, (2, 12, 12), rate=0.35)
+    cpu, gpu = LoihiEmulator(layers), LoihiEmulator(layers, device="cuda")
+    s_cpu, s_gpu = cpu.zero_state(3), gpu.zero_state(3)
+    for k in range(3):
+        a, b = cpu.run_aligned(x[4 * k:4 * k + 4], s_cpu), gpu.run_aligned(x[4 * k:4 * k + 4], s_gpu)
+        s_cpu, s_gpu = a.state, b.state
+        assert torch.equal(a.readout_v, b.readout_v.cpu()), k
+        assert all(torch.equal(p, q.cpu()) for p, q in zip(a.spikes, b.spikes, strict=True)), k
+        assert all(torch.equal(a.counts[n], b.counts[n].cpu()) for n in a.counts), k
+    assert torch.equal(s_cpu.v[-1], s_gpu.v[-1].cpu())

@@ -91,3 +91,73 @@ def test_counts_accept_lava_style_uint8_spikes() -> None:
     assert all(torch.equal(res.counts[k], again[k]) for k in res.counts)
     assert torch.equal(res.counts["output_spikes"][:-1], res.counts["input_spikes"][1:])
     assert res.counts["synaptic_ops"][0].sum() > res.counts["input_spikes"][0].sum() > 0
+
+
+def _equal_runs(a, b) -> bool:
+    return (all(torch.equal(x, y) for x, y in zip(a.spikes, b.spikes, strict=True)) and torch.equal(a.v_out, b.v_out)
+            and all(torch.equal(a.counts[k], b.counts[k]) for k in a.counts))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "torch"])
+def test_run_continues_from_its_state_bit_for_bit(compiled) -> None:
+    layers = random_network(5, vth_range=(1, 40))
+    x = random_spikes(9, 11, 2, layers[0].shape, rate=0.35)
+    emu = LoihiEmulator(layers, compiled=compiled, max_block_bytes=60_000)  # blocks of 2 steps: seams inside runs
+    full = emu.run(x)
+    first = emu.run(x[:4])
+    kept = first.state.clone()
+    second = emu.run(x[4:], first.state)
+    assert first.state.steps == 4 and second.state.steps == 11
+    joined = type(full)(full.layer_names, [torch.cat([a, b]) for a, b in zip(first.spikes, second.spikes, strict=True)],
+                        torch.cat([first.v_out, second.v_out]),
+                        {k: torch.cat([first.counts[k], second.counts[k]], dim=1) for k in full.counts})
+    assert _equal_runs(full, joined)
+    assert all(torch.equal(a, b) for a, b in zip(kept.u + kept.v, first.state.u + first.state.v, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(full.state.u + full.state.v, second.state.u + second.state.v,
+                                                 strict=True))
+    assert all(s.any() for s in full.spikes[:-1])  # every hidden layer spikes: the seam carries real activity
+    other = LoihiEmulator(layers, compiled=not compiled).run(x)
+    assert _equal_runs(full, other)  # numba and torch loops agree
+    with pytest.raises(ValueError, match="state holds 2 streams, the input has batch 1"):
+        emu.run(x[:, :1], first.state)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "torch"])
+def test_run_aligned_reset_is_the_flushed_run_sliced(compiled) -> None:
+    layers = random_network(6, vth_range=(1, 40))
+    x = random_spikes(10, 4, 3, layers[0].shape, rate=0.35)
+    emu = LoihiEmulator(layers, compiled=compiled)
+    fill = emu.fill_steps
+    ref = emu.run(emu.flushed(torch.as_tensor(x)))
+    res = emu.run_aligned(x)
+    assert res.state is None and res.billed_steps == 4 + fill
+    assert torch.equal(res.readout_v, ref.v_out[fill:fill + 4])
+    for li, (a, b) in enumerate(zip(res.spikes, ref.spikes, strict=True), start=1):
+        assert torch.equal(a, b[li:li + 4]), li
+    assert all(torch.equal(res.counts[k], ref.counts[k]) for k in ref.counts)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("n_steps", [3, 7])  # fewer and more input steps than the 5 pipeline steps
+def test_streaming_frames_equal_one_continuous_run(compiled, n_steps) -> None:
+    layers = random_network(7, vth_range=(1, 40))
+    n_frames = 3
+    x = random_spikes(11, n_frames * n_steps, 2, layers[0].shape, rate=0.35)
+    emu = LoihiEmulator(layers, compiled=compiled)
+    fill = emu.fill_steps
+    cont = emu.run(emu.flushed(torch.as_tensor(x)))  # the frames back to back, then the drain
+    stream = emu.zero_state(2)
+    per_frame = []
+    for k in range(n_frames):
+        res = emu.run_aligned(x[k * n_steps:(k + 1) * n_steps], stream)
+        assert res.billed_steps == n_steps and res.state.steps == (k + 1) * n_steps
+        stream = res.state
+        t0 = k * n_steps
+        assert torch.equal(res.readout_v, cont.v_out[t0 + fill:t0 + fill + n_steps]), k
+        for li, s in enumerate(res.spikes, start=1):
+            assert torch.equal(s, cont.spikes[li - 1][t0 + li:t0 + li + n_steps]), (k, li)
+        per_frame.append(res.counts)
+    for key in cont.counts:
+        assert torch.equal(torch.cat([c[key] for c in per_frame], dim=1), cont.counts[key][:, :n_frames * n_steps])
+    reset = emu.run_aligned(x[n_steps:2 * n_steps])  # frame 1 from the zero state differs from frame 1 in the stream
+    assert not torch.equal(reset.readout_v, cont.v_out[n_steps + fill:2 * n_steps + fill])
