@@ -232,3 +232,36 @@ def test_old_checkpoint_loads_non_faithful(tmp_path):
     save_checkpoint(tmp_path / "new.pt", {"kind": "student", "model_config": asdict(new.config),
                                           "model": new.state_dict()})
     assert load_model(tmp_path / "new.pt").config.loihi_faithful is True
+
+
+def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from had_snn.cli import main
+    from had_snn.data.benchmark import build_benchmark
+    from had_snn.data.synthetic import SynthConfig
+    from had_snn.train.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    config = str(Path(__file__).resolve().parents[1] / "experiments" / "configs" / "tiny_student.yaml")
+    data = tmp_path / "data"
+    build_benchmark(data, 3, 0, (1, 1, 1), SynthConfig(width_px=64, height_px=48, duration_s=0.3, fps=30),
+                    progress=False)
+    common = ["train", "student", "--config", config, "--data", str(data), "--epochs", "1", "--no-progress",
+              "--val-sequences", "0"]
+    assert main([*common, "--out", str(tmp_path / "float")]) == 0
+    assert main([*common, "--out", str(tmp_path / "bad"), "--qat"]) == 1
+    assert "--qat" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    init = tmp_path / "float" / "last.pt"
+    assert main([*common, "--out", str(tmp_path / "qat"), "--qat", "--init", str(init)]) == 0
+    state = load_checkpoint(tmp_path / "qat" / "last.pt")
+    assert state["model_config"]["qat"] is True and state["model_config"]["loihi_faithful"] is True
+    assert state["train_config"]["init_from"] == str(init.resolve())
+    start = load_checkpoint(init)["model"]
+    for key, value in state["model"].items():  # BN statistics are frozen under QAT: exactly the init's
+        if key.endswith(("running_mean", "running_var")):
+            assert torch.equal(value, start[key]), key
+    assert not torch.equal(state["model"]["backbone.0.weight"], start["backbone.0.weight"])  # but it trained
+    row = json.loads((tmp_path / "qat" / "metrics.json").read_text())[0]
+    assert 0 < row["qat/weight_rel_error"] < 0.2 and 0 <= row["qat/bias_rel_error"] < 0.5

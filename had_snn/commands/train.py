@@ -6,6 +6,10 @@ The output folder is owned by the run: a second process on the same ``--out`` is
 Everything that can be checked (config, data, teacher, the folder's state, what ``--resume`` would continue) is
 checked before anything in the folder is written. When the dataset's index has a ``val`` split, the first
 ``--val-sequences`` of it are tracked after every epoch (``val_sr`` in the metrics, ``best.pt`` beside ``last.pt``).
+
+Quantisation-aware fine-tuning: ``had-snn train student --config FILE --qat --init CKPT`` starts from the trained
+student ``CKPT`` (same architecture) and trains with its weights and voltage biases on Loihi's integer grid
+(``model_config.qat: true``, ``init_from: CKPT``; the model must be Loihi-faithful, the default).
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", metavar="PATH",
                         help="teacher checkpoint for distillation, relative to the current folder (overrides "
                              "distill.teacher of the config, which is relative to the config file)")
+    parser.add_argument("--init", metavar="CKPT",
+                        help="start from the weights of this trained checkpoint, relative to the current folder "
+                             "(overrides init_from of the config, which is relative to the config file); the "
+                             "architecture must match")
+    parser.add_argument("--qat", action="store_true",
+                        help="quantisation-aware fine-tuning of a trained student (sets model_config.qat: weights "
+                             "and voltage biases on Loihi's integer grid, BN frozen and folded); needs --init CKPT "
+                             "or init_from in the config")
     parser.add_argument("--val-sequences", type=int, default=DEFAULT_VAL_SEQUENCES, metavar="N",
                         help=f"track the first N sequences of the data's '{VAL_SPLIT}' split after every epoch, log "
                              f"their success rate as val_sr and keep the best epoch in OUT/best.pt "
@@ -61,7 +73,10 @@ def resume_hint(args: argparse.Namespace) -> str:
     if args.data:
         argv += ["--data", args.data]
     argv += ["--out", str(out_dir(args))]
-    for flag, value in (("--teacher", args.teacher), ("--epochs", args.epochs), ("--threads", args.threads)):
+    if getattr(args, "qat", False):
+        argv.append("--qat")
+    for flag, value in (("--teacher", args.teacher), ("--init", getattr(args, "init", None)),
+                        ("--epochs", args.epochs), ("--threads", args.threads)):
         if value is not None:
             argv += [flag, str(value)]
     if args.val_sequences != DEFAULT_VAL_SEQUENCES:
@@ -87,7 +102,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     out = out_dir(args)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, expected an output folder")
-    for flag, value in (("--config", args.config), ("--teacher", args.teacher)):
+    for flag, value in (("--config", args.config), ("--teacher", args.teacher), ("--init", args.init)):
         if value and Path(value).is_dir():
             raise UserError(f"{flag} {value}: is a folder, expected a file")
     if args.data and Path(args.data).exists() and not Path(args.data).is_dir():
@@ -179,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
     from had_snn.train.config import config_from_dict, read_yaml
     from had_snn.train.distill_hook import build_distillation
-    from had_snn.train.loop import CHECKPOINT_NAME, train
+    from had_snn.train.loop import CHECKPOINT_NAME, resolve_init, train
+    from had_snn.util.errors import UserError
     from had_snn.util.runlock import run_folder_lock
 
     set_threads(args.threads)
@@ -191,6 +207,16 @@ def run(args: argparse.Namespace) -> int:
     raw["model"] = args.kind
     if args.epochs is not None:
         raw["epochs"] = args.epochs
+    if args.qat:
+        if args.kind != "student":
+            raise UserError(f"--qat: quantisation-aware training is for the spiking student, not {args.kind!r}")
+        if not (args.init or raw.get("init_from")):
+            raise UserError("--qat: fine-tunes a trained student; give its checkpoint with --init CKPT (or "
+                            f"init_from: in {args.config})")
+        model_config = raw.get("model_config") if isinstance(raw.get("model_config"), dict) else {}
+        raw["model_config"] = {**model_config, "qat": True}
+    if args.init:
+        raw["init_from"] = str(args.init)
     cfg = config_from_dict(raw, args.config)
     if args.data:
         cfg.data.dir = args.data
@@ -203,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with run_folder_lock(out):
             check_run_folder(out, cfg, args.resume, args.force)
+            if not args.resume:
+                resolve_init(cfg, args.config, args.init)
             distill = build_distillation(cfg, args.config, teacher=args.teacher)
             frames = cfg.model in ("teacher", "teacher_rgb") or distill.needs_frames
             sequences = load_split(cfg.data.dir, cfg.data.split, load_frames=frames)

@@ -268,6 +268,21 @@ class SpikingStudent(nn.Module):
                     bias = bias + conv.bias * scale
         return lif.forward_delayed(y.unflatten(0, x.shape[:2]), bias, scale)
 
+    @torch.no_grad()
+    def qat_errors(self) -> dict[str, float]:
+        """Mean over the fixed chip layers (backbone and head; the correlation changes per template) of the relative
+        error ``|quantised - float| / |float|`` of the folded weights and voltage biases (what QAT trains against)."""
+        from had_snn.hardware.cuba import bias_mantissa, weight_mantissa
+
+        errors: dict[str, list[float]] = {"qat/weight_rel_error": [], "qat/bias_rel_error": []}
+        for conv, bn, _, lif in layer_groups(self.backbone) + layer_groups(self.head):
+            w64, b64 = folded64(conv.weight, conv.bias, bn)
+            k = chip_scale(w64, b64, lif.threshold)
+            for key, x, q in (("qat/weight_rel_error", w64, weight_mantissa(w64, k) / k),
+                              ("qat/bias_rel_error", b64, bias_mantissa(b64, k) / k)):
+                errors[key].append(float((q - x).norm() / x.norm().clamp_min(1e-12)))
+        return {key: sum(v) / len(v) for key, v in errors.items()}
+
     def _chip_xcorr(self, x: torch.Tensor, kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The Loihi-faithful correlation layer on (S, B, C3, H, W) spikes: (S + 1 steps of spikes, the S steps of
         the response after BN). With QAT the kernel is folded and quantised per sample (its own scale)."""

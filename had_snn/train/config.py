@@ -60,6 +60,10 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=dict)
     seed: int = 0
     distill: dict = field(default_factory=dict)  # the distill: section, read by had_snn.train.distill_hook
+    #: A trained checkpoint whose weights start this run (relative to the config file's folder; ``--init`` on the
+    #: command line is relative to the current folder). Needed by quantisation-aware fine-tuning
+    #: (``model_config.qat: true``); the architecture must match.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
@@ -73,6 +77,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.data.crop:
             self.data.crop_config()  # validate early
+        if self.model_config.get("qat") and self.model_config.get("loihi_faithful") is False:
+            raise ValueError("model_config.qat: quantisation-aware training needs model_config.loihi_faithful: true "
+                             "(the chip's timing), got loihi_faithful: false")
+        if self.model_config.get("qat") and not self.init_from:
+            raise ValueError("model_config.qat: quantisation-aware training fine-tunes a trained student; set "
+                             "init_from: PATH (a student checkpoint) or pass --init PATH")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,12 @@ Validation: after every epoch rank 0 tracks each of ``val_sequences`` one pass (
 :class:`~had_snn.tracking.tracker.ModelTracker` with the training crop) and logs their success rate (AUC, a
 fraction in [0, 1]) as ``val_sr`` (and the seconds it took as ``val_seconds``; ``seconds`` is training only).
 
+Initialisation: ``cfg.init_from`` (an absolute path once :func:`resolve_init` ran) loads a trained checkpoint's
+weights into a fresh run (not on resume: ``last.pt`` holds the weights then); the architecture must match. This is
+how quantisation-aware fine-tuning (``model_config.qat``, ``had-snn train student --qat --init CKPT``) starts; with
+QAT every epoch row also logs ``qat/weight_rel_error`` and ``qat/bias_rel_error`` (mean over the chip layers of
+``|quantised - float| / |float|`` of the folded weights and voltage biases at the epoch's end).
+
 Distillation plugs in through ``extra_loss(out, batch) -> (loss, terms)`` (added to the tracking loss) and
 ``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks).
 """
@@ -69,7 +75,53 @@ METRICS_NAMES = ("metrics.json", "metrics.csv")
 # Every file a run writes: a fresh run removes them first, so no stale file of an earlier run survives beside it.
 RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, CONFIG_NAME, *METRICS_NAMES)
 # Config fields a resumed run may change: they do not change what the run computes (epochs only extends it).
-RESUME_MAY_CHANGE = ("epochs", "data.dir", "data.num_workers", "distill.teacher")
+RESUME_MAY_CHANGE = ("epochs", "data.dir", "data.num_workers", "distill.teacher", "init_from")
+
+
+def resolve_init(cfg: TrainConfig, where: str | os.PathLike = "config", init: str | os.PathLike | None = None) -> None:
+    """Resolve ``cfg.init_from`` (relative to the config file's folder) or ``init`` (``--init``, relative to the
+    current folder) to an absolute path written back into ``cfg``, and check that it loads into ``cfg``'s model.
+
+    Raises FileNotFoundError / ValueError naming ``init_from`` or ``--init``, the path and what was expected.
+    """
+    if init is not None:
+        cfg.init_from, origin, base = str(init), f"--init {init}", Path.cwd()
+    elif cfg.init_from:
+        config_file = Path(where)
+        origin = f"{where}: init_from {cfg.init_from!r}"
+        base = config_file.parent if config_file.is_file() else Path.cwd()
+    else:
+        return
+    path = Path(os.path.expanduser(cfg.init_from))
+    resolved = Path(os.path.abspath(path if path.is_absolute() else base / path))
+    if not resolved.is_file():
+        state = "is a folder" if resolved.is_dir() else "does not exist"
+        raise FileNotFoundError(f"{origin}: {resolved} {state}; expected a checkpoint written by `had-snn train "
+                                f"{cfg.model}` (e.g. runs/{cfg.model}/best.pt)")
+    cfg.init_from = str(resolved)
+    load_init(build_model(cfg.model, **cfg.model_config), resolved, origin)
+
+
+def load_init(model: nn.Module, path: str | os.PathLike, origin: str = "init_from") -> None:
+    """Load the weights of checkpoint ``path`` into ``model`` (same kind and architecture, else ValueError)."""
+    from had_snn.train.checkpoint import CheckpointError
+
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{origin}: {exc}") from None
+    if state["kind"] != model.kind:
+        raise ValueError(f"{origin}: {path} holds a {state['kind']!r} model but this run trains {model.kind!r}")
+    want, have = model.state_dict(), state["model"]
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    shapes = [f"{k} {tuple(have[k].shape)} vs {tuple(want[k].shape)}" for k in want
+              if k in have and hasattr(have[k], "shape") and have[k].shape != want[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"{len(v)} {what} (e.g. {v[0]})" for what, v in
+                 (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes)) if v]
+        raise ValueError(f"{origin}: {path} has another architecture than model_config: {', '.join(parts)} "
+                         f"tensor(s); the widths, convs_per_stage and head_channels must match")
+    model.load_state_dict(have)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -227,6 +279,8 @@ def _resync(out_dir: Path, state: dict, model: nn.Module, cfg: TrainConfig, hist
 def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, progress, val_sequences) -> TrainRun:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, **cfg.model_config)
+    if cfg.init_from and not resume:
+        load_init(model, cfg.init_from)
     dataset = PairDataset(sequences, cfg.data.crop_config(), cfg.data.samples_per_epoch, cfg.data.max_gap,
                           cfg.data.center_jitter, cfg.data.scale_jitter, seed=cfg.seed)
     sampler = DistributedSampler(dataset, ctx.world_size, ctx.rank, shuffle=False) if ctx.enabled else None
@@ -310,6 +364,8 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
             row = distributed.average_scalars({k: v / steps_per_epoch for k, v in sums.items()}, ctx)
             row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
                    "seconds": round(time.perf_counter() - t0, 2), **row}
+            if getattr(getattr(model, "config", None), "qat", False):
+                row.update(model.qat_errors())
             improved = False
             if val_sequences and ctx.is_main:
                 t_val = time.perf_counter()
