@@ -1,4 +1,5 @@
-"""Rows: training configs refused by field name and type, and bad ``distill.teacher`` paths (ids ``cfg-``).
+"""Rows: training configs refused by field name and type, bad ``distill.teacher`` and ``init_from`` paths, and
+quantisation-aware settings that cannot work (ids ``cfg-``).
 
 Each row writes ``{tmp}/bad.yaml`` (a tiny student config with one bad field), runs
 ``had-snn train student --config {tmp}/bad.yaml --data {data} --out {tmp}/run`` and checks that ``{tmp}/run`` was
@@ -59,6 +60,19 @@ def _text_file(env: Env) -> str:
     return yaml.safe_dump({"distill": {"mode": "had", "teacher": "notes.pt"}})  # relative to bad.yaml's folder
 
 
+def _init(path: str) -> Callable[[Env], str]:
+    return lambda env: yaml.safe_dump({"init_from": path.format(tmp=env.tmp, seq=env.seq, student=env.student,
+                                                                teacher=env.teacher)})
+
+
+def _init_text_file(env: Env) -> str:
+    (env.tmp / "notes.pt").write_text("not a checkpoint\n")
+    return "init_from: notes.pt"  # relative to bad.yaml's folder
+
+
+_QAT = "model_config: {widths: [4, 8, 8], head_channels: 8, qat: true"
+
+
 CASES = [
     _row("epochs-text", "epochs: ten", "epochs: expected an integer", "'ten'"),
     _row("epochs-fraction", "epochs: 1.7", "epochs: expected an integer", "1.7"),
@@ -93,4 +107,15 @@ CASES = [
     Case("cfg-teacher-option-without-distill", (*_ARGV, "--teacher", "{teacher}"), 1,
          ("--teacher", "does not distill", "distill:"), _write(""), _no_run),
     _row("teacher-is-student", _teacher("{student}"), "distill.teacher", "holds a student checkpoint"),
+    _row("qat-not-faithful", f"{_QAT}, loihi_faithful: false}}\ninit_from: x.pt", "model_config.qat",
+         "loihi_faithful: true"),
+    _row("qat-without-init", f"{_QAT}}}", "model_config.qat", "init_from", "--init"),
+    _row("init-from-number", "init_from: 3", "init_from: expected a string or null", "3 (an integer)"),
+    _row("init-missing", _init("../nowhere/last.pt"), "init_from", "'../nowhere/last.pt'", "does not exist"),
+    _row("init-text-file", _init_text_file, "init_from", "notes.pt", "not a had-snn checkpoint"),
+    _row("init-is-h5", _init("{seq}"), "init_from", "an hdf5 file", "not a had-snn checkpoint"),
+    _row("init-is-teacher", _init("{teacher}"), "init_from", "holds a 'teacher' model", "trains 'student'"),
+    _row("init-other-architecture", lambda env: yaml.safe_dump({"init_from": str(env.student),
+                                                                "model_config": {"widths": [4, 6, 8]}}),
+         "init_from", "another architecture", "widths"),
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.bad_input_cases import Case, Env
 
 CONFIG = str(Path(__file__).resolve().parents[2] / "experiments" / "configs" / "tiny_student.yaml")
+TEACHER_CONFIG = str(Path(CONFIG).with_name("tiny_teacher.yaml"))
 TRAIN = ("train", "student", "--config", CONFIG, "--data", "{data}", "--no-progress")
 _held_locks: dict[Path, int] = {}
 
@@ -143,4 +144,17 @@ CASES = [
          ("--val-sequences", ">= 0"), None, _no_run),
     Case("train-kind-mismatch-writes-nothing", ("train", "teacher", "--config", CONFIG, "--data", "{data}", "--out",
                                                 "{tmp}/run"), 1, ("config trains model 'student'",), None, _no_run),
+    Case("train-qat-without-init", (*TRAIN, "--out", "{tmp}/run", "--qat"), 1,
+         ("--qat", "--init CKPT", "init_from"), None, _no_run),
+    Case("train-qat-teacher", ("train", "teacher", "--config", TEACHER_CONFIG, "--data", "{data}", "--out",
+                               "{tmp}/run", "--qat", "--init", "{teacher}"), 1, ("--qat", "student", "'teacher'"),
+         None, _no_run),
+    Case("train-init-missing", (*TRAIN, "--out", "{tmp}/run", "--init", "{tmp}/nope.pt"), 1,
+         ("--init", "nope.pt", "does not exist"), None, _no_run),
+    Case("train-init-is-a-folder", (*TRAIN, "--out", "{tmp}/run", "--init", "{tmp}"), 1,
+         ("--init", "is a folder"), None, _no_run),
+    Case("train-init-is-h5", (*TRAIN, "--out", "{tmp}/run", "--qat", "--init", "{seq}"), 1,
+         ("--init", "an hdf5 file", "not a had-snn checkpoint"), None, _no_run),
+    Case("train-init-is-teacher", (*TRAIN, "--out", "{tmp}/run", "--qat", "--init", "{teacher}"), 1,
+         ("--init", "holds a 'teacher' model"), None, _no_run),
 ]
