@@ -82,8 +82,14 @@ def run_lava(
     spikes: np.ndarray,
     timeout_s: float | None = None,
     progress: Callable[[dict], None] | None = None,
+    mode: str = "reset",
 ) -> dict[str, np.ndarray]:
     """Run ``spikes`` (T, B, C, H, W) through the netx network in Lava; returns the runner's arrays.
+
+    ``mode="reset"``: each of the B windows runs as given in a fresh Lava graph (append the flush steps yourself);
+    ``mode="stream"``: the B windows are consecutive frames of one stream, run in one graph without reset, then L
+    zero drain steps (L = synaptic layers): outputs (B * T + L, 1, ...), as ``LoihiEmulator.run`` on
+    ``lava_runner.stream_of(spikes, L)``.
 
     Keys: ``spikes_<i>`` per synaptic layer, ``v_out``, ``layer_names``, per-sample ``build_s``, ``first_step_s``
     (compile + step 1), ``run_s`` (steps 2..T), ``read_s``, ``stop_s`` and, measured here, ``wall_s`` (the whole
@@ -92,6 +98,8 @@ def run_lava(
     (dicts, see :mod:`had_snn.hardware.lava_runner`) as they happen. Raises :class:`LavaUnavailable`,
     :class:`LavaRunFailed` or ``TimeoutError``.
     """
+    if mode not in ("reset", "stream"):
+        raise ValueError(f"Lava mode must be 'reset' or 'stream', got {mode!r}")
     python = find_lava_python()
     t_launch = time.perf_counter()
     startup_s: float | None = None
@@ -101,7 +109,8 @@ def run_lava(
         np.savez(inp, spikes=np.asarray(spikes, dtype=np.uint8))
         with open(err_path, "w+") as err:
             proc = subprocess.Popen(
-                [str(python), "-u", "-m", "had_snn.hardware.lava_runner", str(net_path), str(inp), str(out)],
+                [str(python), "-u", "-m", "had_snn.hardware.lava_runner", "--mode", mode, str(net_path),
+                 str(inp), str(out)],
                 stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,  # its own process group: a kill also ends Lava's worker processes
             )

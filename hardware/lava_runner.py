@@ -2,9 +2,12 @@
 
 Only runs inside the Python 3.10 Lava venv::
 
-    python -m had_snn.hardware.lava_runner NET.h5 INPUT.npz OUT.npz
+    python -m had_snn.hardware.lava_runner NET.h5 INPUT.npz OUT.npz [--mode reset|stream]
 
-``INPUT.npz`` holds ``spikes`` (T, B, C, H, W) of 0/1. Each sample runs in a fresh process graph: a source
+``INPUT.npz`` holds ``spikes`` (T, B, C, H, W) of 0/1. ``--mode reset`` (default): each of the B samples runs as
+given (the caller appends any flush steps) in a fresh process graph. ``--mode stream``: the B samples are consecutive
+frames of ONE stream, run in one graph without reset: B * T steps, then L zero "drain" steps (L = synaptic layers)
+so the read-out sees the last frame; the outputs then have B * T + L steps and one sample. A graph is a source
 ``RingBuffer`` -> per layer a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as netx does) or
 ``Dense`` + ``LIF``, a sink ``RingBuffer`` on every LIF's spikes and a ``Monitor`` on the last LIF's ``v``. ``OUT.npz``
 gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network order), ``v_out`` (T, B, C, H, W),
@@ -150,9 +153,23 @@ def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progr
 TIMING_KEYS = ("build_s", "first_step_s", "run_s", "read_s", "stop_s")
 
 
+MODES = ("reset", "stream")
+
+
+def stream_of(spikes: np.ndarray, drain_steps: int) -> np.ndarray:
+    """Windows (T, B, C, H, W) as one stream (B * T + drain_steps, 1, C, H, W): window b fills steps [bT, bT + T),
+    then ``drain_steps`` zero steps."""
+    n_steps, batch = spikes.shape[:2]
+    frames = np.ascontiguousarray(np.swapaxes(spikes, 0, 1)).reshape(batch * n_steps, 1, *spikes.shape[2:])
+    return np.concatenate([frames, np.zeros((drain_steps, 1, *spikes.shape[2:]), frames.dtype)])
+
+
 def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
-             progress: Progress | None = None) -> None:
-    """Run every sample of ``input_path`` through the network and write ``out_path`` atomically."""
+             progress: Progress | None = None, mode: str = "reset") -> None:
+    """Run the samples of ``input_path`` through the network (``mode`` reset: each in a fresh graph; stream: all as
+    one stream plus the drain, see the module docstring) and write ``out_path`` atomically."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     layers, _ = read_netx(net_path)
     with np.load(input_path) as f:
         if "spikes" not in f:
@@ -160,6 +177,9 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
         spikes = f["spikes"]
     if spikes.ndim != 5 or tuple(spikes.shape[2:]) != tuple(layers[0].shape):
         raise ValueError(f"{input_path}: spikes must be (T, B, {layers[0].shape}), got {spikes.shape}")
+    synaptic = [layer for layer in layers if layer.has_synapse]
+    if mode == "stream":
+        spikes = stream_of(spikes, len(synaptic))
     if progress is not None:
         progress({"event": "start", "samples": int(spikes.shape[1]), "steps": int(spikes.shape[0])})
     results = []
@@ -169,7 +189,7 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
             progress({"event": "sample_done", "sample": b, **{k: results[-1][k] for k in TIMING_KEYS}})
     out = {f"spikes_{i + 1}": np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))}
     out["v_out"] = np.stack([r["v_out"] for r in results], 1)
-    synaptic = [layer for layer in layers if layer.has_synapse]
+    out["mode"] = np.array(mode)
     out["layer_names"] = np.array([s.name or f"{s.type}{i}" for i, s in enumerate(synaptic, start=1)])
     for key in TIMING_KEYS:
         out[key] = np.array([r[key] for r in results])
@@ -182,10 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("net", help="netx HDF5 file")
     parser.add_argument("input", help="npz with 'spikes' (T, B, C, H, W)")
     parser.add_argument("out", help="output npz")
+    parser.add_argument("--mode", choices=MODES, default="reset",
+                        help="reset: each sample in a fresh graph, as given; stream: the samples are consecutive "
+                             "frames of one stream (one graph, no reset), followed by L drain steps")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stdout")
     args = parser.parse_args(argv)
     try:
-        run_file(args.net, args.input, args.out, progress=None if args.quiet else emit)
+        run_file(args.net, args.input, args.out, progress=None if args.quiet else emit, mode=args.mode)
     except (ValueError, FileNotFoundError) as exc:
         print(f"lava_runner: error: {exc}", file=sys.stderr)
         return 1

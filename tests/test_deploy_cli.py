@@ -77,7 +77,7 @@ def test_compare_runs_reports_first_mismatch() -> None:
 def test_compare_exits_nonzero_when_lava_differs(net, monkeypatch, capsys) -> None:
     """A doctored 'Lava' (the emulator with one flipped spike) makes --compare fail with the table and exit 3."""
 
-    def fake_run_lava(path, spikes, timeout_s=None, progress=None):
+    def fake_run_lava(path, spikes, timeout_s=None, progress=None, mode="reset"):
         res = LoihiEmulator(net["layers"]).run(spikes)
         out = {f"spikes_{i}": s.numpy().copy() for i, s in enumerate(res.spikes, start=1)}
         out["spikes_2"][4, 1, 0, 0, 0] ^= True
@@ -177,6 +177,48 @@ def test_convert_deploy_energy_share_one_step_count(tmp_path, firing_tiny_studen
     md = (tmp_path / "en" / "report.md").read_text()
     assert "9 steps (3 input + 6 pipeline fill) x" in md and "included in the steps above" in md
     assert "not included" not in md
+
+
+def test_stream_mode_runs_the_windows_as_one_stream_and_bills_frames(net) -> None:
+    out = net["dir"] / "stream"
+    assert main(["deploy", str(net["dir"]), "--input", str(net["win"]), "--mode", "stream", "--out", str(out)]) == 0
+    emu = LoihiEmulator(net["layers"])
+    fill, x = emu.fill_steps, net["spikes"]  # 2 windows of 3 steps -> one stream of 6 steps + 5 drain steps
+    stream = torch.cat([torch.as_tensor(x[:, 0:1]), torch.as_tensor(x[:, 1:2]), torch.zeros((fill, 1, *x.shape[2:]),
+                                                                                            dtype=torch.uint8)])
+    ref = emu.run(stream)
+    with np.load(out / "outputs.npz") as f:
+        np.testing.assert_array_equal(f["v_out"], ref.v_out.numpy())
+        for i, s in enumerate(ref.spikes, start=1):
+            np.testing.assert_array_equal(f[f"spikes_{i}"], s.numpy())
+        # frame k's read-out = the stream's v at steps [3k + L, 3k + L + 3), the same as streaming run_aligned
+        state, aligned = emu.zero_state(1), []
+        for k in range(2):
+            res = emu.run_aligned(x[:, k:k + 1], state)
+            state = res.state
+            aligned.append(res.readout_v)
+        np.testing.assert_array_equal(f["v_aligned"], torch.cat(aligned, dim=1).numpy())
+        assert not np.array_equal(f["v_aligned"][:, 1], emu.run_aligned(x[:, 1:2]).readout_v[:, 0].numpy())
+    counts = json.loads((out / "counts.json").read_text())
+    assert (counts["steps"], counts["input_steps"], counts["frames"]) == (3, 3, 2)  # each frame billed its 3 steps
+    n_in = sum(lay["in_spikes"] for lay in counts["layers"][:1])
+    assert n_in == int(ref.counts["input_spikes"][0, :6].sum())
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["mode"], summary["steps"], summary["batch"], summary["frames"]) == ("stream", 11, 1, 2)
+    assert summary["billed_steps_per_frame"] == 3
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not LAVA_OK, reason=f"Lava venv unavailable: {LAVA_REASON}")
+def test_compare_stream_with_lava_is_identical(net, capsys) -> None:
+    """Two windows of 3 steps as one Lava stream (one graph, 6 + 5 drain steps) against the emulator's stream."""
+    out = net["dir"] / "cmp_stream"
+    assert main(["deploy", str(net["dir"]), "--input", str(net["win"]), "--compare", "--mode", "stream", "--out",
+                 str(out), "--no-progress"]) == 0
+    result = json.loads((out / "compare.json").read_text())
+    assert result["identical"] and result["mode"] == "stream" and (result["steps"], result["samples"]) == (11, 1)
+    assert sum(r["lava_spikes"] for r in result["layers"]) > 0
+    assert "one stream of 11 steps (2 frames x 3 steps + 5 drain)" in capsys.readouterr().out
 
 
 @pytest.mark.lava

@@ -81,3 +81,27 @@ def test_quantised_student_search_window_agrees(tmp_path) -> None:
     spikes = random_spikes(3, 10, 1, qnet.layers[0].shape, rate=0.3)
     res = _assert_identical(qnet.layers, spikes, tmp_path)
     assert [s.any().item() for s in res["emu"].spikes[:3]] == [True, True, True]
+
+
+def test_stream_mode_agrees_with_the_emulator_stream(tmp_path) -> None:
+    """Three frames in one Lava graph without reset (then the drain) equal the emulator's continuous run, and each
+    frame's streaming ``run_aligned`` read-out is Lava's read-out at that frame's place in the stream."""
+    from had_snn.hardware.lava_runner import stream_of
+
+    layers = random_network(2, vth_range=(1, 60))
+    write_netx(tmp_path / "net.h5", layers)
+    frames = random_spikes(12, 4, 3, layers[0].shape, rate=0.3)
+    lava = run_lava(tmp_path / "net.h5", frames, timeout_s=300, mode="stream")
+    emu = LoihiEmulator(layers)
+    fill = emu.fill_steps
+    ref = emu.run(stream_of(frames, fill))
+    assert lava["v_out"].shape[:2] == (3 * 4 + fill, 1) and str(lava["mode"]) == "stream"
+    for i, s in enumerate(ref.spikes, start=1):
+        np.testing.assert_array_equal(lava[f"spikes_{i}"], s.numpy(), err_msg=f"layer {i}")
+    np.testing.assert_array_equal(lava["v_out"], ref.v_out.numpy())
+    state = emu.zero_state(1)
+    for k in range(3):
+        res = emu.run_aligned(frames[:, k:k + 1], state)
+        state = res.state
+        np.testing.assert_array_equal(res.readout_v.numpy(), lava["v_out"][4 * k + fill:4 * k + fill + 4])
+    assert all(s.any() for s in ref.spikes[:-1])

@@ -1,8 +1,11 @@
 """``had-snn deploy``: run a converted network (netx HDF5) in Lava, in the bit-exact torch emulator, or in both.
 
-Every window runs as the tracker runs it: its T input steps, then L zero steps (the pipeline fill, one per synaptic
-layer, :func:`had_snn.hardware.netx.frame_steps`), so the read-out sees every input step; outputs and counts have
-T + L steps. ``--compare`` runs Lava and the emulator on the same windows and writes the per-layer mismatch table.
+``--mode reset`` (default): every window runs as the tracker's reset mode runs it, from the zero state: its T input
+steps, then L zero steps (the pipeline fill, one per synaptic layer, :func:`had_snn.hardware.netx.frame_steps`), so
+the read-out sees every input step; outputs and counts have T + L steps. ``--mode stream``: the B windows are
+consecutive frames of one stream, as the chip runs continuously: B * T steps without reset, then L drain steps;
+outputs have B * T + L steps (one sample) and each frame is billed its T steps. ``--compare`` runs Lava and the
+emulator on the same input and writes the per-layer mismatch table.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="npz with an array 'spikes' or 'search_spikes' of 0/1 spikes (T, B, C, H, W), e.g. from "
                              "`had-snn windows`: B windows of T steps. Each window runs its T steps, then L zero steps "
                              "(the pipeline fill, one per synaptic layer) so the read-out sees every input step; "
-                             "outputs and counts have T + L steps")
+                             "outputs and counts have T + L steps (--mode reset)")
+    parser.add_argument("--mode", choices=("reset", "stream"), default="reset",
+                        help="reset (default): each window from the zero state, T + L steps; stream: the B windows "
+                             "are consecutive frames of one stream (no reset, no per-frame flush): B * T steps, then "
+                             "L drain steps; outputs have B * T + L steps and one sample, counts.json bills each "
+                             "frame its T steps")
     parser.add_argument("--backend", choices=("lava", "emulator"), default="emulator",
                         help="emulator (default): the bit-exact torch emulator (--device); lava: Lava 0.10 "
                              "Loihi2SimCfg(select_tag='fixed_pt') in the .venv-lava Python 3.10 venv "
@@ -51,7 +59,7 @@ def _network_file(net: Path) -> Path:
     return net
 
 
-def _lava_progress(n_windows: int, n_steps: int, enabled: bool):
+def _lava_progress(n_windows: int, n_steps: int, enabled: bool, stream: bool = False):
     """A tqdm bar over windows x steps fed by the runner's events; returns (callback, bar)."""
     from tqdm import tqdm
 
@@ -65,7 +73,8 @@ def _lava_progress(n_windows: int, n_steps: int, enabled: bool):
         elif kind == "phase":
             what = {"build": "building the process graph", "compile": "compiling + step 1", "run": "running",
                     "read": "reading results back"}.get(event["phase"], event["phase"])
-            bar.set_postfix_str(f"window {event['sample'] + 1}/{n_windows}: {what}")
+            where = "stream" if stream else f"window {event['sample'] + 1}/{n_windows}"
+            bar.set_postfix_str(f"{where}: {what}")
         elif kind == "step":
             bar.update(1)
 
@@ -78,9 +87,25 @@ def _describe_lava_timing(t: dict[str, float]) -> str:
             f"{t['read_s']:.1f} s, stop {t['stop_s']:.1f} s, other {t['other_s']:.1f} s)")
 
 
-def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float) -> dict:
+def _aligned_readout(v_out, n_input: int, n_frames: int, fill: int, stream: bool):
+    """The read-out ``v`` of every input step, (T, frames, C, H, W): chip step t + L of each window (reset), or of
+    each frame's place in the stream (frame k's input step t is chip step kT + t)."""
+    import numpy as np
+
+    if not stream:
+        return v_out[fill:fill + n_input]
+    return np.stack([v_out[k * n_input + fill:(k + 1) * n_input + fill, 0] for k in range(n_frames)], axis=1)
+
+
+def _frame_counts(counts, n_input: int, n_frames: int):
+    """Stream counts (L, frames * T + L, 1) as (L, T, frames): each frame's T committed steps (the drain is not
+    billed: on the chip the next frame follows)."""
+    return counts[:, :n_frames * n_input, 0].reshape(counts.shape[0], n_frames, n_input).transpose(0, 2, 1)
+
+
+def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float, v_aligned) -> dict:
     arrays = {f"spikes_{i}": s for i, s in enumerate(layer_spikes, start=1)}
-    arrays.update(v_out=v_out, **{f"count_{k}": v for k, v in counts.items()})
+    arrays.update(v_out=v_out, v_aligned=v_aligned, **{f"count_{k}": v for k, v in counts.items()})
     if readout_scale:
         arrays["readout_float"] = v_out / readout_scale
     return arrays
@@ -121,26 +146,30 @@ def run(args: argparse.Namespace) -> int:
 
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.hardware.energy import counts_from_emulator
+    from had_snn.hardware.lava_runner import stream_of
     from had_snn.util.atomic import atomic_path, write_json_atomic
 
     emu = LoihiEmulator(layers, device=args.device)
-    n_input, fill = int(spikes.shape[0]), emu.fill_steps
-    flushed = emu.flushed(spikes).numpy().astype(np.uint8)
-    n_steps, batch = flushed.shape[:2]
+    n_input, n_frames, fill = int(spikes.shape[0]), int(spikes.shape[1]), emu.fill_steps
+    stream = args.mode == "stream"
+    # what the chip runs: per window T + L steps (reset), or the windows back to back then L drain steps (stream)
+    chip_input = stream_of(spikes, fill) if stream else emu.flushed(spikes).numpy().astype(np.uint8)
+    n_steps, batch = chip_input.shape[:2]
     timing: dict[str, dict[str, float]] = {}
     results: dict[str, tuple[list, np.ndarray]] = {}
     with run_folder_lock(out):
         if mode in ("emulator", "compare"):
             t0 = time.perf_counter()
-            r = emu.run(flushed)
+            r = emu.run(chip_input)
             timing["emulator"] = {"wall_s": time.perf_counter() - t0}
             results["emulator"] = ([s.cpu().numpy() for s in r.spikes], r.v_out.cpu().numpy())
         if use_lava:
             from had_snn.hardware.deploy import lava_timing, run_lava
 
-            on_event, bar = _lava_progress(batch, n_steps, not args.no_progress)
+            on_event, bar = _lava_progress(batch, n_steps, not args.no_progress, stream)
             try:
-                res = run_lava(h5, flushed, timeout_s=args.timeout_s, progress=on_event)
+                res = run_lava(h5, spikes if stream else chip_input, timeout_s=args.timeout_s, progress=on_event,
+                               mode=args.mode)
             finally:
                 bar.close()
             timing["lava"] = lava_timing(res)
@@ -148,11 +177,14 @@ def run(args: argparse.Namespace) -> int:
                                res["v_out"])
         primary = "lava" if use_lava else "emulator"
         layer_spikes, v_out = results[primary]
-        counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(flushed), layer_spikes).items()}
+        counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(chip_input), layer_spikes).items()}
         for name, (sp, v) in results.items():
             target = out / ("outputs.npz" if name == primary else f"outputs_{name}.npz")
             with atomic_path(target) as tmp:
-                np.savez_compressed(tmp, **_outputs(sp, v, counts if name == primary else {}, readout_scale))
+                np.savez_compressed(tmp, **_outputs(sp, v, counts if name == primary else {}, readout_scale,
+                                                    _aligned_readout(v, n_input, n_frames, fill, stream)))
+        # billed per frame: reset T + L steps (every window's own run), stream the T committed steps of each frame
+        billed = {k: _frame_counts(v, n_input, n_frames) for k, v in counts.items()} if stream else counts
         verdict = None
         if mode == "compare":
             from had_snn.hardware.compare import compare_markdown, compare_runs
@@ -160,27 +192,30 @@ def run(args: argparse.Namespace) -> int:
 
             verdict = compare_runs(emu.layer_names, results["lava"][0], results["emulator"][0], results["lava"][1],
                                    results["emulator"][1])
-            verdict.update(network=str(h5), input=str(args.input), input_steps=n_input, pipeline_fill_steps=fill)
+            verdict.update(network=str(h5), input=str(args.input), input_steps=n_input, pipeline_fill_steps=fill,
+                           mode=args.mode)
             write_json_atomic(out / "compare.json", verdict)
             write_text_atomic(out / "compare.md", compare_markdown(verdict))
         summary = {
-            "backend": mode, "network": str(h5), "input": str(args.input), "steps": int(n_steps),
-            "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(batch),
+            "backend": mode, "mode": args.mode, "network": str(h5), "input": str(args.input), "steps": int(n_steps),
+            "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(batch), "frames": n_frames,
+            "billed_steps_per_frame": n_input if stream else n_input + fill,
             "timing_s": timing,
             "timing_note": "lava.wall_s is the real time of the Lava subprocess (Python 3.10 process start and "
                            "imports, per window: graph build, compile + step 1, remaining steps, read-back, stop); "
                            "the parts are summed over windows. emulator.wall_s is the emulator run alone.",
             "command_wall_s": time.perf_counter() - t_start,
             "layers": emu.layer_names,
-            "counts_per_sample": {k: (v.sum(axis=(1, 2)) / batch).tolist() for k, v in counts.items()},
+            "counts_per_frame": {k: (v.sum(axis=(1, 2)) / n_frames).tolist() for k, v in billed.items()},
         }
         if verdict is not None:
             summary["identical"] = verdict["identical"]
         write_json_atomic(out / "summary.json", summary)
         # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
-        write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, counts, input_steps=n_input))
+        write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, billed, input_steps=n_input))
     rates = [float(s.mean()) for s in layer_spikes]
-    head = f"{n_steps} steps ({n_input} input + {fill} pipeline fill) x {batch} windows"
+    head = (f"one stream of {n_steps} steps ({n_frames} frames x {n_input} steps + {fill} drain)" if stream else
+            f"{n_steps} steps ({n_input} input + {fill} pipeline fill) x {batch} windows")
     for name, t in timing.items():
         took = _describe_lava_timing(t) if name == "lava" else f"{t['wall_s']:.2f} s"
         print(f"{name}: {head} in {took}")

@@ -150,6 +150,7 @@ CASES = [
     Case("dep-out-is-a-file", (*DEPLOY, "--out", "{tmp}/taken"), 1, ("--out", "taken", "is a file"),
          setup=_out_file, check=_file_kept),
     Case("dep-unknown-backend", (*DEPLOY, "--backend", "loihi"), 2, ("--backend", "invalid choice"), setup=_net),
+    Case("dep-unknown-mode", (*DEPLOY, "--mode", "continuous"), 2, ("--mode", "invalid choice", "stream"), setup=_net),
     Case("dep-timeout-not-positive", (*DEPLOY, "--backend", "lava", "--timeout-s", "0"), 1, ("--timeout-s", "> 0"),
          setup=_net_and(spikes=_good_spikes()), check=lambda env: None),
     Case("dep-convert-template-not-npz", ("convert", "{student}", "--out", "{tmp}/conv", "--template",
