@@ -295,14 +295,16 @@ def stream_frame_counts(counts: dict[str, Any], input_steps: int) -> dict[str, n
 
 
 def count_modes(emulator: Any, frames: Any, modes: Sequence[str] = MODES) -> dict[str, dict[str, Any]]:
-    """Counts-file objects per mode for ``frames`` (F, T, B, C, H, W) 0/1 spikes: B streams of F consecutive frames.
+    """Counts-file objects per mode for ``frames`` (F, T, B, C, H, W) 0/1 spikes: B streams of F consecutive frames,
+    billed as :meth:`~had_snn.conversion.emulator.LoihiEmulator.run_aligned` runs them.
 
-    ``reset``: each frame runs T + L steps from the zero state (its input then the emulator's ``fill_steps`` zero
-    steps). ``stream``: each stream runs its F x T steps continuously from the zero state, and frame k bills its
-    steps [kT, kT + T). ``emulator`` is a :class:`had_snn.conversion.emulator.LoihiEmulator`."""
+    ``reset``: each frame runs T + L steps from the zero state (its input then L zero steps), all billed.
+    ``stream``: each stream runs its frames one after another from the zero state without reset or flush, and frame
+    k bills the T steps [kT, kT + T) it commits. ``emulator`` is a :class:`~had_snn.conversion.emulator.LoihiEmulator`.
+    """
     import torch
 
-    x = torch.as_tensor(frames)
+    x = torch.as_tensor(np.asarray(frames) if isinstance(frames, np.ndarray) else frames)
     if x.dim() != 6:
         raise ValueError(f"frames must be (frames, steps, streams, C, H, W), got {tuple(x.shape)}")
     n_frames, n_steps, batch = x.shape[:3]
@@ -310,11 +312,14 @@ def count_modes(emulator: Any, frames: Any, modes: Sequence[str] = MODES) -> dic
     for mode in modes:
         if mode == "reset":
             windows = x.permute(1, 0, 2, 3, 4, 5).reshape(n_steps, n_frames * batch, *x.shape[3:])
-            res = emulator.run(emulator.flushed(windows))
-            arrays = {k: v.cpu().numpy() for k, v in res.counts.items()}
+            arrays = {k: v.cpu().numpy() for k, v in emulator.run_aligned(windows).counts.items()}
         elif mode == "stream":
-            res = emulator.run(x.reshape(n_frames * n_steps, batch, *x.shape[3:]))
-            arrays = stream_frame_counts({k: v.cpu().numpy() for k, v in res.counts.items()}, n_steps)
+            state, per_frame = emulator.zero_state(batch), []
+            for k in range(n_frames):
+                res = emulator.run_aligned(x[k], stream=state)
+                state = res.state
+                per_frame.append({name: v.cpu().numpy() for name, v in res.counts.items()})
+            arrays = {name: np.concatenate([c[name] for c in per_frame], axis=2) for name in per_frame[0]}
         else:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         out[mode] = counts_from_emulator(emulator.layer_names, arrays, input_steps=n_steps, mode=mode)

@@ -262,8 +262,9 @@ def _frames(n_frames: int, n_steps: int, streams: int, shape, seed: int):
 
 
 def test_billing_per_mode_equals_the_emulators_counted_operations() -> None:
-    """Reset bills each frame's T + L steps from the zero state, stream the T steps each frame commits to one
-    continuous run; both equal the emulator's own counters on those runs."""
+    """count_modes (run_aligned per frame: reset, and stream with the state carried) bills reset = each frame's T + L
+    steps from the zero state, stream = the T steps each frame commits to one continuous run: both equal the
+    emulator's own counters of plain runs (flushed frames; all frames concatenated)."""
     import torch
 
     from had_snn.conversion.emulator import LoihiEmulator
