@@ -33,7 +33,7 @@ from torch import nn
 
 from had_snn.conversion.fold import bn_scale_shift, fold_conv_bn
 from had_snn.hardware import cuba
-from had_snn.hardware.netx import CubaNeuron, NetxLayer, conv_output_size, int_pair, relay_neuron, validate_layers
+from had_snn.hardware.netx import CubaNeuron, NetxLayer, conv_output_size, int_pair, validate_layers
 
 FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; docs/loihi.md)
 
@@ -207,7 +207,7 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
 def quantize_float_layers(layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
                           chip_faithful: bool = True) -> QuantizedNetwork:
     """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W)."""
-    netx = [NetxLayer(type="input", shape=tuple(in_shape), neuron=relay_neuron(), name="input")]
+    netx = [NetxLayer(type="input", shape=tuple(in_shape), name="input")]  # spike input: its shape only
     scales, reports = [], []
     shape = tuple(in_shape)
     for layer in layers:

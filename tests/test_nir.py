@@ -55,9 +55,19 @@ def test_snntorch_import_reproduces_float_student(exported) -> None:
         expected = ref["spikes"][ours]
         assert expected.sum() > 0, f"{ours} should spike for the comparison to mean something"
         assert torch.equal(x, expected), f"{name}: {int((x != expected).sum())} spikes differ"
-    # read-out (alpha = beta = 0): membrane == its conv output, which snntorch reproduces
-    membrane = net["head_3_conv"](x.flatten(0, 1)).unflatten(0, x.shape[:2])
-    torch.testing.assert_close(membrane, ref["membrane"], atol=1e-5, rtol=1e-5)
+    # read-out: the non-spiking layer's membrane (its decays on the chip grid: beta = 1/4096, the largest vDecay)
+    lif = net["head_3_lif"]
+    lif.reset_hidden()
+    cur = net["head_3_conv"](x.flatten(0, 1)).unflatten(0, x.shape[:2])
+    membrane = []
+    for t in range(cur.shape[0]):
+        lif(cur[t])
+        membrane.append(lif.mem.clone())
+    membrane = torch.stack(membrane)
+    torch.testing.assert_close(membrane[1:], ref["membrane"][1:], atol=1e-5, rtol=1e-5)
+    # step 0: the Loihi-faithful read-out's voltage bias has run since chip step 0 (L steps of pre-roll at beta =
+    # 1/4096), which NIR's graph (no delay) cannot say: b (1 + 1/4096 + ...) vs b, the documented limit
+    torch.testing.assert_close(membrane[0], ref["membrane"][0], atol=1e-5, rtol=1 / 4095)
 
 
 def test_norse_loads_and_its_convs_match(exported) -> None:

@@ -105,6 +105,21 @@ def test_fixed_point_student_and_converted_netx_agree(work, converted, tmp_path)
     assert (meta_fx["kind"], meta_nx["kind"]) == ("student-fixed-point", "student-netx")
     assert meta_nx["source"] == str(work["student"]) and meta_nx["weight_percentile"] == 100.0
     assert not meta_fx["silent_template"]
+    assert (meta_fx["loihi_mode"], meta_fx["crop_lag_frames"], meta_fx["billed_steps_per_frame"]) == ("reset", 1, 10)
+
+
+def test_converted_netx_tracks_in_streaming_mode(work, converted, tmp_path, capsys) -> None:
+    """--loihi-mode stream: T steps billed per frame, the crop lags by 1 + ceil(L / T) frames; track.json says so."""
+    capsys.readouterr()
+    assert main(_track(work, tmp_path / "st", "--checkpoint", str(converted), "--loihi-mode", "stream")) == 0
+    assert "Loihi mode stream: 4 steps billed per frame" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "st" / "track.json").read_text())
+    assert (meta["loihi_mode"], meta["crop_lag_frames"], meta["billed_steps_per_frame"]) == ("stream", 3, 4)
+    boxes = read_otb(tmp_path / "st" / "boxes.txt")
+    assert len(boxes) == 6 and np.isfinite(boxes).all()
+    meta_float = tmp_path / "fl"
+    assert main(_track(work, meta_float, "--checkpoint", str(work["student"]))) == 0
+    assert json.loads((meta_float / "track.json").read_text())["loihi_mode"] is None
 
 
 def test_netx_that_disagrees_with_its_source_is_refused(work, converted, tmp_path, capsys) -> None:

@@ -2,7 +2,8 @@
 
 A tracker is ``[NAME=]PATH`` or ``static``. PATH is a checkpoint written by ``had-snn train`` (a run folder means
 its ``best.pt``, else its ``last.pt``) or a converted network (a ``had-snn convert`` output folder or its
-``student.h5``), which tracks in Loihi fixed point through the bit-exact emulator. Each tracker's T (spike steps per
+``student.h5``), which tracks in Loihi fixed point through the bit-exact emulator (``--loihi-mode reset|stream``).
+Each tracker's T (spike steps per
 window) and crop sizes come from its checkpoint (:func:`had_snn.tracking.online.checkpoint_crop`, as ``had-snn
 track``); ``--steps`` overrides T for every tracker and the output says so. Boxes go to ``OUT/boxes/NAME/`` (NAME
 defaults to the run folder's name); a different tracker under a name that already has boxes in ``OUT`` is refused
@@ -48,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="student time steps T per frame interval (default: each checkpoint's training config, "
                              "else 8); overriding a checkpoint's T is reported")
+    parser.add_argument("--loihi-mode", choices=("reset", "stream"), default=None,
+                        help="how the emulated chip runs the frames of every converted network among the trackers: "
+                             "reset (default; each frame T + L steps from the zero state) or stream (continuous, T "
+                             "steps per frame; a frame's crop follows the newest box whose read-out was complete)")
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:N or auto (CUDA when available; falls back to CPU with a warning); "
                              "default cpu")
@@ -87,9 +92,10 @@ def default_tracker_name(given: Path, resolved: Path) -> str:
 
 
 def build_trackers(specs: list[str], window_influence: float, steps: int | None, device: str,
-                   box_update: BoxUpdate | None = None) -> list:
+                   box_update: BoxUpdate | None = None, loihi_mode: str | None = None) -> list:
     """Trackers for ``--tracker`` specs, each with its crop from its checkpoint (:func:`checkpoint_crop`), an
-    ``identity`` (the file's hash) and a fingerprint of identity and settings; prints one line per tracker."""
+    ``identity`` (the file's hash) and a fingerprint of identity and settings; prints one line per tracker.
+    ``loihi_mode`` (``--loihi-mode``) applies to every converted network; it is refused when there is none."""
     from had_snn.evaluation.evaluate import file_fingerprint
     from had_snn.tracking.online import build_tracker, checkpoint_crop, open_checkpoint
     from had_snn.tracking.tracker import StaticTracker
@@ -110,15 +116,22 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
                 identity += f"+{file_fingerprint(ckpt.source)}"
             fingerprint = (f"{identity}:w={window_influence}:T={crop.student_steps}:crop="
                            + ",".join(f"{k}={v}" for k, v in sorted(crop.as_dict().items())))
-            tracker, _ = build_tracker(ckpt, crop, window_influence, box_update, device, name=name,
-                                       fingerprint=fingerprint)
+            mode = loihi_mode if ckpt.mode != "float" else None
+            tracker, facts = build_tracker(ckpt, crop, window_influence, box_update, device, name=name,
+                                           fingerprint=fingerprint, loihi_mode=mode)
             tracker.identity, tracker.source = identity, str(ckpt.path)
-            print(f"tracker {name}: {ckpt.describe()}; {crop_line}")
+            emulated = "" if "loihi_mode" not in facts else (
+                f"; Loihi mode {facts['loihi_mode']} ({facts['billed_steps_per_frame']} steps per frame, crop lag "
+                f"{facts['crop_lag_frames']} frame(s))")
+            print(f"tracker {name}: {ckpt.describe()}; {crop_line}{emulated}")
         if tracker.name in taken:
             raise ValueError(f"--tracker {spec}: the name {tracker.name!r} is already used by --tracker "
                              f"{taken[tracker.name]}; name them apart with --tracker NAME=PATH")
         taken[tracker.name] = spec
         trackers.append(tracker)
+    if loihi_mode is not None and not any(hasattr(t, "crop_lag_frames") for t in trackers):
+        raise ValueError(f"--loihi-mode {loihi_mode}: none of the trackers is a converted network (a `had-snn convert` "
+                         "output folder or its student.h5) run by the Loihi emulator")
     return trackers
 
 
@@ -135,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
-    trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update)
+    trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update, args.loihi_mode)
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")

@@ -4,7 +4,8 @@ The recording is any file :func:`had_snn.data.io.read_events` reads, a native HD
 (with APS frames when it has them). The tracker reports a box at every frame time of a recording with frames, else
 on a grid at ``--rate-hz`` (:mod:`had_snn.tracking.recording`); the checkpoint is a teacher or student ``.pt``, the
 student in Loihi fixed point (``--fixed-point``) or a ``student.h5`` written by ``had-snn convert``
-(:mod:`had_snn.tracking.online`). Writes ``boxes.txt`` (OTB), ``times_us.txt``, ``track.json`` and optionally a video.
+(:mod:`had_snn.tracking.online`); ``--loihi-mode reset|stream`` says how the emulated chip runs the frames.
+Writes ``boxes.txt`` (OTB), ``times_us.txt``, ``track.json`` and optionally a video.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-percentile", type=float, default=None,
                         help="with --fixed-point: |w| percentile mapped to the largest 8-bit weight (default 100, "
                              "as `had-snn convert`); a student.h5 uses the percentile it was converted at")
+    parser.add_argument("--loihi-mode", choices=("reset", "stream"), default=None,
+                        help="how the emulated chip runs the frames of a fixed-point student (--fixed-point or a "
+                             "student.h5): reset (default; each frame T + L steps from the zero state, L = one step "
+                             "per synaptic layer) or stream (continuous, T steps per frame, no reset; a frame's crop "
+                             "then follows the box of the newest frame whose read-out was complete when it started)")
     parser.add_argument("--sensor", type=positive_int, nargs=2, metavar=("W", "H"),
                         help="sensor size in px, for files that do not record it")
     parser.add_argument("--t0-us", type=int, default=None, metavar="T",
@@ -108,7 +114,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{crop_line}; {len(times)} outputs at "
           + ("the frame times" if times_from == "frames" else f"{1e6 / np.median(np.diff(times)):.4g} Hz")
           + f" from t = {int(times[0])} us; device {device}")
-    tracker, facts = build_tracker(ckpt, crop, args.window_influence, box_update, device, seq=seq, box=box)
+    tracker, facts = build_tracker(ckpt, crop, args.window_influence, box_update, device, seq=seq, box=box,
+                                   loihi_mode=args.loihi_mode)
+    if "loihi_mode" in facts:
+        print(f"Loihi mode {facts['loihi_mode']}: {facts['billed_steps_per_frame']} steps billed per frame; the crop "
+              f"of frame k follows the box of frame k - {facts['crop_lag_frames']}")
     if facts.get("silent_template"):
         print("warning: the template cut around --init gives an all-zero correlation kernel (no stage-3 spikes); "
               "the fixed-point tracker keeps the initial box", file=sys.stderr)
@@ -133,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 4), "fps": round(result.fps, 3) if math.isfinite(result.fps) else None,
         "device": device, "box_update": box_update.key(), "window_influence": args.window_influence,
         "silent_template": bool(facts.get("silent_template", False)),
+        "loihi_mode": facts.get("loihi_mode"), "crop_lag_frames": facts.get("crop_lag_frames"),
+        "billed_steps_per_frame": facts.get("billed_steps_per_frame"),
         "boxes": "boxes.txt", "times": "times_us.txt", "video": None if args.video is None else str(args.video),
     }
     if args.video is not None:

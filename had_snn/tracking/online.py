@@ -14,7 +14,8 @@ the ``student.h5`` of a ``had-snn convert`` output folder):
 
 :func:`checkpoint_crop` takes T (``--steps`` or the training config) and the crop geometry from the checkpoint,
 :func:`build_tracker` turns it into a :class:`~had_snn.tracking.tracker.ModelTracker` (an
-:class:`~had_snn.tracking.loihi.EmulatedTracker` for the fixed-point modes) and :func:`track_online` runs it:
+:class:`~had_snn.tracking.loihi.EmulatedTracker` for the fixed-point modes, reset or streaming) and
+:func:`track_online` runs it:
 ``initialize(seq, box)`` at the first output time, then ``update(k)`` once per output time. Nothing in the tracker
 needs the whole recording in advance: each ``update(k)`` reads only the events of window ``k``, so a live source that
 appends events and output times to the sequence can drive the same two calls.
@@ -151,7 +152,8 @@ def _source_path(path: Path, attrs: dict) -> Path:
 
 
 def layer_differences(ours: list, theirs: list, skip: tuple[str, ...] = ("xcorr",)) -> list[str]:
-    """Names and fields of the netx layers that differ (layers named in ``skip`` are not compared)."""
+    """Names and fields of the netx layers that differ (layers named in ``skip`` are not compared; an input layer's
+    legacy relay neuron, written by older versions, is not compared either)."""
     if len(ours) != len(theirs):
         return [f"{len(ours)} vs {len(theirs)} layers"]
     out = []
@@ -160,6 +162,8 @@ def layer_differences(ours: list, theirs: list, skip: tuple[str, ...] = ("xcorr"
             continue
         fields_ = []
         for f in ("type", "name", "shape", "stride", "padding", "dilation", "groups", "weight_exp", "neuron"):
+            if f == "neuron" and a.type == b.type == "input":
+                continue
             if getattr(a, f) != getattr(b, f):
                 fields_.append(f)
         for f in ("weight", "bias"):
@@ -286,14 +290,24 @@ def template_spikes(seq: Sequence, box: np.ndarray, crop: CropConfig) -> torch.T
 def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: float = 0.25,
                   box_update: BoxUpdate | None = None, device: str = "cpu", *, name: str | None = None,
                   fingerprint: str | None = None, seq: Sequence | None = None,
-                  box: np.ndarray | None = None) -> tuple[ModelTracker, dict[str, Any]]:
+                  box: np.ndarray | None = None, loihi_mode: str | None = None) -> tuple[ModelTracker, dict[str, Any]]:
     """The tracker for ``ckpt`` (named ``name``, default the run folder's name for a run file such as ``best.pt``,
     else the file stem) and facts worth reporting.
 
     The fixed-point modes quantise the correlation layer from each sequence's template as they track; given ``seq``
-    and its initial ``box``, the facts say whether that template is silent (``silent_template``).
+    and its initial ``box``, the facts say whether that template is silent (``silent_template``). ``loihi_mode``
+    (``--loihi-mode``: ``reset``, the default, or ``stream``) is how the emulated chip runs the frames
+    (:mod:`had_snn.tracking.loihi`); the facts give it with ``crop_lag_frames`` and ``billed_steps_per_frame``. It
+    is refused for a float checkpoint.
     """
+    from had_snn.tracking.loihi import check_mode
+
     name = name or (ckpt.path.resolve().parent.name if ckpt.path.name in RUN_FILES else ckpt.path.stem)
+    if loihi_mode is not None:
+        check_mode(loihi_mode)
+        if ckpt.mode == "float":
+            raise ValueError(f"--loihi-mode applies to the fixed-point student (--fixed-point or a converted "
+                             f"student.h5), not to the float {ckpt.model_kind} in {ckpt.path}")
     if ckpt.mode == "float":
         tracker = ModelTracker(ckpt.model, crop, window_influence, device=device, name=name,
                                fingerprint=fingerprint, box_update=box_update)
@@ -314,9 +328,11 @@ def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: f
     else:  # the netx layers (verified against the source when opened); scales and reports of the same quantisation
         fresh = base_network(student, ckpt.weight_percentile, kernel)
         qnet = QuantizedNetwork(list(ckpt.netx_layers), fresh.scales, fresh.reports)
-    emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device)
+    emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device, mode=loihi_mode or "reset")
     tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=name, fingerprint=fingerprint,
                               box_update=box_update)
+    facts.update(loihi_mode=emulated.mode, crop_lag_frames=tracker.crop_lag_frames,
+                 billed_steps_per_frame=emulated.billed_steps(crop.student_steps))
     return tracker, facts
 
 

@@ -234,13 +234,18 @@ class ModelTracker:
         self._template = crop_inputs(seq, 0, self._box, cfg.template_context, cfg.template_px, cfg)
         return self._box
 
-    @torch.no_grad()
     def update(self, k: int) -> np.ndarray:
         """Track one window: search frame ``k``'s window around the current estimate; returns the new box."""
+        return self._track_window(k, self._box)
+
+    @torch.no_grad()
+    def _track_window(self, k: int, crop_box: np.ndarray) -> np.ndarray:
+        """Search frame ``k``'s window in the crop around ``crop_box``, decode, and update the current estimate
+        (size damping against the current estimate); returns the new box."""
         if self._seq is None:
             raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
         cfg, seq, box = self.crop, self._seq, self._box
-        search = crop_inputs(seq, k, box, cfg.search_context, cfg.search_px, cfg)
+        search = crop_inputs(seq, k, crop_box, cfg.search_context, cfg.search_px, cfg)
         out = self.model(self._batch(self._template, search))
         region = tuple(search["region"].tolist())
         prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)

@@ -1,0 +1,113 @@
+"""The emulated (Loihi fixed-point) tracker in reset and streaming mode: billed steps, the streaming crop lag, and
+streaming read-outs equal to one continuous emulator run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from had_snn.data.synthetic import SynthConfig, generate_sequence
+from had_snn.models import build_model
+from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
+from had_snn.tracking.online import base_network, template_spikes
+from had_snn.tracking.tracker import crop_config_for, init_box
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def setup():
+    """A tiny synthetic sequence (6 frames, 64x48 px) and a tiny student whose convs are scaled so it fires."""
+    seq = generate_sequence(SynthConfig(width_px=64, height_px=48, duration_s=0.2, fps=30), seed=3,
+                            attributes=("fast_motion",), name="s")
+    torch.manual_seed(0)
+    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
+    with torch.no_grad():
+        for mod in student.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.weight.mul_(8)
+    crop = crop_config_for(student, STEPS)
+    from had_snn.conversion.quantize import template_kernel_for
+
+    kernel = template_kernel_for(student, template_spikes(seq, init_box(seq), crop))
+    assert kernel.abs().max() > 0, "the template must not be silent for these tests to mean something"
+    return seq, student, crop, base_network(student, 100.0, kernel)
+
+
+def _tracker(setup, mode: str) -> tuple[EmulatedTracker, list, list]:
+    """An emulated tracker in ``mode`` whose windows (search spikes, read-out) and crop boxes are recorded."""
+    seq, student, crop, qnet = setup
+    emulated = EmulatedStudent(student, qnet, mode=mode)
+    tracker = EmulatedTracker(emulated, crop)
+    windows, crops = [], []
+    run_window, track_window = emulated.run_window, tracker._track_window
+
+    def recording_run(search: torch.Tensor):
+        membrane, counts = run_window(search)
+        windows.append((search.clone(), membrane.clone()))
+        return membrane, counts
+
+    def recording_track(k: int, crop_box: np.ndarray) -> np.ndarray:
+        crops.append((k, crop_box.copy()))
+        return track_window(k, crop_box)
+
+    emulated.run_window, tracker._track_window = recording_run, recording_track
+    return tracker, windows, crops
+
+
+def test_reset_bills_t_plus_l_and_stream_bills_t_per_frame(setup) -> None:
+    seq = setup[0]
+    n_layers = 6  # backbone x3, xcorr, head x2
+    for mode, billed in (("reset", STEPS + n_layers), ("stream", STEPS)):
+        tracker, windows, _ = _tracker(setup, mode)
+        boxes = tracker.track(seq)
+        assert boxes.shape == (seq.num_frames, 4) and np.isfinite(boxes).all()
+        emulated = tracker.emulated
+        assert emulated.latency_steps == n_layers and emulated.billed_steps(STEPS) == billed
+        counts = emulated.counts()
+        assert counts["neuron_updates"].shape == (n_layers, billed, seq.num_frames - 1) == (
+            counts["synaptic_ops"].shape)
+        assert counts["synaptic_ops"].sum() > 0 and len(windows) == seq.num_frames - 1
+
+
+def test_stream_crop_lags_by_the_read_out_latency(setup) -> None:
+    seq = setup[0]
+    reset, _, reset_crops = _tracker(setup, "reset")
+    stream, _, stream_crops = _tracker(setup, "stream")
+    assert reset.crop_lag_frames == 1
+    assert stream.crop_lag_frames == 1 + math.ceil(6 / STEPS) == 3
+    for tracker, crops in ((reset, reset_crops), (stream, stream_crops)):
+        boxes = tracker.track(seq)
+        lag = tracker.crop_lag_frames
+        assert [k for k, _ in crops] == list(range(1, seq.num_frames))
+        for k, crop_box in crops:
+            np.testing.assert_array_equal(crop_box, boxes[max(0, k - lag)])
+    # the lag changes what the tracker sees: the streaming boxes are not the reset ones
+    assert not np.array_equal(reset.track(seq), stream.track(seq))
+
+
+def test_stream_read_outs_equal_one_continuous_emulator_run(setup) -> None:
+    seq = setup[0]
+    tracker, windows, _ = _tracker(setup, "stream")
+    tracker.track(seq)
+    emulated = tracker.emulated
+    fill = emulated.latency_steps
+    spikes = torch.cat([w for w, _ in windows])
+    flushed = torch.cat([spikes, torch.zeros((fill, *spikes.shape[1:]))])
+    v = emulated.emulator.run(flushed).v_out.double() / emulated.qnet.readout_scale
+    assert v.abs().max() > 0
+    for k, (_, membrane) in enumerate(windows):
+        expected = v[k * STEPS + fill:(k + 1) * STEPS + fill].mean(0).float()
+        torch.testing.assert_close(membrane, expected, rtol=0, atol=0)
+    # a second track starts from the zero state again: the same boxes
+    first = tracker.track(seq)
+    np.testing.assert_array_equal(first, tracker.track(seq))
+
+
+def test_unknown_mode_is_refused(setup) -> None:
+    _, student, _, qnet = setup
+    with pytest.raises(ValueError, match="--loihi-mode must be one of reset, stream"):
+        EmulatedStudent(student, qnet, mode="pipelined")
