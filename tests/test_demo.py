@@ -143,20 +143,37 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
         assert (run / link).exists(), f"report.md links to missing {link}"
     for png in pngs:
         _check_png(run / png)
-    for name in ("static", "teacher", "student", "student_had", "student_had_loihi"):
+    trackers = {"static", "teacher", "student", "student_had", "student_had_qat", "student_had_loihi",
+                "student_had_loihi_stream"}
+    for name in trackers:
         assert name in report
     results = json.loads((run / "eval" / "results.json").read_text())
-    assert set(results["trackers"]) == {"static", "teacher", "student", "student_had", "student_had_loihi"}
+    assert set(results["trackers"]) == trackers
     hw = json.loads((run / "hardware" / "report.json").read_text())
     assert hw["mapping"]["loihi1"]["total_cores"] >= 6 and hw["energy"]["ann_45nm"]["per_frame_uj"] > 0
+    # energy and latency billed per mode, from the emulated trackers' own counts: reset T + L, stream T steps
+    steps = 4  # demo_tiny.yaml: crop.student_steps
+    fill = hw["modes"]["reset"]["latency"]["pipeline_fill_steps"]
+    assert hw["modes"]["reset"]["latency"]["period_steps"] == steps + fill
+    assert hw["modes"]["stream"]["latency"]["period_steps"] == steps
+    for mode in ("reset", "stream"):
+        counts = json.loads((run / "eval" / f"emulator_counts_{mode}.json").read_text())
+        assert counts["mode"] == mode and counts["steps"] == hw["modes"][mode]["latency"]["steps"]
+        assert hw["modes"][mode]["latency"]["latency_steps"] == steps + fill
+    assert hw["chip_mode"] == hw["mode"] == "stream"
     quant = json.loads((run / "convert" / "quantization.json").read_text())
     assert [r["name"] for r in quant["layers"]][-1] == hw["layers"][-1]["name"]
-    for step in ("data", "teacher", "student", "student_had", "convert", "eval", "lava", "hardware", "report"):
+    for step in ("data", "teacher", "student", "student_had", "student_had_qat", "convert", "eval", "lava",
+                 "hardware", "report"):
         json.loads((run / step / STAMP_NAME).read_text())
     lava = json.loads((run / "lava" / STAMP_NAME).read_text())["outputs"]
     assert lava["status"] in ("identical", "skipped")  # "different" would be a bit-exactness failure
-    for ckpt in ("teacher", "student", "student_had"):
+    if lava["status"] == "identical":
+        assert {m: c["status"] for m, c in lava["modes"].items()} == {"reset": "identical", "stream": "identical"}
+    for ckpt in ("teacher", "student", "student_had", "student_had_qat"):
         assert (run / ckpt / "last.pt").stat().st_size > 0 and (run / ckpt / "config.yaml").is_file()
+    qat_cfg = (run / "student_had_qat" / "config.yaml").read_text()
+    assert "qat: true" in qat_cfg and str((run / "student_had" / "last.pt").resolve()) in qat_cfg
     assert (run / "demo_config.yaml").is_file()
     for path in _readme_demo_paths():  # the README's "What make demo produces" table
         assert (run / path).exists(), f"README.md says the demo writes {path}; {run / path} is missing"
@@ -164,10 +181,21 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert set(summary["tracking"]) == set(results["trackers"]) and summary["seed"] == 0
     assert summary["config"] == "experiments/configs/demo_tiny.yaml" and summary["machine"]["cpu_count"] >= 1
     assert summary["hardware"]["loihi1_cores"] == hw["mapping"]["loihi1"]["total_cores"]
+    loihi = summary["loihi"]
+    assert loihi["float_sr"] == summary["tracking"]["student_had_qat"]["SR"]
+    assert loihi["float_sr_before_qat"] == summary["tracking"]["student_had"]["SR"]
+    for mode, name in (("reset", "student_had_loihi"), ("stream", "student_had_loihi_stream")):
+        assert loihi["fixed_sr"][mode] == summary["tracking"][name]["SR"]
+        assert loihi["fixed_minus_float_sr"][mode] == pytest.approx(loihi["fixed_sr"][mode] - loihi["float_sr"],
+                                                                    abs=0.011)
+    assert set(loihi["spike_agreement"]) == {r["name"] for r in quant["float_vs_fixed"]["layers"]}
+    assert loihi["stream_crop_lag_frames"] >= 2
+    assert "1-point target" in report and "Per-layer spike agreement" in report
+    assert "| steps billed (= frame period) |" in report
 
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out
-    assert second.count(": cached, skipped") == 9
+    assert second.count(": cached, skipped") == 10
     assert "ran: none" in second
 
     # --resume-dir without --config continues with the saved (tiny) config: nothing recomputed or overwritten
@@ -278,9 +306,35 @@ def test_shipped_demo_configs_resolve() -> None:
         cfg = load_demo_config(CONFIG_DIR / name)
         had = cfg["train"]["student_had"]["config"]
         assert had["distill"]["mode"] == "had" and "distill" not in cfg["train"]["student"]["config"]
-        for tracker in ("teacher", "student", "student_had"):
+        for tracker in ("teacher", "student", "student_had", "student_had_qat"):
             t = cfg["train"][tracker]["config"]
             assert t["model_config"]["search_px"] == cfg["crop"]["search_px"] == t["data"]["crop"]["search_px"]
+        qat = cfg["train"]["student_had_qat"]["config"]
+        assert qat["model_config"]["qat"] is True and "init_from" in qat
+        assert {k: v for k, v in qat["model_config"].items() if k != "qat"} == had["model_config"]
+
+
+def test_demo_config_qat_section_errors(tmp_path: Path) -> None:
+    import yaml
+
+    from had_snn.demo.config import CONFIG_DIR, load_demo_config
+
+    raw = yaml.safe_load((CONFIG_DIR / "demo_tiny.yaml").read_text())
+    for name in ("teacher", "student", "student_had"):
+        raw["train"][name]["config"] = str(CONFIG_DIR / raw["train"][name]["config"])
+    bad = tmp_path / "demo.yaml"
+    raw["train"]["student_had_qat"] = {"config": "x.yaml"}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="student_had_qat must be a mapping with only 'overrides'"):
+        load_demo_config(bad)
+    raw["train"]["student_had_qat"] = {"overrides": {"model_config": {"loihi_faithful": False}}}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="loihi_faithful"):
+        load_demo_config(bad)
+    del raw["train"]["student_had_qat"]
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="train must define exactly .*student_had_qat"):
+        load_demo_config(bad)
 
 
 def test_readme_results_block_matches_the_committed_demo_summary() -> None:
@@ -326,3 +380,28 @@ def test_readme_results_script_rewrites_the_block_and_detects_drift(tmp_path: Pa
     committed_cfg = _fake_run(tmp_path / "demo-c", {**committed, "seed": 7})
     assert main([str(run), "--compare", str(committed_cfg), *files]) == 1  # not the same command
     assert main([str(tmp_path / "missing"), *files]) == 1
+
+
+def test_readme_block_of_a_run_with_qat_and_both_modes() -> None:
+    """A format-2 summary (QAT student, fixed point per mode, energy per mode) renders the 1-point verdict, the spike
+    agreement and energy/latency/throughput of both modes."""
+    from had_snn.demo.readme import SUMMARY, render_block
+
+    s = json.loads(SUMMARY.read_text())
+    s["loihi"] = {"float_sr_before_qat": 40.0, "float_sr": 41.0, "fixed_sr": {"reset": 40.5, "stream": 38.0},
+                  "fixed_minus_float_sr": {"reset": -0.5, "stream": -3.0}, "sr_target_points": 1.0,
+                  "within_target": {"reset": True, "stream": False}, "spike_agreement": {"a": 0.995, "b": 0.991},
+                  "min_spike_agreement": 0.991, "spike_agreement_target": 0.99, "chip_faithful": True,
+                  "stream_crop_lag_frames": 3}
+    s["lava"]["modes"] = {"reset": "identical", "stream": "identical"}
+    s["hardware"].update(mode="stream", chip_mode="stream", modes={
+        "reset": {"loihi1_uj_per_frame": 150.0, "steps_per_frame": 10, "latency_steps": 10,
+                  "frame_latency_us": 800.0, "throughput_fps": 1250.0},
+        "stream": {"loihi1_uj_per_frame": 90.0, "steps_per_frame": 4, "latency_steps": 10,
+                   "frame_latency_us": 700.0, "throughput_fps": 3571.0}})
+    text = " ".join(render_block(s).split())
+    assert "41.0 SR in float (40.0 SR before QAT)" in text
+    assert "40.5 SR (-0.5 points) reset per frame and 38.0 SR (-3.0 points) streaming (crop lag 3 frames)" in text
+    assert "within only in reset mode the 1-point target" in text and "at least 0.991 (target 0.99)" in text
+    assert "150 uJ reset per frame (10 steps billed" in text and "90 uJ streaming (4 steps billed" in text
+    assert "and the same windows as one continuous stream" in text

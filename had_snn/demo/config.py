@@ -1,5 +1,7 @@
 """The demo config: a YAML (``experiments/configs/demo*.yaml``) that names the training configs of the three trackers
-(paths relative to the demo config) plus overrides, so the demo trains exactly what ``had-snn train`` would.
+(paths relative to the demo config) plus overrides, so the demo trains exactly what ``had-snn train`` would, and the
+quantisation-aware fine-tuning of the HAD student (``train.student_had_qat.overrides``, merged onto the HAD student's
+resolved config, with ``model_config.qat: true`` and ``init_from`` its checkpoint: ``had-snn train --qat --init``).
 
 :func:`load_demo_config` reads and validates it and resolves every training config (YAML read, overrides merged with
 :func:`deep_merge`, crop geometry and seed applied), so a step config holds everything that decides its result.
@@ -19,7 +21,13 @@ FULL_CONFIG = CONFIG_DIR / "demo_full.yaml"
 TRACKERS = ("teacher", "student", "student_had")
 SECTIONS = {"seed", "data", "crop", "train", "eval", "loihi", "hardware", "report"}
 CROP_KEYS = {"template_px", "search_px", "student_steps"}
+#: the QAT fine-tuning of student_had: the float model the Loihi network is converted from
+QAT_NAME = "student_had_qat"
+TRAINED = (*TRACKERS, QAT_NAME)
+#: the emulated (Loihi fixed point) tracker of the QAT student, per mode
 EMULATED_NAME = "student_had_loihi"
+EMULATED_STREAM_NAME = "student_had_loihi_stream"
+EMULATED_NAMES = {"reset": EMULATED_NAME, "stream": EMULATED_STREAM_NAME}
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -75,6 +83,28 @@ def _training_config(spec: Any, name: str, crop: dict, seed: int, base_dir: Path
     return {"source": str(path), "config": raw}
 
 
+def _qat_config(spec: Any, had: dict, where: str) -> dict:
+    """The QAT fine-tuning config: the HAD student's resolved config, the overrides, ``model_config.qat: true`` and
+    ``init_from`` (set by the pipeline to the HAD student's checkpoint)."""
+    from had_snn.train.config import config_from_dict
+
+    if not isinstance(spec, dict) or set(spec) - {"overrides"}:
+        raise ValueError(f"{where}: train.{QAT_NAME} must be a mapping with only 'overrides' (merged onto the "
+                         f"student_had config), got {spec!r}")
+    overrides = spec.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{where}: train.{QAT_NAME}.overrides must be a mapping, got {type(overrides).__name__}")
+    raw = deep_merge(had["config"], overrides)
+    raw["model_config"] = {**raw.get("model_config", {}), "qat": True}
+    if raw["model_config"].get("loihi_faithful") is False:
+        raise ValueError(f"{where}: train.{QAT_NAME}: QAT needs model_config.loihi_faithful: true (the chip's timing)")
+    raw["init_from"] = None  # the pipeline's student_had checkpoint
+    checked = {k: v for k, v in raw.items() if k != "distill"}
+    config_from_dict({**checked, "init_from": "unset", "data": {**raw["data"], "dir": "unset"}},
+                     f"{where}: train.{QAT_NAME}")
+    return {"source": had["source"], "config": raw}
+
+
 def load_demo_config(path: str | os.PathLike) -> dict:
     """Read and resolve a demo config: sections validated, training configs read and merged. Errors name the file."""
     from had_snn.train.config import read_yaml
@@ -96,16 +126,18 @@ def load_demo_config(path: str | os.PathLike) -> dict:
         raise ValueError(f"{where}: data.sequences must be an integer >= 3 (one per split), got "
                          f"{data.get('sequences')!r}")
     train = _section(raw, "train", where)
-    missing = [t for t in TRACKERS if t not in train]
-    if missing or set(train) - set(TRACKERS):
-        raise ValueError(f"{where}: train must define exactly {list(TRACKERS)}, got {sorted(train)}")
+    missing = [t for t in TRAINED if t not in train]
+    if missing or set(train) - set(TRAINED):
+        raise ValueError(f"{where}: train must define exactly {list(TRAINED)}, got {sorted(train)}")
+    resolved_train = {name: _training_config(train[name], name, crop, seed, path.parent, where) for name in TRACKERS}
+    resolved_train[QAT_NAME] = _qat_config(train[QAT_NAME], resolved_train["student_had"], where)
     resolved = {
         "source": str(path),
         "seed": seed,
         "data": {"sequences": data["sequences"], "split_fractions": list(data.get("split_fractions", [0.6, 0.2, 0.2])),
                  "workers": int(data.get("workers", 1)), "synth": dict(data.get("synth", {}))},
         "crop": dict(crop),
-        "train": {name: _training_config(train[name], name, crop, seed, path.parent, where) for name in TRACKERS},
+        "train": resolved_train,
         "eval": {"split": "test", "window_influence": 0.25, **_section(raw, "eval", where)},
         "loihi": {"weight_percentile": 100.0, "lava_frames": 2, "lava_timeout_s": 900, **_section(raw, "loihi", where)},
         "hardware": {"fps": 30.0, **_section(raw, "hardware", where)},
@@ -150,7 +182,7 @@ def read_saved_config(run_dir: str | os.PathLike) -> dict | None:
     if not path.exists():
         return None
     cfg = read_yaml(path, "saved demo config")
-    if set(cfg) != RESOLVED_KEYS or set(cfg.get("train") or {}) != set(TRACKERS):
+    if set(cfg) != RESOLVED_KEYS or set(cfg.get("train") or {}) != set(TRAINED):
         raise ValueError(f"{path}: not a resolved config written by `had-snn demo` (expected the keys "
                          f"{sorted(RESOLVED_KEYS)}, got {sorted(cfg)}); move it away or choose another run folder")
     return cfg

@@ -99,8 +99,14 @@ def render_block(s: dict[str, Any]) -> str:
               "NPR@0.2 in %):", "",
               "| tracker | SR | PR | NPR |", "|---|---:|---:|---:|"]
     lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} |" for r in s["tracking"].values()]
+    if "loihi" in s:
+        lines += ["", _fidelity_text(s["loihi"])]
     lava = s["lava"]
-    if lava["status"] == "identical":
+    if lava["status"] == "identical" and lava.get("modes"):
+        lava_text = (f"Lava `fixed_pt` and the emulator agree bit for bit on every layer and step ({lava['frames']} "
+                     f"search window{'s' if lava['frames'] != 1 else ''}, {lava['steps']} steps each, reset per frame; "
+                     "and the same windows as one continuous stream).")
+    elif lava["status"] == "identical":
         lava_text = (f"Lava `fixed_pt` and the emulator agree bit for bit on every layer and step ({lava['frames']} "
                      f"search window{'s' if lava['frames'] != 1 else ''}, {lava['steps']} steps each).")
     elif lava["status"] == "skipped":
@@ -111,6 +117,16 @@ def render_block(s: dict[str, Any]) -> str:
     verdict = "" if ratio is None else (f" (teacher/student {ratio:.2f}x: " + (
         "Loihi 1 wins" if ratio > 1 else "at this size Loihi 1 does not win") + ")")
     total_s = sum(v for v in s["seconds"].values() if v is not None)
+    if hw.get("modes"):
+        lines += ["", f"{lava_text} The HAD + QAT student maps onto {hw['loihi1_cores']} Loihi 1 cores "
+                  f"({hw['loihi1_chips']} chip{'s' if hw['loihi1_chips'] != 1 else ''}) or {hw['loihi2_cores']} "
+                  f"Loihi 2 cores. On Loihi 1's per-operation figures, per frame: {_modes_text(hw['modes'])}; the "
+                  f"teacher's MACs cost {hw['ann_45nm_uj_per_frame']:.3g} uJ on the 45 nm model{verdict}, compared "
+                  f"with the {hw['mode']} mode the chip would run. The steps took {_duration(total_s)} in all.", "",
+                  f"Measured {s['date']} on {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']} with "
+                  f"{m['torch_threads']} threads, device {m['device']}, {m['platform']}); run folder `{s['run']}`, "
+                  "summary [docs/results/demo.json](docs/results/demo.json)."]
+        return _finish(lines, s)
     lines += ["", f"{lava_text} The HAD student maps onto {hw['loihi1_cores']} Loihi 1 cores "
               f"({hw['loihi1_chips']} chip{'s' if hw['loihi1_chips'] != 1 else ''}) or {hw['loihi2_cores']} Loihi 2 "
               f"cores; on Loihi 1's per-operation figures it spends {hw['loihi1_uj_per_frame']:.3g} uJ per frame "
@@ -120,6 +136,42 @@ def render_block(s: dict[str, Any]) -> str:
               f"Measured {s['date']} on {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']} with "
               f"{m['torch_threads']} threads, device {m['device']}, {m['platform']}); run folder `{s['run']}`, "
               "summary [docs/results/demo.json](docs/results/demo.json)."]
+    return _finish(lines, s)
+
+
+def _fidelity_text(loihi: dict[str, Any]) -> str:
+    """Float vs fixed point: the SR of the model the Loihi network is converted from and of the emulator per mode."""
+    def points(mode: str) -> str:
+        sr, d = loihi["fixed_sr"][mode], loihi["fixed_minus_float_sr"][mode]
+        return "not measured" if sr is None else f"{sr:.1f} SR ({d:+.1f} points)"
+
+    met = [m for m, ok in loihi["within_target"].items() if ok]
+    verdict = ("within" if len(met) == len(loihi["within_target"]) else
+               f"within only in {' and '.join(met)} mode" if met else "NOT within")
+    before = loihi["float_sr_before_qat"]
+    text = (f"The Loihi network is converted from the HAD + QAT student, {loihi['float_sr']:.1f} SR in float "
+            f"({'-' if before is None else f'{before:.1f}'} SR before QAT); in fixed point (emulator) it scores "
+            f"{points('reset')} reset per frame and {points('stream')} streaming (crop lag "
+            f"{loihi['stream_crop_lag_frames']} frames): {verdict} the {loihi['sr_target_points']:g}-point target.")
+    if loihi.get("min_spike_agreement") is not None:
+        text += (f" Per-layer spike agreement float vs fixed: at least {loihi['min_spike_agreement']:.3f} (target "
+                 f"{loihi['spike_agreement_target']:g}).")
+    return text
+
+
+def _modes_text(modes: dict[str, Any]) -> str:
+    """'X uJ in reset mode (14 steps, ...), Y uJ streaming (...)'."""
+    parts = []
+    for mode, b in modes.items():
+        label = "reset per frame" if mode == "reset" else "streaming"
+        parts.append(f"{b['loihi1_uj_per_frame']:.3g} uJ {label} ({b['steps_per_frame']} steps billed, latency "
+                     f"{b['frame_latency_us'] / 1000:.2g} ms over {b['latency_steps']} steps, "
+                     f"{b['throughput_fps']:.3g} frames/s)")
+    return ", ".join(parts)
+
+
+def _finish(lines: list[str], s: dict[str, Any]) -> str:
+    """The variation paragraph, then the block wrapped as the README."""
     comparison = s.get("comparison")
     if comparison:
         d, cm = comparison["max_abs_diff_points"], comparison["machine"]

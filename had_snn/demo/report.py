@@ -22,14 +22,21 @@ from had_snn.util.atomic import save_figure, write_json_atomic, write_text_atomi
 
 REPORT_NAME = "report.md"
 SUMMARY_NAME = "report.json"
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2
 TRACKER_LABELS = {
     "static": "static baseline (box stays put)",
     "teacher": "ANN teacher (RGB + events)",
     "student": "SNN student, no KD",
     "student_had": "SNN student, HAD",
-    "student_had_loihi": "SNN student, HAD, Loihi fixed point (emulator)",
+    "student_had_qat": "SNN student, HAD + QAT fine-tuning (float)",
+    "student_had_loihi": "SNN student, HAD + QAT, Loihi fixed point (emulator, reset per frame)",
+    "student_had_loihi_stream": "SNN student, HAD + QAT, Loihi fixed point (emulator, streaming)",
 }
+#: the fixed-point tracker must stay within this many SR points of the float model it was converted from
+SR_TARGET_POINTS = 1.0
+#: per-layer spike agreement float vs fixed the conversion must reach
+SPIKE_AGREEMENT_TARGET = 0.99
+TRAINED = ("teacher", "student", "student_had", "student_had_qat")
 
 
 def _read_json(path: Path) -> Any:
@@ -154,6 +161,73 @@ def _lava_section(lava: dict) -> list[str]:
              "| Layer | spikes (emulator) | mismatching spikes |", "|---|---:|---:|"]
     lines += [f"| {r['name']} | {r['spikes']} | {r['mismatches']} |" for r in lava["layers"]]
     lines += [f"| read-out v | - | {lava['v_out_mismatches']} |", ""]
+    stream = lava.get("modes", {}).get("stream")
+    if stream is not None:
+        ok = "bit-exact" if stream["status"] == "identical" else "**NOT identical**"
+        bad = sum(r["mismatches"] for r in stream["layers"]) + stream["v_out_mismatches"]
+        lines += [f"Streaming mode: the same windows one after another in one continuous run (no reset, no flush "
+                  f"between frames; {stream['steps']} steps in all): {ok} ({bad} mismatching values over every layer "
+                  "and the read-out).", ""]
+    return lines
+
+
+def sr_points(summary_tracking: dict, name: str) -> float | None:
+    """SR (%) of a tracker in the summary's tracking table, None when it was not evaluated."""
+    return summary_tracking[name]["SR"] if name in summary_tracking else None
+
+
+def loihi_summary(tracking: dict, ff: dict, outputs: Mapping[str, dict]) -> dict[str, Any]:
+    """Float vs fixed point: the SR of the float models (QAT student, HAD student before QAT), the emulated tracker's
+    SR per mode and its difference from the QAT float model (target: within 1 SR point), per-layer spike agreement
+    (target >= 0.99) and the streaming crop lag."""
+    float_sr = sr_points(tracking, "student_had_qat")
+    fixed = {mode: sr_points(tracking, name) for mode, name in (("reset", "student_had_loihi"),
+                                                                ("stream", "student_had_loihi_stream"))}
+    diff = {m: None if v is None or float_sr is None else round(v - float_sr, 2) for m, v in fixed.items()}
+    agreement = {r["name"]: r["spike_agreement"] for r in ff.get("layers", []) if "spike_agreement" in r}
+    return {
+        "float_sr_before_qat": sr_points(tracking, "student_had"),
+        "float_sr": float_sr,
+        "fixed_sr": fixed,
+        "fixed_minus_float_sr": diff,
+        "sr_target_points": SR_TARGET_POINTS,
+        "within_target": {m: d is not None and abs(d) <= SR_TARGET_POINTS for m, d in diff.items()},
+        "spike_agreement": agreement,
+        "min_spike_agreement": min(agreement.values()) if agreement else None,
+        "spike_agreement_target": SPIKE_AGREEMENT_TARGET,
+        "chip_faithful": ff.get("chip_faithful"),
+        "stream_crop_lag_frames": outputs["eval"].get("stream_crop_lag_frames"),
+    }
+
+
+def _fidelity_section(loihi: dict) -> list[str]:
+    """The 1-point target table and the per-layer spike agreement."""
+    def sr(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    lines = [f"### Float vs fixed point: the {loihi['sr_target_points']:g}-point target", "",
+             "| model | SR % | fixed - float (SR points) | within target |", "|---|---:|---:|---|",
+             f"| HAD student before QAT (float) | {sr(loihi['float_sr_before_qat'])} | | |",
+             f"| HAD + QAT student (float): **the model the Loihi network is converted from** | "
+             f"{sr(loihi['float_sr'])} | | |"]
+    for mode, label in (("reset", "reset per frame"), ("stream", "streaming")):
+        d = loihi["fixed_minus_float_sr"][mode]
+        lines.append(f"| Loihi fixed point, emulator, {label} | {sr(loihi['fixed_sr'][mode])} | "
+                     f"{'-' if d is None else f'{d:+.1f}'} | {'yes' if loihi['within_target'][mode] else '**no**'} |")
+    lag = loihi["stream_crop_lag_frames"]
+    lines += ["", "In streaming mode the chip runs without reset or flush steps, so a frame's read-out completes L "
+              "steps after its last input step, while the next frame already runs: the crop of frame j is centred "
+              f"on the box of frame j - {lag if lag is not None else '?'} (1 in reset mode).", ""]
+    if loihi["spike_agreement"]:
+        target = loihi["spike_agreement_target"]
+        lines += [f"Per-layer spike agreement, float (QAT student) vs fixed point on the compared windows (target >= "
+                  f"{target:g}):", "", "| layer | agreement | >= target |", "|---|---:|---|"]
+        lines += [f"| {n} | {a:.4f} | {'yes' if a >= target else '**no**'} |"
+                  for n, a in loihi["spike_agreement"].items()]
+        lines.append("")
+    if loihi.get("chip_faithful") is False:
+        lines += ["The converted student was not trained chip-faithfully: the fixed-point network only approximates "
+                  "its float model.", ""]
     return lines
 
 
@@ -171,9 +245,24 @@ def _hardware_section(hw: dict, d: Path, report_dir: Path) -> list[str]:
               f"{e['ann_45nm']['per_second_mw']:.4g} |", ""]
     if ratio is not None:
         lines.append(f"Teacher (45 nm) / student (Loihi 1) energy per frame: **{ratio:.3g}x**.")
-    lines += [f"Latency on Loihi 1: {lat['frame_latency_us']:.4g} us per frame ({lat['steps']} steps of "
-              f"{lat['step_ns']:.4g} ns, bottleneck `{lat['bottleneck_layer']}`), throughput "
-              f"{lat['throughput_fps']:.4g} fps.", "",
+    modes = hw.get("modes", {})
+    if modes:
+        lines += ["", "| Loihi 1, per frame | " + " | ".join(f"{m} mode" for m in modes) + " |",
+                  "|---|" + "---:|" * len(modes),
+                  "| steps billed (= frame period) | " + " | ".join(str(b["latency"]["period_steps"])
+                                                                   for b in modes.values()) + " |",
+                  "| energy (uJ) | " + " | ".join(f"{b['energy']['loihi1']['per_frame_uj']:.4g}"
+                                                  for b in modes.values()) + " |",
+                  "| latency, first input to last read-out step (us) | " + " | ".join(
+                      f"{b['latency']['frame_latency_us']:.4g} ({b['latency']['latency_steps']} steps)"
+                      for b in modes.values()) + " |",
+                  "| throughput (frames/s) | " + " | ".join(f"{b['latency']['throughput_fps']:.4g}"
+                                                            for b in modes.values()) + " |", "",
+                  f"The chip would run **{hw['chip_mode']}** mode (continuously, without resetting every neuron "
+                  f"between frames); the figures above the table are for {hw['mode']} mode.", ""]
+    lines += [f"Latency on Loihi 1 ({hw.get('mode') or 'reset'} mode): {lat['frame_latency_us']:.4g} us per frame "
+              f"({lat.get('latency_steps', lat['steps'])} steps of {lat['step_ns']:.4g} ns, bottleneck "
+              f"`{lat['bottleneck_layer']}`), throughput {lat['throughput_fps']:.4g} fps.", "",
               f"Full hardware report with assumptions and citations: [{_link(d / 'report.md', report_dir)}]"
               f"({_link(d / 'report.md', report_dir)}).", ""]
     for png, alt in (("energy_per_layer.png", "energy per layer"), ("firing_rates.png", "firing rates"),
@@ -231,6 +320,11 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
     stamps = {name: read_stamp(run_dir / name) or {} for name in outputs}
     synth = cfg["data"]["synth"]
     config = _config_name(cfg["source"])
+    quant = _read_json(run_dir / outputs["convert"]["quantization"])
+    modes = {m: {"loihi1_uj_per_frame": b["energy"]["loihi1"]["per_frame_uj"],
+                 "steps_per_frame": b["latency"]["period_steps"], "latency_steps": b["latency"]["latency_steps"],
+                 "frame_latency_us": b["latency"]["frame_latency_us"],
+                 "throughput_fps": b["latency"]["throughput_fps"]} for m, b in hw.get("modes", {}).items()}
     return {
         "format": SUMMARY_FORMAT,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -242,14 +336,17 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
                        "sensor_px": [synth.get("width_px", 160), synth.get("height_px", 120)]},
         "tracking": tracking,
         "lava": {"status": lava["status"], **({"reason": lava["reason"]} if lava["status"] == "skipped" else
-                                              {"frames": len(lava["frames"]), "steps": lava["steps"]})},
+                                              {"frames": len(lava["frames"]), "steps": lava["steps"],
+                                               "modes": {m: c["status"] for m, c in lava.get("modes", {}).items()}})},
+        "loihi": loihi_summary(tracking, quant["float_vs_fixed"], outputs),
         "hardware": {"loihi1_cores": hw["mapping"]["loihi1"]["total_cores"],
                      "loihi1_chips": hw["mapping"]["loihi1"]["chips"],
                      "loihi2_cores": hw["mapping"]["loihi2"]["total_cores"],
                      "loihi1_uj_per_frame": e["loihi1"]["per_frame_uj"],
                      "ann_45nm_uj_per_frame": e["ann_45nm"]["per_frame_uj"],
                      "ann_45nm_over_loihi1": e["ratios"].get("ann_45nm_over_loihi1"),
-                     "steps_per_frame": lat["steps"], "frame_latency_us": lat["frame_latency_us"]},
+                     "steps_per_frame": lat["steps"], "frame_latency_us": lat["frame_latency_us"],
+                     "mode": hw.get("mode"), "chip_mode": hw.get("chip_mode"), "modes": modes},
         "seconds": {name: stamp.get("seconds") for name, stamp in stamps.items()},
         "cpu_seconds": {name: stamp.get("cpu_seconds") for name, stamp in stamps.items()},
     }
@@ -272,7 +369,7 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
     quant = _read_json(p(outputs["convert"]["quantization"]))
     hw = _read_json(p(outputs["hardware"]["report"]))
     lava = outputs["lava"]
-    histories = {n: _read_json(p(outputs[n]["metrics"])) for n in ("teacher", "student", "student_had")}
+    histories = {n: _read_json(p(outputs[n]["metrics"])) for n in TRAINED}
     curves = plot_training_curves(histories, plot_dir / "training_curves.png")
     bars = plot_attribute_bars(results, plot_dir / "attributes_success.png")
     split = cfg["eval"]["split"]
@@ -309,14 +406,18 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
     lines += ["", f"Index: [{data['index']}]({data['index']}).", "", "## Training", "",
               "| Tracker | epochs | optimiser steps | final loss | final IoU | training time (s) | checkpoint "
               "| config |", "|---|---:|---:|---:|---:|---:|---|---|"]
-    for n in ("teacher", "student", "student_had"):
+    for n in TRAINED:
         o = outputs[n]
         lines.append(f"| {TRACKER_LABELS[n]} | {o['epochs']} | {o['steps']} | {o['final_loss']:.3f} | "
                      f"{o['final_iou']:.3f} | {o['train_seconds']:.0f} | [{o['checkpoint']}]({o['checkpoint']}) | "
                      f"[{o['config']}]({o['config']}) |")
-    lines += ["", _image(curves, run_dir, "training curves"), "",
+    lines += ["", "The QAT row fine-tunes the HAD student (`init_from` its checkpoint) with `model_config.qat: true`: "
+              "BN folded into the convolutions, weights and voltage biases on the chip's integer grid in the forward "
+              "pass (straight-through gradients), trained with the chip's timing.", "",
+              _image(curves, run_dir, "training curves"), "",
               "## Loihi conversion", "",
-              f"The HAD student quantised to Loihi integers (weight percentile {quant['weight_percentile']:g}), with "
+              "The HAD + QAT student quantised to Loihi integers (weight percentile "
+              f"{quant['weight_percentile']:g}), with "
               f"the correlation kernel of `{quant['template_sequence']}`'s template; during tracking only the "
               f"correlation layer is re-quantised per sequence. netx HDF5: [{outputs['convert']['netx']}]"
               f"({outputs['convert']['netx']}).", ""]
@@ -325,19 +426,21 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
     lines += ["", f"Float vs fixed point on frames {quant['compared_frames']}: read-out relative error "
               f"{ff['readout_rel_error']:.4f}, heat-map peak agreement {100 * ff['heatmap_peak_agreement']:.0f} %, "
               f"{ff.get('input_steps', '?')} input steps, then {ff['latency_steps']} zero steps flush the pipeline "
-              "(one per synaptic layer).", "",
-              _image(p(outputs["convert"]["histograms"]), run_dir, "weight histograms"), "",
+              "(one per synaptic layer).", ""]
+    summary = demo_summary(run_dir, outputs, cfg, device)
+    lines += _fidelity_section(summary["loihi"])
+    lines += [_image(p(outputs["convert"]["histograms"]), run_dir, "weight histograms"), "",
               "### Lava agreement", ""]
     lines += _lava_section(lava)
     lines += ["## Loihi resources, energy and latency", "",
-              "Operation counts come from the emulator while it tracked the test split (every search window, "
-              "including the flush steps); the teacher's MACs are counted exactly on its search path.", ""]
+              "Operation counts come from the emulator while it tracked the test split, per mode: reset bills every "
+              "search window's T input + L flush steps from the zero state, streaming the T steps each frame commits "
+              "to the continuous run; the teacher's MACs are counted exactly on its search path.", ""]
     lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
     lines += ["## Run", "", "Time per step when it was computed (a step reused from the cache keeps its numbers; "
               "wall time depends on what else the machine runs; CPU time is summed over all threads and processes).",
               ""]
     lines += _timing_table(run_dir, list(outputs)) + [""]
-    summary = demo_summary(run_dir, outputs, cfg, device)
     m = summary["machine"]
     lines += [f"Measured on {m['cpu']} ({m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}, torch "
               f"{m['torch']}, device {m['device']}), {summary['date']}. The headline figures are also in "

@@ -1,5 +1,6 @@
-"""The demo's steps: synthetic benchmark -> teacher, student, HAD student -> evaluation -> Loihi conversion and
-emulated tracking -> Lava agreement -> cores, energy, latency -> one markdown report.
+"""The demo's steps: synthetic benchmark -> teacher, student, HAD student -> quantisation-aware fine-tuning of the HAD
+student -> evaluation (float trackers, and the QAT student in Loihi fixed point in reset and streaming mode) -> Loihi
+conversion -> Lava agreement (reset and streaming) -> cores, energy, latency per mode -> one markdown report.
 
 :func:`build_steps` turns a resolved demo config (:func:`had_snn.demo.config.load_demo_config`) into
 :class:`~had_snn.demo.pipeline.Step` objects, so editing a training config invalidates the cached steps that depend
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from had_snn.demo.config import EMULATED_NAME, TRACKERS
+from had_snn.demo.config import EMULATED_NAMES, QAT_NAME, TRAINED
 from had_snn.demo.pipeline import Step, StepContext
 from had_snn.util.atomic import write_json_atomic
 
@@ -48,6 +49,8 @@ def _train_step(name: str, cfg: dict, device: str, progress: bool):
         raw["data"]["dir"] = str(ctx.path(ctx.inputs["data"]["root"]))
         if "distill" in raw:
             raw["distill"]["teacher"] = str(ctx.path(ctx.inputs["teacher"]["checkpoint"]).resolve())
+        if "init_from" in raw:  # QAT fine-tuning starts from the HAD student trained in this run
+            raw["init_from"] = str(ctx.path(ctx.inputs["student_had"]["checkpoint"]).resolve())
         tcfg = config_from_dict(raw, cfg["train"][name]["source"])
         distill = build_distillation(tcfg, cfg["train"][name]["source"])
         frames = tcfg.model == "teacher" or distill.needs_frames
@@ -83,7 +86,7 @@ def _convert_step(cfg: dict):
         from had_snn.tracking.tracker import crop_config_for
         from had_snn.train.checkpoint import load_model
 
-        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
+        student = load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]))
         crop = crop_config_for(student, cfg["crop"]["student_steps"])
         sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
         seq, template = first_live_template(student, sequences, crop)
@@ -96,6 +99,8 @@ def _convert_step(cfg: dict):
         return {"netx": ctx.rel(net), "quantization": ctx.rel(qjson), "histograms": ctx.rel(hist),
                 "readout_rel_error": comparison["readout_rel_error"],
                 "heatmap_peak_agreement": comparison["heatmap_peak_agreement"],
+                "min_spike_agreement": comparison["min_spike_agreement"],
+                "spike_agreement": {r["name"]: r["spike_agreement"] for r in comparison["layers"]},
                 "files": [ctx.rel(net), ctx.rel(qjson), ctx.rel(hist)]}
 
     return run
@@ -115,32 +120,52 @@ def _eval_step(cfg: dict, device: str, progress: bool):
         steps = cfg["crop"]["student_steps"]
         sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), e["split"], load_frames=True)
         trackers: list = [StaticTracker()]
-        models = {}
-        for name in TRACKERS:
+        for name in TRAINED:
             ckpt = ctx.path(ctx.inputs[name]["checkpoint"])
-            models[name] = load_model(ckpt, map_location=device)
-            trackers.append(ModelTracker(models[name], crop_config_for(models[name], steps), e["window_influence"],
+            model = load_model(ckpt, map_location=device)
+            trackers.append(ModelTracker(model, crop_config_for(model, steps), e["window_influence"],
                                          device=device, name=name, fingerprint=file_fingerprint(ckpt)))
-        student = load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"]))
+        # The Loihi network is converted from the QAT student (the float model it reproduces).
+        student = load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]))
         crop = crop_config_for(student, steps)
         base = quantize_student(student, first_live_template(student, sequences, crop)[1],
                                 float(cfg["loihi"]["weight_percentile"]))
-        emulated = EmulatedStudent(student, base, cfg["loihi"]["weight_percentile"], device=device)
-        # No fingerprint: the emulated tracker always re-runs in this step, so its operation counts are complete.
-        loihi = EmulatedTracker(emulated, crop, e["window_influence"], device=device, name=EMULATED_NAME)
-        trackers.append(loihi)
+        emulated: dict[str, EmulatedTracker] = {}
+        for mode, name in EMULATED_NAMES.items():
+            emu = EmulatedStudent(student, base, cfg["loihi"]["weight_percentile"], device=device, mode=mode)
+            # No fingerprint: the emulated trackers always re-run in this step, so their operation counts are complete.
+            emulated[mode] = EmulatedTracker(emu, crop, e["window_influence"], device=device, name=name)
+            trackers.append(emulated[mode])
         report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming,
                           progress=progress)
-        counts = counts_from_emulator(emulated.layer_names, emulated.counts(), input_steps=steps)
-        counts_path = write_json_atomic(ctx.step_dir / "emulator_counts.json", counts)
+        counts_files = {}
+        for mode, tracker in emulated.items():
+            counts = counts_from_emulator(tracker.emulated.layer_names, tracker.emulated.counts(), input_steps=steps,
+                                          mode=mode)
+            counts_files[mode] = write_json_atomic(ctx.step_dir / f"emulator_counts_{mode}.json", counts)
         overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}
                    for n, t in report["trackers"].items()}
-        files = [ctx.rel(ctx.step_dir / f) for f in ("results.json", "results.md", "emulator_counts.json")]
-        return {"results": files[0], "table": files[1], "counts": ctx.rel(counts_path),
+        files = [ctx.rel(ctx.step_dir / f) for f in ("results.json", "results.md")]
+        files += [ctx.rel(p) for p in counts_files.values()]
+        return {"results": files[0], "table": files[1], "counts": ctx.rel(counts_files["reset"]),
+                "counts_stream": ctx.rel(counts_files["stream"]),
                 "plots": ctx.rel(ctx.step_dir / "plots"), "boxes": ctx.rel(ctx.step_dir / "boxes"),
-                "overall": overall, "silent_templates": loihi.silent_sequences, "files": files}
+                "overall": overall, "silent_templates": emulated["reset"].silent_sequences,
+                "stream_crop_lag_frames": emulated["stream"].crop_lag_frames, "files": files}
 
     return run
+
+
+def _compare_lava(emu: Any, out: dict, res: Any) -> dict:
+    """Per-layer spike and read-out mismatches of a Lava run against the emulator's run of the same input."""
+    checked = []
+    for i, name in enumerate(emu.layer_names):
+        ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
+        checked.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
+    v_mismatch = int((res.v_out.cpu().numpy() != out["v_out"]).sum())
+    identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in checked)
+    return {"status": "identical" if identical else "different", "steps": int(res.v_out.shape[0]),
+            "layers": checked, "v_out_mismatches": v_mismatch}
 
 
 def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
@@ -160,27 +185,31 @@ def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
             return {"status": "skipped", "reason": lava[1]}
         net = ctx.path(ctx.inputs["convert"]["netx"])
         layers, attrs = read_netx(net)
-        crop = crop_config_for(load_model(ctx.path(ctx.inputs["student_had"]["checkpoint"])),
+        crop = crop_config_for(load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"])),
                                cfg["crop"]["student_steps"])
         paths = {p.stem: p for p in split_paths(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"])}
         seq = read_sequence(paths[attrs["template_sequence"]], load_frames=False)
         frames = list(range(1, 1 + min(int(cfg["loihi"]["lava_frames"]), seq.num_frames - 1)))
         search = _search_windows(seq, crop, frames)
         emu = LoihiEmulator(layers)
-        pad = emu.flushed(search)
-        res = emu.run(pad)
-        with tqdm(total=len(frames) * int(pad.shape[0]), unit="step", desc="lava", disable=not progress) as bar:
-            out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]),
-                           progress=lambda event: bar.update(1) if event.get("event") == "step" else None)
-        checked = []
-        for i, name in enumerate(emu.layer_names):
-            ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
-            checked.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
-        v_mismatch = int((res.v_out.cpu().numpy() != out["v_out"]).sum())
-        identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in checked)
+        # reset: every frame alone from the zero state, T + L steps; stream: the frames one after another in one
+        # continuous run (no reset, no flush), then L zero steps so the last frame's read-out completes
+        runs = {"reset": emu.flushed(search),
+                "stream": emu.flushed(search.permute(1, 0, 2, 3, 4).reshape(-1, 1, *search.shape[2:]))}
+        checks, wall_s = {}, 0.0
+        for mode, pad in runs.items():
+            res = emu.run(pad)
+            with tqdm(total=int(pad.shape[1]) * int(pad.shape[0]), unit="step", desc=f"lava ({mode})",
+                      disable=not progress) as bar:
+                out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]),
+                               progress=lambda event: bar.update(1) if event.get("event") == "step" else None)
+            checks[mode] = _compare_lava(emu, out, res)
+            wall_s += lava_timing(out)["wall_s"]
+        identical = all(c["status"] == "identical" for c in checks.values())
         return {"status": "identical" if identical else "different", "sequence": seq.name, "frames": frames,
-                "steps": int(pad.shape[0]), "layers": checked, "v_out_mismatches": v_mismatch,
-                "lava_wall_s": lava_timing(out)["wall_s"], "lava_python": lava[1]}
+                "steps": checks["reset"]["steps"], "layers": checks["reset"]["layers"],
+                "v_out_mismatches": checks["reset"]["v_out_mismatches"], "modes": checks,
+                "lava_wall_s": wall_s, "lava_python": lava[1]}
 
     return run
 
@@ -198,16 +227,24 @@ def _hardware_step(cfg: dict):
 
         net = ctx.path(ctx.inputs["convert"]["netx"])
         geoms = geometries_from_netx(net)
-        counts_path = ctx.path(ctx.inputs["eval"]["counts"])
-        counts = parse_counts(json.loads(counts_path.read_text()), geoms, str(counts_path))
+        counts = []
+        for key in ("counts", "counts_stream"):  # reset and streaming mode, billed from the emulated tracking runs
+            counts_path = ctx.path(ctx.inputs["eval"][key])
+            counts.append(parse_counts(json.loads(counts_path.read_text()), geoms, str(counts_path)))
         teacher = load_model(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
         macs = teacher_search_macs(teacher, crop_config_for(teacher))
         report = build_report(geoms, load_table(), counts, macs, fps=float(cfg["hardware"]["fps"]), network=str(net))
         paths = write_report(report, ctx.step_dir)
         e = report["energy"]
+        per_mode = {m: {"loihi1_uj_per_frame": b["energy"]["loihi1"]["per_frame_uj"],
+                        "steps_per_frame": b["latency"]["period_steps"],
+                        "frame_latency_us": b["latency"]["frame_latency_us"],
+                        "latency_steps": b["latency"]["latency_steps"],
+                        "throughput_fps": b["latency"]["throughput_fps"]} for m, b in report["modes"].items()}
         return {"report": ctx.rel(ctx.step_dir / "report.json"), "markdown": ctx.rel(ctx.step_dir / "report.md"),
                 "plots": [ctx.rel(p) for p in paths if p.suffix == ".png"],
                 "cores": {chip: m["total_cores"] for chip, m in report["mapping"].items()},
+                "chip_mode": report["chip_mode"], "modes": per_mode,
                 "loihi1_uj_per_frame": e["loihi1"]["per_frame_uj"], "ann_45nm_uj_per_frame":
                 e["ann_45nm"]["per_frame_uj"], "ratios": e["ratios"],
                 "frame_latency_us": report["latency"]["frame_latency_us"], "files": [ctx.rel(p) for p in paths]}
@@ -234,28 +271,31 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
         from had_snn.hardware.deploy import lava_available
 
         lava = lava_available()
-    train_deps = {"teacher": ("data",), "student": ("data",), "student_had": ("data", "teacher")}
+    train_deps = {"teacher": ("data",), "student": ("data",), "student_had": ("data", "teacher"),
+                  QAT_NAME: ("data", "teacher", "student_had")}
     titles = {"teacher": "train the ANN teacher (RGB + events)", "student": "train the spiking student (no KD)",
-              "student_had": "train the spiking student with HAD"}
+              "student_had": "train the spiking student with HAD",
+              QAT_NAME: "fine-tune the HAD student with quantisation-aware training (QAT)"}
     steps = [Step("data", "synthesise the benchmark", {"data": cfg["data"], "seed": cfg["seed"]},
                   _data_step(cfg, progress))]
-    for name in TRACKERS:
+    for name in TRAINED:
         steps.append(Step(name, titles[name], cfg["train"][name]["config"], _train_step(name, cfg, device, progress),
                           train_deps[name]))
     steps += [
-        Step("convert", "convert the HAD student to Loihi fixed point", {"loihi": cfg["loihi"], "crop": cfg["crop"],
-             "eval": cfg["eval"]}, _convert_step(cfg), ("data", "student_had")),
-        Step("eval", "track the test split (static, teacher, students, Loihi emulator)",
-             {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"]}, _eval_step(cfg, device, progress),
-             ("data", *TRACKERS)),
-        Step("lava", "Lava fixed_pt vs emulator on a few frames",
-             {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"],
+        Step("convert", "convert the QAT student to Loihi fixed point", {"loihi": cfg["loihi"], "crop": cfg["crop"],
+             "eval": cfg["eval"]}, _convert_step(cfg), ("data", QAT_NAME)),
+        Step("eval", "track the test split (static, teacher, students, Loihi emulator in reset and stream mode)",
+             {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"], "modes": list(EMULATED_NAMES)},
+             _eval_step(cfg, device, progress), ("data", *TRAINED)),
+        Step("lava", "Lava fixed_pt vs emulator on a few frames (reset and stream)",
+             {"loihi": cfg["loihi"], "crop": cfg["crop"], "eval": cfg["eval"], "modes": ["reset", "stream"],
               "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava, progress),
-             ("data", "student_had", "convert")),
-        Step("hardware", "map onto Loihi cores, energy and latency vs the teacher", {"hardware": cfg["hardware"]},
-             _hardware_step(cfg), ("convert", "eval", "teacher")),
+             ("data", QAT_NAME, "convert")),
+        Step("hardware", "map onto Loihi cores, energy and latency per mode vs the teacher",
+             {"hardware": cfg["hardware"], "modes": ["reset", "stream"]}, _hardware_step(cfg),
+             ("convert", "eval", "teacher")),
         Step("report", "write report.md and report.json", {"report": cfg["report"], "eval": cfg["eval"],
-                                                           "format": 2}, _report_step(cfg, device),
-             ("data", *TRACKERS, "convert", "eval", "lava", "hardware")),
+                                                           "format": 3}, _report_step(cfg, device),
+             ("data", *TRAINED, "convert", "eval", "lava", "hardware")),
     ]
     return steps
