@@ -30,10 +30,11 @@ $(LAVA_VENV)/.installed: pyproject.toml
 	  echo "== had-snn setup: python3.10 not found; lava-nc 0.10 needs it. Lava tests will SKIP; the emulator path still runs."; \
 	  echo "   Install it (e.g. 'pyenv install 3.10') or set PYTHON310=/path/to/python3.10, then re-run make setup."; \
 	else \
-	  echo "== had-snn setup: Lava venv $(LAVA_VENV) ($$PY310, lava-nc 0.10.0, numpy<2)"; \
+	  echo "== had-snn setup: Lava venv $(LAVA_VENV) ($$PY310, lava-nc 0.10.0, numpy<2, lava-dl 0.6.0 without torch)"; \
 	  set -e; test -x $(LAVA_VENV)/bin/python || $$PY310 -m venv $(LAVA_VENV); \
 	  $(LAVA_VENV)/bin/python -m pip install -q --upgrade pip; \
 	  $(LAVA_VENV)/bin/python -m pip install "lava-nc==0.10.0" "numpy<2" h5py pyyaml; \
+	  $(LAVA_VENV)/bin/python -m pip install --no-deps "lava-dl==0.6.0"; \
 	  $(LAVA_VENV)/bin/python -m pip install --no-deps -e .; \
 	  touch $@; \
 	fi

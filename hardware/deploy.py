@@ -83,13 +83,15 @@ def run_lava(
     timeout_s: float | None = None,
     progress: Callable[[dict], None] | None = None,
     mode: str = "reset",
+    lavadl_netx: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run ``spikes`` (T, B, C, H, W) through the netx network in Lava; returns the runner's arrays.
 
     ``mode="reset"``: each of the B windows runs as given in a fresh Lava graph (append the flush steps yourself);
     ``mode="stream"``: the B windows are consecutive frames of one stream, run in one graph without reset, then L
     zero drain steps (L = synaptic layers): outputs (B * T + L, 1, ...), as ``LoihiEmulator.run`` on
-    ``lava_runner.stream_of(spikes, L)``.
+    ``lava_runner.stream_of(spikes, L)``. ``lavadl_netx``: Lava runs the graph lava-dl's ``netx.hdf5.Network`` builds
+    from the file (the loader Lava users have) instead of our own processes.
 
     Keys: ``spikes_<i>`` per synaptic layer, ``v_out``, ``layer_names``, per-sample ``build_s``, ``first_step_s``
     (compile + step 1), ``run_s`` (steps 2..T), ``read_s``, ``stop_s`` and, measured here, ``wall_s`` (the whole
@@ -109,8 +111,8 @@ def run_lava(
         np.savez(inp, spikes=np.asarray(spikes, dtype=np.uint8))
         with open(err_path, "w+") as err:
             proc = subprocess.Popen(
-                [str(python), "-u", "-m", "had_snn.hardware.lava_runner", "--mode", mode, str(net_path),
-                 str(inp), str(out)],
+                [str(python), "-u", "-m", "had_snn.hardware.lava_runner", "--mode", mode,
+                 *(["--netx"] if lavadl_netx else []), str(net_path), str(inp), str(out)],
                 stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,  # its own process group: a kill also ends Lava's worker processes
             )

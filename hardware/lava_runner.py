@@ -2,12 +2,13 @@
 
 Only runs inside the Python 3.10 Lava venv::
 
-    python -m had_snn.hardware.lava_runner NET.h5 INPUT.npz OUT.npz [--mode reset|stream]
+    python -m had_snn.hardware.lava_runner NET.h5 INPUT.npz OUT.npz [--mode reset|stream] [--netx]
 
 ``INPUT.npz`` holds ``spikes`` (T, B, C, H, W) of 0/1. ``--mode reset`` (default): each of the B samples runs as
 given (the caller appends any flush steps) in a fresh process graph. ``--mode stream``: the B samples are consecutive
 frames of ONE stream, run in one graph without reset: B * T steps, then L zero "drain" steps (L = synaptic layers)
-so the read-out sees the last frame; the outputs then have B * T + L steps and one sample. A graph is a source
+so the read-out sees the last frame; the outputs then have B * T + L steps and one sample. ``--netx``: the graph is
+lava-dl's ``netx.hdf5.Network`` loaded from NET.h5 (:func:`import_lavadl_netx`). Otherwise a graph is a source
 ``RingBuffer`` -> per layer a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as netx does) or
 ``Dense`` + ``LIF``, a sink ``RingBuffer`` on every LIF's spikes and a ``Monitor`` on the last LIF's ``v``. ``OUT.npz``
 gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network order), ``v_out`` (T, B, C, H, W),
@@ -99,6 +100,78 @@ def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
     return source, sinks, monitor, lif
 
 
+def import_lavadl_netx():
+    """lava-dl's ``lava.lib.dl.netx.hdf5`` module, the netx loader Lava users have, importable without torch.
+
+    lava-dl 0.6.0 is installed with ``--no-deps`` (``make setup-lava``): torch is not in the Lava venv. Two imports
+    of lava-dl need it and neither is used for a CUBA network: ``netx/sequential_modules.py`` (torch models, imported by
+    the package ``__init__`` and by Lava's compiler, which imports every module beside ``hdf5.py`` looking for
+    process models), and ``netx/hdf5.py``'s import of ``slayer.neuron.rf.neuron_params`` (slayer imports torch), used
+    for resonate-and-fire neurons only. Without torch, the ``netx`` package is set up without running its
+    ``__init__``, ``sequential_modules`` is an empty module and ``neuron_params`` a stub that refuses RF neurons; the
+    loader itself (``hdf5.py``, ``blocks/``, ``utils.py``) is lava-dl's, unmodified. With torch present the plain
+    import is used."""
+    import importlib.util
+    import types
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        try:
+            spec = importlib.util.find_spec("lava.lib.dl.netx")
+        except ImportError:
+            spec = None
+        if spec is None:
+            raise ImportError("lava-dl is not installed in the Lava venv (make setup-lava installs lava-dl 0.6.0)") \
+                from None
+        if "lava.lib.dl.netx" not in sys.modules:
+            pkg = types.ModuleType("lava.lib.dl.netx")
+            pkg.__path__, pkg.__spec__ = list(spec.submodule_search_locations), spec
+            sys.modules["lava.lib.dl.netx"] = pkg
+        # Lava's compiler imports every module beside a process's own to find process models: sequential_modules
+        # (torch models of lava-dl's own, none for netx.hdf5.Network) becomes an empty module
+        dl_dir = os.path.dirname(list(spec.submodule_search_locations)[0])  # .../lava/lib/dl
+        for name, rel in (("lava.lib.dl.slayer", "slayer/__init__.py"),
+                          ("lava.lib.dl.slayer.neuron", "slayer/neuron/__init__.py"),
+                          ("lava.lib.dl.slayer.neuron.rf", "slayer/neuron/rf.py"),
+                          ("lava.lib.dl.netx.sequential_modules", "netx/sequential_modules.py")):
+            if name not in sys.modules:
+                stub = types.ModuleType(name)
+                stub.__path__, stub.__file__ = [], os.path.join(dl_dir, rel)  # the compiler asks modules for a file
+                sys.modules[name] = stub
+
+        def neuron_params(*_args: object, **_kwargs: object) -> dict:
+            raise NotImplementedError("resonate-and-fire neurons need lava-dl's slayer, which needs torch")
+
+        sys.modules["lava.lib.dl.slayer.neuron.rf"].neuron_params = neuron_params
+    from lava.lib.dl.netx import hdf5
+
+    return hdf5
+
+
+def _build_lavadl(net_path: str | os.PathLike, spikes_tchw: np.ndarray):
+    """lava-dl's ``netx.hdf5.Network`` built from the file as it is, fed by a source ring buffer; a sink on every
+    block's output and a monitor on the last block's ``v``. Returns (source, sinks, monitor, last neuron)."""
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.monitor.process import Monitor
+
+    hdf5 = import_lavadl_netx()
+    n_steps = spikes_tchw.shape[0]
+    net = hdf5.Network(net_config=str(net_path))
+    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+    source.s_out.connect(net.inp)
+    sinks = []
+    for block in net.layers:
+        sink = Sink(shape=block.out.shape, buffer=n_steps)
+        block.out.connect(sink.a_in)
+        sinks.append(sink)
+    monitor = Monitor()
+    last = net.layers[-1].neuron
+    monitor.probe(last.v, n_steps)
+    return source, sinks, monitor, last
+
+
 def _to_tchw(data: np.ndarray, shape_chw: tuple[int, int, int]) -> np.ndarray:
     """Lava (W, H, C, T) or (N, T) buffers -> (T, C, H, W)."""
     if data.ndim == 4:
@@ -107,10 +180,12 @@ def _to_tchw(data: np.ndarray, shape_chw: tuple[int, int, int]) -> np.ndarray:
 
 
 def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progress | None = None,
-               sample: int = 0) -> dict:
+               sample: int = 0, lavadl_net: str | os.PathLike | None = None) -> dict:
     """Run one sample (T, C, H, W) step by step; returns spikes per synaptic layer, last-layer v and timings.
 
     ``progress`` (optional) gets a ``phase`` event before each phase and a ``step`` event after every step.
+    ``lavadl_net`` (the file ``layers`` were read from): build the graph with lava-dl's ``netx.hdf5.Network`` instead
+    of our own Lava processes.
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -124,7 +199,10 @@ def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progr
         raise ValueError(f"need at least 2 time steps, got {n_steps}")
     tell({"event": "phase", "phase": "build"})
     t0 = time.perf_counter()
-    source, sinks, monitor, lif = _build(layers, spikes_tchw)
+    if lavadl_net is None:
+        source, sinks, monitor, lif = _build(layers, spikes_tchw)
+    else:
+        source, sinks, monitor, lif = _build_lavadl(lavadl_net, spikes_tchw)
     t1 = time.perf_counter()
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     tell({"event": "phase", "phase": "compile"})
@@ -165,9 +243,10 @@ def stream_of(spikes: np.ndarray, drain_steps: int) -> np.ndarray:
 
 
 def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
-             progress: Progress | None = None, mode: str = "reset") -> None:
+             progress: Progress | None = None, mode: str = "reset", lavadl: bool = False) -> None:
     """Run the samples of ``input_path`` through the network (``mode`` reset: each in a fresh graph; stream: all as
-    one stream plus the drain, see the module docstring) and write ``out_path`` atomically."""
+    one stream plus the drain, see the module docstring) and write ``out_path`` atomically. ``lavadl``: the graph is
+    lava-dl's ``netx.hdf5.Network`` loaded from the file (:func:`import_lavadl_netx`), not our processes."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     layers, _ = read_netx(net_path)
@@ -184,7 +263,7 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
         progress({"event": "start", "samples": int(spikes.shape[1]), "steps": int(spikes.shape[0])})
     results = []
     for b in range(spikes.shape[1]):
-        results.append(run_sample(layers, spikes[:, b], progress, sample=b))
+        results.append(run_sample(layers, spikes[:, b], progress, sample=b, lavadl_net=net_path if lavadl else None))
         if progress is not None:
             progress({"event": "sample_done", "sample": b, **{k: results[-1][k] for k in TIMING_KEYS}})
     out = {f"spikes_{i + 1}": np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))}
@@ -205,11 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="reset",
                         help="reset: each sample in a fresh graph, as given; stream: the samples are consecutive "
                              "frames of one stream (one graph, no reset), followed by L drain steps")
+    parser.add_argument("--netx", action="store_true",
+                        help="build the graph with lava-dl's netx.hdf5.Network from the file instead of our own "
+                             "Lava processes (lava-dl 0.6.0, installed by make setup-lava)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stdout")
     args = parser.parse_args(argv)
     try:
-        run_file(args.net, args.input, args.out, progress=None if args.quiet else emit, mode=args.mode)
-    except (ValueError, FileNotFoundError) as exc:
+        run_file(args.net, args.input, args.out, progress=None if args.quiet else emit, mode=args.mode,
+                 lavadl=args.netx)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"lava_runner: error: {exc}", file=sys.stderr)
         return 1
     return 0
