@@ -180,9 +180,10 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
             index = json.loads((Path(_option(argv, "--out")) / "index.json").read_text())
             seq = Path(_option(argv, "--out")) / "test" / f"{index['splits']['test'][0]}.h5"
         ran.append(argv[0])
-    assert ran.count("train") == 3 and ran.count("eval") == 2
+    assert ran.count("train") == 4 and ran.count("eval") == 3
     results = json.loads(Path("runs/eval/results.json").read_text())
-    assert {"static", "teacher", "student", "student_had", "student_had_loihi"} <= set(results["trackers"])
+    assert {"static", "teacher", "student", "student_had", "student_had_qat", "student_had_loihi",
+            "student_had_loihi_stream"} <= set(results["trackers"])
     stray = sorted(p.name for p in tmp_path.iterdir())
     assert stray == ["data", "experiments", "runs", "tiny-configs"], f"the tour wrote outside data/ and runs/: {stray}"
 
