@@ -10,6 +10,12 @@ samples. The emulator runs each batch size as one batch (after a warm-up that co
 kernels) and is timed over the whole ``run`` (all T steps, counters included). Emulator outputs of the samples Lava
 ran are asserted identical to Lava's at every step and layer. ``random``: a seeded conv/pool/dense net;
 ``student``: the default spiking student (freshly initialised, conv weights x3 so every layer spikes), quantised.
+
+Streaming (the chip running continuously): Lava runs the ``--lava-samples`` windows as consecutive frames of ONE
+stream in one graph (``run_lava(mode="stream")``: frames x T steps, then L drain steps), timed per step as above; the
+emulator streams the same frames with ``run_aligned(frame, state)`` (each frame's T committed steps plus the L-step
+peek that reads its read-out), for 1 and for max(--batch) parallel streams, timed per committed sample-step. Lava's
+stream outputs are asserted identical to the emulator's continuous run and to every frame's aligned read-out.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.deploy import run_lava
+from had_snn.hardware.lava_runner import stream_of
 from had_snn.hardware.netx import NetxLayer, write_netx
 
 
@@ -76,6 +83,7 @@ def main() -> None:
         path = Path(tmp) / "net.h5"
         write_netx(path, layers)
         lava = run_lava(path, lava_in)
+        lava_stream = run_lava(path, lava_in, mode="stream")
     lava_step = float(lava["run_s"].sum()) / (lava_in.shape[1] * (args.steps - 1))
     emu = LoihiEmulator(layers, device=args.device)
     emu.run(spikes[:2, :1])  # warm-up: compiles the CPU kernels (numba caches them on disk)
@@ -92,6 +100,40 @@ def main() -> None:
         emu_step = emu_s / (batch * args.steps)
         print(f"emulator {args.device:4s} B={batch:<3d}: {emu_step * 1e3:9.3f} ms/sample-step "
               f"(outputs of {n} sample(s) identical to Lava)  ratio lava/emulator: {lava_step / emu_step:.0f}x")
+    bench_stream(emu, lava_stream, spikes, lava_in.shape[1], max(args.batch), args.device)
+
+
+def bench_stream(emu: LoihiEmulator, lava: dict, spikes: np.ndarray, n_frames: int, batch: int, device: str) -> None:
+    """Streaming: Lava's one-graph stream of ``n_frames`` frames vs the emulator's frame-by-frame streaming."""
+    n_steps, fill = spikes.shape[0], emu.fill_steps
+    frames = spikes[:, :n_frames]
+    lava_step = float(lava["run_s"].sum()) / (n_frames * n_steps + fill - 1)
+    ref = emu.run(torch.as_tensor(stream_of(frames, fill), device=device))
+    for i, s in enumerate(ref.spikes, start=1):
+        assert np.array_equal(lava[f"spikes_{i}"], s.cpu().numpy()), f"stream: layer {i} spikes differ"
+    assert np.array_equal(lava["v_out"], ref.v_out.cpu().numpy()), "stream: read-out v differs"
+    print(f"lava fixed_pt stream: {lava_step * 1e3:9.3f} ms/step, one graph of {n_frames} frames x {n_steps} steps + "
+          f"{fill} drain (whole Lava call {float(lava['wall_s']):.1f} s wall)")
+    for streams in sorted({1, batch}):
+        # stream b carries the frames of column b, b + 1, ... (wrapping): stream 0 is Lava's
+        x = torch.as_tensor(np.stack([np.roll(frames, -b, axis=1) for b in range(streams)], axis=2), device=device)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            state, aligned = emu.zero_state(streams), []
+            for k in range(n_frames):
+                res = emu.run_aligned(x[:, k], state)
+                state = res.state
+                aligned.append(res.readout_v[:, 0].cpu().numpy())
+            if device != "cpu":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+        for k, v in enumerate(aligned):
+            assert np.array_equal(v, lava["v_out"][k * n_steps + fill:(k + 1) * n_steps + fill, 0]), f"frame {k}"
+        emu_step = best / (streams * n_frames * n_steps)
+        print(f"emulator {device:4s} stream x{streams:<3d}: {emu_step * 1e3:9.3f} ms/committed sample-step (incl. the "
+              f"{fill}-step read-out peek per frame; frame read-outs identical to Lava's stream)  ratio "
+              f"lava/emulator: {lava_step / emu_step:.0f}x")
 
 
 if __name__ == "__main__":
