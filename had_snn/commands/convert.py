@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     cmp = done.comparison
     print(f"steps per frame: {cmp['frame_steps']} = {cmp['input_steps']} input + {cmp['pipeline_fill_steps']} "
           "pipeline fill (one per synaptic layer; as `had-snn deploy` runs and `had-snn energy` bills a frame)")
+    worst = min(cmp["layers"], key=lambda lay: lay["spike_agreement"])
+    print(f"spike agreement float vs fixed on the aligned steps: lowest {worst['spike_agreement']:.4f} "
+          f"({worst['name']}); " + ", ".join(f"{lay['name']} {lay['spike_agreement']:.4f}" for lay in cmp["layers"]))
     print(f"read-out rel. error float vs fixed: {done.comparison['readout_rel_error']:.4f}; wrote "
           f"{', '.join(p.name for p in done.files.values())} to {args.out}")
     return 0
