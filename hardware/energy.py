@@ -241,12 +241,17 @@ EMULATOR_COUNT_FIELDS = {
 
 
 def counts_from_emulator(layer_names: Sequence[str], counts: dict[str, Any], input_steps: int | None = None,
-                         mode: str = "reset") -> dict[str, Any]:
+                         mode: str | None = None) -> dict[str, Any]:
     """Build the counts-file object from emulator counters (numpy arrays (L, S, B), one batch item per frame).
 
     ``S`` counted steps per frame; ``input_steps`` (optional) says how many of them carried the spike window (the
     rest being the pipeline fill, see :func:`had_snn.hardware.netx.frame_steps`) and is written to the file.
-    ``mode`` (``reset`` or ``stream``, module docstring) is written too; a ``stream`` file bills S = input steps."""
+    ``mode`` (``reset`` or ``stream``, module docstring) is written too; a ``stream`` file bills S = input steps.
+    ``mode=None`` infers it: ``stream`` when every counted step carried input (``input_steps == S``: no flush, which a
+    reset frame always has), else ``reset``."""
+    n_counted = np.asarray(counts["input_spikes"]).shape[1] if "input_spikes" in counts else None
+    if mode is None:
+        mode = "stream" if input_steps is not None and input_steps == n_counted else "reset"
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
     arrays = {}

@@ -248,6 +248,11 @@ def test_counts_from_emulator_records_input_steps() -> None:
     data = counts_from_emulator(["a", "b"], arrays, input_steps=3)
     assert (data["steps"], data["input_steps"], data["frames"]) == (5, 3, 3)
     assert "input_steps" not in counts_from_emulator(["a", "b"], arrays)
+    assert data["mode"] == counts_from_emulator(["a", "b"], arrays)["mode"] == "reset"
+    # every counted step carried input (no flush): only a stream billing looks like that
+    assert counts_from_emulator(["a", "b"], arrays, input_steps=5)["mode"] == "stream"
+    with pytest.raises(ValueError, match="stream counts bill only each frame's input steps"):
+        counts_from_emulator(["a", "b"], arrays, input_steps=3, mode="stream")
     with pytest.raises(ValueError, match=r"input_steps must be in \[1, 5\]"):
         counts_from_emulator(["a", "b"], arrays, input_steps=6)
 
