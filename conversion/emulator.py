@@ -25,7 +25,16 @@ import torch
 import torch.nn.functional as F
 
 from had_snn.hardware import cuba
-from had_snn.hardware.cuba import BIAS_EXP, UV_LIMIT, VTH_SHIFT, WEIGHT_RANGE, keep_of, signed_wrap, wrap_u
+from had_snn.hardware.cuba import (
+    BIAS_EXP,
+    CONV_WRAP_BITS,
+    UV_LIMIT,
+    VTH_SHIFT,
+    WEIGHT_RANGE,
+    keep_of,
+    signed_wrap,
+    wrap_u,
+)
 from had_snn.hardware.netx import NetxLayer, pipeline_fill_steps, validate_layers
 
 __all__ = [
@@ -153,7 +162,7 @@ class _Synapse:
             per_out = int(np.abs(layer.weight).reshape(layer.weight.shape[0], -1).sum(1).max())
             self.weight = torch.as_tensor(layer.weight, dtype=_exact_float(per_out, device), device=device)
             self.fanout = self._conv_fanout(in_shape, device)
-            self.conv_wraps = per_out >= UV_LIMIT  # below, no sum can leave the signed 24-bit range: wrap is identity
+            self.conv_wraps = per_out >= 1 << (CONV_WRAP_BITS - 1)  # below, no sum leaves the wrap range: identity
         self.fanout_np = self.fanout.cpu().numpy().astype(np.int64).reshape(-1)
         bias = np.zeros(layer.shape[0], np.int64) if layer.bias is None else np.asarray(layer.bias, np.int64)
         self.bias_np = np.repeat(bias << BIAS_EXP, layer.num_neurons // layer.shape[0])  # (N,), channel-major
@@ -185,7 +194,7 @@ class _Synapse:
         a = a.round().to(torch.int64)  # exact already; rounding guards non-CPU backends' summation algorithms
         if e:
             a = a << e if e > 0 else a >> -e
-        return signed_wrap(a, 24) if self.conv_wraps else a
+        return signed_wrap(a, CONV_WRAP_BITS) if self.conv_wraps else a
 
     def synaptic_ops(self, spikes_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Input spikes and spikes x fan-out for input spikes (T, B, C, H, W), each shaped (T, B) int64."""

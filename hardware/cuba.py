@@ -31,6 +31,7 @@ ACT_SHIFT = 6  # synaptic input enters u shifted left by 6
 BIAS_EXP = 6  # bias_mant enters v shifted left by 6
 VTH_SHIFT = 6  # v is compared with vth_mant << 6
 UV_LIMIT = 1 << 23  # u wraps, v clips at 24 bit signed
+CONV_WRAP_BITS = 24  # Lava's Conv wraps its output (the synaptic sum) to signed 24 bit
 
 #: Lava LIF field limits (lava/proc/lif/models.py): du/dv unsigned 12 bit (iDecay = du + 1 may reach 4096),
 #: bias_mant signed 13 bit, vth_mant unsigned 17 bit.
