@@ -265,3 +265,48 @@ def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):
     assert not torch.equal(state["model"]["backbone.0.weight"], start["backbone.0.weight"])  # but it trained
     row = json.loads((tmp_path / "qat" / "metrics.json").read_text())[0]
     assert 0 < row["qat/weight_rel_error"] < 0.2 and 0 <= row["qat/bias_rel_error"] < 0.5
+
+
+def test_fused_delayed_lif_equals_delay_then_lif_forward_and_gradients(monkeypatch):
+    """The numba chip-layer node (current built on the fly, blocks split over 2 threads) equals delayed_current +
+    the torch-op LIF: spikes identical, gradients to y, bias, scale, alpha, beta to rounding."""
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _check_fused(monkeypatch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_fused(monkeypatch) -> None:
+    from had_snn.models.neurons import CubaLIFFunction, delayed_current, use_compiled
+
+    g = torch.Generator().manual_seed(4)
+    for threshold in (0.5, None):
+        for channels_last, per_sample in ((True, False), (False, True)):
+            y = torch.randn(3 * 2, 4, 32, 32, generator=g, dtype=torch.float64)
+            if channels_last:
+                y = y.contiguous(memory_format=torch.channels_last)
+            y = y.unflatten(0, (3, 2)).requires_grad_()
+            bias = (torch.randn(2, 4, generator=g) if per_sample else torch.randn(4, generator=g)).double() * 0.3
+            bias.requires_grad_()
+            scale = (torch.rand(4, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
+            lif = CubaLIF(0.6, 0.8, threshold, learn_decay=True, on_grid=True).double()
+            assert use_compiled(y)
+            out = lif.forward_delayed(y, bias, scale)
+            weights = torch.randn(out.shape, generator=g, dtype=torch.float64)
+            params = [y, bias, scale, lif.alpha, lif.beta]
+            grads = torch.autograd.grad((out * weights).sum(), params)
+            alpha, beta = lif.decay_tensors()
+            monkeypatch.setenv("HAD_SNN_TORCH_LIF", "1")
+            ref = CubaLIFFunction.apply(delayed_current(y, bias, alpha, scale), alpha, beta, threshold, 2.0)
+            ref_grads = torch.autograd.grad((ref * weights).sum(), params)
+            monkeypatch.setenv("HAD_SNN_TORCH_LIF", "0")
+            assert out.shape[0] == 4
+            if threshold is None:
+                torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+            else:
+                assert torch.equal(out, ref) and 0 < float(out.detach().mean()) < 1
+            for got, want in zip(grads, ref_grads, strict=True):
+                torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)

@@ -91,3 +91,95 @@ def lif_backward(grad_out: np.ndarray, syn: np.ndarray, mem: np.ndarray, alpha: 
 def num_blocks(n: int) -> int:
     """Blocks of :data:`BLOCK` neurons covering ``n`` (rows of ``partial_sums``)."""
     return (n + BLOCK - 1) // BLOCK
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int, sample_size: int,
+                        alpha: float, beta: float, threshold: float, spiking: bool, syn: np.ndarray, mem: np.ndarray,
+                        spikes: np.ndarray, blk_lo: int, blk_hi: int) -> None:
+    """:func:`lif_forward` of a chip layer on its synaptic input ``y`` (S, N), over blocks [blk_lo, blk_hi).
+
+    The current is built on the fly (never stored): step 0 is the voltage bias ``bias[b, c]`` (one step of synaptic
+    delay), step t >= 1 is ``scale[c] * y[t-1] + (1 - alpha) * bias[b, c]`` (a constant voltage bias through the exact
+    current identity). Neuron i has channel ``c = (i // inner) % C`` and sample ``b = i // sample_size`` (``bias`` has
+    one row per sample, or a single row for all). ``syn``, ``mem``, ``spikes`` are (S+1, N).
+    """
+    steps_in, n = y.shape
+    dtype = y.dtype.type
+    a, b, th, zero, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(0), dtype(1)
+    channels = scale.shape[0]
+    per_sample = bias.shape[0] > 1
+    for blk in range(blk_lo, blk_hi):
+        lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
+        for i in range(lo, hi):
+            c = (i // inner) % channels
+            vb = bias[i // sample_size if per_sample else 0, c]
+            syn[0, i] = vb
+            mem[0, i] = vb
+        for t in range(1, steps_in + 1):
+            for i in range(lo, hi):
+                c = (i // inner) % channels
+                vb = bias[i // sample_size if per_sample else 0, c]
+                late = (one - a) * vb
+                s = a * syn[t - 1, i] + (scale[c] * y[t - 1, i] + late)
+                m = b * mem[t - 1, i]
+                if spiking and mem[t - 1, i] > th:
+                    m = zero
+                syn[t, i] = s
+                mem[t, i] = m + s
+        if spiking:
+            for t in range(steps_in + 1):
+                for i in range(lo, hi):
+                    spikes[t, i] = one if mem[t, i] > th else zero
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, mem: np.ndarray, scale: np.ndarray,
+                         bias: np.ndarray, inner: int, sample_size: int, alpha: float, beta: float, threshold: float,
+                         spiking: bool, slope: float, grad_y: np.ndarray, partial_sums: np.ndarray,
+                         grad_scale: np.ndarray, grad_bias: np.ndarray, blk_lo: int, blk_hi: int) -> None:
+    """Reverse loop of :func:`lif_forward_delayed` over blocks [blk_lo, blk_hi): ``grad_y`` (S, N) = dL/dy;
+    ``partial_sums[block] = (dL/d alpha, dL/d beta)``; ``grad_scale`` (C,) and ``grad_bias`` (rows of ``bias``, C)
+    are accumulated (+=). ``y`` may be empty (0, 0) when the scale needs no gradient."""
+    steps, n = grad_out.shape
+    dtype = grad_out.dtype.type
+    a, b, th, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(1)
+    k, half_slope = dtype(math.pi / 2 * slope), dtype(slope / 2)
+    channels = scale.shape[0]
+    per_sample = bias.shape[0] > 1
+    with_y = y.shape[0] == steps - 1
+    for blk in range(blk_lo, blk_hi):
+        lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
+        g_mem_next = np.zeros(hi - lo, dtype=grad_out.dtype)
+        g_syn_next = np.zeros(hi - lo, dtype=grad_out.dtype)
+        sum_alpha, sum_beta = 0.0, 0.0
+        for t in range(steps - 1, -1, -1):
+            for j in range(hi - lo):
+                i = lo + j
+                v = mem[t, i]
+                if spiking:
+                    x = k * (v - th)
+                    sg = half_slope / (one + x * x)
+                    keep = one if v <= th else dtype(0)
+                    g_mem = grad_out[t, i] * sg + b * g_mem_next[j] * (keep - v * sg)
+                else:
+                    g_mem = grad_out[t, i] + b * g_mem_next[j]
+                g_syn = g_mem + a * g_syn_next[j]
+                c = (i // inner) % channels
+                row = i // sample_size if per_sample else 0
+                if t > 0:
+                    grad_y[t - 1, i] = g_syn * scale[c]
+                    if with_y:
+                        grad_scale[c] += g_syn * y[t - 1, i]
+                    vb = bias[row, c]
+                    grad_bias[row, c] += (one - a) * g_syn
+                    sum_alpha += g_syn * (syn[t - 1, i] - vb)  # d current[t] / d alpha = -vb
+                    prev = mem[t - 1, i]
+                    if not spiking or prev <= th:
+                        sum_beta += g_mem * prev
+                else:
+                    grad_bias[row, c] += g_syn
+                g_mem_next[j] = g_mem
+                g_syn_next[j] = g_syn
+        partial_sums[blk, 0] = sum_alpha
+        partial_sums[blk, 1] = sum_beta

@@ -203,22 +203,52 @@ def delayed_current(y: torch.Tensor, voltage_bias: torch.Tensor | None, alpha: t
     """The (S+1, B, C, ...) current of a chip layer whose synaptic input is ``scale * y`` (S, B, C, ...), delayed by
     one step, with ``voltage_bias`` (C,) or (B, C) entering the voltage every step (through the bias identity).
 
-    Step 0 is ``voltage_bias`` alone; step t >= 1 is ``scale * y[t-1] + (1 - alpha) * voltage_bias``. The steps keep
-    ``y``'s per-step memory layout (channels-last stays channels-last).
+    Step 0 is ``voltage_bias`` alone; step t >= 1 is ``scale * y[t-1] + (1 - alpha) * voltage_bias``. One autograd
+    node (:class:`DelayedCurrent`), one pass over memory each way; the steps keep ``y``'s per-step memory layout
+    (channels-last stays channels-last).
     """
-    steps = y.shape[0]
     if voltage_bias is None:
-        first = y.new_zeros((1, *y.shape[1:]))
-        body = y if scale is None else y * _channel_view(scale, y)
-    else:
-        vb = _channel_view(voltage_bias, y)
-        first = vb.expand(1, *y.shape[1:])
-        late = (1 - alpha) * vb
-        body = y + late if scale is None else torch.addcmul(late, y, _channel_view(scale, y))
-    out = _empty_like_steps(body, steps + 1)
-    out[:1] = first
-    out[1:] = body
-    return out
+        voltage_bias = y.new_zeros(y.shape[2])
+    if scale is None:
+        scale = y.new_ones(y.shape[2])
+    elif scale.dim() != 1:
+        raise ValueError(f"the current scale must be per channel (C,), got {tuple(scale.shape)}")
+    return DelayedCurrent.apply(y, voltage_bias, alpha, scale)
+
+
+class DelayedCurrent(torch.autograd.Function):
+    """``apply(y, voltage_bias, alpha, scale)``: see :func:`delayed_current`. Backward (g the gradient of the
+    current): ``dy = scale g[1:]``, ``dscale = sum g[1:] y``, ``dbias = sum g[0] + (1 - alpha) sum g[1:]``,
+    ``dalpha = -sum bias g[1:]`` (sums over every axis but the bias's)."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, bias: torch.Tensor, alpha: torch.Tensor,  # type: ignore[override]
+                scale: torch.Tensor) -> torch.Tensor:
+        vb, sc = _channel_view(bias, y), _channel_view(scale, y)
+        out = _empty_like_steps(y, y.shape[0] + 1)
+        out[0].copy_(vb.expand(y.shape[1:]))
+        torch.addcmul((1 - alpha) * vb, y, sc, out=out[1:])
+        ctx.save_for_backward(y if ctx.needs_input_grad[3] else None, bias, alpha, scale)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        y, bias, alpha, scale = ctx.saved_tensors
+        body = grad[1:]
+        keep = (2,) if bias.dim() == 1 else (1, 2)  # the bias's axes in (S, B, C, ...): (C,) or (B, C)
+        axes = [d for d in range(body.dim()) if d not in keep]
+        g_y = body * _channel_view(scale, body) if ctx.needs_input_grad[0] else None
+        g_scale = None
+        if ctx.needs_input_grad[3]:
+            g_scale = (body * y).sum([d for d in range(body.dim()) if d != 2])
+        g_bias = g_alpha = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            body_sum = body.sum(axes)
+            first_axes = [d - 1 for d in axes if d > 0]
+            g_bias = grad[0].sum(first_axes) + (1 - alpha) * body_sum
+            g_alpha = -(bias * body_sum).sum()
+        return g_y, g_bias, g_alpha, g_scale
 
 
 def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -230,6 +260,104 @@ def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
                            memory_format=torch.channels_last)
         return flat.unflatten(0, (steps, step.shape[0]))
     return x.new_empty((steps, *step.shape))
+
+
+def _channel_layout(x: torch.Tensor) -> tuple[int, int]:
+    """(inner, sample_size) of a dense (T, B, C, ...) tensor in memory order: neuron i of a step has channel
+    ``(i // inner) % C`` and sample ``i // sample_size``; raises ValueError for layouts other than these."""
+    step = x[0]
+    inner = step.stride(1)
+    sample_size = step[0].numel()
+    if step.stride(0) != sample_size or (inner != 1 and inner != math.prod(step.shape[2:])):
+        raise ValueError(f"unsupported memory layout {tuple(x.stride())} for shape {tuple(x.shape)}")
+    return inner, sample_size
+
+
+def _parallel_blocks(n: int, run) -> None:
+    """Run ``run(worker, blk_lo, blk_hi)`` over the neuron blocks of ``n`` neurons, split across torch's intra-op
+    thread count (the kernels release the GIL; each worker owns its own accumulators)."""
+    blocks = lif_cpu.num_blocks(n)
+    workers = max(1, min(torch.get_num_threads(), blocks))
+    bounds = [blocks * w // workers for w in range(workers + 1)]
+    if workers == 1:
+        run(0, 0, blocks)
+        return
+    pool = _pool(workers)
+    list(pool.map(lambda w: run(w, bounds[w], bounds[w + 1]), range(workers)))
+
+
+_POOLS: dict[int, object] = {}
+
+
+def _pool(workers: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="had-snn-lif")
+    return _POOLS[workers]
+
+
+class DelayedCubaLIFFunction(torch.autograd.Function):
+    """A chip layer's LIF on its synaptic input as one autograd node (numba, CPU):
+    ``apply(y, voltage_bias, scale, alpha, beta, threshold, slope)`` equals
+    ``CubaLIFFunction.apply(delayed_current(y, voltage_bias, alpha, scale), alpha, beta, ...)`` without storing the
+    current: S + 1 steps out for S in. Gradients reach ``y``, ``voltage_bias``, ``scale``, ``alpha`` and ``beta``."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor, alpha: torch.Tensor,  # type: ignore[override]
+                beta: torch.Tensor, threshold: float | None, slope: float) -> torch.Tensor:
+        a, b = float(alpha), float(beta)
+        y = _dense_time_major(y.detach())
+        inner, sample_size = _channel_layout(y)
+        bias2 = bias.detach().to(y.dtype).reshape(-1, y.shape[2]).contiguous()
+        scale1 = scale.detach().to(y.dtype).contiguous()
+        syn = _empty_like_steps(y, y.shape[0] + 1)
+        mem = torch.empty_like(syn)
+        spikes = torch.empty_like(syn) if threshold is not None else mem
+        rows_y, rows_syn, rows_mem, rows_spk = _rows(y), _rows(syn), _rows(mem), _rows(spikes)
+        th = 0.0 if threshold is None else threshold
+        s_np, b_np = scale1.numpy(), bias2.numpy()
+
+        def run(_worker: int, lo: int, hi: int) -> None:
+            lif_cpu.lif_forward_delayed(rows_y, s_np, b_np, inner, sample_size, a, b, th, threshold is not None,
+                                        rows_syn, rows_mem, rows_spk, lo, hi)
+
+        _parallel_blocks(rows_y.shape[1], run)
+        ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
+        ctx.layout = inner, sample_size
+        ctx.bias_shape = bias.shape
+        ctx.save_for_backward(y if ctx.needs_input_grad[2] else None, syn, mem, scale1, bias2)
+        return spikes
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        y, syn, mem, scale, bias = ctx.saved_tensors
+        a, b = ctx.decays
+        th = ctx.threshold
+        inner, sample_size = ctx.layout
+        if grad_out.stride() != mem.stride():
+            grad_out = torch.empty_like(mem).copy_(grad_out)
+        n = mem[0].numel()
+        grad_y = _empty_like_steps(mem, mem.shape[0] - 1)
+        workers = max(1, min(torch.get_num_threads(), lif_cpu.num_blocks(n)))  # as _parallel_blocks splits
+        sums = np.zeros((lif_cpu.num_blocks(n), 2))
+        rows_g, rows_syn, rows_mem, rows_gy = _rows(grad_out.detach()), _rows(syn), _rows(mem), _rows(grad_y)
+        rows_y = _rows(y) if y is not None else np.zeros((0, 0), rows_mem.dtype)
+        s_np, b_np = scale.numpy(), bias.numpy()
+        acc_scale = np.zeros((workers, scale.shape[0]))  # float64 accumulators, one row per worker
+        acc_bias = np.zeros((workers, *bias.shape))
+
+        def run(worker: int, lo: int, hi: int) -> None:
+            lif_cpu.lif_backward_delayed(rows_g, rows_y, rows_syn, rows_mem, s_np, b_np, inner, sample_size, a, b,
+                                         0.0 if th is None else th, th is not None, ctx.slope, rows_gy, sums,
+                                         acc_scale[worker], acc_bias[worker], lo, hi)
+
+        _parallel_blocks(n, run)
+        g_alpha, g_beta = torch.from_numpy(sums.sum(0)).to(mem.dtype)
+        grad_scale = torch.from_numpy(acc_scale.sum(0)).to(mem.dtype) if y is not None else None
+        grad_bias = torch.from_numpy(acc_bias.sum(0)).to(mem.dtype).reshape(ctx.bias_shape)
+        return (grad_y, grad_bias if ctx.needs_input_grad[1] else None, grad_scale, g_alpha, g_beta, None, None)
 
 
 class CubaLIF(nn.Module):
@@ -317,9 +445,14 @@ class CubaLIF(nn.Module):
 
     def forward_delayed(self, y: torch.Tensor, voltage_bias: torch.Tensor | None,
                         scale: torch.Tensor | None = None) -> torch.Tensor:
-        """One chip layer: synaptic input ``scale * y`` (S, B, C, ...) delayed one step, voltage bias every step;
-        returns S+1 steps of spikes (or membrane), see :func:`delayed_current`."""
+        """One chip layer: synaptic input ``scale * y`` (S, B, C, ...) delayed one step, voltage bias (C,) or (B, C)
+        every step; returns S+1 steps of spikes (or membrane), see :func:`delayed_current`. On CPU one fused node
+        (:class:`DelayedCubaLIFFunction`: the current is never stored)."""
         alpha, beta = self.decay_tensors()
+        if use_compiled(y) and y.dim() >= 3:
+            bias = y.new_zeros(y.shape[2]) if voltage_bias is None else voltage_bias
+            gain = y.new_ones(y.shape[2]) if scale is None else scale
+            return DelayedCubaLIFFunction.apply(y, bias, gain, alpha, beta, self.threshold, self.surrogate_slope)
         current = delayed_current(y, voltage_bias, alpha, scale)
         return CubaLIFFunction.apply(current, alpha, beta, self.threshold, self.surrogate_slope)
 
