@@ -184,6 +184,8 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
     results = json.loads(Path("runs/eval/results.json").read_text())
     assert {"static", "teacher", "student", "student_had", "student_had_qat", "student_had_loihi",
             "student_had_loihi_stream"} <= set(results["trackers"])
+    energy = json.loads(Path("runs/energy/report.json").read_text())  # deploy's counts of both modes, side by side
+    assert set(energy["modes"]) == {"reset", "stream"} and energy["mode"] == energy["chip_mode"] == "stream"
     stray = sorted(p.name for p in tmp_path.iterdir())
     assert stray == ["data", "experiments", "runs", "tiny-configs"], f"the tour wrote outside data/ and runs/: {stray}"
 
