@@ -177,6 +177,15 @@ def test_eval_tracks_a_converted_network_as_track_does(work, tmp_path, capsys) -
     # the float student tracks close to, but not bit-identically with, its fixed-point network
     assert _eval(work, tmp_path / "ev", str(work["had"])) == 0
     np.testing.assert_allclose(emulated, read_otb(tmp_path / "ev" / "boxes" / "had" / "s.txt"), atol=2.0)
+    # streaming mode: the same network tracked as `track --loihi-mode stream` does (other boxes: the crop lags)
+    capsys.readouterr()
+    assert _eval(work, tmp_path / "ev3", f"stream={cv}", extra=("--loihi-mode", "stream")) == 0
+    lag = 1 + -(-6 // TRAIN_STEPS)  # 1 + ceil(L / T), L = 6 synaptic layers
+    assert f"Loihi mode stream ({TRAIN_STEPS} steps per frame, crop lag {lag} frame(s))" in capsys.readouterr().out
+    assert main(["track", str(work["seq"]), "--init", *init, "--checkpoint", str(cv / "student.h5"),
+                 "--out", str(tmp_path / "tr3"), "--no-progress", "--loihi-mode", "stream"]) == 0
+    stream_boxes = tmp_path / "ev3" / "boxes" / "stream" / "s.txt"
+    assert stream_boxes.read_text() == (tmp_path / "tr3" / "boxes.txt").read_text() != boxes.read_text()
     # a .h5 that is not a converted network: one line naming the file, no unpickling dump
     capsys.readouterr()
     assert _eval(work, tmp_path / "ev4", str(work["seq"])) == 1
