@@ -266,10 +266,12 @@ def _channel_layout(x: torch.Tensor) -> tuple[int, int]:
     """(inner, sample_size) of a dense (T, B, C, ...) tensor in memory order: neuron i of a step has channel
     ``(i // inner) % C`` and sample ``i // sample_size``; raises ValueError for layouts other than these."""
     step = x[0]
-    inner = step.stride(1)
-    sample_size = step[0].numel()
-    if step.stride(0) != sample_size or (inner != 1 and inner != math.prod(step.shape[2:])):
-        raise ValueError(f"unsupported memory layout {tuple(x.stride())} for shape {tuple(x.shape)}")
+    batch, channels = step.shape[0], step.shape[1]
+    inner = step.stride(1) if channels > 1 else 1  # a size-1 axis may carry any stride
+    sample_size = step.stride(0) if batch > 1 else step.numel()
+    if sample_size * batch != step.numel():
+        raise ValueError(f"unsupported memory layout {tuple(x.stride())} for shape {tuple(x.shape)}: the batch axis "
+                         f"must be outermost within a step")
     return inner, sample_size
 
 
