@@ -154,7 +154,7 @@ def run_lava(
         if code != 0:
             lines = (stderr.strip().splitlines() or list(other_lines))[-15:]
             text = "\n".join(lines)
-            if "No module named 'lava" in text or "No module named 'had_snn" in text:
+            if "No module named 'lava" in text or "No module named 'had_snn" in text or "lava-dl is not" in text:
                 raise LavaUnavailable(f"{python} cannot run the Lava runner ({lines[-1].strip()}); {SETUP_HINT}")
             raise LavaRunFailed(f"Lava runner failed (exit {code}) on {net_path}:\n{text}")
         with np.load(out) as f:

@@ -77,7 +77,7 @@ def test_compare_runs_reports_first_mismatch() -> None:
 def test_compare_exits_nonzero_when_lava_differs(net, monkeypatch, capsys) -> None:
     """A doctored 'Lava' (the emulator with one flipped spike) makes --compare fail with the table and exit 3."""
 
-    def fake_run_lava(path, spikes, timeout_s=None, progress=None, mode="reset"):
+    def fake_run_lava(path, spikes, timeout_s=None, progress=None, mode="reset", lavadl_netx=False):
         res = LoihiEmulator(net["layers"]).run(spikes)
         out = {f"spikes_{i}": s.numpy().copy() for i, s in enumerate(res.spikes, start=1)}
         out["spikes_2"][4, 1, 0, 0, 0] ^= True

@@ -14,6 +14,7 @@ netx also ignores our ``weightExp`` key (it derives the exponent itself).
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import replace
 
@@ -70,6 +71,20 @@ def test_lavadl_netx_runs_our_file_bit_exact_in_reset_and_stream(tmp_path) -> No
     assert all(s.any() for s in reset.spikes[:-1])
     stream = emu.run(stream_of(x, fill))
     _assert_same(run_lava(path, x, timeout_s=300, mode="stream", lavadl_netx=True), stream, "lava-dl netx, stream")
+
+
+def test_deploy_compare_with_lava_netx_is_identical(tmp_path) -> None:
+    """``had-snn deploy --compare --lava-netx``: lava-dl's loader against the emulator, in stream mode."""
+    from had_snn.cli import main
+
+    layers = _even_dense(random_network(5, in_shape=(2, 8, 8), channels=(3, 4), hidden=6, vth_range=(1, 60)))
+    write_netx(tmp_path / "net.h5", layers)
+    np.savez(tmp_path / "win.npz", spikes=random_spikes(6, 3, 2, layers[0].shape, rate=0.3))
+    out = tmp_path / "cmp"
+    assert main(["deploy", str(tmp_path / "net.h5"), "--input", str(tmp_path / "win.npz"), "--compare", "--mode",
+                 "stream", "--lava-netx", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["identical"] and summary["lava_graph"] == "lava-dl netx.hdf5.Network"
 
 
 def test_lavadl_netx_keeps_odd_dense_weights_exact(tmp_path) -> None:

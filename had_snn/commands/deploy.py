@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="emulator device (cpu, cuda)")
     parser.add_argument("--out", help="output folder (default: NET_DIR/deploy_<backend>, or NET_DIR/deploy_compare)")
     parser.add_argument("--timeout-s", type=float, help="stop Lava after this many seconds (default: no limit)")
+    parser.add_argument("--lava-netx", action="store_true",
+                        help="Lava (--backend lava, --compare) runs the graph that lava-dl 0.6.0's "
+                             "netx.hdf5.Network builds from the file, as a Lava user would load it, instead of "
+                             "had-snn's own Lava processes (bit-exact with the emulator for the even dense weights "
+                             "had-snn convert writes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar for the Lava run")
 
 
@@ -127,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {out}: is a file, expected an output folder")
     if args.timeout_s is not None and args.timeout_s <= 0:
         raise UserError(f"--timeout-s must be > 0, got {args.timeout_s}")
+    if args.lava_netx and mode == "emulator":
+        raise UserError("--lava-netx chooses how Lava builds its graph: it needs --backend lava or --compare")
     layers, attrs = read_netx(h5)
     try:
         readout_scale = float(attrs.get("readout_scale", 0.0))
@@ -169,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             on_event, bar = _lava_progress(batch, n_steps, not args.no_progress, stream)
             try:
                 res = run_lava(h5, spikes if stream else chip_input, timeout_s=args.timeout_s, progress=on_event,
-                               mode=args.mode)
+                               mode=args.mode, lavadl_netx=args.lava_netx)
             finally:
                 bar.close()
             timing["lava"] = lava_timing(res)
@@ -196,8 +203,10 @@ def run(args: argparse.Namespace) -> int:
                            mode=args.mode)
             write_json_atomic(out / "compare.json", verdict)
             write_text_atomic(out / "compare.md", compare_markdown(verdict))
+        lava_graph = ("lava-dl netx.hdf5.Network" if args.lava_netx else "had-snn lava_runner") if use_lava else None
         summary = {
-            "backend": mode, "mode": args.mode, "network": str(h5), "input": str(args.input), "steps": int(n_steps),
+            "backend": mode, "mode": args.mode, "lava_graph": lava_graph, "network": str(h5), "input": str(args.input),
+            "steps": int(n_steps),
             "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(batch), "frames": n_frames,
             "billed_steps_per_frame": n_input if stream else n_input + fill,
             "timing_s": timing,

@@ -151,6 +151,8 @@ CASES = [
          setup=_out_file, check=_file_kept),
     Case("dep-unknown-backend", (*DEPLOY, "--backend", "loihi"), 2, ("--backend", "invalid choice"), setup=_net),
     Case("dep-unknown-mode", (*DEPLOY, "--mode", "continuous"), 2, ("--mode", "invalid choice", "stream"), setup=_net),
+    Case("dep-lava-netx-without-lava", (*DEPLOY, "--lava-netx"), 1, ("--lava-netx", "--backend lava", "--compare"),
+         setup=_net_and(spikes=_good_spikes()), check=_no_deploy_folder),
     Case("dep-timeout-not-positive", (*DEPLOY, "--backend", "lava", "--timeout-s", "0"), 1, ("--timeout-s", "> 0"),
          setup=_net_and(spikes=_good_spikes()), check=lambda env: None),
     Case("dep-convert-template-not-npz", ("convert", "{student}", "--out", "{tmp}/conv", "--template",
