@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install $(PIP_LINKS) -e ".[dev]" "torch==$(TORCH_VERSION)"
 	touch $@
 
-setup-lava: $(LAVA_VENV)/.installed
+setup-lava: $(LAVA_VENV)/.installed $(LAVA_VENV)/.lava-dl-0.6.0
 $(LAVA_VENV)/.installed: pyproject.toml
 	@PY310=$$(scripts/find_python310.sh); \
 	if [ -z "$$PY310" ]; then \
@@ -34,9 +34,16 @@ $(LAVA_VENV)/.installed: pyproject.toml
 	  set -e; test -x $(LAVA_VENV)/bin/python || $$PY310 -m venv $(LAVA_VENV); \
 	  $(LAVA_VENV)/bin/python -m pip install -q --upgrade pip; \
 	  $(LAVA_VENV)/bin/python -m pip install "lava-nc==0.10.0" "numpy<2" h5py pyyaml; \
-	  $(LAVA_VENV)/bin/python -m pip install --no-deps "lava-dl==0.6.0"; \
 	  $(LAVA_VENV)/bin/python -m pip install --no-deps -e .; \
 	  touch $@; \
+	fi
+
+# lava-dl's netx loader (tests/test_lavadl_netx.py, had-snn deploy --lava-netx) without its dependencies: no torch in
+# the Lava venv. Its own stamp, so Lava venvs made before get it too.
+$(LAVA_VENV)/.lava-dl-0.6.0: $(LAVA_VENV)/.installed
+	@if test -x $(LAVA_VENV)/bin/python; then \
+	  echo "== had-snn setup: lava-dl 0.6.0 in $(LAVA_VENV) (--no-deps: netx only, no torch)"; \
+	  $(LAVA_VENV)/bin/python -m pip install -q --no-deps "lava-dl==0.6.0" && touch $@; \
 	fi
 
 demo: setup
