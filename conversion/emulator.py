@@ -1,6 +1,7 @@
 """Bit-exact torch emulator of a netx fixed-point network as Lava 0.10 runs it in ``Loihi2SimCfg("fixed_pt")``.
 
-Integer semantics copied from lava/proc/{lif,dense,conv}/models.py (explained in docs/loihi.md):
+Integer semantics copied from lava/proc/{lif,dense,conv}/models.py (explained in docs/loihi.md); the neuron step and
+its constants are :mod:`had_snn.hardware.cuba` (``lif_step_int``), shared with the numba kernel:
 
 * LIF (PyLifModelBitAcc): ``u = sgn(u*(4096-(du+1))) * (|u*(4096-(du+1))| >> 12) + (a_in << 6)`` then a single
   24-bit wrap (``> 2**23`` subtracts ``2**24``, ``<= -2**23`` adds it); ``v = sgn(v*(4096-dv)) * (|..| >> 12) + u +
@@ -14,6 +15,11 @@ Each synaptic layer therefore adds one step of latency: layer ``l`` sees the inp
 Runs batched (B) on CPU or CUDA, layer by layer over blocks of steps (see :class:`LoihiEmulator`); integer state is
 int64; synaptic sums use float32 on CPU when the largest possible sum of |weights| is below 2**24 and float64
 otherwise, so they are exact.
+
+The emulator owns its delay: :meth:`LoihiEmulator.run_aligned` returns a frame's read-out and spikes aligned to its
+input steps, in reset mode (T + L steps from zero) or streaming mode (the frame continues an
+:class:`EmulatorState`, no reset, no flush; the read-out window is read by a peek of L zero steps on a copy of the
+state). ``run(A)`` then ``run(B, result.state)`` equals ``run(cat(A, B))`` bit for bit.
 """
 
 from __future__ import annotations
