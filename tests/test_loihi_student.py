@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -84,7 +85,10 @@ def _reference(model: SpikingStudent, search: torch.Tensor, kernel: torch.Tensor
     return [torch.stack(r) for r in record]
 
 
-def test_faithful_search_path_equals_per_step_reference():
+@pytest.mark.parametrize("torch_lif", ["0", "1"])
+def test_faithful_search_path_equals_per_step_reference(torch_lif: str, monkeypatch):
+    """Numba (CPU) and torch-op (any device) paths alike."""
+    monkeypatch.setenv("HAD_SNN_TORCH_LIF", torch_lif)
     model = _student().double().eval()
     search = _spikes(4, 2, 32, seed=1).double()
     kernel = torch.rand(2, 8, 3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
@@ -162,6 +166,11 @@ def test_gradients_reach_decays_weights_and_bn_qat():
     _grads_reach_everything(_student(threshold=0.3, qat=True))
 
 
+def test_gradients_reach_everything_on_the_torch_op_path(monkeypatch):
+    monkeypatch.setenv("HAD_SNN_TORCH_LIF", "1")
+    _grads_reach_everything(_student(threshold=0.3, qat=True))
+
+
 def test_faithful_training_updates_bn_running_stats_qat_freezes_them():
     for qat, changes in ((False, True), (True, False)):
         model = _student(qat=qat).train()
@@ -211,8 +220,6 @@ def test_non_faithful_student_keeps_the_float_semantics():
 
 
 def test_qat_needs_faithful():
-    import pytest
-
     with pytest.raises(ValueError, match="loihi_faithful"):
         StudentConfig(qat=True, loihi_faithful=False)
 
