@@ -11,6 +11,8 @@ overhead remains:
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import types
 
 import numba
@@ -28,10 +30,15 @@ def _compiled(fn: types.FunctionType, helpers: tuple[str, ...] = ()) -> numba.co
 
 #: the chip's LIF step (:func:`had_snn.hardware.cuba.lif_step_int`), compiled: one definition for both paths
 _lif_step = _compiled(cuba.lif_step_int, ("decay_int", "wrap_u", "clip_v"))
+#: numba's on-disk cache checks only this file for changes, not cuba.py, whose step is compiled into lif_block: the
+#: cache entry is named after a hash of cuba.py, so an edit there compiles afresh instead of reusing stale code
+try:
+    _CUBA_KEY: str | None = hashlib.sha256(inspect.getsource(cuba).encode()).hexdigest()[:12]
+except (OSError, TypeError):  # no source on disk: compile in every process rather than risk a stale cache
+    _CUBA_KEY = None
 
 
-@numba.njit(cache=True, nogil=True)
-def lif_block(
+def _lif_block(
     a_in: np.ndarray,
     lead_zero_steps: int,
     u: np.ndarray,
@@ -65,6 +72,10 @@ def lif_block(
                 spikes_out[t, b, n] = fired
                 if record_v:
                     v_out[t, b, n] = vn
+
+
+_lif_block.__qualname__ = f"lif_block_cuba_{_CUBA_KEY}"
+lif_block = numba.njit(cache=_CUBA_KEY is not None, nogil=True)(_lif_block)
 
 
 @numba.njit(cache=True, nogil=True)
