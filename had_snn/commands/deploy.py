@@ -139,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
         readout_scale = float(attrs.get("readout_scale", 0.0))
     except (TypeError, ValueError):
         raise UserError(f"{h5}: attribute 'readout_scale' must be a number, got {attrs['readout_scale']!r}") from None
+    if args.lava_netx and layers[0].neuron is not None:
+        raise UserError(f"{h5}: --lava-netx: the input layer holds a 'neuron' group (a file written before had-snn "
+                        "wrote spike inputs with their shape only), which lava-dl's netx builds into an input-neuron "
+                        "block that lava-nc 0.10 rejects; convert the student again, or drop --lava-netx")
     spikes, _ = load_spikes_npz(args.input, ("spikes", "search_spikes"), "--input", chw=layers[0].shape)
     use_lava = mode in ("lava", "compare")
     if use_lava:

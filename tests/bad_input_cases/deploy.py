@@ -76,6 +76,15 @@ def _netx_edit(key: str, value=None, move_to: str | None = None):
     return setup
 
 
+def _old_input_neuron(env: Env) -> None:
+    _net(env)
+    with h5py.File(env.tmp / "cv" / "student.h5", "a") as f:  # as files written before: a relay neuron on the input
+        n = f["layer/0"].create_group("neuron")
+        for key, value in (("type", "CUBA"), ("iDecay", 4096), ("vDecay", 4095), ("vThMant", 0)):
+            n[key] = value
+    np.savez(env.tmp / "win.npz", spikes=_good_spikes())
+
+
 def _readout_scale_text(env: Env) -> None:
     _net(env)
     with h5py.File(env.tmp / "cv" / "student.h5", "a") as f:
@@ -153,6 +162,9 @@ CASES = [
     Case("dep-unknown-mode", (*DEPLOY, "--mode", "continuous"), 2, ("--mode", "invalid choice", "stream"), setup=_net),
     Case("dep-lava-netx-without-lava", (*DEPLOY, "--lava-netx"), 1, ("--lava-netx", "--backend lava", "--compare"),
          setup=_net_and(spikes=_good_spikes()), check=_no_deploy_folder),
+    Case("dep-lava-netx-old-input-neuron", (*DEPLOY, "--compare", "--lava-netx"), 1,
+         ("student.h5", "--lava-netx", "input layer holds a 'neuron' group", "convert the student again"),
+         setup=_old_input_neuron, check=_no_deploy_folder),
     Case("dep-timeout-not-positive", (*DEPLOY, "--backend", "lava", "--timeout-s", "0"), 1, ("--timeout-s", "> 0"),
          setup=_net_and(spikes=_good_spikes()), check=lambda env: None),
     Case("dep-convert-template-not-npz", ("convert", "{student}", "--out", "{tmp}/conv", "--template",
