@@ -194,6 +194,8 @@ class EmulatedTracker(ModelTracker):
     def update(self, k: int) -> np.ndarray:
         """As :meth:`ModelTracker.update` (the crop lagging by :attr:`crop_lag_frames`); after a silent template the
         box stays where it started."""
+        if self._seq is None:
+            raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
         if not self._silent:
             try:
                 known = [i for i in self._boxes if i <= k - self.crop_lag_frames]
