@@ -317,3 +317,16 @@ def _check_fused(monkeypatch) -> None:
                 assert torch.equal(out, ref) and 0 < float(out.detach().mean()) < 1
             for got, want in zip(grads, ref_grads, strict=True):
                 torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_resume_hint_keeps_qat_and_init(tmp_path):
+    import argparse
+
+    from had_snn.commands import train as train_cmd
+
+    parser = argparse.ArgumentParser()
+    train_cmd.add_arguments(parser)
+    args = parser.parse_args(["student", "--config", "c.yaml", "--out", str(tmp_path / "run"), "--qat", "--init",
+                              "runs/student/best.pt"])
+    hint = train_cmd.resume_hint(args)
+    assert "--qat" in hint and "--init runs/student/best.pt" in hint and "--resume" not in hint
