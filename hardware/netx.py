@@ -11,7 +11,7 @@ Conv ignores it) defaults to 0; ``name`` is an attribute.
 Sum pooling is a ``conv`` with ``groups = C`` and a kernel of ones.
 
 CUBA maps to Lava's LIF as ``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_exp = 6``; the field ranges
-and constants come from :mod:`had_snn.hardware.cuba` (re-exported here).
+and constants come from :mod:`had_snn.hardware.cuba` (import them from there).
 """
 
 from __future__ import annotations
@@ -24,21 +24,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from had_snn.hardware.cuba import (  # re-exported: other modules import these names from netx
-    BIAS_EXP,
-    BIAS_MANT_RANGE,
-    I_DECAY_RANGE,
-    READOUT_VTH_MANT,
-    V_DECAY_RANGE,
-    VTH_MANT_RANGE,
-    WEIGHT_RANGE,
-)
+from had_snn.hardware.cuba import BIAS_MANT_RANGE, I_DECAY_RANGE, V_DECAY_RANGE, VTH_MANT_RANGE, WEIGHT_RANGE
 from had_snn.util.atomic import atomic_path
 
 __all__ = [
-    "BIAS_EXP", "BIAS_MANT_RANGE", "I_DECAY_RANGE", "LAYER_TYPES", "LEGACY_READOUT_VTH_MANT", "READOUT_VTH_MANT",
-    "V_DECAY_RANGE", "VTH_MANT_RANGE", "WEIGHT_RANGE", "CubaNeuron", "NetxLayer", "conv_output_size", "frame_steps",
-    "int_pair", "pipeline_fill_steps", "read_netx", "relay_neuron", "sum_pool_layer", "validate_layers", "write_netx",
+    "LAYER_TYPES", "LEGACY_READOUT_VTH_MANT", "CubaNeuron", "NetxLayer", "conv_output_size", "frame_steps", "int_pair",
+    "pipeline_fill_steps", "read_netx", "relay_neuron", "sum_pool_layer", "validate_layers", "write_netx",
 ]
 
 LAYER_TYPES = ("input", "conv", "flatten", "dense")
