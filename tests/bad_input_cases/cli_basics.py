@@ -1,5 +1,6 @@
-"""Rows: options argparse itself must refuse (usage errors exit 2 with the option named), and ``had-snn energy
---mode`` / ``--counts`` per mode (a small random netx network and its counts written by the row's setup)."""
+"""Rows: options argparse itself must refuse (usage errors exit 2 with the option named), ``had-snn energy --mode`` /
+``--counts`` per mode (a small random netx network and its counts written by the row's setup), and the demo config's
+QAT step (``train.student_had_qat``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,27 @@ def _net_with_counts(*modes: str):
     return setup
 
 
+def _demo_config(qat: object):
+    """Write ``{tmp}/demo.yaml``: demo_tiny.yaml (training configs by absolute path) with ``train.student_had_qat`` set
+    to ``qat`` (``None``: left out)."""
+
+    def setup(env: Env) -> None:
+        import yaml
+
+        from had_snn.demo.config import CONFIG_DIR
+
+        raw = yaml.safe_load((CONFIG_DIR / "demo_tiny.yaml").read_text())
+        for name in ("teacher", "student", "student_had"):
+            raw["train"][name]["config"] = str(CONFIG_DIR / raw["train"][name]["config"])
+        if qat is None:
+            del raw["train"]["student_had_qat"]
+        else:
+            raw["train"]["student_had_qat"] = qat
+        (env.tmp / "demo.yaml").write_text(yaml.safe_dump(raw))
+
+    return setup
+
+
 def _nothing_written(name: str):
     def check(env: Env) -> None:
         assert not (env.tmp / name).exists(), f"{name} was written"
@@ -48,4 +70,13 @@ CASES = [
                                             "{tmp}/stream.json", "--out", "{tmp}/en"), 1,
          ("--counts", "both 'stream' counts", "one file per mode"), setup=_net_with_counts("stream"),
          check=_nothing_written("en")),
+    Case("cli-demo-qat-missing", ("demo", "--config", "{tmp}/demo.yaml", "--out", "{tmp}/run", "--no-progress"), 1,
+         ("demo.yaml", "train must define exactly", "student_had_qat"), setup=_demo_config(None),
+         check=_nothing_written("run")),
+    Case("cli-demo-qat-own-config", ("demo", "--config", "{tmp}/demo.yaml", "--out", "{tmp}/run", "--no-progress"), 1,
+         ("demo.yaml", "student_had_qat", "only 'overrides'"), setup=_demo_config({"config": "student_qat.yaml"}),
+         check=_nothing_written("run")),
+    Case("cli-demo-qat-not-faithful", ("demo", "--config", "{tmp}/demo.yaml", "--out", "{tmp}/run", "--no-progress"),
+         1, ("demo.yaml", "student_had_qat", "loihi_faithful"),
+         setup=_demo_config({"overrides": {"model_config": {"loihi_faithful": False}}}), check=_nothing_written("run")),
 ]
