@@ -392,3 +392,34 @@ def test_stream_counts_file_validation() -> None:
         parse_counts({**COUNTS, "mode": "burst"}, geoms)
     with pytest.raises(ValueError, match=r"'steps' \(10\) must equal 'input_steps' \(8\)"):
         parse_counts({**COUNTS, "mode": "stream", "input_steps": 8}, geoms)
+
+
+def test_energy_input_counts_the_windows_in_both_modes(tmp_path, capsys) -> None:
+    """``had-snn energy NET --input WINDOWS.npz`` bills the B windows as consecutive frames of one stream, in both
+    modes, exactly as count_modes does, and writes the counts files it used."""
+    import torch
+
+    from had_snn.cli import main
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network
+    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.netx import write_netx
+
+    layers = random_network(6)
+    write_netx(tmp_path / "net.h5", layers)
+    frames = _frames(3, 4, 1, layers[0].shape, seed=3)  # (F, T, 1, C, H, W)
+    np.savez(tmp_path / "win.npz", search_spikes=frames[:, :, 0].permute(1, 0, 2, 3, 4).numpy().astype(np.uint8))
+    out = tmp_path / "en"
+    assert main(["energy", str(tmp_path / "net.h5"), "--input", str(tmp_path / "win.npz"), "--out", str(out)]) == 0
+    expected = count_modes(LoihiEmulator(layers), torch.as_tensor(frames))
+    for mode in ("reset", "stream"):
+        assert json.loads((out / f"counts_{mode}.json").read_text()) == expected[mode]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["modes"]) == {"reset", "stream"} and report["modes"]["stream"]["latency"]["period_steps"] == 4
+    assert main(["energy", str(tmp_path / "net.h5"), "--input", str(tmp_path / "win.npz"), "--mode", "reset",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert not (tmp_path / "r" / "counts_stream.json").exists()
+    capsys.readouterr()
+    assert main(["energy", str(tmp_path / "net.h5"), "--input", str(tmp_path / "win.npz"), "--counts",
+                 str(out / "counts_reset.json"), "--out", str(tmp_path / "x")]) == 1
+    assert "--input and --counts: give one" in capsys.readouterr().err

@@ -7,7 +7,8 @@ from pathlib import Path
 
 NAME = "energy"
 HELP = ("Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm) and latency per frame from "
-        "operation counts (`had-snn deploy` writes them), in reset and streaming mode side by side; write a report")
+        "operation counts (`had-snn deploy` writes them, or --input counts spike windows here), in reset and "
+        "streaming mode side by side; write a report")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-layer operation counts JSON, e.g. NET_DIR/deploy_emulator/counts.json (format: "
                              "the docstring of had_snn.hardware.energy); one file per mode (its 'mode' field: reset, "
                              "the default, or stream), at most one of each; without it only the core map is computed")
+    parser.add_argument("--input", type=Path, metavar="WINDOWS.npz",
+                        help="instead of --counts: count the operations here with the bit-exact emulator on an npz "
+                             "of spikes 'spikes' or 'search_spikes' (T, B, C, H, W), e.g. from `had-snn windows`: the "
+                             "B windows as consecutive frames of one stream (as `had-snn deploy --mode stream`), "
+                             "each from the zero state (reset) and continuously (stream); writes "
+                             "OUT/counts_<mode>.json")
     parser.add_argument("--mode", choices=("reset", "stream", "both"), default="both",
                         help="which mode to bill: reset (each frame T + L steps from the zero state), stream (T steps "
                              "per frame, no reset, no flush) or both side by side (default; a mode without counts is "
@@ -76,6 +83,29 @@ def _counts_for_modes(paths: list[Path], mode: str, geoms: list) -> list:
     return [c for _, c in loaded.values()]
 
 
+def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) -> list:
+    """Bill the npz's B windows (consecutive frames of one stream) in the requested modes with the emulator; the
+    counts files are written to ``out`` (``counts_<mode>.json``)."""
+    import numpy as np
+
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.hardware.energy import MODES, count_modes, parse_counts
+    from had_snn.hardware.netx import read_netx
+    from had_snn.hardware.spikes_io import load_spikes_npz
+    from had_snn.util.atomic import write_json_atomic
+
+    layers, _ = read_netx(net)
+    spikes, _ = load_spikes_npz(windows, ("spikes", "search_spikes"), "--input", chw=layers[0].shape)
+    frames = np.ascontiguousarray(np.swapaxes(spikes, 0, 1))[:, :, None]  # (B frames, T, 1 stream, C, H, W)
+    billed = count_modes(LoihiEmulator(layers), frames, MODES if mode == "both" else (mode,))
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = []
+    for name, data in billed.items():
+        path = write_json_atomic(out / f"counts_{name}.json", data)
+        loaded.append(parse_counts(data, geoms, str(path)))
+    return loaded
+
+
 def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.energy import MODES, load_table, load_teacher_macs
     from had_snn.hardware.report import build_report, write_report
@@ -89,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
     net = resolve_network(args.network)
     geoms = geometries_from_netx(net)
     table = load_table(args.table)
-    counts = _counts_for_modes(args.counts or [], args.mode, geoms)
+    if args.input is not None and args.counts:
+        raise UserError("--input and --counts: give one (--input counts the operations of WINDOWS.npz here, "
+                        "--counts reads counts files)")
+    if args.input is not None:
+        counts = _count_windows(net, args.input, args.mode, geoms, args.out)
+    else:
+        counts = _counts_for_modes(args.counts or [], args.mode, geoms)
     if args.teacher:
         args.teacher_macs = _count_teacher_macs(args.teacher, args.out)
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None

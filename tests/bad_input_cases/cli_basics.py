@@ -29,6 +29,18 @@ def _net_with_counts(*modes: str):
     return setup
 
 
+def _net_and_windows(shape: tuple[int, ...]):
+    """``{tmp}/net.h5`` and its reset counts (as :func:`_net_with_counts`) plus ``{tmp}/win.npz`` of 0/1 spikes."""
+
+    def setup(env: Env) -> None:
+        import numpy as np
+
+        _net_with_counts("reset")(env)
+        np.savez(env.tmp / "win.npz", spikes=(np.random.default_rng(1).random(shape) < 0.3).astype(np.uint8))
+
+    return setup
+
+
 def _demo_config(qat: object):
     """Write ``{tmp}/demo.yaml``: demo_tiny.yaml (training configs by absolute path) with ``train.student_had_qat`` set
     to ``qat`` (``None``: left out)."""
@@ -70,6 +82,12 @@ CASES = [
                                             "{tmp}/stream.json", "--out", "{tmp}/en"), 1,
          ("--counts", "both 'stream' counts", "one file per mode"), setup=_net_with_counts("stream"),
          check=_nothing_written("en")),
+    Case("cli-energy-input-wrong-shape", ("energy", "{tmp}/net.h5", "--input", "{tmp}/win.npz", "--out", "{tmp}/en"),
+         1, ("--input", "win.npz", "(2, 12, 12)"), setup=_net_and_windows((3, 2, 2, 5, 5)),
+         check=_nothing_written("en")),
+    Case("cli-energy-input-and-counts", ("energy", "{tmp}/net.h5", "--input", "{tmp}/win.npz", "--counts",
+                                         "{tmp}/reset.json", "--out", "{tmp}/en"), 1,
+         ("--input and --counts", "give one"), setup=_net_and_windows((3, 2, 2, 12, 12)), check=_nothing_written("en")),
     Case("cli-demo-qat-missing", ("demo", "--config", "{tmp}/demo.yaml", "--out", "{tmp}/run", "--no-progress"), 1,
          ("demo.yaml", "train must define exactly", "student_had_qat"), setup=_demo_config(None),
          check=_nothing_written("run")),
