@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 NAME = "demo"
-HELP = ("run the whole pipeline (synthesise, train teacher/student/HAD student, evaluate, convert to Loihi, Lava "
-        "check, energy) and write RUN/report.md; finished steps are reused")
+HELP = ("run the whole pipeline (synthesise, train teacher/student/HAD student, QAT fine-tuning of the HAD student, "
+        "evaluate float and Loihi fixed point in reset and streaming mode, convert to Loihi, Lava check, energy per "
+        "mode) and write RUN/report.md; finished steps are reused")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
