@@ -109,28 +109,32 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
     a, b, th, zero, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(0), dtype(1)
     channels = scale.shape[0]
     per_sample = bias.shape[0] > 1
+    gain = np.empty(BLOCK, dtype=y.dtype)
+    late = np.empty(BLOCK, dtype=y.dtype)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
-        for i in range(lo, hi):
+        for j in range(hi - lo):  # per-neuron constants once per block (no divisions in the time loop)
+            i = lo + j
             c = (i // inner) % channels
             vb = bias[i // sample_size if per_sample else 0, c]
+            gain[j] = scale[c]
+            late[j] = (one - a) * vb
             syn[0, i] = vb
             mem[0, i] = vb
+            if spiking:
+                spikes[0, i] = one if vb > th else zero
         for t in range(1, steps_in + 1):
-            for i in range(lo, hi):
-                c = (i // inner) % channels
-                vb = bias[i // sample_size if per_sample else 0, c]
-                late = (one - a) * vb
-                s = a * syn[t - 1, i] + (scale[c] * y[t - 1, i] + late)
+            for j in range(hi - lo):
+                i = lo + j
+                s = a * syn[t - 1, i] + (gain[j] * y[t - 1, i] + late[j])
                 m = b * mem[t - 1, i]
                 if spiking and mem[t - 1, i] > th:
                     m = zero
+                v = m + s
                 syn[t, i] = s
-                mem[t, i] = m + s
-        if spiking:
-            for t in range(steps_in + 1):
-                for i in range(lo, hi):
-                    spikes[t, i] = one if mem[t, i] > th else zero
+                mem[t, i] = v
+                if spiking:
+                    spikes[t, i] = one if v > th else zero
 
 
 @numba.njit(cache=True, nogil=True)
@@ -148,8 +152,19 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
     channels = scale.shape[0]
     per_sample = bias.shape[0] > 1
     with_y = y.shape[0] == steps - 1
+    gain = np.empty(BLOCK, dtype=grad_out.dtype)
+    vbias = np.empty(BLOCK, dtype=grad_out.dtype)
+    sum_g_late = np.zeros(BLOCK)  # per neuron: sum over t >= 1 of g_syn (the bias's later steps)
+    sum_g_y = np.zeros(BLOCK)  # per neuron: sum over t >= 1 of g_syn * y[t-1] (the scale)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
+        for j in range(hi - lo):
+            i = lo + j
+            c = (i // inner) % channels
+            gain[j] = scale[c]
+            vbias[j] = bias[i // sample_size if per_sample else 0, c]
+            sum_g_late[j] = 0.0
+            sum_g_y[j] = 0.0
         g_mem_next = np.zeros(hi - lo, dtype=grad_out.dtype)
         g_syn_next = np.zeros(hi - lo, dtype=grad_out.dtype)
         sum_alpha, sum_beta = 0.0, 0.0
@@ -165,21 +180,22 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
                 else:
                     g_mem = grad_out[t, i] + b * g_mem_next[j]
                 g_syn = g_mem + a * g_syn_next[j]
-                c = (i // inner) % channels
-                row = i // sample_size if per_sample else 0
                 if t > 0:
-                    grad_y[t - 1, i] = g_syn * scale[c]
+                    grad_y[t - 1, i] = g_syn * gain[j]
                     if with_y:
-                        grad_scale[c] += g_syn * y[t - 1, i]
-                    vb = bias[row, c]
-                    grad_bias[row, c] += (one - a) * g_syn
-                    sum_alpha += g_syn * (syn[t - 1, i] - vb)  # d current[t] / d alpha = -vb
+                        sum_g_y[j] += g_syn * y[t - 1, i]
+                    sum_g_late[j] += g_syn
+                    sum_alpha += g_syn * (syn[t - 1, i] - vbias[j])  # d current[t] / d alpha = -bias
                     prev = mem[t - 1, i]
                     if not spiking or prev <= th:
                         sum_beta += g_mem * prev
-                else:
-                    grad_bias[row, c] += g_syn
                 g_mem_next[j] = g_mem
                 g_syn_next[j] = g_syn
+        for j in range(hi - lo):  # g_syn_next now holds g_syn of step 0 (the bias alone)
+            i = lo + j
+            c = (i // inner) % channels
+            row = i // sample_size if per_sample else 0
+            grad_bias[row, c] += g_syn_next[j] + (1.0 - a) * sum_g_late[j]
+            grad_scale[c] += sum_g_y[j]
         partial_sums[blk, 0] = sum_alpha
         partial_sums[blk, 1] = sum_beta
