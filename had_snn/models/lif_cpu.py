@@ -152,50 +152,66 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
     channels = scale.shape[0]
     per_sample = bias.shape[0] > 1
     with_y = y.shape[0] == steps - 1
+    zero = dtype(0)
     gain = np.empty(BLOCK, dtype=grad_out.dtype)
     vbias = np.empty(BLOCK, dtype=grad_out.dtype)
-    sum_g_late = np.zeros(BLOCK)  # per neuron: sum over t >= 1 of g_syn (the bias's later steps)
-    sum_g_y = np.zeros(BLOCK)  # per neuron: sum over t >= 1 of g_syn * y[t-1] (the scale)
+    # Per-neuron accumulators (no scalar reduction inside the time loop, so the neuron loop vectorises).
+    acc_late = np.zeros(BLOCK)  # sum over t >= 1 of g_syn (the bias's later steps)
+    acc_y = np.zeros(BLOCK)  # sum over t >= 1 of g_syn * y[t-1] (the scale)
+    acc_alpha = np.zeros(BLOCK)  # sum over t >= 1 of g_syn * (syn[t-1] - bias)
+    acc_beta = np.zeros(BLOCK)  # sum over t >= 1 of g_mem * mem[t-1] * keep[t-1]
+    g_mem_next = np.zeros(BLOCK, dtype=grad_out.dtype)
+    g_syn_next = np.zeros(BLOCK, dtype=grad_out.dtype)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
-        for j in range(hi - lo):
+        width = hi - lo
+        for j in range(width):
             i = lo + j
             c = (i // inner) % channels
             gain[j] = scale[c]
             vbias[j] = bias[i // sample_size if per_sample else 0, c]
-            sum_g_late[j] = 0.0
-            sum_g_y[j] = 0.0
-        g_mem_next = np.zeros(hi - lo, dtype=grad_out.dtype)
-        g_syn_next = np.zeros(hi - lo, dtype=grad_out.dtype)
-        sum_alpha, sum_beta = 0.0, 0.0
+            acc_late[j] = 0.0
+            acc_y[j] = 0.0
+            acc_alpha[j] = 0.0
+            acc_beta[j] = 0.0
+            g_mem_next[j] = zero
+            g_syn_next[j] = zero
         for t in range(steps - 1, -1, -1):
-            for j in range(hi - lo):
+            for j in range(width):
                 i = lo + j
                 v = mem[t, i]
                 if spiking:
                     x = k * (v - th)
                     sg = half_slope / (one + x * x)
-                    keep = one if v <= th else dtype(0)
+                    keep = one if v <= th else zero
                     g_mem = grad_out[t, i] * sg + b * g_mem_next[j] * (keep - v * sg)
                 else:
                     g_mem = grad_out[t, i] + b * g_mem_next[j]
                 g_syn = g_mem + a * g_syn_next[j]
-                if t > 0:
-                    grad_y[t - 1, i] = g_syn * gain[j]
-                    if with_y:
-                        sum_g_y[j] += g_syn * y[t - 1, i]
-                    sum_g_late[j] += g_syn
-                    sum_alpha += g_syn * (syn[t - 1, i] - vbias[j])  # d current[t] / d alpha = -bias
-                    prev = mem[t - 1, i]
-                    if not spiking or prev <= th:
-                        sum_beta += g_mem * prev
                 g_mem_next[j] = g_mem
                 g_syn_next[j] = g_syn
-        for j in range(hi - lo):  # g_syn_next now holds g_syn of step 0 (the bias alone)
+            if t == 0:
+                break
+            for j in range(width):  # the gradients that only exist for t >= 1
+                i = lo + j
+                g_syn = g_syn_next[j]
+                grad_y[t - 1, i] = g_syn * gain[j]
+                if with_y:
+                    acc_y[j] += g_syn * y[t - 1, i]
+                acc_late[j] += g_syn
+                acc_alpha[j] += g_syn * (syn[t - 1, i] - vbias[j])  # d current[t] / d alpha = -bias
+                prev = mem[t - 1, i]
+                if spiking:
+                    prev = prev if prev <= th else zero
+                acc_beta[j] += g_mem_next[j] * prev
+        sum_alpha, sum_beta = 0.0, 0.0
+        for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             i = lo + j
             c = (i // inner) % channels
             row = i // sample_size if per_sample else 0
-            grad_bias[row, c] += g_syn_next[j] + (1.0 - a) * sum_g_late[j]
-            grad_scale[c] += sum_g_y[j]
+            grad_bias[row, c] += g_syn_next[j] + (1.0 - a) * acc_late[j]
+            grad_scale[c] += acc_y[j]
+            sum_alpha += acc_alpha[j]
+            sum_beta += acc_beta[j]
         partial_sums[blk, 0] = sum_alpha
         partial_sums[blk, 1] = sum_beta

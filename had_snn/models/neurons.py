@@ -253,9 +253,20 @@ class DelayedCurrent(torch.autograd.Function):
 
 def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
     """An empty (steps, ...) tensor, time outermost, each step in the memory layout of ``x[0]`` (channels-last
-    stays channels-last)."""
+    stays channels-last). On CPU the memory comes from numpy, which asks the kernel for transparent huge pages on
+    large arrays: the first touch of fresh memory then costs a fraction of torch's page faults (the chip-layer
+    states are large and short-lived)."""
     step = x[0]
-    if step.dim() == 4 and step.is_contiguous(memory_format=torch.channels_last) and not step.is_contiguous():
+    channels_last = (step.dim() == 4 and step.is_contiguous(memory_format=torch.channels_last)
+                     and not step.is_contiguous())
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        flat = torch.from_numpy(np.empty(steps * step.numel(), dtype=np.float32 if x.dtype == torch.float32
+                                         else np.float64))
+        if channels_last:
+            b, c, h, w = step.shape
+            return flat.view(steps * b, h, w, c).permute(0, 3, 1, 2).unflatten(0, (steps, b))
+        return flat.view(steps, *step.shape)
+    if channels_last:
         flat = torch.empty((steps * step.shape[0], *step.shape[1:]), dtype=x.dtype, device=x.device,
                            memory_format=torch.channels_last)
         return flat.unflatten(0, (steps, step.shape[0]))
@@ -314,8 +325,8 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         bias2 = bias.detach().to(y.dtype).reshape(-1, y.shape[2]).contiguous()
         scale1 = scale.detach().to(y.dtype).contiguous()
         syn = _empty_like_steps(y, y.shape[0] + 1)
-        mem = torch.empty_like(syn)
-        spikes = torch.empty_like(syn) if threshold is not None else mem
+        mem = _empty_like_steps(y, y.shape[0] + 1)
+        spikes = _empty_like_steps(y, y.shape[0] + 1) if threshold is not None else mem
         rows_y, rows_syn, rows_mem, rows_spk = _rows(y), _rows(syn), _rows(mem), _rows(spikes)
         th = 0.0 if threshold is None else threshold
         s_np, b_np = scale1.numpy(), bias2.numpy()
