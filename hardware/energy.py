@@ -432,3 +432,107 @@ def ann_45nm_energy_pj(macs: Sequence[tuple[str, int]], table: HardwareTable) ->
     """45 nm estimate of the ANN per layer: one 32-bit float MAC per multiply-accumulate, pJ per frame."""
     e_mac = table.required("cmos45nm", "mac_pj")
     return [m * e_mac for _, m in macs]
+
+
+# --- the ANN teacher with memory access (45 nm, Horowitz 2014) -------------------------------------------------------
+
+#: bits of every teacher value (weights and activations): 32-bit float, as the 45 nm MAC figure (fp32 mult + add)
+ANN_VALUE_BITS = 32
+#: bits moved per memory access in the 45 nm memory figures (Horowitz quotes energy per 64-bit access)
+ACCESS_BITS = 64
+#: on-chip SRAM size classes of the table (``cmos45nm.memory.<key>``) with their capacity in bytes, smallest first;
+#: a tensor larger than the last one lives in DRAM (``cmos45nm.memory.dram_64bit_pj``)
+SRAM_LEVELS = (("sram_8kb_64bit_pj", 8 * 1024), ("sram_32kb_64bit_pj", 32 * 1024),
+               ("sram_1mb_64bit_pj", 1024 * 1024))
+DRAM_LEVEL = "dram_64bit_pj"
+_TRAFFIC_FIELDS = ("macs", "weights", "in_acts", "out_acts")
+
+
+@dataclass(frozen=True)
+class LayerTraffic:
+    """What one ANN layer call does per frame: ``macs`` multiply-accumulates, ``weights`` parameters read (weights
+    + bias, values), ``in_acts`` activation values read (its input tensor), ``out_acts`` activation values written
+    (its output tensor). Counted by :func:`had_snn.conversion.macs.count_traffic` in the same hook pass as the MACs."""
+
+    name: str
+    macs: int
+    weights: int
+    in_acts: int
+    out_acts: int
+
+
+def parse_teacher_traffic(data: Any, where: str = "teacher traffic") -> list[LayerTraffic]:
+    """Validate a teacher-traffic JSON object: ``[{"name", "macs", "weights", "in_acts", "out_acts"}, ...]`` (values
+    per frame; what ``had-snn energy --teacher`` writes to ``teacher_traffic.json``)."""
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{where}: expected a non-empty list of {{'name', {', '.join(map(repr, _TRAFFIC_FIELDS))}}} "
+                         "objects")
+    out = []
+    for i, e in enumerate(data):
+        if not isinstance(e, dict) or "name" not in e:
+            raise ValueError(f"{where}: entry {i} must be an object with 'name' and {list(_TRAFFIC_FIELDS)}")
+        vals = {}
+        for k in _TRAFFIC_FIELDS:
+            v = e.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != int(v):
+                raise ValueError(f"{where}: layer {e['name']!r} field {k!r} must be a non-negative integer, got {v!r}")
+            vals[k] = int(v)
+        out.append(LayerTraffic(name=str(e["name"]), **vals))
+    return out
+
+
+def load_teacher_traffic(path: str | Path) -> list[LayerTraffic]:
+    """Read and validate a teacher-traffic JSON file (:func:`parse_teacher_traffic`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"teacher traffic file not found: {p}")
+    try:
+        return parse_teacher_traffic(json.loads(p.read_text()), str(p))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+
+
+def memory_level(n_bytes: int) -> str:
+    """The table key of the smallest memory holding a tensor of ``n_bytes``: an SRAM size class, else DRAM."""
+    for key, capacity in SRAM_LEVELS:
+        if n_bytes <= capacity:
+            return key
+    return DRAM_LEVEL
+
+
+def _access_pj(n_values: int, table: HardwareTable) -> tuple[str, int, float]:
+    """(memory level, 64-bit accesses, pJ) to read or write one tensor of ``n_values`` values once."""
+    n_bytes = n_values * ANN_VALUE_BITS // 8
+    level = memory_level(n_bytes)
+    accesses = -(-n_bytes * 8 // ACCESS_BITS)  # whole 64-bit accesses
+    return level, accesses, accesses * table.required("cmos45nm", "memory", level)
+
+
+def ann_memory_energy_pj(traffic: Sequence[LayerTraffic], table: HardwareTable) -> list[dict[str, Any]]:
+    """Per-layer 45 nm energy of the ANN with memory access, pJ per frame.
+
+    Model (stated in the report): values are 32-bit floats moved in 64-bit accesses; each layer reads its weights once
+    per frame, reads its input activations once and writes its output activations once (a tensor read by two layers
+    is billed to each: once per consuming layer); BN, ReLU and pooling are fused into the write (no extra traffic).
+    Each tensor sits in the smallest memory of the table that holds it (SRAM 8 KB / 32 KB / 1 MB, else DRAM), and a
+    write costs what a read does. Rows: ``mac_pj`` (MACs x MAC energy, the compute-only figure), ``weight_pj``,
+    ``act_read_pj``, ``act_write_pj`` with their accesses and levels, ``memory_pj`` and ``total_pj``."""
+    e_mac = table.required("cmos45nm", "mac_pj")
+    rows = []
+    for t in traffic:
+        row: dict[str, Any] = {"name": t.name, "macs": t.macs, "mac_pj": t.macs * e_mac}
+        for part, values in (("weight", t.weights), ("act_read", t.in_acts), ("act_write", t.out_acts)):
+            level, accesses, pj = _access_pj(values, table)
+            row.update({f"{part}_values": values, f"{part}_level": level, f"{part}_accesses": accesses,
+                        f"{part}_pj": pj})
+        row["memory_pj"] = row["weight_pj"] + row["act_read_pj"] + row["act_write_pj"]
+        row["total_pj"] = row["mac_pj"] + row["memory_pj"]
+        rows.append(row)
+    return rows
+
+
+def loihi2_energy_published(table: HardwareTable) -> bool:
+    """Whether the table gives Loihi 2 per-operation energies (``loihi2.energy.*`` all non-null). The packaged table
+    marks them null: Intel has published no per-operation energies for Loihi 2, so nothing is billed for it."""
+    keys = ("synaptic_op_pj", "neuron_update_pj")
+    return all(table.value("loihi2", "energy", k) is not None for k in keys)

@@ -423,3 +423,52 @@ def test_energy_input_counts_the_windows_in_both_modes(tmp_path, capsys) -> None
     assert main(["energy", str(tmp_path / "net.h5"), "--input", str(tmp_path / "win.npz"), "--counts",
                  str(out / "counts_reset.json"), "--out", str(tmp_path / "x")]) == 1
     assert "--input and --counts: give one" in capsys.readouterr().err
+
+
+def test_teacher_memory_traffic_hand_counted() -> None:
+    """count_traffic counts per layer call (per sample) the parameters read, the input read and the output written,
+    in the same hook pass as the MACs; ann_memory_energy_pj bills them in 64-bit accesses of 32-bit values from the
+    smallest memory of the table holding each tensor."""
+    import torch
+    from torch import nn
+
+    from had_snn.conversion.macs import count_macs, count_traffic
+    from had_snn.hardware.energy import LayerTraffic, ann_memory_energy_pj, memory_level
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 16 * 16, 5))
+    traffic = count_traffic(model, torch.zeros(2, 3, 16, 16))
+    assert traffic == [LayerTraffic("0", macs=8 * 256 * 27, weights=8 * 27 + 8, in_acts=3 * 256, out_acts=8 * 256),
+                       LayerTraffic("3", macs=5 * 2048, weights=5 * 2048 + 5, in_acts=2048, out_acts=5)]
+    assert [(t.name, t.macs) for t in traffic] == count_macs(model, torch.zeros(2, 3, 16, 16))
+    assert [memory_level(b) for b in (8192, 8193, 32768, 32769, 1 << 20, (1 << 20) + 1)] == [
+        "sram_8kb_64bit_pj", "sram_32kb_64bit_pj", "sram_32kb_64bit_pj", "sram_1mb_64bit_pj", "sram_1mb_64bit_pj",
+        "dram_64bit_pj"]
+    table = load_table()
+    rows = ann_memory_energy_pj(traffic, table)
+    # conv: 224 weights = 896 B (8 KB class): 112 accesses x 10 pJ; input 768 values = 3072 B: 384 x 10 pJ;
+    # output 2048 values = 8192 B: still 8 KB, 1024 x 10 pJ
+    assert (rows[0]["weight_accesses"], rows[0]["act_read_accesses"], rows[0]["act_write_accesses"]) == (112, 384,
+                                                                                                          1024)
+    assert rows[0]["memory_pj"] == pytest.approx((112 + 384 + 1024) * 10.0)
+    assert rows[0]["mac_pj"] == pytest.approx(8 * 256 * 27 * 4.6)
+    # linear: 10245 weights = 40980 B (1 MB class): 5123 accesses (the last one half used) x 100 pJ; input 8192 B
+    # (8 KB) 1024 x 10 pJ; output 20 B: 3 accesses x 10 pJ
+    assert rows[1]["weight_level"] == "sram_1mb_64bit_pj" and rows[1]["weight_accesses"] == 5123
+    assert rows[1]["memory_pj"] == pytest.approx(5123 * 100.0 + 1024 * 10.0 + 3 * 10.0)
+    assert rows[1]["total_pj"] == pytest.approx(rows[1]["memory_pj"] + 5 * 2048 * 4.6)
+    big = ann_memory_energy_pj([LayerTraffic("big", 0, 300_000, 0, 0)], table)[0]  # 1.2 MB of weights: DRAM
+    assert big["weight_level"] == "dram_64bit_pj" and big["weight_pj"] == pytest.approx(150_000 * 1950.0)
+    assert {"cmos45nm.memory.sram_8kb_64bit_pj", "cmos45nm.memory.sram_1mb_64bit_pj",
+            "cmos45nm.memory.dram_64bit_pj"} <= set(table.used)
+    assert all(table.used[k].uncertain for k in table.used if k.startswith("cmos45nm.memory"))
+
+
+def test_teacher_traffic_file_validation() -> None:
+    from had_snn.hardware.energy import LayerTraffic, parse_teacher_traffic
+
+    good = [{"name": "c", "macs": 10, "weights": 3, "in_acts": 4, "out_acts": 5}]
+    assert parse_teacher_traffic(good) == [LayerTraffic("c", 10, 3, 4, 5)]
+    with pytest.raises(ValueError, match="layer 'c' field 'weights' must be a non-negative integer"):
+        parse_teacher_traffic([{**good[0], "weights": -1}])
+    with pytest.raises(ValueError, match="expected a non-empty list"):
+        parse_teacher_traffic({"c": 10})
