@@ -137,3 +137,21 @@ def test_train_cli_runs_and_checks_the_kind(sequences: list, tmp_path: Path, cap
     assert main(["train", "student", *args, "--epochs", "1", "--no-progress"]) == 0
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
     assert "model: student" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def test_activity_regularisation_is_logged_per_layer_and_lowers_synops(sequences: list, tmp_path: Path) -> None:
+    """A strong fan-out penalty trains a student whose estimated synaptic ops per frame fall below the same run's
+    without it (weight 0: logged, no effect); every epoch row logs rate, synops and penalty per spiking layer."""
+    torch.set_num_threads(1)
+    runs = {}
+    for weight in (0.0, 50.0):
+        cfg = tiny("student", epochs=3, activity={"mode": "fanout", "weight": weight})
+        runs[weight] = train(cfg, tmp_path / str(weight), sequences, progress=False).history
+    names = ("backbone.0", "backbone.3", "backbone.6", "xcorr", "head.0")
+    for row in runs[0.0] + runs[50.0]:
+        for name in names:
+            assert {f"activity/{name}/{k}" for k in ("rate", "synops", "penalty")} <= set(row)
+    assert runs[0.0][-1]["activity/penalty"] == 0.0
+    assert runs[50.0][-1]["activity/penalty"] > 0
+    assert runs[50.0][-1]["activity/synops"] < runs[0.0][-1]["activity/synops"]
+    assert "activity/head.0/synops" in (tmp_path / "50.0" / "metrics.csv").read_text()

@@ -197,7 +197,9 @@ def _check_spikes(batch: dict[str, torch.Tensor], key: str, channels: int, px: i
 
 
 class SpikingStudent(nn.Module):
-    """Event-only spiking tracker; ``forward(batch)`` returns heatmap/size/offset/response/features/firing_rates."""
+    """Event-only spiking tracker; ``forward(batch)`` returns heatmap/size/offset/response/features/firing_rates and
+    ``search_spikes`` (the search path's spikes per deployed layer name, :attr:`SearchTrace.spikes`; what activity
+    regularisation, :mod:`had_snn.train.activity`, penalises)."""
 
     kind = "student"
 
@@ -351,5 +353,6 @@ class SpikingStudent(nn.Module):
         rates = {("xcorr_lif" if k == "xcorr" else k): s.mean() for k, s in trace.spikes.items()}
         rates.update({f"template/{k}": v for k, v in t_rates.items()})
         out.update(response=trace.response.mean(0), response_spikes=trace.spikes["xcorr"], features=s_feats,
-                   template_features=t_feats, template_kernel=kernel, firing_rates=rates)
+                   template_features=t_feats, template_kernel=kernel, firing_rates=rates,
+                   search_spikes=trace.spikes)
         return out

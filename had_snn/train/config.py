@@ -64,6 +64,9 @@ class TrainConfig:
     #: command line is relative to the current folder). Needed by quantisation-aware fine-tuning
     #: (``model_config.qat: true``); the architecture must match.
     init_from: str | None = None
+    #: Activity regularisation of a student (:mod:`had_snn.train.activity`): ``mode`` fanout|rate, ``weight`` (0
+    #: disables), ``targets`` (rate mode). Empty: no term and nothing logged.
+    activity: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
@@ -292,6 +295,14 @@ def validate_raw(raw: Mapping) -> dict:
             _check_range(v, (0, True, None), f"loss_weights.{k}")
     if raw.get("distill") is not None:
         raw["distill"] = _check_distill(raw["distill"])
+    if "activity" in raw:
+        from had_snn.train.activity import check_activity, check_targets_layers
+
+        raw["activity"] = check_activity(raw["activity"])
+        if raw["activity"] and model != "student":
+            raise ValueError(f"activity: activity regularisation applies to the spiking student (model: student), "
+                             f"not to model: {model}")
+        check_targets_layers(raw["activity"], raw.get("model_config", {}))
     return raw
 
 

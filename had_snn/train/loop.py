@@ -26,6 +26,11 @@ how quantisation-aware fine-tuning (``model_config.qat``, ``had-snn train studen
 QAT every epoch row also logs ``qat/weight_rel_error`` and ``qat/bias_rel_error`` (mean over the chip layers of
 ``|quantised - float| / |float|`` of the folded weights and voltage biases at the epoch's end).
 
+Activity regularisation: a non-empty ``cfg.activity`` section adds :class:`~had_snn.train.activity.ActivityPenalty`
+to the loss (a penalty on the search path's spikes weighted by each layer's fan-out, or per-layer firing-rate
+targets) and logs per spiking layer ``activity/LAYER/rate``, ``activity/LAYER/synops`` (estimated synaptic ops per
+frame) and ``activity/LAYER/penalty`` each epoch.
+
 Distillation plugs in through ``extra_loss(out, batch) -> (loss, terms)`` (added to the tracking loss) and
 ``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks).
 """
@@ -52,6 +57,7 @@ from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.models import build_model
 from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
+from had_snn.train.activity import build_activity
 from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.train.config import TrainConfig, save_config
 from had_snn.train.losses import tracking_loss
@@ -281,6 +287,7 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
     model = build_model(cfg.model, **cfg.model_config)
     if cfg.init_from and not resume:
         load_init(model, cfg.init_from)
+    activity = build_activity(cfg.activity, model)
     dataset = PairDataset(sequences, cfg.data.crop_config(), cfg.data.samples_per_epoch, cfg.data.max_gap,
                           cfg.data.center_jitter, cfg.data.scale_jitter, seed=cfg.seed)
     sampler = DistributedSampler(dataset, ctx.world_size, ctx.rank, shuffle=False) if ctx.enabled else None
@@ -339,6 +346,10 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
                 batch = _to_device(batch, ctx.device)
                 out = net(batch)
                 loss, logs = tracking_loss(out, batch, cfg.loss_weights or None)
+                if activity is not None:
+                    penalty, activity_logs = activity(out)
+                    loss = loss + penalty
+                    logs.update(activity_logs)
                 if extra_loss is not None:
                     extra, extra_logs = extra_loss(out, batch)
                     loss = loss + extra

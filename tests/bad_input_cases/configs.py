@@ -1,5 +1,5 @@
 """Rows: training configs refused by field name and type, bad ``distill.teacher`` and ``init_from`` paths, and
-quantisation-aware settings that cannot work (ids ``cfg-``).
+quantisation-aware settings that cannot work, bad ``activity:`` sections (ids ``cfg-``).
 
 Each row writes ``{tmp}/bad.yaml`` (a tiny student config with one bad field), runs
 ``had-snn train student --config {tmp}/bad.yaml --data {data} --out {tmp}/run`` and checks that ``{tmp}/run`` was
@@ -118,4 +118,14 @@ CASES = [
     _row("init-other-architecture", lambda env: yaml.safe_dump({"init_from": str(env.student),
                                                                 "model_config": {"widths": [4, 6, 8]}}),
          "init_from", "another architecture", "widths"),
+    _row("activity-mode", "activity: {mode: joules, weight: 1}", "activity.mode", "fanout", "rate", "'joules'"),
+    _row("activity-weight-negative", "activity: {weight: -0.5}", "activity.weight", ">= 0"),
+    _row("activity-weight-text", "activity: {weight: much}", "activity.weight", "expected a number"),
+    _row("activity-rate-no-targets", "activity: {mode: rate, weight: 1}", "activity.targets", "mode: rate needs"),
+    _row("activity-rate-too-high", "activity: {mode: rate, weight: 1, targets: {head.0: 3}}",
+         "activity.targets.head.0", "[0, 1]", "3"),
+    _row("activity-unknown-layer", "activity: {mode: rate, weight: 1, targets: {backbone.9: 0.1}}",
+         "activity.targets", "unknown layer", "backbone.9", "backbone.0"),
+    _row("activity-not-mapping", "activity: 0.1", "activity: expected a mapping"),
+    _row("activity-unknown-key", "activity: {weigth: 1}", "activity: unknown field(s) ['weigth']"),
 ]
