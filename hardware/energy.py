@@ -1,4 +1,7 @@
-"""Energy per frame from counted operations: Loihi 1 per-operation figures and the 45 nm MAC/AC model.
+"""Energy per frame from counted operations: Loihi 1 per-operation figures and the 45 nm MAC/AC model, and the ANN
+teacher on the 45 nm model compute-only (MACs) and with memory access (:func:`ann_memory_energy_pj`: weights and
+activations read and written, per-access SRAM/DRAM energies of the same source). Loihi 2 has no published
+per-operation energies: the table marks them null and nothing is billed for it (:func:`loihi2_energy_published`).
 
 All figures come from a YAML hardware table (default: ``energy_table.yaml`` next to this module); every figure read
 is remembered so reports can cite exactly the figures they used.
@@ -28,6 +31,11 @@ billed as active (an upper bound), and the report says so. Layer names must matc
 
 Teacher MACs file (JSON) accepted by :func:`load_teacher_macs`: ``[["conv1", 118013952], ...]``,
 ``[{"name": "conv1", "macs": 118013952}, ...]`` or ``{"conv1": 118013952, ...}`` (MACs per frame).
+
+Teacher traffic file (JSON) accepted by :func:`load_teacher_traffic` (``had-snn energy --teacher`` writes it as
+``teacher_traffic.json``), values per frame::
+
+    [{"name": "stage1.0.0", "macs": 2359296, "weights": 2304, "in_acts": 65536, "out_acts": 16384}, ...]
 """
 
 from __future__ import annotations
@@ -534,5 +542,5 @@ def ann_memory_energy_pj(traffic: Sequence[LayerTraffic], table: HardwareTable) 
 def loihi2_energy_published(table: HardwareTable) -> bool:
     """Whether the table gives Loihi 2 per-operation energies (``loihi2.energy.*`` all non-null). The packaged table
     marks them null: Intel has published no per-operation energies for Loihi 2, so nothing is billed for it."""
-    keys = ("synaptic_op_pj", "neuron_update_pj")
-    return all(table.value("loihi2", "energy", k) is not None for k in keys)
+    values = [table.value("loihi2", "energy", k) for k in ("synaptic_op_pj", "neuron_update_pj")]  # both cited
+    return all(v is not None for v in values)

@@ -19,7 +19,10 @@ from had_snn.hardware.energy import (
     MODES,
     FrameCounts,
     HardwareTable,
+    LayerTraffic,
     ann_45nm_energy_pj,
+    ann_memory_energy_pj,
+    loihi2_energy_published,
     loihi1_energy,
     snn_45nm_energy_pj,
 )
@@ -28,6 +31,8 @@ from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, Netw
 from had_snn.util.atomic import save_figure, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
+LOIHI2_STATEMENT = ("Loihi 2 per-operation energies are not published (Intel reports whole-workload energy only), so "
+                    "nothing is billed for Loihi 2; its core map is given for resources only.")
 MAX_CHIPS_DRAWN = 8
 
 
@@ -94,12 +99,17 @@ def _mode_block(geoms: Sequence[LayerGeometry], counts: FrameCounts, mappings: d
     return block
 
 
+#: energy ratios of the report, ``<numerator>_over_<denominator>``: teacher over student (the older ones, > 1 means
+#: the student wins) and student over teacher (< 1 means the student wins; the issue's headline definition)
+RATIO_PAIRS = (("ann_45nm", "loihi1"), ("ann_45nm", "snn_45nm"), ("ann_45nm_memory", "loihi1"),
+               ("loihi1", "ann_45nm"), ("snn_45nm", "ann_45nm"), ("loihi1", "ann_45nm_memory"))
+
+
 def _ratios(energy: dict[str, Any]) -> dict[str, float]:
     ratios = {}
-    if "ann_45nm" in energy and "loihi1" in energy and energy["loihi1"]["per_frame_uj"] > 0:
-        ratios["ann_45nm_over_loihi1"] = energy["ann_45nm"]["per_frame_uj"] / energy["loihi1"]["per_frame_uj"]
-    if "ann_45nm" in energy and "snn_45nm" in energy and energy["snn_45nm"]["per_frame_uj"] > 0:
-        ratios["ann_45nm_over_snn_45nm"] = energy["ann_45nm"]["per_frame_uj"] / energy["snn_45nm"]["per_frame_uj"]
+    for num, den in RATIO_PAIRS:
+        if num in energy and den in energy and energy[den]["per_frame_uj"] > 0:
+            ratios[f"{num}_over_{den}"] = energy[num]["per_frame_uj"] / energy[den]["per_frame_uj"]
     return ratios
 
 
@@ -111,8 +121,15 @@ def build_report(
     fps: float = 30.0,
     network: str = "",
     modes: Sequence[str] = MODES,
+    teacher_traffic: Sequence[LayerTraffic] | None = None,
 ) -> dict[str, Any]:
     """Map the network on both chips and, given counts / teacher MACs, estimate energy and latency.
+
+    ``teacher_traffic`` (:func:`had_snn.conversion.macs.teacher_search_traffic`) also bills the teacher with memory
+    access (``energy["ann_45nm_memory"]``: MACs + weight and activation traffic); its MACs stand in for
+    ``teacher_macs`` when that is not given (given both, they must agree). With a teacher, the report carries the
+    headline ratio (``headline``), the like-for-like table (``comparisons``) and the explaining paragraph
+    (``explanation``) of :mod:`had_snn.hardware.explain`.
 
     ``counts``: one mode's counted frames, or one per mode (``reset``, ``stream``; at most one each). ``modes``: the
     modes to report; a requested mode without counts is listed in ``modes_not_counted``. ``report["modes"]`` holds
@@ -154,7 +171,17 @@ def build_report(
             "bills the T steps each frame commits to a continuous run",
         ],
     }
-    ann = None
+    if teacher_traffic is not None:
+        traffic_macs = [(t.name, t.macs) for t in teacher_traffic]
+        if teacher_macs is not None and list(teacher_macs) != traffic_macs:
+            raise ValueError("teacher MACs and teacher traffic disagree (give the MACs and traffic of one teacher)")
+        teacher_macs = traffic_macs
+    ann = ann_mem = None
+    if teacher_traffic is not None:
+        rows = ann_memory_energy_pj(teacher_traffic, table)
+        ann_mem = _energy_block(rows, sum(r["total_pj"] for r in rows), fps)
+        ann_mem["compute_uj"] = sum(r["mac_pj"] for r in rows) / 1e6
+        ann_mem["memory_uj"] = sum(r["memory_pj"] for r in rows) / 1e6
     if teacher_macs is not None:
         ann_pj = ann_45nm_energy_pj(teacher_macs, table)
         ann = _energy_block([{"name": n, "macs": m, "total_pj": e} for (n, m), e in zip(teacher_macs, ann_pj,
@@ -165,6 +192,8 @@ def build_report(
             block = _mode_block(geoms, by_mode[mode], mappings, table, fps)
             if ann is not None:
                 block["energy"]["ann_45nm"] = ann
+            if ann_mem is not None:
+                block["energy"]["ann_45nm_memory"] = ann_mem
             block["energy"]["ratios"] = _ratios(block["energy"])
             report["modes"][mode] = block
             if not by_mode[mode].active_known:
@@ -174,11 +203,164 @@ def build_report(
         report["mode"] = CHIP_MODE if CHIP_MODE in report["modes"] else next(iter(report["modes"]))
         top = report["modes"][report["mode"]]
         report["counts"], report["energy"], report["latency"] = top["counts"], dict(top["energy"]), top["latency"]
-    elif ann is not None:
-        report["energy"]["ann_45nm"] = ann
+    else:
+        report["energy"].update({k: v for k, v in (("ann_45nm", ann), ("ann_45nm_memory", ann_mem)) if v is not None})
     report["energy"].setdefault("ratios", _ratios(report["energy"]))
+    report["loihi2_energy"] = {"published": loihi2_energy_published(table),
+                               "statement": LOIHI2_STATEMENT if not loihi2_energy_published(table) else
+                               "Loihi 2 per-operation energies from the table; not billed by this report yet."}
+    if ann_mem is not None:
+        report["assumptions"].append(
+            "45 nm teacher with memory: 32-bit values in 64-bit accesses; each layer reads its weights once per frame, "
+            "reads its input activations once and writes its output once (a tensor read by two layers is billed to "
+            "each); BN, ReLU and pooling fused into the write; each tensor in the smallest SRAM class holding it "
+            "(8 KB, 32 KB, 1 MB; else DRAM); a write costs what a read does; the template branch (once per "
+            "sequence) is left out")
+    report["headline"] = headline(report)
+    report["comparisons"] = comparisons(report)
+    report["explanation"] = explanation(report, table)
     report["citations"] = [asdict(f) for f in table.used.values()]
     return report
+
+
+#: the issue's targets for the headline ratios (student / teacher compute-only 45 nm MACs)
+HEADLINE_TARGETS = {"loihi1": 0.1, "snn_45nm": 0.01}
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline ratios: student energy per frame (``report["mode"]``: streaming when counted, else reset) on
+    Loihi 1 per-op figures and on the 45 nm AC model, over the teacher's compute-only 45 nm MAC energy, with the
+    targets (1/10 and 1/100). None without counts or teacher (or a teacher of zero MACs)."""
+    e = report["energy"]
+    if report["mode"] is None or "ann_45nm" not in e or e["ann_45nm"]["per_frame_uj"] <= 0:
+        return None
+    teacher = e["ann_45nm"]["per_frame_uj"]
+    out: dict[str, Any] = {"mode": report["mode"], "teacher_uj": teacher,
+                           "definition": "student energy per frame / teacher's compute-only 45 nm MAC energy per "
+                                         f"frame ({report['mode']} mode)"}
+    for model, target in HEADLINE_TARGETS.items():
+        student = e[model]["per_frame_uj"]
+        ratio = student / teacher
+        out[model] = {"student_uj": student, "ratio": ratio, "target": target, "meets_target": ratio <= target,
+                      "factor_to_target": ratio / target}
+    return out
+
+
+_STUDENT_LABELS = {"loihi1": "student, Loihi 1 per-op figures", "snn_45nm": "student, 45 nm AC model"}
+_TEACHER_LABELS = {"ann_45nm_memory": "teacher, 45 nm MAC + memory access", "ann_45nm": "teacher, 45 nm MAC "
+                   "(compute only)"}
+_LIKE_FOR_LIKE = (
+    ("loihi1", "ann_45nm_memory", True,
+     "both include memory: Loihi 1's per-op figures include reading synapses and neuron state from on-core SRAM, "
+     "neuron updates and spike routing; the teacher adds its weight and activation reads and writes. Processes "
+     "differ (Loihi 1 is Intel 14 nm, the teacher model 45 nm), which favours Loihi"),
+    ("loihi1", "ann_45nm", False,
+     "the issue's headline ratio; the student pays memory, neuron updates and routing, the teacher only its "
+     "arithmetic: favours the teacher"),
+    ("snn_45nm", "ann_45nm", True,
+     "compute only both, same source (Horowitz 2014): like for like as a compute model, the one SNN papers use; "
+     "ignores memory, and the student's neuron updates"),
+    ("snn_45nm", "ann_45nm_memory", False,
+     "the student's memory and neuron updates are left out, the teacher's memory billed: favours the student"),
+)
+
+
+def comparisons(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Student vs teacher energy per frame (``report["mode"]``), each row saying whether it is like for like and
+    why; rows whose teacher figure was not computed (no teacher traffic) are left out."""
+    e = report["energy"]
+    rows = []
+    for student, teacher, like, why in _LIKE_FOR_LIKE:
+        if student in e and teacher in e and e[teacher]["per_frame_uj"] > 0:
+            s_uj, t_uj = e[student]["per_frame_uj"], e[teacher]["per_frame_uj"]
+            rows.append({"student": _STUDENT_LABELS[student], "teacher": _TEACHER_LABELS[teacher],
+                         "student_model": student, "teacher_model": teacher, "student_uj": s_uj, "teacher_uj": t_uj,
+                         "student_over_teacher": s_uj / t_uj,
+                         "like_for_like": like, "why": why})
+    return rows
+
+
+def _top_layers(rows: list[dict[str, Any]], key: str, n: int = 2) -> list[tuple[str, float]]:
+    """The ``n`` layers with the largest ``key`` (pJ) as (name, uJ)."""
+    ranked = sorted(rows, key=lambda r: -r[key])[:n]
+    return [(r["name"], r[key] / 1e6) for r in ranked]
+
+
+def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] | None:
+    """One paragraph, built from this report's numbers, on why the student wins or loses under each energy model;
+    ``numbers`` holds every figure the text quotes (uJ unless named otherwise). None without counts or teacher."""
+    head = report.get("headline")
+    if head is None:
+        return None
+    mode, e = report["mode"], report["energy"]
+    block = report["modes"][mode]
+    loihi_rows = e["loihi1"]["layers"]
+    counts = block["counts"]
+    n_neurons = sum(g["n_neurons"] for g in report["layers"])
+    updates = sum(c["neuron_updates"] for c in counts["layers"])
+    synops = sum(c["synops"] for c in counts["layers"])
+    num: dict[str, Any] = {
+        "mode": mode, "loihi1_uj": e["loihi1"]["per_frame_uj"], "neurons": n_neurons, "steps": counts["steps"],
+        "neuron_updates": updates, "neuron_uj": sum(r["neuron_pj"] for r in loihi_rows) / 1e6,
+        "synops": synops, "synaptic_uj": sum(r["synaptic_pj"] for r in loihi_rows) / 1e6,
+        "routing_uj": sum(r["routing_pj"] for r in loihi_rows) / 1e6,
+        "top_synaptic_layers": _top_layers(loihi_rows, "synaptic_pj"),
+        "teacher_mac_uj": e["ann_45nm"]["per_frame_uj"],
+        "teacher_macs": sum(r["macs"] for r in e["ann_45nm"]["layers"]),
+        "loihi1_over_teacher_mac": head["loihi1"]["ratio"], "snn_45nm_uj": e["snn_45nm"]["per_frame_uj"],
+        "snn_45nm_over_teacher_mac": head["snn_45nm"]["ratio"],
+        "e_inactive_pj": table.required("loihi1", "energy", "neuron_update_inactive_pj"),
+        "e_active_pj": table.required("loihi1", "energy", "neuron_update_active_pj"),
+        "e_synop_pj": table.required("loihi1", "energy", "synaptic_op_pj"),
+        "e_ac_pj": table.required("cmos45nm", "ac_pj"), "e_mac_pj": table.required("cmos45nm", "mac_pj"),
+    }
+    if "loihi1_over_ann_45nm_memory" in e["ratios"]:
+        num["teacher_memory_uj"] = e["ann_45nm_memory"]["per_frame_uj"]
+        num["loihi1_over_teacher_memory"] = e["ratios"]["loihi1_over_ann_45nm_memory"]
+    other = "reset" if mode == "stream" else "stream"
+    if other in report["modes"]:
+        num[f"loihi1_{other}_uj"] = report["modes"][other]["energy"]["loihi1"]["per_frame_uj"]
+        num[f"{other}_steps"] = report["modes"][other]["counts"]["steps"]
+
+    def verdict(ratio: float) -> str:
+        return "wins" if ratio < 1 else "loses"
+
+    f = _fmt
+    share = num["neuron_uj"] / num["loihi1_uj"] if num["loihi1_uj"] > 0 else 0.0
+    updates_text = (f"{n_neurons} neurons x {counts['steps']} steps = {f(updates)} updates"
+                    if updates == n_neurons * counts["steps"] else f"{f(updates)} neuron updates")
+    top = " and ".join(f"`{n}` ({f(uj)} uJ)" for n, uj in num["top_synaptic_layers"])
+    parts = [
+        f"On Loihi 1's per-operation figures ({mode} mode) the student spends {f(num['loihi1_uj'])} uJ per frame and "
+        f"{verdict(num['loihi1_over_teacher_mac'])} against the teacher's compute-only MACs "
+        f"({f(num['teacher_macs'])} MACs x {num['e_mac_pj']:g} pJ = {f(num['teacher_mac_uj'])} uJ; student / "
+        f"teacher {num['loihi1_over_teacher_mac']:.3g}x, target {HEADLINE_TARGETS['loihi1']:g}x)",
+    ]
+    if "teacher_memory_uj" in num:
+        parts[-1] += (f" and {verdict(num['loihi1_over_teacher_memory'])} against the teacher with memory access "
+                      f"({f(num['teacher_memory_uj'])} uJ, {num['loihi1_over_teacher_memory']:.3g}x, the like-for-like "
+                      "comparison)")
+    parts[-1] += "."
+    parts.append(
+        f"Every neuron pays an update each step, spiking or not: {updates_text} at {num['e_inactive_pj']:g}-"
+        f"{num['e_active_pj']:g} pJ cost {f(num['neuron_uj'])} uJ ({share:.0%}); the {f(synops)} synaptic ops x "
+        f"{num['e_synop_pj']:g} pJ cost {f(num['synaptic_uj'])} uJ, led by {top}; spike routing "
+        f"{f(num['routing_uj'])} uJ.")
+    if mode == "stream" and "loihi1_reset_uj" in num:
+        parts.append(f"Streaming bills the {counts['steps']} input steps of a frame instead of {num['reset_steps']} "
+                     f"(no reset, no flush), {f(num['loihi1_reset_uj'] - num['loihi1_uj'])} uJ less than reset mode's "
+                     f"{f(num['loihi1_reset_uj'])} uJ.")
+    elif mode == "reset" and "loihi1_stream_uj" in num:
+        parts.append(f"Streaming would bill {num['stream_steps']} steps per frame: {f(num['loihi1_stream_uj'])} uJ.")
+    else:
+        parts.append(f"Only {mode} mode was counted.")
+    parts.append(
+        f"On the 45 nm AC model only synaptic ops cost: {f(synops)} x {num['e_ac_pj']:g} pJ = {f(num['snn_45nm_uj'])} uJ, "
+        f"{num['snn_45nm_over_teacher_mac']:.3g}x the teacher's MACs (target {HEADLINE_TARGETS['snn_45nm']:g}x): the "
+        f"student {verdict(num['snn_45nm_over_teacher_mac'])}, with {f(synops)} synaptic ops against "
+        f"{f(num['teacher_macs'])} MACs and an add at {num['e_ac_pj']:g} pJ against a multiply-add at "
+        f"{num['e_mac_pj']:g} pJ; this model leaves out the neuron updates and memory that dominate on the chip.")
+    return {"text": " ".join(parts), "numbers": num}
 
 
 def _steps_sentence(counts: dict[str, Any]) -> str:
@@ -231,6 +413,11 @@ def _modes_table(report: dict[str, Any]) -> list[str]:
     row("45 nm ACs, SNN (uJ)", lambda b: _fmt(b["energy"]["snn_45nm"]["per_frame_uj"]))
     if "ann_45nm" in next(iter(modes.values()))["energy"]:
         row("teacher / Loihi 1 energy", lambda b: f"{b['energy']['ratios'].get('ann_45nm_over_loihi1', 0):.3g}x")
+        row("Loihi 1 / teacher compute-only MACs (headline)",
+            lambda b: f"{b['energy']['ratios'].get('loihi1_over_ann_45nm', 0):.3g}x")
+    if "ann_45nm_memory" in next(iter(modes.values()))["energy"]:
+        row("Loihi 1 / teacher MACs + memory (like for like)",
+            lambda b: f"{b['energy']['ratios'].get('loihi1_over_ann_45nm_memory', 0):.3g}x")
     row("time per step (ns)", lambda b: _fmt(b["latency"]["step_ns"]))
     row("frame latency (us, steps)", lambda b: f"{_fmt(b['latency']['frame_latency_us'])} "
         f"({b['latency']['latency_steps']})")
@@ -268,7 +455,8 @@ def _mode_markdown(mode: str, block: dict[str, Any], fps: float) -> list[str]:
                      f"| {_fmt(c['out_spikes'])} | {c['firing_rate']:.4f} |")
     lines += ["", f"## Energy ({mode} mode; per frame, per second at {fps:g} frames/s)", "",
               "| model | energy per frame (uJ) | power at fps (mW) |", "|---|---|---|"]
-    models = (("loihi1", "Loihi 1 (SNN)"), ("snn_45nm", "45 nm ACs (SNN)"), ("ann_45nm", "45 nm MACs (ANN)"))
+    models = (("loihi1", "Loihi 1 (SNN)"), ("snn_45nm", "45 nm ACs (SNN)"),
+              ("ann_45nm", "45 nm MACs, compute only (ANN)"), ("ann_45nm_memory", "45 nm MACs + memory access (ANN)"))
     for key, label in models:
         if key in e:
             lines.append(f"| {label} | {_fmt(e[key]['per_frame_uj'])} | {_fmt(e[key]['per_second_mw'])} |")
@@ -288,6 +476,48 @@ def _mode_markdown(mode: str, block: dict[str, Any], fps: float) -> list[str]:
               f"- throughput: one frame per {lat['period_steps']} steps = {_fmt(lat['throughput_fps'])} frames/s "
               f"({'sustains' if lat['sustains_fps'] else 'does NOT sustain'} {fps:g} frames/s)",
               f"- {_fill_sentence(lat)}"]
+    return lines
+
+
+_LEVEL_NAMES = {"sram_8kb_64bit_pj": "SRAM 8 KB", "sram_32kb_64bit_pj": "SRAM 32 KB", "sram_1mb_64bit_pj": "SRAM 1 MB",
+                "dram_64bit_pj": "DRAM"}
+
+
+def _teacher_markdown(report: dict[str, Any]) -> list[str]:
+    """Headline ratio, the like-for-like table, the explaining paragraph, the Loihi 2 statement and the teacher's
+    energy per layer (compute and memory)."""
+    e, head = report["energy"], report.get("headline")
+    lines = ["", f"## Student vs teacher ({report['mode']} mode)", ""]
+    if head is None:
+        return lines + ["No teacher given (`--teacher`, `--teacher-traffic` or `--teacher-macs`): no comparison.", "",
+                        report["loihi2_energy"]["statement"]]
+    for model, label in (("loihi1", "Loihi 1 per-op figures"), ("snn_45nm", "45 nm AC model")):
+        h = head[model]
+        status = "meets it" if h["meets_target"] else f"{h['factor_to_target']:.3g}x above it"
+        lines.append(f"- Headline, {label}: student {_fmt(h['student_uj'])} uJ / teacher compute-only 45 nm MACs "
+                     f"{_fmt(head['teacher_uj'])} uJ = **{h['ratio']:.3g}x** (target <= {h['target']:g}x: {status})")
+    lines += ["", "| student | teacher | student (uJ) | teacher (uJ) | student / teacher | like for like? | why |",
+              "|---|---|---:|---:|---:|---|---|"]
+    for c in report["comparisons"]:
+        lines.append(f"| {c['student']} | {c['teacher']} | {_fmt(c['student_uj'])} | {_fmt(c['teacher_uj'])} | "
+                     f"{c['student_over_teacher']:.3g}x | {'**yes**' if c['like_for_like'] else 'no'} | {c['why']} |")
+    if "ann_45nm_memory" not in e:
+        lines.append("\nTeacher with memory access not billed (give `--teacher` or `--teacher-traffic`): the "
+                     "like-for-like Loihi 1 comparison is missing.")
+    lines += ["", report["loihi2_energy"]["statement"], "", report["explanation"]["text"]]
+    if "ann_45nm_memory" in e:
+        m = e["ann_45nm_memory"]
+        lines += ["", f"Teacher on the 45 nm model, per frame: {_fmt(m['compute_uj'])} uJ of MACs + "
+                  f"{_fmt(m['memory_uj'])} uJ of memory access = {_fmt(m['per_frame_uj'])} uJ (32-bit values, "
+                  "64-bit accesses, each tensor in the smallest memory holding it).", "",
+                  "| layer | MACs | MAC (pJ) | weights read (values, memory) | activations read | activations written "
+                  "| memory (pJ) | total (pJ) |", "|---|---:|---:|---|---|---|---:|---:|"]
+        for r in m["layers"]:
+            lines.append(
+                f"| {r['name']} | {r['macs']} | {_fmt(r['mac_pj'])} | {r['weight_values']}, "
+                f"{_LEVEL_NAMES[r['weight_level']]} | {r['act_read_values']}, {_LEVEL_NAMES[r['act_read_level']]} | "
+                f"{r['act_write_values']}, {_LEVEL_NAMES[r['act_write_level']]} | {_fmt(r['memory_pj'])} | "
+                f"{_fmt(r['total_pj'])} |")
     return lines
 
 
@@ -315,6 +545,7 @@ def markdown(report: dict[str, Any]) -> str:
     e = report["energy"]
     if report["modes"]:
         lines += ["", "## Reset vs streaming mode", ""] + _modes_table(report)
+        lines += _teacher_markdown(report)
         for mode, block in report["modes"].items():
             lines += _mode_markdown(mode, block, report["fps"])
     else:
@@ -322,6 +553,10 @@ def markdown(report: dict[str, Any]) -> str:
                   "were not estimated."]
         if "ann_45nm" in e:
             lines.append(f"\nTeacher (45 nm MACs): {_fmt(e['ann_45nm']['per_frame_uj'])} uJ per frame.")
+        if "ann_45nm_memory" in e:
+            lines.append(f"Teacher (45 nm MACs + memory access): {_fmt(e['ann_45nm_memory']['per_frame_uj'])} uJ per "
+                         "frame.")
+        lines += ["", report["loihi2_energy"]["statement"]]
     lines += ["", "## Assumptions", ""] + [f"- {a}" for a in report["assumptions"]]
     lines += ["", "## Figures used and their sources", "", "| figure | value | source | note |", "|---|---|---|---|"]
     for c in report["citations"]:

@@ -472,3 +472,150 @@ def test_teacher_traffic_file_validation() -> None:
         parse_teacher_traffic([{**good[0], "weights": -1}])
     with pytest.raises(ValueError, match="expected a non-empty list"):
         parse_teacher_traffic({"c": 10})
+
+
+def _traffic():
+    from had_snn.hardware.energy import LayerTraffic
+
+    return [LayerTraffic("c1", 1000, 30, 100, 200), LayerTraffic("fc", 50, 60, 200, 5)]
+
+
+def _two_mode_counts(geoms):
+    """Reset (8 input + 2 fill steps) and stream (8 steps) counts of _net(): every neuron (50 + 8) updated each step."""
+    def layers(steps):
+        return [dict(e, neuron_updates=n * steps, active_neuron_updates=e["active_neuron_updates"])
+                for e, n in zip(COUNTS["layers"], (50, 8), strict=True)]
+
+    reset = dict(COUNTS, input_steps=8, layers=layers(10))
+    stream = dict(COUNTS, steps=8, mode="stream", layers=layers(8))
+    return [parse_counts(reset, geoms), parse_counts(stream, geoms)]
+
+
+def test_report_teacher_with_memory_comparisons_and_headline() -> None:
+    """The teacher is billed compute-only and with memory access; the like-for-like table pairs Loihi 1 with MAC +
+    memory (yes) and with compute-only MACs (no), 45 nm AC with 45 nm MACs (yes); the headline is student Loihi 1
+    (stream) / teacher compute-only MACs against 1/10; Loihi 2 is not billed and the report says so."""
+    from had_snn.hardware.report import markdown
+
+    geoms, table = _net(), load_table()
+    report = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic())
+    e = report["energy"]
+    assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(1050 * 4.6 / 1e6)
+    mem = e["ann_45nm_memory"]
+    # c1: 30 + 100 + 200 values = 15 + 50 + 100 accesses; fc: 60 + 200 + 5 values = 30 + 100 + 3 accesses; all 8 KB
+    assert mem["memory_uj"] == pytest.approx((165 + 133) * 10.0 / 1e6)
+    assert mem["per_frame_uj"] == pytest.approx(mem["compute_uj"] + mem["memory_uj"])
+    assert mem["compute_uj"] == pytest.approx(e["ann_45nm"]["per_frame_uj"])
+    head = report["headline"]
+    assert head["mode"] == report["mode"] == "stream"
+    assert head["loihi1"]["ratio"] == pytest.approx(e["loihi1"]["per_frame_uj"] / e["ann_45nm"]["per_frame_uj"])
+    assert head["loihi1"]["ratio"] == pytest.approx(e["ratios"]["loihi1_over_ann_45nm"])
+    assert (head["loihi1"]["target"], head["snn_45nm"]["target"]) == (0.1, 0.01)
+    assert head["loihi1"]["meets_target"] is (head["loihi1"]["ratio"] <= 0.1)
+    like = {(c["student_model"], c["teacher_model"]): c["like_for_like"] for c in report["comparisons"]}
+    assert like == {("loihi1", "ann_45nm_memory"): True, ("loihi1", "ann_45nm"): False,
+                    ("snn_45nm", "ann_45nm"): True, ("snn_45nm", "ann_45nm_memory"): False}
+    for c in report["comparisons"]:
+        assert c["student_over_teacher"] == pytest.approx(e[c["student_model"]]["per_frame_uj"]
+                                                          / e[c["teacher_model"]]["per_frame_uj"])
+    assert report["loihi2_energy"]["published"] is False
+    md = markdown(report)
+    assert "Loihi 2 per-operation energies are not published" in md
+    assert "| student | teacher | student (uJ) | teacher (uJ) | student / teacher | like for like? | why |" in md
+    assert "45 nm MACs + memory access (ANN)" in md and {"loihi2.energy.synaptic_op_pj",
+                                                         "loihi2.energy.neuron_update_pj"} <= set(table.used)
+    # compute-only MACs alone: no memory row, no like-for-like Loihi 1 row, and the report says what is missing
+    only = build_report(geoms, load_table(), _two_mode_counts(geoms), [("c1", 1000), ("fc", 50)])
+    assert "ann_45nm_memory" not in only["energy"]
+    assert [(c["student_model"], c["teacher_model"]) for c in only["comparisons"]] == [("loihi1", "ann_45nm"),
+                                                                                      ("snn_45nm", "ann_45nm")]
+    assert "Teacher with memory access not billed" in markdown(only)
+    with pytest.raises(ValueError, match="teacher MACs and teacher traffic disagree"):
+        build_report(geoms, load_table(), None, [("c1", 1)], teacher_traffic=_traffic())
+
+
+def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
+    """Every number the paragraph quotes is the report's own (Loihi 1 split into neuron updates, synaptic ops and
+    routing; the streaming saving; the 45 nm AC energy; the teacher figures) and appears in the text as rendered."""
+    from had_snn.hardware.report import _fmt, markdown
+
+    geoms = _net()
+    report = build_report(geoms, load_table(), _two_mode_counts(geoms), None, teacher_traffic=_traffic())
+    ex, e = report["explanation"], report["energy"]
+    num, text = ex["numbers"], ex["text"]
+    rows = e["loihi1"]["layers"]
+    assert num["loihi1_uj"] == pytest.approx(e["loihi1"]["per_frame_uj"])
+    assert num["neuron_uj"] == pytest.approx(sum(r["neuron_pj"] for r in rows) / 1e6)
+    assert num["synaptic_uj"] == pytest.approx(sum(r["synaptic_pj"] for r in rows) / 1e6)
+    assert num["neuron_uj"] + num["synaptic_uj"] + num["routing_uj"] == pytest.approx(num["loihi1_uj"])
+    assert num["neuron_updates"] == 58 * 8 == num["neurons"] * num["steps"]  # 50 + 8 neurons, 8 stream steps
+    assert num["loihi1_reset_uj"] == pytest.approx(report["modes"]["reset"]["energy"]["loihi1"]["per_frame_uj"])
+    assert num["snn_45nm_uj"] == pytest.approx(130 * 0.9 / 1e6) == pytest.approx(e["snn_45nm"]["per_frame_uj"])
+    assert num["teacher_mac_uj"] == pytest.approx(e["ann_45nm"]["per_frame_uj"]) and num["teacher_macs"] == 1050
+    assert num["teacher_memory_uj"] == pytest.approx(e["ann_45nm_memory"]["per_frame_uj"])
+    assert num["top_synaptic_layers"][0][0] == "a"  # 100 of the 130 synaptic ops
+    for key in ("loihi1_uj", "neuron_uj", "synaptic_uj", "routing_uj", "snn_45nm_uj", "teacher_mac_uj",
+                "teacher_memory_uj", "loihi1_reset_uj"):
+        assert _fmt(num[key]) in text, key
+    assert _fmt(num["loihi1_reset_uj"] - num["loihi1_uj"]) in text
+    assert f"{num['loihi1_over_teacher_mac']:.3g}x" in text and f"{num['snn_45nm_over_teacher_mac']:.3g}x" in text
+    assert "58 neurons x 8 steps = 464 updates" in text and "loses against the teacher's compute-only MACs" in text
+    assert text in markdown(report)
+
+
+def test_loihi2_energies_from_a_table_that_gives_them(tmp_path) -> None:
+    from had_snn.hardware.energy import loihi2_energy_published
+
+    def edit(d):
+        d["loihi2"]["energy"]["synaptic_op_pj"].update(value=10.0, uncertain=True)
+        d["loihi2"]["energy"]["neuron_update_pj"].update(value=20.0, uncertain=True)
+
+    assert loihi2_energy_published(_table_copy(tmp_path, edit))
+    assert not loihi2_energy_published(load_table())
+
+
+def test_energy_cli_bills_the_teacher_with_memory(tmp_path, capsys) -> None:
+    """``had-snn energy --teacher CKPT`` counts the teacher's MACs and traffic in one pass (teacher_macs.json,
+    teacher_traffic.json), prints compute-only and memory rows, the headline and the like-for-like rows;
+    ``--teacher-traffic`` reads the traffic file back to the same report."""
+    from had_snn.cli import main
+    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.random_net import random_network
+    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.netx import write_netx
+    from had_snn.models import build_model
+    from had_snn.train.checkpoint import model_state, save_checkpoint
+
+    layers = random_network(7)
+    write_netx(tmp_path / "net.h5", layers)
+    billed = count_modes(LoihiEmulator(layers), _frames(2, 4, 1, layers[0].shape, seed=1))
+    for mode, data in billed.items():
+        (tmp_path / f"{mode}.json").write_text(json.dumps(data))
+    save_checkpoint(tmp_path / "t.pt", model_state(build_model("teacher", widths=(4, 8, 8))))
+    out = tmp_path / "en"
+    counts = ["--counts", str(tmp_path / "reset.json"), str(tmp_path / "stream.json")]
+    capsys.readouterr()
+    assert main(["energy", str(tmp_path / "net.h5"), *counts, "--teacher", str(tmp_path / "t.pt"), "--out",
+                 str(out)]) == 0
+    printed = capsys.readouterr().out
+    macs = json.loads((out / "teacher_macs.json").read_text())
+    traffic = json.loads((out / "teacher_traffic.json").read_text())
+    assert [[t["name"], t["macs"]] for t in traffic] == macs and traffic[-1]["name"] == "xcorr"
+    report = json.loads((out / "report.json").read_text())
+    e = report["energy"]
+    assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(4.6e-6 * sum(m for _, m in macs))
+    assert e["ann_45nm_memory"]["memory_uj"] > 0
+    for line in ("teacher, 45 nm MACs (compute only):", "teacher, 45 nm MACs + memory access:",
+                 "headline (stream mode): student Loihi 1 / teacher compute-only MACs =",
+                 "student, Loihi 1 per-op figures vs teacher, 45 nm MAC + memory access:",
+                 "(like for like)", "Loihi 2 per-operation energies are not published"):
+        assert line in printed, line
+    again = tmp_path / "again"
+    assert main(["energy", str(tmp_path / "net.h5"), *counts, "--teacher-traffic", str(out / "teacher_traffic.json"),
+                 "--out", str(again)]) == 0
+    assert json.loads((again / "report.json").read_text())["energy"]["ann_45nm_memory"] == e["ann_45nm_memory"]
+    (tmp_path / "bad.json").write_text(json.dumps([{"name": "c", "macs": 1}]))
+    capsys.readouterr()
+    assert main(["energy", str(tmp_path / "net.h5"), "--teacher-traffic", str(tmp_path / "bad.json"), "--out",
+                 str(tmp_path / "b")]) == 1
+    assert "layer 'c' field 'weights' must be a non-negative integer" in capsys.readouterr().err

@@ -8,7 +8,8 @@ from pathlib import Path
 NAME = "energy"
 HELP = ("Map a netx network onto Loihi 1/2 cores; estimate energy (Loihi 1, 45 nm) and latency per frame from "
         "operation counts (`had-snn deploy` writes them, or --input counts spike windows here), in reset and "
-        "streaming mode side by side; write a report")
+        "streaming mode side by side; against a teacher (compute-only MACs, and MACs + memory access) with a "
+        "like-for-like table and a paragraph explaining the result; write a report")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "listed as not counted). Latency is T + L steps in both; throughput one frame per T + L "
                              "(reset) or T (stream) steps")
     teacher = parser.add_mutually_exclusive_group()
-    teacher.add_argument("--teacher", type=Path, help="ANN teacher checkpoint: count its search-path MACs exactly "
-                         "(written to OUT/teacher_macs.json) for the 45 nm comparison")
-    teacher.add_argument("--teacher-macs", type=Path, help="teacher MACs per layer JSON ([[name, macs], ...])")
+    teacher.add_argument("--teacher", type=Path, help="ANN teacher checkpoint: count its search-path MACs and memory "
+                         "traffic exactly (written to OUT/teacher_macs.json and OUT/teacher_traffic.json) for the 45 "
+                         "nm comparisons: compute-only MACs, and MACs + memory access (like for like with Loihi)")
+    teacher.add_argument("--teacher-traffic", type=Path, help="teacher MACs and memory traffic per layer JSON "
+                         "([{name, macs, weights, in_acts, out_acts}, ...], as --teacher writes it)")
+    teacher.add_argument("--teacher-macs", type=Path, help="teacher MACs per layer JSON ([[name, macs], ...]): "
+                         "compute-only comparison (no memory access billed)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate for energy per second (default 30)")
     parser.add_argument("--table", type=Path, help="hardware figures YAML (default: the packaged energy_table.yaml)")
     parser.add_argument("--out", type=Path, required=True, help="output directory for report.md/.json and plots")
@@ -49,9 +54,10 @@ def resolve_network(path: Path) -> Path:
     return path
 
 
-def _count_teacher_macs(checkpoint: Path, out: Path) -> Path:
-    """Count a teacher checkpoint's search-path MACs (torch) and write them to ``out/teacher_macs.json``."""
-    from had_snn.conversion.macs import teacher_search_macs, write_macs_json
+def _count_teacher(checkpoint: Path, out: Path) -> Path:
+    """Count a teacher checkpoint's search-path MACs and memory traffic (torch, one hook pass) and write them to
+    ``out/teacher_macs.json`` and ``out/teacher_traffic.json``; returns the traffic file."""
+    from had_snn.conversion.macs import teacher_search_traffic, write_macs_json, write_traffic_json
     from had_snn.models.teacher import Teacher
     from had_snn.tracking.tracker import crop_config_for
     from had_snn.train.checkpoint import load_model
@@ -59,9 +65,10 @@ def _count_teacher_macs(checkpoint: Path, out: Path) -> Path:
     teacher = load_model(checkpoint)
     if not isinstance(teacher, Teacher):
         raise ValueError(f"--teacher {checkpoint}: not an ANN teacher checkpoint ({type(teacher).__name__})")
-    path = out / "teacher_macs.json"
-    write_macs_json(path, teacher_search_macs(teacher, crop_config_for(teacher)))
-    return path
+    traffic = teacher_search_traffic(teacher, crop_config_for(teacher))
+    write_macs_json(out / "teacher_macs.json", [(t.name, t.macs) for t in traffic])
+    write_traffic_json(out / "teacher_traffic.json", traffic)
+    return out / "teacher_traffic.json"
 
 
 def _counts_for_modes(paths: list[Path], mode: str, geoms: list) -> list:
@@ -107,7 +114,7 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.hardware.energy import MODES, load_table, load_teacher_macs
+    from had_snn.hardware.energy import MODES, load_table, load_teacher_macs, load_teacher_traffic
     from had_snn.hardware.report import build_report, write_report
     from had_snn.hardware.resources import geometries_from_netx
     from had_snn.util.errors import UserError
@@ -127,10 +134,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         counts = _counts_for_modes(args.counts or [], args.mode, geoms)
     if args.teacher:
-        args.teacher_macs = _count_teacher_macs(args.teacher, args.out)
+        args.out.mkdir(parents=True, exist_ok=True)
+        args.teacher_traffic = _count_teacher(args.teacher, args.out)
+    traffic = load_teacher_traffic(args.teacher_traffic) if args.teacher_traffic else None
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
     modes = MODES if args.mode == "both" else (args.mode,)
-    report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes)
+    report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes,
+                          teacher_traffic=traffic)
     paths = write_report(report, args.out)
     for chip, m in report["mapping"].items():
         print(f"{chip}: {m['total_cores']} cores on {m['chips']} chip(s)")
@@ -151,6 +161,22 @@ def run(args: argparse.Namespace) -> int:
     if not report["modes"]:
         for k, v in report["energy"]["ratios"].items():
             print(f"{k}: {v:.3g}x")
+    e = report["energy"]
+    if "ann_45nm" in e:
+        print(f"teacher, 45 nm MACs (compute only): {e['ann_45nm']['per_frame_uj']:.4g} uJ/frame")
+    if "ann_45nm_memory" in e:
+        m = e["ann_45nm_memory"]
+        print(f"teacher, 45 nm MACs + memory access: {m['per_frame_uj']:.4g} uJ/frame ({m['memory_uj']:.4g} uJ memory)")
+    head = report.get("headline")
+    if head:
+        for model, label in (("loihi1", "Loihi 1"), ("snn_45nm", "45 nm AC")):
+            h = head[model]
+            print(f"headline ({head['mode']} mode): student {label} / teacher compute-only MACs = {h['ratio']:.3g}x "
+                  f"(target <= {h['target']:g}x: {'met' if h['meets_target'] else 'not met'})")
+        for c in report["comparisons"]:
+            print(f"  {c['student']} vs {c['teacher']}: {c['student_over_teacher']:.3g}x "
+                  f"({'like for like' if c['like_for_like'] else 'not like for like'})")
+    print(report["loihi2_energy"]["statement"])
     for mode in report["modes_not_counted"]:
         print(f"{mode} mode: not counted (pass its counts file to --counts too)")
     print("wrote " + ", ".join(str(p) for p in paths))
