@@ -474,7 +474,8 @@ def parse_teacher_traffic(data: Any, where: str = "teacher traffic") -> list[Lay
     per frame; what ``had-snn energy --teacher`` writes to ``teacher_traffic.json``)."""
     if not isinstance(data, list) or not data:
         raise ValueError(f"{where}: expected a non-empty list of {{'name', {', '.join(map(repr, _TRAFFIC_FIELDS))}}} "
-                         "objects")
+                         "objects (as `had-snn energy --teacher` writes teacher_traffic.json; a MACs-only file goes "
+                         "to --teacher-macs)")
     out = []
     for i, e in enumerate(data):
         if not isinstance(e, dict) or "name" not in e:

@@ -134,7 +134,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         counts = _counts_for_modes(args.counts or [], args.mode, geoms)
     if args.teacher:
-        args.out.mkdir(parents=True, exist_ok=True)
         args.teacher_traffic = _count_teacher(args.teacher, args.out)
     traffic = load_teacher_traffic(args.teacher_traffic) if args.teacher_traffic else None
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None

@@ -1,6 +1,7 @@
 """Rows: options argparse itself must refuse (usage errors exit 2 with the option named), ``had-snn energy --mode`` /
-``--counts`` per mode (a small random netx network and its counts written by the row's setup), and the demo config's
-QAT step (``train.student_had_qat``)."""
+``--counts`` per mode (a small random netx network and its counts written by the row's setup), the teacher options of
+``had-snn energy`` (``--teacher``, ``--teacher-traffic``, ``--teacher-macs``), and the demo config's QAT step
+(``train.student_had_qat``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ def _net_and_windows(shape: tuple[int, ...]):
 
         _net_with_counts("reset")(env)
         np.savez(env.tmp / "win.npz", spikes=(np.random.default_rng(1).random(shape) < 0.3).astype(np.uint8))
+
+    return setup
+
+
+def _net_and_traffic(traffic: object):
+    """``{tmp}/net.h5`` with its reset counts (as :func:`_net_with_counts`) and ``{tmp}/traffic.json`` = ``traffic``."""
+
+    def setup(env: Env) -> None:
+        _net_with_counts("reset")(env)
+        (env.tmp / "traffic.json").write_text(json.dumps(traffic))
 
     return setup
 
@@ -88,6 +99,25 @@ CASES = [
     Case("cli-energy-input-and-counts", ("energy", "{tmp}/net.h5", "--input", "{tmp}/win.npz", "--counts",
                                          "{tmp}/reset.json", "--out", "{tmp}/en"), 1,
          ("--input and --counts", "give one"), setup=_net_and_windows((3, 2, 2, 12, 12)), check=_nothing_written("en")),
+    Case("cli-energy-teacher-traffic-missing", ("energy", "{tmp}/net.h5", "--counts", "{tmp}/reset.json",
+                                                "--teacher-traffic", "{tmp}/absent.json", "--out", "{tmp}/en"), 1,
+         ("teacher traffic file not found", "absent.json"), setup=_net_with_counts("reset"),
+         check=_nothing_written("en")),
+    Case("cli-energy-teacher-traffic-field", ("energy", "{tmp}/net.h5", "--counts", "{tmp}/reset.json",
+                                              "--teacher-traffic", "{tmp}/traffic.json", "--out", "{tmp}/en"), 1,
+         ("traffic.json", "layer 'conv1'", "'weights'", "non-negative integer"),
+         setup=_net_and_traffic([{"name": "conv1", "macs": 10, "in_acts": 4, "out_acts": 4}]),
+         check=_nothing_written("en")),
+    Case("cli-energy-teacher-traffic-macs-format", ("energy", "{tmp}/net.h5", "--teacher-traffic", "{tmp}/traffic.json",
+                                                    "--out", "{tmp}/en"), 1,
+         ("traffic.json", "expected a non-empty list"), setup=_net_and_traffic({"conv1": 10}),
+         check=_nothing_written("en")),
+    Case("cli-energy-teacher-traffic-and-macs", ("energy", "{tmp}/net.h5", "--teacher-traffic", "{tmp}/traffic.json",
+                                                 "--teacher-macs", "{tmp}/traffic.json", "--out", "{tmp}/en"), 2,
+         ("--teacher-macs", "not allowed with argument --teacher-traffic")),
+    Case("cli-energy-teacher-is-student", ("energy", "{tmp}/net.h5", "--teacher", "{student}", "--out", "{tmp}/en"), 1,
+         ("--teacher", "not an ANN teacher checkpoint"), setup=_net_with_counts("reset"),
+         check=_nothing_written("en")),
     Case("cli-demo-qat-missing", ("demo", "--config", "{tmp}/demo.yaml", "--out", "{tmp}/run", "--no-progress"), 1,
          ("demo.yaml", "train must define exactly", "student_had_qat"), setup=_demo_config(None),
          check=_nothing_written("run")),
