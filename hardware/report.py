@@ -326,12 +326,26 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
         return "wins" if ratio < 1 else "loses"
 
     f = _fmt
-    share = num["neuron_uj"] / num["loihi1_uj"] if num["loihi1_uj"] > 0 else 0.0
+    total = num["loihi1_uj"]
+
+    def pct(uj: float) -> str:
+        return f"{uj / total:.0%}" if total > 0 else "0%"
+
     updates_text = (f"{n_neurons} neurons x {counts['steps']} steps = {f(updates)} updates"
-                    if updates == n_neurons * counts["steps"] else f"{f(updates)} neuron updates")
+                    if updates == n_neurons * counts["steps"] else f"{f(updates)} updates")
     top = " and ".join(f"`{n}` ({f(uj)} uJ)" for n, uj in num["top_synaptic_layers"])
+    num["synops_per_mac"] = synops / num["teacher_macs"] if num["teacher_macs"] > 0 else 0.0
+    num["synop_over_mac_energy"] = num["e_synop_pj"] / num["e_mac_pj"] if num["e_mac_pj"] > 0 else 0.0
+    split = sorted([
+        (num["synaptic_uj"], f"synaptic ops {f(synops)} x {num['e_synop_pj']:g} pJ = {f(num['synaptic_uj'])} uJ "
+                             f"({pct(num['synaptic_uj'])}, led by {top})"),
+        (num["neuron_uj"], f"neuron updates {updates_text} at {num['e_inactive_pj']:g}-{num['e_active_pj']:g} pJ = "
+                           f"{f(num['neuron_uj'])} uJ ({pct(num['neuron_uj'])}: every neuron pays an update each "
+                           "step, spiking or not)"),
+        (num["routing_uj"], f"spike routing {f(num['routing_uj'])} uJ ({pct(num['routing_uj'])})"),
+    ], key=lambda x: -x[0])
     parts = [
-        f"On Loihi 1's per-operation figures ({mode} mode) the student spends {f(num['loihi1_uj'])} uJ per frame and "
+        f"On Loihi 1's per-operation figures ({mode} mode) the student spends {f(total)} uJ per frame and "
         f"{verdict(num['loihi1_over_teacher_mac'])} against the teacher's compute-only MACs "
         f"({f(num['teacher_macs'])} MACs x {num['e_mac_pj']:g} pJ = {f(num['teacher_mac_uj'])} uJ; student / "
         f"teacher {num['loihi1_over_teacher_mac']:.3g}x, target {HEADLINE_TARGETS['loihi1']:g}x)",
@@ -341,25 +355,28 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
                       f"({f(num['teacher_memory_uj'])} uJ, {num['loihi1_over_teacher_memory']:.3g}x, the like-for-like "
                       "comparison)")
     parts[-1] += "."
-    parts.append(
-        f"Every neuron pays an update each step, spiking or not: {updates_text} at {num['e_inactive_pj']:g}-"
-        f"{num['e_active_pj']:g} pJ cost {f(num['neuron_uj'])} uJ ({share:.0%}); the {f(synops)} synaptic ops x "
-        f"{num['e_synop_pj']:g} pJ cost {f(num['synaptic_uj'])} uJ, led by {top}; spike routing "
-        f"{f(num['routing_uj'])} uJ.")
+    parts.append("Of its energy: " + "; ".join(text for _, text in split) + ".")
+    if num["synop_over_mac_energy"] > 0:
+        parts.append(
+            f"A Loihi 1 synaptic op costs {num['synop_over_mac_energy']:.3g}x a 45 nm MAC, so synaptic ops alone break "
+            f"even only below {1 / num['synop_over_mac_energy']:.0%} of the teacher's MACs; the student does "
+            f"{num['synops_per_mac']:.0%} ({f(synops)} synaptic ops against {f(num['teacher_macs'])} MACs).")
     if mode == "stream" and "loihi1_reset_uj" in num:
         parts.append(f"Streaming bills the {counts['steps']} input steps of a frame instead of {num['reset_steps']} "
-                     f"(no reset, no flush), {f(num['loihi1_reset_uj'] - num['loihi1_uj'])} uJ less than reset mode's "
+                     f"(no reset, no flush), {f(num['loihi1_reset_uj'] - total)} uJ less than reset mode's "
                      f"{f(num['loihi1_reset_uj'])} uJ.")
     elif mode == "reset" and "loihi1_stream_uj" in num:
         parts.append(f"Streaming would bill {num['stream_steps']} steps per frame: {f(num['loihi1_stream_uj'])} uJ.")
     else:
-        parts.append(f"Only {mode} mode was counted.")
+        parts.append(f"Only {mode} mode was counted, so the saving of streaming (no reset, no L flush steps) is not "
+                     "shown.")
     parts.append(
-        f"On the 45 nm AC model only synaptic ops cost: {f(synops)} x {num['e_ac_pj']:g} pJ = {f(num['snn_45nm_uj'])} uJ, "
-        f"{num['snn_45nm_over_teacher_mac']:.3g}x the teacher's MACs (target {HEADLINE_TARGETS['snn_45nm']:g}x): the "
-        f"student {verdict(num['snn_45nm_over_teacher_mac'])}, with {f(synops)} synaptic ops against "
-        f"{f(num['teacher_macs'])} MACs and an add at {num['e_ac_pj']:g} pJ against a multiply-add at "
-        f"{num['e_mac_pj']:g} pJ; this model leaves out the neuron updates and memory that dominate on the chip.")
+        f"On the 45 nm AC model only synaptic ops cost: {f(synops)} x {num['e_ac_pj']:g} pJ = {f(num['snn_45nm_uj'])} "
+        f"uJ, {num['snn_45nm_over_teacher_mac']:.3g}x the teacher's MACs (target {HEADLINE_TARGETS['snn_45nm']:g}x): "
+        f"the student {verdict(num['snn_45nm_over_teacher_mac'])}, since an add costs {num['e_ac_pj']:g} pJ against "
+        f"{num['e_mac_pj']:g} pJ for a multiply-add; this model bills a synaptic op at {num['e_ac_pj']:g} pJ where "
+        f"Loihi 1 bills {num['e_synop_pj']:g} pJ (the synapse read included) and leaves out neuron updates and "
+        "routing.")
     return {"text": " ".join(parts), "numbers": num}
 
 

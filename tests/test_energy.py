@@ -560,6 +560,7 @@ def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
     assert _fmt(num["loihi1_reset_uj"] - num["loihi1_uj"]) in text
     assert f"{num['loihi1_over_teacher_mac']:.3g}x" in text and f"{num['snn_45nm_over_teacher_mac']:.3g}x" in text
     assert "58 neurons x 8 steps = 464 updates" in text and "loses against the teacher's compute-only MACs" in text
+    assert f"{num['synops_per_mac']:.0%}" in text and num["synops_per_mac"] == pytest.approx(130 / 1050)
     assert text in markdown(report)
 
 
