@@ -561,6 +561,8 @@ def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
     assert f"{num['loihi1_over_teacher_mac']:.3g}x" in text and f"{num['snn_45nm_over_teacher_mac']:.3g}x" in text
     assert "58 neurons x 8 steps = 464 updates" in text and "loses against the teacher's compute-only MACs" in text
     assert f"{num['synops_per_mac']:.0%}" in text and num["synops_per_mac"] == pytest.approx(130 / 1050)
+    assert num["idle_floor_uj"] == pytest.approx(58 * 8 * 52 / 1e6) and _fmt(num["idle_floor_uj"]) in text
+    assert f"{num['idle_floor_uj'] / num['teacher_mac_uj']:.3g}x the teacher's MACs: so the target needs fewer" in text
     assert text in markdown(report)
 
 

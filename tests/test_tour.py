@@ -186,6 +186,9 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "student_had_loihi_stream"} <= set(results["trackers"])
     energy = json.loads(Path("runs/energy/report.json").read_text())  # deploy's counts of both modes, side by side
     assert set(energy["modes"]) == {"reset", "stream"} and energy["mode"] == energy["chip_mode"] == "stream"
+    # the teacher (--teacher) billed compute-only and with memory access; the like-for-like rows and the paragraph
+    assert energy["energy"]["ann_45nm_memory"]["memory_uj"] > 0 and energy["headline"]["mode"] == "stream"
+    assert any(c["like_for_like"] for c in energy["comparisons"]) and energy["explanation"]["text"]
     stray = sorted(p.name for p in tmp_path.iterdir())
     assert stray == ["data", "experiments", "runs", "tiny-configs"], f"the tour wrote outside data/ and runs/: {stray}"
 
