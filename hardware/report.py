@@ -1,7 +1,10 @@
 """Hardware report: core mapping (Loihi 1 and 2), energy (Loihi 1 and 45 nm) and latency per mode (reset and
-streaming side by side, with the mode the chip would run), citations; as JSON, markdown and PNG plots (per-layer
-energy bars, firing rates, core map). :func:`build_report` returns a JSON-able dict and :func:`write_report` writes
-``report.json``, ``report.md`` and the plots from that dict alone.
+streaming side by side, with the mode the chip would run), the student against the teacher (45 nm MACs compute only,
+and with memory access: :func:`headline`, :func:`comparisons` saying which pairs are like for like, and the
+:func:`explanation` paragraph built from the report's numbers; Loihi 2 energy is not published and not billed),
+citations; as JSON, markdown and PNG plots (per-layer energy bars, firing rates, core map). :func:`build_report`
+returns a JSON-able dict and :func:`write_report` writes ``report.json``, ``report.md`` and the plots from that dict
+alone.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from had_snn.hardware.energy import (
     LayerTraffic,
     ann_45nm_energy_pj,
     ann_memory_energy_pj,
-    loihi2_energy_published,
     loihi1_energy,
+    loihi2_energy_published,
     snn_45nm_energy_pj,
 )
 from had_snn.hardware.latency import loihi1_latency
