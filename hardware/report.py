@@ -443,11 +443,16 @@ def _modes_table(report: dict[str, Any]) -> list[str]:
     row("steps billed (= frame period)", lambda b: str(b["latency"]["period_steps"]))
     row("Loihi 1 energy (uJ)", lambda b: _fmt(b["energy"]["loihi1"]["per_frame_uj"]))
     row("45 nm ACs, SNN (uJ)", lambda b: _fmt(b["energy"]["snn_45nm"]["per_frame_uj"]))
-    if "ann_45nm" in next(iter(modes.values()))["energy"]:
+    first = next(iter(modes.values()))["energy"]
+    for key, label in (("ann_45nm", "teacher, 45 nm MACs compute only (uJ)"),
+                       ("ann_45nm_memory", "teacher, 45 nm MACs + memory access (uJ)")):
+        if key in first:
+            row(label, lambda b, key=key: _fmt(b["energy"][key]["per_frame_uj"]))
+    if "ann_45nm" in first:
         row("teacher / Loihi 1 energy", lambda b: f"{b['energy']['ratios'].get('ann_45nm_over_loihi1', 0):.3g}x")
         row("Loihi 1 / teacher compute-only MACs (headline)",
             lambda b: f"{b['energy']['ratios'].get('loihi1_over_ann_45nm', 0):.3g}x")
-    if "ann_45nm_memory" in next(iter(modes.values()))["energy"]:
+    if "ann_45nm_memory" in first:
         row("Loihi 1 / teacher MACs + memory (like for like)",
             lambda b: f"{b['energy']['ratios'].get('loihi1_over_ann_45nm_memory', 0):.3g}x")
     row("time per step (ns)", lambda b: _fmt(b["latency"]["step_ns"]))
