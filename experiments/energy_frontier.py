@@ -4,8 +4,9 @@
 
 Starts from the demo's benchmark, teacher (the cost reference) and QAT student; trains the points of the preset
 (activity-regularised QAT fine-tunes at >= 4 strengths including 0, fewer steps per frame, a narrower first stage
-pruned from the demo's student and fine-tuned), converts each, tracks the eval split in float and in fixed point (reset and streaming) and
-bills energy per frame under Loihi 1 per-op figures and the 45 nm AC model (:mod:`had_snn.evaluation.frontier`).
+pruned from the demo's student and fine-tuned), converts each, tracks the eval split in float and in fixed point
+(reset and streaming) and bills energy per frame under Loihi 1 per-op figures and the 45 nm AC model
+(:mod:`had_snn.evaluation.frontier`).
 
 Writes ``DIR/frontier.md`` (table), ``DIR/frontier.json``, ``DIR/frontier.png`` and ``DIR/points/<name>/``
 (default ``DIR`` = ``RUN/frontier``). Re-running reuses finished points; an interrupted run resumes (training from

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from had_snn.demo.pipeline import STAMP_NAME, Step, StepContext, run_steps
 
@@ -164,7 +165,7 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     quant = json.loads((run / "convert" / "quantization.json").read_text())
     assert [r["name"] for r in quant["layers"]][-1] == hw["layers"][-1]["name"]
     for step in ("data", "teacher", "student", "student_had", "student_had_qat", "convert", "eval", "lava",
-                 "hardware", "report"):
+                 "hardware", "frontier", "report"):
         json.loads((run / step / STAMP_NAME).read_text())
     lava = json.loads((run / "lava" / STAMP_NAME).read_text())["outputs"]
     assert lava["status"] in ("identical", "skipped")  # "different" would be a bit-exactness failure
@@ -192,10 +193,22 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert loihi["stream_crop_lag_frames"] >= 2
     assert "1-point target" in report and "Per-layer spike agreement" in report
     assert "| steps billed (= frame period) |" in report
+    # the compact frontier: the QAT student per mode and the activity-regularised one, against the teacher
+    frontier = json.loads((run / "frontier" / "result.json").read_text())
+    assert frontier["spec"]["weight"] == 1.0 and set(frontier["energy"]) == {"reset", "stream"}
+    trained = yaml.safe_load((run / "frontier" / "qat" / "config.yaml").read_text())
+    assert trained["activity"] == {"mode": "fanout", "weight": 1.0} and trained["model_config"]["qat"] is True
+    points = summary["frontier"]["points"]
+    assert [(p["student"].split(" (")[0], p["mode"]) for p in points] == [
+        ("QAT student", "reset"), ("QAT student", "stream"), ("QAT student + activity", "reset"),
+        ("QAT student + activity", "stream")]
+    assert points[1]["loihi1_uj"] == pytest.approx(hw["modes"]["stream"]["energy"]["loihi1"]["per_frame_uj"])
+    assert points[1]["sr"] == summary["tracking"]["student_had_loihi_stream"]["SR"]
+    assert "### Accuracy-energy frontier (compact)" in report and "QAT student + activity (weight 1)" in report
 
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out
-    assert second.count(": cached, skipped") == 10
+    assert second.count(": cached, skipped") == 11
     assert "ran: none" in second
 
     # --resume-dir without --config continues with the saved (tiny) config: nothing recomputed or overwritten

@@ -19,7 +19,9 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "experiments" / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.yaml"
 FULL_CONFIG = CONFIG_DIR / "demo_full.yaml"
 TRACKERS = ("teacher", "student", "student_had")
-SECTIONS = {"seed", "data", "crop", "train", "eval", "loihi", "hardware", "report"}
+SECTIONS = {"seed", "data", "crop", "train", "eval", "loihi", "hardware", "report", "frontier"}
+#: sections a saved config may lack (written before they existed)
+OPTIONAL_SECTIONS = {"frontier"}
 CROP_KEYS = {"template_px", "search_px", "student_steps"}
 #: the QAT fine-tuning of student_had: the float model the Loihi network is converted from
 QAT_NAME = "student_had_qat"
@@ -105,6 +107,23 @@ def _qat_config(spec: Any, had: dict, where: str) -> dict:
     return {"source": had["source"], "config": raw}
 
 
+def _frontier_section(section: Any, where: str) -> dict | None:
+    """The optional ``frontier:`` section: ``{activity_weight: W > 0, epochs: E >= 1}`` fine-tunes the QAT student
+    E more QAT epochs with activity regularisation of weight W (:mod:`had_snn.train.activity`) for the report's
+    compact accuracy-energy frontier; absent or null: no such step."""
+    if section is None:
+        return None
+    if not isinstance(section, dict) or set(section) != {"activity_weight", "epochs"}:
+        raise ValueError(f"{where}: frontier must be a mapping with exactly activity_weight and epochs, got "
+                         f"{section!r}")
+    weight, epochs = section["activity_weight"], section["epochs"]
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+        raise ValueError(f"{where}: frontier.activity_weight must be a number > 0, got {weight!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"{where}: frontier.epochs must be an integer >= 1, got {epochs!r}")
+    return {"activity_weight": float(weight), "epochs": epochs}
+
+
 def load_demo_config(path: str | os.PathLike) -> dict:
     """Read and resolve a demo config: sections validated, training configs read and merged. Errors name the file."""
     from had_snn.train.config import read_yaml
@@ -142,6 +161,7 @@ def load_demo_config(path: str | os.PathLike) -> dict:
         "loihi": {"weight_percentile": 100.0, "lava_frames": 2, "lava_timeout_s": 900, **_section(raw, "loihi", where)},
         "hardware": {"fps": 30.0, **_section(raw, "hardware", where)},
         "report": {"example_frames": 3, **_section(raw, "report", where)},
+        "frontier": _frontier_section(raw.get("frontier"), where),
     }
     from had_snn.data.synthetic import SynthConfig
 
@@ -182,9 +202,11 @@ def read_saved_config(run_dir: str | os.PathLike) -> dict | None:
     if not path.exists():
         return None
     cfg = read_yaml(path, "saved demo config")
-    if set(cfg) != RESOLVED_KEYS or set(cfg.get("train") or {}) != set(TRAINED):
+    keys_ok = RESOLVED_KEYS - OPTIONAL_SECTIONS <= set(cfg) <= RESOLVED_KEYS
+    if not keys_ok or set(cfg.get("train") or {}) != set(TRAINED):
         raise ValueError(f"{path}: not a resolved config written by `had-snn demo` (expected the keys "
                          f"{sorted(RESOLVED_KEYS)}, got {sorted(cfg)}); move it away or choose another run folder")
+    cfg.setdefault("frontier", None)  # saved before the section existed: no frontier step
     return cfg
 
 

@@ -271,6 +271,68 @@ def _hardware_section(hw: dict, d: Path, report_dir: Path) -> list[str]:
     return lines
 
 
+def frontier_points(hw: dict, tracking: dict, outputs: Mapping[str, dict], run_dir: Path) -> list[dict]:
+    """The compact frontier's points: the QAT student (fixed point, reset and stream) and, when the demo ran the
+    ``frontier`` step, the activity-regularised QAT student; SR (%) and uJ per frame on Loihi 1 and 45 nm AC."""
+    names = {"reset": "student_had_loihi", "stream": "student_had_loihi_stream"}
+    points = []
+    for mode, block in hw.get("modes", {}).items():
+        points.append({"student": "QAT student", "mode": mode, "sr": sr_points(tracking, names[mode]),
+                       "loihi1_uj": block["energy"]["loihi1"]["per_frame_uj"],
+                       "snn_45nm_uj": block["energy"]["snn_45nm"]["per_frame_uj"]})
+    if "frontier" in outputs:
+        res = _read_json(run_dir / outputs["frontier"]["result"])
+        label = f"QAT student + activity (weight {outputs['frontier']['activity_weight']:g})"
+        for mode, e in res["energy"].items():
+            points.append({"student": label, "mode": mode, "sr": res["sr"][f"fixed_{mode}"],
+                           "loihi1_uj": e["loihi1_uj"], "snn_45nm_uj": e["snn_45nm_uj"]})
+    return points
+
+
+def plot_compact_frontier(points: list[dict], teacher: dict, path: Path) -> Path:
+    """SR vs uJ per frame (log x) of the compact frontier's points on both energy models, teacher lines."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for key, label, marker in (("loihi1_uj", "Loihi 1", "o"), ("snn_45nm_uj", "45 nm AC", "^")):
+        for p in points:
+            if p["sr"] is None:
+                continue
+            ax.scatter(p[key], p["sr"], marker=marker, color="C1" if "activity" in p["student"] else "C0",
+                       facecolors="none" if p["mode"] == "reset" else None)
+            ax.annotate(f"{label}, {p['mode']}", (p[key], p["sr"]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.axvline(teacher["ann_45nm"], color="k", ls="--", label="teacher, 45 nm MAC (compute only)")
+    if teacher.get("ann_45nm_memory"):
+        ax.axvline(teacher["ann_45nm_memory"], color="r", ls="--", label="teacher, 45 nm MAC + memory")
+    ax.scatter([], [], color="C0", label="QAT student")
+    if any("activity" in p["student"] for p in points):
+        ax.scatter([], [], color="C1", label="QAT student + activity")
+    ax.set_xscale("log")
+    ax.set_xlabel("energy per frame (uJ, log); hollow: reset mode, filled: stream")
+    ax.set_ylabel("SR (AUC, %), fixed point")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _frontier_section(points: list[dict], teacher: dict, png: Path, report_dir: Path) -> list[str]:
+    mem = (f"; with memory access {teacher['ann_45nm_memory']:.1f} uJ" if teacher.get("ann_45nm_memory") else "")
+    lines = ["### Accuracy-energy frontier (compact)", "",
+             f"Teacher reference: 45 nm MACs (compute only) {teacher['ann_45nm']:.1f} uJ per frame{mem}. The full "
+             "frontier (more strengths, fewer steps, a narrower first stage) is `python experiments/"
+             "energy_frontier.py --demo-run RUN` (docs/energy_frontier.md).", "",
+             "| student | mode | SR fixed point | Loihi 1 uJ/frame | 45 nm AC uJ/frame | Loihi 1 / teacher MAC | "
+             "45 nm AC / teacher MAC |", "|---|---|---:|---:|---:|---:|---:|"]
+    for p in points:
+        sr = "-" if p["sr"] is None else f"{p['sr']:.1f}"
+        lines.append(f"| {p['student']} | {p['mode']} | {sr} | {p['loihi1_uj']:.2f} | {p['snn_45nm_uj']:.3f} | "
+                     f"{p['loihi1_uj'] / teacher['ann_45nm']:.3f} | {p['snn_45nm_uj'] / teacher['ann_45nm']:.4f} |")
+    lines += ["", "Targets (issue 14, streaming): Loihi 1 <= 0.1 and 45 nm AC <= 0.01 of the teacher's compute-only "
+              "MAC energy, within 2 SR of the unregularised student.", "", _image(png, report_dir, "compact frontier"),
+              ""]
+    return lines
+
+
 def machine_info(device: str) -> dict[str, Any]:
     """What the numbers were measured on: OS, CPU model and count, Python, torch and the device used."""
     import platform
@@ -347,6 +409,7 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
                      "ann_45nm_over_loihi1": e["ratios"].get("ann_45nm_over_loihi1"),
                      "steps_per_frame": lat["steps"], "frame_latency_us": lat["frame_latency_us"],
                      "mode": hw.get("mode"), "chip_mode": hw.get("chip_mode"), "modes": modes},
+        "frontier": {"points": frontier_points(hw, tracking, outputs, run_dir)},
         "seconds": {name: stamp.get("seconds") for name, stamp in stamps.items()},
         "cpu_seconds": {name: stamp.get("cpu_seconds") for name, stamp in stamps.items()},
     }
@@ -437,6 +500,11 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               "search window's T input + L flush steps from the zero state, streaming the T steps each frame commits "
               "to the continuous run; the teacher's MACs are counted exactly on its search path.", ""]
     lines += _hardware_section(hw, p(outputs["hardware"]["report"]).parent, run_dir)
+    teacher = {"ann_45nm": hw["energy"]["ann_45nm"]["per_frame_uj"],
+               "ann_45nm_memory": hw["energy"].get("ann_45nm_memory", {}).get("per_frame_uj")}
+    if hw.get("modes"):
+        png = plot_compact_frontier(summary["frontier"]["points"], teacher, plot_dir / "frontier.png")
+        lines += _frontier_section(summary["frontier"]["points"], teacher, png, run_dir)
     lines += ["## Run", "", "Time per step when it was computed (a step reused from the cache keeps its numbers; "
               "wall time depends on what else the machine runs; CPU time is summed over all threads and processes).",
               ""]

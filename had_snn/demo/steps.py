@@ -1,6 +1,7 @@
 """The demo's steps: synthetic benchmark -> teacher, student, HAD student -> quantisation-aware fine-tuning of the HAD
 student -> evaluation (float trackers, and the QAT student in Loihi fixed point in reset and streaming mode) -> Loihi
-conversion -> Lava agreement (reset and streaming) -> cores, energy, latency per mode -> one markdown report.
+conversion -> Lava agreement (reset and streaming) -> cores, energy, latency per mode -> (with a ``frontier:``
+section) the QAT student fine-tuned with activity regularisation, tracked and billed -> one markdown report.
 
 :func:`build_steps` turns a resolved demo config (:func:`had_snn.demo.config.load_demo_config`) into
 :class:`~had_snn.demo.pipeline.Step` objects, so editing a training config invalidates the cached steps that depend
@@ -252,6 +253,40 @@ def _hardware_step(cfg: dict):
     return run
 
 
+def _frontier_step(cfg: dict, device: str, progress: bool):
+    def run(ctx: StepContext) -> dict:
+        """The compact frontier's extra point: the QAT student fine-tuned with activity regularisation, tracked
+        (float, fixed reset, fixed stream) and billed per mode (:mod:`had_snn.evaluation.frontier`)."""
+        from had_snn.evaluation.frontier import (
+            FrontierInputs,
+            PointSpec,
+            Preset,
+            evaluate_point,
+            teacher_costs,
+            train_point,
+        )
+
+        f, qat = cfg["frontier"], cfg["train"][QAT_NAME]["config"]
+        inputs = FrontierInputs(ctx.path(ctx.inputs["data"]["root"]),
+                                ctx.path(ctx.inputs["teacher"]["checkpoint"]).resolve(),
+                                ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]).resolve(), qat,
+                                int(cfg["crop"]["student_steps"]), cfg["eval"]["split"],
+                                float(cfg["eval"]["window_influence"]), float(cfg["loihi"]["weight_percentile"]))
+        weight = float(f["activity_weight"])
+        preset = Preset(strengths=(weight,), shapes=(), epochs=int(f["epochs"]), prune_epochs=0,
+                        samples_per_epoch=int(qat["data"]["samples_per_epoch"]), distill=True)
+        spec = PointSpec(f"a{weight:g}", weight=weight)
+        ckpt = train_point(spec, inputs, preset, ctx.step_dir, device, progress)
+        result = evaluate_point(spec, ckpt, inputs, teacher_costs(inputs.teacher), ctx.step_dir, preset, device,
+                                progress)
+        result["checkpoint"] = ctx.rel(ckpt)
+        path = write_json_atomic(ctx.step_dir / "result.json", result, indent=1)
+        return {"result": ctx.rel(path), "checkpoint": ctx.rel(ckpt), "activity_weight": weight,
+                "sr": result["sr"], "energy": result["energy"], "files": [ctx.rel(path), ctx.rel(ckpt)]}
+
+    return run
+
+
 def _report_step(cfg: dict, device: str):
     def run(ctx: StepContext) -> dict:
         from had_snn.demo.report import SUMMARY_NAME, write_demo_report
@@ -294,8 +329,15 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
         Step("hardware", "map onto Loihi cores, energy and latency per mode vs the teacher",
              {"hardware": cfg["hardware"], "modes": ["reset", "stream"]}, _hardware_step(cfg),
              ("convert", "eval", "teacher")),
-        Step("report", "write report.md and report.json", {"report": cfg["report"], "eval": cfg["eval"],
-                                                           "format": 3}, _report_step(cfg, device),
-             ("data", *TRAINED, "convert", "eval", "lava", "hardware")),
     ]
+    extra: tuple[str, ...] = ()
+    if cfg.get("frontier"):
+        steps.append(Step("frontier", "fine-tune the QAT student with activity regularisation, track and bill it",
+                          {"frontier": cfg["frontier"], "eval": cfg["eval"], "crop": cfg["crop"],
+                           "loihi": cfg["loihi"], "format": 1}, _frontier_step(cfg, device, progress),
+                          ("data", "teacher", QAT_NAME)))
+        extra = ("frontier",)
+    steps.append(Step("report", "write report.md and report.json", {"report": cfg["report"], "eval": cfg["eval"],
+                                                                    "format": 3}, _report_step(cfg, device),
+                      ("data", *TRAINED, "convert", "eval", "lava", "hardware", *extra)))
     return steps

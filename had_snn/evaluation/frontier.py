@@ -45,7 +45,8 @@ FRONTIER_FORMAT = 1
 @dataclass(frozen=True)
 class PointSpec:
     """One frontier point: activity ``weight``, spike ``steps`` per frame (None: the demo's), first-stage width
-    (None: the demo's; else pruned from the demo's student, :func:`prune_first_stage`), or ``reuse``: the demo's QAT student as it is."""
+    (None: the demo's; else pruned from the demo's student, :func:`prune_first_stage`), or ``reuse``: the demo's
+    QAT student as it is."""
 
     name: str
     weight: float = 0.0
@@ -80,7 +81,8 @@ class Preset:
         pts += [PointSpec(f"a{w:g}", weight=float(w)) for w in self.strengths]
         for s in self.shapes:
             name = f"t{s['steps']}" if "steps" in s else f"w{s['first_width']}"
-            pts.append(PointSpec(name, weight=self.shape_weight, steps=s.get("steps"), first_width=s.get("first_width")))
+            pts.append(PointSpec(name, weight=self.shape_weight, steps=s.get("steps"),
+                                 first_width=s.get("first_width")))
         return pts
 
 
@@ -223,7 +225,8 @@ def train_point(spec: PointSpec, inputs: FrontierInputs, preset: Preset, point_d
     return _train(raw, point_dir / "qat", f"frontier point {spec.name} (QAT)", device, progress)
 
 
-def _teacher_costs(teacher_ckpt: Path) -> dict[str, Any]:
+def teacher_costs(teacher_ckpt: Path) -> dict[str, Any]:
+    """The teacher's search-path MACs per frame and, when the hardware API offers it, its memory traffic."""
     from had_snn.conversion import macs as macs_mod
     from had_snn.tracking.tracker import crop_config_for
     from had_snn.train.checkpoint import load_model
@@ -316,7 +319,7 @@ def run_frontier(inputs: FrontierInputs, out_dir: str | os.PathLike, preset: Pre
         preset = PRESETS[preset]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    teacher = _teacher_costs(inputs.teacher)
+    teacher = teacher_costs(inputs.teacher)
     points = preset.points()
     rows = []
     for spec in tqdm(points, desc="frontier points", unit="point", disable=not progress):
