@@ -12,8 +12,8 @@ steps as the chip reads them):
   fan-out maps are computed once from the architecture and the crop size (:func:`fanout_maps`). ``weight`` is
   therefore "loss per million synaptic ops per frame", comparable across shapes.
 * ``mode: rate``: per-layer firing-rate targets (``targets: {backbone.0: 0.05, head.0: 0.02}`` or one rate for every
-  spiking layer; layers are named as in the emulator and the energy report: the conv whose neurons spike); the penalty is ``weight x sum over layers of max(0, rate - target)**2``, the rate being spikes per
-  neuron per step.
+  spiking layer; layers are named as in the emulator and the energy report: the conv whose neurons spike); the
+  penalty is ``weight x sum over layers of max(0, rate - target)**2``, the rate being spikes per neuron per step.
 
 ``weight: 0`` (the default) disables the term. Every step logs, per spiking layer X, ``activity/X/rate``,
 ``activity/X/synops`` (estimated synaptic ops per frame its spikes cause) and ``activity/X/penalty``, plus
