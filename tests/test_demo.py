@@ -350,6 +350,39 @@ def test_demo_config_qat_section_errors(tmp_path: Path) -> None:
         load_demo_config(bad)
 
 
+@pytest.mark.parametrize("section, words", [
+    ({"activity_weight": 0, "epochs": 2}, "frontier.activity_weight must be a number > 0"),
+    ({"activity_weight": 1.0, "epochs": 0}, "frontier.epochs must be an integer >= 1"),
+    ({"activity_weight": 1.0}, "frontier must be a mapping with exactly activity_weight and epochs"),
+])
+def test_demo_config_frontier_section(tmp_path: Path, section: dict, words: str) -> None:
+    from had_snn.demo.config import CONFIG_DIR, load_demo_config
+    from had_snn.demo.steps import build_steps
+
+    raw = yaml.safe_load((CONFIG_DIR / "demo_tiny.yaml").read_text())
+    for name in ("teacher", "student", "student_had"):
+        raw["train"][name]["config"] = str(CONFIG_DIR / raw["train"][name]["config"])
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump({**raw, "frontier": section}))
+    with pytest.raises(ValueError) as err:
+        load_demo_config(path)
+    assert words in str(err.value) and str(path) in str(err.value)
+    del raw["frontier"]  # no section: no frontier step, the report does not wait for one
+    path.write_text(yaml.safe_dump(raw))
+    steps = build_steps(load_demo_config(path), lava=(False, "test"))
+    assert "frontier" not in [s.name for s in steps] and "frontier" not in steps[-1].depends
+
+
+def test_saved_config_without_frontier_section_still_resumes(tmp_path: Path) -> None:
+    """A run folder saved before the frontier section existed reads back (no frontier step)."""
+    from had_snn.demo.config import CONFIG_DIR, SAVED_CONFIG_NAME, load_demo_config, read_saved_config
+
+    cfg = load_demo_config(CONFIG_DIR / "demo_tiny.yaml")
+    del cfg["frontier"]
+    (tmp_path / SAVED_CONFIG_NAME).write_text(yaml.safe_dump(cfg))
+    assert read_saved_config(tmp_path)["frontier"] is None
+
+
 def test_readme_results_block_matches_the_committed_demo_summary() -> None:
     """The README's headline block and figure are what scripts/readme_results.py renders from docs/results/demo.json."""
     from had_snn.demo.readme import check
