@@ -370,9 +370,16 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
             f"{num['synops_per_mac']:.0%} ({f(synops)} synaptic ops against {f(num['teacher_macs'])} MACs).")
     num["idle_floor_uj"] = n_neurons * counts["steps"] * num["e_inactive_pj"] / 1e6
     num["idle_floor_over_teacher_mac"] = num["idle_floor_uj"] / num["teacher_mac_uj"]
-    floor_verdict = ("so the target needs fewer neurons or steps per frame, whatever the spikes"
-                     if num["idle_floor_over_teacher_mac"] > HEADLINE_TARGETS["loihi1"] else
-                     "below the target, so fewer spikes can reach it")
+    num["target_uj"] = HEADLINE_TARGETS["loihi1"] * num["teacher_mac_uj"]
+    spike_uj = num["synaptic_uj"] + num["routing_uj"]
+    if num["idle_floor_uj"] > num["target_uj"]:
+        floor_verdict = (f"above the target ({f(num['target_uj'])} uJ), so the target needs fewer neurons or steps per "
+                         "frame, whatever the spikes")
+    else:
+        room = num["target_uj"] - num["idle_floor_uj"]
+        floor_verdict = (f"below the target ({f(num['target_uj'])} uJ), leaving {f(room)} uJ for synaptic ops and "
+                         f"routing, which now take {f(spike_uj)} uJ"
+                         + (f" ({spike_uj / room:.3g}x too much)" if room > 0 and spike_uj > room else ""))
     parts.append(f"With no spike at all, the neuron updates alone would cost {n_neurons} neurons x {counts['steps']} "
                  f"steps x {num['e_inactive_pj']:g} pJ = {f(num['idle_floor_uj'])} uJ, "
                  f"{num['idle_floor_over_teacher_mac']:.3g}x the teacher's MACs: {floor_verdict}.")

@@ -562,7 +562,9 @@ def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
     assert "58 neurons x 8 steps = 464 updates" in text and "loses against the teacher's compute-only MACs" in text
     assert f"{num['synops_per_mac']:.0%}" in text and num["synops_per_mac"] == pytest.approx(130 / 1050)
     assert num["idle_floor_uj"] == pytest.approx(58 * 8 * 52 / 1e6) and _fmt(num["idle_floor_uj"]) in text
-    assert f"{num['idle_floor_uj'] / num['teacher_mac_uj']:.3g}x the teacher's MACs: so the target needs fewer" in text
+    assert num["target_uj"] == pytest.approx(0.1 * num["teacher_mac_uj"])
+    assert (f"{num['idle_floor_uj'] / num['teacher_mac_uj']:.3g}x the teacher's MACs: above the target "
+            f"({_fmt(num['target_uj'])} uJ), so the target needs fewer neurons or steps") in text
     assert text in markdown(report)
 
 
@@ -622,3 +624,18 @@ def test_energy_cli_bills_the_teacher_with_memory(tmp_path, capsys) -> None:
     assert main(["energy", str(tmp_path / "net.h5"), "--teacher-traffic", str(tmp_path / "bad.json"), "--out",
                  str(tmp_path / "b")]) == 1
     assert "layer 'c' field 'weights' must be a non-negative integer" in capsys.readouterr().err
+
+
+def test_paragraph_idle_floor_below_the_target(tmp_path) -> None:
+    """When the idle neuron updates fit under 1/10 of the teacher, the paragraph says how much is left for synaptic
+    ops and routing and how far they are from it."""
+    from had_snn.hardware.report import _fmt
+
+    table = _table_copy(tmp_path, lambda d: d["cmos45nm"]["mac_pj"].update(value=1000.0))
+    geoms = _net()
+    report = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic())
+    num, text = report["explanation"]["numbers"], report["explanation"]["text"]
+    assert num["target_uj"] == pytest.approx(0.1 * 1050 * 1000 / 1e6) and num["idle_floor_uj"] < num["target_uj"]
+    room = num["target_uj"] - num["idle_floor_uj"]
+    assert f"below the target ({_fmt(num['target_uj'])} uJ), leaving {_fmt(room)} uJ for synaptic ops" in text
+    assert _fmt(num["synaptic_uj"] + num["routing_uj"]) in text
