@@ -205,6 +205,8 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert points[1]["loihi1_uj"] == pytest.approx(hw["modes"]["stream"]["energy"]["loihi1"]["per_frame_uj"])
     assert points[1]["sr"] == summary["tracking"]["student_had_loihi_stream"]["SR"]
     assert "### Accuracy-energy frontier (compact)" in report and "QAT student + activity (weight 1)" in report
+    assert hw["energy"]["ann_45nm_memory"]["per_frame_uj"] > hw["energy"]["ann_45nm"]["per_frame_uj"]
+    assert "45 nm MACs (compute only)" in report and "with memory access" in report
 
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out

@@ -219,7 +219,7 @@ def _hardware_step(cfg: dict):
     def run(ctx: StepContext) -> dict:
         import json
 
-        from had_snn.conversion.macs import teacher_search_macs
+        from had_snn.conversion.macs import teacher_search_macs, teacher_search_traffic
         from had_snn.hardware.energy import load_table, parse_counts
         from had_snn.hardware.report import build_report, write_report
         from had_snn.hardware.resources import geometries_from_netx
@@ -234,7 +234,10 @@ def _hardware_step(cfg: dict):
             counts.append(parse_counts(json.loads(counts_path.read_text()), geoms, str(counts_path)))
         teacher = load_model(ctx.path(ctx.inputs["teacher"]["checkpoint"]))
         macs = teacher_search_macs(teacher, crop_config_for(teacher))
-        report = build_report(geoms, load_table(), counts, macs, fps=float(cfg["hardware"]["fps"]), network=str(net))
+        # the teacher also billed with memory access (weights and activations read and written per frame)
+        traffic = teacher_search_traffic(teacher, crop_config_for(teacher))
+        report = build_report(geoms, load_table(), counts, macs, fps=float(cfg["hardware"]["fps"]), network=str(net),
+                              teacher_traffic=traffic)
         paths = write_report(report, ctx.step_dir)
         e = report["energy"]
         per_mode = {m: {"loihi1_uj_per_frame": b["energy"]["loihi1"]["per_frame_uj"],
@@ -247,7 +250,8 @@ def _hardware_step(cfg: dict):
                 "cores": {chip: m["total_cores"] for chip, m in report["mapping"].items()},
                 "chip_mode": report["chip_mode"], "modes": per_mode,
                 "loihi1_uj_per_frame": e["loihi1"]["per_frame_uj"], "ann_45nm_uj_per_frame":
-                e["ann_45nm"]["per_frame_uj"], "ratios": e["ratios"],
+                e["ann_45nm"]["per_frame_uj"], "ann_45nm_memory_uj_per_frame": e["ann_45nm_memory"]["per_frame_uj"],
+                "ratios": e["ratios"],
                 "frame_latency_us": report["latency"]["frame_latency_us"], "files": [ctx.rel(p) for p in paths]}
 
     return run
@@ -327,7 +331,8 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
               "lava_python": lava[1] if lava[0] else None}, _lava_step(cfg, lava, progress),
              ("data", QAT_NAME, "convert")),
         Step("hardware", "map onto Loihi cores, energy and latency per mode vs the teacher",
-             {"hardware": cfg["hardware"], "modes": ["reset", "stream"]}, _hardware_step(cfg),
+             {"hardware": cfg["hardware"], "modes": ["reset", "stream"], "teacher_memory": True},
+             _hardware_step(cfg),
              ("convert", "eval", "teacher")),
     ]
     extra: tuple[str, ...] = ()
