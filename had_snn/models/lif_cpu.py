@@ -95,14 +95,15 @@ def num_blocks(n: int) -> int:
 
 @numba.njit(cache=True, nogil=True)
 def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int, sample_size: int,
-                        alpha: float, beta: float, threshold: float, spiking: bool, syn: np.ndarray, mem: np.ndarray,
-                        spikes: np.ndarray, blk_lo: int, blk_hi: int) -> None:
+                        alpha: float, beta: float, threshold: float, spiking: bool, out: np.ndarray,
+                        blk_lo: int, blk_hi: int) -> None:
     """:func:`lif_forward` of a chip layer on its synaptic input ``y`` (S, N), over blocks [blk_lo, blk_hi).
 
     The current is built on the fly (never stored): step 0 is the voltage bias ``bias[b, c]`` (one step of synaptic
     delay), step t >= 1 is ``scale[c] * y[t-1] + (1 - alpha) * bias[b, c]`` (a constant voltage bias through the exact
     current identity). Neuron i has channel ``c = (i // inner) % C`` and sample ``b = i // sample_size`` (``bias`` has
-    one row per sample, or a single row for all). ``syn``, ``mem``, ``spikes`` are (S+1, N).
+    one row per sample, or a single row for all). Only ``out`` (S+1, N) is written: 0/1 spikes when ``spiking``, else
+    the membrane; the states live in per-block registers (:func:`lif_backward_delayed` recomputes them from ``y``).
     """
     steps_in, n = y.shape
     dtype = y.dtype.type
@@ -111,6 +112,8 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
     per_sample = bias.shape[0] > 1
     gain = np.empty(BLOCK, dtype=y.dtype)
     late = np.empty(BLOCK, dtype=y.dtype)
+    syn = np.empty(BLOCK, dtype=y.dtype)
+    mem = np.empty(BLOCK, dtype=y.dtype)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
         for j in range(hi - lo):  # per-neuron constants once per block (no divisions in the time loop)
@@ -119,42 +122,51 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
             vb = bias[i // sample_size if per_sample else 0, c]
             gain[j] = scale[c]
             late[j] = (one - a) * vb
-            syn[0, i] = vb
-            mem[0, i] = vb
+            syn[j] = vb
+            mem[j] = vb
             if spiking:
-                spikes[0, i] = one if vb > th else zero
+                out[0, i] = one if vb > th else zero
+            else:
+                out[0, i] = vb
         for t in range(1, steps_in + 1):
             for j in range(hi - lo):
                 i = lo + j
-                s = a * syn[t - 1, i] + (gain[j] * y[t - 1, i] + late[j])
-                m = b * mem[t - 1, i]
-                if spiking and mem[t - 1, i] > th:
+                s = a * syn[j] + (gain[j] * y[t - 1, i] + late[j])
+                prev = mem[j]
+                m = b * prev
+                if spiking and prev > th:
                     m = zero
                 v = m + s
-                syn[t, i] = s
-                mem[t, i] = v
+                syn[j] = s
+                mem[j] = v
                 if spiking:
-                    spikes[t, i] = one if v > th else zero
+                    out[t, i] = one if v > th else zero
+                else:
+                    out[t, i] = v
 
 
 @numba.njit(cache=True, nogil=True)
-def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, mem: np.ndarray, scale: np.ndarray,
-                         bias: np.ndarray, inner: int, sample_size: int, alpha: float, beta: float, threshold: float,
-                         spiking: bool, slope: float, grad_y: np.ndarray, partial_sums: np.ndarray,
-                         grad_scale: np.ndarray, grad_bias: np.ndarray, blk_lo: int, blk_hi: int) -> None:
+def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
+                         sample_size: int, alpha: float, beta: float, threshold: float, spiking: bool, slope: float,
+                         need_scale: bool, grad_y: np.ndarray, partial_sums: np.ndarray, grad_scale: np.ndarray,
+                         grad_bias: np.ndarray, blk_lo: int, blk_hi: int) -> None:
     """Reverse loop of :func:`lif_forward_delayed` over blocks [blk_lo, blk_hi): ``grad_y`` (S, N) = dL/dy;
-    ``partial_sums[block] = (dL/d alpha, dL/d beta)``; ``grad_scale`` (C,) and ``grad_bias`` (rows of ``bias``, C)
-    are accumulated (+=). ``y`` may be empty (0, 0) when the scale needs no gradient."""
+    ``partial_sums[block] = (dL/d alpha, dL/d beta)``; ``grad_scale`` (C,, only when ``need_scale``) and
+    ``grad_bias`` (rows of ``bias``, C) are accumulated (+=). Each block first recomputes its current and pre-reset
+    membrane from ``y`` into block-local arrays that stay in cache (the same float operations as the forward, so the
+    same values bit for bit), then walks back over the steps."""
     steps, n = grad_out.shape
     dtype = grad_out.dtype.type
     a, b, th, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(1)
     k, half_slope = dtype(math.pi / 2 * slope), dtype(slope / 2)
     channels = scale.shape[0]
     per_sample = bias.shape[0] > 1
-    with_y = y.shape[0] == steps - 1
     zero = dtype(0)
     gain = np.empty(BLOCK, dtype=grad_out.dtype)
     vbias = np.empty(BLOCK, dtype=grad_out.dtype)
+    late = np.empty(BLOCK, dtype=grad_out.dtype)
+    syn = np.empty((steps, BLOCK), dtype=grad_out.dtype)  # this block's states, recomputed
+    mem = np.empty((steps, BLOCK), dtype=grad_out.dtype)
     # Per-neuron accumulators (no scalar reduction inside the time loop, so the neuron loop vectorises).
     acc_late = np.zeros(BLOCK)  # sum over t >= 1 of g_syn (the bias's later steps)
     acc_y = np.zeros(BLOCK)  # sum over t >= 1 of g_syn * y[t-1] (the scale)
@@ -168,18 +180,31 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
         for j in range(width):
             i = lo + j
             c = (i // inner) % channels
+            vb = bias[i // sample_size if per_sample else 0, c]
             gain[j] = scale[c]
-            vbias[j] = bias[i // sample_size if per_sample else 0, c]
+            vbias[j] = vb
+            late[j] = (one - a) * vb
+            syn[0, j] = vb
+            mem[0, j] = vb
             acc_late[j] = 0.0
             acc_y[j] = 0.0
             acc_alpha[j] = 0.0
             acc_beta[j] = 0.0
             g_mem_next[j] = zero
             g_syn_next[j] = zero
+        for t in range(1, steps):  # the forward again, as lif_forward_delayed computes it
+            for j in range(width):
+                prev = mem[t - 1, j]
+                s = a * syn[t - 1, j] + (gain[j] * y[t - 1, lo + j] + late[j])
+                m = b * prev
+                if spiking and prev > th:
+                    m = zero
+                syn[t, j] = s
+                mem[t, j] = m + s
         for t in range(steps - 1, -1, -1):
             for j in range(width):
                 i = lo + j
-                v = mem[t, i]
+                v = mem[t, j]
                 if spiking:
                     x = k * (v - th)
                     sg = half_slope / (one + x * x)
@@ -196,11 +221,11 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
                 i = lo + j
                 g_syn = g_syn_next[j]
                 grad_y[t - 1, i] = g_syn * gain[j]
-                if with_y:
+                if need_scale:
                     acc_y[j] += g_syn * y[t - 1, i]
                 acc_late[j] += g_syn
-                acc_alpha[j] += g_syn * (syn[t - 1, i] - vbias[j])  # d current[t] / d alpha = -bias
-                prev = mem[t - 1, i]
+                acc_alpha[j] += g_syn * (syn[t - 1, j] - vbias[j])  # d current[t] / d alpha = -bias
+                prev = mem[t - 1, j]
                 if spiking:
                     prev = prev if prev <= th else zero
                 acc_beta[j] += g_mem_next[j] * prev
@@ -210,7 +235,8 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, syn: np.ndarray, m
             c = (i // inner) % channels
             row = i // sample_size if per_sample else 0
             grad_bias[row, c] += g_syn_next[j] + (1.0 - a) * acc_late[j]
-            grad_scale[c] += acc_y[j]
+            if need_scale:
+                grad_scale[c] += acc_y[j]
             sum_alpha += acc_alpha[j]
             sum_beta += acc_beta[j]
         partial_sums[blk, 0] = sum_alpha

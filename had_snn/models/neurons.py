@@ -314,7 +314,9 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
     """A chip layer's LIF on its synaptic input as one autograd node (numba, CPU):
     ``apply(y, voltage_bias, scale, alpha, beta, threshold, slope)`` equals
     ``CubaLIFFunction.apply(delayed_current(y, voltage_bias, alpha, scale), alpha, beta, ...)`` without storing the
-    current: S + 1 steps out for S in. Gradients reach ``y``, ``voltage_bias``, ``scale``, ``alpha`` and ``beta``."""
+    current or the states: S + 1 steps out for S in. The forward writes only the output; the backward recomputes the
+    states block by block from the saved ``y`` (in cache), so each pass moves two arrays instead of four.
+    Gradients reach ``y``, ``voltage_bias``, ``scale``, ``alpha`` and ``beta``."""
 
     @staticmethod
     def forward(ctx, y: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor, alpha: torch.Tensor,  # type: ignore[override]
@@ -324,52 +326,50 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         inner, sample_size = _channel_layout(y)
         bias2 = bias.detach().to(y.dtype).reshape(-1, y.shape[2]).contiguous()
         scale1 = scale.detach().to(y.dtype).contiguous()
-        syn = _empty_like_steps(y, y.shape[0] + 1)
-        mem = _empty_like_steps(y, y.shape[0] + 1)
-        spikes = _empty_like_steps(y, y.shape[0] + 1) if threshold is not None else mem
-        rows_y, rows_syn, rows_mem, rows_spk = _rows(y), _rows(syn), _rows(mem), _rows(spikes)
+        out = _empty_like_steps(y, y.shape[0] + 1)
+        rows_y, rows_out = _rows(y), _rows(out)
         th = 0.0 if threshold is None else threshold
         s_np, b_np = scale1.numpy(), bias2.numpy()
 
         def run(_worker: int, lo: int, hi: int) -> None:
             lif_cpu.lif_forward_delayed(rows_y, s_np, b_np, inner, sample_size, a, b, th, threshold is not None,
-                                        rows_syn, rows_mem, rows_spk, lo, hi)
+                                        rows_out, lo, hi)
 
         _parallel_blocks(rows_y.shape[1], run)
         ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
         ctx.layout = inner, sample_size
         ctx.bias_shape = bias.shape
-        ctx.save_for_backward(y if ctx.needs_input_grad[2] else None, syn, mem, scale1, bias2)
-        return spikes
+        ctx.save_for_backward(y, scale1, bias2)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        y, syn, mem, scale, bias = ctx.saved_tensors
+        y, scale, bias = ctx.saved_tensors
         a, b = ctx.decays
         th = ctx.threshold
         inner, sample_size = ctx.layout
-        if grad_out.stride() != mem.stride():
-            grad_out = torch.empty_like(mem).copy_(grad_out)
-        n = mem[0].numel()
-        grad_y = _empty_like_steps(mem, mem.shape[0] - 1)
+        need_scale = bool(ctx.needs_input_grad[2])
+        grad_y = _empty_like_steps(y, y.shape[0])
+        if grad_out[0].stride() != y[0].stride() or grad_out.stride(0) != y[0].numel():
+            grad_out = _empty_like_steps(y, y.shape[0] + 1).copy_(grad_out)  # the output's layout
+        n = y[0].numel()
         workers = max(1, min(torch.get_num_threads(), lif_cpu.num_blocks(n)))  # as _parallel_blocks splits
         sums = np.zeros((lif_cpu.num_blocks(n), 2))
-        rows_g, rows_syn, rows_mem, rows_gy = _rows(grad_out.detach()), _rows(syn), _rows(mem), _rows(grad_y)
-        rows_y = _rows(y) if y is not None else np.zeros((0, 0), rows_mem.dtype)
+        rows_g, rows_y, rows_gy = _rows(grad_out.detach()), _rows(y), _rows(grad_y)
         s_np, b_np = scale.numpy(), bias.numpy()
         acc_scale = np.zeros((workers, scale.shape[0]))  # float64 accumulators, one row per worker
         acc_bias = np.zeros((workers, *bias.shape))
 
         def run(worker: int, lo: int, hi: int) -> None:
-            lif_cpu.lif_backward_delayed(rows_g, rows_y, rows_syn, rows_mem, s_np, b_np, inner, sample_size, a, b,
-                                         0.0 if th is None else th, th is not None, ctx.slope, rows_gy, sums,
-                                         acc_scale[worker], acc_bias[worker], lo, hi)
+            lif_cpu.lif_backward_delayed(rows_g, rows_y, s_np, b_np, inner, sample_size, a, b,
+                                         0.0 if th is None else th, th is not None, ctx.slope, need_scale, rows_gy,
+                                         sums, acc_scale[worker], acc_bias[worker], lo, hi)
 
         _parallel_blocks(n, run)
-        g_alpha, g_beta = torch.from_numpy(sums.sum(0)).to(mem.dtype)
-        grad_scale = torch.from_numpy(acc_scale.sum(0)).to(mem.dtype) if y is not None else None
-        grad_bias = torch.from_numpy(acc_bias.sum(0)).to(mem.dtype).reshape(ctx.bias_shape)
+        g_alpha, g_beta = torch.from_numpy(sums.sum(0)).to(y.dtype)
+        grad_scale = torch.from_numpy(acc_scale.sum(0)).to(y.dtype) if need_scale else None
+        grad_bias = torch.from_numpy(acc_bias.sum(0)).to(y.dtype).reshape(ctx.bias_shape)
         return (grad_y, grad_bias if ctx.needs_input_grad[1] else None, grad_scale, g_alpha, g_beta, None, None)
 
 
