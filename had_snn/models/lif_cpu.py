@@ -145,7 +145,7 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
                     out[t, i] = v
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
                          sample_size: int, alpha: float, beta: float, threshold: float, spiking: bool, slope: float,
                          need_scale: bool, grad_y: np.ndarray, partial_sums: np.ndarray, grad_scale: np.ndarray,
@@ -168,10 +168,10 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
     syn = np.empty((steps, BLOCK), dtype=grad_out.dtype)  # this block's states, recomputed
     mem = np.empty((steps, BLOCK), dtype=grad_out.dtype)
     # Per-neuron accumulators (no scalar reduction inside the time loop, so the neuron loop vectorises).
-    acc_late = np.zeros(BLOCK)  # sum over t >= 1 of g_syn (the bias's later steps)
-    acc_y = np.zeros(BLOCK)  # sum over t >= 1 of g_syn * y[t-1] (the scale)
-    acc_alpha = np.zeros(BLOCK)  # sum over t >= 1 of g_syn * (syn[t-1] - bias)
-    acc_beta = np.zeros(BLOCK)  # sum over t >= 1 of g_mem * mem[t-1] * keep[t-1]
+    acc_late = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn (the bias's later steps)
+    acc_y = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn * y[t-1] (the scale)
+    acc_alpha = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn * (syn[t-1] - bias)
+    acc_beta = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_mem * mem[t-1] * keep[t-1]
     g_mem_next = np.zeros(BLOCK, dtype=grad_out.dtype)
     g_syn_next = np.zeros(BLOCK, dtype=grad_out.dtype)
     for blk in range(blk_lo, blk_hi):
@@ -186,10 +186,10 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
             late[j] = (one - a) * vb
             syn[0, j] = vb
             mem[0, j] = vb
-            acc_late[j] = 0.0
-            acc_y[j] = 0.0
-            acc_alpha[j] = 0.0
-            acc_beta[j] = 0.0
+            acc_late[j] = zero
+            acc_y[j] = zero
+            acc_alpha[j] = zero
+            acc_beta[j] = zero
             g_mem_next[j] = zero
             g_syn_next[j] = zero
         for t in range(1, steps):  # the forward again, as lif_forward_delayed computes it
@@ -201,7 +201,7 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
                     m = zero
                 syn[t, j] = s
                 mem[t, j] = m + s
-        for t in range(steps - 1, -1, -1):
+        for t in range(steps - 1, 0, -1):
             for j in range(width):
                 i = lo + j
                 v = mem[t, j]
@@ -215,12 +215,7 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
                 g_syn = g_mem + a * g_syn_next[j]
                 g_mem_next[j] = g_mem
                 g_syn_next[j] = g_syn
-            if t == 0:
-                break
-            for j in range(width):  # the gradients that only exist for t >= 1
-                i = lo + j
-                g_syn = g_syn_next[j]
-                grad_y[t - 1, i] = g_syn * gain[j]
+                grad_y[t - 1, i] = g_syn * gain[j]  # the gradients that only exist for t >= 1
                 if need_scale:
                     acc_y[j] += g_syn * y[t - 1, i]
                 acc_late[j] += g_syn
@@ -228,7 +223,17 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
                 prev = mem[t - 1, j]
                 if spiking:
                     prev = prev if prev <= th else zero
-                acc_beta[j] += g_mem_next[j] * prev
+                acc_beta[j] += g_mem * prev
+        for j in range(width):  # step 0: the bias alone
+            v = mem[0, j]
+            if spiking:
+                x = k * (v - th)
+                sg = half_slope / (one + x * x)
+                keep = one if v <= th else zero
+                g_mem = grad_out[0, lo + j] * sg + b * g_mem_next[j] * (keep - v * sg)
+            else:
+                g_mem = grad_out[0, lo + j] + b * g_mem_next[j]
+            g_syn_next[j] = g_mem + a * g_syn_next[j]
         sum_alpha, sum_beta = 0.0, 0.0
         for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             i = lo + j
