@@ -5,7 +5,9 @@ walks over T, instead of ~10 whole-tensor passes per step of the torch path. Arr
 (N = neurons of one step), float32 or float64. The forward does the same float operations in the same order as
 ``snntorch.Synaptic`` (no fused multiply-add), so spikes and states equal the torch path bit for bit; the backward
 equals it up to summation order. Single-threaded: the loops are memory-bound, and numba's threading layers can clash
-with torch's OpenMP runtime.
+with torch's OpenMP runtime. The chip-layer backward runs its per-step row loops in small helper functions
+(:func:`_forward_row`, :func:`_reverse_row`, :func:`_accumulate_row`) because inside one large kernel LLVM does not
+vectorise them (too many arrays to check for aliasing); each helper loop touches a few arrays and compiles to AVX.
 """
 
 from __future__ import annotations
@@ -145,6 +147,69 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
                     out[t, i] = v
 
 
+@numba.njit(cache=True, nogil=True)
+def _forward_row(y: np.ndarray, syn_prev: np.ndarray, mem_prev: np.ndarray, gain: np.ndarray, late: np.ndarray,
+                 syn: np.ndarray, mem: np.ndarray, a: float, b: float, th: float, spiking: bool) -> None:
+    """One step of :func:`lif_forward_delayed` (the same float operations) over a row of neurons: the current
+    ``syn`` and the pre-reset ``mem``."""
+    zero = mem.dtype.type(0)
+    for j in range(mem.shape[0]):
+        prev = mem_prev[j]
+        s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
+        m = b * prev
+        if spiking and prev > th:
+            m = zero
+        syn[j] = s
+        mem[j] = m + s
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate_row(g_syn: np.ndarray, g_mem: np.ndarray, y_prev: np.ndarray, syn_prev: np.ndarray,
+                    mem_prev: np.ndarray, gain: np.ndarray, vbias: np.ndarray, grad_y: np.ndarray,
+                    acc_late: np.ndarray, acc_alpha: np.ndarray, acc_y: np.ndarray, acc_beta: np.ndarray, th: float,
+                    spiking: bool, need_scale: bool) -> None:
+    """Step t >= 1's share of the gradients over a row of neurons, a few arrays per loop (each vectorises):
+    ``grad_y`` (of y[t-1]) and the per-neuron sums of the bias, alpha, scale and beta gradients."""
+    zero = g_syn.dtype.type(0)
+    for j in range(g_syn.shape[0]):
+        grad_y[j] = g_syn[j] * gain[j]
+    for j in range(g_syn.shape[0]):
+        acc_late[j] += g_syn[j]
+        acc_alpha[j] += g_syn[j] * (syn_prev[j] - vbias[j])  # d current[t] / d alpha = -bias
+    if need_scale:
+        for j in range(g_syn.shape[0]):
+            acc_y[j] += g_syn[j] * y_prev[j]
+    if spiking:
+        for j in range(g_syn.shape[0]):
+            prev = mem_prev[j]
+            acc_beta[j] += g_mem[j] * (prev if prev <= th else zero)
+    else:
+        for j in range(g_syn.shape[0]):
+            acc_beta[j] += g_mem[j] * mem_prev[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _reverse_row(grad_out: np.ndarray, mem: np.ndarray, g_mem_next: np.ndarray, g_syn_next: np.ndarray,
+                 g_mem: np.ndarray, g_syn: np.ndarray, a: float, b: float, th: float, k: float, half_slope: float,
+                 spiking: bool) -> None:
+    """One step of the LIF's reverse recurrences over a row of neurons (its own function: the loop vectorises)."""
+    one, zero = mem.dtype.type(1), mem.dtype.type(0)
+    if spiking:
+        for j in range(mem.shape[0]):
+            v = mem[j]
+            x = k * (v - th)
+            sg = half_slope / (one + x * x)
+            keep = one if v <= th else zero
+            gm = grad_out[j] * sg + b * g_mem_next[j] * (keep - v * sg)
+            g_mem[j] = gm
+            g_syn[j] = gm + a * g_syn_next[j]
+    else:
+        for j in range(mem.shape[0]):
+            gm = grad_out[j] + b * g_mem_next[j]
+            g_mem[j] = gm
+            g_syn[j] = gm + a * g_syn_next[j]
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
                          sample_size: int, alpha: float, beta: float, threshold: float, spiking: bool, slope: float,
@@ -154,7 +219,8 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
     ``partial_sums[block] = (dL/d alpha, dL/d beta)``; ``grad_scale`` (C,, only when ``need_scale``) and
     ``grad_bias`` (rows of ``bias``, C) are accumulated (+=). Each block first recomputes its current and pre-reset
     membrane from ``y`` into block-local arrays that stay in cache (the same float operations as the forward, so the
-    same values bit for bit), then walks back over the steps."""
+    same values bit for bit), then walks back over the steps storing dL/d mem and dL/d syn per step (block-local),
+    then accumulates the parameter gradients step by step."""
     steps, n = grad_out.shape
     dtype = grad_out.dtype.type
     a, b, th, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(1)
@@ -167,12 +233,13 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
     late = np.empty(BLOCK, dtype=grad_out.dtype)
     syn = np.empty((steps, BLOCK), dtype=grad_out.dtype)  # this block's states, recomputed
     mem = np.empty((steps, BLOCK), dtype=grad_out.dtype)
+    g_mems = np.empty((steps + 1, BLOCK), dtype=grad_out.dtype)  # this block's dL/d mem and dL/d syn per step
+    g_syns = np.empty((steps + 1, BLOCK), dtype=grad_out.dtype)
     # Per-neuron accumulators (no scalar reduction inside the time loop, so the neuron loop vectorises).
     acc_late = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn (the bias's later steps)
     acc_y = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn * y[t-1] (the scale)
     acc_alpha = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_syn * (syn[t-1] - bias)
     acc_beta = np.zeros(BLOCK, dtype=grad_out.dtype)  # sum over t >= 1 of g_mem * mem[t-1] * keep[t-1]
-    g_mem_next = np.zeros(BLOCK, dtype=grad_out.dtype)
     g_syn_next = np.zeros(BLOCK, dtype=grad_out.dtype)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
@@ -190,50 +257,21 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
             acc_y[j] = zero
             acc_alpha[j] = zero
             acc_beta[j] = zero
-            g_mem_next[j] = zero
-            g_syn_next[j] = zero
         for t in range(1, steps):  # the forward again, as lif_forward_delayed computes it
-            for j in range(width):
-                prev = mem[t - 1, j]
-                s = a * syn[t - 1, j] + (gain[j] * y[t - 1, lo + j] + late[j])
-                m = b * prev
-                if spiking and prev > th:
-                    m = zero
-                syn[t, j] = s
-                mem[t, j] = m + s
-        for t in range(steps - 1, 0, -1):
-            for j in range(width):
-                i = lo + j
-                v = mem[t, j]
-                if spiking:
-                    x = k * (v - th)
-                    sg = half_slope / (one + x * x)
-                    keep = one if v <= th else zero
-                    g_mem = grad_out[t, i] * sg + b * g_mem_next[j] * (keep - v * sg)
-                else:
-                    g_mem = grad_out[t, i] + b * g_mem_next[j]
-                g_syn = g_mem + a * g_syn_next[j]
-                g_mem_next[j] = g_mem
-                g_syn_next[j] = g_syn
-                grad_y[t - 1, i] = g_syn * gain[j]  # the gradients that only exist for t >= 1
-                if need_scale:
-                    acc_y[j] += g_syn * y[t - 1, i]
-                acc_late[j] += g_syn
-                acc_alpha[j] += g_syn * (syn[t - 1, j] - vbias[j])  # d current[t] / d alpha = -bias
-                prev = mem[t - 1, j]
-                if spiking:
-                    prev = prev if prev <= th else zero
-                acc_beta[j] += g_mem * prev
-        for j in range(width):  # step 0: the bias alone
-            v = mem[0, j]
-            if spiking:
-                x = k * (v - th)
-                sg = half_slope / (one + x * x)
-                keep = one if v <= th else zero
-                g_mem = grad_out[0, lo + j] * sg + b * g_mem_next[j] * (keep - v * sg)
-            else:
-                g_mem = grad_out[0, lo + j] + b * g_mem_next[j]
-            g_syn_next[j] = g_mem + a * g_syn_next[j]
+            _forward_row(y[t - 1, lo:hi], syn[t - 1, :width], mem[t - 1, :width], gain[:width], late[:width],
+                         syn[t, :width], mem[t, :width], a, b, th, spiking)
+        for j in range(width):
+            g_mems[steps, j] = zero
+            g_syns[steps, j] = zero
+        for t in range(steps - 1, -1, -1):  # the reverse recurrences alone, one vectorised row at a time
+            _reverse_row(grad_out[t, lo:hi], mem[t, :width], g_mems[t + 1, :width], g_syns[t + 1, :width],
+                         g_mems[t, :width], g_syns[t, :width], a, b, th, k, half_slope, spiking)
+        for j in range(width):
+            g_syn_next[j] = g_syns[0, j]
+        for t in range(1, steps):  # then the gradients that only exist for t >= 1, a few arrays per pass
+            _accumulate_row(g_syns[t, :width], g_mems[t, :width], y[t - 1, lo:hi], syn[t - 1, :width],
+                            mem[t - 1, :width], gain[:width], vbias[:width], grad_y[t - 1, lo:hi], acc_late[:width],
+                            acc_alpha[:width], acc_y[:width], acc_beta[:width], th, spiking, need_scale)
         sum_alpha, sum_beta = 0.0, 0.0
         for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             i = lo + j
