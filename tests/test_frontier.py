@@ -58,6 +58,7 @@ def test_quick_frontier_writes_table_plot_and_reuses_points(demo_run: Path, tmp_
         e = p["energy"]
         assert e["stream"]["loihi1_uj"] < e["reset"]["loihi1_uj"]  # T billed steps instead of T + L
         assert e["stream"]["dominant_loihi1"][0]["share"] > 0
+        assert 0 < e["stream"]["loihi1_neuron_share"] < 1
         assert (out / "points" / p["spec"]["name"] / "result.json").is_file()
     by = {p["spec"]["name"]: p for p in summary["points"]}
     assert by["t2"]["steps"] == 2 and by["a0"]["steps"] == 4
@@ -66,6 +67,7 @@ def test_quick_frontier_writes_table_plot_and_reuses_points(demo_run: Path, tmp_
     assert by["demo"]["checkpoint"] == str(demo_run / "student_had_qat" / "last.pt")
     table = (out / "frontier.md").read_text()
     assert "| a5 | 5 |" in table and "Target (a student within 2 SR" in table and "teacher" in table
+    assert "are neuron updates" in table
     assert (out / "frontier.png").stat().st_size > 1000
     assert json.loads((out / "frontier.json").read_text())["teacher_uj"]["ann_45nm"] > 0
     # a second run reuses every point (their result files are not rewritten)
