@@ -319,6 +319,32 @@ def _check_fused(monkeypatch) -> None:
                 torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
+def test_fused_delayed_lif_partial_blocks_no_scale_and_foreign_grad_layout(monkeypatch):
+    """The numba chip-layer node on a neuron count that is not a multiple of the kernel's block (a partial last
+    block), without a scale (its gradient is not asked for, as in QAT), in float32, with the incoming gradient in a
+    different memory layout than the output: spikes equal the torch-op path, gradients to rounding."""
+    from had_snn.models import lif_cpu
+    from had_snn.models.neurons import CubaLIFFunction, delayed_current
+
+    g = torch.Generator().manual_seed(7)
+    y = (torch.randn(5 * 3, 6, 13, 11, generator=g) * 0.8).contiguous(memory_format=torch.channels_last)
+    y = y.unflatten(0, (5, 3)).requires_grad_()
+    assert (3 * 6 * 13 * 11) % lif_cpu.BLOCK != 0
+    bias = (torch.randn(6, generator=g) * 0.3).requires_grad_()
+    lif = CubaLIF(0.7, 0.9, 0.6, learn_decay=True, on_grid=True)
+    out = lif.forward_delayed(y, bias)
+    weights = torch.randn(out.shape, generator=g).contiguous()  # NCHW per step: the backward copies it
+    params = [y, bias, lif.alpha, lif.beta]
+    grads = torch.autograd.grad((out * weights).sum(), params)
+    alpha, beta = lif.decay_tensors()
+    monkeypatch.setenv("HAD_SNN_TORCH_LIF", "1")
+    ref = CubaLIFFunction.apply(delayed_current(y, bias, alpha, None), alpha, beta, 0.6, 2.0)
+    ref_grads = torch.autograd.grad((ref * weights).sum(), params)
+    assert torch.equal(out, ref) and 0 < float(out.detach().mean()) < 1
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-4)
+
+
 def test_resume_hint_keeps_qat_and_init(tmp_path):
     import argparse
 
