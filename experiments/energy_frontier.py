@@ -9,8 +9,9 @@ pruned from the demo's student and fine-tuned), converts each, tracks the eval s
 (:mod:`had_snn.evaluation.frontier`).
 
 Writes ``DIR/frontier.md`` (table), ``DIR/frontier.json``, ``DIR/frontier.png`` and ``DIR/points/<name>/``
-(default ``DIR`` = ``RUN/frontier``). Re-running reuses finished points; an interrupted run resumes (training from
-its last checkpoint). The folder is locked while it runs. See docs/energy_frontier.md.
+(default ``DIR`` = ``RUN/energy_frontier``; ``RUN/frontier`` is the demo's own compact step). Re-running reuses
+finished points; an interrupted run resumes (training from its last checkpoint). The folder is locked while it
+runs. See docs/energy_frontier.md.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--demo-run", required=True, help="a finished `had-snn demo` run folder (runs/demo-X)")
     p.add_argument("--preset", default="demo", choices=sorted(PRESETS),
                    help="demo: the reported frontier (<= 25 min on 2 cores); quick: a smoke run")
-    p.add_argument("--out", default=None, help="output folder (default: DEMO_RUN/frontier)")
+    p.add_argument("--out", default=None, help="output folder (default: DEMO_RUN/energy_frontier)")
     p.add_argument("--device", default="cpu", help="torch device for training and tracking (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     inputs = demo_inputs(args.demo_run)
-    out = Path(args.out) if args.out else Path(args.demo_run) / "frontier"
+    out = Path(args.out) if args.out else Path(args.demo_run) / "energy_frontier"
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with run_folder_lock(out):
