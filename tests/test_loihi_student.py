@@ -276,7 +276,8 @@ def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):
 
 def test_fused_delayed_lif_equals_delay_then_lif_forward_and_gradients(monkeypatch):
     """The numba chip-layer node (current built on the fly, blocks split over 2 threads) equals delayed_current +
-    the torch-op LIF: spikes identical, gradients to y, bias, scale, alpha, beta to rounding."""
+    the torch-op LIF in three step layouts (channels-last, NCHW, (H, W, B, C)): spikes identical, gradients to y,
+    bias, scale, alpha, beta to rounding; the output keeps the input's layout."""
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -291,11 +292,15 @@ def _check_fused(monkeypatch) -> None:
 
     g = torch.Generator().manual_seed(4)
     for threshold in (0.5, None):
-        for channels_last, per_sample in ((True, False), (False, True)):
+        for layout, per_sample in (("channels_last", False), ("nchw", True), ("hwbc", True)):
             y = torch.randn(3 * 2, 4, 32, 32, generator=g, dtype=torch.float64)
-            if channels_last:
+            if layout == "channels_last":
                 y = y.contiguous(memory_format=torch.channels_last)
-            y = y.unflatten(0, (3, 2)).requires_grad_()
+            y = y.unflatten(0, (3, 2))
+            if layout == "hwbc":  # (H, W, B, C) per step, as after a channels-last depthwise convolution
+                y = y.permute(0, 3, 4, 1, 2).contiguous().permute(0, 3, 4, 1, 2)
+                assert y[0].stride() == (4, 1, 32 * 2 * 4, 2 * 4)
+            y.requires_grad_()
             bias = (torch.randn(2, 4, generator=g) if per_sample else torch.randn(4, generator=g)).double() * 0.3
             bias.requires_grad_()
             scale = (torch.rand(4, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
@@ -310,7 +315,7 @@ def _check_fused(monkeypatch) -> None:
             ref = CubaLIFFunction.apply(delayed_current(y, bias, alpha, scale), alpha, beta, threshold, 2.0)
             ref_grads = torch.autograd.grad((ref * weights).sum(), params)
             monkeypatch.setenv("HAD_SNN_TORCH_LIF", "0")
-            assert out.shape[0] == 4
+            assert out.shape[0] == 4 and out[0].stride() == y[0].stride()
             if threshold is None:
                 torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
             else:

@@ -96,16 +96,17 @@ def num_blocks(n: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int, sample_size: int,
-                        alpha: float, beta: float, threshold: float, spiking: bool, out: np.ndarray,
+def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int, sample_stride: int,
+                        batch: int, alpha: float, beta: float, threshold: float, spiking: bool, out: np.ndarray,
                         blk_lo: int, blk_hi: int) -> None:
     """:func:`lif_forward` of a chip layer on its synaptic input ``y`` (S, N), over blocks [blk_lo, blk_hi).
 
     The current is built on the fly (never stored): step 0 is the voltage bias ``bias[b, c]`` (one step of synaptic
     delay), step t >= 1 is ``scale[c] * y[t-1] + (1 - alpha) * bias[b, c]`` (a constant voltage bias through the exact
-    current identity). Neuron i has channel ``c = (i // inner) % C`` and sample ``b = i // sample_size`` (``bias`` has
-    one row per sample, or a single row for all). Only ``out`` (S+1, N) is written: 0/1 spikes when ``spiking``, else
-    the membrane; the states live in per-block registers (:func:`lif_backward_delayed` recomputes them from ``y``).
+    current identity). Neuron i has channel ``c = (i // inner) % C`` and sample ``b = (i // sample_stride) % batch``
+    (any dense layout of a step; ``bias`` has one row per sample, or a single row for all). Only ``out`` (S+1, N)
+    is written: 0/1 spikes when ``spiking``, else the membrane; the states live in per-block registers
+    (:func:`lif_backward_delayed` recomputes them from ``y``).
     """
     steps_in, n = y.shape
     dtype = y.dtype.type
@@ -121,7 +122,7 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
         for j in range(hi - lo):  # per-neuron constants once per block (no divisions in the time loop)
             i = lo + j
             c = (i // inner) % channels
-            vb = bias[i // sample_size if per_sample else 0, c]
+            vb = bias[(i // sample_stride) % batch if per_sample else 0, c]
             gain[j] = scale[c]
             late[j] = (one - a) * vb
             syn[j] = vb
@@ -212,7 +213,8 @@ def _reverse_row(grad_out: np.ndarray, mem: np.ndarray, g_mem_next: np.ndarray, 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
-                         sample_size: int, alpha: float, beta: float, threshold: float, spiking: bool, slope: float,
+                         sample_stride: int, batch: int, alpha: float, beta: float, threshold: float, spiking: bool,
+                         slope: float,
                          need_scale: bool, grad_y: np.ndarray, partial_sums: np.ndarray, grad_scale: np.ndarray,
                          grad_bias: np.ndarray, blk_lo: int, blk_hi: int) -> None:
     """Reverse loop of :func:`lif_forward_delayed` over blocks [blk_lo, blk_hi): ``grad_y`` (S, N) = dL/dy;
@@ -247,7 +249,7 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
         for j in range(width):
             i = lo + j
             c = (i // inner) % channels
-            vb = bias[i // sample_size if per_sample else 0, c]
+            vb = bias[(i // sample_stride) % batch if per_sample else 0, c]
             gain[j] = scale[c]
             vbias[j] = vb
             late[j] = (one - a) * vb
@@ -276,7 +278,7 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
         for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             i = lo + j
             c = (i // inner) % channels
-            row = i // sample_size if per_sample else 0
+            row = (i // sample_stride) % batch if per_sample else 0
             grad_bias[row, c] += g_syn_next[j] + (1.0 - a) * acc_late[j]
             if need_scale:
                 grad_scale[c] += acc_y[j]

@@ -252,38 +252,31 @@ class DelayedCurrent(torch.autograd.Function):
 
 
 def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
-    """An empty (steps, ...) tensor, time outermost, each step in the memory layout of ``x[0]`` (channels-last
-    stays channels-last). On CPU the memory comes from numpy, which asks the kernel for transparent huge pages on
-    large arrays: the first touch of fresh memory then costs a fraction of torch's page faults (the chip-layer
-    states are large and short-lived)."""
+    """An empty (steps, ...) tensor, time outermost, each step in the memory layout of the dense ``x[0]`` (NCHW,
+    channels-last or any other order of the axes stays as it is). On CPU the memory comes from numpy, which asks the
+    kernel for transparent huge pages on large arrays: the first touch of fresh memory then costs a fraction of
+    torch's page faults (the chip-layer states are large and short-lived)."""
     step = x[0]
-    channels_last = (step.dim() == 4 and step.is_contiguous(memory_format=torch.channels_last)
-                     and not step.is_contiguous())
+    order = sorted(range(step.dim()), key=lambda d: step.stride(d), reverse=True)  # outermost axis first
+    shape = [step.shape[d] for d in order]
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         flat = torch.from_numpy(np.empty(steps * step.numel(), dtype=np.float32 if x.dtype == torch.float32
                                          else np.float64))
-        if channels_last:
-            b, c, h, w = step.shape
-            return flat.view(steps * b, h, w, c).permute(0, 3, 1, 2).unflatten(0, (steps, b))
-        return flat.view(steps, *step.shape)
-    if channels_last:
-        flat = torch.empty((steps * step.shape[0], *step.shape[1:]), dtype=x.dtype, device=x.device,
-                           memory_format=torch.channels_last)
-        return flat.unflatten(0, (steps, step.shape[0]))
-    return x.new_empty((steps, *step.shape))
+    else:
+        flat = x.new_empty(steps * step.numel())
+    inverse = [order.index(d) for d in range(step.dim())]
+    return flat.view(steps, *shape).permute(0, *(1 + i for i in inverse))
 
 
-def _channel_layout(x: torch.Tensor) -> tuple[int, int]:
-    """(inner, sample_size) of a dense (T, B, C, ...) tensor in memory order: neuron i of a step has channel
-    ``(i // inner) % C`` and sample ``i // sample_size``; raises ValueError for layouts other than these."""
+def _channel_layout(x: torch.Tensor) -> tuple[int, int, int]:
+    """(inner, sample_stride, batch) of a (T, B, C, ...) tensor whose steps are dense (any order of the axes in
+    memory, e.g. NCHW, channels-last, or (H, W, B, C) after a channels-last depthwise convolution): neuron i of a
+    step has channel ``(i // inner) % C`` and sample ``(i // sample_stride) % batch``."""
     step = x[0]
     batch, channels = step.shape[0], step.shape[1]
     inner = step.stride(1) if channels > 1 else 1  # a size-1 axis may carry any stride
-    sample_size = step.stride(0) if batch > 1 else step.numel()
-    if sample_size * batch != step.numel():
-        raise ValueError(f"unsupported memory layout {tuple(x.stride())} for shape {tuple(x.shape)}: the batch axis "
-                         f"must be outermost within a step")
-    return inner, sample_size
+    sample_stride = step.stride(0) if batch > 1 else 1
+    return inner, sample_stride, batch
 
 
 def _parallel_blocks(n: int, run) -> None:
@@ -323,7 +316,7 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
                 beta: torch.Tensor, threshold: float | None, slope: float) -> torch.Tensor:
         a, b = float(alpha), float(beta)
         y = _dense_time_major(y.detach())
-        inner, sample_size = _channel_layout(y)
+        inner, sample_stride, batch = _channel_layout(y)
         bias2 = bias.detach().to(y.dtype).reshape(-1, y.shape[2]).contiguous()
         scale1 = scale.detach().to(y.dtype).contiguous()
         out = _empty_like_steps(y, y.shape[0] + 1)
@@ -332,12 +325,12 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         s_np, b_np = scale1.numpy(), bias2.numpy()
 
         def run(_worker: int, lo: int, hi: int) -> None:
-            lif_cpu.lif_forward_delayed(rows_y, s_np, b_np, inner, sample_size, a, b, th, threshold is not None,
-                                        rows_out, lo, hi)
+            lif_cpu.lif_forward_delayed(rows_y, s_np, b_np, inner, sample_stride, batch, a, b, th,
+                                        threshold is not None, rows_out, lo, hi)
 
         _parallel_blocks(rows_y.shape[1], run)
         ctx.decays, ctx.threshold, ctx.slope = (a, b), threshold, slope
-        ctx.layout = inner, sample_size
+        ctx.layout = inner, sample_stride, batch
         ctx.bias_shape = bias.shape
         ctx.save_for_backward(y, scale1, bias2)
         return out
@@ -348,7 +341,7 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         y, scale, bias = ctx.saved_tensors
         a, b = ctx.decays
         th = ctx.threshold
-        inner, sample_size = ctx.layout
+        inner, sample_stride, batch = ctx.layout
         need_scale = bool(ctx.needs_input_grad[2])
         grad_y = _empty_like_steps(y, y.shape[0])
         if grad_out[0].stride() != y[0].stride() or grad_out.stride(0) != y[0].numel():
@@ -362,7 +355,7 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         acc_bias = np.zeros((workers, *bias.shape))
 
         def run(worker: int, lo: int, hi: int) -> None:
-            lif_cpu.lif_backward_delayed(rows_g, rows_y, s_np, b_np, inner, sample_size, a, b,
+            lif_cpu.lif_backward_delayed(rows_g, rows_y, s_np, b_np, inner, sample_stride, batch, a, b,
                                          0.0 if th is None else th, th is not None, ctx.slope, need_scale, rows_gy,
                                          sums, acc_scale[worker], acc_bias[worker], lo, hi)
 
