@@ -9,8 +9,11 @@ per-step convs, the same delays and the same voltage biases through the same exa
 ``(1 - alpha) b`` later); it also computes only the steps the read-out needs. Both share the same weights (a copy)
 and BN in eval mode (running statistics, so per-step and folded BN agree); a step is forward + loss + backward +
 AdamW update. The first (warm-up) round compares them: spikes of every search-path layer, outputs, loss and the
-first conv's gradient. Prints the best wall time and process CPU time of each (CPU time varies less when other
-processes share the cores), the ratios and, with ``--profile``, where ours spends its time.
+first conv's gradient. Prints the best (and median) wall time and process CPU time of each (CPU time varies less
+when other processes share the cores), the ratios and, with ``--profile``, where ours spends its time. On a machine
+shared with other processes prefer ``--threads 1``: with 2 threads the per-step loop's many small ops each wait on
+a thread barrier, so a descheduled thread inflates its time many-fold (seen: 0.4 s -> 30 s) and the ratio means
+little; repeat the bench and compare ratios of the same run.
 
 Usage: ``python bench/bench_student_step.py [--batch 4 --steps 8 --threads 2 --data DIR --profile]``.
 """
@@ -240,6 +243,7 @@ def main() -> None:
         raise AssertionError(f"spikes differ: per-layer agreement {agree}")
     best = {name: min(t[0] for t in ts) for name, ts in times.items()}
     cpu = {name: min(t[1] for t in ts) for name, ts in times.items()}
+    median = {name: sorted(t[0] for t in ts)[len(ts) // 2] for name, ts in times.items()}
     where = args.device if args.device != "cpu" else f"cpu, {torch.get_num_threads()} threads"
     source = f"real pairs from {args.data}, tracking loss" if args.data else f"random spikes p={args.density}"
     print(f"Loihi-faithful student, one training step (forward + backward + AdamW), B={args.batch} T={args.steps}, "
@@ -248,7 +252,8 @@ def main() -> None:
     print(f"  spike agreement per search-path layer: [{shown}] ({fired} spikes); loss "
           f"{loss_ours:.6f} vs {loss_step:.6f}")
     for name, label in (("step", "per-step snntorch loop (same network):"), ("ours", "time-folded, fused LIF (ours):")):
-        print(f"  {label:39s}{best[name] * 1e3:8.1f} ms wall, {cpu[name] * 1e3:8.1f} ms CPU")
+        print(f"  {label:39s}{best[name] * 1e3:8.1f} ms wall (median {median[name] * 1e3:.1f}), "
+              f"{cpu[name] * 1e3:8.1f} ms CPU")
     print(f"  speed-up of ours vs per-step snntorch: {best['step'] / best['ours']:.2f}x wall, "
           f"{cpu['step'] / cpu['ours']:.2f}x CPU time (all threads; steadier on a loaded machine)")
     if args.profile:
