@@ -30,6 +30,7 @@ def depthwise_xcorr(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     k = kernel.shape[-1]
     if kernel.shape[:2] != (b, c) or k % 2 == 0 or kernel.shape[-2] != k:
         raise ValueError(f"xcorr kernel must be (B={b}, C={c}, k, k) with odd k, got {tuple(kernel.shape)}")
-    out = F.conv2d(search.reshape(n, b * c, h, w), kernel.reshape(b * c, 1, k, k), padding=k // 2, groups=b * c)
+    folded = search.reshape(n, b * c, h, w).contiguous(memory_format=torch.channels_last)  # oneDNN's fast depthwise
+    out = F.conv2d(folded, kernel.reshape(b * c, 1, k, k), padding=k // 2, groups=b * c)
     out = out.reshape(n, b, c, h, w)
     return out[0] if squeeze else out
