@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
-MODES = ("had", "vanilla_kd", "none")
+MODES = ("had", "vanilla_kd", "none", "hdetrack", "had_authors")
+BALANCES = ("none", "running")
+TEACHER_NORMS = ("none", "channel")
 RESPONSE_LOSSES = ("kl", "focal_mse")
 
 
@@ -37,7 +39,12 @@ class DistillConfig:
     """Switches and hyper-parameters of the distillation loss (see docs/distillation.md for the equations).
 
     ``mode``: ``"had"`` uses the switches below; ``"vanilla_kd"`` is the classic baseline on the same code path
-    (mean over T, resize + projected feature MSE, response KL) whatever the switches say; ``"none"`` adds nothing.
+    (mean over T, resize + projected feature MSE, response KL) whatever the switches say; ``"none"`` adds nothing;
+    ``"hdetrack"`` is HDETrack-style hierarchical KD (per-stage projected feature MSE + pairwise token-similarity
+    matrices at the last stage + focal response, weights ``hdetrack_*``; see ``had_snn.distill.hdetrack``);
+    ``"had_authors"`` is the authors' released HAD objective (the HDETrack terms + token-sequence GRU alignment
+    L_TA + Sinkhorn L_OT on softened response maps, weights ``authors_*``; see ``had_snn.distill.authors``).
+    The ablation switches (``temporal``, ``spatial``, ``response``) apply to mode ``"had"`` only.
     """
 
     mode: str = "had"
@@ -63,6 +70,23 @@ class DistillConfig:
     temperature: float = 2.0
     focal_alpha: float = 4.0
     focal_gamma: float = 2.0
+    # Loss balancing and diagnostics (all modes that distil; applied by TermCombiner and the training loop).
+    balance: str = "none"  # "running": each weighted term divided by a detached EMA of its own magnitude
+    balance_momentum: float = 0.99  # EMA momentum of the running magnitudes, in [0, 1)
+    warmup_steps: int = 0  # distillation weight ramps linearly 0 -> 1 over this many training steps (0: off)
+    teacher_norm: str = "none"  # "channel": teacher maps standardised per channel over space before alignment
+    adapter_lr_scale: float = 1.0  # learning rate of the distillation adapters relative to the student's
+    diagnostics_every: int = 0  # 0: gradient/OT diagnostics on each epoch's first batch; N > 0: every N steps
+    # HDETrack-style KD (mode "hdetrack", and the HDETrack terms of mode "had_authors").
+    hdetrack_feature_weight: float = 1.0  # per-stage projected feature MSE
+    hdetrack_similarity_weight: float = 10.0  # L2 between token cosine-similarity matrices (last stage)
+    hdetrack_response_weight: float = 1.0  # focal loss of the student map against the softened teacher map
+    # The authors' released HAD objective (mode "had_authors").
+    authors_ot_weight: float = 3.0  # Sinkhorn distance between softmax(response / 2) maps
+    authors_ta_weight: float = 10.0  # MSE between last GRU hidden states over the token sequences
+    authors_train_gru: bool = False  # as released: False, the token GRUs stay at their seeded random init
+    authors_ot_epsilon: float = 0.01  # entropic regularisation (cost in normalised [0, 1] coordinates)
+    authors_ot_iterations: int = 100
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -93,6 +117,17 @@ class DistillConfig:
         """Raise ValueError naming the field and the expected value when the config is inconsistent."""
         if self.mode not in MODES:
             raise ValueError(f"distill.mode: expected one of {MODES}, got {self.mode!r}")
+        if self.balance not in BALANCES:
+            raise ValueError(f'distill.balance: expected "none" or "running", got {self.balance!r}')
+        if self.teacher_norm not in TEACHER_NORMS:
+            raise ValueError(f'distill.teacher_norm: expected "none" or "channel", got {self.teacher_norm!r}')
+        if not 0.0 <= self.balance_momentum < 1.0:
+            raise ValueError(f"distill.balance_momentum: expected a number in [0, 1), got {self.balance_momentum}")
+        for name in ("warmup_steps", "diagnostics_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"distill.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if not self.adapter_lr_scale > 0:
+            raise ValueError(f"distill.adapter_lr_scale: expected > 0, got {self.adapter_lr_scale}")
         if self.response_loss not in RESPONSE_LOSSES:
             raise ValueError(f"distill.response_loss: expected one of {RESPONSE_LOSSES}, got {self.response_loss!r}")
         if self.mode != "none" and not self.stages:
@@ -104,7 +139,8 @@ class DistillConfig:
                 f"distill.stage_weights: expected one weight per stage ({len(self.stages)}), "
                 f"got {len(self.stage_weights)}"
             )
-        positive = {"ot_epsilon": self.ot_epsilon, "temperature": self.temperature}
+        positive = {"ot_epsilon": self.ot_epsilon, "temperature": self.temperature,
+                    "authors_ot_epsilon": self.authors_ot_epsilon}
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"distill.{name}: expected > 0, got {value}")
@@ -115,6 +151,11 @@ class DistillConfig:
             "ot_position_cost_weight": self.ot_position_cost_weight,
             "focal_alpha": self.focal_alpha,
             "focal_gamma": self.focal_gamma,
+            "hdetrack_feature_weight": self.hdetrack_feature_weight,
+            "hdetrack_similarity_weight": self.hdetrack_similarity_weight,
+            "hdetrack_response_weight": self.hdetrack_response_weight,
+            "authors_ot_weight": self.authors_ot_weight,
+            "authors_ta_weight": self.authors_ta_weight,
             **{f"stage_weights[{i}]": w for i, w in enumerate(self.stage_weights)},
         }
         for name, value in non_negative.items():
@@ -122,6 +163,8 @@ class DistillConfig:
                 raise ValueError(f"distill.{name}: expected >= 0, got {value}")
         if self.ot_iterations < 1 or self.ot_max_grid < 1:
             raise ValueError("distill.ot_iterations and distill.ot_max_grid: expected >= 1")
+        if self.authors_ot_iterations < 1:
+            raise ValueError(f"distill.authors_ot_iterations: expected >= 1, got {self.authors_ot_iterations}")
         if self.gru_kernel_size < 1 or self.gru_kernel_size % 2 == 0:
             raise ValueError(f"distill.gru_kernel_size: expected an odd size >= 1, got {self.gru_kernel_size}")
 
