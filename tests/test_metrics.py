@@ -89,11 +89,26 @@ def test_summaries_average_sequences_and_split_attributes() -> None:
     assert summ.auc == pytest.approx((20 / 21) / 2)  # sequence mean, not frame mean (which would be 5/21)
     assert summ.num_frames == 4 and summ.num_sequences == 2
     parts = per_attribute({"a": good, "b": bad}, {"a": ("fast_motion",), "b": ("fast_motion", "low_light")})
-    assert set(parts) == {"all", "fast_motion", "low_light"}
+    assert list(parts) == ["all", "normal_light", "fast_motion", "low_light"]
     assert parts["low_light"].auc == 0.0 and parts["low_light"].pr20 == 0.0
     assert parts["fast_motion"].pr20 == pytest.approx(0.5)
+    assert parts["normal_light"].num_sequences == 1 and parts["normal_light"].auc == pytest.approx(20 / 21)  # "a"
     with pytest.raises(ValueError, match="no attributes given"):
         per_attribute({"a": good}, {})
+
+
+def test_normal_light_is_derived_from_low_light_and_hdr() -> None:
+    from had_snn.evaluation.metrics import subset_members
+
+    attrs = {"a": (), "b": ("hdr",), "c": ("low_light", "occlusion"), "d": ("occlusion",), "e": ("low_light",)}
+    members = subset_members(list(attrs), attrs)
+    assert members["normal_light"] == ["a", "d"]
+    assert members["all"] == list(attrs) and members["occlusion"] == ["c", "d"]
+    assert list(members) == ["all", "normal_light", "hdr", "low_light", "occlusion"]
+    dark = {"b": ("hdr",), "e": ("low_light",)}
+    assert "normal_light" not in subset_members(list(dark), dark)  # empty: left out
+    own = {"a": ("normal_light",), "b": ("hdr",)}  # a dataset's own tag of that name wins
+    assert subset_members(list(own), own)["normal_light"] == ["a"]
 
 
 def test_plots_written(tmp_path) -> None:

@@ -189,18 +189,35 @@ def summarize(scores: list[SequenceScore]) -> Summary:
     )
 
 
+NORMAL_LIGHT = "normal_light"
+# Tags of sequences whose frames are badly exposed; "normal_light" is derived as the sequences carrying none of them.
+POOR_LIGHT_ATTRIBUTES = ("low_light", "hdr")
+
+
+def subset_members(names: list[str], attributes: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Sequence names of every subset, in report order: ``"all"``, the derived ``"normal_light"`` (tagged with none
+    of :data:`POOR_LIGHT_ATTRIBUTES`; left out when empty, or when a dataset has its own tag of that name), then one
+    subset per attribute tag (sorted). ValueError when a name has no attributes entry."""
+    missing = [n for n in names if n not in attributes]
+    if missing:
+        raise ValueError(f"no attributes given for sequences {sorted(missing)}")
+    tags = sorted({a for name in names for a in attributes[name]})
+    out = {"all": list(names)}
+    normal = [n for n in names if not set(attributes[n]) & set(POOR_LIGHT_ATTRIBUTES)]
+    if normal and NORMAL_LIGHT not in tags:
+        out[NORMAL_LIGHT] = normal
+    for tag in tags:
+        out[tag] = [n for n in names if tag in attributes[n]]
+    return out
+
+
 def per_attribute(
     scores: Mapping[str, SequenceScore], attributes: Mapping[str, tuple[str, ...]]
 ) -> dict[str, Summary]:
-    """Summaries over all sequences (key ``"all"``) and over the sequences carrying each attribute tag.
+    """Summaries over all sequences (key ``"all"``), over the derived ``"normal_light"`` subset (sequences tagged
+    with neither ``low_light`` nor ``hdr``, when there are any) and over the sequences carrying each attribute tag.
 
     ``scores`` and ``attributes`` are keyed by sequence name; attributes without any sequence are left out.
     """
-    missing = set(scores) - set(attributes)
-    if missing:
-        raise ValueError(f"no attributes given for sequences {sorted(missing)}")
-    out = {"all": summarize(list(scores.values()))}
-    tags = sorted({a for name in scores for a in attributes[name]})
-    for tag in tags:
-        out[tag] = summarize([s for name, s in scores.items() if tag in attributes[name]])
-    return out
+    members = subset_members(list(scores), attributes)
+    return {subset: summarize([scores[n] for n in names]) for subset, names in members.items()}
