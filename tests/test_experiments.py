@@ -1,4 +1,4 @@
-"""experiments/issue3_results.py on the demo's step runner: real ``had-snn`` subprocesses on tiny configs, each step
+"""experiments/modality_baselines.py on the demo's step runner: real ``had-snn`` subprocesses on tiny configs, each step
 keyed by its config and resumed from its stamp (a rerun starts no subprocess, a changed config re-trains only that
 tracker)."""
 
@@ -32,15 +32,15 @@ def _commands(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_issue3_results_steps_are_keyed_and_resumed(tmp_path: Path, capfd: pytest.CaptureFixture,
+def test_modality_baselines_steps_are_keyed_and_resumed(tmp_path: Path, capfd: pytest.CaptureFixture,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    issue3 = _load("issue3_results")
+    baselines = _load("modality_baselines")
     # The seconds-long configs instead of the default ones; everything else runs as a user would run it.
-    monkeypatch.setattr(issue3, "TRAINED", {"teacher": ("teacher", "tiny_teacher.yaml"),
+    monkeypatch.setattr(baselines, "TRAINED", {"teacher": ("teacher", "tiny_teacher.yaml"),
                                             "student": ("student", "tiny_student.yaml")})
-    out = tmp_path / "issue3"
+    out = tmp_path / "baselines"
     argv = ["--out", str(out), "--sequences", "3", "--epochs", "1", "--threads", "1"]
-    assert issue3.main([*argv, "--parallel", "2"]) == 0
+    assert baselines.main([*argv, "--parallel", "2"]) == 0
     first = capfd.readouterr().out
     assert sorted(_commands(first)) == ["eval", "synth", "train student", "train teacher"]
     for step in ("data", "train/teacher", "train/student", "eval"):
@@ -54,7 +54,7 @@ def test_issue3_results_steps_are_keyed_and_resumed(tmp_path: Path, capfd: pytes
     assert len(checkpoints) == 2
 
     # Same arguments: every step is cached, no subprocess starts, the training records come from the stamps.
-    assert issue3.main(argv) == 0
+    assert baselines.main(argv) == 0
     second = capfd.readouterr().out
     assert _commands(second) == []
     assert len(re.findall(r"^== \[\d/4\] .*: cached, skipped", second, re.M)) == 4
@@ -62,7 +62,7 @@ def test_issue3_results_steps_are_keyed_and_resumed(tmp_path: Path, capfd: pytes
     assert json.loads((out / "table.json").read_text())["training"] == training
 
     # A changed key (more epochs) re-trains that tracker and re-evaluates; the data step stays cached.
-    assert issue3.main([*argv, "--epochs", "2", "--only", "student"]) == 0
+    assert baselines.main([*argv, "--epochs", "2", "--only", "student"]) == 0
     third = capfd.readouterr().out
     assert _commands(third) == ["train student", "eval"]
     assert re.search(r"\(data\): cached, skipped", third)
