@@ -12,7 +12,12 @@ the same way for all of them.
   (0 on the first step, 1 from step S on).
 
 The running magnitudes and the step counter are buffers: they are saved with the loss module's state (the
-checkpoint's ``extra_modules``) and restored on resume. They change only in training mode.
+checkpoint's ``extra_modules``) and restored on resume. They change only in training mode. Without warm-up the step
+counter is not saved and without running balance there are no magnitudes, so a default loss module's state is what
+it was before the combiner existed (old checkpoints load, and resume).
+
+Diagnostics: the training loop sets ``diagnose = True`` for the steps it examines (``distill.diagnostics_every``);
+a loss computes its log-only diagnostics (e.g. the OT plan's entropy) only then and hands them to :meth:`log_extra`.
 """
 
 from __future__ import annotations
@@ -51,7 +56,10 @@ class TermCombiner(nn.Module):
             raise ValueError(f"distill.balance_momentum: expected a number in [0, 1), got {self.momentum}")
         if self.warmup_steps < 0:
             raise ValueError(f"distill.warmup_steps: expected an integer >= 0, got {self.warmup_steps}")
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.diagnostics_every = int(getattr(config, "diagnostics_every", 0))
+        self.adapter_lr_scale = float(getattr(config, "adapter_lr_scale", 1.0))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long), persistent=self.warmup_steps > 0)
+        self.diagnose = False
         self.last_terms: dict[str, torch.Tensor] = {}
         self._extra: dict[str, float] = {}
 
@@ -117,7 +125,7 @@ class TermCombiner(nn.Module):
                 name = key[len(prefix):]
                 if name not in self._buffers:
                     self.register_buffer(name, torch.zeros_like(value))
-        if prefix + "steps" not in state_dict:
+        if "steps" not in self._non_persistent_buffers_set and prefix + "steps" not in state_dict:
             state_dict[prefix + "steps"] = self.steps.clone()
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)

@@ -4,6 +4,13 @@ Model outputs are dicts: ``out["features"][stage]`` is (B, Ct, Ht, Wt) for the t
 for the student; ``out["heatmap"]`` is (B, 1, H, W) logits for both. The teacher is the target: its tensors are
 detached, so no gradient reaches it whether or not it is frozen. Every trainable parameter of this module (temporal
 adapters, projections) is a training-time adapter; none belongs to the exported student.
+
+The terms go through one :class:`~had_snn.distill.balance.TermCombiner` (``self.combiner``): weights, optional
+running-magnitude balancing (``distill.balance``) and warm-up (``distill.warmup_steps``). With spatial OT, on the
+training loop's diagnostic steps (``combiner.diagnose``), it also logs per stage the plan's normalised entropy
+``ot_entropy/<stage>`` (1 = uniform plan, 0 = one-to-one matching) and mean transport distance
+``ot_distance/<stage>`` (teacher token-grid cells). ``distill.teacher_norm: channel`` standardises each teacher
+channel over space before the alignment.
 """
 
 from __future__ import annotations
@@ -13,14 +20,21 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from had_snn.distill.balance import TermCombiner
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.response import response_focal_mse_loss, response_kl_loss
-from had_snn.distill.spatial import ot_alignment_loss, resized_mse_loss
+from had_snn.distill.spatial import (
+    ot_alignment_loss,
+    plan_distance,
+    plan_entropy,
+    resized_mse_loss,
+    standardize_channels,
+    token_grid,
+)
 from had_snn.distill.temporal import ConvGRUFold, MeanFold, check_step_maps
 
 FEATURES_KEY = "features"
 HEATMAP_KEY = "heatmap"
-TOTAL_TERM = "distill"
 
 
 def _get(out: Mapping, key: str, who: str) -> object:
@@ -33,7 +47,8 @@ class HADLoss(nn.Module):
     """``forward(student_out, teacher_out) -> (total, terms)``; ``terms`` maps each unweighted term to a float.
 
     Term names: ``ot/<stage>`` (spatial OT) or ``mse/<stage>`` (resize + MSE), ``response_kl`` or
-    ``response_focal_mse``, and ``distill`` (the weighted total that is returned).
+    ``response_focal_mse``, and ``distill`` (the weighted total that is returned); with OT and
+    ``self.combiner.diagnose`` set also the log-only ``ot_entropy/<stage>`` and ``ot_distance/<stage>``.
     """
 
     def __init__(
@@ -54,17 +69,20 @@ class HADLoss(nn.Module):
             projections[stage] = nn.Conv2d(cs, ct, kernel_size=1)
         self.folds = nn.ModuleDict(folds)
         self.projections = nn.ModuleDict(projections)
+        self.combiner = TermCombiner(config)
 
     def align_stage(self, stage: str, student_steps: torch.Tensor, teacher_map: torch.Tensor) -> torch.Tensor:
         """Unweighted feature-alignment loss of one stage (fold over T, project, then OT or resize + MSE)."""
         check_step_maps(student_steps, f"student features[{stage!r}]")
         if teacher_map.dim() != 4:
             raise ValueError(f"teacher features[{stage!r}]: expected (B, C, H, W), got {tuple(teacher_map.shape)}")
-        student_map = self.projections[stage](self.folds[stage](student_steps))
-        if not self.config.use_ot:
-            return resized_mse_loss(student_map, teacher_map)
         cfg = self.config
-        loss, _ = ot_alignment_loss(
+        if getattr(cfg, "teacher_norm", "none") == "channel":
+            teacher_map = standardize_channels(teacher_map)
+        student_map = self.projections[stage](self.folds[stage](student_steps))
+        if not cfg.use_ot:
+            return resized_mse_loss(student_map, teacher_map)
+        loss, plan = ot_alignment_loss(
             student_map,
             teacher_map,
             epsilon=cfg.ot_epsilon,
@@ -74,6 +92,10 @@ class HADLoss(nn.Module):
             max_grid=cfg.ot_max_grid,
             differentiate_plan=cfg.ot_differentiate_plan,
         )
+        if self.combiner.diagnose:
+            grids = [token_grid(*m.shape[-2:], cfg.ot_max_grid) for m in (student_map, teacher_map)]
+            self.combiner.log_extra(f"ot_entropy/{stage}", plan_entropy(plan))
+            self.combiner.log_extra(f"ot_distance/{stage}", plan_distance(plan, *grids))
         return loss
 
     def response_loss(self, student_heatmap: torch.Tensor, teacher_heatmap: torch.Tensor) -> torch.Tensor:
@@ -85,25 +107,19 @@ class HADLoss(nn.Module):
 
     def forward(self, student_out: Mapping, teacher_out: Mapping) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        total: torch.Tensor | float = 0.0
-        terms: dict[str, float] = {}
+        terms: dict[str, tuple[float, torch.Tensor]] = {}
         if cfg.active_stages:
             s_feats = _get(student_out, FEATURES_KEY, "student")
             t_feats = _get(teacher_out, FEATURES_KEY, "teacher")
         for stage, weight in cfg.active_stages:
             loss = self.align_stage(stage, _get(s_feats, stage, "student features"),
                                     _get(t_feats, stage, "teacher features").detach())
-            terms[f"{'ot' if cfg.use_ot else 'mse'}/{stage}"] = float(loss.detach())
-            total = total + cfg.feature_weight * weight * loss
+            terms[f"{'ot' if cfg.use_ot else 'mse'}/{stage}"] = (cfg.feature_weight * weight, loss)
         if cfg.use_response:
             loss = self.response_loss(_get(student_out, HEATMAP_KEY, "student"),
                                       _get(teacher_out, HEATMAP_KEY, "teacher").detach())
-            terms[f"response_{cfg.effective_response_loss}"] = float(loss.detach())
-            total = total + cfg.response_weight * loss
-        if not isinstance(total, torch.Tensor):  # mode "none": nothing to add
-            total = torch.zeros(())
-        terms[TOTAL_TERM] = float(total.detach())
-        return total, terms
+            terms[f"response_{cfg.effective_response_loss}"] = (cfg.response_weight, loss)
+        return self.combiner(terms)
 
 
 def teacher_distill_hook(

@@ -1,9 +1,13 @@
 """Spatial alignment: teacher and student maps as token sets matched by entropy-regularised optimal transport.
 
-Also holds the "no spatial alignment" ablation (resize + MSE), which is the vanilla-KD feature loss.
+Also holds the "no spatial alignment" ablation (resize + MSE), which is the vanilla-KD feature loss, the optional
+per-channel standardisation of teacher maps (``teacher_norm: channel``) and the transport-plan diagnostics
+(:func:`plan_entropy`, :func:`plan_distance`, both from the plan already computed: no extra Sinkhorn).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -49,12 +53,17 @@ def grid_positions(
     return torch.stack([xx.flatten(), yy.flatten()], dim=1)
 
 
+def token_grid(height: int, width: int, max_grid: int) -> tuple[int, int]:
+    """The (rows, columns) of the token grid :func:`to_tokens` makes from an H x W map."""
+    return min(height, max_grid), min(width, max_grid)
+
+
 def to_tokens(fmap: torch.Tensor, max_grid: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, C, H, W) -> unit-norm tokens (B, N, C) and their positions (N, 2); maps are average-pooled to at most
     ``max_grid`` x ``max_grid`` tokens so the transport problem stays small."""
     h, w = fmap.shape[-2:]
     if h > max_grid or w > max_grid:
-        fmap = F.adaptive_avg_pool2d(fmap, (min(h, max_grid), min(w, max_grid)))
+        fmap = F.adaptive_avg_pool2d(fmap, token_grid(h, w, max_grid))
     tokens = F.normalize(fmap.flatten(2).transpose(1, 2), dim=2)
     return tokens, grid_positions(fmap.shape[-2], fmap.shape[-1], fmap.device, fmap.dtype)
 
@@ -103,3 +112,57 @@ def resized_mse_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tens
     if student.shape[-2:] != teacher.shape[-2:]:
         student = F.interpolate(student, size=teacher.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
     return 0.5 * (F.normalize(student, dim=1) - F.normalize(teacher, dim=1)).square().sum(dim=1).mean()
+
+
+def standardize_channels(fmap: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """(B, C, H, W) -> each channel of each sample standardised over space (zero mean, unit std), detached.
+
+    Used on teacher maps (``distill.teacher_norm: channel``) so no channel dominates the alignment by scale alone.
+    """
+    if fmap.dim() != 4:
+        raise ValueError(f"standardize_channels: expected (B, C, H, W), got shape {tuple(fmap.shape)}")
+    fmap = fmap.detach()
+    mean = fmap.mean(dim=(2, 3), keepdim=True)
+    std = fmap.std(dim=(2, 3), keepdim=True, unbiased=False)
+    return (fmap - mean) / (std + eps)
+
+
+def plan_entropy(plan: torch.Tensor) -> float:
+    """Normalised entropy of transport plans (B, N, M) with uniform marginals, averaged over B, in [0, 1].
+
+    ``(H(P) - log max(N, M)) / log min(N, M)``: 1 for the uniform (independent) plan ``1 / (N M)``, where OT
+    spreads every student token over all teacher tokens (a blur), 0 for a one-to-one matching (a permutation when
+    N = M). Equivalently ``H(P) / log(N M)`` rescaled so that its lowest reachable value maps to 0. A plan with
+    min(N, M) = 1 is forced: 1.
+    """
+    if plan.dim() != 3:
+        raise ValueError(f"plan_entropy: expected plans (B, N, M), got shape {tuple(plan.shape)}")
+    n, m = plan.shape[1:]
+    if min(n, m) <= 1:
+        return 1.0
+    p = plan.detach().double()
+    mass = p.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
+    p = p / mass
+    entropy = -(p * p.clamp_min(1e-300).log()).sum(dim=(1, 2))
+    return float(((entropy - math.log(max(n, m))) / math.log(min(n, m))).mean())
+
+
+def plan_distance(plan: torch.Tensor, student_grid: tuple[int, int], teacher_grid: tuple[int, int]) -> float:
+    """Mean transport distance of plans (B, N, M) in teacher token-grid cells, averaged over B.
+
+    ``sum_ij P_ij |p_i - q_j|`` with positions in cells of the teacher's token grid (``teacher_grid`` = (rows,
+    columns); student positions are mapped onto the same [0, 1]^2 extent): 0 when every student token is matched
+    to the teacher token at the same place, about 1 when matches are off by one cell.
+    """
+    if plan.dim() != 3:
+        raise ValueError(f"plan_distance: expected plans (B, N, M), got shape {tuple(plan.shape)}")
+    p = plan.detach()
+    s_pos = grid_positions(*student_grid, device=p.device, dtype=p.dtype)
+    t_pos = grid_positions(*teacher_grid, device=p.device, dtype=p.dtype)
+    if s_pos.shape[0] != p.shape[1] or t_pos.shape[0] != p.shape[2]:
+        raise ValueError(f"plan_distance: plan {tuple(p.shape)} does not match grids {student_grid} and "
+                         f"{teacher_grid}")
+    cells = torch.tensor([teacher_grid[1], teacher_grid[0]], device=p.device, dtype=p.dtype)  # (x, y) scale
+    dist = torch.cdist(s_pos * cells, t_pos * cells)
+    mass = p.sum(dim=(1, 2)).clamp_min(1e-30)
+    return float(((p * dist).sum(dim=(1, 2)) / mass).mean())
