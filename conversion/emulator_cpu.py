@@ -92,3 +92,36 @@ def spike_counts(spikes: np.ndarray, fanout: np.ndarray, n_spikes: np.ndarray, s
                     ops += fanout[i]
             n_spikes[t, b] = count
             synaptic_ops[t, b] = ops
+
+
+def _chip_lif_layer(a_in: np.ndarray, inner: int, sample_stride: int, batch: int, keep_u: int, keep_v: int,
+                    bias: np.ndarray, vth: np.ndarray, spiking: bool, out: np.ndarray) -> None:
+    """The chip's LIF (:func:`had_snn.hardware.cuba.lif_step_int`) of one layer from the zero state, for the
+    quantisation-aware student's forward (:class:`had_snn.models.neurons.ChipLIFFunction`).
+
+    ``a_in`` (S, N) float holding exact integers: the synaptic sums in memory order (any dense layout of a step:
+    neuron i has channel ``(i // inner) % C`` and sample ``(i // sample_stride) % batch``); step 0 gets no input (one
+    step of synaptic delay) and step t >= 1 gets ``a_in[t - 1]``. ``bias`` (rows, C) int64 already shifted
+    (``bias_mant << 6``) and ``vth`` (rows,) already shifted, one row per sample or a single row for all. Writes
+    ``out`` (S + 1, N): 0/1 spikes when ``spiking``, else ``v`` after the reset (what the emulator reads out)."""
+    steps_in, n = a_in.shape
+    channels = bias.shape[1]
+    per_sample = bias.shape[0] > 1
+    for i in range(n):
+        c = (i // inner) % channels
+        row = (i // sample_stride) % batch if per_sample else 0
+        b_sh = bias[row, c]
+        th = vth[row]
+        u = np.int64(0)
+        v = np.int64(0)
+        for t in range(steps_in + 1):
+            a = np.int64(a_in[t - 1, i]) if t > 0 else np.int64(0)
+            u, v, fired = _lif_step(u, v, a, keep_u, keep_v, b_sh, th)
+            if spiking:
+                out[t, i] = 1.0 if fired else 0.0
+            else:
+                out[t, i] = v
+
+
+_chip_lif_layer.__qualname__ = f"chip_lif_layer_cuba_{_CUBA_KEY}"
+chip_lif_layer = numba.njit(cache=_CUBA_KEY is not None, nogil=True)(_chip_lif_layer)

@@ -111,3 +111,21 @@ def test_unknown_mode_is_refused(setup) -> None:
     _, student, _, qnet = setup
     with pytest.raises(ValueError, match="--loihi-mode must be one of reset, stream"):
         EmulatedStudent(student, qnet, mode="pipelined")
+
+
+def test_qat_float_tracker_and_emulated_tracker_give_identical_boxes(setup) -> None:
+    """The QAT student's forward is the chip's integer arithmetic: tracked in float (reset per window, as
+    ``ModelTracker`` runs it) and through the emulator of the network converted from it, every box is the same."""
+    from had_snn.conversion.quantize import template_kernel_for
+    from had_snn.tracking.tracker import ModelTracker
+
+    seq, student, crop, _ = setup
+    qat = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16, qat=True).eval()
+    qat.load_state_dict(student.state_dict())
+    kernel = template_kernel_for(qat, template_spikes(seq, init_box(seq), crop))
+    emulated = EmulatedTracker(EmulatedStudent(qat, base_network(qat, 100.0, kernel), mode="reset"), crop)
+    float_boxes = ModelTracker(qat, crop).track(seq)
+    fixed_boxes = emulated.track(seq)
+    assert not emulated.silent_sequences
+    assert np.abs(np.diff(float_boxes[:, :2], axis=0)).max() > 0  # the tracker moves: the read-out decides something
+    np.testing.assert_array_equal(float_boxes, fixed_boxes)

@@ -251,7 +251,7 @@ class DelayedCurrent(torch.autograd.Function):
         return g_y, g_bias, g_alpha, g_scale
 
 
-def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
+def _empty_like_steps(x: torch.Tensor, steps: int, dtype: torch.dtype | None = None) -> torch.Tensor:
     """An empty (steps, ...) tensor, time outermost, each step in the memory layout of the dense ``x[0]`` (NCHW,
     channels-last or any other order of the axes stays as it is). On CPU the memory comes from numpy, which asks the
     kernel for transparent huge pages on large arrays: the first touch of fresh memory then costs a fraction of
@@ -259,11 +259,12 @@ def _empty_like_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
     step = x[0]
     order = sorted(range(step.dim()), key=lambda d: step.stride(d), reverse=True)  # outermost axis first
     shape = [step.shape[d] for d in order]
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
-        flat = torch.from_numpy(np.empty(steps * step.numel(), dtype=np.float32 if x.dtype == torch.float32
+    dtype = x.dtype if dtype is None else dtype
+    if x.device.type == "cpu" and dtype in (torch.float32, torch.float64):
+        flat = torch.from_numpy(np.empty(steps * step.numel(), dtype=np.float32 if dtype == torch.float32
                                          else np.float64))
     else:
-        flat = x.new_empty(steps * step.numel())
+        flat = x.new_empty(steps * step.numel(), dtype=dtype)
     inverse = [order.index(d) for d in range(step.dim())]
     return flat.view(steps, *shape).permute(0, *(1 + i for i in inverse))
 
@@ -366,6 +367,115 @@ class DelayedCubaLIFFunction(torch.autograd.Function):
         return (grad_y, grad_bias if ctx.needs_input_grad[1] else None, grad_scale, g_alpha, g_beta, None, None)
 
 
+def _chip_fields(alpha: torch.Tensor, beta: torch.Tensor, bias: torch.Tensor, k: torch.Tensor,
+                 threshold: float | None) -> tuple[int, int, torch.Tensor, torch.Tensor]:
+    """The chip's integer fields of a layer: ``keep_u``, ``keep_v`` (4096 - decay), the shifted voltage bias
+    ``bias_mant << 6`` (rows, C) and the shifted threshold ``vth_mant << 6`` (rows,), int64 on the CPU; ``bias`` is
+    on the grid (``bias_mant / k``), ``k`` (rows,) the scale of each row (one per sample, or one for all)."""
+    from had_snn.hardware import cuba
+
+    keep_u = cuba.keep_of(cuba.i_decay_of(float(alpha)))
+    keep_v = cuba.keep_of(cuba.v_decay_of(float(beta)))
+    k64 = k.detach().double().cpu().reshape(-1)
+    bias2 = bias.detach().double().cpu().reshape(-1, bias.shape[-1])
+    if bias2.shape[0] != k64.shape[0]:
+        bias2 = bias2.expand(k64.shape[0], -1)
+    bias_sh = cuba.bias_mantissa(bias2 * k64[:, None], 1.0).to(torch.int64) << cuba.BIAS_EXP
+    vth = torch.tensor([cuba.vth_mantissa(threshold, float(kk)) for kk in k64], dtype=torch.int64)
+    return keep_u, keep_v, bias_sh.contiguous(), vth << cuba.VTH_SHIFT
+
+
+def _chip_lif_torch(a: torch.Tensor, keep_u: int, keep_v: int, bias_sh: torch.Tensor, vth_sh: torch.Tensor,
+                    spiking: bool) -> torch.Tensor:
+    """The torch (any device) path of :func:`chip_lif_forward_int`: int64 steps of :func:`cuba.lif_step_int`."""
+    from had_snn.hardware import cuba
+
+    a_int = a.detach().round().to(torch.int64)
+    rows = bias_sh.shape[0]
+    spatial = a.dim() - 3
+    bias = bias_sh.to(a.device).view(rows, -1, *([1] * spatial))
+    vth = vth_sh.to(a.device).view(rows, *([1] * (spatial + 1)))
+    u = torch.zeros_like(a_int[0])
+    v = torch.zeros_like(a_int[0])
+    out = torch.empty((a.shape[0] + 1, *a.shape[1:]), dtype=torch.float64, device=a.device)
+    for t in range(a.shape[0] + 1):
+        u, v, fired = cuba.lif_step_int(u, v, a_int[t - 1] if t > 0 else torch.zeros_like(u), keep_u, keep_v, bias,
+                                        vth)
+        out[t] = fired if spiking else v
+    return out
+
+
+def chip_lif_forward_int(a: torch.Tensor, keep_u: int, keep_v: int, bias_sh: torch.Tensor, vth_sh: torch.Tensor,
+                         spiking: bool) -> torch.Tensor:
+    """The chip's integer LIF of one layer on its synaptic sums ``a`` (S, B, C, ...) (exact integers, any dense
+    step layout), from the zero state with one step of delay: (S + 1, ...) float64 spikes (0/1) or post-reset ``v``
+    (integer units). Numba on the CPU (unless ``HAD_SNN_TORCH_LIF=1``), else int64 torch ops; both run
+    :func:`had_snn.hardware.cuba.lif_step_int`, the emulator's own step."""
+    if not use_compiled(a):
+        return _chip_lif_torch(a, keep_u, keep_v, bias_sh, vth_sh, spiking)
+    from had_snn.conversion.emulator_cpu import chip_lif_layer
+
+    y = _dense_time_major(a.detach())
+    inner, sample_stride, batch = _channel_layout(y)
+    out = _empty_like_steps(y, y.shape[0] + 1, torch.float64)
+    chip_lif_layer(_rows(y), inner, sample_stride, batch, keep_u, keep_v, bias_sh.numpy(), vth_sh.numpy(), spiking,
+                   _rows(out))
+    return out
+
+
+class ChipLIFFunction(torch.autograd.Function):
+    """A chip layer in the chip's own integer arithmetic (quantisation-aware forward), straight-through backward:
+    ``apply(a, bias, k, alpha, beta, threshold, slope)``.
+
+    ``a`` (S, B, C, ...): the synaptic sums in integer units (a convolution of 0/1 spikes with the integer weight
+    mantissas: exact integers); ``bias`` (C,) or (B, C): the voltage bias on the grid (``bias_mant / k``); ``k``
+    (0-dim, or (B,) for one scale per sample): integer units per float unit; ``alpha``/``beta`` on the chip's decay
+    grid. The forward runs :func:`had_snn.hardware.cuba.lif_step_int` (decays with the chip's truncation toward zero,
+    the 24-bit wrap of ``u``, the clip of ``v``, ``bias_mant`` and ``vth_mant``) exactly as the emulator does and
+    returns S + 1 steps: 0/1 spikes, or for a read-out (``threshold=None``) the chip's ``v / (64 k)`` in float64 (the
+    emulator's dequantisation). The backward is that of the float layer with the same parameters
+    (:class:`DelayedCubaLIFFunction` on ``a / k``): the surrogate gradient of the float dynamics that the integer
+    dynamics approximate to their rounding."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, bias: torch.Tensor, k: torch.Tensor, alpha: torch.Tensor,  # type: ignore[override]
+                beta: torch.Tensor, threshold: float | None, slope: float) -> torch.Tensor:
+        from had_snn.hardware.cuba import ACT_SHIFT
+
+        keep_u, keep_v, bias_sh, vth_sh = _chip_fields(alpha, beta, bias, k, threshold)
+        out = chip_lif_forward_int(a, keep_u, keep_v, bias_sh, vth_sh, threshold is not None)
+        ctx.threshold, ctx.slope = threshold, slope
+        ctx.save_for_backward(a, bias, k, alpha, beta)
+        if threshold is not None:
+            return out.to(a.dtype)
+        k64 = k.detach().double().to(out.device)
+        scale = k64 * (1 << ACT_SHIFT) if k64.dim() == 0 else (k64 * (1 << ACT_SHIFT)).view(
+            1, -1, *([1] * (out.dim() - 2)))
+        return out / scale
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        a, bias, k, alpha, beta = ctx.saved_tensors
+        with torch.enable_grad():
+            inputs = [x.detach().requires_grad_(need) for x, need in
+                      zip((a, bias, alpha, beta), (ctx.needs_input_grad[i] for i in (0, 1, 3, 4)), strict=True)]
+            a_, bias_, alpha_, beta_ = inputs
+            inv_k = (1.0 / k.detach().double()).to(a.dtype)
+            y = a_ * (inv_k if inv_k.dim() == 0 else inv_k.view(1, -1, *([1] * (a.dim() - 2))))
+            b_ = bias_.to(a.dtype)
+            if use_compiled(y) and y.dim() >= 3:
+                out = DelayedCubaLIFFunction.apply(y, b_, y.new_ones(y.shape[2]), alpha_, beta_, ctx.threshold,
+                                                   ctx.slope)
+            else:
+                out = CubaLIFFunction.apply(delayed_current(y, b_, alpha_), alpha_, beta_, ctx.threshold, ctx.slope)
+            wanted = [x for x in inputs if x.requires_grad]
+            grads = iter(torch.autograd.grad(out, wanted, grad_out.to(out.dtype), allow_unused=True)) if wanted \
+                else iter(())
+            g = [next(grads) if x.requires_grad else None for x in inputs]
+        return g[0], g[1], None, g[2], g[3], None, None
+
+
 class CubaLIF(nn.Module):
     """A layer of CUBA LIF neurons stepping over the leading time axis of a (T, B, ...) input current.
 
@@ -461,6 +571,16 @@ class CubaLIF(nn.Module):
             return DelayedCubaLIFFunction.apply(y, bias, gain, alpha, beta, self.threshold, self.surrogate_slope)
         current = delayed_current(y, voltage_bias, alpha, scale)
         return CubaLIFFunction.apply(current, alpha, beta, self.threshold, self.surrogate_slope)
+
+    def forward_chip(self, a: torch.Tensor, voltage_bias: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
+        """One chip layer in the chip's integer arithmetic (quantisation-aware training, :class:`ChipLIFFunction`):
+        ``a`` (S, B, C, ...) the synaptic sums of the integer weight mantissas (exact integers), ``voltage_bias``
+        (C,) or (B, C) on the grid (``bias_mant / k``), ``k`` the layer's scale (a float, or (B,) per sample).
+        Returns S + 1 steps of spikes, or of the read-out ``v / (64 k)`` (float64), exactly as the emulator runs
+        them; straight-through gradients."""
+        alpha, beta = self.decay_tensors()
+        k_t = torch.as_tensor(k, dtype=torch.float64)
+        return ChipLIFFunction.apply(a, voltage_bias, k_t, alpha, beta, self.threshold, self.surrogate_slope)
 
     def extra_repr(self) -> str:
         a, b = self.decays()

@@ -37,8 +37,11 @@ batch statistics and updates its running statistics as ``nn.BatchNorm2d`` does.
 **Quantisation-aware mode** (``StudentConfig.qat``, only with ``loihi_faithful``): BN is frozen to its running
 statistics and folded into the conv in float64 (as :func:`had_snn.conversion.fold.fold_conv_bn`); per layer the
 scale ``k = cuba.layer_scale(max|W|, max|b|, threshold)`` puts weights and voltage biases on the chip's integer grid
-with straight-through gradients (:func:`had_snn.hardware.cuba.fake_quantize`); the correlation layer is quantised per
-sample (one template each). ``loihi_faithful=False`` is the earlier float semantics (checkpoints saved before the
+with straight-through gradients (:func:`qat_integers`); the correlation layer is quantised per sample (one template
+each). The forward then runs the chip's own integer arithmetic (:meth:`CubaLIF.forward_chip`: synaptic sums of the
+integer weights, decays truncated toward zero, 24-bit wrap / clip, ``bias_mant`` and ``vth_mant``, the read-out's
+``v / (64 k)`` in float64), so its spikes and read-out equal the emulator's of the converted network; the backward
+is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float semantics (checkpoints saved before the
 field existed load that way).
 """
 
@@ -179,12 +182,16 @@ def chip_scale(weight: torch.Tensor, bias: torch.Tensor, threshold: float | None
     return layer_scale(w_ref if w_ref > 0 else 1e-12, float(bias.detach().abs().max()), threshold)[0]
 
 
-def qat_weights(weight64: torch.Tensor, bias64: torch.Tensor, k: torch.Tensor | float,
-                dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weights and voltage biases on the chip grid (``mantissa / k``, straight-through), cast to ``dtype``."""
-    from had_snn.hardware.cuba import fake_quantize
+def qat_integers(weight64: torch.Tensor, bias64: torch.Tensor, k: torch.Tensor | float,
+                 dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The QAT forward's weights as the chip holds them: integer mantissas ``weight_mantissa(w, k)`` (exact in
+    ``dtype``, straight-through to ``k * w``), and the voltage bias on its grid (``bias_mant / k``, float64,
+    straight-through)."""
+    from had_snn.hardware.cuba import fake_quantize, weight_mantissa
 
-    return fake_quantize(weight64, k, "weight").to(dtype), fake_quantize(bias64, k, "bias").to(dtype)
+    scaled = weight64 * k
+    w_int = scaled + (weight_mantissa(weight64.detach(), k) - scaled).detach()
+    return w_int.to(dtype), fake_quantize(bias64, k, "bias")
 
 
 def _check_spikes(batch: dict[str, torch.Tensor], key: str, channels: int, px: int) -> torch.Tensor:
@@ -258,8 +265,10 @@ class SpikingStudent(nn.Module):
         folded = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         if self.config.qat:
             w64, b64 = folded64(conv.weight, conv.bias, bn)
-            weight, bias = qat_weights(w64, b64, chip_scale(w64, b64, lif.threshold), conv.weight.dtype)
-            y, scale = conv._conv_forward(folded, weight, None), None
+            k = chip_scale(w64, b64, lif.threshold)
+            w_int, bias = qat_integers(w64, b64, k, conv.weight.dtype)
+            a = conv._conv_forward(folded, w_int, None)  # the chip's synaptic sums: exact integers
+            return lif.forward_chip(a.unflatten(0, x.shape[:2]), bias, k)
         else:
             y = conv._conv_forward(folded, conv.weight, None)
             if bn is None:
@@ -297,10 +306,11 @@ class SpikingStudent(nn.Module):
             w64 = kernel.double() * scale64.view(1, -1, 1, 1)
             k = torch.tensor([chip_scale(w, shift64, lif.threshold) for w in w64], dtype=torch.float64,
                              device=w64.device)
-            weight = fake_quantize(w64, k.view(-1, 1, 1, 1), "weight").to(kernel.dtype)
-            bias = fake_quantize(shift64.expand(len(k), -1), k.view(-1, 1), "bias").to(kernel.dtype)
-            corr = depthwise_xcorr(x, weight)
-            return lif.forward_delayed(corr, bias), corr + bias[..., None, None]
+            w_int = qat_integers(w64, shift64, k.view(-1, 1, 1, 1), kernel.dtype)[0]
+            bias = fake_quantize(shift64.expand(len(k), -1), k.view(-1, 1), "bias")
+            a = depthwise_xcorr(x, w_int)  # integer sums, per sample
+            inv_k = (1.0 / k).to(kernel.dtype).view(1, -1, 1, 1, 1)
+            return lif.forward_chip(a, bias, k), a * inv_k + bias.to(kernel.dtype)[..., None, None]
         corr = depthwise_xcorr(x, kernel)
         scale, shift = bn_split(bn, corr.flatten(0, 1))
         response = torch.addcmul(shift.view(-1, 1, 1), corr, scale.view(-1, 1, 1))
@@ -348,7 +358,7 @@ class SpikingStudent(nn.Module):
         search = _check_spikes(batch, "search_spikes", cfg.in_channels, cfg.search_px)
         kernel, t_feats, t_rates = self.template_kernel(template)
         trace = self.search_path(search, kernel)
-        out = split_head(trace.membrane.mean(0))
+        out = split_head(trace.membrane.mean(0).to(search.dtype))  # QAT: a float64 read-out, cast after the mean
         s_feats = {name: trace.spikes[f"backbone.{i}"] for name, i in self.stage_ends.items()}
         rates = {("xcorr_lif" if k == "xcorr" else k): s.mean() for k, s in trace.spikes.items()}
         rates.update({f"template/{k}": v for k, v in t_rates.items()})
