@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.evaluation.compare import compare, dataset_attributes, load_scores, markdown, plot_forest, verdict
     from had_snn.util.atomic import save_figure, write_text_atomic
 
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; expected a folder")
     attributes = dataset_attributes(args.data) if args.data else None
     sides = {}
     for side, spec, tracker in (("A", args.results_a, args.tracker_a), ("B", args.results_b, args.tracker_b)):
@@ -121,8 +123,6 @@ def run(args: argparse.Namespace) -> int:
                   "DATASET (the benchmark they were evaluated on) for normal_light and each attribute.\n")
     print(table, end="")
     if args.out is not None:
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {args.out} is a file; expected a folder")
         args.out.mkdir(parents=True, exist_ok=True)
         report = {
             "a": {"tracker": a[0].tracker, "files": [s.path for s in a]},
