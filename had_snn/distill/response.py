@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 
-def _match(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+def match_maps(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Check (B, 1, H, W) logits and resize the student's to the teacher's H x W when they differ."""
     if student.dim() != 4 or teacher.dim() != 4 or student.shape[:2] != teacher.shape[:2]:
         raise ValueError(
@@ -20,7 +20,7 @@ def _match(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 
 def response_kl_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
     """``tau^2 KL(softmax(t / tau) || softmax(s / tau))`` with the softmax over all pixels, averaged over B."""
-    student = _match(student, teacher)
+    student = match_maps(student, teacher)
     log_p_s = F.log_softmax(student.flatten(1) / temperature, dim=1)
     log_p_t = F.log_softmax(teacher.flatten(1) / temperature, dim=1)
     return temperature**2 * F.kl_div(log_p_s, log_p_t, log_target=True, reduction="batchmean")
@@ -29,7 +29,7 @@ def response_kl_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: 
 def response_focal_mse_loss(student: torch.Tensor, teacher: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
     """Focal-weighted MSE of sigmoid maps: ``mean w (p_s - p_t)^2`` with ``w = (1 + alpha p_t) |p_s - p_t|^gamma``
     (weights held constant), so pixels near the target and pixels the student gets wrong dominate."""
-    student = _match(student, teacher)
+    student = match_maps(student, teacher)
     p_s, p_t = torch.sigmoid(student), torch.sigmoid(teacher)
     err = p_s - p_t
     weight = ((1 + alpha * p_t) * err.abs().pow(gamma)).detach()

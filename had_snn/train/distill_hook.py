@@ -5,16 +5,19 @@ of a teacher checkpoint written by ``had-snn train teacher``; a relative path re
 config file, and ``had-snn train --teacher PATH`` overrides it), and accepts ``mode: vanilla`` for ``vanilla_kd``::
 
     distill:
-      mode: had                 # none | vanilla | had
+      mode: had                 # none | vanilla (= vanilla_kd) | had | hdetrack | had_authors
       teacher: ../runs/teacher/last.pt   # relative to this config file's folder; --teacher PATH overrides it
       stages: [stage1, stage2, stage3]
       stage_weights: [0.5, 1.0, 1.0]
       temporal: true            # ablation switches (mode had only)
 
 :func:`build_distillation` returns what :func:`had_snn.train.loop.train` takes: an ``extra_loss(out, batch)`` that
-runs the frozen teacher (eval mode, no autograd) on the same batch and applies :class:`HADLoss`, and the loss
-module as the one extra trainable module (its temporal adapters and projections train with the student and are
-saved in the checkpoint's ``extra_modules``, never in its ``model``, so they are not exported or converted).
+runs the frozen teacher (eval mode, no autograd) on the same batch and applies the mode's loss module
+(:data:`LOSSES`: :class:`HADLoss` for had / vanilla_kd, :class:`HDETrackLoss`, :class:`AuthorsHADLoss`), and that
+module as the one extra module (its adapters - temporal folds, projections, trainable token GRUs - train with the
+student; it is saved whole, frozen token GRUs included, in the checkpoint's ``extra_modules``, never in its
+``model``, so nothing of it is exported or converted). The loss's :class:`~had_snn.distill.balance.TermCombiner`
+is ``Distillation.combiner`` (None without distillation), for the loop's gradient diagnostics.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from had_snn.distill.authors import AuthorsHADLoss
+from had_snn.distill.balance import TermCombiner
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
+from had_snn.distill.hdetrack import HDETrackLoss
 from had_snn.models import build_model
 from had_snn.tracking.config import CropConfig
 from had_snn.train.checkpoint import load_model
@@ -39,6 +45,10 @@ MODE_ALIASES = {"vanilla": "vanilla_kd"}
 TEACHER_KEY = "teacher"
 # Crop fields a teacher's inputs depend on: they must match between the teacher's model and the student's data.
 _TEACHER_CROP_FIELDS = ("template_px", "search_px", "voxel_bins")
+# The loss module of each distilling mode; each takes (config, teacher_channels, student_channels).
+LOSSES: dict[str, type[nn.Module]] = {
+    "had": HADLoss, "vanilla_kd": HADLoss, "hdetrack": HDETrackLoss, "had_authors": AuthorsHADLoss,
+}
 
 
 @dataclass
@@ -88,7 +98,7 @@ def check_teacher_inputs(teacher: nn.Module, crop: CropConfig, teacher_path: Pat
                              f"{getattr(crop, name)}; set data.crop.{name}: {want} in the student config")
 
 
-def _following_device(loss: HADLoss, teacher: nn.Module):
+def _following_device(loss: nn.Module, teacher: nn.Module):
     """``teacher_distill_hook`` whose teacher moves to the batch's device on first use (the loop moves the batch,
     the student and the extra modules, but does not know about the teacher)."""
     hook = teacher_distill_hook(loss, teacher)
@@ -104,11 +114,12 @@ def _following_device(loss: HADLoss, teacher: nn.Module):
 
 @dataclass
 class Distillation:
-    """What the training loop needs: ``extra_loss`` (None without distillation) and ``extra_modules``."""
+    """What the training loop needs: ``extra_loss`` (None without distillation), ``extra_modules`` (the loss
+    module: all distillation adapters, one group) and ``combiner`` (the loss's TermCombiner, or None)."""
 
     section: DistillSection
     teacher: nn.Module | None = None
-    loss: HADLoss | None = None
+    loss: nn.Module | None = None
 
     def __post_init__(self) -> None:
         self.extra_loss = None if self.loss is None else _following_device(self.loss, self.teacher)
@@ -118,6 +129,11 @@ class Distillation:
     def needs_frames(self) -> bool:
         """True when the teacher reads RGB, so training sequences must be loaded with their frames."""
         return self.teacher is not None and getattr(self.teacher, "rgb_stem", None) is not None
+
+    @property
+    def combiner(self) -> TermCombiner | None:
+        """The TermCombiner every distillation term goes through (None when mode is none)."""
+        return None if self.loss is None else getattr(self.loss, "combiner", None)
 
 
 def resolve_teacher_path(value: str | os.PathLike, where: str | os.PathLike | None = None,
@@ -160,27 +176,30 @@ def resolve_teacher_path(value: str | os.PathLike, where: str | os.PathLike | No
 
 def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
                        teacher: str | os.PathLike | None = None) -> Distillation:
-    """Read ``cfg.distill``, load the frozen teacher (``weights_only``) and build the HAD loss for ``cfg``'s student.
+    """Read ``cfg.distill``, load the frozen teacher (``weights_only``) and build the mode's distillation loss
+    (:data:`LOSSES`) for ``cfg``'s student.
 
     ``where`` is the config file's path (named in errors; a relative ``distill.teacher`` resolves against its
     folder, or against the current folder when ``where`` is not a file); ``teacher`` (the ``--teacher`` option)
     overrides ``distill.teacher`` and resolves against the current folder. The resolved absolute path is written
     back into ``cfg.distill["teacher"]``, so the run's saved ``config.yaml`` resumes from any folder.
-    Seeds torch with ``cfg.seed`` before building the adapters, so a run is reproducible.
+    Seeds torch with ``cfg.seed`` before building the adapters, so a run is reproducible (and the authors' frozen
+    token GRUs get the same random weights in every run of that seed).
     """
     from had_snn.train.checkpoint import CheckpointError
 
     raw = dict(cfg.distill or {})
     if teacher is not None and not raw:
         raise ValueError(f"--teacher {teacher}: {where} does not distill (no distill: section); add one with mode "
-                         f"had or vanilla")
+                         f"had, vanilla, hdetrack or had_authors")
     if teacher is not None:
         raw[TEACHER_KEY] = str(teacher)
     section = parse_distill_section(raw, f"{where}: distill")
     if not section.enabled:
         if teacher is not None:
             raise ValueError(f"--teacher {teacher}: {where} does not distill (distill.mode "
-                             f"{section.config.mode!r}); add a distill: section with mode had or vanilla")
+                             f"{section.config.mode!r}); add a distill: section with mode had, vanilla, hdetrack "
+                             f"or had_authors")
         return Distillation(section)
     if cfg.model != "student":
         raise ValueError(f"{where}: distill.mode {section.config.mode!r} trains a student, but model is {cfg.model!r}")
@@ -198,5 +217,5 @@ def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
     check_teacher_inputs(teacher_model, cfg.data.crop_config(), path)
     student_shape = build_model("student", **cfg.model_config)
     torch.manual_seed(cfg.seed)
-    loss = HADLoss(section.config, stage_channels(teacher_model), stage_channels(student_shape))
+    loss = LOSSES[section.config.mode](section.config, stage_channels(teacher_model), stage_channels(student_shape))
     return Distillation(section, teacher_model, loss)

@@ -1,0 +1,150 @@
+"""The authors' HAD objective as released (github.com/Taxalfer/HAD), on our CNN teacher and spiking student.
+
+Total = the HDETrack terms (:class:`~had_snn.distill.hdetrack.HDETrackLoss`: ``mse/<stage>``, ``similarity``,
+``response_focal``) + two terms, all through one :class:`~had_snn.distill.balance.TermCombiner` (``self.combiner``):
+
+- ``ta`` (temporal alignment L_TA, weight ``authors_ta_weight`` = 10): a GRU (hidden 512) runs over the teacher's
+  TOKEN sequence and a GRU (hidden 256) over the student's, each followed by a linear layer to a common width (the
+  teacher's channels, as the released code maps both back to the teacher's 768); the outputs at the last token are
+  compared by MSE. Tokens: the last active stage's maps (the student's averaged over T and resized to the teacher's
+  grid), average-pooled to at most ``ot_max_grid`` x ``ot_max_grid``, row-major. **As released the GRUs (and their
+  linear layers) are not in the optimiser: they stay at their seeded random init**, so L_TA shapes the student only
+  through fixed random recurrent projections. This is the default (``authors_train_gru: false``); their weights are
+  non-trainable parameters of this module, so they are saved in the checkpoint's ``extra_modules`` and a resumed run
+  uses the same random weights. ``authors_train_gru: true`` makes them trainable adapters.
+- ``ot_response`` (spatial alignment L_OT, weight ``authors_ot_weight`` = 3): entropic optimal transport between
+  ``softmax(response / 2)`` of the student's and the teacher's heat maps, each a distribution over pixel positions
+  (the released comment: "treat the response map as a 2-D spatial distribution"). Cost: Euclidean distance
+  (``torch.cdist``) between pixel centres in normalised coordinates [0, 1]^2, so epsilon
+  ``authors_ot_epsilon`` = 0.01 means a blur of about 1 % of the map side whatever its resolution (in pixel units
+  epsilon 0.01 would make the plan a hard assignment and the kernel underflow). ``authors_ot_iterations`` = 100
+  log-domain Sinkhorn iterations (:func:`had_snn.distill.spatial.sinkhorn_log`, float64). The loss is the transport
+  cost ``<P, C>``. Maps larger than ``ot_max_grid`` are average-pooled (as logits) first.
+  Gradient: with ``ot_differentiate_plan: false`` (default) the conditional plan ``P_ij / a_i`` is held fixed, so
+  the student's mass at pixel i is pushed by its expected transport cost ``sum_j P_ij C_ij / a_i`` (no autograd
+  through the iterations, little memory); ``true`` differentiates through the Sinkhorn iterations.
+  Note on fidelity: the released code passes the maps as ``(B, 1, H*W)``, i.e. ONE point per map with H*W features,
+  so its Sinkhorn runs on a 1 x 1 cost and its L_OT reduces to 3 x the Euclidean distance between the two probability
+  vectors (0 once that distance exceeds about 1, where ``exp(-C / 0.01)`` underflows). We implement the spatial OT
+  the code's comment and the paper describe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from had_snn.distill.config import DistillConfig
+from had_snn.distill.hdetrack import HEATMAP_KEY, HDETrackLoss, get_output, resize_to
+from had_snn.distill.response import match_maps
+from had_snn.distill.spatial import grid_positions, sinkhorn_log
+
+TA_TERM = "ta"
+OT_TERM = "ot_response"
+TEACHER_GRU_HIDDEN = 512
+STUDENT_GRU_HIDDEN = 256
+RESPONSE_OT_TEMPERATURE = 2.0  # softmax(response / 2), as released
+
+
+class TokenGRU(nn.Module):
+    """GRU over a token sequence (B, N, C_in) -> linear layer on the output at the last token -> (B, C_out)."""
+
+    def __init__(self, in_channels: int, hidden: int, out_channels: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(in_channels, hidden, batch_first=True)
+        self.linear = nn.Linear(hidden, out_channels)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.dim() != 3 or tokens.shape[2] != self.gru.input_size:
+            raise ValueError(f"TokenGRU: expected tokens (B, N, {self.gru.input_size}), got {tuple(tokens.shape)}")
+        out, _ = self.gru(tokens)
+        return self.linear(out[:, -1])
+
+
+def map_tokens(fmap: torch.Tensor, max_grid: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, C) raw tokens, row-major, after average pooling to at most max_grid x max_grid."""
+    h, w = fmap.shape[-2:]
+    if h > max_grid or w > max_grid:
+        fmap = F.adaptive_avg_pool2d(fmap, (min(h, max_grid), min(w, max_grid)))
+    return fmap.flatten(2).transpose(1, 2)
+
+
+def response_ot_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    *,
+    epsilon: float,
+    n_iters: int,
+    temperature: float = RESPONSE_OT_TEMPERATURE,
+    max_grid: int = 16,
+    differentiate_plan: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transport cost between ``softmax(logits / temperature)`` of student and teacher (B, 1, H, W) heat maps.
+
+    The student map is resized to the teacher's grid; both are pooled to at most ``max_grid`` squared pixels; the
+    cost is the Euclidean distance between pixel centres in [0, 1]^2. Returns (mean over B of ``<P, C>``, plan
+    (B, N, N) in float64, rows = student pixels). See the module docstring for the gradient.
+    """
+    student = match_maps(student, teacher)
+    h, w = teacher.shape[-2:]
+    if h > max_grid or w > max_grid:
+        size = (min(h, max_grid), min(w, max_grid))
+        student, teacher = F.adaptive_avg_pool2d(student, size), F.adaptive_avg_pool2d(teacher, size)
+    a = torch.softmax(student.flatten(1).double() / temperature, dim=1)
+    b = torch.softmax(teacher.flatten(1).double() / temperature, dim=1).detach()
+    pos = grid_positions(*teacher.shape[-2:], device=teacher.device, dtype=torch.float64)
+    cost = torch.cdist(pos, pos).expand(a.shape[0], -1, -1)
+    tiny = torch.finfo(torch.float64).tiny
+    if differentiate_plan and torch.is_grad_enabled():
+        plan = sinkhorn_log(cost, epsilon, n_iters, a.clamp_min(tiny), b.clamp_min(tiny))
+        loss = (plan * cost).sum(dim=(1, 2)).mean()
+    else:
+        with torch.no_grad():
+            a_safe = a.detach().clamp_min(tiny)
+            plan = sinkhorn_log(cost, epsilon, n_iters, a_safe, b.clamp_min(tiny))
+            row_cost = (plan * cost).sum(dim=2) / a_safe  # expected transport cost of each student pixel
+        loss = (a * row_cost).sum(dim=1).mean()
+    return loss.to(student.dtype), plan
+
+
+class AuthorsHADLoss(HDETrackLoss):
+    """``forward(student_out, teacher_out) -> (total, logs)``: the authors' released HAD objective (module docstring).
+
+    Term names: the HDETrack ones plus ``ta`` and ``ot_response``. Adapters: the HDETrack projections (trainable),
+    ``teacher_gru`` / ``student_gru`` (frozen at their seeded init unless ``authors_train_gru``).
+    """
+
+    def __init__(self, config: DistillConfig, teacher_channels: Mapping[str, int],
+                 student_channels: Mapping[str, int]) -> None:
+        super().__init__(config, teacher_channels, student_channels)
+        width = int(teacher_channels[self.last_stage])
+        self.teacher_gru = TokenGRU(width, TEACHER_GRU_HIDDEN, width)
+        self.student_gru = TokenGRU(int(student_channels[self.last_stage]), STUDENT_GRU_HIDDEN, width)
+        for gru in (self.teacher_gru, self.student_gru):
+            gru.requires_grad_(config.authors_train_gru)
+
+    def ta_loss(self, student_map: torch.Tensor, teacher_map: torch.Tensor) -> torch.Tensor:
+        """Unweighted L_TA: MSE between the token GRUs' last outputs (student map resized to the teacher's grid)."""
+        max_grid = self.config.ot_max_grid
+        student_tokens = map_tokens(resize_to(student_map, teacher_map.shape[-2:]), max_grid)
+        teacher_tokens = map_tokens(teacher_map, max_grid)
+        return F.mse_loss(self.student_gru(student_tokens), self.teacher_gru(teacher_tokens))
+
+    def terms(self, student_out: Mapping, teacher_out: Mapping) -> dict[str, tuple[float, torch.Tensor]]:
+        cfg = self.config
+        maps = self.stage_maps(student_out, teacher_out)
+        terms = self.hdetrack_terms(maps, student_out, teacher_out)
+        terms[TA_TERM] = (cfg.authors_ta_weight, self.ta_loss(*maps[self.last_stage]))
+        ot, _ = response_ot_loss(
+            get_output(student_out, HEATMAP_KEY, "student"),
+            get_output(teacher_out, HEATMAP_KEY, "teacher").detach(),
+            epsilon=cfg.authors_ot_epsilon,
+            n_iters=cfg.authors_ot_iterations,
+            max_grid=cfg.ot_max_grid,
+            differentiate_plan=cfg.ot_differentiate_plan,
+        )
+        terms[OT_TERM] = (cfg.authors_ot_weight, ot)
+        return terms
