@@ -207,7 +207,8 @@ def test_bad_generation_arguments() -> None:
 # ------------------------------------------------------------------------------------------------ split planning
 def test_split_counts() -> None:
     assert split_counts(100, (0.6, 0.2, 0.2)) == {"train": 60, "val": 20, "test": 20}
-    assert split_counts(18, (0.6, 0.2, 0.2)) == {"train": 6, "val": 6, "test": 6}  # topped up for coverage
+    assert split_counts(27, (0.6, 0.2, 0.2)) == {"train": 9, "val": 9, "test": 9}  # topped up for coverage
+    assert split_counts(200, (0.6, 0.2, 0.2)) == {"train": 120, "val": 40, "test": 40}  # the synth default
     assert split_counts(10, (0.6, 0.2, 0.2)) == {"train": 6, "val": 2, "test": 2}
     assert split_counts(3, (1, 1, 1)) == {"train": 1, "val": 1, "test": 1}
     assert split_counts(5, (1, 0, 0)) == {"train": 5, "val": 0, "test": 0}
@@ -216,14 +217,14 @@ def test_split_counts() -> None:
 
 
 def test_every_attribute_in_every_split() -> None:
-    plans = plan_benchmark(18, seed=3, fractions=(0.6, 0.2, 0.2), extra_prob=0.2)
+    plans = plan_benchmark(27, seed=3, fractions=(0.6, 0.2, 0.2), extra_prob=0.2)
     for split in ("train", "val", "test"):
         tags = {a for p in plans if p.split == split for a in p.attributes}
         assert tags == set(ATTRIBUTES), split
-    assert len({p.seed for p in plans}) == 18 and len({p.name for p in plans}) == 18
-    assert plan_benchmark(18, 3, (0.6, 0.2, 0.2), 0.2) == plans
+    assert len({p.seed for p in plans}) == 27 and len({p.name for p in plans}) == 27
+    assert plan_benchmark(27, 3, (0.6, 0.2, 0.2), 0.2) == plans
     # growing the benchmark keeps the existing sequences of a split
-    bigger = {p.name: p for p in plan_benchmark(30, 3, (0.6, 0.2, 0.2), 0.2)}
+    bigger = {p.name: p for p in plan_benchmark(45, 3, (0.6, 0.2, 0.2), 0.2)}
     assert all(bigger[p.name] == p for p in plans if p.split in ("val", "test"))
 
 

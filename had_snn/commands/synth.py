@@ -1,5 +1,8 @@
 """``had-snn synth``: write the synthetic RGB+event tracking benchmark (train/val/test HDF5 sequences + index.json).
 
+By default 200 sequences (120/40/40) at 160x120 px, 2 s each; ``--workers N`` renders them in N processes (the files
+are identical whatever N). Scene attributes: see :data:`had_snn.data.sequence.ATTRIBUTES`.
+
 Every option is checked before anything is allocated (sizes, durations, rates, counts: non-finite, negative, zero or
 absurd values are refused naming the option). The output folder is locked for the run; a folder that already holds
 a benchmark made with other settings is refused (naming what differs) unless ``--force``.
@@ -19,6 +22,8 @@ MAX_DURATION_S = 600.0
 MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
 MAX_SEQUENCES = 100_000
 MAX_WORKERS = 256
+DEFAULT_SEQUENCES = 200  # mirrors had_snn.data.benchmark.DEFAULT_NUM_SEQUENCES: 120/40/40 with the default fractions
+NUM_ATTRIBUTES = 9  # len(had_snn.data.sequence.ATTRIBUTES)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -42,13 +47,17 @@ def _fractions(text: str) -> tuple[float, float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output root (ROOT/<split>/<name>.h5 and ROOT/index.json); "
                         "locked while synth runs")
-    parser.add_argument("--sequences", type=int, required=True,
-                        help=f"total number of sequences over all splits (1..{MAX_SEQUENCES})")
+    parser.add_argument("--sequences", type=int, default=DEFAULT_SEQUENCES,
+                        help=f"total number of sequences over all splits (1..{MAX_SEQUENCES}; default "
+                             f"{DEFAULT_SEQUENCES}: 120 train, 40 val, 40 test)")
     parser.add_argument("--seed", type=int, default=0, help="benchmark seed (>= 0); per-sequence seeds derive from it")
     parser.add_argument("--split-fractions", type=_fractions, default=(0.6, 0.2, 0.2),
-                        help="train,val,test fractions (default 0.6,0.2,0.2; non-negative, positive sum). Each "
-                             "split gets at least 6 sequences when N >= 18, and each run of 6 sequences in a split "
-                             "cycles through all 6 attributes, so every attribute appears in every split")
+                        help=f"train,val,test fractions (default 0.6,0.2,0.2; non-negative, positive sum). Each "
+                             f"split gets at least {NUM_ATTRIBUTES} sequences when N >= {3 * NUM_ATTRIBUTES}, and "
+                             f"each run of {NUM_ATTRIBUTES} sequences in a split cycles through all "
+                             f"{NUM_ATTRIBUTES} attributes (fast_motion, low_light, hdr, occlusion, distractor, "
+                             f"camera_motion, pause, color_distractor, textureless), so every attribute appears in "
+                             f"every split")
     parser.add_argument("--size", type=_size, default=(160, 120),
                         help=f"sensor WIDTHxHEIGHT px, each {MIN_SENSOR_PX}..{MAX_SENSOR_PX} (default 160x120)")
     parser.add_argument("--duration-s", type=float, default=2.0,

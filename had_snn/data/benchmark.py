@@ -27,11 +27,14 @@ from tqdm import tqdm
 from had_snn.data.dataset import INDEX_NAME, index_entry, read_index, write_index
 from had_snn.data.io import read_sequence, write_sequence
 from had_snn.data.sequence import ATTRIBUTES, Sequence
-from had_snn.data.synthetic import GENERATOR_NAME, SynthConfig, generate_sequence
+from had_snn.data.synthetic import GENERATOR_NAME, GENERATOR_VERSION, SynthConfig, generate_sequence
 from had_snn.util.errors import UserError
 from had_snn.util.runlock import run_folder_lock
 
 SPLITS = ("train", "val", "test")
+#: Default number of sequences of ``had-snn synth``: 120/40/40 with the default fractions 0.6/0.2/0.2, so the test
+#: split resolves a few SR points (issue #12).
+DEFAULT_NUM_SEQUENCES = 200
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,9 @@ def split_counts(n: int, fractions: tuple[float, ...]) -> dict[str, int]:
 def assign_attributes(n: int, rng: np.random.Generator, extra_prob: float) -> list[tuple[str, ...]]:
     """Attribute tags for ``n`` sequences of one split.
 
-    Sequence ``j`` always carries the primary attribute ``perm[j % 6]`` of a random permutation of
-    :data:`ATTRIBUTES` (so any 6 consecutive sequences cover them all), plus each other attribute with probability
+    Sequence ``j`` always carries the primary attribute ``perm[j % len(ATTRIBUTES)]`` of a random permutation of
+    :data:`ATTRIBUTES` (so any ``len(ATTRIBUTES)`` (9) consecutive sequences cover them all), plus each other
+    attribute with probability
     ``extra_prob``. ``low_light`` and ``hdr`` exclude each other (the primary wins, else one is dropped at random).
     """
     perm = [ATTRIBUTES[i] for i in rng.permutation(len(ATTRIBUTES))]
@@ -115,7 +119,8 @@ def _is_done(path: Path, plan: SequencePlan, cfg: SynthConfig) -> Sequence | Non
     except (OSError, ValueError):
         return None
     m = seq.meta
-    same = (m.get("generator") == GENERATOR_NAME and m.get("seed") == plan.seed and m.get("config") == cfg.to_dict()
+    same = (m.get("generator") == GENERATOR_NAME and m.get("generator_version") == GENERATOR_VERSION
+            and m.get("seed") == plan.seed and m.get("config") == cfg.to_dict()
             and seq.attributes == plan.attributes and seq.name == plan.name)
     return seq if same else None
 
@@ -140,7 +145,7 @@ class BenchmarkMismatch(UserError):
 
 def generator_record(n: int, seed: int, fractions: tuple[float, ...], cfg: SynthConfig) -> dict:
     """The ``generator`` section of a synthetic benchmark's index.json (what identifies the benchmark)."""
-    return {"name": GENERATOR_NAME, "seed": int(seed), "num_sequences": int(n),
+    return {"name": GENERATOR_NAME, "version": GENERATOR_VERSION, "seed": int(seed), "num_sequences": int(n),
             "split_fractions": [float(f) for f in fractions], "config": cfg.to_dict()}
 
 

@@ -49,8 +49,9 @@ class EventCameraConfig:
 class EventCamera:
     """Stateful per-pixel event generator for a ``width x height`` sensor.
 
-    Call :meth:`reset` with the first luminance image, then :meth:`step` with each following image; every call
-    returns the events in ``(t_prev_us, t_us]`` as an EVENT_DTYPE array (sorted by pixel, not by time).
+    Call :meth:`reset` with the first luminance image, then :meth:`step` with each following image (or
+    :meth:`step_many` with a chunk of them, which is faster and gives the same events); every call returns the
+    events in ``(t_prev_us, t_us]`` as an EVENT_DTYPE array (sorted by time step, then pixel, not by time).
     """
 
     def __init__(self, cfg: EventCameraConfig, width: int, height: int, rng: np.random.Generator) -> None:
@@ -81,35 +82,79 @@ class EventCamera:
         t_us = int(t_us)
         if t_us <= self.t_prev_us:
             raise ValueError(f"render times must increase: {t_us} after {self.t_prev_us}")
-        log_now = self._log(lum)
-        diff = log_now - self.ref
-        n_on = np.floor(np.maximum(diff, 0.0) / self.c_on).astype(np.int64)
-        n_off = np.floor(np.maximum(-diff, 0.0) / self.c_off).astype(np.int64)
-        parts = [self._emit(n, log_now, sign, t_us) for n, sign in ((n_on, 1), (n_off, -1))]
-        self.ref += n_on * self.c_on - n_off * self.c_off
-        self.log_prev = log_now
-        self.t_prev_us = t_us
-        return np.concatenate(parts)
+        return self.step_log(self._log(lum)[None], np.array([t_us], dtype=np.int64))
 
-    def _emit(self, counts: np.ndarray, log_now: np.ndarray, sign: int, t_us: int) -> np.ndarray:
-        """Events of polarity ``sign`` for pixels crossing ``counts`` threshold levels, minus refractory drops."""
+    def step_many(self, lum: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Advance through ``T`` luminance images ``lum`` (T, H, W) at increasing times ``t_us`` (T,) in one call.
+
+        Identical events to ``T`` calls of :meth:`step` (same arithmetic per pixel), but only the pixels whose log
+        intensity leaves the band between their ON and OFF thresholds somewhere in the chunk are stepped.
+        """
+        lum = np.asarray(lum)
+        if lum.ndim != 3 or lum.shape[1:] != (self.height, self.width):
+            raise ValueError(f"luminance images must have shape (T, {self.height}, {self.width}), got {lum.shape}")
+        t_us = np.asarray(t_us, dtype=np.int64).reshape(-1)
+        if len(t_us) != len(lum):
+            raise ValueError(f"{len(lum)} luminance images but {len(t_us)} times")
+        if len(t_us) and (t_us[0] <= self.t_prev_us or np.any(np.diff(t_us) <= 0)):
+            raise ValueError(f"render times must increase: {t_us[:4].tolist()}... after {self.t_prev_us}")
+        logs = np.log(lum.reshape(len(lum), -1).astype(np.float64) + self.cfg.log_eps)
+        return self.step_log(logs, t_us)
+
+    def step_log(self, logs: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Core of :meth:`step_many`: ``logs`` (T, H*W) log intensities at the (checked) times ``t_us`` (T,)."""
+        if len(t_us) == 0:
+            return np.empty(0, dtype=EVENT_DTYPE)
+        # A pixel can only fire in this chunk if its log intensity reaches ref + c_on or ref - c_off (its
+        # reference only moves when it fires), so every other pixel is skipped.
+        up, down = logs.max(axis=0) - self.ref, self.ref - logs.min(axis=0)
+        active = np.flatnonzero((up >= self.c_on) | (down >= self.c_off))
+        parts = []
+        if len(active):
+            c_on, c_off = self.c_on[active], self.c_off[active]
+            ref, log_prev = self.ref[active], self.log_prev[active]
+            last = self.last_event_us[active]
+            sub_logs = logs[:, active]
+            for k in range(len(t_us)):
+                log_now = sub_logs[k]
+                diff = log_now - ref
+                n_on = np.floor(np.maximum(diff, 0.0) / c_on).astype(np.int64)
+                n_off = np.floor(np.maximum(-diff, 0.0) / c_off).astype(np.int64)
+                t_prev, t_now = self.t_prev_us, int(t_us[k])
+                for n, sign, c in ((n_on, 1, c_on), (n_off, -1, c_off)):
+                    ev = self._emit(n, c, ref, log_prev, log_now, last, active, sign, t_prev, t_now)
+                    if ev is not None:
+                        parts.append(ev)
+                ref = ref + n_on * c_on - n_off * c_off
+                log_prev = log_now
+                self.t_prev_us = t_now
+            self.ref[active] = ref
+            self.last_event_us[active] = last
+        self.log_prev = logs[-1].copy()
+        self.t_prev_us = int(t_us[-1])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
+
+    def _emit(self, counts: np.ndarray, c_all: np.ndarray, ref_all: np.ndarray, lp_all: np.ndarray,
+              log_now_all: np.ndarray, last: np.ndarray, pixels: np.ndarray, sign: int, t0: int,
+              t_us: int) -> np.ndarray | None:
+        """Events of polarity ``sign`` for the (sub-)pixels crossing ``counts`` threshold levels, minus refractory
+        drops; ``last`` (last event time per sub-pixel) is updated in place, ``pixels`` maps sub-pixels to pixels."""
         idx = np.flatnonzero(counts)
         if len(idx) == 0:
-            return np.empty(0, dtype=EVENT_DTYPE)
-        c = (self.c_on if sign > 0 else self.c_off)[idx]
-        lp, ref, n = self.log_prev[idx], self.ref[idx], counts[idx]
-        span = log_now[idx] - lp
+            return None
+        c, lp, ref, n = c_all[idx], lp_all[idx], ref_all[idx], counts[idx]
+        span = log_now_all[idx] - lp
         span = np.where(np.abs(span) < 1e-12, sign * 1e-12, span)
-        t0, dur = self.t_prev_us, t_us - self.t_prev_us
+        dur = t_us - t0
         pix_out, t_out = [], []
         for j in range(1, int(n.max()) + 1):
             sel = n >= j
-            pix = idx[sel]
+            sub = idx[sel]
             frac = np.clip((ref[sel] + sign * j * c[sel] - lp[sel]) / span[sel], 0.0, 1.0)
             t = np.clip(t0 + np.rint(frac * dur).astype(np.int64), t0 + 1, t_us)
-            ok = t - self.last_event_us[pix] >= self.cfg.refractory_us
-            self.last_event_us[pix[ok]] = t[ok]
-            pix_out.append(pix[ok])
+            ok = t - last[sub] >= self.cfg.refractory_us
+            last[sub[ok]] = t[ok]
+            pix_out.append(pixels[sub[ok]])
             t_out.append(t[ok])
         pix_all = np.concatenate(pix_out)
         y, x = np.divmod(pix_all, self.width)

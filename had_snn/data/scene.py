@@ -33,6 +33,30 @@ def random_colors(rng: np.random.Generator) -> np.ndarray:
     return np.stack([rng.uniform(0.45, 0.97, size=3), rng.uniform(0.03, 0.4, size=3)])
 
 
+def texture_luma(
+    rng: np.random.Generator, h: int, w: int, *, contrast: float = 0.8, patchiness: float = 0.5,
+    min_period_px: float = 3.0,
+) -> np.ndarray:
+    """The (h, w) blend weight in ``[0, 1]`` of a procedural texture (see :func:`procedural_texture`).
+
+    Pink noise supplies smooth shading; a thresholded second noise field adds patches with sharp edges
+    (``patchiness`` in 0..1 is their weight); ``contrast`` 0 gives a flat (textureless) field of 0.5.
+    """
+    shade = np.clip(0.5 + 0.25 * _pink_noise(rng, h, w, beta=2.0, min_period_px=min_period_px), 0.0, 1.0)
+    patches = (_pink_noise(rng, h, w, beta=3.0, min_period_px=2 * min_period_px) > 0).astype(np.float64)
+    lum = (1.0 - patchiness) * shade + patchiness * patches
+    return 0.5 + contrast * (lum - 0.5)
+
+
+def colorize(lum: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32 texture blending ``colors[0]`` (weight ``lum``) and ``colors[1]``, clipped to [0.03, 0.97].
+
+    Two textures made from one ``lum`` with colour pairs of equal luma have equal luma at every pixel.
+    """
+    tex = lum[..., None] * colors[0] + (1.0 - lum[..., None]) * colors[1]
+    return np.clip(tex, 0.03, 0.97).astype(np.float32)
+
+
 def procedural_texture(
     rng: np.random.Generator,
     h: int,
@@ -45,19 +69,13 @@ def procedural_texture(
 ) -> np.ndarray:
     """A random (h, w, 3) float32 reflectance texture in ``[0.03, 0.97]``.
 
-    Pink noise supplies smooth shading; a thresholded second noise field adds patches with sharp edges
-    (``patchiness`` in 0..1 is their weight). The pattern blends two RGB ``colors`` ((2, 3) array, from
-    :func:`random_colors` when None) with weight ``contrast``, so textures made with the same colours look alike
-    (used for distractors).
+    The pattern (:func:`texture_luma`) blends two RGB ``colors`` ((2, 3) array, from :func:`random_colors` when
+    None) with weight ``contrast``, so textures made with the same colours look alike (used for distractors).
     """
     if colors is None:
         colors = random_colors(rng)
-    shade = np.clip(0.5 + 0.25 * _pink_noise(rng, h, w, beta=2.0, min_period_px=min_period_px), 0.0, 1.0)
-    patches = (_pink_noise(rng, h, w, beta=3.0, min_period_px=2 * min_period_px) > 0).astype(np.float64)
-    lum = (1.0 - patchiness) * shade + patchiness * patches
-    lum = 0.5 + contrast * (lum - 0.5)
-    tex = lum[..., None] * colors[0] + (1.0 - lum[..., None]) * colors[1]
-    return np.clip(tex, 0.03, 0.97).astype(np.float32)
+    lum = texture_luma(rng, h, w, contrast=contrast, patchiness=patchiness, min_period_px=min_period_px)
+    return colorize(lum, colors)
 
 
 def _bilinear_grid(tex: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -108,9 +126,86 @@ def paste_box(canvas: np.ndarray, tex: np.ndarray, box: np.ndarray) -> None:
 
 
 def view_window(tex: np.ndarray, top_left_yx: tuple[float, float], h: int, w: int) -> np.ndarray:
-    """The (h, w) window of a larger texture at a sub-pixel offset (used for camera pan over the background)."""
-    oy, ox = top_left_yx
-    return _bilinear_grid(tex, np.arange(h) + oy, np.arange(w) + ox)
+    """The (h, w) window of a larger texture at a sub-pixel offset (used for camera pan over the background).
+
+    Bilinear sampling at one fractional offset for the whole window: a blend of four shifted slices (no gather).
+    The window must lie inside the texture (``0 <= offset`` and ``offset + size <= texture size - 1``); else it
+    falls back to clamped bilinear sampling.
+    """
+    oy, ox = float(top_left_yx[0]), float(top_left_yx[1])
+    th, tw = tex.shape[:2]
+    y0, x0 = int(np.floor(oy)), int(np.floor(ox))
+    if y0 < 0 or x0 < 0 or y0 + h + 1 > th or x0 + w + 1 > tw:
+        return _bilinear_grid(tex, np.arange(h) + oy, np.arange(w) + ox)
+    fy, fx = np.float32(oy - y0), np.float32(ox - x0)
+    top = tex[y0 : y0 + h, x0 : x0 + w + 1]
+    rows = top + fy * (tex[y0 + 1 : y0 + h + 1, x0 : x0 + w + 1] - top)
+    left = rows[:, :w]
+    return left + fx * (rows[:, 1:] - left)
+
+
+def paste_boxes(canvas: np.ndarray, tex: np.ndarray, boxes: np.ndarray) -> None:
+    """:func:`paste_box` for a chunk of time steps at once: ``canvas`` (T, H, W, C), ``boxes`` (T, 4) px.
+
+    Works on the union of the boxes' pixel ranges; each step's pixels outside its own box get coverage 0 and keep
+    their value, so the result equals ``T`` calls of :func:`paste_box` (to float rounding).
+    """
+    T, H, W = canvas.shape[:3]
+    b = np.asarray(boxes, dtype=np.float64).reshape(T, 4)
+    x, y, bw, bh = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    ok = (bw > 0) & (bh > 0)
+    if not ok.any():
+        return
+    c0, c1 = max(int(np.floor(x[ok].min())), 0), min(int(np.ceil((x + bw)[ok].max())), W)
+    r0, r1 = max(int(np.floor(y[ok].min())), 0), min(int(np.ceil((y + bh)[ok].max())), H)
+    if c0 >= c1 or r0 >= r1:
+        return
+    th, tw = tex.shape[:2]
+    safe_w, safe_h = np.where(ok, bw, 1.0), np.where(ok, bh, 1.0)
+    cols, rows_px = np.arange(c0, c1, dtype=np.float64), np.arange(r0, r1, dtype=np.float64)
+    u = np.clip((cols[None] + 0.5 - x[:, None]) / safe_w[:, None] * tw - 0.5, 0.0, tw - 1.0)  # (T, nc)
+    v = np.clip((rows_px[None] + 0.5 - y[:, None]) / safe_h[:, None] * th - 0.5, 0.0, th - 1.0)  # (T, nr)
+    yi0 = np.minimum(v.astype(np.int64), max(th - 2, 0))
+    xi0 = np.minimum(u.astype(np.int64), max(tw - 2, 0))
+    yi1, xi1 = np.minimum(yi0 + 1, th - 1), np.minimum(xi0 + 1, tw - 1)
+    fy = (v - yi0).astype(np.float32)[:, :, None, None]
+    fx = (u - xi0).astype(np.float32)[:, None, :, None]
+    top = tex[yi0]  # (T, nr, tw, C)
+    rows = top + fy * (tex[yi1] - top)
+    t_idx = np.arange(T)[:, None, None]
+    r_idx = np.arange(r1 - r0)[None, :, None]
+    left = rows[t_idx, r_idx, xi0[:, None, :]]  # (T, nr, nc, C)
+    patch = left + fx * (rows[t_idx, r_idx, xi1[:, None, :]] - left)
+    cov_x = np.clip(np.minimum(cols[None] + 1.0, (x + bw)[:, None]) - np.maximum(cols[None], x[:, None]), 0.0, 1.0)
+    cov_y = np.clip(np.minimum(rows_px[None] + 1.0, (y + bh)[:, None]) - np.maximum(rows_px[None], y[:, None]),
+                    0.0, 1.0)
+    cov_x[~ok] = 0.0
+    alpha = (cov_y.astype(np.float32)[:, :, None] * cov_x.astype(np.float32)[:, None, :])[..., None]
+    region = canvas[:, r0:r1, c0:c1]
+    region += alpha * (patch - region)
+
+
+def chroma_basis() -> np.ndarray:
+    """(2, 3) orthonormal RGB directions with zero luma (``v @ LUMA_RGB == 0``): adding them changes only colour."""
+    y = LUMA_RGB.astype(np.float64) / np.linalg.norm(LUMA_RGB)
+    a = np.array([1.0, 0.0, 0.0]) - y[0] * y
+    a /= np.linalg.norm(a)
+    return np.stack([a, np.cross(y, a)])
+
+
+def hue_colors(luma: np.ndarray, hue_rad: float, saturation: float) -> np.ndarray:
+    """RGB colours with exactly the given ``luma`` values (K,) and one hue: ``luma * grey + s * chroma(hue)``.
+
+    Each colour's chroma amplitude is ``saturation`` (0..1) of the largest that keeps it in ``[0.03, 0.97]``, so
+    two calls with the same ``luma`` and another hue give colours a change detector cannot tell apart.
+    """
+    luma = np.asarray(luma, dtype=np.float64).reshape(-1)
+    basis = chroma_basis()
+    d = np.cos(hue_rad) * basis[0] + np.sin(hue_rad) * basis[1]
+    with np.errstate(divide="ignore"):  # largest s with 0.03 <= luma + s * d <= 0.97 per channel
+        lim = np.where(d > 0, (0.97 - luma[:, None]) / d, np.where(d < 0, (0.03 - luma[:, None]) / d, np.inf))
+    s = saturation * np.maximum(lim.min(axis=1), 0.0)[:, None]
+    return np.clip(luma[:, None] + s * d[None, :], 0.03, 0.97)
 
 
 def fold_into(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -6,7 +6,12 @@ the event camera model of :mod:`had_snn.data.event_sim` (log intensity, so it is
 level) and the RGB camera, which integrates the renders inside its exposure window (motion blur), adds photon shot
 noise and read noise, clips at full scale and applies gamma. Low light scales the illumination down with a fixed
 camera gain (dark, noisy frames); HDR splits the view into a very bright and a dim half (saturated / crushed frames).
-Events keep the motion in both cases, which is the asymmetry HAD exploits.
+Events keep the motion in both cases, and in ``fast_motion`` (blurred frames), ``occlusion``, ``distractor`` and
+``camera_motion`` scenes. Frames know more in the other three: ``pause`` (the target stands still for 40-60 % of the
+sequence, so it emits no events, while a similar-looking distractor keeps moving), ``color_distractor`` (a copy of the
+target that differs only in hue, at equal luma per pixel, so it is invisible to a change detector, and crosses the
+target) and ``textureless`` (a flat target on a textured background: events only at its moving edges). The target
+always has a saturated hue on a desaturated background, so RGB frames can tell it apart.
 
 Object motions are defined in image coordinates (they already are the apparent motion); a camera pan shifts the
 background only. Ground-truth boxes are the full target extent, also while the occluder hides it.
@@ -24,7 +29,18 @@ import numpy as np
 
 from had_snn.data.event_sim import EventCamera, EventCameraConfig
 from had_snn.data.events import EVENT_DTYPE
-from had_snn.data.scene import LUMA_RGB, MovingBox, SinePath, paste_box, procedural_texture, random_colors, view_window
+from had_snn.data.scene import (
+    LUMA_RGB,
+    MovingBox,
+    SinePath,
+    colorize,
+    hue_colors,
+    paste_boxes,
+    procedural_texture,
+    random_colors,
+    texture_luma,
+    view_window,
+)
 from had_snn.data.sequence import ATTRIBUTES, Sequence
 
 GENERATOR_NAME = "had_snn.data.synthetic"
@@ -32,6 +48,11 @@ GENERATOR_NAME = "had_snn.data.synthetic"
 MIN_SENSOR_PX, MAX_SENSOR_PX = 16, 4096
 MAX_DURATION_S = 600.0
 MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
+#: Bumped whenever the same seed and config render different data; stored in index.json and each file's meta, so
+#: folders made by an older generator are refused (or rebuilt with --force) instead of mixed.
+GENERATOR_VERSION = 2
+#: Rendered pixel values per chunk of render steps (bounds the memory of the time-vectorised renderer).
+CHUNK_VALUES = 4_000_000
 
 
 @dataclass
@@ -57,6 +78,13 @@ class SynthConfig:
         full_well_e: electrons at full scale for photon shot noise (0 disables it); ``read_noise``: Gaussian read
             noise as a fraction of full scale; ``gamma``: output gamma.
         extra_attribute_prob: probability of each further attribute beyond a sequence's primary one.
+        target_saturation: chroma of the target's colours (0..1 of the most its luma allows; one random hue), so
+            RGB frames can pick it out; ``background_saturation``: the background's colours are pulled towards
+            grey to this fraction of their chroma.
+        pause_fraction: range of the fraction of the sequence during which a ``pause`` target stands still (in
+            one or two pauses).
+        color_distractor_offset_frac: largest offset (fraction of the sensor width) of the ``color_distractor``
+            from the target; the offset passes through zero, so the two cross.
         events: the event camera model.
     """
 
@@ -85,6 +113,10 @@ class SynthConfig:
     read_noise: float = 0.01
     gamma: float = 2.2
     extra_attribute_prob: float = 0.2
+    target_saturation: float = 0.9
+    background_saturation: float = 0.3
+    pause_fraction: tuple[float, float] = (0.4, 0.6)
+    color_distractor_offset_frac: float = 0.3
     events: EventCameraConfig = field(default_factory=EventCameraConfig)
 
     def __post_init__(self) -> None:
@@ -112,6 +144,11 @@ class SynthConfig:
             raise ValueError(f"exposure_fraction must be in (0, 1], got {self.exposure_fraction}")
         if self.duration_s * self.fps < 2:
             raise ValueError(f"duration_s={self.duration_s} gives fewer than 2 frames at fps={self.fps}")
+        for name in ("target_saturation", "background_saturation"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"SynthConfig.{name}: expected a number in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.pause_fraction[0] <= self.pause_fraction[1] < 1:
+            raise ValueError(f"SynthConfig.pause_fraction: expected 0 <= low <= high < 1, got {self.pause_fraction}")
 
     def _check_types(self) -> None:
         """Each field must have its default's type (an integer is fine for a number; booleans are not numbers) and
@@ -146,7 +183,11 @@ class SynthConfig:
 
 @dataclass
 class Scene:
-    """The random draw of one sequence: textures, object motions and the illumination map."""
+    """The random draw of one sequence: textures, object motions and the illumination map.
+
+    ``target_time`` (knot times, warped times, both in s) time-warps the target's motion (``pause``): the target
+    is where its path was at ``np.interp(t, *target_time)``; None means no warp.
+    """
 
     background: np.ndarray
     pan_y: SinePath | None
@@ -157,6 +198,19 @@ class Scene:
     occluder: tuple[np.ndarray, float, float, float] | None  # texture, x at t_mid (px), t_mid (s), speed (px/s)
     illumination: np.ndarray
     noise_scale: float
+    target_time: tuple[np.ndarray, np.ndarray] | None = None
+
+    def target_boxes(self, t_s: np.ndarray) -> np.ndarray:
+        """(K, 4) float64 target boxes ``x, y, w, h`` px at the times ``t_s`` (s), with the pause warp applied."""
+        return _warped_boxes(self.target, self.target_time, t_s)
+
+
+def _warped_boxes(target: MovingBox, target_time: tuple[np.ndarray, np.ndarray] | None, t_s) -> np.ndarray:
+    """``target.boxes`` at the times ``t_s`` (s) after the optional time warp (see :class:`Scene`)."""
+    t = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
+    if target_time is not None:
+        t = np.interp(t, *target_time)
+    return target.boxes(t)
 
 
 def _random_path(rng: np.random.Generator, cfg: SynthConfig, size_px: float, start: float, fast: bool) -> SinePath:
@@ -175,6 +229,47 @@ def _moving_box(rng: np.random.Generator, cfg: SynthConfig, base_wh: tuple[float
     )
 
 
+def _with_component(path: SinePath, amplitude: float, freq_hz: float, phase: float) -> SinePath:
+    """``path`` plus one more sine component."""
+    return SinePath(path.offset, np.append(path.amplitudes, amplitude), np.append(path.freqs_hz, freq_hz),
+                    np.append(path.phases, phase))
+
+
+def _crossing_copy(rng: np.random.Generator, cfg: SynthConfig, target: MovingBox) -> MovingBox:
+    """The target's motion (same size, scale change and path) plus an offset that oscillates through zero once in
+    the middle half of the sequence, so the copy moves like the target, beside it, and crosses it."""
+    D = cfg.duration_s
+    f = rng.uniform(0.5, 0.9) / D  # about half a period over the sequence: one zero crossing near t_cross
+    t_cross = rng.uniform(0.3, 0.7) * D
+    phase = -2 * np.pi * f * t_cross
+    amp_x = cfg.color_distractor_offset_frac * cfg.width_px * rng.choice([-1.0, 1.0])
+    amp_y = 0.5 * cfg.color_distractor_offset_frac * cfg.height_px * rng.uniform(-1.0, 1.0)
+    return MovingBox(target.base_wh, _with_component(target.cx, amp_x, f, phase),
+                     _with_component(target.cy, amp_y, f, phase), target.log_scale, target.bounds_wh)
+
+
+def _pause_warp(rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of a time warp that stops the target for one or two pauses covering ``pause_fraction`` of the
+    sequence (between moving stretches at the normal speed)."""
+    D = cfg.duration_s
+    k = int(rng.integers(1, 3))
+    pause_each = rng.uniform(*cfg.pause_fraction) * D / k
+    moves = rng.dirichlet(np.ones(k + 1)) * (D - k * pause_each)
+    t, tau = [0.0], [0.0]
+    for j in range(k):
+        t += [t[-1] + moves[j], t[-1] + moves[j] + pause_each]
+        tau += [tau[-1] + moves[j], tau[-1] + moves[j]]
+    t.append(D + 1.0)  # the last stretch moves on at speed 1 (past the end, for safety)
+    tau.append(tau[-1] + (D + 1.0 - t[-2]))
+    return np.array(t), np.array(tau)
+
+
+def _desaturate(colors: np.ndarray, saturation: float) -> np.ndarray:
+    """Colours pulled towards the grey of equal luma, keeping ``saturation`` of their chroma."""
+    grey = (colors @ LUMA_RGB.astype(np.float64))[:, None]
+    return grey + saturation * (colors - grey)
+
+
 def _illumination(rng: np.random.Generator, cfg: SynthConfig, attributes: tuple[str, ...]) -> np.ndarray:
     W, H = cfg.width_px, cfg.height_px
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
@@ -191,36 +286,47 @@ def _illumination(rng: np.random.Generator, cfg: SynthConfig, attributes: tuple[
 
 
 def build_scene(cfg: SynthConfig, rng: np.random.Generator, attributes: tuple[str, ...]) -> Scene:
-    """Draw the scene of one sequence with the given attribute tags."""
+    """Draw the scene of one sequence with the given attribute tags (see the module docstring for each)."""
     W, H = cfg.width_px, cfg.height_px
     m = cfg.pan_margin_px if "camera_motion" in attributes else 0
-    background = procedural_texture(rng, H + 2 * m + 1, W + 2 * m + 1, contrast=0.6, patchiness=0.3)
+    bg_colors = _desaturate(random_colors(rng), cfg.background_saturation)
+    background = procedural_texture(rng, H + 2 * m + 1, W + 2 * m + 1, colors=bg_colors, contrast=0.6,
+                                    patchiness=0.3)
     pan_y = pan_x = None
     if m:
         pan_y = SinePath.random(rng, m, 0.9 * m, cfg.pan_freq_hz, n=2)
         pan_x = SinePath.random(rng, m, 0.9 * m, cfg.pan_freq_hz, n=2)
     h = rng.uniform(*cfg.target_height_frac) * H
     base_wh = (h * rng.uniform(*cfg.target_aspect), h)
-    colors = random_colors(rng)
+    # One saturated hue at a bright and a dark luma; the colour distractor gets another hue at the same lumas.
+    lumas, hue = np.array([rng.uniform(0.45, 0.8), rng.uniform(0.06, 0.25)]), rng.uniform(0, 2 * np.pi)
+    colors = hue_colors(lumas, hue, cfg.target_saturation)
     tex_side = 48
-    target_tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
+    flat = "textureless" in attributes
+    target_lum = texture_luma(rng, tex_side, tex_side, contrast=0.0 if flat else 0.9, patchiness=0.6)
+    target_tex = colorize(target_lum, colors)
     target = _moving_box(rng, cfg, base_wh, fast="fast_motion" in attributes)
+    target_time = _pause_warp(rng, cfg) if "pause" in attributes else None
     distractors = []
-    if "distractor" in attributes:
-        for _ in range(cfg.num_distractors):
-            tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
-            wh = (base_wh[0] * rng.uniform(0.85, 1.15), base_wh[1] * rng.uniform(0.85, 1.15))
-            distractors.append((tex, _moving_box(rng, cfg, wh, fast=False)))
+    n_similar = (cfg.num_distractors if "distractor" in attributes else 0) + (1 if "pause" in attributes else 0)
+    for _ in range(n_similar):  # same colours, another texture, their own (unpaused) motion
+        tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
+        wh = (base_wh[0] * rng.uniform(0.85, 1.15), base_wh[1] * rng.uniform(0.85, 1.15))
+        distractors.append((tex, _moving_box(rng, cfg, wh, fast=False)))
+    if "color_distractor" in attributes:  # equal luma per pixel, another hue, the target's motion plus an offset
+        other = hue_colors(lumas, hue + rng.uniform(0.6, 1.4) * np.pi, cfg.target_saturation)
+        distractors.append((colorize(target_lum, other), _crossing_copy(rng, cfg, target)))
     occluder = None
     if "occlusion" in attributes:
         t_mid = rng.uniform(0.3, 0.7) * cfg.duration_s
-        x_mid = float(target.boxes(np.array([t_mid]))[0, 0] + base_wh[0] / 2)
+        x_mid = float(_warped_boxes(target, target_time, np.array([t_mid]))[0, 0] + base_wh[0] / 2)
         speed = rng.uniform(*cfg.occluder_speed_px_s) * rng.choice([-1.0, 1.0])
         occ_tex = procedural_texture(rng, 64, 16, contrast=0.7, patchiness=0.4)
         occluder = (occ_tex, x_mid, t_mid, speed)
     illumination = _illumination(rng, cfg, attributes)
     noise_scale = cfg.low_light_noise_scale if "low_light" in attributes else 1.0
-    return Scene(background, pan_y, pan_x, target_tex, target, distractors, occluder, illumination, noise_scale)
+    return Scene(background, pan_y, pan_x, target_tex, target, distractors, occluder, illumination, noise_scale,
+                 target_time)
 
 
 @dataclass
@@ -245,21 +351,30 @@ def layout(cfg: SynthConfig, scene: Scene, t_s: np.ndarray) -> Layout:
         bar_w = 0.5 * scene.target.base_wh[0] + 4.0
         x = x_mid + speed * (t_s - t_mid) - bar_w / 2
         occ = np.stack([x, np.full_like(x, -1.0), np.full_like(x, bar_w), np.full_like(x, cfg.height_px + 2.0)], -1)
-    return Layout(pan, scene.target.boxes(t_s), distractors, occ)
+    return Layout(pan, scene.target_boxes(t_s), distractors, occ)
 
 
 def render_reflectance(cfg: SynthConfig, scene: Scene, lay: Layout, i: int) -> np.ndarray:
     """The (H, W, 3) reflectance image at render step ``i`` (background, distractors, target, occluder on top)."""
+    return render_chunk(cfg, scene, lay, i, i + 1)[0]
+
+
+def render_chunk(cfg: SynthConfig, scene: Scene, lay: Layout, i0: int, i1: int) -> np.ndarray:
+    """The (i1 - i0, H, W, 3) reflectance images of render steps ``i0..i1-1``, vectorised over time."""
     W, H = cfg.width_px, cfg.height_px
+    T = i1 - i0
     if lay.pan_yx is not None:
-        canvas = view_window(scene.background, (float(lay.pan_yx[i, 0]), float(lay.pan_yx[i, 1])), H, W)
+        canvas = np.empty((T, H, W, 3), dtype=np.float32)
+        for k in range(T):
+            canvas[k] = view_window(scene.background, (float(lay.pan_yx[i0 + k, 0]), float(lay.pan_yx[i0 + k, 1])),
+                                    H, W)
     else:
-        canvas = scene.background[:H, :W].copy()
+        canvas = np.repeat(scene.background[None, :H, :W], T, axis=0)
     for (tex, _), boxes in zip(scene.distractors, lay.distractors, strict=True):
-        paste_box(canvas, tex, boxes[i])
-    paste_box(canvas, scene.target_tex, lay.target[i])
+        paste_boxes(canvas, tex, boxes[i0:i1])
+    paste_boxes(canvas, scene.target_tex, lay.target[i0:i1])
     if lay.occluder is not None:
-        paste_box(canvas, scene.occluder[0], lay.occluder[i])
+        paste_boxes(canvas, scene.occluder[0], lay.occluder[i0:i1])
     return canvas
 
 
@@ -284,6 +399,11 @@ def frame_schedule(cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray, int]:
     return t_us, starts[starts + per_exposure <= n_steps], per_exposure
 
 
+def scene_of(cfg: SynthConfig, seed: int, attributes: tuple[str, ...]) -> Scene:
+    """The scene :func:`generate_sequence` renders for ``seed`` and ``attributes`` (for checks and plots)."""
+    return build_scene(cfg, np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0]), tuple(attributes))
+
+
 def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], name: str = "synth") -> Sequence:
     """Render one sequence deterministically from ``seed`` with the given attribute tags.
 
@@ -295,7 +415,7 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
     if unknown:
         raise ValueError(f"unknown attributes {sorted(unknown)}; expected a subset of {ATTRIBUTES}")
     scene_ss, camera_ss, noise_ss, frame_ss = np.random.SeedSequence(seed).spawn(4)
-    scene = build_scene(cfg, np.random.default_rng(scene_ss), tuple(attributes))
+    scene = scene_of(cfg, seed, attributes)
     t_us, starts, per_exposure = frame_schedule(cfg)
     lay = layout(cfg, scene, t_us * 1e-6)
     traj = lay.target
@@ -306,18 +426,21 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
         frame_of_step[s : s + per_exposure] = k
     frames = np.empty((len(starts), cfg.height_px, cfg.width_px, 3), dtype=np.uint8)
     acc = np.zeros((cfg.height_px, cfg.width_px, 3), dtype=np.float32)
+    chunk = max(1, CHUNK_VALUES // (cfg.height_px * cfg.width_px * 3))
     chunks = []
-    for i, t in enumerate(t_us):
-        radiance = render_reflectance(cfg, scene, lay, i) * scene.illumination[..., None]
+    for i0 in range(0, len(t_us), chunk):  # render a chunk of steps at once, then feed both cameras
+        i1 = min(i0 + chunk, len(t_us))
+        radiance = render_chunk(cfg, scene, lay, i0, i1)
+        radiance *= scene.illumination[None, :, :, None]
         lum = radiance @ LUMA_RGB
-        if i == 0:
-            camera.reset(lum, int(t))
-        else:
-            chunks.append(camera.step(lum, int(t)))
-        k = frame_of_step[i]
-        if k >= 0:
-            acc += radiance
-            if i == starts[k] + per_exposure - 1:
+        if i0 == 0:
+            camera.reset(lum[0], int(t_us[0]))
+        first = 1 if i0 == 0 else 0
+        chunks.append(camera.step_many(lum[first:], t_us[i0 + first : i1]))
+        ks = frame_of_step[i0:i1]
+        for k in np.unique(ks[ks >= 0]):
+            acc += radiance[ks == k].sum(axis=0)
+            if starts[k] + per_exposure <= i1:  # exposure complete
                 frames[k] = _expose(cfg, acc / per_exposure, frame_rng)
                 acc[:] = 0.0
     chunks.append(camera.noise(int(t_us[0]), int(t_us[-1]) + 1, np.random.default_rng(noise_ss), scene.noise_scale))
@@ -329,10 +452,11 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
         events=events,
         sensor_size=(cfg.width_px, cfg.height_px),
         frame_t_us=frame_t_us,
-        boxes=scene.target.boxes(frame_t_us * 1e-6),
+        boxes=scene.target_boxes(frame_t_us * 1e-6),
         frames=frames,
         trajectory_t_us=t_us,
         trajectory_boxes=traj.astype(np.float32),
         attributes=tuple(a for a in ATTRIBUTES if a in attributes),
-        meta={"generator": GENERATOR_NAME, "seed": int(seed), "config": cfg.to_dict()},
+        meta={"generator": GENERATOR_NAME, "generator_version": GENERATOR_VERSION, "seed": int(seed),
+              "config": cfg.to_dict()},
     )
