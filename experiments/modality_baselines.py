@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {r.name: r.outputs for r in run_steps(steps, out)}  # the trainings are cached here when parallel
     trained = {name: {k: v for k, v in outputs[f"train/{name}"].items() if k != "files"} for name in args.only}
     report = json.loads((out / outputs["eval"]["results"]).read_text())
-    meta = {"command": "python experiments/modality_baselines.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    command = "python experiments/modality_baselines.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    meta = {"command": command,
             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "sequences": args.sequences, "seed": args.seed, "epochs": args.epochs, "parallel": args.parallel}
     table = markdown(report, trained, meta)

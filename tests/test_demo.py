@@ -207,6 +207,15 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert "### Accuracy-energy frontier (compact)" in report and "QAT student + activity (weight 1)" in report
     assert hw["energy"]["ann_45nm_memory"]["per_frame_uj"] > hw["energy"]["ann_45nm"]["per_frame_uj"]
     assert "45 nm MACs (compute only)" in report and "with memory access" in report
+    # HAD vs no-KD: the paired SR difference with its 95 % interval over the test sequences (2 in demo_tiny)
+    paired = summary["had_vs_no_kd"]
+    assert paired["status"] == "ok" and paired["subsets"]["all"]["n_sequences"] == results["num_sequences"] == 2
+    overall = paired["subsets"]["all"]
+    assert overall["had"] == pytest.approx(summary["tracking"]["student_had"]["SR"], abs=0.011)
+    assert overall["no_kd"] == pytest.approx(summary["tracking"]["student"]["SR"], abs=0.011)
+    assert overall["diff"] == pytest.approx(overall["had"] - overall["no_kd"], abs=0.02)
+    assert overall["lo"] <= overall["diff"] <= overall["hi"]
+    assert "### HAD vs no KD (paired)" in report and "95 % bootstrap interval over the 2 test sequences" in report
 
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out
@@ -277,14 +286,14 @@ def test_resume_dir_reloads_the_saved_config_and_refuses_a_conflicting_one(tmp_p
     assert cfg == saved and "as saved in" in note  # not the default demo.yaml
     same, _ = choose_config(_demo_args(resume_dir=run, config=CONFIG_DIR / "demo_tiny.yaml"), run)
     assert not config_differences(same, saved)
-    with pytest.raises(UserError, match=r"conflicts with the run's saved config .*data\.sequences \(3 -> 18\)"):
+    with pytest.raises(UserError, match=r"conflicts with the run's saved config .*data\.sequences \(6 -> 45\)"):
         choose_config(_demo_args(resume_dir=run, config=CONFIG_DIR / "demo.yaml"), run)
     with pytest.raises(UserError, match="--full conflicts"):
         choose_config(_demo_args(resume_dir=run, full=True), run)
     # --out on an existing run without --config also keeps its config; with one, the change is announced
     assert choose_config(_demo_args(out=run), run)[0] == saved
     cfg, note = choose_config(_demo_args(out=run, config=CONFIG_DIR / "demo.yaml"), run)
-    assert cfg["data"]["sequences"] == 18 and "differs from the run's saved config" in note
+    assert cfg["data"]["sequences"] == 45 and "differs from the run's saved config" in note
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UserError, match="not a had-snn demo run folder"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -72,20 +73,80 @@ def test_modality_baselines_steps_are_keyed_and_resumed(tmp_path: Path, capfd: p
 
 
 @pytest.mark.slow
-def test_had_table_tiny_preset_runs_a_small_table(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
-    """experiments/had_table.py --preset tiny as the README describes it, cut to one seed and three methods."""
+def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """experiments/had_table.py --preset quick cut to one seed and a few rows: results.md / results.json with the
+    paired-interval columns vs the no-KD student, the verdict, the png; a rerun is fully cached."""
     had_table = _load("had_table")
     out = tmp_path / "table"
-    argv = ["--preset", "tiny", "--out", str(out), "--seeds", "1", "--methods", "static", "teacher", "had",
-            "--sequences", "6", "--duration-s", "0.3", "--epochs", "1", "--samples-per-epoch", "16", "--device", "cpu",
-            "--no-progress"]
+    methods = ["static", "teacher", "student", "had"]
+    if (EXPERIMENTS / "configs" / "tiny_student_hdetrack.yaml").is_file():
+        methods.append("hdetrack")
+    argv = ["--preset", "quick", "--out", str(out), "--seeds", "1", "--methods", *methods,
+            "--sequences", "9", "--duration-s", "0.3", "--epochs", "1", "--samples-per-epoch", "16", "--device", "cpu",
+            "--bootstrap", "200", "--no-progress", "--doc", str(tmp_path / "doc.md")]
     assert had_table.main(argv) == 0
-    table = (out / "table.md").read_text()
-    assert "(tiny mode)" in table
-    for name in ("static", "teacher", "had"):
+    table = (out / "results.md").read_text()
+    assert "(quick preset)" in table
+    for name in methods:
         assert re.search(rf"^\| {name} \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table, re.M), name
+    # every KD row carries its paired SR difference vs the no-KD student and the gap it closes
+    row = re.search(r"^\| had \| 1 \|.*$", table, re.M).group(0).split("|")
+    assert re.fullmatch(r" [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] ", row[7]), row
+    assert re.search(r"^\| had - student \| [+-]\d", table, re.M)
+    assert "Verdict (issue #12 targets):" in table and "HAD >= no-KD + 5 SR" in table
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["aggregate"]) == set(methods)
+    diff = results["comparisons"]["had - student"]["all"]
+    had_sr, student_sr = (results["aggregate"][m]["all"]["SR"]["mean"] for m in ("had", "student"))
+    assert diff["diff"]["mean"] == pytest.approx(had_sr - student_sr)
+    assert diff["diff"]["lo"] <= diff["diff"]["mean"] <= diff["diff"]["hi"]
+    assert results["subsets"][0] == "all" and len(results["subsets"]) > 1  # per-attribute subsets too
     assert (out / "plots" / "had_table.png").stat().st_size > 0
+    doc = (tmp_path / "doc.md").read_text()
+    assert doc.startswith("# HAD table (quick preset)") and "--preset quick" in doc and "wall time" in doc
     capfd.readouterr()
     assert had_table.main(argv) == 0  # rerun: every step cached
     rerun = capfd.readouterr().out
-    assert len(re.findall(r"^== \[\d/4\] .*: cached, skipped", rerun, re.M)) == 4, rerun
+    n_steps = 1 + len(methods)  # the data step, then one step per row (one seed)
+    assert len(re.findall(r"^== \[\d+/\d+\] .*: cached, skipped", rerun, re.M)) == n_steps, rerun
+    # another preset in the same folder is refused, not mixed in
+    with pytest.raises(had_table.UserError, match="preset 'quick'"):
+        had_table.main([*argv[:1], "medium", *argv[2:]])
+
+
+def _stat(mean: float) -> dict:
+    return {"SR": {"mean": mean, "std": 0.0, "n": 3, "values": [mean] * 3}}
+
+
+def _cmp(mean: float, lo: float | None, hi: float | None) -> dict:
+    return {"all": {"diff": {"mean": mean, "lo": lo, "hi": hi}}}
+
+
+def test_had_table_verdict_on_hand_made_aggregates() -> None:
+    """The verdict's five targets: PASS / FAIL from the numbers, n/a for a missing row."""
+    had_table = _load("had_table")
+    agg = {"static": {"all": _stat(0.15), "normal_light": _stat(0.20)},
+           "teacher": {"all": _stat(0.60)}, "teacher_rgb": {"all": _stat(0.40), "normal_light": _stat(0.45)},
+           "teacher_events": {"all": _stat(0.52)}, "student": {"all": _stat(0.30)}, "had": {"all": _stat(0.46)}}
+    comparisons = {"had - student": _cmp(0.16, 0.08, 0.24), "had - vanilla_kd": _cmp(-0.01, -0.05, 0.03),
+                   "had - hdetrack": _cmp(0.02, -0.01, 0.05)}
+    lines = had_table.verdict(agg, comparisons)
+    assert len(lines) == 5
+    assert lines[0].startswith("- PASS: HAD >= no-KD + 5 SR") and "+16.0 [+8.0, +24.0]" in lines[0]
+    assert lines[1].startswith("- PASS: HAD at least level") and "vanilla_kd -1.0" in lines[1]
+    assert lines[2].startswith("- PASS") and "53 %" in lines[2]  # (46 - 30) / (60 - 30)
+    assert lines[3].startswith("- PASS") and "(+25.0)" in lines[3]
+    assert lines[4].startswith("- PASS") and "(+8.0)" in lines[4]
+
+    agg["had"]["all"] = _stat(0.33)
+    comparisons = {"had - student": _cmp(0.03, -0.01, 0.07), "had - vanilla_kd": _cmp(-0.06, -0.09, -0.02)}
+    agg["teacher_events"]["all"] = _stat(0.58)
+    del agg["teacher_rgb"]
+    lines = had_table.verdict(agg, comparisons)
+    assert [line.split(":")[0] for line in lines] == ["- FAIL", "- FAIL", "- FAIL", "- n/a", "- FAIL"]
+    assert "10 %" in lines[2] and "(+2.0)" in lines[4]
+    # a gain of >= 5 points whose interval reaches 0 still fails
+    assert had_table.verdict(agg, {"had - student": _cmp(0.06, -0.001, 0.12)})[0].startswith("- FAIL")
+    # no gap to close when the teacher is not above the no-KD student
+    assert math.isnan(had_table.gap_closed({"had": {"all": _stat(0.5)}, "student": {"all": _stat(0.5)},
+                                            "teacher": {"all": _stat(0.4)}}, "had"))

@@ -99,6 +99,10 @@ def render_block(s: dict[str, Any]) -> str:
               "NPR@0.2 in %):", "",
               "| tracker | SR | PR | NPR |", "|---|---:|---:|---:|"]
     lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} |" for r in s["tracking"].values()]
+    if "had_vs_no_kd" in s:  # summaries before issue #12 have no paired comparison
+        from had_snn.demo.report import had_vs_no_kd_text
+
+        lines += ["", had_vs_no_kd_text(s["had_vs_no_kd"])]
     if "loihi" in s:
         lines += ["", _fidelity_text(s["loihi"])]
     lava = s["lava"]

@@ -123,6 +123,58 @@ def _tracking_table(results: dict, subset: str = "all") -> list[str]:
     return lines
 
 
+def had_vs_no_kd(results_path: Path, data_root: Path, n_boot: int = 10000) -> dict[str, Any]:
+    """Paired SR difference HAD student - no-KD student (float, one seed each) on the test split: the mean and 95 %
+    bootstrap interval over sequences (:func:`had_snn.evaluation.compare.compare`), in SR points, for ``all``,
+    ``normal_light`` and each attribute. ``{"status": "n/a", "reason": ...}`` when the split has fewer than 2
+    sequences (no interval over one sequence)."""
+    from had_snn.evaluation.compare import compare, dataset_attributes, load_scores
+    from had_snn.util.errors import UserError
+
+    attributes = dataset_attributes(data_root)
+    had, no_kd = (load_scores(results_path, name, attributes=attributes) for name in ("student_had", "student"))
+    if len(had.scores) < 2:
+        return {"status": "n/a", "reason": f"{len(had.scores)} test sequence; an interval needs at least 2"}
+    try:
+        result = compare([had], [no_kd], metric="SR_AUC", n_boot=n_boot, level=0.95, seed=0)
+    except UserError as exc:
+        return {"status": "n/a", "reason": str(exc)}
+
+    def pts(x: float | None) -> float | None:
+        return None if x is None else round(100 * x, 2)
+
+    return {"status": "ok", "level": 0.95, "metric": "SR", "subsets": {
+        s: {"n_sequences": e["n_sequences"], "had": pts(e["a_mean"]), "no_kd": pts(e["b_mean"]),
+            "diff": pts(e["diff"]["mean"]), "lo": pts(e["diff"]["lo"]), "hi": pts(e["diff"]["hi"])}
+        for s, e in result.items()}}
+
+
+def had_vs_no_kd_text(cmp: dict[str, Any]) -> str:
+    """One sentence on the overall paired difference (for the report and the README block)."""
+    if cmp.get("status") != "ok":
+        return f"HAD vs no-KD student: no paired interval ({cmp.get('reason', 'not computed')})."
+    a = cmp["subsets"]["all"]
+    if a["lo"] is None:
+        return f"HAD student - no-KD student: {a['diff']:+.1f} SR points (no interval)."
+    word = ("HAD better" if a["lo"] > 0 else "no-KD better" if a["hi"] < 0 else
+            "no resolved difference: the interval contains 0")
+    return (f"HAD student - no-KD student (float, one training seed): {a['diff']:+.1f} SR points, 95 % bootstrap "
+            f"interval over the {a['n_sequences']} test sequences [{a['lo']:+.1f}, {a['hi']:+.1f}] ({word}).")
+
+
+def _had_vs_no_kd_section(cmp: dict[str, Any]) -> list[str]:
+    lines = ["### HAD vs no KD (paired)", "", had_vs_no_kd_text(cmp), ""]
+    if cmp.get("status") != "ok":
+        return lines
+    lines += ["Per subset (SR %, difference in points with its 95 % interval over the subset's sequences; one seed, "
+              "so it says nothing about training-seed variation: `experiments/had_table.py` runs 3):", "",
+              "| subset | sequences | HAD | no KD | HAD - no KD [95 % CI] |", "|---|---:|---:|---:|---:|"]
+    for s, e in cmp["subsets"].items():
+        ci = "" if e["lo"] is None else f" [{e['lo']:+.1f}, {e['hi']:+.1f}]"
+        lines.append(f"| {s} | {e['n_sequences']} | {e['had']:.1f} | {e['no_kd']:.1f} | {e['diff']:+.1f}{ci} |")
+    return lines + [""]
+
+
 def _timing_table(run_dir: Path, steps: list[str]) -> list[str]:
     """Wall and CPU time of each step when it was computed (from its stamp; cached steps keep their numbers)."""
     from had_snn.demo.pipeline import read_stamp
@@ -397,6 +449,7 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
         "test_split": {"name": results["split"], "sequences": results["num_sequences"],
                        "sensor_px": [synth.get("width_px", 160), synth.get("height_px", 120)]},
         "tracking": tracking,
+        "had_vs_no_kd": had_vs_no_kd(run_dir / outputs["eval"]["results"], run_dir / outputs["data"]["root"]),
         "lava": {"status": lava["status"], **({"reason": lava["reason"]} if lava["status"] == "skipped" else
                                               {"frames": len(lava["frames"]), "steps": lava["steps"],
                                                "modes": {m: c["status"] for m, c in lava.get("modes", {}).items()}})},
@@ -448,6 +501,8 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
              "every step's inputs, config and outputs are in `<step>/stamp.json`.", "",
              "## Tracking (test split)", ""]
     lines += _tracking_table(results) + [""]
+    summary = demo_summary(run_dir, outputs, cfg, device)
+    lines += _had_vs_no_kd_section(summary["had_vs_no_kd"])
     silent = outputs["eval"]["silent_templates"]
     if silent:
         lines += [f"The Loihi tracker could not start on {len(silent)} sequence(s) ({', '.join(silent)}): their "
@@ -490,7 +545,6 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
               f"{ff['readout_rel_error']:.4f}, heat-map peak agreement {100 * ff['heatmap_peak_agreement']:.0f} %, "
               f"{ff.get('input_steps', '?')} input steps, then {ff['latency_steps']} zero steps flush the pipeline "
               "(one per synaptic layer).", ""]
-    summary = demo_summary(run_dir, outputs, cfg, device)
     lines += _fidelity_section(summary["loihi"])
     lines += [_image(p(outputs["convert"]["histograms"]), run_dir, "weight histograms"), "",
               "### Lava agreement", ""]
