@@ -338,7 +338,8 @@ def markdown(result: dict, name_a: str, name_b: str) -> str:
 
 
 def plot_forest(result: dict, name_a: str, name_b: str):
-    """Forest plot: A - B in points with its interval, one row per subset; returns the matplotlib figure."""
+    """Forest plot: A - B in points with its interval, one row per subset (grey ticks below: the per-seed
+    differences when seeds pair up); returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -352,6 +353,9 @@ def plot_forest(result: dict, name_a: str, name_b: str):
         if d["lo"] is not None:
             ax.plot([100 * d["lo"], 100 * d["hi"]], [y, y], color="tab:blue", lw=2)
         ax.plot(100 * d["mean"], y, "o", color="tab:blue" if subset != "all" else "black")
+        seeds = result[subset]["per_seed"]
+        if seeds:
+            ax.plot([100 * x for x in seeds], [y - 0.2] * len(seeds), "|", color="tab:grey", ms=6)
     ax.axvline(0.0, color="grey", lw=1, ls="--")
     ax.set_yticks(range(len(subsets)), [f"{s} ({result[s]['n_sequences']})" for s in reversed(subsets)])
     first = result["all"]
