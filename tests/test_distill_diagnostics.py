@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -22,9 +21,8 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-def _cfg(**kw) -> SimpleNamespace:
-    base = {"balance": "none", "balance_momentum": 0.99, "warmup_steps": 0}
-    return SimpleNamespace(**{**base, **kw})
+def _cfg(**kw) -> DistillConfig:
+    return DistillConfig(**kw)
 
 
 def _outputs(batch: int = 2, steps: int = 3) -> tuple[dict, dict]:
@@ -120,8 +118,7 @@ def test_default_combiner_adds_no_state_and_old_states_load() -> None:
     two = {"stages": ["stage1", "stage2"], "stage_weights": [1.0, 1.0]}
     old = HADLoss(DistillConfig(**two), TEACHER_CH, STUDENT_CH).state_dict()
     assert not any(k.startswith("combiner.") for k in old)
-    cfg = DistillConfig(**two)
-    cfg.warmup_steps = 3
+    cfg = DistillConfig(**two, warmup_steps=3)
     loss = HADLoss(cfg, TEACHER_CH, STUDENT_CH)
     loss.load_state_dict(old)  # no combiner.steps in an old checkpoint: the counter starts at 0
     assert int(loss.combiner.steps) == 0 and "combiner.steps" in loss.state_dict()
@@ -136,10 +133,14 @@ def test_log_extra_appears_once_in_the_logs_and_not_in_the_total() -> None:
 
 
 def test_combiner_refuses_bad_settings_and_non_scalar_terms() -> None:
+    bad = DistillConfig()
+    bad.balance = "ema"
     with pytest.raises(ValueError, match="distill.balance"):
-        TermCombiner(_cfg(balance="ema"))
+        TermCombiner(bad)
+    bad = DistillConfig()
+    bad.balance_momentum = 1.0
     with pytest.raises(ValueError, match="distill.balance_momentum"):
-        TermCombiner(_cfg(balance_momentum=1.0))
+        TermCombiner(bad)
     with pytest.raises(ValueError, match="term 'x' must be a scalar"):
         TermCombiner(_cfg())({"x": (1.0, torch.ones(3))})
 
@@ -221,11 +222,55 @@ def test_teacher_norm_channel_ignores_per_channel_scale_and_offset(spatial: bool
     shifted = {**teacher, "features": {**teacher["features"], "stage2": teacher["features"]["stage2"] * scale + offset}}
     results = {}
     for norm in ("none", "channel"):
-        cfg = DistillConfig(stages=["stage2"], stage_weights=[1.0], spatial=spatial, response=False)
-        cfg.teacher_norm = norm
+        cfg = DistillConfig(stages=["stage2"], stage_weights=[1.0], spatial=spatial, response=False,
+                            teacher_norm=norm)
         torch.manual_seed(1)
         loss_fn = HADLoss(cfg, TEACHER_CH, STUDENT_CH)
-        results[norm] = (float(loss_fn(student, teacher)[0]), float(loss_fn(student, shifted)[0]))
+        with torch.no_grad():
+            results[norm] = (float(loss_fn(student, teacher)[0]), float(loss_fn(student, shifted)[0]))
     plain, normed = results["none"], results["channel"]
     assert normed[0] == pytest.approx(normed[1], rel=1e-4)
     assert abs(plain[0] - plain[1]) > 1e-3
+
+
+# --- gradient diagnostics -------------------------------------------------------------------------------------------
+
+
+def test_gradient_ratios_equal_a_manual_computation_on_a_tiny_model() -> None:
+    from had_snn.distill.diagnostics import gradient_diagnostics
+
+    student = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    adapter = torch.nn.Linear(2, 2)  # a distillation adapter: not part of the student's gradient norm
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    out = student(x)
+    track = (out - y).square().mean()
+    terms = {"feat": 3.0 * (adapter(out) - y.flip(1)).square().mean(), "resp": 0.5 * out.abs().mean()}
+    logs = gradient_diagnostics(track, terms, list(student.parameters()))
+    assert adapter.weight.grad is None and all(p.grad is None for p in student.parameters())  # nothing accumulated
+
+    def manual(loss: torch.Tensor) -> torch.Tensor:
+        student.zero_grad()
+        loss.backward(retain_graph=True)
+        return torch.cat([p.grad.reshape(-1).clone() for p in student.parameters()])
+
+    g_track = manual(track)
+    g = {k: manual(v) for k, v in terms.items()}
+    g["distill"] = manual(terms["feat"] + terms["resp"])
+    assert logs["diag/grad/track"] == pytest.approx(float(g_track.norm()), rel=1e-5)
+    for name, vec in g.items():
+        assert logs[f"diag/grad/{name}"] == pytest.approx(float(vec.norm() / g_track.norm()), rel=1e-5), name
+        cos = float(torch.nn.functional.cosine_similarity(vec, g_track, dim=0))
+        assert logs[f"diag/cos/{name}"] == pytest.approx(cos, rel=1e-4, abs=1e-6), name
+
+
+def test_gradient_diagnostics_term_that_misses_the_student_and_step_choice() -> None:
+    from had_snn.distill.diagnostics import find_combiner, gradient_diagnostics, is_diagnostic_step
+
+    w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    logs = gradient_diagnostics((w * 3).sum(), {"const": torch.tensor(2.0)}, [w])
+    assert logs == pytest.approx({"diag/grad/track": math.sqrt(18), "diag/grad/const": 0.0, "diag/cos/const": 0.0})
+    assert [s for s in range(10) if is_diagnostic_step(s, s % 4, 0)] == [0, 4, 8]
+    assert [s for s in range(10) if is_diagnostic_step(s, s % 4, 3)] == [0, 3, 6, 9]
+    loss = HADLoss(DistillConfig(stages=["stage1"], stage_weights=[1.0]), TEACHER_CH, STUDENT_CH)
+    assert find_combiner([torch.nn.Linear(1, 1), loss]) is loss.combiner
+    assert find_combiner([torch.nn.Linear(1, 1)]) is None

@@ -229,3 +229,82 @@ def test_had_table_aggregate_and_markdown() -> None:
     rows = _parse_markdown_rows(table.markdown_table(agg, "note"))
     assert rows["had"][:4] == ["3", "40.0 ± 20.0", "50.0 ± 0.0", "25.0 ± 0.0"]
     assert rows["had"][4] == "-" and rows["student"][0] == "0"
+
+
+def test_diagnostics_and_adapter_lr_scale_in_training(sequences: list, teacher_ckpt: Path, tmp_path: Path) -> None:
+    """Each epoch row holds the gradient-norm ratios and the OT diagnostics of its first batch; the adapters train
+    in their own parameter group at lr x adapter_lr_scale, on the same schedule as the student."""
+    torch.set_num_threads(1)
+    cfg = student_cfg("tiny_student_had.yaml", teacher_ckpt, adapter_lr_scale=0.5, balance="running",
+                      warmup_steps=3)
+    distill = build_distillation(cfg)
+    history = train(cfg, tmp_path, sequences, progress=False, extra_loss=distill.extra_loss,
+                    extra_modules=distill.extra_modules).history
+    for row in history:
+        assert row["diag/grad/track"] > 0
+        for term in ("ot/stage2", "ot/stage3", "response_kl", "distill"):
+            assert row[f"diag/grad/{term}"] >= 0 and -1 <= row[f"diag/cos/{term}"] <= 1, term
+        for stage in ("stage2", "stage3"):
+            assert 0 <= row[f"extra/ot_entropy/{stage}"] <= 1 and row[f"extra/ot_distance/{stage}"] >= 0
+        assert row["lr_adapters"] == pytest.approx(0.5 * row["lr"])
+    # the first batch of epoch 1 runs at warm-up 0: no distillation gradient at all
+    assert history[0]["diag/grad/distill"] == 0.0 and history[1]["diag/grad/distill"] > 0
+    state = load_checkpoint(tmp_path / "last.pt")
+    groups = state["optimizer"]["param_groups"]
+    n_student = sum(1 for p in load_model(tmp_path / "last.pt").parameters() if p.requires_grad)
+    assert len(groups) == 2 and len(groups[0]["params"]) == n_student
+    assert len(groups[1]["params"]) == len(list(distill.loss.parameters()))
+    assert groups[1]["initial_lr"] == pytest.approx(0.5 * cfg.lr)
+    combiner_state = {k for k in state["extra_modules"][0] if k.startswith("combiner.")}
+    assert combiner_state == {"combiner.steps", "combiner.running_ot/stage2", "combiner.running_ot/stage3",
+                              "combiner.running_response_kl"}
+    assert int(state["extra_modules"][0]["combiner.steps"]) == history[-1]["step"]
+    # diagnostics_every N: only those steps log (4 steps per epoch, every 3rd: steps 0 and 3, then 6)
+    cfg = student_cfg("tiny_student_had.yaml", teacher_ckpt, diagnostics_every=3)
+    distill = build_distillation(cfg)
+    every = train(cfg, tmp_path / "every", sequences, progress=False, extra_loss=distill.extra_loss,
+                  extra_modules=[distill.loss]).history
+    assert all("diag/grad/track" in row for row in every) and "lr_adapters" not in every[0]
+
+
+def test_resume_from_a_checkpoint_with_one_parameter_group(sequences: list, teacher_ckpt: Path,
+                                                           tmp_path: Path) -> None:
+    """Checkpoints written before the adapters had their own optimiser group (student and adapters in one) resume,
+    and the resumed run equals an uninterrupted one."""
+    from had_snn.train.checkpoint import save_checkpoint
+
+    torch.set_num_threads(1)
+    cfg = student_cfg("tiny_student_kd.yaml", teacher_ckpt)
+    full = build_distillation(cfg)
+    train(cfg, tmp_path / "full", sequences, progress=False, extra_loss=full.extra_loss,
+          extra_modules=full.extra_modules)
+    one = build_distillation(cfg)
+    calls = {"n": 0}
+
+    def interrupt_in_epoch_2(out: dict, batch: dict):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return one.extra_loss(out, batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", sequences, progress=False, extra_loss=interrupt_in_epoch_2,
+              extra_modules=one.extra_modules)
+    state = load_checkpoint(tmp_path / "cut" / "last.pt")
+    opt, sched = state["optimizer"], state["scheduler"]
+    student_group, adapter_group = opt["param_groups"]
+    assert student_group["lr"] == adapter_group["lr"]
+    opt["param_groups"] = [{**student_group, "params": student_group["params"] + adapter_group["params"]}]
+    sched["base_lrs"], sched["_last_lr"], sched["lr_lambdas"] = sched["base_lrs"][:1], sched["_last_lr"][:1], [None]
+    save_checkpoint(tmp_path / "cut" / "last.pt", state)  # as an old run wrote it
+
+    second = build_distillation(cfg)
+    resumed = train(cfg, tmp_path / "cut", sequences, progress=False, resume=True, extra_loss=second.extra_loss,
+                    extra_modules=second.extra_modules).history
+    assert [r["epoch"] for r in resumed] == [1, 2]
+    a, b = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert len(b["optimizer"]["param_groups"]) == 2 and len(b["scheduler"]["base_lrs"]) == 2
+    for k, v in a["model"].items():
+        torch.testing.assert_close(v, b["model"][k], msg=k)
+    for k, v in a["extra_modules"][0].items():
+        torch.testing.assert_close(v, b["extra_modules"][0][k], msg=k)

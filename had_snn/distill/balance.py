@@ -27,6 +27,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from had_snn.distill.config import DistillConfig
+
 TOTAL_TERM = "distill"
 _RUNNING_PREFIX = "running_"
 _MIN_MAGNITUDE = 1e-12
@@ -45,19 +47,19 @@ class TermCombiner(nn.Module):
     terms of the last call (still in the autograd graph) for the training loop's gradient diagnostics.
     """
 
-    def __init__(self, config: object) -> None:
+    def __init__(self, config: DistillConfig) -> None:
         super().__init__()
-        self.balance = str(getattr(config, "balance", "none"))
-        self.momentum = float(getattr(config, "balance_momentum", 0.99))
-        self.warmup_steps = int(getattr(config, "warmup_steps", 0))
+        self.balance = str(config.balance)
+        self.momentum = float(config.balance_momentum)
+        self.warmup_steps = int(config.warmup_steps)
         if self.balance not in ("none", "running"):
             raise ValueError(f'distill.balance: expected "none" or "running", got {self.balance!r}')
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"distill.balance_momentum: expected a number in [0, 1), got {self.momentum}")
         if self.warmup_steps < 0:
             raise ValueError(f"distill.warmup_steps: expected an integer >= 0, got {self.warmup_steps}")
-        self.diagnostics_every = int(getattr(config, "diagnostics_every", 0))
-        self.adapter_lr_scale = float(getattr(config, "adapter_lr_scale", 1.0))
+        self.diagnostics_every = int(config.diagnostics_every)
+        self.adapter_lr_scale = float(config.adapter_lr_scale)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long), persistent=self.warmup_steps > 0)
         self.diagnose = False
         self.last_terms: dict[str, torch.Tensor] = {}

@@ -77,7 +77,7 @@ class HADLoss(nn.Module):
         if teacher_map.dim() != 4:
             raise ValueError(f"teacher features[{stage!r}]: expected (B, C, H, W), got {tuple(teacher_map.shape)}")
         cfg = self.config
-        if getattr(cfg, "teacher_norm", "none") == "channel":
+        if cfg.teacher_norm == "channel":
             teacher_map = standardize_channels(teacher_map)
         student_map = self.projections[stage](self.folds[stage](student_steps))
         if not cfg.use_ot:

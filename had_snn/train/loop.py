@@ -32,7 +32,14 @@ targets) and logs per spiking layer ``activity/LAYER/rate``, ``activity/LAYER/sy
 frame) and ``activity/LAYER/penalty`` each epoch.
 
 Distillation plugs in through ``extra_loss(out, batch) -> (loss, terms)`` (added to the tracking loss) and
-``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks).
+``extra_modules`` (trained with the model, saved in the checkpoint, gradients averaged across ranks). The extra
+modules' parameters form their own optimiser parameter group with learning rate ``lr x distill.adapter_lr_scale``
+(the schedule scales both groups; checkpoints written with one group resume). When the extra modules hold a
+:class:`~had_snn.distill.balance.TermCombiner`, the steps chosen by ``distill.diagnostics_every`` (0: each epoch's
+first batch) also log ``diag/grad/track`` (gradient norm of the tracking loss over the student's parameters),
+``diag/grad/<term>`` (each distillation term's gradient norm relative to it), ``diag/cos/<term>`` (cosine with the
+tracking gradient) and the loss's own diagnostics (``extra/ot_entropy/<stage>``, ``extra/ot_distance/<stage>``);
+see :mod:`had_snn.distill.diagnostics`. An epoch row holds the mean of each value over the steps that logged it.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from had_snn.data.sequence import Sequence as TrackSequence
+from had_snn.distill.diagnostics import find_combiner, gradient_diagnostics, is_diagnostic_step
 from had_snn.models import build_model
 from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
@@ -183,6 +191,30 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def _upgrade_single_group(state: dict, optimizer, n_model_params: int) -> tuple[dict, dict]:
+    """Optimiser and scheduler states of a checkpoint written with one parameter group (student and adapters
+    together, before the adapters had their own group), split into this optimiser's two groups: the student's
+    parameters first, then the adapters' at ``lr x adapter_lr_scale``. Other states are returned unchanged."""
+    opt, sched = state["optimizer"], state["scheduler"]
+    if len(opt["param_groups"]) != 1 or len(optimizer.param_groups) != 2:
+        return opt, sched
+    (old,) = opt["param_groups"]
+    scale = optimizer.param_groups[1]["lr"] / optimizer.param_groups[0]["lr"]
+    ids = list(old["params"])
+    adapters = {**old, "params": ids[n_model_params:]}
+    for key in ("lr", "initial_lr"):
+        if key in adapters:
+            adapters[key] = adapters[key] * scale
+    opt = {**opt, "param_groups": [{**old, "params": ids[:n_model_params]}, adapters]}
+    sched = dict(sched)
+    for key in ("base_lrs", "_last_lr"):
+        if isinstance(sched.get(key), list) and len(sched[key]) == 1:
+            sched[key] = [sched[key][0], sched[key][0] * scale]
+    if isinstance(sched.get("lr_lambdas"), list) and len(sched["lr_lambdas"]) == 1:
+        sched["lr_lambdas"] = sched["lr_lambdas"] * 2
+    return opt, sched
+
+
 def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, scheduler, extra: Sequence[nn.Module]):
     state = load_checkpoint(path, map_location="cpu")
     if state["kind"] != model.kind:
@@ -197,8 +229,10 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, schedule
         raise ValueError(f"{path}: checkpoint has {len(state.get('extra_modules', []))} extra modules, "
                          f"this run {len(extra)}")
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    n_model = len(optimizer.param_groups[0]["params"])
+    opt_state, sched_state = _upgrade_single_group(state, optimizer, n_model)
+    optimizer.load_state_dict(opt_state)
+    scheduler.load_state_dict(sched_state)
     for module, sd in zip(extra, state.get("extra_modules", []), strict=True):
         module.load_state_dict(sd)
     torch.set_rng_state(state["rng"])
@@ -297,9 +331,16 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
     if steps_per_epoch == 0:
         raise ValueError(f"data.samples_per_epoch={cfg.data.samples_per_epoch} is smaller than batch_size="
                          f"{cfg.batch_size} x {ctx.world_size} process(es): no full batch per epoch")
+    combiner = find_combiner(extra_modules)
+    diagnostics_every = combiner.diagnostics_every if combiner is not None else 0
+    adapter_lr_scale = combiner.adapter_lr_scale if combiner is not None else 1.0
     extra_params = [p for m in extra_modules for p in m.parameters() if p.requires_grad]
-    params = [p for p in model.parameters() if p.requires_grad] + extra_params
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model_params = [p for p in model.parameters() if p.requires_grad]
+    params = model_params + extra_params
+    groups = [{"params": model_params}]
+    if extra_params:  # the distillation adapters: their own group, lr x distill.adapter_lr_scale
+        groups.append({"params": extra_params, "lr": cfg.lr * adapter_lr_scale})
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, cfg.warmup_steps, total_steps))
@@ -339,13 +380,18 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
             for m in extra_modules:
                 m.train()
             sums: dict[str, float] = {}
+            counts: dict[str, int] = {}
             t0 = time.perf_counter()
             bar = tqdm(loader, desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}",
                        disable=not (progress and ctx.is_main), leave=False)
-            for batch in bar:
+            for step_in_epoch, batch in enumerate(bar):
                 batch = _to_device(batch, ctx.device)
+                diagnose = combiner is not None and is_diagnostic_step(step, step_in_epoch, diagnostics_every)
+                if combiner is not None:
+                    combiner.diagnose = diagnose
                 out = net(batch)
                 loss, logs = tracking_loss(out, batch, cfg.loss_weights or None)
+                track_loss = loss
                 if activity is not None:
                     penalty, activity_logs = activity(out)
                     loss = loss + penalty
@@ -357,6 +403,9 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
                 if not torch.isfinite(loss):
                     raise ValueError(f"loss became {float(loss)} at step {step} (epoch {epoch + 1}); lower lr "
                                      f"(now {cfg.lr}) or check the data")
+                if diagnose:
+                    combiner.diagnose = False
+                    logs.update(gradient_diagnostics(track_loss, combiner.last_terms, model_params))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 distributed.average_gradients(extra_params, ctx)
@@ -371,10 +420,13 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
                         logs[f"rate/{name}"] = float(rate.detach())
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 bar.set_postfix(loss=f"{logs['loss']:.3f}", iou=f"{logs['iou']:.2f}")
-            row = distributed.average_scalars({k: v / steps_per_epoch for k, v in sums.items()}, ctx)
+            row = distributed.average_scalars({k: v / counts[k] for k, v in sums.items()}, ctx)
             row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
                    "seconds": round(time.perf_counter() - t0, 2), **row}
+            if len(optimizer.param_groups) > 1 and adapter_lr_scale != 1.0:
+                row["lr_adapters"] = scheduler.get_last_lr()[1]
             if getattr(getattr(model, "config", None), "qat", False):
                 row.update(model.qat_errors())
             improved = False
