@@ -255,9 +255,11 @@ def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
     assert stat["low_light"]["NPR0.2"] == pytest.approx(1 / 8) and stat["low_light"]["num_sequences"] == 1
     oracle = report["trackers"]["oracle"]["subsets"]["all"]
     assert oracle["SR_AUC"] > 0.85 and oracle["PR20"] == 1.0
-    assert set(report["trackers"]["oracle"]["subsets"]) == {"all", "fast_motion", "low_light"}
+    assert list(report["trackers"]["oracle"]["subsets"]) == ["all", "normal_light", "fast_motion", "low_light"]
     np.testing.assert_allclose(read_otb(tmp_path / "boxes" / "counting" / "square2.txt"), seqs[1].boxes[[0] * 8])
-    assert json.loads((tmp_path / "results.json").read_text())["trackers"]["counting"]["subsets"] == stat
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["trackers"]["counting"]["subsets"] == stat
+    assert stored["attributes"] == {s.name: list(s.attributes) for s in seqs}
     table = (tmp_path / "results.md").read_text()
     assert f"| all | 2 | counting | {100 * static_sr:.1f} | 100.0 | 12.5 |" in table
     assert report["trackers"]["oracle"]["fps"] > 0

@@ -9,7 +9,8 @@ Output layout::
     OUT/boxes/<tracker>/<sequence>.txt   OTB boxes, x,y,w,h per frame
     OUT/boxes/<tracker>/tracker.json     what produced them: name, fingerprint (resume only reuses boxes of the
                                          same tracker and settings), identity (checkpoint hash) and source path
-    OUT/results.json                     per tracker: overall / per-attribute / per-sequence scores and curves
+    OUT/results.json                     attribute tags of every sequence; per tracker: overall / per-attribute
+                                         (and normal_light) / per-sequence scores and curves
                                          (``had-snn eval``: also of the trackers evaluated into OUT before)
     OUT/results.md                       the table
     OUT/plots/[<attribute>/]{success,precision,norm_precision}.png
@@ -181,7 +182,9 @@ def evaluate(
     check_box_folders(trackers, out_dir, force)
     attributes = {s.name: tuple(s.attributes) for s in sequences}
     previous = _previous_report(out_dir, split) if include_stored else {}
-    report: dict = {"split": split, "num_sequences": len(sequences), "trackers": {}, "stored_not_included": {}}
+    report: dict = {"split": split, "num_sequences": len(sequences),
+                    "attributes": {n: list(a) for n, a in attributes.items()}, "trackers": {},
+                    "stored_not_included": {}}
     results_of: dict[str, tuple[dict[str, np.ndarray], float]] = {}
     if include_stored:
         stored, report["stored_not_included"] = stored_results(out_dir, sequences, exclude=set(names))
