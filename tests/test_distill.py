@@ -384,6 +384,19 @@ def test_config_from_yaml_section(tmp_path) -> None:
         ("distill: {stage_weights: 1.0}", "distill.stage_weights: expected a list of numbers"),
         ("distill: {temperature: .nan}", "distill.temperature: expected a finite number, got nan"),
         ("distill: {feature_weight: true}", "distill.feature_weight: expected a finite number, got True"),
+        ("distill: {mode: hdetrak}", r"bad.yaml: distill.mode: expected one of .*'hdetrack', 'had_authors'"),
+        ("distill: {balance: runing}", r'bad.yaml: distill.balance: expected "none" or "running", got \'runing\''),
+        ("distill: {balance_momentum: 1}", r"distill.balance_momentum: expected a number in \[0, 1\), got 1"),
+        ("distill: {warmup_steps: -3}", "distill.warmup_steps: expected an integer >= 0, got -3"),
+        ("distill: {warmup_steps: 1.5}", "distill.warmup_steps: expected an integer, got 1.5"),
+        ("distill: {teacher_norm: batch}", r'distill.teacher_norm: expected "none" or "channel", got \'batch\''),
+        ("distill: {adapter_lr_scale: -1}", "distill.adapter_lr_scale: expected > 0, got -1"),
+        ("distill: {diagnostics_every: -2}", "distill.diagnostics_every: expected an integer >= 0, got -2"),
+        ("distill: {hdetrack_response_weight: -1}", "distill.hdetrack_response_weight: expected >= 0"),
+        ("distill: {authors_ot_weight: -3}", "distill.authors_ot_weight: expected >= 0"),
+        ("distill: {authors_train_gru: 1}", "distill.authors_train_gru: expected true or false, got 1"),
+        ("distill: {authors_ot_epsilon: 0}", "distill.authors_ot_epsilon: expected > 0, got 0"),
+        ("distill: {authors_ot_iterations: 0}", "distill.authors_ot_iterations: expected >= 1, got 0"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, text: str, match: str) -> None:
@@ -391,6 +404,18 @@ def test_bad_config_is_a_clear_error(tmp_path, text: str, match: str) -> None:
     path.write_text(text + "\n")
     with pytest.raises(ValueError, match=match):
         load_distill_config(path)
+
+
+def test_new_fields_have_the_agreed_defaults() -> None:
+    cfg = DistillConfig()
+    assert (cfg.balance, cfg.balance_momentum, cfg.warmup_steps, cfg.teacher_norm) == ("none", 0.99, 0, "none")
+    assert (cfg.adapter_lr_scale, cfg.diagnostics_every) == (1.0, 0)
+    assert (cfg.hdetrack_feature_weight, cfg.hdetrack_similarity_weight, cfg.hdetrack_response_weight) == (1, 10, 1)
+    assert (cfg.authors_ot_weight, cfg.authors_ta_weight, cfg.authors_train_gru) == (3.0, 10.0, False)
+    assert (cfg.authors_ot_epsilon, cfg.authors_ot_iterations) == (0.01, 100)
+    for mode in ("hdetrack", "had_authors"):
+        kd = DistillConfig(mode=mode, temporal=True, spatial=True)
+        assert not kd.use_gru and not kd.use_ot and kd.active_stages  # the HAD switches do not apply
 
 
 def test_missing_config_file_is_file_not_found(tmp_path) -> None:

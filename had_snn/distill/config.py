@@ -192,13 +192,20 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "distill") -> DistillConfig:
-        """Build from a mapping (the ``distill:`` section); unknown keys raise ValueError naming ``source``."""
+        """Build from a mapping (the ``distill:`` section); unknown keys and bad values raise ValueError naming
+        ``source`` (e.g. ``run.yaml: distill`` gives ``run.yaml: distill.mode: expected ...``)."""
         data = dict(data or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {unknown}; expected some of {sorted(known)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ValueError as exc:  # name the file: "run.yaml: distill" + "distill.mode: ..." -> "run.yaml: distill.mode"
+            text = str(exc)
+            if source != "distill" and source.endswith("distill") and text.startswith("distill"):
+                raise ValueError(source[: -len("distill")] + text) from None
+            raise
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -216,6 +216,11 @@ def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
                          f"(`had-snn train teacher`)")
     check_teacher_inputs(teacher_model, cfg.data.crop_config(), path)
     student_shape = build_model("student", **cfg.model_config)
+    teacher_stages = stage_channels(teacher_model)
+    for stage in section.config.stages:
+        if stage not in teacher_stages or stage not in stage_channels(student_shape):
+            raise ValueError(f"{where}: distill.stages: unknown stage {stage!r}; the teacher and the student have "
+                             f"{sorted(set(teacher_stages) & set(stage_channels(student_shape)))}")
     torch.manual_seed(cfg.seed)
     loss = LOSSES[section.config.mode](section.config, stage_channels(teacher_model), stage_channels(student_shape))
     return Distillation(section, teacher_model, loss)

@@ -1,5 +1,7 @@
 """Rows: training configs refused by field name and type, bad ``distill.teacher`` and ``init_from`` paths, and
-quantisation-aware settings that cannot work, bad ``activity:`` sections (ids ``cfg-``).
+quantisation-aware settings that cannot work, bad ``activity:`` sections (ids ``cfg-``); bad values of the
+distillation modes ``hdetrack`` / ``had_authors`` and of the balancing / diagnostics fields, and one successful
+``had_authors`` run (ids ``kd-``).
 
 Each row writes ``{tmp}/bad.yaml`` (a tiny student config with one bad field), runs
 ``had-snn train student --config {tmp}/bad.yaml --data {data} --out {tmp}/run`` and checks that ``{tmp}/run`` was
@@ -128,4 +130,60 @@ CASES = [
          "activity.targets", "unknown layer", "backbone.9", "backbone.0"),
     _row("activity-not-mapping", "activity: 0.1", "activity: expected a mapping"),
     _row("activity-unknown-key", "activity: {weigth: 1}", "activity: unknown field(s) ['weigth']"),
+]
+
+
+# --- distillation modes hdetrack / had_authors and the balancing / diagnostics fields (ids ``kd-``) -------------------
+
+
+def _kd(fields: str, mode: str = "hdetrack") -> Callable[[Env], str]:
+    """``distill:`` of mode ``mode`` with the tiny teacher and ``fields`` (YAML flow-mapping items)."""
+    return lambda env: f"distill: {{mode: {mode}, teacher: '{env.teacher}', stages: [stage2, stage3], " \
+                       f"stage_weights: [1, 1], {fields}}}"
+
+
+_KD_CROP = ("data: {samples_per_epoch: 4, max_gap: 2, crop: {student_steps: 2, template_px: 16, search_px: 32}}\n"
+            "model_config: {widths: [4, 8, 8], head_channels: 8, template_px: 16, search_px: 32}\n")
+
+
+def _kd_trained(env: Env) -> None:
+    """The good row: a checkpoint whose history logs the authors' terms, frozen token GRUs saved with it."""
+    from had_snn.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(env.tmp / "run" / "last.pt")
+    assert {"extra/ta", "extra/ot_response", "extra/similarity"} <= set(state["history"][-1])
+    assert any("student_gru." in k for k in state["extra_modules"][0])
+
+
+def _kd_row(case_id: str, extra: str | Callable[[Env], str], *words: str) -> Case:
+    return Case(f"kd-{case_id}", _ARGV, 1, ("bad.yaml", *words), _write(extra), _no_run)
+
+
+CASES += [
+    _kd_row("mode-misspelt", _kd("ot_max_grid: 8", mode="hdetrak"), "distill.mode", "hdetrack", "had_authors",
+            "'hdetrak'"),
+    _kd_row("balance-unknown", _kd("balance: runing"), "distill.balance", '"none" or "running"', "'runing'"),
+    _kd_row("balance-momentum-one", _kd("balance: running, balance_momentum: 1.0"), "distill.balance_momentum",
+            "[0, 1)", "1.0"),
+    _kd_row("teacher-norm-unknown", _kd("teacher_norm: layer"), "distill.teacher_norm", '"none" or "channel"',
+            "'layer'"),
+    _kd_row("warmup-negative", _kd("warmup_steps: -5"), "distill.warmup_steps", ">= 0", "-5"),
+    _kd_row("warmup-fraction", _kd("warmup_steps: 2.5"), "distill.warmup_steps", "expected an integer", "2.5"),
+    _kd_row("adapter-lr-zero", _kd("adapter_lr_scale: 0"), "distill.adapter_lr_scale", "> 0"),
+    _kd_row("diagnostics-negative", _kd("diagnostics_every: -1"), "distill.diagnostics_every", ">= 0"),
+    _kd_row("similarity-weight-negative", _kd("hdetrack_similarity_weight: -10"),
+            "distill.hdetrack_similarity_weight", ">= 0", "-10"),
+    _kd_row("ta-weight-text", _kd("authors_ta_weight: ten", mode="had_authors"), "distill.authors_ta_weight",
+            "expected a number", "'ten'"),
+    _kd_row("train-gru-text", _kd("authors_train_gru: sometimes", mode="had_authors"),
+            "distill.authors_train_gru", "true or false", "'sometimes'"),
+    _kd_row("ot-epsilon-zero", _kd("authors_ot_epsilon: 0", mode="had_authors"), "distill.authors_ot_epsilon",
+            "> 0"),
+    _kd_row("ot-iterations-zero", _kd("authors_ot_iterations: 0", mode="had_authors"),
+            "distill.authors_ot_iterations", ">= 1", "0"),
+    _kd_row("unknown-stage", lambda env: _KD_CROP + f"distill: {{mode: had_authors, teacher: '{env.teacher}', "
+                                         f"stages: [stage4], stage_weights: [1]}}",
+            "distill.stages", "unknown stage 'stage4'", "stage3"),
+    Case("kd-authors-trains", _ARGV, 0, (), _write(lambda env: _KD_CROP + _kd("ot_max_grid: 4", "had_authors")(env)),
+         _kd_trained),
 ]
