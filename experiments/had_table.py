@@ -33,7 +33,11 @@ Presets (``--preset``, default ``medium``):
 - ``quick``: smoke test in minutes (tiny models, 30 short low-resolution sequences); checks the machinery, says
   nothing about HAD. tests/test_experiments.py runs it with one seed, a few rows and fewer sequences.
 - ``medium``: the reported table, every row x 3 seeds in <= 2 h wall on 2 CPU cores (synthesis and evaluation
-  included; the budget arithmetic is in the preset's comment).
+  included; about 73 min estimated from measured CPU times, the arithmetic is in the preset's comment).
+
+``--parallel N`` (default 2 on a CPU) runs N (method, seed) steps at once, each in a worker process with
+``--threads`` torch threads (default 1); a student starts after its seed's teacher. The thread count is part of every
+step's key (it changes float summation order), the parallelism is not: the same seeds give the same numbers.
 - ``full``: GPU-sized, the full configs of experiments/configs on a 300-sequence benchmark.
 """
 
@@ -45,6 +49,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -119,17 +124,18 @@ PRESETS = {
     "quick": Preset(30, (96, 72), 1.0, *_TINY,
                     {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
     # The reported table. Default benchmark: 200 two-second 160 x 120 sequences (120 / 40 / 40), the demo's
-    # geometry (32 / 64 px crops, T = 4 student steps), default model widths, 10 epochs of 512 pairs for every run,
-    # HAD's Sinkhorn at 10 iterations on <= 8 x 8 tokens.
-    # Budget, in CPU seconds measured on this 2-core machine (stamps of `make demo` runs/demo-final13 at the same
-    # sizes, 2 threads, idle): teacher 66 CPU s / 4096 pairs = 16 ms per pair; no-KD student 104 / 6144 = 17 ms;
-    # HAD student (teacher forward + 2-stage OT) 248 / 6144 = 40 ms, taken for every KD row (vanilla KD and
-    # HDETrack-style are cheaper, the authors' 100-iteration Sinkhorn on response maps is not measured);
-    # synthesis 75 CPU s / 18 sequences = 4.2 s per sequence; evaluation <= 1.5 CPU s per (tracker, test sequence).
-    # 3 seeds: 9 teacher runs x 5120 pairs x 16 ms = 737 s; 3 no-KD x 5120 x 17 ms = 261 s; 24 KD runs x 5120 x
-    # 40 ms = 4915 s; synthesis 200 x 4.2 = 840 s; evaluation 36 runs x 40 sequences x 1.5 s + static = 2170 s.
-    # Total 8920 CPU s; at the 1.85 CPU s per wall second two threads gave in those runs: 4820 s = 80 min wall,
-    # 40 min (33 %) under the 2 h target for the unmeasured rows and a loaded machine.
+    # geometry (32 / 64 px crops, T = 4 student steps), default model widths, 10 epochs of 512 pairs (5120 pairs)
+    # for every run, HAD's Sinkhorn at 10 iterations on <= 8 x 8 tokens.
+    # Budget, in CPU seconds measured with one torch thread on this shared 2-core machine (1 epoch of 64 and of
+    # 320 pairs at these sizes, 2026-11-30): teacher 10.8 ms per pair + 1.9 s per run (taken as 16.9 ms, its
+    # 320-pair average), no-KD student 21 ms, vanilla KD 25 ms, HDETrack-style 25 ms, authors' HAD 37 ms, HAD 55 ms
+    # (taken for its 4 ablations too); evaluation 1.5 CPU s per (teacher, test sequence), 0.9 per student;
+    # synthesis 2.7 CPU s per sequence. 3 seeds: 9 teacher runs x 5120 x 16.9 ms = 779 s; no-KD 3 x 5120 x 21 ms =
+    # 323 s; vanilla KD + HDETrack 6 x 5120 x 25 ms = 768 s; authors' HAD 3 x 5120 x 37 ms = 568 s; HAD + ablations
+    # 15 x 5120 x 55 ms = 4224 s; evaluation 9 x 40 x 1.5 + 27 x 40 x 0.9 = 1512 s; synthesis 200 x 2.7 = 540 s.
+    # Total 8714 CPU s. Two one-thread workers (--parallel 2, the default on a CPU): 4357 s = 73 min wall when
+    # both cores are free (one step with two threads got 1.7-1.85 CPU s per wall second in `make demo`: 79-85 min),
+    # 47 min (39 %) under the 2 h target for a loaded machine.
     "medium": Preset(200, (160, 120), 2.0, *_DEFAULT,
                      {"epochs": 10, "model_config": _DEMO_CROP, "data": {"samples_per_epoch": 512, "crop": _DEMO_CROP}},
                      student_overrides={"data": {"crop": {"student_steps": 4}}},
@@ -212,7 +218,7 @@ def _subset_scores(subsets: dict) -> dict:
 
 
 def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequences, device: str,
-                window_influence: float, progress: bool) -> Step:
+                window_influence: float, progress: bool, threads: int) -> Step:
     """Train (or resume) one (method, seed) run and evaluate it on the test split; its outputs are the result row."""
     deps = (() if data_dir is not None else ("data",)) + \
         ((teacher_step_name(seed),) if cfg.get("distill", {}).get("mode", "none") != "none" else ())
@@ -251,7 +257,8 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
         }
 
     return Step(f"runs/{method}/seed{seed}", f"train + evaluate {method}, seed {seed}",
-                {"table_format": TABLE_FORMAT, "train": cfg, "window_influence": window_influence}, run, deps)
+                {"table_format": TABLE_FORMAT, "train": cfg, "window_influence": window_influence, "threads": threads},
+                run, deps)
 
 
 def _static_step(data_dir: str | None, sequences) -> Step:
@@ -481,8 +488,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--window-influence", type=float, default=0.25, help="cosine window weight when tracking")
     p.add_argument("--doc", type=Path, help="also write the results page here with its command, date, wall time "
                                             "and machine (e.g. docs/results_had.md)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads of every step (default 1). Part of each step's key: the thread count "
+                        "changes float summation order, so runs with other counts are not mixed in")
+    p.add_argument("--parallel", type=int,
+                   help="run this many training steps at once, each in its own process (default: 2 on a CPU, 1 on a "
+                        "GPU); the step runner starts a student only after its teacher. Results do not depend on it")
+    p.add_argument("--only-step", help=argparse.SUPPRESS)  # a --parallel worker: run one step (deps cached)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
+    if args.parallel is not None and args.parallel < 1:
+        p.error(f"--parallel must be >= 1, got {args.parallel}")
     if args.seeds < 1:
         p.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.bootstrap < 1:
@@ -502,6 +520,42 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+def run_parallel(steps: list[Step], out: Path, argv: list[str], parallel: int, poll_s: float = 0.5) -> None:
+    """Run the steps ``parallel`` at a time, each (method, seed) step in a worker process (this script with
+    ``--only-step NAME``), a step only once every step it depends on has finished; the data and static steps run
+    here first. Every step keeps its own key and folder, so the results equal a serial run's and an interrupted
+    run resumes either way. A failed worker stops the others; its error is in the output above."""
+    first = [s for s in steps if s.name in ("data", f"runs/{STATIC}")]
+    run_steps(first, out)
+    done = {s.name for s in first}
+    pending = [s for s in steps if s.name not in done]
+    running: dict[str, subprocess.Popen] = {}
+    try:
+        while pending or running:
+            for name, proc in list(running.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                del running[name]
+                if code != 0:
+                    raise UserError(f"step {name} failed (exit code {code}; its error is above); rerun the same "
+                                    f"command to resume")
+                done.add(name)
+            for step in [s for s in pending if all(d in done for d in s.depends)][:parallel - len(running)]:
+                pending.remove(step)
+                running[step.name] = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out), "--only-step", step.name,
+                     "--parallel", "1", "--no-progress"])
+            if not running and pending:
+                raise UserError(f"steps {[s.name for s in pending]} depend on steps that do not run")
+            time.sleep(poll_s if running else 0.0)
+    finally:
+        for proc in running.values():
+            proc.terminate()
+        for proc in running.values():
+            proc.wait()
+
+
 def _check_folder(out: Path, mode: str) -> None:
     """Refuse an output folder made with another preset (or by the pre-#12 table): its runs would be mixed in."""
     path = out / "table_config.json"
@@ -519,6 +573,7 @@ def _check_folder(out: Path, mode: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     import functools
 
+    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split, split_paths
     from had_snn.train.distributed import resolve_device
 
@@ -530,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     _check_folder(out, mode)
     out.mkdir(parents=True, exist_ok=True)
     device = str(resolve_device(args.device))
+    if args.parallel is None:
+        args.parallel = 1 if device.startswith("cuda") else 2
     sets = parse_sets(args.set)
     specs = {name: (kind, src, {**preset.distill_overrides, **sets, **ov} if src not in (None, "none") else ov)
              for name, (kind, src, ov) in METHODS.items()}
@@ -550,9 +607,11 @@ def main(argv: list[str] | None = None) -> int:
                                 args.duration_s or preset.duration_s, progress))
     data_dir = args.data or str(out / "data")
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    write_text_atomic(out / "table_config.json", json.dumps(
-        {"mode": mode, "table_format": TABLE_FORMAT, "data": data_dir, "argv": argv_used, "preset": asdict(preset),
-         "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
+    set_threads(args.threads)
+    if args.only_step is None:
+        write_text_atomic(out / "table_config.json", json.dumps(
+            {"mode": mode, "table_format": TABLE_FORMAT, "data": data_dir, "argv": argv_used,
+             "preset": asdict(preset), "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
 
     seeds = list(range(args.seeds))
     # Teachers first: every distilled student of seed k learns from the teacher of seed k (a dependency of its step).
@@ -565,8 +624,22 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds:
             cfg = method_config(method, specs[method], seed, preset, args.data, extra)
             steps.append(_train_step(method, seed, cfg, args.data, sequences, device, args.window_influence,
-                                     progress))
-    records = run_steps(steps, out)
+                                     progress, args.threads))
+    if args.only_step is not None:  # a worker of --parallel: this step (its dependencies are cached)
+        by_name = {s.name: s for s in steps}
+        if args.only_step not in by_name:
+            raise UserError(f"--only-step: no step {args.only_step!r}")
+        needed, todo = set(), [args.only_step]
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                todo += list(by_name[name].depends)
+        run_steps([s for s in steps if s.name in needed], out)
+        return 0
+    if args.parallel > 1:
+        run_parallel(steps, out, argv_used, args.parallel)
+    records = run_steps(steps, out)  # every step cached after a parallel run: the records for the table
     sequences.cache_clear()
 
     results = [{k: v for k, v in r.outputs.items() if k != "files"}

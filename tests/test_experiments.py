@@ -84,7 +84,7 @@ def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest
     argv = ["--preset", "quick", "--out", str(out), "--seeds", "1", "--methods", *methods,
             "--sequences", "9", "--duration-s", "0.3", "--epochs", "1", "--samples-per-epoch", "16", "--device", "cpu",
             "--bootstrap", "200", "--no-progress", "--doc", str(tmp_path / "doc.md")]
-    assert had_table.main(argv) == 0
+    assert had_table.main([*argv, "--parallel", "2"]) == 0  # the runs in two worker processes
     table = (out / "results.md").read_text()
     assert "(quick preset)" in table
     for name in methods:
@@ -105,7 +105,7 @@ def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest
     doc = (tmp_path / "doc.md").read_text()
     assert doc.startswith("# HAD table (quick preset)") and "--preset quick" in doc and "wall time" in doc
     capfd.readouterr()
-    assert had_table.main(argv) == 0  # rerun: every step cached
+    assert had_table.main([*argv, "--parallel", "1"]) == 0  # rerun, serial: every step cached (same keys)
     rerun = capfd.readouterr().out
     n_steps = 1 + len(methods)  # the data step, then one step per row (one seed)
     assert len(re.findall(r"^== \[\d+/\d+\] .*: cached, skipped", rerun, re.M)) == n_steps, rerun
