@@ -9,8 +9,11 @@ TORCH_VERSION ?= 2.13.0
 PIP_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+PRESET ?= medium
+OUT ?=
+TABLE_ARGS ?=
 
-.PHONY: setup setup-main setup-lava demo readme-results test bench lint clean
+.PHONY: setup setup-main setup-lava demo had-table readme-results test bench lint clean
 
 setup: setup-main setup-lava
 
@@ -48,6 +51,11 @@ $(LAVA_VENV)/.lava-dl-0.6.0: $(LAVA_VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/had-snn demo $(DEMO_ARGS)
+
+# The HAD table of issue #12 (experiments/had_table.py): make had-table [PRESET=medium] [OUT=runs/had-table-medium]
+# [TABLE_ARGS="--doc docs/results_had.md"]; rerun with the same OUT to resume.
+had-table: setup-main
+	$(PY) experiments/had_table.py --preset $(PRESET) $(if $(OUT),--out $(OUT),) $(TABLE_ARGS)
 
 # The README's results block from a finished demo run: make readme-results RUN=runs/demo-<timestamp> [COMPARE=RUN2]
 readme-results: setup-main

@@ -123,7 +123,8 @@ PRESETS = {
     # Smoke test: tiny models on 30 short low-resolution sequences (>= 9 per split, every attribute in every split).
     "quick": Preset(30, (96, 72), 1.0, *_TINY,
                     {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
-    # The reported table. Default benchmark: 200 two-second 160 x 120 sequences (120 / 40 / 40), the demo's
+    # The reported table. The default benchmark (`had-snn synth` defaults): 200 two-second 160 x 120 sequences
+    # (120 / 40 / 40), the demo's
     # geometry (32 / 64 px crops, T = 4 student steps), default model widths, 10 epochs of 512 pairs (5120 pairs)
     # for every run, HAD's Sinkhorn at 10 iterations on <= 8 x 8 tokens.
     # Budget, in CPU seconds measured with one torch thread on this shared 2-core machine (1 epoch of 64 and of
@@ -471,6 +472,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--preset", choices=sorted(PRESETS), default="medium",
                    help="quick (smoke test, minutes), medium (the reported table, <= 2 h on 2 CPU cores; default) "
                         "or full (GPU-sized)")
+    p.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
     p.add_argument("--out", type=Path, help="output folder (default runs/had-table-<timestamp>); reuse to resume")
     p.add_argument("--data", help="benchmark root with index.json (default: generate synthetic data into OUT/data)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
