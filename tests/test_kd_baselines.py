@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from had_snn.data.synthetic import SynthConfig, generate_sequence
-from had_snn.distill.authors import AuthorsHADLoss, map_tokens, response_ot_loss
+from had_snn.distill.authors import AuthorsHADLoss, map_tokens, marginal_plan_entropy, response_ot_loss
 from had_snn.distill.config import DistillConfig
-from had_snn.distill.hdetrack import HDETrackLoss, similarity_loss, standardize_per_channel
+from had_snn.distill.hdetrack import HDETrackLoss, similarity_loss
 from had_snn.distill.spatial import grid_positions
 from had_snn.train.checkpoint import load_checkpoint
 from had_snn.train.config import load_config
@@ -104,15 +104,19 @@ def test_hdetrack_terms_vanish_when_student_equals_teacher() -> None:
     assert logs["distill"] < 1e-4
 
 
-def test_teacher_channel_norm_standardises_the_teacher_maps() -> None:
-    fmap = 5.0 + 3.0 * torch.randn(BATCH, 4, 6, 6)
-    out = standardize_per_channel(fmap)
-    torch.testing.assert_close(out.mean(dim=(2, 3)), torch.zeros(BATCH, 4), atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.std(dim=(2, 3), unbiased=False), torch.ones(BATCH, 4), atol=1e-3, rtol=0)
+def test_teacher_channel_norm_changes_the_feature_terms() -> None:
     student, teacher = make_outputs()
     plain = build("hdetrack")(student, teacher)[1]
     normed = build("hdetrack", teacher_norm="channel")(student, teacher)[1]
     assert normed["mse/stage3"] != pytest.approx(plain["mse/stage3"])
+    # Scaling and shifting a teacher channel changes nothing once the teacher is standardised.
+    scaled = {**teacher, "features": {k: 7.0 * v + 3.0 for k, v in teacher["features"].items()}}
+    torch.manual_seed(1)
+    a = build("hdetrack", teacher_norm="channel")(student, teacher)[1]
+    torch.manual_seed(1)
+    b = build("hdetrack", teacher_norm="channel")(student, scaled)[1]
+    assert a["mse/stage3"] == pytest.approx(b["mse/stage3"], rel=1e-4)
+    assert a["similarity"] == pytest.approx(b["similarity"], rel=1e-4)
 
 
 # --- the authors' L_OT ----------------------------------------------------------------------------------------------
@@ -155,6 +159,19 @@ def test_response_ot_gradient_moves_the_student_map_towards_the_teacher(differen
     with torch.no_grad():
         after, _ = response_ot_loss(student - 2.0 * student.grad / student.grad.norm(), teacher, **kw)
     assert after < before
+
+
+def test_ot_diagnostics_are_logged_on_diagnostic_steps_only() -> None:
+    student, teacher = make_outputs()
+    loss = build("had_authors")
+    assert "ot_entropy/ot_response" not in loss(student, teacher)[1]
+    loss.combiner.diagnose = True
+    logs = loss(student, teacher)[1]
+    assert 0.0 <= logs["ot_entropy/ot_response"] <= 1.0 and logs["ot_distance/ot_response"] > 0
+    # Normalised entropy: 1 for the independent plan a b^T, 0 for a deterministic matching.
+    a, b = torch.softmax(torch.randn(2, 5), 1), torch.softmax(torch.randn(2, 5), 1)
+    assert marginal_plan_entropy(a[:, :, None] * b[:, None, :]) == pytest.approx(1.0, abs=1e-6)
+    assert marginal_plan_entropy(torch.diag_embed(a)) == pytest.approx(0.0, abs=1e-6)
 
 
 # --- the authors' token GRUs ----------------------------------------------------------------------------------------
@@ -225,6 +242,11 @@ def test_two_step_training_logs_every_term(mode: str, sequences: list, teacher_c
     for name in names:
         assert torch.isfinite(torch.tensor(history[-1][f"extra/{name}"])), name
     assert int(distill.combiner.steps) == 2
+    # The loop's per-term gradient diagnostics see every term (first batch of the epoch).
+    for name in names - {"distill"}:
+        assert history[-1][f"diag/grad/{name}"] >= 0, name
+    if mode == "had_authors":
+        assert 0 <= history[-1]["extra/ot_entropy/ot_response"] <= 1 and "extra/ot_distance/ot_response" in history[-1]
 
 
 def test_resume_restores_the_frozen_token_grus(sequences: list, teacher_ckpt: Path, tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ Total = the HDETrack terms (:class:`~had_snn.distill.hdetrack.HDETrackLoss`: ``m
   Gradient: with ``ot_differentiate_plan: false`` (default) the conditional plan ``P_ij / a_i`` is held fixed, so
   the student's mass at pixel i is pushed by its expected transport cost ``sum_j P_ij C_ij / a_i`` (no autograd
   through the iterations, little memory); ``true`` differentiates through the Sinkhorn iterations.
+  On the training loop's diagnostic steps it also logs the plan's normalised entropy ``ot_entropy/ot_response``
+  (:func:`marginal_plan_entropy`: 1 = independent plan, 0 = deterministic matching) and mean transport distance
+  ``ot_distance/ot_response`` (heat-map cells after pooling).
   Note on fidelity: the released code passes the maps as ``(B, 1, H*W)``, i.e. ONE point per map with H*W features,
   so its Sinkhorn runs on a 1 x 1 cost and its L_OT reduces to 3 x the Euclidean distance between the two probability
   vectors (0 once that distance exceeds about 1, where ``exp(-C / 0.01)`` underflows). We implement the spatial OT
@@ -40,7 +43,7 @@ from torch import nn
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.hdetrack import HEATMAP_KEY, HDETrackLoss, get_output, resize_to
 from had_snn.distill.response import match_maps
-from had_snn.distill.spatial import grid_positions, sinkhorn_log
+from had_snn.distill.spatial import grid_positions, plan_distance, sinkhorn_log, token_grid
 
 TA_TERM = "ta"
 OT_TERM = "ot_response"
@@ -110,6 +113,22 @@ def response_ot_loss(
     return loss.to(student.dtype), plan
 
 
+def marginal_plan_entropy(plan: torch.Tensor) -> float:
+    """Normalised entropy of plans (B, N, M) with any marginals a, b, averaged over B, in [0, 1]:
+    ``(H(P) - max(H(a), H(b))) / (H(a) + H(b) - max(H(a), H(b)))``; 1 for the independent plan ``a b^T`` (a blur),
+    0 for a deterministic matching (equals :func:`had_snn.distill.spatial.plan_entropy` for uniform marginals)."""
+    p = plan.detach().double()
+    p = p / p.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
+
+    def entropy(q: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+        return -(q * q.clamp_min(1e-300).log()).sum(dim=dims)
+
+    h_p, h_a, h_b = entropy(p, (1, 2)), entropy(p.sum(dim=2), (1,)), entropy(p.sum(dim=1), (1,))
+    floor = torch.maximum(h_a, h_b)
+    span = (h_a + h_b - floor).clamp_min(1e-12)
+    return float(((h_p - floor) / span).clamp(0.0, 1.0).mean())
+
+
 class AuthorsHADLoss(HDETrackLoss):
     """``forward(student_out, teacher_out) -> (total, logs)``: the authors' released HAD objective (module docstring).
 
@@ -138,7 +157,7 @@ class AuthorsHADLoss(HDETrackLoss):
         maps = self.stage_maps(student_out, teacher_out)
         terms = self.hdetrack_terms(maps, student_out, teacher_out)
         terms[TA_TERM] = (cfg.authors_ta_weight, self.ta_loss(*maps[self.last_stage]))
-        ot, _ = response_ot_loss(
+        ot, plan = response_ot_loss(
             get_output(student_out, HEATMAP_KEY, "student"),
             get_output(teacher_out, HEATMAP_KEY, "teacher").detach(),
             epsilon=cfg.authors_ot_epsilon,
@@ -147,4 +166,8 @@ class AuthorsHADLoss(HDETrackLoss):
             differentiate_plan=cfg.ot_differentiate_plan,
         )
         terms[OT_TERM] = (cfg.authors_ot_weight, ot)
+        if self.combiner.diagnose:
+            grid = token_grid(*get_output(teacher_out, HEATMAP_KEY, "teacher").shape[-2:], cfg.ot_max_grid)
+            self.combiner.log_extra(f"ot_entropy/{OT_TERM}", marginal_plan_entropy(plan))
+            self.combiner.log_extra(f"ot_distance/{OT_TERM}", plan_distance(plan, grid, grid))
         return terms

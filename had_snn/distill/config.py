@@ -201,7 +201,7 @@ class DistillConfig:
             raise ValueError(f"{source}: unknown key(s) {unknown}; expected some of {sorted(known)}")
         try:
             return cls(**data)
-        except ValueError as exc:  # name the file: "run.yaml: distill" + "distill.mode: ..." -> "run.yaml: distill.mode"
+        except ValueError as exc:  # name the file: "run.yaml: distill.mode: ..."
             text = str(exc)
             if source != "distill" and source.endswith("distill") and text.startswith("distill"):
                 raise ValueError(source[: -len("distill")] + text) from None

@@ -18,8 +18,9 @@ Three kinds of terms, each handed unweighted to one :class:`~had_snn.distill.bal
   teacher map / 2 as the target of its CenterNet focal loss; that target is never 1, so its loss only pushes the
   student map down; the focal MSE used here is 0 when the maps agree.
 
-``distill.teacher_norm: channel`` standardises each teacher channel over space before the feature and similarity
-terms. The teacher's tensors are detached: no gradient reaches it.
+``distill.teacher_norm: channel`` standardises each teacher channel over space before the feature, similarity (and,
+in ``had_authors``, token-GRU) terms (:func:`had_snn.distill.spatial.standardize_channels`). The teacher's tensors
+are detached: no gradient reaches it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from torch import nn
 from had_snn.distill.balance import TermCombiner
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.response import response_focal_mse_loss
-from had_snn.distill.spatial import to_tokens
+from had_snn.distill.spatial import standardize_channels, to_tokens
 from had_snn.distill.temporal import check_step_maps
 
 FEATURES_KEY = "features"
@@ -54,13 +55,6 @@ def resize_to(fmap: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(fmap.shape[-2:]) == tuple(size):
         return fmap
     return F.interpolate(fmap, size=size, mode="bilinear", align_corners=False)
-
-
-def standardize_per_channel(fmap: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Each channel of (B, C, H, W) to zero mean, unit variance over space (``teacher_norm: channel``)."""
-    mean = fmap.mean(dim=(2, 3), keepdim=True)
-    std = fmap.std(dim=(2, 3), keepdim=True, unbiased=False)
-    return (fmap - mean) / (std + eps)
 
 
 def similarity_matrix(fmap: torch.Tensor, max_grid: int) -> torch.Tensor:
@@ -115,7 +109,7 @@ class HDETrackLoss(nn.Module):
             if teacher_map.dim() != 4:
                 raise ValueError(f"teacher features[{stage!r}]: expected (B, C, H, W), got {tuple(teacher_map.shape)}")
             if self.config.teacher_norm == "channel":
-                teacher_map = standardize_per_channel(teacher_map)
+                teacher_map = standardize_channels(teacher_map)
             maps[stage] = (steps.mean(dim=0), teacher_map)
         return maps
 
