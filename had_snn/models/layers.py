@@ -30,7 +30,12 @@ def depthwise_xcorr(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     k = kernel.shape[-1]
     if kernel.shape[:2] != (b, c) or k % 2 == 0 or kernel.shape[-2] != k:
         raise ValueError(f"xcorr kernel must be (B={b}, C={c}, k, k) with odd k, got {tuple(kernel.shape)}")
-    folded = search.reshape(n, b * c, h, w).contiguous(memory_format=torch.channels_last)  # oneDNN's fast depthwise
+    # oneDNN's fast depthwise path takes channels-last (N, H, W, B*C) memory: one copy into it (none if the search
+    # already lies so), then a view as (N, B*C, H, W)
+    hwbc = search.permute(0, 3, 4, 1, 2)
+    if not hwbc.is_contiguous():
+        hwbc = hwbc.contiguous()
+    folded = hwbc.permute(0, 3, 4, 1, 2).reshape(n, b * c, h, w)
     out = F.conv2d(folded, kernel.reshape(b * c, 1, k, k), padding=k // 2, groups=b * c)
     out = out.reshape(n, b, c, h, w)
     return out[0] if squeeze else out

@@ -131,21 +131,34 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
                 out[0, i] = one if vb > th else zero
             else:
                 out[0, i] = vb
+        width = hi - lo
         for t in range(1, steps_in + 1):
-            for j in range(hi - lo):
-                i = lo + j
-                s = a * syn[j] + (gain[j] * y[t - 1, i] + late[j])
-                prev = mem[j]
-                m = b * prev
-                if spiking and prev > th:
-                    m = zero
-                v = m + s
-                syn[j] = s
-                mem[j] = v
-                if spiking:
-                    out[t, i] = one if v > th else zero
-                else:
-                    out[t, i] = v
+            _forward_out_row(y[t - 1, lo:hi], gain[:width], late[:width], syn[:width], mem[:width], out[t, lo:hi],
+                             a, b, th, spiking)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _forward_out_row(y: np.ndarray, gain: np.ndarray, late: np.ndarray, syn: np.ndarray, mem: np.ndarray,
+                     out: np.ndarray, a: float, b: float, th: float, spiking: bool) -> None:
+    """One step of :func:`lif_forward_delayed` over a row of neurons, updating the states in place and writing the
+    step's output (its own function, branch-free selects: the loop vectorises)."""
+    zero, one = mem.dtype.type(0), mem.dtype.type(1)
+    if spiking:
+        for j in range(mem.shape[0]):
+            prev = mem[j]
+            s = a * syn[j] + (gain[j] * y[j] + late[j])
+            m = zero if prev > th else b * prev
+            v = m + s
+            syn[j] = s
+            mem[j] = v
+            out[j] = one if v > th else zero
+    else:
+        for j in range(mem.shape[0]):
+            s = a * syn[j] + (gain[j] * y[j] + late[j])
+            v = b * mem[j] + s
+            syn[j] = s
+            mem[j] = v
+            out[j] = v
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,14 +167,17 @@ def _forward_row(y: np.ndarray, syn_prev: np.ndarray, mem_prev: np.ndarray, gain
     """One step of :func:`lif_forward_delayed` (the same float operations) over a row of neurons: the current
     ``syn`` and the pre-reset ``mem``."""
     zero = mem.dtype.type(0)
-    for j in range(mem.shape[0]):
-        prev = mem_prev[j]
-        s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
-        m = b * prev
-        if spiking and prev > th:
-            m = zero
-        syn[j] = s
-        mem[j] = m + s
+    if spiking:
+        for j in range(mem.shape[0]):
+            prev = mem_prev[j]
+            s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
+            syn[j] = s
+            mem[j] = (zero if prev > th else b * prev) + s
+    else:
+        for j in range(mem.shape[0]):
+            s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
+            syn[j] = s
+            mem[j] = b * mem_prev[j] + s
 
 
 @numba.njit(cache=True, nogil=True)

@@ -122,6 +122,16 @@ def run_layers(layers: nn.ModuleList, x: torch.Tensor, record: dict[int, torch.T
     return x
 
 
+def folded_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """(S, B, C, H, W) steps as one channels-last (S*B, C, H, W) batch (oneDNN's fast conv layout) with at most one
+    copy: none when every sample's step already lies channels-last, one (instead of two) from another layout such as
+    the correlation's (S, H, W, B, C)."""
+    nhwc = x.permute(0, 1, 3, 4, 2)
+    if not nhwc.is_contiguous():
+        nhwc = nhwc.contiguous()
+    return nhwc.flatten(0, 1).permute(0, 3, 1, 2)
+
+
 def layer_groups(layers: nn.ModuleList) -> list[Group]:
     """The [Conv2d, BatchNorm2d?, CubaLIF] groups of a layer list, in order (one chip layer each)."""
     groups: list[Group] = []
@@ -262,7 +272,7 @@ class SpikingStudent(nn.Module):
 
     def _chip_layer(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, lif: CubaLIF, x: torch.Tensor) -> torch.Tensor:
         """One Loihi-faithful synaptic layer on (S, B, C, H, W) input spikes; returns S + 1 steps (one of delay)."""
-        folded = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        folded = folded_channels_last(x)
         if self.config.qat:
             w64, b64 = folded64(conv.weight, conv.bias, bn)
             k = chip_scale(w64, b64, lif.threshold)
