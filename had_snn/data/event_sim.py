@@ -98,67 +98,83 @@ class EventCamera:
             raise ValueError(f"{len(lum)} luminance images but {len(t_us)} times")
         if len(t_us) and (t_us[0] <= self.t_prev_us or np.any(np.diff(t_us) <= 0)):
             raise ValueError(f"render times must increase: {t_us[:4].tolist()}... after {self.t_prev_us}")
-        logs = np.log(lum.reshape(len(lum), -1).astype(np.float64) + self.cfg.log_eps)
-        return self.step_log(logs, t_us)
-
-    def step_log(self, logs: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        """Core of :meth:`step_many`: ``logs`` (T, H*W) log intensities at the (checked) times ``t_us`` (T,)."""
+        flat = lum.reshape(len(lum), -1)
         if len(t_us) == 0:
             return np.empty(0, dtype=EVENT_DTYPE)
-        # A pixel can only fire in this chunk if its log intensity reaches ref + c_on or ref - c_off (its
-        # reference only moves when it fires), so every other pixel is skipped.
+        # A pixel can only fire in this chunk if its log intensity reaches ref + c_on or ref - c_off (its reference
+        # only moves when it fires; log is monotonic, so the extremes of the luminance decide), so only those pixels
+        # are stepped, and only their log intensities are computed.
+        log_hi, log_lo = (np.log(v.astype(np.float64) + self.cfg.log_eps) for v in (flat.max(axis=0), flat.min(axis=0)))
+        active = np.flatnonzero((log_hi - self.ref >= self.c_on) | (self.ref - log_lo >= self.c_off))
+        events = self._run(np.log(flat[:, active].astype(np.float64) + self.cfg.log_eps), active, t_us)
+        self.log_prev = np.log(flat[-1].astype(np.float64) + self.cfg.log_eps)
+        return events
+
+    def step_log(self, logs: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """:meth:`step_many` on log intensities: ``logs`` (T, H*W) at the (already checked) times ``t_us`` (T,)."""
+        if len(t_us) == 0:
+            return np.empty(0, dtype=EVENT_DTYPE)
         up, down = logs.max(axis=0) - self.ref, self.ref - logs.min(axis=0)
         active = np.flatnonzero((up >= self.c_on) | (down >= self.c_off))
-        parts = []
+        events = self._run(logs[:, active], active, t_us)
+        self.log_prev = logs[-1].copy()
+        return events
+
+    def _run(self, sub_logs: np.ndarray, active: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Step the ``active`` pixels through their log intensities ``sub_logs`` (T, len(active)); the other pixels
+        cannot fire. Updates references, refractory clocks and the time (not ``log_prev``); returns the events."""
+        pix_out: list[np.ndarray] = []
+        t_out: list[np.ndarray] = []
+        p_out: list[np.ndarray] = []
         if len(active):
             c_on, c_off = self.c_on[active], self.c_off[active]
             ref, log_prev = self.ref[active], self.log_prev[active]
             last = self.last_event_us[active]
-            sub_logs = logs[:, active]
             for k in range(len(t_us)):
                 log_now = sub_logs[k]
                 diff = log_now - ref
-                n_on = np.floor(np.maximum(diff, 0.0) / c_on).astype(np.int64)
-                n_off = np.floor(np.maximum(-diff, 0.0) / c_off).astype(np.int64)
+                r_on, r_off = diff / c_on, -diff / c_off  # whole thresholds crossed, as floor(max(+-diff, 0) / c)
+                on, off = np.flatnonzero(r_on >= 1.0), np.flatnonzero(r_off >= 1.0)
                 t_prev, t_now = self.t_prev_us, int(t_us[k])
-                for n, sign, c in ((n_on, 1, c_on), (n_off, -1, c_off)):
-                    ev = self._emit(n, c, ref, log_prev, log_now, last, active, sign, t_prev, t_now)
-                    if ev is not None:
-                        parts.append(ev)
-                ref = ref + n_on * c_on - n_off * c_off
+                for idx, ratio, sign, c in ((on, r_on, 1, c_on), (off, r_off, -1, c_off)):
+                    if len(idx) == 0:
+                        continue
+                    n = np.floor(ratio[idx]).astype(np.int64)
+                    pix, t = self._emit(idx, n, c[idx], ref[idx], log_prev[idx], log_now[idx], last, sign, t_prev,
+                                        t_now)
+                    pix_out.append(active[pix])
+                    t_out.append(t)
+                    p_out.append(np.full(len(pix), 1 if sign > 0 else 0, dtype=np.int8))
+                    ref[idx] = ref[idx] + sign * (n * c[idx])
                 log_prev = log_now
                 self.t_prev_us = t_now
             self.ref[active] = ref
             self.last_event_us[active] = last
-        self.log_prev = logs[-1].copy()
         self.t_prev_us = int(t_us[-1])
-        return np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
+        if not pix_out:
+            return np.empty(0, dtype=EVENT_DTYPE)
+        y, x = np.divmod(np.concatenate(pix_out), self.width)
+        return make_events(x, y, np.concatenate(t_out), np.concatenate(p_out))
 
-    def _emit(self, counts: np.ndarray, c_all: np.ndarray, ref_all: np.ndarray, lp_all: np.ndarray,
-              log_now_all: np.ndarray, last: np.ndarray, pixels: np.ndarray, sign: int, t0: int,
-              t_us: int) -> np.ndarray | None:
-        """Events of polarity ``sign`` for the (sub-)pixels crossing ``counts`` threshold levels, minus refractory
-        drops; ``last`` (last event time per sub-pixel) is updated in place, ``pixels`` maps sub-pixels to pixels."""
-        idx = np.flatnonzero(counts)
-        if len(idx) == 0:
-            return None
-        c, lp, ref, n = c_all[idx], lp_all[idx], ref_all[idx], counts[idx]
-        span = log_now_all[idx] - lp
+    def _emit(self, idx: np.ndarray, n: np.ndarray, c: np.ndarray, ref: np.ndarray, lp: np.ndarray,
+              log_now: np.ndarray, last: np.ndarray, sign: int, t0: int, t_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sub-pixel indices, times) of the events of polarity ``sign`` for the sub-pixels ``idx`` crossing ``n``
+        threshold levels (``c``, ``ref``, ``lp``, ``log_now`` are theirs), minus refractory drops; ``last`` (last
+        event time per sub-pixel) is updated in place."""
+        span = log_now - lp
         span = np.where(np.abs(span) < 1e-12, sign * 1e-12, span)
         dur = t_us - t0
         pix_out, t_out = [], []
         for j in range(1, int(n.max()) + 1):
-            sel = n >= j
+            sel = n >= j if j > 1 else slice(None)
             sub = idx[sel]
             frac = np.clip((ref[sel] + sign * j * c[sel] - lp[sel]) / span[sel], 0.0, 1.0)
             t = np.clip(t0 + np.rint(frac * dur).astype(np.int64), t0 + 1, t_us)
             ok = t - last[sub] >= self.cfg.refractory_us
             last[sub[ok]] = t[ok]
-            pix_out.append(pixels[sub[ok]])
+            pix_out.append(sub[ok])
             t_out.append(t[ok])
-        pix_all = np.concatenate(pix_out)
-        y, x = np.divmod(pix_all, self.width)
-        return make_events(x, y, np.concatenate(t_out), np.full(len(pix_all), 1 if sign > 0 else 0))
+        return np.concatenate(pix_out), np.concatenate(t_out)
 
     def noise(self, t0_us: int, t1_us: int, rng: np.random.Generator, rate_scale: float = 1.0) -> np.ndarray:
         """Background-activity noise in ``[t0_us, t1_us)``: Poisson, ``noise_rate_hz * rate_scale`` per pixel."""

@@ -33,6 +33,7 @@ from had_snn.data.scene import (
     LUMA_RGB,
     MovingBox,
     SinePath,
+    chroma_basis,
     colorize,
     hue_colors,
     paste_boxes,
@@ -264,6 +265,15 @@ def _pause_warp(rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray,
     return np.array(t), np.array(tau)
 
 
+def _target_lumas_and_hue(pair: np.ndarray) -> tuple[np.ndarray, float]:
+    """Bright and dark luma (in [0.45, 0.8] and [0.06, 0.25]) and a hue angle (rad) from a random colour pair."""
+    luma = pair @ LUMA_RGB.astype(np.float64)
+    bright = 0.45 + (luma[0] - 0.45) * (0.35 / 0.52)  # random_colors: bright luma in [0.45, 0.97]
+    dark = 0.06 + (luma[1] - 0.03) * (0.19 / 0.37)  # dark luma in [0.03, 0.4]
+    chroma = chroma_basis() @ (pair[0] - luma[0])
+    return np.array([bright, dark]), float(np.arctan2(chroma[1], chroma[0]))
+
+
 def _desaturate(colors: np.ndarray, saturation: float) -> np.ndarray:
     """Colours pulled towards the grey of equal luma, keeping ``saturation`` of their chroma."""
     grey = (colors @ LUMA_RGB.astype(np.float64))[:, None]
@@ -298,33 +308,44 @@ def build_scene(cfg: SynthConfig, rng: np.random.Generator, attributes: tuple[st
         pan_x = SinePath.random(rng, m, 0.9 * m, cfg.pan_freq_hz, n=2)
     h = rng.uniform(*cfg.target_height_frac) * H
     base_wh = (h * rng.uniform(*cfg.target_aspect), h)
-    # One saturated hue at a bright and a dark luma; the colour distractor gets another hue at the same lumas.
-    lumas, hue = np.array([rng.uniform(0.45, 0.8), rng.uniform(0.06, 0.25)]), rng.uniform(0, 2 * np.pi)
+    # One saturated hue at a bright and a dark luma (the colour distractor gets another hue at the same lumas),
+    # derived from a random colour pair so the random draws of the first six attributes' scenes keep their order.
+    lumas, hue = _target_lumas_and_hue(random_colors(rng))
     colors = hue_colors(lumas, hue, cfg.target_saturation)
     tex_side = 48
     flat = "textureless" in attributes
     target_lum = texture_luma(rng, tex_side, tex_side, contrast=0.0 if flat else 0.9, patchiness=0.6)
     target_tex = colorize(target_lum, colors)
     target = _moving_box(rng, cfg, base_wh, fast="fast_motion" in attributes)
-    target_time = _pause_warp(rng, cfg) if "pause" in attributes else None
     distractors = []
-    n_similar = (cfg.num_distractors if "distractor" in attributes else 0) + (1 if "pause" in attributes else 0)
-    for _ in range(n_similar):  # same colours, another texture, their own (unpaused) motion
+
+    def add_similar() -> None:  # same colours, another texture, its own (unpaused) motion
         tex = procedural_texture(rng, tex_side, tex_side, colors=colors, contrast=0.9, patchiness=0.6)
         wh = (base_wh[0] * rng.uniform(0.85, 1.15), base_wh[1] * rng.uniform(0.85, 1.15))
         distractors.append((tex, _moving_box(rng, cfg, wh, fast=False)))
-    if "color_distractor" in attributes:  # equal luma per pixel, another hue, the target's motion plus an offset
-        other = hue_colors(lumas, hue + rng.uniform(0.6, 1.4) * np.pi, cfg.target_saturation)
-        distractors.append((colorize(target_lum, other), _crossing_copy(rng, cfg, target)))
+
+    for _ in range(cfg.num_distractors if "distractor" in attributes else 0):
+        add_similar()
     occluder = None
     if "occlusion" in attributes:
         t_mid = rng.uniform(0.3, 0.7) * cfg.duration_s
-        x_mid = float(_warped_boxes(target, target_time, np.array([t_mid]))[0, 0] + base_wh[0] / 2)
         speed = rng.uniform(*cfg.occluder_speed_px_s) * rng.choice([-1.0, 1.0])
         occ_tex = procedural_texture(rng, 64, 16, contrast=0.7, patchiness=0.4)
-        occluder = (occ_tex, x_mid, t_mid, speed)
+        occluder = (occ_tex, t_mid, speed)
     illumination = _illumination(rng, cfg, attributes)
     noise_scale = cfg.low_light_noise_scale if "low_light" in attributes else 1.0
+    # The frame-favouring attributes draw last.
+    target_time = None
+    if "pause" in attributes:
+        target_time = _pause_warp(rng, cfg)
+        add_similar()  # something that looks alike keeps moving while the target stands still
+    if "color_distractor" in attributes:  # equal luma per pixel, another hue, the target's motion plus an offset
+        other = hue_colors(lumas, hue + rng.uniform(0.6, 1.4) * np.pi, cfg.target_saturation)
+        distractors.append((colorize(target_lum, other), _crossing_copy(rng, cfg, target)))
+    if occluder is not None:  # the bar crosses the target's centre at t_mid
+        occ_tex, t_mid, speed = occluder
+        x_mid = float(_warped_boxes(target, target_time, np.array([t_mid]))[0, 0] + base_wh[0] / 2)
+        occluder = (occ_tex, x_mid, t_mid, speed)
     return Scene(background, pan_y, pan_x, target_tex, target, distractors, occluder, illumination, noise_scale,
                  target_time)
 
