@@ -16,7 +16,7 @@ from had_snn.distill.hdetrack import HDETrackLoss, similarity_loss
 from had_snn.distill.spatial import grid_positions
 from had_snn.train.checkpoint import load_checkpoint
 from had_snn.train.config import load_config
-from had_snn.train.distill_hook import build_distillation
+from had_snn.train.distill_hook import build_distillation, parse_distill_section
 from had_snn.train.loop import train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
@@ -203,6 +203,20 @@ def test_map_tokens_pools_row_major() -> None:
     assert tokens.shape == (2, 16, 3)
     torch.testing.assert_close(tokens[1, 5], fmap[1, :, 1, 1])
     assert map_tokens(fmap, max_grid=2).shape == (2, 4, 3)
+
+
+@pytest.mark.parametrize("name", ["student_hdetrack.yaml", "student_had_authors.yaml",
+                                  "tiny_student_hdetrack.yaml", "tiny_student_had_authors.yaml"])
+def test_configs_carry_the_released_weights(name: str) -> None:
+    section = parse_distill_section(load_config(CONFIGS / name).distill, name)
+    cfg = section.config
+    assert cfg.mode == name.removeprefix("tiny_").removeprefix("student_").removesuffix(".yaml")
+    assert (cfg.hdetrack_feature_weight, cfg.hdetrack_similarity_weight, cfg.hdetrack_response_weight) == (1, 10, 1)
+    assert cfg.temperature == 2.0 and section.teacher_path is not None
+    if cfg.mode == "had_authors":
+        assert (cfg.authors_ta_weight, cfg.authors_ot_weight, cfg.authors_ot_epsilon) == (10, 3, 0.01)
+        assert not cfg.authors_train_gru
+        assert cfg.authors_ot_iterations == (20 if name.startswith("tiny_") else 100)
 
 
 # --- through the training loop ----------------------------------------------------------------------------------------
