@@ -11,7 +11,7 @@ from torch import nn
 
 from had_snn.distill.config import DistillConfig, load_distill_config
 from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
-from had_snn.distill.response import response_focal_mse_loss, response_kl_loss
+from had_snn.distill.response import response_focal_mse_loss, response_kl_loss, response_soft_focal_loss
 from had_snn.distill.spatial import (
     grid_positions,
     ot_alignment_loss,
@@ -416,6 +416,19 @@ def test_new_fields_have_the_agreed_defaults() -> None:
     for mode in ("hdetrack", "had_authors"):
         kd = DistillConfig(mode=mode, temporal=True, spatial=True)
         assert not kd.use_gru and not kd.use_ot and kd.active_stages  # the HAD switches do not apply
+
+
+def test_soft_focal_response_is_zero_at_agreement_and_pulls_towards_the_teacher() -> None:
+    teacher = torch.randn(2, 1, 8, 8) * 3
+    assert float(response_soft_focal_loss(teacher, teacher, gamma=2.0)) == 0.0
+    student = torch.randn(2, 1, 4, 4, requires_grad=True)  # coarser: resized to the teacher's grid
+    loss = response_soft_focal_loss(student, teacher, gamma=2.0)
+    assert loss > 0
+    loss.backward()
+    with torch.no_grad():
+        assert response_soft_focal_loss(student - 5.0 * student.grad / student.grad.norm(), teacher, 2.0) < loss
+    # gamma = 0 is plain BCE against the soft target, whose minimum is the target's entropy, not 0.
+    assert float(response_soft_focal_loss(teacher, teacher, gamma=0.0)) > 0
 
 
 def test_missing_config_file_is_file_not_found(tmp_path) -> None:

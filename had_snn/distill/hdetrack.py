@@ -12,11 +12,12 @@ Three kinds of terms, each handed unweighted to one :class:`~had_snn.distill.bal
   rows and batch of the L2 distance between corresponding rows, as the released code compares its last-block
   attention maps (``PairwiseDistance``). Cosine similarities need no projection, so this term shapes the student's
   own features.
-- ``response_focal`` (weight ``hdetrack_response_weight``): the focal-weighted MSE of sigmoid maps
-  (:func:`had_snn.distill.response.response_focal_mse_loss`, ``focal_alpha``, ``focal_gamma``) between the student's
-  heat-map logits and the teacher's, both softened by ``temperature`` (2 as released). The released code feeds the
-  teacher map / 2 as the target of its CenterNet focal loss; that target is never 1, so its loss only pushes the
-  student map down; the focal MSE used here is 0 when the maps agree.
+- ``response_focal`` (weight ``hdetrack_response_weight``): a focal loss of the student's heat-map logits against
+  the teacher's sigmoid map as a soft target, both logits softened by ``temperature`` (2 as released):
+  :func:`had_snn.distill.response.response_soft_focal_loss` (``|p_t - p_s|^focal_gamma`` x BCE, the quality focal
+  loss of Generalized Focal Loss). The released code feeds the teacher map / 2 as the target of its CenterNet focal
+  loss; that target is never 1, so its loss only pushes the student map down; the soft-target focal loss used here
+  pulls the student map towards the teacher's and is 0 where they agree.
 
 ``distill.teacher_norm: channel`` standardises each teacher channel over space before the feature, similarity (and,
 in ``had_authors``, token-GRU) terms (:func:`had_snn.distill.spatial.standardize_channels`). The teacher's tensors
@@ -33,7 +34,7 @@ from torch import nn
 
 from had_snn.distill.balance import TermCombiner
 from had_snn.distill.config import DistillConfig
-from had_snn.distill.response import response_focal_mse_loss
+from had_snn.distill.response import response_soft_focal_loss
 from had_snn.distill.spatial import standardize_channels, to_tokens
 from had_snn.distill.temporal import check_step_maps
 
@@ -121,8 +122,8 @@ class HDETrackLoss(nn.Module):
     def response_loss(self, student_heatmap: torch.Tensor, teacher_heatmap: torch.Tensor) -> torch.Tensor:
         """Unweighted ``response_focal`` between (B, 1, H, W) logits softened by ``temperature``."""
         cfg = self.config
-        return response_focal_mse_loss(student_heatmap / cfg.temperature, teacher_heatmap / cfg.temperature,
-                                       cfg.focal_alpha, cfg.focal_gamma)
+        return response_soft_focal_loss(student_heatmap / cfg.temperature, teacher_heatmap / cfg.temperature,
+                                        cfg.focal_gamma)
 
     def terms(self, student_out: Mapping, teacher_out: Mapping) -> dict[str, tuple[float, torch.Tensor]]:
         """``{name: (weight, unweighted scalar)}`` of the HDETrack terms."""

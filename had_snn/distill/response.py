@@ -34,3 +34,13 @@ def response_focal_mse_loss(student: torch.Tensor, teacher: torch.Tensor, alpha:
     err = p_s - p_t
     weight = ((1 + alpha * p_t) * err.abs().pow(gamma)).detach()
     return (weight * err.square()).mean()
+
+
+def response_soft_focal_loss(student: torch.Tensor, teacher: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Focal loss of student logits against the teacher's sigmoid map as a soft target (the quality focal loss of
+    Generalized Focal Loss, Li et al. 2020): ``mean |p_t - p_s|^gamma BCE(p_s, p_t)`` over pixels and batch, with
+    the focal factor held constant. 0 where the maps agree; pixels the student gets wrong dominate."""
+    student = match_maps(student, teacher)
+    p_t = torch.sigmoid(teacher)
+    weight = (p_t - torch.sigmoid(student)).abs().pow(gamma).detach()
+    return (weight * F.binary_cross_entropy_with_logits(student, p_t, reduction="none")).mean()
