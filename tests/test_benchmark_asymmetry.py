@@ -139,6 +139,44 @@ def test_step_many_equals_single_steps() -> None:
     np.testing.assert_array_equal(one.ref, many.ref)
 
 
+def test_compiled_and_numpy_event_loops_agree(monkeypatch) -> None:
+    from had_snn.data import event_sim
+
+    if event_sim._KERNEL is None:
+        pytest.skip("numba is not installed: only the numpy loop exists")
+    rng = np.random.default_rng(1)
+    lum = np.exp(np.cumsum(rng.normal(0, 0.2, (60, 8, 9)), axis=0)) * 0.4
+    t = np.arange(1, 60) * 1000
+    out = []
+    for kernel in (event_sim._KERNEL, None):
+        monkeypatch.setattr(event_sim, "_KERNEL", kernel)
+        cam = EventCamera(EventCameraConfig(refractory_us=200), 9, 8, np.random.default_rng(2))
+        cam.reset(lum[0], 0)
+        out.append((np.concatenate([cam.step_many(lum[1:30], t[:29]), cam.step_many(lum[30:], t[29:])]),
+                    cam.ref.copy(), cam.last_event_us.copy()))
+    assert len(out[0][0]) > 200
+    for a, b in zip(out[0], out[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_paste_boxes_equals_paste_box_per_step() -> None:
+    from had_snn.data.scene import paste_boxes
+
+    rng = np.random.default_rng(0)
+    tex = rng.random((20, 24, 3)).astype(np.float32)
+    for _ in range(10):
+        boxes = np.stack([rng.uniform(-5, 40, 5), rng.uniform(-5, 30, 5), rng.uniform(0.5, 20, 5),
+                          rng.uniform(0.5, 20, 5)], axis=1)
+        boxes[2, 2] = 0.0  # an empty box pastes nothing
+        base = rng.random((5, 30, 40, 3)).astype(np.float32)
+        chunk, single = base.copy(), base.copy()
+        paste_boxes(chunk, tex, boxes)
+        for k in range(5):
+            paste_box(single[k], tex, boxes[k])
+        np.testing.assert_allclose(chunk, single, atol=1e-5)
+        np.testing.assert_array_equal(chunk[2], base[2])
+
+
 def test_chunked_render_matches_step_by_step() -> None:
     cfg = dataclasses.replace(QUIET, duration_s=0.1)
     attrs = ("camera_motion", "occlusion", "distractor", "color_distractor")

@@ -17,6 +17,16 @@ import numpy as np
 
 from had_snn.data.events import EVENT_DTYPE, make_events
 
+try:  # the compiled inner loop (numba, in the ``train`` extra); same events as the numpy loop below
+    from had_snn.data.event_kernel import run_pixels as _KERNEL
+except ImportError:  # pragma: no cover - numba missing
+    _KERNEL = None
+
+
+def canonical_order(events: np.ndarray) -> np.ndarray:
+    """``events`` sorted by time, then ``y``, ``x`` and polarity (one order whatever produced them)."""
+    return events[np.lexsort((events["p"], events["x"], events["y"], events["t"]))]
+
 
 @dataclass
 class EventCameraConfig:
@@ -51,7 +61,8 @@ class EventCamera:
 
     Call :meth:`reset` with the first luminance image, then :meth:`step` with each following image (or
     :meth:`step_many` with a chunk of them, which is faster and gives the same events); every call returns the
-    events in ``(t_prev_us, t_us]`` as an EVENT_DTYPE array (sorted by time step, then pixel, not by time).
+    events in ``(t_prev_us, t_us]`` as an EVENT_DTYPE array in :func:`canonical_order`. The per-pixel loop runs
+    compiled (:mod:`had_snn.data.event_kernel`) when numba is installed, else in numpy; both give the same events.
     """
 
     def __init__(self, cfg: EventCameraConfig, width: int, height: int, rng: np.random.Generator) -> None:
@@ -123,6 +134,24 @@ class EventCamera:
     def _run(self, sub_logs: np.ndarray, active: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         """Step the ``active`` pixels through their log intensities ``sub_logs`` (T, len(active)); the other pixels
         cannot fire. Updates references, refractory clocks and the time (not ``log_prev``); returns the events."""
+        if len(active) and _KERNEL is not None:
+            ref, log_prev, last = self.ref[active], self.log_prev[active], self.last_event_us[active]
+            pix, t, p = _KERNEL(np.ascontiguousarray(sub_logs), self.c_on[active], self.c_off[active], ref, log_prev,
+                                last, np.ascontiguousarray(t_us, dtype=np.int64), np.int64(self.t_prev_us),
+                                np.int64(self.cfg.refractory_us))
+            self.ref[active], self.last_event_us[active] = ref, last
+            pix_out, t_out, p_out = [active[pix]], [t], [p]
+        else:
+            pix_out, t_out, p_out = self._run_numpy(sub_logs, active, t_us)
+        self.t_prev_us = int(t_us[-1])
+        if not pix_out or not sum(len(x) for x in pix_out):
+            return np.empty(0, dtype=EVENT_DTYPE)
+        y, x = np.divmod(np.concatenate(pix_out), self.width)
+        return canonical_order(make_events(x, y, np.concatenate(t_out), np.concatenate(p_out)))
+
+    def _run_numpy(self, sub_logs: np.ndarray, active: np.ndarray,
+                   t_us: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """The numpy loop of :meth:`_run` (over time steps, vectorised over pixels): (pixels, times, polarities)."""
         pix_out: list[np.ndarray] = []
         t_out: list[np.ndarray] = []
         p_out: list[np.ndarray] = []
@@ -130,12 +159,13 @@ class EventCamera:
             c_on, c_off = self.c_on[active], self.c_off[active]
             ref, log_prev = self.ref[active], self.log_prev[active]
             last = self.last_event_us[active]
+            t_prev = self.t_prev_us
             for k in range(len(t_us)):
                 log_now = sub_logs[k]
                 diff = log_now - ref
                 r_on, r_off = diff / c_on, -diff / c_off  # whole thresholds crossed, as floor(max(+-diff, 0) / c)
                 on, off = np.flatnonzero(r_on >= 1.0), np.flatnonzero(r_off >= 1.0)
-                t_prev, t_now = self.t_prev_us, int(t_us[k])
+                t_now = int(t_us[k])
                 for idx, ratio, sign, c in ((on, r_on, 1, c_on), (off, r_off, -1, c_off)):
                     if len(idx) == 0:
                         continue
@@ -147,14 +177,10 @@ class EventCamera:
                     p_out.append(np.full(len(pix), 1 if sign > 0 else 0, dtype=np.int8))
                     ref[idx] = ref[idx] + sign * (n * c[idx])
                 log_prev = log_now
-                self.t_prev_us = t_now
+                t_prev = t_now
             self.ref[active] = ref
             self.last_event_us[active] = last
-        self.t_prev_us = int(t_us[-1])
-        if not pix_out:
-            return np.empty(0, dtype=EVENT_DTYPE)
-        y, x = np.divmod(np.concatenate(pix_out), self.width)
-        return make_events(x, y, np.concatenate(t_out), np.concatenate(p_out))
+        return pix_out, t_out, p_out
 
     def _emit(self, idx: np.ndarray, n: np.ndarray, c: np.ndarray, ref: np.ndarray, lp: np.ndarray,
               log_now: np.ndarray, last: np.ndarray, sign: int, t0: int, t_us: int) -> tuple[np.ndarray, np.ndarray]:

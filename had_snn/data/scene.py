@@ -170,12 +170,12 @@ def paste_boxes(canvas: np.ndarray, tex: np.ndarray, boxes: np.ndarray) -> None:
     yi1, xi1 = np.minimum(yi0 + 1, th - 1), np.minimum(xi0 + 1, tw - 1)
     fy = (v - yi0).astype(np.float32)[:, :, None, None]
     fx = (u - xi0).astype(np.float32)[:, None, :, None]
-    top = tex[yi0]  # (T, nr, tw, C)
-    rows = top + fy * (tex[yi1] - top)
-    t_idx = np.arange(T)[:, None, None]
-    r_idx = np.arange(r1 - r0)[None, :, None]
-    left = rows[t_idx, r_idx, xi0[:, None, :]]  # (T, nr, nc, C)
-    patch = left + fx * (rows[t_idx, r_idx, xi1[:, None, :]] - left)
+    flat = tex.reshape(th * tw, -1)  # four corner gathers by flat index (faster than row, then column gathers)
+    base0, base1 = (yi0 * tw)[:, :, None], (yi1 * tw)[:, :, None]
+    c00, c01 = flat.take(base0 + xi0[:, None, :], axis=0), flat.take(base0 + xi1[:, None, :], axis=0)
+    c10, c11 = flat.take(base1 + xi0[:, None, :], axis=0), flat.take(base1 + xi1[:, None, :], axis=0)
+    left = c00 + fy * (c10 - c00)  # rows first, then columns, as _bilinear_grid
+    patch = left + fx * (c01 + fy * (c11 - c01) - left)
     cov_x = np.clip(np.minimum(cols[None] + 1.0, (x + bw)[:, None]) - np.maximum(cols[None], x[:, None]), 0.0, 1.0)
     cov_y = np.clip(np.minimum(rows_px[None] + 1.0, (y + bh)[:, None]) - np.maximum(rows_px[None], y[:, None]),
                     0.0, 1.0)

@@ -27,7 +27,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import numpy as np
 
-from had_snn.data.event_sim import EventCamera, EventCameraConfig
+from had_snn.data.event_sim import EventCamera, EventCameraConfig, canonical_order
 from had_snn.data.events import EVENT_DTYPE
 from had_snn.data.scene import (
     LUMA_RGB,
@@ -459,14 +459,15 @@ def generate_sequence(cfg: SynthConfig, seed: int, attributes: tuple[str, ...], 
         first = 1 if i0 == 0 else 0
         chunks.append(camera.step_many(lum[first:], t_us[i0 + first : i1]))
         ks = frame_of_step[i0:i1]
-        for k in np.unique(ks[ks >= 0]):
-            acc += radiance[ks == k].sum(axis=0)
+        for k in np.unique(ks[ks >= 0]):  # the exposure of frame k is the contiguous steps starts[k] + [0, per)
+            a, b = max(int(starts[k]), i0), min(int(starts[k]) + per_exposure, i1)
+            acc += radiance[a - i0 : b - i0].sum(axis=0)
             if starts[k] + per_exposure <= i1:  # exposure complete
                 frames[k] = _expose(cfg, acc / per_exposure, frame_rng)
                 acc[:] = 0.0
     chunks.append(camera.noise(int(t_us[0]), int(t_us[-1]) + 1, np.random.default_rng(noise_ss), scene.noise_scale))
     events = np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
-    events = events[np.argsort(events["t"], kind="stable")]
+    events = canonical_order(events)  # by time, then y, x, polarity
     frame_t_us = np.rint((t_us[starts] + t_us[starts + per_exposure - 1]) / 2.0).astype(np.int64)  # exposure centre
     return Sequence(
         name=name,
