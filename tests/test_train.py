@@ -155,3 +155,28 @@ def test_activity_regularisation_is_logged_per_layer_and_lowers_synops(sequences
     assert runs[50.0][-1]["activity/penalty"] > 0
     assert runs[50.0][-1]["activity/synops"] < runs[0.0][-1]["activity/synops"]
     assert "activity/head.0/synops" in (tmp_path / "50.0" / "metrics.csv").read_text()
+
+
+def test_extra_modules_get_their_own_param_group_and_sparse_logs_average_over_their_steps(
+    sequences: list, tmp_path: Path
+) -> None:
+    """Extra (adapter) modules train in a second optimiser group on the same schedule; a value logged on some steps
+    only is averaged over those steps; no diagnostics without a TermCombiner."""
+    torch.set_num_threads(1)
+    cfg = tiny("student", epochs=1, data={"samples_per_epoch": 16, "max_gap": 4, "crop": {"student_steps": 4}})
+    adapter = torch.nn.Linear(1, 1)
+    calls = {"n": 0}
+
+    def extra_loss(out: dict, batch: dict):
+        calls["n"] += 1
+        logs = {"every": float(calls["n"])}
+        if calls["n"] in (2, 4):
+            logs["sparse"] = 10.0 * calls["n"]
+        return 1e-3 * adapter(out["heatmap"].mean().reshape(1, 1)).sum(), logs
+
+    (row,) = train(cfg, tmp_path, sequences, progress=False, extra_loss=extra_loss, extra_modules=[adapter]).history
+    assert calls["n"] == 4
+    assert row["extra/every"] == pytest.approx(2.5) and row["extra/sparse"] == pytest.approx(30.0)
+    assert not any(k.startswith("diag/") for k in row) and "lr_adapters" not in row
+    groups = load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"]
+    assert len(groups) == 2 and len(groups[1]["params"]) == 2 and groups[0]["lr"] == groups[1]["lr"]
