@@ -397,6 +397,7 @@ def test_config_from_yaml_section(tmp_path) -> None:
         ("distill: {authors_train_gru: 1}", "distill.authors_train_gru: expected true or false, got 1"),
         ("distill: {authors_ot_epsilon: 0}", "distill.authors_ot_epsilon: expected > 0, got 0"),
         ("distill: {authors_ot_iterations: 0}", "distill.authors_ot_iterations: expected >= 1, got 0"),
+        ("distill: {authors_ot_cost: pixel}", r'distill.authors_ot_cost: expected "released" or "position"'),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, text: str, match: str) -> None:
@@ -412,7 +413,7 @@ def test_new_fields_have_the_agreed_defaults() -> None:
     assert (cfg.adapter_lr_scale, cfg.diagnostics_every) == (1.0, 0)
     assert (cfg.hdetrack_feature_weight, cfg.hdetrack_similarity_weight, cfg.hdetrack_response_weight) == (1, 10, 1)
     assert (cfg.authors_ot_weight, cfg.authors_ta_weight, cfg.authors_train_gru) == (3.0, 10.0, False)
-    assert (cfg.authors_ot_epsilon, cfg.authors_ot_iterations) == (0.01, 100)
+    assert (cfg.authors_ot_epsilon, cfg.authors_ot_iterations, cfg.authors_ot_cost) == (0.01, 100, "released")
     for mode in ("hdetrack", "had_authors"):
         kd = DistillConfig(mode=mode, temporal=True, spatial=True)
         assert not kd.use_gru and not kd.use_ot and kd.active_stages  # the HAD switches do not apply

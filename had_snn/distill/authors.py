@@ -12,24 +12,28 @@ Total = the HDETrack terms (:class:`~had_snn.distill.hdetrack.HDETrackLoss`: ``m
   through fixed random recurrent projections. This is the default (``authors_train_gru: false``); their weights are
   non-trainable parameters of this module, so they are saved in the checkpoint's ``extra_modules`` and a resumed run
   uses the same random weights. ``authors_train_gru: true`` makes them trainable adapters.
-- ``ot_response`` (spatial alignment L_OT, weight ``authors_ot_weight`` = 3): entropic optimal transport between
-  ``softmax(response / 2)`` of the student's and the teacher's heat maps, each a distribution over pixel positions
-  (the released comment: "treat the response map as a 2-D spatial distribution"). Cost: Euclidean distance
-  (``torch.cdist``) between pixel centres in normalised coordinates [0, 1]^2, so epsilon
-  ``authors_ot_epsilon`` = 0.01 means a blur of about 1 % of the map side whatever its resolution (in pixel units
-  epsilon 0.01 would make the plan a hard assignment and the kernel underflow). ``authors_ot_iterations`` = 100
-  log-domain Sinkhorn iterations (:func:`had_snn.distill.spatial.sinkhorn_log`, float64). The loss is the transport
-  cost ``<P, C>``. Maps larger than ``ot_max_grid`` are average-pooled (as logits) first.
-  Gradient: with ``ot_differentiate_plan: false`` (default) the conditional plan ``P_ij / a_i`` is held fixed, so
-  the student's mass at pixel i is pushed by its expected transport cost ``sum_j P_ij C_ij / a_i`` (no autograd
-  through the iterations, little memory); ``true`` differentiates through the Sinkhorn iterations.
-  On the training loop's diagnostic steps it also logs the plan's normalised entropy ``ot_entropy/ot_response``
-  (:func:`marginal_plan_entropy`: 1 = independent plan, 0 = deterministic matching) and mean transport distance
-  ``ot_distance/ot_response`` (heat-map cells after pooling).
-  Note on fidelity: the released code passes the maps as ``(B, 1, H*W)``, i.e. ONE point per map with H*W features,
-  so its Sinkhorn runs on a 1 x 1 cost and its L_OT reduces to 3 x the Euclidean distance between the two probability
-  vectors (0 once that distance exceeds about 1, where ``exp(-C / 0.01)`` underflows). We implement the spatial OT
-  the code's comment and the paper describe.
+- ``ot_response`` (spatial alignment L_OT, weight ``authors_ot_weight`` = 3): Sinkhorn (log-domain,
+  :func:`had_snn.distill.spatial.sinkhorn_log`), Euclidean cost (``torch.cdist``), epsilon ``authors_ot_epsilon`` =
+  0.01, ``authors_ot_iterations`` = 100, uniform marginals, on ``softmax(response / 2)`` of the student's (resized to
+  the teacher's grid) and the teacher's heat maps; the loss is the transport cost ``<P, C>``. ``authors_ot_cost``
+  picks what is transported:
+
+  - ``"released"`` (default): what the released code computes. It passes the maps as ``(B, 1, H*W)``, so each map
+    is ONE point whose H*W features are its probabilities: the cost is 1 x 1, the plan is 1, and L_OT is the
+    Euclidean distance between the two probability vectors (the released comment says "treat the response map as a
+    2-D spatial distribution", the code does not). Its kernel-space iterations with ``1e-8`` guards also make the
+    term collapse to ~0 once that distance exceeds about 0.35 (``exp(-C / 0.01)`` against ``1e-8``); that numerical
+    artefact is not reproduced (the log-domain solver keeps ``<P, C> = C``).
+  - ``"position"``: the maps as distributions over pixel positions (marginals = the two maps), cost = distance
+    between pixel centres in normalised coordinates [0, 1]^2 (in pixel units epsilon 0.01 would be a hard
+    assignment), maps pooled (as logits) to at most ``ot_max_grid`` squared pixels, float64. Measured: with
+    epsilon 0.01 on a 16 x 16 grid, 100 iterations leave the plan close to its start (mass stays where the student
+    has it, neighbours are coupled by ``exp(-0.0625 / 0.01)`` = 0.2 %), so overlapping maps give a near-zero term.
+    Gradient: with ``ot_differentiate_plan: false`` (default) the conditional plan ``P_ij / a_i`` is held fixed, so
+    the student's mass at pixel i is pushed by its expected transport cost ``sum_j P_ij C_ij / a_i``; ``true``
+    differentiates through the Sinkhorn iterations. On the training loop's diagnostic steps it logs the plan's
+    normalised entropy ``ot_entropy/ot_response`` (:func:`marginal_plan_entropy`: 1 = independent plan, 0 =
+    deterministic matching) and mean transport distance ``ot_distance/ot_response`` (heat-map cells after pooling).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from had_snn.distill.config import DistillConfig
-from had_snn.distill.hdetrack import HEATMAP_KEY, HDETrackLoss, get_output, resize_to
+from had_snn.distill.hdetrack import HEATMAP_KEY, HDETrackLoss, get_output, map_tokens, resize_to
 from had_snn.distill.response import match_maps
 from had_snn.distill.spatial import grid_positions, plan_distance, sinkhorn_log, token_grid
 
@@ -67,12 +71,18 @@ class TokenGRU(nn.Module):
         return self.linear(out[:, -1])
 
 
-def map_tokens(fmap: torch.Tensor, max_grid: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, N, C) raw tokens, row-major, after average pooling to at most max_grid x max_grid."""
-    h, w = fmap.shape[-2:]
-    if h > max_grid or w > max_grid:
-        fmap = F.adaptive_avg_pool2d(fmap, (min(h, max_grid), min(w, max_grid)))
-    return fmap.flatten(2).transpose(1, 2)
+def released_response_ot_loss(student: torch.Tensor, teacher: torch.Tensor, *, epsilon: float, n_iters: int,
+                              temperature: float = RESPONSE_OT_TEMPERATURE) -> torch.Tensor:
+    """L_OT as the released code runs it (``authors_ot_cost: released``, module docstring): Sinkhorn between ONE
+    point per map, the (H*W)-vector ``softmax(logits / temperature)``; = mean over B of the Euclidean distance
+    between the student's (resized to the teacher's grid) and the teacher's softened maps."""
+    student = match_maps(student, teacher)
+    a = torch.softmax(student.flatten(1) / temperature, dim=1).unsqueeze(1)  # (B, 1, H*W): one point per map
+    b = torch.softmax(teacher.flatten(1) / temperature, dim=1).unsqueeze(1).detach()
+    cost = torch.cdist(a, b)  # (B, 1, 1)
+    with torch.no_grad():
+        plan = sinkhorn_log(cost, epsilon, n_iters)  # uniform marginals over one point: the plan is 1
+    return (plan * cost).sum(dim=(1, 2)).mean()
 
 
 def response_ot_loss(
@@ -85,7 +95,8 @@ def response_ot_loss(
     max_grid: int = 16,
     differentiate_plan: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Transport cost between ``softmax(logits / temperature)`` of student and teacher (B, 1, H, W) heat maps.
+    """Positional L_OT (``authors_ot_cost: position``): transport cost between ``softmax(logits / temperature)`` of
+    student and teacher (B, 1, H, W) heat maps as distributions over pixel positions.
 
     The student map is resized to the teacher's grid; both are pooled to at most ``max_grid`` squared pixels; the
     cost is the Euclidean distance between pixel centres in [0, 1]^2. Returns (mean over B of ``<P, C>``, plan
@@ -157,14 +168,14 @@ class AuthorsHADLoss(HDETrackLoss):
         maps = self.stage_maps(student_out, teacher_out)
         terms = self.hdetrack_terms(maps, student_out, teacher_out)
         terms[TA_TERM] = (cfg.authors_ta_weight, self.ta_loss(*maps[self.last_stage]))
-        ot, plan = response_ot_loss(
-            get_output(student_out, HEATMAP_KEY, "student"),
-            get_output(teacher_out, HEATMAP_KEY, "teacher").detach(),
-            epsilon=cfg.authors_ot_epsilon,
-            n_iters=cfg.authors_ot_iterations,
-            max_grid=cfg.ot_max_grid,
-            differentiate_plan=cfg.ot_differentiate_plan,
-        )
+        s_heat = get_output(student_out, HEATMAP_KEY, "student")
+        t_heat = get_output(teacher_out, HEATMAP_KEY, "teacher").detach()
+        if cfg.authors_ot_cost == "released":
+            terms[OT_TERM] = (cfg.authors_ot_weight, released_response_ot_loss(
+                s_heat, t_heat, epsilon=cfg.authors_ot_epsilon, n_iters=cfg.authors_ot_iterations))
+            return terms
+        ot, plan = response_ot_loss(s_heat, t_heat, epsilon=cfg.authors_ot_epsilon, n_iters=cfg.authors_ot_iterations,
+                                    max_grid=cfg.ot_max_grid, differentiate_plan=cfg.ot_differentiate_plan)
         terms[OT_TERM] = (cfg.authors_ot_weight, ot)
         if self.combiner.diagnose:
             grid = token_grid(*get_output(teacher_out, HEATMAP_KEY, "teacher").shape[-2:], cfg.ot_max_grid)

@@ -16,6 +16,7 @@ import yaml
 MODES = ("had", "vanilla_kd", "none", "hdetrack", "had_authors")
 BALANCES = ("none", "running")
 TEACHER_NORMS = ("none", "channel")
+AUTHORS_OT_COSTS = ("released", "position")
 RESPONSE_LOSSES = ("kl", "focal_mse")
 
 
@@ -85,8 +86,12 @@ class DistillConfig:
     authors_ot_weight: float = 3.0  # Sinkhorn distance between softmax(response / 2) maps
     authors_ta_weight: float = 10.0  # MSE between last GRU hidden states over the token sequences
     authors_train_gru: bool = False  # as released: False, the token GRUs stay at their seeded random init
-    authors_ot_epsilon: float = 0.01  # entropic regularisation (cost in normalised [0, 1] coordinates)
+    authors_ot_epsilon: float = 0.01  # entropic regularisation
     authors_ot_iterations: int = 100
+    # "released": as the released code runs it, each softened map is ONE point (its H*W probabilities), so L_OT is
+    # the Euclidean distance between the two maps; "position": the maps as distributions over pixel positions,
+    # cost = distance between pixel centres in [0, 1]^2 (see had_snn.distill.authors).
+    authors_ot_cost: str = "released"
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -128,6 +133,9 @@ class DistillConfig:
                 raise ValueError(f"distill.{name}: expected an integer >= 0, got {getattr(self, name)}")
         if not self.adapter_lr_scale > 0:
             raise ValueError(f"distill.adapter_lr_scale: expected > 0, got {self.adapter_lr_scale}")
+        if self.authors_ot_cost not in AUTHORS_OT_COSTS:
+            raise ValueError(f'distill.authors_ot_cost: expected "released" or "position", '
+                             f'got {self.authors_ot_cost!r}')
         if self.response_loss not in RESPONSE_LOSSES:
             raise ValueError(f"distill.response_loss: expected one of {RESPONSE_LOSSES}, got {self.response_loss!r}")
         if self.mode != "none" and not self.stages:

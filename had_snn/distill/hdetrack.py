@@ -7,11 +7,11 @@ Three kinds of terms, each handed unweighted to one :class:`~had_snn.distill.bal
   T steps, a 1x1 projection to the teacher's channels, bilinear resize to the teacher's grid, plain mean squared
   error against the teacher map (HDETrack's token MSE; unlike vanilla KD's loss the maps are not unit-normalised).
 - ``similarity`` (weight ``hdetrack_similarity_weight``, 10 as released): at the last active stage, the (N x N)
-  cosine-similarity matrices of the teacher's and of the student's tokens (the student's T-averaged map resized to the
-  teacher's grid; both average-pooled to at most ``ot_max_grid`` x ``ot_max_grid`` tokens); the loss is the mean over
-  rows and batch of the L2 distance between corresponding rows, as the released code compares its last-block
-  attention maps (``PairwiseDistance``). Cosine similarities need no projection, so this term shapes the student's
-  own features.
+  cosine-similarity matrices of the teacher's and of the student's tokens (the student's T-averaged, projected map
+  resized to the teacher's grid; both average-pooled to at most ``ot_max_grid`` x ``ot_max_grid`` tokens); the
+  loss is the mean over rows and batch of the L2 distance between corresponding rows, as the released code compares
+  its last-block attention maps (``PairwiseDistance``). The projection (with its bias) keeps tokens away from 0:
+  a silent student pixel is an all-zero token, whose normalisation would have a gradient of 1 / eps.
 - ``response_focal`` (weight ``hdetrack_response_weight``): a focal loss of the student's heat-map logits against
   the teacher's sigmoid map as a soft target, both logits softened by ``temperature`` (2 as released):
   :func:`had_snn.distill.response.response_soft_focal_loss` (``|p_t - p_s|^focal_gamma`` x BCE, the quality focal
@@ -35,13 +35,14 @@ from torch import nn
 from had_snn.distill.balance import TermCombiner
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.response import response_soft_focal_loss
-from had_snn.distill.spatial import standardize_channels, to_tokens
+from had_snn.distill.spatial import standardize_channels
 from had_snn.distill.temporal import check_step_maps
 
 FEATURES_KEY = "features"
 HEATMAP_KEY = "heatmap"
 SIMILARITY_TERM = "similarity"
 RESPONSE_TERM = "response_focal"
+SIMILARITY_EPS = 1e-6  # norm floor of the similarity tokens
 
 
 def get_output(out: Mapping, key: str, who: str) -> object:
@@ -58,9 +59,18 @@ def resize_to(fmap: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(fmap, size=size, mode="bilinear", align_corners=False)
 
 
+def map_tokens(fmap: torch.Tensor, max_grid: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, C) raw tokens, row-major, after average pooling to at most max_grid x max_grid."""
+    h, w = fmap.shape[-2:]
+    if h > max_grid or w > max_grid:
+        fmap = F.adaptive_avg_pool2d(fmap, (min(h, max_grid), min(w, max_grid)))
+    return fmap.flatten(2).transpose(1, 2)
+
+
 def similarity_matrix(fmap: torch.Tensor, max_grid: int) -> torch.Tensor:
-    """(B, N, N) cosine similarities between the tokens of a (B, C, H, W) map pooled to <= max_grid^2 tokens."""
-    tokens, _ = to_tokens(fmap, max_grid)
+    """(B, N, N) cosine similarities between the tokens of a (B, C, H, W) map pooled to <= max_grid^2 tokens
+    (a zero token has similarity 0 with every token)."""
+    tokens = F.normalize(map_tokens(fmap, max_grid), dim=2, eps=SIMILARITY_EPS)
     return torch.bmm(tokens, tokens.transpose(1, 2))
 
 
@@ -136,8 +146,10 @@ class HDETrackLoss(nn.Module):
         terms: dict[str, tuple[float, torch.Tensor]] = {}
         for stage, weight in cfg.active_stages:
             terms[f"mse/{stage}"] = (cfg.hdetrack_feature_weight * weight, self.feature_loss(stage, *maps[stage]))
+        student_map, teacher_map = maps[self.last_stage]
+        projected = self.projections[self.last_stage](student_map)
         terms[SIMILARITY_TERM] = (cfg.hdetrack_similarity_weight,
-                                  similarity_loss(*maps[self.last_stage], cfg.ot_max_grid))
+                                  similarity_loss(projected, teacher_map, cfg.ot_max_grid))
         s_heat = get_output(student_out, HEATMAP_KEY, "student")
         t_heat = get_output(teacher_out, HEATMAP_KEY, "teacher").detach()
         terms[RESPONSE_TERM] = (cfg.hdetrack_response_weight, self.response_loss(s_heat, t_heat))

@@ -181,6 +181,8 @@ CASES += [
             "> 0"),
     _kd_row("ot-iterations-zero", _kd("authors_ot_iterations: 0", mode="had_authors"),
             "distill.authors_ot_iterations", ">= 1", "0"),
+    _kd_row("ot-cost-unknown", _kd("authors_ot_cost: pixels", mode="had_authors"), "distill.authors_ot_cost",
+            '"released" or "position"', "'pixels'"),
     _kd_row("unknown-stage", lambda env: _KD_CROP + f"distill: {{mode: had_authors, teacher: '{env.teacher}', "
                                          f"stages: [stage4], stage_weights: [1]}}",
             "distill.stages", "unknown stage 'stage4'", "stage3"),
