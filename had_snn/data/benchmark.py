@@ -5,7 +5,8 @@
 
 ROOT is owned for the length of the build (:func:`had_snn.util.runlock.run_folder_lock`: a second process is
 refused). A ROOT that already holds a benchmark made with other settings (seed, number of sequences, split
-fractions or generator config; or a dataset from ``convert-dataset``) is refused with what differs
+fractions or generator config; by another generator version, ``GENERATOR_VERSION``, whose scenes differ; or a
+dataset from ``convert-dataset``) is refused with what differs
 (:class:`BenchmarkMismatch`), as are stray ``.h5`` files in its split folders that the plan does not name. With
 ``force=True`` the folder is rebuilt cleanly instead: the ``.h5`` files under ``ROOT/<split>/`` that are not in the
 new plan are deleted, files whose content does not match the plan are regenerated, and the index describes exactly
@@ -173,6 +174,11 @@ def check_existing(root: Path, generator: dict, plans: list[SequencePlan]) -> li
         if old.get("name") != GENERATOR_NAME:
             raise BenchmarkMismatch(f"{root}: holds a dataset that is not a synthetic benchmark "
                                     f"(index.json generator {old.get('source') or old.get('name')!r}); {hint}")
+        if old.get("version") != generator.get("version"):
+            made = (f"version {old['version']}" if "version" in old
+                    else "a version before the scene attributes of issue #12")
+            raise BenchmarkMismatch(f"{root}: holds a benchmark made by another synthetic generator ({made}; this is "
+                                    f"version {generator.get('version')}, whose scenes differ); {hint}")
         diff = _differences(old, generator)
         if diff:
             shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")

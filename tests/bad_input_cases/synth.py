@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from tests.bad_input_cases import Case, Env
@@ -31,6 +32,20 @@ def _stray_file(env: Env) -> None:
 
 def _benchmark_untouched(env: Env) -> None:
     assert (env.tmp / "b" / "index.json").read_bytes() == (env.data / "index.json").read_bytes()
+    assert sorted(p.name for p in (env.tmp / "b").rglob("*.h5")) == sorted(p.name for p in env.data.rglob("*.h5"))
+
+
+def _old_generator(env: Env) -> None:
+    """A copy of the shared benchmark whose index.json says it was made before generator versions existed."""
+    shutil.copytree(env.data, env.tmp / "b")
+    index = json.loads((env.tmp / "b" / "index.json").read_text())
+    del index["generator"]["version"]
+    (env.tmp / "b" / "index.json").write_text(json.dumps(index))
+    (env.tmp / "index.json.before").write_text(json.dumps(index))
+
+
+def _old_generator_untouched(env: Env) -> None:
+    assert (env.tmp / "b" / "index.json").read_text() == (env.tmp / "index.json.before").read_text()
     assert sorted(p.name for p in (env.tmp / "b").rglob("*.h5")) == sorted(p.name for p in env.data.rglob("*.h5"))
 
 
@@ -68,6 +83,9 @@ CASES = [
          ("other settings", "seed 0 (now 1)", "--force"), _copy_benchmark, _benchmark_untouched),
     Case("synth-other-size", ("synth", "--out", "{tmp}/b", *_SHARED[:4], "--size", "80x48", *_SHARED[6:]), 1,
          ("other settings", "width_px 64 (now 80)"), _copy_benchmark, _benchmark_untouched),
+    Case("synth-old-generator", ("synth", "--out", "{tmp}/b", *_SHARED), 1,
+         ("another synthetic generator", "before the scene attributes", "version 2", "--force"), _old_generator,
+         _old_generator_untouched),
     Case("synth-stray-file", _argv(), 1, ("test/mine.h5", "--force"), _stray_file, _stray_kept),
     Case("synth-out-is-file", _argv(), 1, ("is a file",),
          lambda env: (env.tmp / "b").write_text("a file\n"), _file_untouched),
