@@ -464,3 +464,39 @@ def test_readme_block_of_a_run_with_qat_and_both_modes() -> None:
     ratio = 1 / s["hardware"]["ann_45nm_over_loihi1"]  # the headline: student (Loihi 1) over the teacher's MACs
     assert f"(student/teacher {ratio:.2f}x, target <= 0.1x: not met;" in text
     assert "and the same windows as one continuous stream" in text
+
+
+def _fake_eval(folder: Path, had: dict[str, float], no_kd: dict[str, float], tags: dict[str, list[str]]) -> Path:
+    """A results.json of the two float students, every sequence with its tags (as `had-snn eval` stores them)."""
+    folder.mkdir(parents=True)
+
+    def seqs(sr: dict[str, float]) -> dict:
+        return {n: {"SR_AUC": v, "PR20": v, "NPR0.2": v, "attributes": tags[n]} for n, v in sr.items()}
+
+    path = folder / "results.json"
+    path.write_text(json.dumps({"trackers": {"student_had": {"sequences": seqs(had)},
+                                             "student": {"sequences": seqs(no_kd)}}}))
+    return path
+
+
+def test_had_vs_no_kd_paired_interval_and_its_text(tmp_path: Path) -> None:
+    """The report's HAD vs no-KD line: paired mean difference in SR points with the bootstrap interval over the test
+    sequences, per subset; no interval (n/a) on a one-sequence split."""
+    from had_snn.demo.report import had_vs_no_kd, had_vs_no_kd_text
+
+    tags = {"a": ["low_light"], "b": [], "c": ["pause"], "d": ["pause"]}
+    had = {"a": 0.50, "b": 0.60, "c": 0.70, "d": 0.80}
+    no_kd = {"a": 0.40, "b": 0.45, "c": 0.55, "d": 0.60}  # HAD ahead on every sequence: +10, +15, +15, +20
+    out = had_vs_no_kd(_fake_eval(tmp_path / "run", had, no_kd, tags), n_boot=2000)
+    assert out["status"] == "ok"
+    overall = out["subsets"]["all"]
+    assert overall["n_sequences"] == 4 and overall["diff"] == pytest.approx(15.0)
+    assert overall["had"] == pytest.approx(65.0) and overall["no_kd"] == pytest.approx(50.0)
+    assert 10.0 <= overall["lo"] < 15.0 < overall["hi"] <= 20.0
+    assert out["subsets"]["pause"]["diff"] == pytest.approx(17.5) and out["subsets"]["normal_light"]["n_sequences"] == 3
+    text = had_vs_no_kd_text(out)
+    assert "+15.0 SR points" in text and "over the 4 test sequences" in text and "(HAD better)" in text
+
+    one = had_vs_no_kd(_fake_eval(tmp_path / "one", {"a": 0.5}, {"a": 0.4}, {"a": []}))
+    assert one["status"] == "n/a" and "at least 2" in one["reason"]
+    assert "no paired interval" in had_vs_no_kd_text(one)

@@ -123,15 +123,15 @@ def _tracking_table(results: dict, subset: str = "all") -> list[str]:
     return lines
 
 
-def had_vs_no_kd(results_path: Path, data_root: Path, n_boot: int = 10000) -> dict[str, Any]:
+def had_vs_no_kd(results_path: Path, data_root: Path | None = None, n_boot: int = 10000) -> dict[str, Any]:
     """Paired SR difference HAD student - no-KD student (float, one seed each) on the test split: the mean and 95 %
     bootstrap interval over sequences (:func:`had_snn.evaluation.compare.compare`), in SR points, for ``all``,
-    ``normal_light`` and each attribute. ``{"status": "n/a", "reason": ...}`` when the split has fewer than 2
-    sequences (no interval over one sequence)."""
+    ``normal_light`` and each attribute (tags from the benchmark ``data_root``'s index, else from the report).
+    ``{"status": "n/a", "reason": ...}`` when the split has fewer than 2 sequences (no interval over one)."""
     from had_snn.evaluation.compare import compare, dataset_attributes, load_scores
     from had_snn.util.errors import UserError
 
-    attributes = dataset_attributes(data_root)
+    attributes = dataset_attributes(data_root) if data_root is not None else None
     had, no_kd = (load_scores(results_path, name, attributes=attributes) for name in ("student_had", "student"))
     if len(had.scores) < 2:
         return {"status": "n/a", "reason": f"{len(had.scores)} test sequence; an interval needs at least 2"}
