@@ -96,6 +96,40 @@ def num_blocks(n: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
+def _sum64(x: np.ndarray) -> float:
+    """The float64 sum of a row in four interleaved partial sums (four independent add chains instead of one)."""
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = x.shape[0] - x.shape[0] % 4
+    for j in range(0, n4, 4):
+        s0 += x[j]
+        s1 += x[j + 1]
+        s2 += x[j + 2]
+        s3 += x[j + 3]
+    for j in range(n4, x.shape[0]):
+        s0 += x[j]
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_row(bias: np.ndarray, scale: np.ndarray, rows: np.ndarray, chan: np.ndarray, vbias: np.ndarray,
+                gain: np.ndarray) -> None:
+    """Per-neuron voltage bias ``bias[rows, chan]`` and gain ``scale[chan]`` of a block."""
+    for j in range(chan.shape[0]):
+        vbias[j] = bias[rows[j], chan[j]]
+        gain[j] = scale[chan[j]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _setup_rows(vbias: np.ndarray, late: np.ndarray, syn0: np.ndarray, mem0: np.ndarray, one_minus_a: float) -> None:
+    """A block's step-0 states (the bias alone) and its later-step current term ``(1 - alpha) * bias``."""
+    for j in range(vbias.shape[0]):
+        vb = vbias[j]
+        late[j] = one_minus_a * vb
+        syn0[j] = vb
+        mem0[j] = vb
+
+
+@numba.njit(cache=True, nogil=True)
 def _block_index(lo: int, width: int, inner: int, channels: int, sample_stride: int, batch: int, per_sample: bool,
                  chan: np.ndarray, row: np.ndarray) -> None:
     """``chan[j] = ((lo + j) // inner) % channels`` and ``row[j] = ((lo + j) // sample_stride) % batch`` (0 unless
@@ -144,24 +178,21 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
     late = np.empty(BLOCK, dtype=y.dtype)
     syn = np.empty(BLOCK, dtype=y.dtype)
     mem = np.empty(BLOCK, dtype=y.dtype)
+    vbias = np.empty(BLOCK, dtype=y.dtype)
     chan = np.empty(BLOCK, dtype=np.int64)
     rows = np.empty(BLOCK, dtype=np.int64)
     for blk in range(blk_lo, blk_hi):
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
         _block_index(lo, hi - lo, inner, channels, sample_stride, batch, per_sample, chan, rows)
-        for j in range(hi - lo):  # per-neuron constants once per block (no divisions in the time loop)
-            i = lo + j
-            c = chan[j]
-            vb = bias[rows[j], c]
-            gain[j] = scale[c]
-            late[j] = (one - a) * vb
-            syn[j] = vb
-            mem[j] = vb
-            if spiking:
-                out[0, i] = one if vb > th else zero
-            else:
-                out[0, i] = vb
-        width = hi - lo
+        width = hi - lo  # per-neuron constants once per block (no divisions in the time loop)
+        _gather_row(bias, scale, rows[:width], chan[:width], vbias[:width], gain[:width])
+        _setup_rows(vbias[:width], late[:width], syn[:width], mem[:width], one - a)
+        out0 = out[0, lo:hi]
+        if spiking:
+            for j in range(width):
+                out0[j] = one if vbias[j] > th else zero
+        else:
+            out0[:] = vbias[:width]
         for t in range(1, steps_in + 1):
             _forward_out_row(y[t - 1, lo:hi], gain[:width], late[:width], syn[:width], mem[:width], out[t, lo:hi],
                              a, b, th, spiking)
@@ -295,18 +326,12 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
         lo, hi = blk * BLOCK, min(n, (blk + 1) * BLOCK)
         width = hi - lo
         _block_index(lo, width, inner, channels, sample_stride, batch, per_sample, chan, rows)
-        for j in range(width):
-            c = chan[j]
-            vb = bias[rows[j], c]
-            gain[j] = scale[c]
-            vbias[j] = vb
-            late[j] = (one - a) * vb
-            syn[0, j] = vb
-            mem[0, j] = vb
-            acc_late[j] = zero
-            acc_y[j] = zero
-            acc_alpha[j] = zero
-            acc_beta[j] = zero
+        _gather_row(bias, scale, rows[:width], chan[:width], vbias[:width], gain[:width])
+        _setup_rows(vbias[:width], late[:width], syn[0, :width], mem[0, :width], one - a)
+        acc_late[:width] = zero
+        acc_y[:width] = zero
+        acc_alpha[:width] = zero
+        acc_beta[:width] = zero
         for t in range(1, steps):  # the forward again, as lif_forward_delayed computes it
             _forward_row(y[t - 1, lo:hi], syn[t - 1, :width], mem[t - 1, :width], gain[:width], late[:width],
                          syn[t, :width], mem[t, :width], a, b, th, spiking)
@@ -322,13 +347,10 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
             _accumulate_row(g_syns[t, :width], g_mems[t, :width], y[t - 1, lo:hi], syn[t - 1, :width],
                             mem[t - 1, :width], gain[:width], vbias[:width], grad_y[t - 1, lo:hi], acc_late[:width],
                             acc_alpha[:width], acc_y[:width], acc_beta[:width], th, spiking, need_scale)
-        sum_alpha, sum_beta = 0.0, 0.0
         for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             c = chan[j]
             grad_bias[rows[j], c] += g_syn_next[j] + (1.0 - a) * acc_late[j]
             if need_scale:
                 grad_scale[c] += acc_y[j]
-            sum_alpha += acc_alpha[j]
-            sum_beta += acc_beta[j]
-        partial_sums[blk, 0] = sum_alpha
-        partial_sums[blk, 1] = sum_beta
+        partial_sums[blk, 0] = _sum64(acc_alpha[:width])
+        partial_sums[blk, 1] = _sum64(acc_beta[:width])
