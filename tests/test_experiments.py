@@ -150,3 +150,18 @@ def test_had_table_verdict_on_hand_made_aggregates() -> None:
     # no gap to close when the teacher is not above the no-KD student
     assert math.isnan(had_table.gap_closed({"had": {"all": _stat(0.5)}, "student": {"all": _stat(0.5)},
                                             "teacher": {"all": _stat(0.4)}}, "had"))
+
+
+def test_had_table_refuses_a_folder_of_the_old_table_or_another_preset(tmp_path: Path) -> None:
+    """A run folder of the pre-#12 table (no table_format; presets tiny/quick/full) or of another preset is refused
+    before any step runs, so its runs cannot be mixed into a new table."""
+    had_table = _load("had_table")
+    config = tmp_path / "table_config.json"
+    config.write_text(json.dumps({"mode": "quick", "data": "x"}))  # what the old script wrote
+    with pytest.raises(had_table.UserError, match="preset 'quick'.*use another --out"):
+        had_table._check_folder(tmp_path, "quick")
+    config.write_text(json.dumps({"mode": "medium", "table_format": had_table.TABLE_FORMAT}))
+    had_table._check_folder(tmp_path, "medium")  # the same table: resumed
+    with pytest.raises(had_table.UserError, match="preset 'medium'"):
+        had_table._check_folder(tmp_path, "full")
+    had_table._check_folder(tmp_path / "new", "full")  # a new folder
