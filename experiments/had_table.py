@@ -136,7 +136,9 @@ PRESETS = {
     # 15 x 5120 x 55 ms = 4224 s; evaluation 9 x 40 x 1.5 + 27 x 40 x 0.9 = 1512 s; synthesis 200 x 2.7 = 540 s.
     # Total 8714 CPU s. Two one-thread workers (--parallel 2, the default on a CPU): 4357 s = 73 min wall when
     # both cores are free (one step with two threads got 1.7-1.85 CPU s per wall second in `make demo`: 79-85 min),
-    # 47 min (39 %) under the 2 h target for a loaded machine.
+    # 47 min (39 %) under the 2 h target for a loaded machine. Re-measured later the same night (128 pairs, after
+    # the kernel and generator speed-ups): no-KD 11, vanilla KD 19, HDETrack 21, authors' HAD 29, HAD 43 ms per
+    # pair, evaluation 1.1 / 0.75 CPU s, synthesis 2.2 s: 6950 CPU s, about 58 min with two workers.
     "medium": Preset(200, (160, 120), 2.0, *_DEFAULT,
                      {"epochs": 10, "model_config": _DEMO_CROP, "data": {"samples_per_epoch": 512, "crop": _DEMO_CROP}},
                      student_overrides={"data": {"crop": {"student_steps": 4}}},
