@@ -23,6 +23,12 @@ to the VOLTAGE every step, as the chip's ``bias_mant``. It reuses the same kerne
 voltage bias ``b`` equals a current bias of ``b`` at step 0 and ``(1 - alpha) b`` at every later step (the current is
 then ``syn + b``, spikes and membrane are identical). :func:`delayed_current` builds the current of a synaptic layer
 with the chip's one step of delay (a zero step prepended) and the voltage bias folded in, in one pass.
+
+Quantisation-aware training (``StudentConfig.qat``): :meth:`CubaLIF.forward_chip` (:class:`ChipLIFFunction`) runs
+the chip's own integer arithmetic on the synaptic sums of the integer weight mantissas, the step of
+:func:`had_snn.hardware.cuba.lif_step_int` that the emulator runs (numba on the CPU, int64 torch ops elsewhere), so its
+spikes and read-out equal the emulator's bit for bit; its backward is the float layer's surrogate gradient
+(straight-through). Only QAT pays for it: the float path above is unchanged.
 """
 
 from __future__ import annotations
