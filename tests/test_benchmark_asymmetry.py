@@ -37,6 +37,9 @@ def test_pause_target_is_silent_in_events_but_seen_in_frames(seed: int) -> None:
     pauses = [(knots[j], knots[j + 1]) for j in range(1, len(knots) - 1, 2)]
     paused_s = sum(b - a for a, b in pauses)
     assert 0.4 <= paused_s / QUIET.duration_s <= 0.6
+    # between pauses the target covers its whole path (as an unpaused one would over the sequence), moving first
+    assert np.interp(QUIET.duration_s, *scene.target_time) == pytest.approx(QUIET.duration_s)
+    assert knots[1] >= 0.1 * QUIET.duration_s
     t_s = seq.events["t"] * 1e-6
     in_pause = np.zeros(len(t_s), bool)
     for a, b in pauses:

@@ -251,17 +251,22 @@ def _crossing_copy(rng: np.random.Generator, cfg: SynthConfig, target: MovingBox
 
 def _pause_warp(rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
     """Knots of a time warp that stops the target for one or two pauses covering ``pause_fraction`` of the
-    sequence (between moving stretches at the normal speed)."""
+    sequence. In between it moves along its whole path (as an unpaused target over the full duration, so faster:
+    by 1 / (1 - paused fraction)); the first moving stretch covers at least 10 % of the sequence."""
     D = cfg.duration_s
     k = int(rng.integers(1, 3))
     pause_each = rng.uniform(*cfg.pause_fraction) * D / k
-    moves = rng.dirichlet(np.ones(k + 1)) * (D - k * pause_each)
+    moving = D - k * pause_each
+    lead = 0.1 * D  # the target moves first, so the first frame's (static) box is not a free answer
+    moves = rng.dirichlet(np.ones(k + 1)) * (moving - lead)
+    moves[0] += lead
+    speed = D / moving
     t, tau = [0.0], [0.0]
     for j in range(k):
         t += [t[-1] + moves[j], t[-1] + moves[j] + pause_each]
-        tau += [tau[-1] + moves[j], tau[-1] + moves[j]]
-    t.append(D + 1.0)  # the last stretch moves on at speed 1 (past the end, for safety)
-    tau.append(tau[-1] + (D + 1.0 - t[-2]))
+        tau += [tau[-1] + speed * moves[j], tau[-1] + speed * moves[j]]
+    t.append(D + 1.0)  # the last stretch moves on at the same speed (past the end, for safety)
+    tau.append(tau[-1] + speed * (D + 1.0 - t[-2]))
     return np.array(t), np.array(tau)
 
 
