@@ -253,6 +253,12 @@ def _build(root: Path, plans: list[SequencePlan], generator: dict, cfg: SynthCon
     results = []
     with tqdm(total=len(tasks), desc="synth", unit="seq", disable=not progress) as bar:
         if workers > 1 and len(tasks) > 1:
+            try:  # compile the event kernel once here, so the workers load it from numba's cache
+                from had_snn.data.event_kernel import warm_up
+            except ImportError:  # numba missing: the workers use the numpy loop
+                pass
+            else:
+                warm_up()
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
                 for r in pool.map(_make_one, tasks):

@@ -67,3 +67,11 @@ def run_pixels(sub_logs, c_on, c_off, ref, log_prev, last, t_us, t_start, refrac
             t_prev = t_now
         ref[a], log_prev[a], last[a] = r, lp, la
     return pix[:n_ev], times[:n_ev], pol[:n_ev]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) :func:`run_pixels` now, e.g. once before a process pool starts, so
+    the workers find it cached instead of each compiling it."""
+    logs = np.zeros((1, 1))
+    run_pixels(logs, np.ones(1), np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1, np.int64),
+               np.ones(1, np.int64), np.int64(0), np.int64(0))
