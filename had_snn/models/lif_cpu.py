@@ -289,6 +289,35 @@ def _reverse_row(grad_out: np.ndarray, mem: np.ndarray, g_mem_next: np.ndarray, 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _reverse_accumulate_row(grad_out: np.ndarray, mem: np.ndarray, g_mem: np.ndarray, g_syn: np.ndarray,
+                            y_prev: np.ndarray, syn_prev: np.ndarray, mem_prev: np.ndarray, gain: np.ndarray,
+                            vbias: np.ndarray, grad_y: np.ndarray, acc_late: np.ndarray, acc_alpha: np.ndarray,
+                            acc_y: np.ndarray, acc_beta: np.ndarray, a: float, b: float, th: float, k: float,
+                            half_slope: float, need_scale: bool) -> None:
+    """Step t >= 1 of a spiking layer's reverse loop over a row of neurons in one pass: ``g_mem``/``g_syn`` hold
+    step t + 1's gradients and are overwritten with step t's (as :func:`_reverse_row`), and step t's shares of
+    :func:`_accumulate_row` are added."""
+    one, zero = mem.dtype.type(1), mem.dtype.type(0)
+    for j in range(mem.shape[0]):
+        v = mem[j]
+        x = k * (v - th)
+        sg = half_slope / (one + x * x)
+        keep = one if v <= th else zero
+        gm = grad_out[j] * sg + b * g_mem[j] * (keep - v * sg)
+        gs = gm + a * g_syn[j]
+        g_mem[j] = gm
+        g_syn[j] = gs
+        grad_y[j] = gs * gain[j]
+        acc_late[j] += gs
+        acc_alpha[j] += gs * (syn_prev[j] - vbias[j])
+        prev = mem_prev[j]
+        acc_beta[j] += gm * (prev if prev <= th else zero)
+    if need_scale:
+        for j in range(mem.shape[0]):
+            acc_y[j] += g_syn[j] * y_prev[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
                          sample_stride: int, batch: int, alpha: float, beta: float, threshold: float, spiking: bool,
                          slope: float,
@@ -338,15 +367,26 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
         for j in range(width):
             g_mems[steps, j] = zero
             g_syns[steps, j] = zero
-        for t in range(steps - 1, -1, -1):  # the reverse recurrences alone, one vectorised row at a time
-            _reverse_row(grad_out[t, lo:hi], mem[t, :width], g_mems[t + 1, :width], g_syns[t + 1, :width],
-                         g_mems[t, :width], g_syns[t, :width], a, b, th, k, half_slope, spiking)
+        if spiking:  # one pass per step: the reverse recurrences and the step's gradient shares together
+            gm_row, gs_row = g_mems[steps, :width], g_syns[steps, :width]
+            for t in range(steps - 1, 0, -1):
+                _reverse_accumulate_row(grad_out[t, lo:hi], mem[t, :width], gm_row, gs_row, y[t - 1, lo:hi],
+                                        syn[t - 1, :width], mem[t - 1, :width], gain[:width], vbias[:width],
+                                        grad_y[t - 1, lo:hi], acc_late[:width], acc_alpha[:width], acc_y[:width],
+                                        acc_beta[:width], a, b, th, k, half_slope, need_scale)
+            _reverse_row(grad_out[0, lo:hi], mem[0, :width], gm_row, gs_row, g_mems[0, :width], g_syns[0, :width],
+                         a, b, th, k, half_slope, spiking)
+        else:
+            for t in range(steps - 1, -1, -1):  # the reverse recurrences alone, one vectorised row at a time
+                _reverse_row(grad_out[t, lo:hi], mem[t, :width], g_mems[t + 1, :width], g_syns[t + 1, :width],
+                             g_mems[t, :width], g_syns[t, :width], a, b, th, k, half_slope, spiking)
+            for t in range(1, steps):  # then the gradients that only exist for t >= 1, a few arrays per pass
+                _accumulate_row(g_syns[t, :width], g_mems[t, :width], y[t - 1, lo:hi], syn[t - 1, :width],
+                                mem[t - 1, :width], gain[:width], vbias[:width], grad_y[t - 1, lo:hi],
+                                acc_late[:width], acc_alpha[:width], acc_y[:width], acc_beta[:width], th, spiking,
+                                need_scale)
         for j in range(width):
             g_syn_next[j] = g_syns[0, j]
-        for t in range(1, steps):  # then the gradients that only exist for t >= 1, a few arrays per pass
-            _accumulate_row(g_syns[t, :width], g_mems[t, :width], y[t - 1, lo:hi], syn[t - 1, :width],
-                            mem[t - 1, :width], gain[:width], vbias[:width], grad_y[t - 1, lo:hi], acc_late[:width],
-                            acc_alpha[:width], acc_y[:width], acc_beta[:width], th, spiking, need_scale)
         for j in range(width):  # g_syn_next now holds g_syn of step 0 (the bias alone)
             c = chan[j]
             grad_bias[rows[j], c] += g_syn_next[j] + (1.0 - a) * acc_late[j]
