@@ -5,8 +5,8 @@ The tour is the fenced block after the ``<!-- tour: ... -->`` comment in README.
 working directory a temporary folder that holds only a link to ``experiments/``. The only changes to the README's
 lines, all listed in :data:`TINY`:
 
-- each command gets a few size options appended (argparse keeps the last value): 3 short 96x72 px sequences, one
-  epoch of training, one search window for Lava;
+- each command gets a few size options appended (argparse keeps the last value): 6 short 96x72 px sequences (2 per
+  split, so ``compare`` has 2 test sequences to bootstrap), one epoch of training, one search window for Lava;
 - ``experiments/configs/NAME.yaml`` becomes a copy of ``experiments/configs/tiny_NAME.yaml`` (same keys, tiny
   widths) with ``demo_tiny.yaml``'s crops (32/64 px, T = 4) and, for students, the spiking threshold lowered to
   :data:`STUDENT_THRESHOLD` so that a student trained for one epoch spikes and can be converted;
@@ -31,7 +31,7 @@ README = ROOT / "README.md"
 TOUR_MARK = "<!-- tour:"
 # Options appended to each command (the tour's own values are what users run; these make it take seconds).
 TINY: dict[str, list[str]] = {
-    "synth": ["--sequences", "3", "--split-fractions", "1,1,1", "--size", "96x72", "--duration-s", "0.3"],
+    "synth": ["--sequences", "6", "--split-fractions", "1,1,1", "--size", "96x72", "--duration-s", "0.3"],
     "train": ["--epochs", "1", "--val-sequences", "1", "--no-progress", "--device", "cpu"],
     "windows": ["--frames", "1"],
     "track": ["--no-progress"],
