@@ -78,7 +78,8 @@ class SynthConfig:
         hdr_bright_gain, hdr_dark_level: illumination of the bright and dim halves for ``hdr``.
         full_well_e: electrons at full scale for photon shot noise (0 disables it); ``read_noise``: Gaussian read
             noise as a fraction of full scale; ``gamma``: output gamma.
-        extra_attribute_prob: probability of each further attribute beyond a sequence's primary one.
+        extra_attribute_prob: probability of each further attribute beyond a sequence's primary one (0.15: about
+            2.2 tags per sequence with the nine attributes).
         target_saturation: chroma of the target's colours (0..1 of the most its luma allows; one random hue), so
             RGB frames can pick it out; ``background_saturation``: the background's colours are pulled towards
             grey to this fraction of their chroma.
@@ -113,7 +114,7 @@ class SynthConfig:
     full_well_e: float = 2000.0
     read_noise: float = 0.01
     gamma: float = 2.2
-    extra_attribute_prob: float = 0.2
+    extra_attribute_prob: float = 0.15
     target_saturation: float = 0.9
     background_saturation: float = 0.3
     pause_fraction: tuple[float, float] = (0.4, 0.6)
