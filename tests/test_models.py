@@ -150,3 +150,26 @@ def test_depthwise_xcorr_matches_per_sample_loop_and_keeps_size() -> None:
     assert divmod(peak, 16) == (8, 5)
     with pytest.raises(ValueError, match="odd k"):
         depthwise_xcorr(search, torch.randn(2, 4, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_depthwise_xcorr_gradients_equal_the_grouped_convolution(dtype):
+    """The numba weight gradient of the correlation (and oneDNN's input gradient) against autograd of the plain
+    grouped convolution, per time step and sample, with a kernel as wide as the map's border allows."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(4, 2, 3, 9, 7, generator=g) < 0.3).to(dtype).requires_grad_()
+    kernel = torch.randn(2, 3, 5, 5, generator=g, dtype=dtype).requires_grad_()
+    out = depthwise_xcorr(x, kernel)
+    grad = torch.randn(out.shape, generator=g, dtype=dtype)
+    gx, gk = torch.autograd.grad(out, [x, kernel], grad)
+    x2, k2 = x.detach().requires_grad_(), kernel.detach().requires_grad_()
+    ref = torch.stack([F.conv2d(x2[t].reshape(1, 6, 9, 7), k2.reshape(6, 1, 5, 5), padding=2, groups=6)
+                       .reshape(2, 3, 9, 7) for t in range(4)])
+    rx, rk = torch.autograd.grad(ref, [x2, k2], grad)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out, ref, **tol)
+    torch.testing.assert_close(gx, rx, **tol)
+    torch.testing.assert_close(gk, rk, **tol)
+    assert float(gk.abs().max()) > 0

@@ -394,3 +394,26 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
                 grad_scale[c] += acc_y[j]
         partial_sums[blk, 0] = _sum64(acc_alpha[:width])
         partial_sums[blk, 1] = _sum64(acc_beta[:width])
+
+
+@numba.njit(cache=True, nogil=True)
+def depthwise_grad_weight(x: np.ndarray, g: np.ndarray, k: int, pad: int, out: np.ndarray) -> None:
+    """Weight gradient of a stride-1 depthwise correlation with ``k`` x ``k`` kernels and 'same' padding ``pad``, on
+    channels-last arrays: ``x`` (N, H, W, C) the input, ``g`` (N, H, W, C) the output's gradient; accumulates
+    ``out[ky, kx, c] += sum over n, y, x of x[n, y + ky - pad, x + kx - pad, c] * g[n, y, x, c]`` (in the arrays'
+    dtype, summed over n, then rows, then columns). The channel loop is innermost and contiguous (it vectorises);
+    oneDNN's own weight gradient of this grouped convolution takes ~3x longer on one core."""
+    n, h, w, c = x.shape
+    for b in range(n):
+        for oy in range(h):
+            for ky in range(k):
+                iy = oy + ky - pad
+                if iy < 0 or iy >= h:
+                    continue
+                for kx in range(k):
+                    acc = out[ky, kx]
+                    for ox in range(max(0, pad - kx), min(w, w + pad - kx)):
+                        xr = x[b, iy, ox + kx - pad]
+                        gr = g[b, oy, ox]
+                        for ch in range(c):
+                            acc[ch] += xr[ch] * gr[ch]
