@@ -125,15 +125,9 @@ def fake_quantize(x: Any, k: Any, kind: str = "weight") -> Any:
 
 def decays_on_grid(alpha: Any, beta: Any) -> tuple[Any, Any]:
     """Torch ``alpha``, ``beta`` (0-dim) rounded to the chip's 1/4096 grid and field ranges, straight-through."""
-    import torch
-
-    a = alpha.detach().double()
-    b = beta.detach().double()
-    i_dec = torch.clamp(torch.round((1 - a) * DECAY_UNITY), *I_DECAY_RANGE)
-    v_dec = torch.clamp(torch.round((1 - b) * DECAY_UNITY), *V_DECAY_RANGE)
-    a_q = (1 - i_dec / DECAY_UNITY).to(alpha.dtype)
-    b_q = (1 - v_dec / DECAY_UNITY).to(beta.dtype)
-    return alpha + (a_q - alpha).detach(), beta + (b_q - beta).detach()
+    a_q = alpha_of(i_decay_of(float(alpha.detach())))  # Python floats: fewer tensor ops per layer and call
+    b_q = beta_of(v_decay_of(float(beta.detach())))
+    return alpha + (a_q - alpha.detach()), beta + (b_q - beta.detach())
 
 
 # --- integer dynamics (one definition for the torch emulator, its numba kernel and any numpy user) -------------------
