@@ -6,7 +6,9 @@ layer l of L runs T + l steps (the read-out is read over steps [L, L + T)). Ours
 steps and runs the neurons as one fused node (numba kernels on CPU) with the voltage bias folded into the current
 (:func:`had_snn.models.neurons.delayed_current`). The peer steps ``snntorch.Synaptic`` per layer and step with
 per-step convs, the same delays and the same voltage biases through the same exact identity (current ``b`` at step 0,
-``(1 - alpha) b`` later); it also computes only the steps the read-out needs. Both share the same weights (a copy)
+``(1 - alpha) b`` later); it also computes only the steps the read-out needs. Both call the same correlation
+(:func:`had_snn.models.layers.depthwise_xcorr`, whose weight gradient is a numba kernel on the CPU), so the ratio
+measures the time folding and the fused neurons alone. Both share the same weights (a copy)
 and BN in eval mode (running statistics, so per-step and folded BN agree); a step is forward + loss + backward +
 AdamW update. The first (warm-up) round compares them: spikes of every search-path layer, outputs, loss and the
 first conv's gradient. Prints the best (and median) wall time and process CPU time of each (CPU time varies less
