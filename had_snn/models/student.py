@@ -41,8 +41,8 @@ with straight-through gradients (:func:`qat_integers`); the correlation layer is
 each). The forward then runs the chip's own integer arithmetic (:meth:`CubaLIF.forward_chip`: synaptic sums of the
 integer weights, decays truncated toward zero, 24-bit wrap / clip, ``bias_mant`` and ``vth_mant``, the read-out's
 ``v / (64 k)`` in float64), so its spikes and read-out equal the emulator's of the converted network; the backward
-is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float semantics (checkpoints saved before the
-field existed load that way).
+is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float semantics
+(checkpoints saved before the field existed load that way).
 """
 
 from __future__ import annotations
