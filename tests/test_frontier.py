@@ -30,7 +30,9 @@ def demo_run(tmp_path_factory, firing_tiny_student) -> Path:
     from had_snn.train.checkpoint import model_state, save_checkpoint
 
     run = tmp_path_factory.mktemp("frontier") / "demo-tiny"
-    build_benchmark(run / "data", 6, 0, (1, 1, 1), SynthConfig(width_px=64, height_px=48, duration_s=0.3, fps=30),
+    # benchmark seed 1: on seed 0's two 0.3 s test sequences (generator version 2) the untrained tiny student pruned
+    # to a 2-channel first stage (point w2) has no template with a live stage-3 spike, so it cannot be converted
+    build_benchmark(run / "data", 6, 1, (1, 1, 1), SynthConfig(width_px=64, height_px=48, duration_s=0.3, fps=30),
                     progress=False)
     firing_tiny_student(run / "student_had_qat" / "last.pt")
     torch.manual_seed(0)
