@@ -256,7 +256,7 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
         steps = tcfg.data.crop_config().student_steps
         tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device, name=method)
         report = evaluate([tracker], sequences(root, "test"), run_dir / "eval", split="test", resume=False,
-                          plots=False)
+                          plots=False, progress=progress)
         return {
             "method": method, "seed": seed, "run_dir": ctx.rel(run_dir), "train_seconds": round(train_s, 1),
             "final_epoch": history[-1], "subsets": _subset_scores(report["trackers"][method]["subsets"]),
