@@ -160,13 +160,14 @@ def _fidelity_text(loihi: dict[str, Any]) -> str:
         return "not measured" if sr is None else f"{sr:.1f} SR ({d:+.1f} points)"
 
     met = [m for m, ok in loihi["within_target"].items() if ok]
-    verdict = ("within" if len(met) == len(loihi["within_target"]) else
-               f"within only in {' and '.join(met)} mode" if met else "NOT within")
+    target = f"the {loihi['sr_target_points']:g}-point target"
+    verdict = (f"within {target}" if len(met) == len(loihi["within_target"]) else
+               f"within {target} only in {' and '.join(met)} mode" if met else f"NOT within {target}")
     before = loihi["float_sr_before_qat"]
     text = (f"The Loihi network is converted from the HAD + QAT student, {loihi['float_sr']:.1f} SR in float "
             f"({'-' if before is None else f'{before:.1f}'} SR before QAT); in fixed point (emulator) it scores "
             f"{points('reset')} reset per frame and {points('stream')} streaming (crop lag "
-            f"{loihi['stream_crop_lag_frames']} frames): {verdict} the {loihi['sr_target_points']:g}-point target.")
+            f"{loihi['stream_crop_lag_frames']} frames): {verdict}.")
     if loihi.get("min_spike_agreement") is not None:
         text += (f" Per-layer spike agreement float vs fixed: at least {loihi['min_spike_agreement']:.4f} (target "
                  f"{loihi['spike_agreement_target']:g}).")
