@@ -83,6 +83,18 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
+def _jitter_text(s: dict[str, Any]) -> str:
+    """One sentence: the box's median per-frame centre step and reversal rate per tracker, beside the target's."""
+    def fig(j: dict) -> str:
+        rev = j.get("reversal_rate")
+        return f"{j['median_step_px']:.2f} px, {'-' if rev is None else f'{100 * rev:.0f} %'}"
+
+    rows = [f"{r['label']} {fig(r['jitter'])}" for r in s["tracking"].values()
+            if r.get("jitter") and r["jitter"].get("median_step_px") is not None]
+    return (f"Box jitter (median per-frame step of the centre, share of steps that turn back): the target moves "
+            f"{fig(s['ground_truth_jitter'])}; " + "; ".join(rows) + ".")
+
+
 def render_block(s: dict[str, Any]) -> str:
     """The README's headline section (markdown between the markers) for a summary."""
     m, t, hw = s["machine"], s["test_split"], s["hardware"]
@@ -99,6 +111,8 @@ def render_block(s: dict[str, Any]) -> str:
               "NPR@0.2 in %):", "",
               "| tracker | SR | PR | NPR |", "|---|---:|---:|---:|"]
     lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} |" for r in s["tracking"].values()]
+    if s.get("ground_truth_jitter"):  # summaries made before jitter was measured have none
+        lines += ["", _jitter_text(s)]
     if "had_vs_no_kd" in s:  # summaries before issue #12 have no paired comparison
         from had_snn.demo.report import had_vs_no_kd_text
 

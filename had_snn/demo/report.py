@@ -113,13 +113,25 @@ def plot_examples(sequences: list, boxes: Mapping[str, np.ndarray], tracker: str
     return paths
 
 
+def _jitter_cells(j: dict | None) -> str:
+    """``median step px | reversals %`` cells of a jitter dict (``-`` where it has no figure)."""
+    if not j:
+        return "- | -"
+    step = "-" if j["median_step_px"] is None else f"{j['median_step_px']:.2f}"
+    rev = "-" if j["reversal_rate"] is None else f"{100 * j['reversal_rate']:.0f}"
+    return f"{step} | {rev}"
+
+
 def _tracking_table(results: dict, subset: str = "all") -> list[str]:
-    lines = ["| Tracker | SR (AUC) % | PR@20 % | NPR@0.2 % | FPS |", "|---|---:|---:|---:|---:|"]
+    lines = ["| Tracker | SR (AUC) % | PR@20 % | NPR@0.2 % | FPS | step px | reversals % |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, t in results["trackers"].items():
         s = t["subsets"][subset]
         fps = f"{t['fps']:.1f}" if t["fps"] is not None and np.isfinite(t["fps"]) else "-"
         lines.append(f"| {TRACKER_LABELS.get(name, name)} | {100 * s['SR_AUC']:.1f} | {100 * s['PR20']:.1f} | "
-                     f"{100 * s['NPR0.2']:.1f} | {fps} |")
+                     f"{100 * s['NPR0.2']:.1f} | {fps} | {_jitter_cells(t.get('jitter'))} |")
+    if "ground_truth_jitter" in results:
+        lines.append(f"| ground truth | | | | | {_jitter_cells(results['ground_truth_jitter'])} |")
     return lines
 
 
@@ -429,7 +441,8 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
     tracking = {name: {"label": TRACKER_LABELS.get(name, name),
                        **{k: round(100 * t["subsets"]["all"][m], 2)
                           for k, m in (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))},
-                       "fps": t["fps"] if t["fps"] is not None and np.isfinite(t["fps"]) else None}
+                       "fps": t["fps"] if t["fps"] is not None and np.isfinite(t["fps"]) else None,
+                       "jitter": t.get("jitter")}
                 for name, t in results["trackers"].items()}
     stamps = {name: read_stamp(run_dir / name) or {} for name in outputs}
     synth = cfg["data"]["synth"]
@@ -449,6 +462,7 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
         "test_split": {"name": results["split"], "sequences": results["num_sequences"],
                        "sensor_px": [synth.get("width_px", 160), synth.get("height_px", 120)]},
         "tracking": tracking,
+        "ground_truth_jitter": results.get("ground_truth_jitter"),
         "had_vs_no_kd": had_vs_no_kd(run_dir / outputs["eval"]["results"], run_dir / outputs["data"]["root"]),
         "lava": {"status": lava["status"], **({"reason": lava["reason"]} if lava["status"] == "skipped" else
                                               {"frames": len(lava["frames"]), "steps": lava["steps"],
@@ -509,7 +523,10 @@ def write_demo_report(run_dir: Path, plot_dir: Path, outputs: Mapping[str, dict]
                   "template's stage-3 spikes are all zero, so the correlation kernel is zero and has no fixed-point "
                   "scale; it kept the initial box there (the static baseline's answer).", ""]
     lines += ["SR = success AUC over 21 IoU thresholds, PR = precision at 20 px, NPR = normalised precision at 0.2 "
-              "(pytracking definitions). FPS is this machine's tracking speed (CPU, including cropping and binning).",
+              "(pytracking definitions). FPS is this machine's tracking speed (CPU, including cropping and binning). "
+              "Step px is the median per-frame move of the box centre and reversals the share of consecutive moving "
+              "steps that turn back (more than 90 degrees), over all test frames; the ground truth's row is the "
+              "target's own motion.",
               "", _image(eval_plots / "success.png", run_dir, "success plot"),
               _image(eval_plots / "precision.png", run_dir, "precision plot"), "",
               "### Per attribute", "", _image(bars, run_dir, "success per attribute"), "",

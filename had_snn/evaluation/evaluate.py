@@ -10,9 +10,10 @@ Output layout::
     OUT/boxes/<tracker>/tracker.json     what produced them: name, fingerprint (resume only reuses boxes of the
                                          same tracker and settings), identity (checkpoint hash) and source path
     OUT/results.json                     attribute tags of every sequence; per tracker: overall / per-attribute
-                                         (and normal_light) / per-sequence scores and curves
+                                         (and normal_light) / per-sequence scores and curves; box jitter
+                                         (median centre step px, direction-reversal rate) beside the ground truth's
                                          (``had-snn eval``: also of the trackers evaluated into OUT before)
-    OUT/results.md                       the table
+    OUT/results.md                       the table, then the jitter table
     OUT/plots/[<attribute>/]{success,precision,norm_precision}.png
 """
 
@@ -28,7 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from had_snn.data.sequence import Sequence
-from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence
+from had_snn.evaluation.jitter import Jitter, box_jitter, pooled
+from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence, valid_gt_mask
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
 from had_snn.util.atomic import write_text_atomic
 from had_snn.util.errors import UserError
@@ -129,6 +131,13 @@ def score_results(results: dict[str, np.ndarray], sequences: SequenceList[Sequen
     return {s.name: score_sequence(results[s.name], s.boxes, frame_size=s.sensor_size) for s in sequences}
 
 
+def jitter_of(boxes: dict[str, np.ndarray] | None, sequences: SequenceList[Sequence]) -> dict[str, Jitter]:
+    """Per-sequence :class:`~had_snn.evaluation.jitter.Jitter` of ``boxes`` (the ground truth's when ``None``),
+    over the frames with a valid ground truth (the frames that are scored)."""
+    return {s.name: box_jitter(s.boxes if boxes is None else boxes[s.name],
+                               valid_gt_mask(s.boxes, s.sensor_size)) for s in sequences}
+
+
 def markdown_table(report: dict) -> str:
     """SR (AUC) / PR@20 / NPR@0.2 in percent for every tracker, overall then per attribute."""
     lines = [
@@ -147,6 +156,16 @@ def markdown_table(report: dict) -> str:
             fps = f"{t['fps']:.1f}" if np.isfinite(t["fps"]) else "-"
             lines.append(f"| {subset} | {s['num_sequences']} | {name} | {100 * s['SR_AUC']:.1f} | "
                          f"{100 * s['PR20']:.1f} | {100 * s['NPR0.2']:.1f} | {fps} |")
+    if "ground_truth_jitter" in report:
+        lines += ["", "Box jitter over all sequences: the median per-frame step of the box centre (px) and the share "
+                  "of consecutive moving steps that turn back by more than 90 degrees, beside the ground truth's.",
+                  "", "| Track | median step (px) | reversals (%) |", "|---|---:|---:|"]
+        rows = [("ground truth", report["ground_truth_jitter"])]
+        rows += [(name, t["jitter"]) for name, t in report["trackers"].items() if "jitter" in t]
+        for name, j in rows:
+            step = "-" if j["median_step_px"] is None else f"{j['median_step_px']:.2f}"
+            rev = "-" if j["reversal_rate"] is None else f"{100 * j['reversal_rate']:.1f}"
+            lines.append(f"| {name} | {step} | {rev} |")
     return "\n".join(lines) + "\n"
 
 
@@ -184,7 +203,8 @@ def evaluate(
     previous = _previous_report(out_dir, split) if include_stored else {}
     report: dict = {"split": split, "num_sequences": len(sequences),
                     "attributes": {n: list(a) for n, a in attributes.items()}, "trackers": {},
-                    "stored_not_included": {}}
+                    "stored_not_included": {},
+                    "ground_truth_jitter": pooled(jitter_of(None, sequences).values()).as_dict()}
     results_of: dict[str, tuple[dict[str, np.ndarray], float]] = {}
     if include_stored:
         stored, report["stored_not_included"] = stored_results(out_dir, sequences, exclude=set(names))
@@ -200,12 +220,17 @@ def evaluate(
     for name in order:
         results, fps = results_of[name]
         scores = score_results(results, sequences)
+        jitter = jitter_of(results, sequences)
         summaries[name] = per_attribute(scores, attributes)
         report["trackers"][name] = {
             "fps": fps,
             "subsets": {k: v.as_dict() for k, v in summaries[name].items()},
+            "jitter": pooled(jitter.values()).as_dict(),
             "sequences": {n: {"SR_AUC": s.auc, "PR20": s.pr20, "NPR0.2": s.npr, "mean_iou": s.mean_iou,
-                              "num_valid_frames": s.num_valid_frames} for n, s in scores.items()},
+                              "num_valid_frames": s.num_valid_frames,
+                              "median_step_px": jitter[n].as_dict()["median_step_px"],
+                              "reversal_rate": jitter[n].as_dict()["reversal_rate"]}
+                          for n, s in scores.items()},
         }
     write_text_atomic(out_dir / "results.json", json.dumps(report, indent=1))
     write_text_atomic(out_dir / "results.md", markdown_table(report))
