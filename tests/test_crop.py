@@ -18,6 +18,7 @@ from had_snn.tracking.crop import (
     event_window_us,
     gaussian_radius,
     make_sample,
+    search_region,
     target_heatmap,
     target_to_box,
 )
@@ -164,3 +165,30 @@ def test_jitter_statistics() -> None:
 
 def torch_equal(x, y) -> bool:
     return bool((x == y).all())
+
+
+@pytest.mark.parametrize(("search_px", "stride"), [(64, 8), (128, 8), (136, 8)], ids=["8x8", "16x16", "17x17"])
+def test_search_region_puts_the_box_centre_on_a_cell_centre(search_px: int, stride: int) -> None:
+    cfg = CropConfig(search_px=search_px, heatmap_stride=stride)
+    box = np.array([30.0, 40.0, 8.0, 12.0])
+    region = search_region(box, cfg)
+    assert region[2:] == crop_region(box, cfg.search_context)[2:]  # same size, only moved
+    cx, cy = box_to_target(box, region, cfg.search_px)[:2] * cfg.heatmap_px  # in cells
+    assert cx == pytest.approx(cfg.heatmap_px // 2 + 0.5) and cy == pytest.approx(cfg.heatmap_px // 2 + 0.5)
+    if cfg.heatmap_px % 2:  # an odd map's middle cell is centred already
+        assert region == pytest.approx(crop_region(box, cfg.search_context))
+
+
+@pytest.mark.parametrize("size", [8, 16, 17])
+def test_hann_window_peaks_on_the_cell_of_the_previous_estimate(size: int) -> None:
+    import torch
+
+    from had_snn.tracking.decode import hann_window
+
+    w = hann_window(size)
+    assert int(w.argmax()) == (size // 2) * size + size // 2 and float(w.max()) == pytest.approx(1.0)
+    assert float(w.min()) > 0  # no zero border
+    if size % 2:  # odd: OSTrack's hann2d(centered=True)
+        k = torch.arange(1, size + 1, dtype=torch.float32)
+        ost = 0.5 * (1 - torch.cos(2 * torch.pi * k / (size + 1)))
+        torch.testing.assert_close(w, ost[:, None] * ost[None, :])

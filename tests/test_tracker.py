@@ -9,6 +9,7 @@ from torch import nn
 
 from had_snn.data.events import make_events
 from had_snn.data.sequence import Sequence
+from had_snn.evaluation.jitter import box_jitter
 from had_snn.evaluation.metrics import iou
 from had_snn.tracking.tracker import (
     BoxUpdate,
@@ -160,6 +161,34 @@ def test_oracle_model_tracks_the_square(rule: BoxUpdate) -> None:
     np.testing.assert_allclose(boxes[:, 2:], seq.boxes[:, 2:], atol=1.0)
 
 
+class CellModel(OracleModel):
+    """Finds the heat-map cell holding the square's centre but not where in the cell it is: the offset head always
+    answers the cell centre (0.5), as a weak offset head does."""
+
+    def forward(self, batch: dict) -> dict:
+        out = super().forward(batch)
+        out["offset"].fill_(0.5)
+        return out
+
+
+@pytest.mark.parametrize("step_px", [0.0, 0.5], ids=["still", "steady"])
+def test_a_still_or_steady_target_gives_a_still_or_steady_box(step_px: float) -> None:
+    """The search crop puts the previous estimate on a cell centre: a target that moves less than half a cell per
+    frame stays in one cell, so even a cell-only localiser holds a still box still and never turns a steadily moving
+    one back. (Centred on the estimate, the crop put the target on a cell corner, and this model hopped one cell
+    back and forth every frame.)"""
+    seq = moving_square_sequence(n_frames=30, step_px=step_px)
+    boxes = ModelTracker(CellModel(), window_influence=0.0).track(seq)
+    truth, ours = box_jitter(seq.boxes), box_jitter(boxes)
+    assert ours.reversals == 0
+    if step_px == 0.0:
+        assert ours.median_step_px == 0.0 and ours.pairs == 0
+    else:  # a cell is 2 px here: the box follows in whole cells, never slower than the target on average
+        assert truth.median_step_px == pytest.approx(step_px)
+        assert abs((boxes[-1, 0] - boxes[0, 0]) - (seq.boxes[-1, 0] - seq.boxes[0, 0])) <= 2.0
+    assert iou(boxes, seq.boxes).min() > 0.6
+
+
 def test_real_teacher_and_student_run_in_the_loop() -> None:
     from had_snn.models import build_model
 
@@ -263,6 +292,14 @@ def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
     table = (tmp_path / "results.md").read_text()
     assert f"| all | 2 | counting | {100 * static_sr:.1f} | 100.0 | 12.5 |" in table
     assert report["trackers"]["oracle"]["fps"] > 0
+    # jitter: the square moves 2 px per frame in a straight line; the static box never moves
+    assert report["ground_truth_jitter"] == {"median_step_px": 2.0, "reversal_rate": 0.0, "num_steps": 14,
+                                             "num_step_pairs": 12}
+    assert stored["trackers"]["counting"]["jitter"]["median_step_px"] == 0.0
+    assert stored["trackers"]["counting"]["jitter"]["reversal_rate"] is None
+    assert stored["trackers"]["oracle"]["jitter"]["reversal_rate"] == 0.0
+    assert stored["trackers"]["oracle"]["sequences"]["square"]["median_step_px"] == pytest.approx(2.0, abs=0.5)
+    assert "| ground truth | 2.00 | 0.0 |" in table and "| counting | 0.00 | - |" in table
     static = evaluate([StaticTracker()], seqs, tmp_path / "static", plots=False, progress=False)
     assert np.isnan(static["trackers"]["static"]["fps"])  # runs no model: no speed to report
     static_table = (tmp_path / "static" / "results.md").read_text()

@@ -32,6 +32,21 @@ def crop_region(box: np.ndarray, context: float) -> Region:
     return (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side)
 
 
+def search_region(box: np.ndarray, cfg: CropConfig) -> Region:
+    """The tracker's search region around ``box``: :func:`crop_region` at ``cfg.search_context``, placed so the box
+    centre falls on the centre of a heat-map cell.
+
+    With an even heat map (8 x 8, 16 x 16) the centre of a centred crop lies on the corner of four cells, where the
+    peak is ambiguous and a half-cell error of the offset head flips the box one cell back and forth every frame; the
+    region is moved by half a cell (``heatmap_stride / 2`` crop px) up and left, so a target that stays put or moves
+    less than half a cell per frame stays inside one cell. With an odd heat map (SiamFC's 17 x 17) the centre already
+    is a cell centre and the region is :func:`crop_region`'s.
+    """
+    x0, y0, side, _ = crop_region(box, cfg.search_context)
+    shift_px = ((cfg.heatmap_px // 2 + 0.5) * cfg.heatmap_stride - cfg.search_px / 2) * side / cfg.search_px
+    return (x0 - shift_px, y0 - shift_px, side, side)
+
+
 def box_to_crop(box: np.ndarray, region: Region, out_px: int) -> np.ndarray:
     """Image box(es) ``x, y, w, h`` -> the same box(es) in crop px."""
     b = np.asarray(box, dtype=np.float64)
@@ -153,10 +168,11 @@ def target_heatmap(target: np.ndarray, heatmap_px: int) -> np.ndarray:
 
 
 def crop_inputs(seq: Sequence, index: int, box: np.ndarray, context: float, out_px: int,
-                cfg: CropConfig) -> dict[str, np.ndarray]:
+                cfg: CropConfig, region: Region | None = None) -> dict[str, np.ndarray]:
     """Model inputs of one crop of frame ``index`` around ``box``: ``rgb`` (3, P, P) (zeros for event-only
-    sequences), ``spikes`` (T, 2, P, P), ``voxel`` (bins, P, P) and ``region`` (4,) image px, all float32."""
-    region = crop_region(box, context)
+    sequences), ``spikes`` (T, 2, P, P), ``voxel`` (bins, P, P) and ``region`` (4,) image px, all float32.
+    ``region`` (image px) replaces the centred :func:`crop_region` (e.g. the tracker's :func:`search_region`)."""
+    region = crop_region(box, context) if region is None else region
     if seq.frames is not None:
         rgb = crop_frame(seq.frames[index], region, out_px)
     else:

@@ -12,10 +12,16 @@ import torch
 
 
 def hann_window(size: int) -> torch.Tensor:
-    """2-D Hann window (size, size) without zero borders: ``0.5 * (1 - cos(2 pi k / (size + 1)))``, k = 1..size
-    (OSTrack's ``hann2d(centered=True)``)."""
-    k = torch.arange(1, size + 1, dtype=torch.float32)
-    w = 0.5 * (1 - torch.cos(2 * torch.pi * k / (size + 1)))
+    """2-D Hann window (size, size) without zero borders, peaking at 1 on cell ``c = size // 2``:
+    ``0.5 * (1 + cos(2 pi (k - c) / (size + 1)))``, k = 0..size-1.
+
+    ``c`` is the cell whose centre holds the previous estimate in the tracker's search crop
+    (:func:`had_snn.tracking.crop.search_region`), so the window pulls towards where the target was. For an odd
+    size this is OSTrack's ``hann2d(centered=True)``; for an even size it is that window moved by half a cell (the
+    centred one peaks on the corner of the four middle cells, which it favours equally).
+    """
+    k = torch.arange(size, dtype=torch.float32)
+    w = 0.5 * (1 + torch.cos(2 * torch.pi * (k - size // 2) / (size + 1)))
     return w[:, None] * w[None, :]
 
 

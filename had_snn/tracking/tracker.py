@@ -18,7 +18,7 @@ import torch
 
 from had_snn.data.sequence import Sequence, valid_box_mask
 from had_snn.tracking.config import CropConfig
-from had_snn.tracking.crop import MIN_BOX_PX, box_to_target, crop_inputs, target_to_box
+from had_snn.tracking.crop import MIN_BOX_PX, box_to_target, crop_inputs, search_region, target_to_box
 from had_snn.tracking.decode import decode
 from had_snn.util.atomic import atomic_path
 
@@ -180,7 +180,8 @@ class ModelTracker:
     """Siamese tracking with any model following the tracker interface (``forward(batch) -> heatmap/size/offset``).
 
     The template is cut once from frame 0 around the initial box; each later frame is searched in a crop around
-    the previous estimate and decoded with a cosine window. :meth:`initialize` + :meth:`update` per window is the
+    the previous estimate, placed so that estimate sits on a heat-map cell centre (:func:`search_region`), and
+    decoded with a cosine window. :meth:`initialize` + :meth:`update` per window is the
     online interface; :meth:`track` runs it over a whole sequence. ``input_fn`` (optional) transforms each batch before
     the model sees it (e.g. a quantised input path); ``model`` may be any callable with the same interface (e.g.
     the fixed-point emulator). ``box_update`` sets the size safeguards (:class:`BoxUpdate`, on by default).
@@ -245,7 +246,8 @@ class ModelTracker:
         if self._seq is None:
             raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
         cfg, seq, box = self.crop, self._seq, self._box
-        search = crop_inputs(seq, k, crop_box, cfg.search_context, cfg.search_px, cfg)
+        search = crop_inputs(seq, k, crop_box, cfg.search_context, cfg.search_px, cfg,
+                             region=search_region(crop_box, cfg))
         out = self.model(self._batch(self._template, search))
         region = tuple(search["region"].tolist())
         prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
