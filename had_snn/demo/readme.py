@@ -83,16 +83,23 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def _jitter_text(s: dict[str, Any]) -> str:
-    """One sentence: the box's median per-frame centre step and reversal rate per tracker, beside the target's."""
-    def fig(j: dict) -> str:
-        rev = j.get("reversal_rate")
-        return f"{j['median_step_px']:.2f} px, {'-' if rev is None else f'{100 * rev:.0f} %'}"
+def _tracking_rows(s: dict[str, Any]) -> list[str]:
+    """The tracking table: SR / PR / NPR per tracker, with the box jitter (median per-frame centre step px, share
+    of steps that turn back) and the ground truth's row when the summary has them."""
+    gt = s.get("ground_truth_jitter")  # summaries made before jitter was measured have none
+    if not gt:
+        return ["| tracker | SR | PR | NPR |", "|---|---:|---:|---:|"] + [
+            f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} |" for r in s["tracking"].values()]
 
-    rows = [f"{r['label']} {fig(r['jitter'])}" for r in s["tracking"].values()
-            if r.get("jitter") and r["jitter"].get("median_step_px") is not None]
-    return (f"Box jitter (median per-frame step of the centre, share of steps that turn back): the target moves "
-            f"{fig(s['ground_truth_jitter'])}; " + "; ".join(rows) + ".")
+    def cells(j: dict | None) -> str:
+        step = None if not j else j.get("median_step_px")
+        rev = None if not j else j.get("reversal_rate")
+        return f"{'-' if step is None else f'{step:.2f}'} | {'-' if rev is None else f'{100 * rev:.0f}'}"
+
+    lines = ["| tracker | SR | PR | NPR | step px | reversals % |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} | {cells(r.get('jitter'))} |"
+              for r in s["tracking"].values()]
+    return lines + [f"| ground truth (the target's own motion) | | | | {cells(gt)} |"]
 
 
 def render_block(s: dict[str, Any]) -> str:
@@ -108,11 +115,9 @@ def render_block(s: dict[str, Any]) -> str:
               "![success per attribute](docs/demo_attributes_success.png)", "",
               f"Headline numbers of `{s['command']}` (seed {s['seed']}; {t['sequences']} {t['name']} sequence"
               f"{'s' if t['sequences'] != 1 else ''}, {t['sensor_px'][0]}x{t['sensor_px'][1]} px; SR / PR@20 / "
-              "NPR@0.2 in %):", "",
-              "| tracker | SR | PR | NPR |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} |" for r in s["tracking"].values()]
-    if s.get("ground_truth_jitter"):  # summaries made before jitter was measured have none
-        lines += ["", _jitter_text(s)]
+              "NPR@0.2 in %" + ("; step px: median per-frame move of the box centre, reversals: share of moving "
+                                 "steps that turn back" if s.get("ground_truth_jitter") else "") + "):", ""]
+    lines += _tracking_rows(s)
     if "had_vs_no_kd" in s:  # summaries before issue #12 have no paired comparison
         from had_snn.demo.report import had_vs_no_kd_text
 
