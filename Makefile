@@ -52,7 +52,7 @@ $(LAVA_VENV)/.lava-dl-0.6.0: $(LAVA_VENV)/.installed
 demo: setup
 	$(VENV)/bin/had-snn demo $(DEMO_ARGS)
 
-# The HAD table of issue #12 (experiments/had_table.py): make had-table [PRESET=medium] [OUT=runs/had-table-medium]
+# The HAD table (experiments/had_table.py): make had-table [PRESET=medium] [OUT=runs/had-table-medium]
 # [TABLE_ARGS="--doc docs/results_had.md"]; rerun with the same OUT to resume.
 had-table: setup-main
 	$(PY) experiments/had_table.py --preset $(PRESET) $(if $(OUT),--out $(OUT),) $(TABLE_ARGS)

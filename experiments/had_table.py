@@ -1,4 +1,4 @@
-"""HAD experiments table: every row of issue #12 (teachers, the no-KD student, the KD baselines, HAD and its ablations)
+"""HAD experiments table: every row (teachers, the no-KD student, the KD baselines, HAD and its ablations)
 over several seeds, with paired intervals against the no-KD student.
 
 Every row trains with the same loop (``had_snn.train.loop.train``): the three ANN rows from one teacher config
@@ -14,7 +14,7 @@ protocol) on the test split. Output (default ``runs/had-table-<timestamp>``)::
     OUT/results.md               mean +- std over seeds of SR / PR / NPR overall, SR on normal_light and per attribute,
                                  the paired SR difference of every student row vs the no-KD student with its 95 %
                                  bootstrap interval over test sequences, the fraction of the no-KD -> teacher gap
-                                 closed, and the verdict on issue #12's targets
+                                 closed, and the verdict on this project's goals
     OUT/results.json             the same numbers, every per-seed value and the comparisons
     OUT/plots/had_table.png      SR bar chart with error bars (std over seeds)
 
@@ -25,8 +25,8 @@ data synthesis, the static baseline and every (method, seed) training + evaluati
 the students that distil from it. A step is cached by the SHA-256 of its resolved config and its dependencies' keys
 (a student's key includes its teacher's), and an interrupted training run resumes from its ``last.pt``, so
 rerunning with the same ``--out`` picks up where it stopped. A folder made with another preset is refused (its
-``table_config.json`` names the preset), and steps made by the earlier table format (presets ``tiny``/``quick``
-before issue #12) have other keys (``table_format`` is part of every key), so they are re-run, never mixed in.
+``table_config.json`` names the preset), and steps made by an earlier table format (presets
+``tiny``/``quick``) have other keys (``table_format`` is part of every key), so they are re-run, never mixed in.
 
 Presets (``--preset``, default ``medium``):
 
@@ -63,7 +63,7 @@ from had_snn.util.atomic import save_figure, write_text_atomic
 from had_snn.util.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
-TABLE_FORMAT = 2  # part of every step key: folders of the pre-#12 table are re-run, not mixed in
+TABLE_FORMAT = 2  # part of every step key: folders of the first table format are re-run, not mixed in
 METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
 STATIC = "static"  # reference row: the initial box kept for every frame
 NO_KD = "student"  # the row every KD row is compared with
@@ -89,7 +89,7 @@ METHODS: dict[str, tuple[str, str | None, dict]] = {
 }
 KD_ROWS = tuple(m for m, (_, src, _) in METHODS.items() if src not in (None, "none"))
 OTHER_KD = ("vanilla_kd", "hdetrack", "had_authors")  # the baselines HAD must be level with
-# The verdict's thresholds (issue #12, "Done when"), in SR points (0..100) or fractions.
+# The verdict's thresholds (this project's goals for the table), in SR points (0..100) or fractions.
 TARGET_HAD_GAIN_SR = 5.0
 TARGET_GAP_FRACTION = 0.5
 TARGET_RGB_OVER_STATIC_SR = 20.0
@@ -350,7 +350,8 @@ def _diff(comparisons: dict, pair: str, subset: str = "all") -> dict | None:
 
 
 def verdict(agg: dict, comparisons: dict) -> list[str]:
-    """Issue #12's targets, one line each: PASS / FAIL with the numbers, or ``n/a`` when a needed row is missing.
+    """This project's goals for the table, one line each: PASS / FAIL with the numbers, or ``n/a`` when a needed
+    row is missing.
 
     HAD >= no-KD + 5 SR with the 95 % interval above 0; HAD level with every other KD row (the interval of
     HAD - row reaches 0 or above, i.e. not significantly worse); HAD closes >= 50 % of the no-KD -> teacher gap;
@@ -447,7 +448,7 @@ def markdown_table(agg: dict, comparisons: dict, note: str, subsets: list[str],
             per_seed = "-" if mean is None else f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
             lines.append(f"| {pair} | " + " | ".join(_interval(_diff(comparisons, pair, s)) for s in subsets)
                          + f" | {per_seed} |")
-    lines += ["", "Verdict (issue #12 targets):", "", *verdict(agg, comparisons)]
+    lines += ["", "Verdict (this project's goals, not field standards):", "", *verdict(agg, comparisons)]
     return "\n".join(lines) + "\n"
 
 
@@ -566,7 +567,7 @@ def run_parallel(steps: list[Step], out: Path, argv: list[str], parallel: int, p
 
 
 def _check_folder(out: Path, mode: str) -> None:
-    """Refuse an output folder made with another preset (or by the pre-#12 table): its runs would be mixed in."""
+    """Refuse an output folder made with another preset (or by the first table format): its runs would be mixed in."""
     path = out / "table_config.json"
     if not path.is_file():
         return

@@ -103,7 +103,7 @@ def _mode_block(geoms: Sequence[LayerGeometry], counts: FrameCounts, mappings: d
 
 
 #: energy ratios of the report, ``<numerator>_over_<denominator>``: teacher over student (the older ones, > 1 means
-#: the student wins) and student over teacher (< 1 means the student wins; the issue's headline definition)
+#: the student wins) and student over teacher (< 1 means the student wins; the headline direction)
 RATIO_PAIRS = (("ann_45nm", "loihi1"), ("ann_45nm", "snn_45nm"), ("ann_45nm_memory", "loihi1"),
                ("loihi1", "ann_45nm"), ("snn_45nm", "ann_45nm"), ("loihi1", "ann_45nm_memory"))
 
@@ -226,7 +226,7 @@ def build_report(
     return report
 
 
-#: the issue's targets for the headline ratios (student / teacher compute-only 45 nm MACs)
+#: this project's goals for the headline ratios (student / teacher compute-only 45 nm MACs)
 HEADLINE_TARGETS = {"loihi1": 0.1, "snn_45nm": 0.01}
 
 
@@ -258,7 +258,7 @@ _LIKE_FOR_LIKE = (
      "neuron updates and spike routing; the teacher adds its weight and activation reads and writes. Processes "
      "differ (Loihi 1 is Intel 14 nm, the teacher model 45 nm), which favours Loihi"),
     ("loihi1", "ann_45nm", False,
-     "the issue's headline ratio; the student pays memory, neuron updates and routing, the teacher only its "
+     "the headline ratio; the student pays memory, neuron updates and routing, the teacher only its "
      "arithmetic: favours the teacher"),
     ("snn_45nm", "ann_45nm", True,
      "compute only both, same source (Horowitz 2014): like for like as a compute model, the one SNN papers use; "
@@ -355,7 +355,7 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
         f"On Loihi 1's per-operation figures ({mode} mode) the student spends {f(total)} uJ per frame and "
         f"{verdict(num['loihi1_over_teacher_mac'])} against the teacher's compute-only MACs "
         f"({f(num['teacher_macs'])} MACs x {num['e_mac_pj']:g} pJ = {f(num['teacher_mac_uj'])} uJ; student / "
-        f"teacher {num['loihi1_over_teacher_mac']:.3g}x, target {HEADLINE_TARGETS['loihi1']:g}x)",
+        f"teacher {num['loihi1_over_teacher_mac']:.3g}x, this project's goal {HEADLINE_TARGETS['loihi1']:g}x)",
     ]
     if "teacher_memory_uj" in num:
         parts[-1] += (f" and {verdict(num['loihi1_over_teacher_memory'])} against the teacher with memory access "
@@ -394,7 +394,8 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
                      "shown.")
     parts.append(
         f"On the 45 nm AC model only synaptic ops cost: {f(synops)} x {num['e_ac_pj']:g} pJ = {f(num['snn_45nm_uj'])} "
-        f"uJ, {num['snn_45nm_over_teacher_mac']:.3g}x the teacher's MACs (target {HEADLINE_TARGETS['snn_45nm']:g}x): "
+        f"uJ, {num['snn_45nm_over_teacher_mac']:.3g}x the teacher's MACs (this project's goal "
+        f"{HEADLINE_TARGETS['snn_45nm']:g}x): "
         f"the student {verdict(num['snn_45nm_over_teacher_mac'])}, since an add costs {num['e_ac_pj']:g} pJ against "
         f"{num['e_mac_pj']:g} pJ for a multiply-add; this model bills a synaptic op at {num['e_ac_pj']:g} pJ where "
         f"Loihi 1 bills {num['e_synop_pj']:g} pJ (the synapse read included) and leaves out neuron updates and "
@@ -539,7 +540,8 @@ def _teacher_markdown(report: dict[str, Any]) -> list[str]:
         h = head[model]
         status = "meets it" if h["meets_target"] else f"{h['factor_to_target']:.3g}x above it"
         lines.append(f"- Headline, {label}: student {_fmt(h['student_uj'])} uJ / teacher compute-only 45 nm MACs "
-                     f"{_fmt(head['teacher_uj'])} uJ = **{h['ratio']:.3g}x** (target <= {h['target']:g}x: {status})")
+                     f"{_fmt(head['teacher_uj'])} uJ = **{h['ratio']:.3g}x** (this project's goal <= {h['target']:g}x: "
+                     f"{status})")
     lines += ["", "| student | teacher | student (uJ) | teacher (uJ) | student / teacher | like for like? | why |",
               "|---|---|---:|---:|---:|---|---|"]
     for c in report["comparisons"]:

@@ -53,7 +53,7 @@ def shared(tmp_path_factory, firing_tiny_student) -> dict[str, Path]:
 
 
 def test_enough_rows() -> None:
-    assert len(CASES) >= 60, f"the bad-input table has {len(CASES)} rows; the issue asks for at least 60"
+    assert len(CASES) >= 60, f"the bad-input table has {len(CASES)} rows; the table must keep at least 60"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

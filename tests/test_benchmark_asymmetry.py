@@ -1,4 +1,4 @@
-"""Issue #12 scene attributes where RGB frames know more than events (pause, color_distractor, textureless), the
+"""The scene attributes where RGB frames know more than events (pause, color_distractor, textureless), the
 colour cue on every scene, attribute coverage of the default benchmark and determinism across worker counts."""
 
 from __future__ import annotations

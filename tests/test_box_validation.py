@@ -1,4 +1,4 @@
-"""Ground-truth boxes and sensor sizes checked at the data edges (issue #16, "Nothing silently wrong").
+"""Ground-truth boxes and sensor sizes checked at the data edges (nothing silently wrong).
 
 Invalid boxes (non-positive size, non-finite, outside the sensor, absurdly large) are read as absent with a count;
 where a valid box is required the error names the sequence and frame; metrics never score them; sensor sizes are
@@ -37,7 +37,7 @@ BOXES = [
     ((10, 48, 8, 6), False),  # starts at the bottom edge
     ((-8, 10, 8, 6), False),  # ends at the left edge
     ((10, -6, 8, 6), False),  # ends at the top edge
-    ((0, 0, 1e9, 1e9), False),  # issue #16: scored SR 95 with the static tracker
+    ((0, 0, 1e9, 1e9), False),  # once scored SR 95 with the static tracker
     ((0, 0, 129, 10), False),  # wider than twice the sensor
     ((np.inf, 10, 8, 6), False),
     ((10, 10, 8, NAN), False),  # partly NaN

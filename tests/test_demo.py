@@ -191,7 +191,7 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
                                                                     abs=0.011)
     assert set(loihi["spike_agreement"]) == {r["name"] for r in quant["float_vs_fixed"]["layers"]}
     assert loihi["stream_crop_lag_frames"] >= 2
-    assert "1-point target" in report and "Per-layer spike agreement" in report
+    assert "1-point goal" in report and "Per-layer spike agreement" in report
     assert "| steps billed (= frame period) |" in report
     # the compact frontier: the QAT student per mode and the activity-regularised one, against the teacher
     frontier = json.loads((run / "frontier" / "result.json").read_text())
@@ -459,10 +459,11 @@ def test_readme_block_of_a_run_with_qat_and_both_modes() -> None:
     text = " ".join(render_block(s).split())
     assert "41.0 SR in float (40.0 SR before QAT)" in text
     assert "40.5 SR (-0.5 points) reset per frame and 38.0 SR (-3.0 points) streaming (crop lag 3 frames)" in text
-    assert "within the 1-point target only in reset mode" in text and "at least 0.9910 (target 0.99)" in text
+    assert "within this project's 1-point goal only in reset mode" in text
+    assert "at least 0.9910 (this project's goal 0.99)" in text
     assert "150 uJ reset per frame (10 steps billed" in text and "90 uJ streaming (4 steps billed" in text
     ratio = 1 / s["hardware"]["ann_45nm_over_loihi1"]  # the headline: student (Loihi 1) over the teacher's MACs
-    assert f"(student/teacher {ratio:.2f}x, target <= 0.1x: not met;" in text
+    assert f"(student/teacher {ratio:.2f}x, this project's goal <= 0.1x: not met;" in text
     assert "and the same windows as one continuous stream" in text
 
 

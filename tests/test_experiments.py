@@ -93,7 +93,7 @@ def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest
     row = re.search(r"^\| had \| 1 \|.*$", table, re.M).group(0).split("|")
     assert re.fullmatch(r" [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] ", row[7]), row
     assert re.search(r"^\| had - student \| [+-]\d", table, re.M)
-    assert "Verdict (issue #12 targets):" in table and "HAD >= no-KD + 5 SR" in table
+    assert "Verdict (this project's goals, not field standards):" in table and "HAD >= no-KD + 5 SR" in table
     results = json.loads((out / "results.json").read_text())
     assert set(results["aggregate"]) == set(methods)
     diff = results["comparisons"]["had - student"]["all"]
@@ -153,7 +153,7 @@ def test_had_table_verdict_on_hand_made_aggregates() -> None:
 
 
 def test_had_table_refuses_a_folder_of_the_old_table_or_another_preset(tmp_path: Path) -> None:
-    """A run folder of the pre-#12 table (no table_format; presets tiny/quick/full) or of another preset is refused
+    """A run folder of the first table format (no table_format; presets tiny/quick/full) or of another preset is refused
     before any step runs, so its runs cannot be mixed into a new table."""
     had_table = _load("had_table")
     config = tmp_path / "table_config.json"

@@ -146,7 +146,7 @@ def test_text_with_header_and_comments_fixture(tmp_path) -> None:
 @pytest.mark.parametrize(
     "text, x, t_us",
     [
-        ("t,x,y,p\n100,3,1,1\n150,0,2,0\n", [3, 0], [100, 150]),  # issue #16: read by name, not as x, y, t, p
+        ("t,x,y,p\n100,3,1,1\n150,0,2,0\n", [3, 0], [100, 150]),  # read by name, not as x, y, t, p
         ("# sensor_size 8 6\nP Timestamp Y X\n1 100 1 3\n0 150 2 0\n", [3, 0], [100, 150]),
         ("ts_us;x;y;pol\n100;3;1;1\n150;0;2;0\n", [3, 0], [100, 150]),
         ("\ufefft,x,y,p\r\n100,3,1,1\r\n150,0,2,0\r\n", [3, 0], [100, 150]),  # BOM and CRLF (spreadsheet export)

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         for model, label in (("loihi1", "Loihi 1"), ("snn_45nm", "45 nm AC")):
             h = head[model]
             print(f"headline ({head['mode']} mode): student {label} / teacher compute-only MACs = {h['ratio']:.3g}x "
-                  f"(target <= {h['target']:g}x: {'met' if h['meets_target'] else 'not met'})")
+                  f"(this project's goal <= {h['target']:g}x: {'met' if h['meets_target'] else 'not met'})")
         for c in report["comparisons"]:
             print(f"  {c['student']} vs {c['teacher']}: {c['student_over_teacher']:.3g}x "
                   f"({'like for like' if c['like_for_like'] else 'not like for like'})")

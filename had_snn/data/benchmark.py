@@ -34,7 +34,7 @@ from had_snn.util.runlock import run_folder_lock
 
 SPLITS = ("train", "val", "test")
 #: Default number of sequences of ``had-snn synth``: 120/40/40 with the default fractions 0.6/0.2/0.2, so the test
-#: split resolves a few SR points (issue #12).
+#: split resolves a few SR points.
 DEFAULT_NUM_SEQUENCES = 200
 
 
@@ -176,7 +176,7 @@ def check_existing(root: Path, generator: dict, plans: list[SequencePlan]) -> li
                                     f"(index.json generator {old.get('source') or old.get('name')!r}); {hint}")
         if old.get("version") != generator.get("version"):
             made = (f"version {old['version']}" if "version" in old
-                    else "a version before the scene attributes of issue #12")
+                    else "a version from before generator versions were recorded")
             raise BenchmarkMismatch(f"{root}: holds a benchmark made by another synthetic generator ({made}; this is "
                                     f"version {generator.get('version')}, whose scenes differ); {hint}")
         diff = _differences(old, generator)

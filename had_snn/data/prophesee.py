@@ -3,7 +3,7 @@
 EVT 2.0 and DAT data are decoded by ``expelliarmus``, an optional extra (``pip install had-snn[prophesee]``)
 imported only inside the functions here. EVT 3.0 is decoded here with numpy, following Prophesee's specification:
 expelliarmus 1.1.12 mis-times EVT 3.0 (it counts every decrease of EVT_TIME_LOW as a 4096 us overflow, also when
-EVT_TIME_HIGH has advanced or when the sensor repeats an earlier TIME_LOW; open issue
+EVT_TIME_HIGH has advanced or when the sensor repeats an earlier TIME_LOW; reported upstream as
 open-neuromorphic/expelliarmus#19). On the shared Gen4.1 sample (``shared/samples/prophesee-evt3``) its times span
 53.9 ms where the stream's TIME_HIGH words (2861..2863, i.e. 11.718..11.727 s) span 8.8 ms; x, y, p and the low 12
 bits of t agree with ours, t differs by a multiple of 4096 us (11 spurious overflows by the end).
@@ -382,7 +382,7 @@ def iter_prophesee(
 
     EVT 3.0 is decoded here with numpy, ``chunk_events`` words at a time (default :data:`EVT3_BLOCK_WORDS`;
     expelliarmus 1.1.12 mis-times EVT 3.0: it adds 4096 us at every decrease of EVT_TIME_LOW, also when
-    EVT_TIME_HIGH has advanced; on the shared 8.8 ms sample it reports 53.9 ms; upstream issue
+    EVT_TIME_HIGH has advanced; on the shared 8.8 ms sample it reports 53.9 ms; reported upstream as
     open-neuromorphic/expelliarmus#19). EVT 2.0 and DAT go through expelliarmus, ``chunk_events`` events at a time
     (default :data:`DEFAULT_CHUNK_EVENTS`; EVT 2.0 events before the first EVT_TIME_HIGH are dropped).
     Chunks are not validated (see :func:`had_snn.data.io.read_events`). ``progress`` shows a tqdm bar over the file's

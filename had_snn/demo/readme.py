@@ -118,7 +118,7 @@ def render_block(s: dict[str, Any]) -> str:
               "NPR@0.2 in %" + ("; step px: median per-frame move of the box centre, reversals: share of moving "
                                  "steps that turn back" if s.get("ground_truth_jitter") else "") + "):", ""]
     lines += _tracking_rows(s)
-    if "had_vs_no_kd" in s:  # summaries before issue #12 have no paired comparison
+    if "had_vs_no_kd" in s:  # older summaries have no paired comparison
         from had_snn.demo.report import had_vs_no_kd_text
 
         lines += ["", had_vs_no_kd_text(s["had_vs_no_kd"])]
@@ -168,8 +168,8 @@ def _headline(ann_over_loihi1: float | None) -> str:
     if ann_over_loihi1 is None:
         return ""
     ratio = 1.0 / ann_over_loihi1
-    return (f" (student/teacher {ratio:.2f}x, target <= 0.1x: {'met' if ratio <= 0.1 else 'not met'}; the teacher "
-            "billed compute only, so not like for like: the run's hardware report adds its memory access)")
+    return (f" (student/teacher {ratio:.2f}x, this project's goal <= 0.1x: {'met' if ratio <= 0.1 else 'not met'}; "
+            "the teacher billed compute only, so not like for like: the run's hardware report adds its memory access)")
 
 
 def _fidelity_text(loihi: dict[str, Any]) -> str:
@@ -179,7 +179,7 @@ def _fidelity_text(loihi: dict[str, Any]) -> str:
         return "not measured" if sr is None else f"{sr:.1f} SR ({d:+.1f} points)"
 
     met = [m for m, ok in loihi["within_target"].items() if ok]
-    target = f"the {loihi['sr_target_points']:g}-point target"
+    target = f"this project's {loihi['sr_target_points']:g}-point goal"
     verdict = (f"within {target}" if len(met) == len(loihi["within_target"]) else
                f"within {target} only in {' and '.join(met)} mode" if met else f"NOT within {target}")
     before = loihi["float_sr_before_qat"]
@@ -188,8 +188,8 @@ def _fidelity_text(loihi: dict[str, Any]) -> str:
             f"{points('reset')} reset per frame and {points('stream')} streaming (crop lag "
             f"{loihi['stream_crop_lag_frames']} frames): {verdict}.")
     if loihi.get("min_spike_agreement") is not None:
-        text += (f" Per-layer spike agreement float vs fixed: at least {loihi['min_spike_agreement']:.4f} (target "
-                 f"{loihi['spike_agreement_target']:g}).")
+        text += (f" Per-layer spike agreement float vs fixed: at least {loihi['min_spike_agreement']:.4f} (this "
+                 f"project's goal {loihi['spike_agreement_target']:g}).")
     return text
 
 

@@ -242,8 +242,8 @@ def sr_points(summary_tracking: dict, name: str) -> float | None:
 
 def loihi_summary(tracking: dict, ff: dict, outputs: Mapping[str, dict]) -> dict[str, Any]:
     """Float vs fixed point: the SR of the float models (QAT student, HAD student before QAT), the emulated tracker's
-    SR per mode and its difference from the QAT float model (target: within 1 SR point), per-layer spike agreement
-    (target >= 0.99) and the streaming crop lag."""
+    SR per mode and its difference from the QAT float model (this project's goal: within 1 SR point), per-layer spike
+    agreement (goal >= 0.99) and the streaming crop lag."""
     float_sr = sr_points(tracking, "student_had_qat")
     fixed = {mode: sr_points(tracking, name) for mode, name in (("reset", "student_had_loihi"),
                                                                 ("stream", "student_had_loihi_stream"))}
@@ -265,12 +265,12 @@ def loihi_summary(tracking: dict, ff: dict, outputs: Mapping[str, dict]) -> dict
 
 
 def _fidelity_section(loihi: dict) -> list[str]:
-    """The 1-point target table and the per-layer spike agreement."""
+    """The 1-point goal table and the per-layer spike agreement."""
     def sr(v: float | None) -> str:
         return "-" if v is None else f"{v:.1f}"
 
-    lines = [f"### Float vs fixed point: the {loihi['sr_target_points']:g}-point target", "",
-             "| model | SR % | fixed - float (SR points) | within target |", "|---|---:|---:|---|",
+    lines = [f"### Float vs fixed point: this project's {loihi['sr_target_points']:g}-point goal", "",
+             "| model | SR % | fixed - float (SR points) | within the goal |", "|---|---:|---:|---|",
              f"| HAD student before QAT (float) | {sr(loihi['float_sr_before_qat'])} | | |",
              f"| HAD + QAT student (float): **the model the Loihi network is converted from** | "
              f"{sr(loihi['float_sr'])} | | |"]
@@ -284,8 +284,8 @@ def _fidelity_section(loihi: dict) -> list[str]:
               f"on the box of frame j - {lag if lag is not None else '?'} (1 in reset mode).", ""]
     if loihi["spike_agreement"]:
         target = loihi["spike_agreement_target"]
-        lines += [f"Per-layer spike agreement, float (QAT student) vs fixed point on the compared windows (target >= "
-                  f"{target:g}):", "", "| layer | agreement | >= target |", "|---|---:|---|"]
+        lines += [f"Per-layer spike agreement, float (QAT student) vs fixed point on the compared windows (this "
+                  f"project's goal >= {target:g}):", "", "| layer | agreement | >= goal |", "|---|---:|---|"]
         lines += [f"| {n} | {a:.4f} | {'yes' if a >= target else '**no**'} |"
                   for n, a in loihi["spike_agreement"].items()]
         lines.append("")
@@ -390,9 +390,11 @@ def _frontier_section(points: list[dict], teacher: dict, png: Path, report_dir: 
     for p in points:
         sr = "-" if p["sr"] is None else f"{p['sr']:.1f}"
         lines.append(f"| {p['student']} | {p['mode']} | {sr} | {p['loihi1_uj']:.2f} | {p['snn_45nm_uj']:.3f} | "
-                     f"{p['loihi1_uj'] / teacher['ann_45nm']:.3f} | {p['snn_45nm_uj'] / teacher['ann_45nm']:.4f} |")
-    lines += ["", "Targets (issue 14, streaming): Loihi 1 <= 0.1 and 45 nm AC <= 0.01 of the teacher's compute-only "
-              "MAC energy, within 2 SR of the unregularised student.", "", _image(png, report_dir, "compact frontier"),
+                     f"{p['loihi1_uj'] / teacher['ann_45nm']:.3f} | "
+                     f"{p['snn_45nm_uj'] / teacher['ann_45nm']:.4f} |")
+    lines += ["", "This project's goals (streaming; not field standards): Loihi 1 <= 0.1 and 45 nm AC <= 0.01 of the "
+              "teacher's compute-only MAC energy, within 2 SR of the unregularised student.", "",
+              _image(png, report_dir, "compact frontier"),
               ""]
     return lines
 

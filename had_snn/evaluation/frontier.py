@@ -380,7 +380,7 @@ def frontier_table(summary: dict) -> list[str]:
 
 
 def target_note(summary: dict) -> str:
-    """How far the frontier is from the issue's target: within 2 SR (fixed stream) of the unregularised point at
+    """How far the frontier is from this project's goal: within 2 SR (fixed stream) of the unregularised point at
     <= 1/10 of the teacher's MAC energy on Loihi 1 (stream) and <= 1/100 on 45 nm AC."""
     pts = summary["points"]
     ref = next((p for p in pts if p["spec"]["name"] == "a0"), pts[0])

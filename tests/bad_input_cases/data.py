@@ -1,4 +1,4 @@
-"""Rows: bad data at the edges (issue #16) - event CSV headers, sensor sizes, folders given as files and ground-truth
+"""Rows: bad data at the edges - event CSV headers, sensor sizes, folders given as files and ground-truth
 boxes that cannot be on the sensor, through ``info``, ``windows``, ``eval --tracker static`` and ``train``.
 
 Corrupted copies are made in each row's ``{tmp}``: the shared benchmark is copied (``shutil.copytree``) and its boxes

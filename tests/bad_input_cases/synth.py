@@ -84,7 +84,7 @@ CASES = [
     Case("synth-other-size", ("synth", "--out", "{tmp}/b", *_SHARED[:4], "--size", "80x48", *_SHARED[6:]), 1,
          ("other settings", "width_px 64 (now 80)"), _copy_benchmark, _benchmark_untouched),
     Case("synth-old-generator", ("synth", "--out", "{tmp}/b", *_SHARED), 1,
-         ("another synthetic generator", "before the scene attributes", "version 2", "--force"), _old_generator,
+         ("another synthetic generator", "before generator versions were recorded", "version 2", "--force"), _old_generator,
          _old_generator_untouched),
     Case("synth-stray-file", _argv(), 1, ("test/mine.h5", "--force"), _stray_file, _stray_kept),
     Case("synth-out-is-file", _argv(), 1, ("is a file",),
