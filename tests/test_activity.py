@@ -9,6 +9,7 @@ from had_snn.models import SpikingStudent, StudentConfig
 from had_snn.models.neurons import CubaLIF
 from had_snn.models.student import layer_groups
 from had_snn.train.activity import ActivityConfig, ActivityPenalty, check_activity, fanout_maps, synops_per_frame
+from tests.conftest import randomise_student
 
 TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, threshold=0.5)
 
@@ -16,17 +17,7 @@ TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, thr
 def _student(qat: bool = False, seed: int = 0, **cfg) -> SpikingStudent:
     """A tiny student with random BN statistics and convs scaled up, so every layer fires on sparse input."""
     torch.manual_seed(seed)
-    model = SpikingStudent(StudentConfig(**{**TINY, **cfg}, qat=qat))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.8, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.mul_(4)
-    return model
+    return randomise_student(SpikingStudent(StudentConfig(**{**TINY, **cfg}, qat=qat)), conv_gain=4)
 
 
 def _batch(steps: int = 4, batch: int = 2, seed: int = 0, p: float = 0.2, template_px: int = 16,

@@ -19,6 +19,7 @@ from had_snn.conversion.emulator import lif_step
 from had_snn.conversion.emulator_cpu import lif_block
 from had_snn.hardware import cuba
 from had_snn.models.neurons import CubaLIF
+from tests.conftest import randomise_student
 
 I_DECAY, V_DECAY = 1229, 614  # alpha = 0.69995..., beta = 0.85009...
 K = 100.0  # integer units per float unit
@@ -149,18 +150,7 @@ def qat_student():
     from had_snn.models.student import layer_groups
 
     torch.manual_seed(0)
-    model = SpikingStudent(StudentConfig(**TINY, qat=True))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.8, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
-            if isinstance(m, CubaLIF) and m.spiking:
-                m.alpha.uniform_(0.3, 0.8)
-                m.beta.uniform_(0.5, 0.95)
-    model.eval()
+    model = randomise_student(SpikingStudent(StudentConfig(**TINY, qat=True)), decays=True).eval()
     g = torch.Generator().manual_seed(7)
     template = (torch.rand(6, 1, 2, 16, 16, generator=g) < 0.25).float()
     search = (torch.rand(6, 1, 2, 32, 32, generator=g) < 0.25).float()

@@ -90,12 +90,45 @@ def test_cli_lines_parse() -> None:
             pytest.fail(f"{where}: `had-snn {shlex.join(argv)}` is refused by the CLI (exit {exc.code})")
 
 
-def test_yaml_examples_are_valid() -> None:
+def check_demo_fragment(fragment: dict, where: str, tmp_path: Path) -> None:
+    """A demo-config fragment (``train:`` overrides ...) merged onto the quick demo config must load."""
     import yaml
 
+    from had_snn.demo.config import deep_merge, load_demo_config
+
+    configs = ROOT / "experiments" / "configs"
+    base = yaml.safe_load((configs / "demo.yaml").read_text())
+    for spec in base["train"].values():  # the merged file lives elsewhere: training configs by absolute path
+        if "config" in spec:
+            spec["config"] = str(configs / spec["config"])
+    path = tmp_path / f"docs_fragment_{abs(hash(where))}.yaml"
+    path.write_text(yaml.safe_dump(deep_merge(base, fragment)))
+    load_demo_config(path)
+
+
+def test_yaml_examples_are_valid(tmp_path: Path) -> None:
+    """Every YAML block is a section of one of the project's configs and passes that config's own check; a block
+    no check knows fails, so a docs example can never go unchecked."""
+    import yaml
+
+    from had_snn.train.activity import check_activity
     from had_snn.train.distill_hook import parse_distill_section
 
-    for where, _, code in code_blocks("yaml"):
+    checks = {
+        "distill": lambda raw, where: parse_distill_section(raw["distill"], f"{where}: distill"),
+        "activity": lambda raw, where: check_activity(raw["activity"]),
+        "train": lambda raw, where: check_demo_fragment(raw, where, tmp_path),
+    }
+    blocks = code_blocks("yaml")
+    assert blocks
+    for where, _, code in blocks:
         raw = yaml.safe_load(code)
-        if isinstance(raw, dict) and "distill" in raw:
-            parse_distill_section(raw["distill"], f"{where}: distill")
+        assert isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in checks, (
+            f"{where}: a YAML example must be one section of a config this test checks ({sorted(checks)}), got "
+            f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
+        checks[next(iter(raw))](raw, where)
+
+
+def test_yaml_check_refuses_a_bad_example(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        check_demo_fragment({"train": {"student_had_qat": {"overrides": {"epochs": -1}}}}, "bad", tmp_path)

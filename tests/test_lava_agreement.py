@@ -12,7 +12,7 @@ from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.cuba import READOUT_VTH_MANT
 from had_snn.hardware.deploy import lava_available, run_lava
 from had_snn.hardware.netx import CubaNeuron, NetxLayer, write_netx
-from had_snn.models import build_model
+from tests.conftest import tiny_student
 
 LAVA_OK, LAVA_REASON = lava_available()
 pytestmark = [pytest.mark.lava, pytest.mark.skipif(not LAVA_OK, reason=f"Lava venv unavailable: {LAVA_REASON}")]
@@ -69,12 +69,7 @@ def test_wrap_and_clip_edge_cases_agree(tmp_path) -> None:
 
 
 def test_quantised_student_search_window_agrees(tmp_path) -> None:
-    torch.manual_seed(0)
-    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
-    with torch.no_grad():
-        for mod in student.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.mul_(3)
+    student = tiny_student(conv_gain=3)
     g = torch.Generator().manual_seed(1)
     template = (torch.rand(8, 1, 2, 16, 16, generator=g) < 0.3).float()
     qnet = quantize_student(student, template)

@@ -12,6 +12,7 @@ from had_snn.models import SpikingStudent, StudentConfig
 from had_snn.models.layers import depthwise_xcorr
 from had_snn.models.neurons import CubaLIF
 from had_snn.models.student import layer_groups
+from tests.conftest import randomise_student
 
 TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, threshold=0.5)
 
@@ -19,18 +20,7 @@ TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, thr
 def _student(seed: int = 0, **cfg) -> SpikingStudent:
     """A tiny student with random BN statistics and affine terms, so every layer has a voltage bias."""
     torch.manual_seed(seed)
-    model = SpikingStudent(StudentConfig(**{**TINY, **cfg}))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.8, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
-            if isinstance(m, CubaLIF) and m.spiking:
-                m.alpha.uniform_(0.3, 0.8)
-                m.beta.uniform_(0.5, 0.95)
-    return model
+    return randomise_student(SpikingStudent(StudentConfig(**{**TINY, **cfg})), decays=True)
 
 
 def _spikes(steps: int, batch: int, px: int, seed: int, p: float = 0.2) -> torch.Tensor:

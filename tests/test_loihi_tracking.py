@@ -14,6 +14,7 @@ from had_snn.models import build_model
 from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
 from had_snn.tracking.online import base_network, template_spikes
 from had_snn.tracking.tracker import crop_config_for, init_box
+from tests.conftest import tiny_student
 
 STEPS = 4
 
@@ -23,12 +24,7 @@ def setup():
     """A tiny synthetic sequence (6 frames, 64x48 px) and a tiny student whose convs are scaled so it fires."""
     seq = generate_sequence(SynthConfig(width_px=64, height_px=48, duration_s=0.2, fps=30), seed=3,
                             attributes=("fast_motion",), name="s")
-    torch.manual_seed(0)
-    student = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
-    with torch.no_grad():
-        for mod in student.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.mul_(8)
+    student = tiny_student(conv_gain=8)
     crop = crop_config_for(student, STEPS)
     from had_snn.conversion.quantize import template_kernel_for
 

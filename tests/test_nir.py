@@ -9,7 +9,7 @@ import torch
 from had_snn.conversion.export_nir import export_student_nir
 from had_snn.conversion.quantize import template_kernel_for
 from had_snn.conversion.report import float_trace
-from had_snn.models import build_model
+from tests.conftest import tiny_student
 
 SPIKING = ["backbone_0", "backbone_3", "backbone_6", "xcorr", "head_0"]
 OURS = ["backbone.2", "backbone.5", "backbone.8", "xcorr", "head.2"]
@@ -17,12 +17,8 @@ OURS = ["backbone.2", "backbone.5", "backbone.8", "xcorr", "head.2"]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    torch.manual_seed(0)
-    m = build_model("student", widths=(4, 8, 8), head_channels=8, search_px=32, template_px=16).eval()
+    m = tiny_student(conv_gain=3)
     with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.mul_(3)
         m.xcorr_bn.weight.mul_(4)
         m.head[0].weight.mul_(3)
     g = torch.Generator().manual_seed(1)

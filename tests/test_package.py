@@ -15,11 +15,16 @@ def test_import_had_snn_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_every_subcommand_has_help() -> None:
+def test_every_subcommand_has_help(capsys) -> None:
+    import pytest
+
     from had_snn.cli import _command_modules, main
 
-    for mod in _command_modules():
-        try:
+    modules = list(_command_modules())
+    assert len(modules) >= 10
+    for mod in modules:
+        with pytest.raises(SystemExit) as exc:
             main([mod.NAME, "--help"])
-        except SystemExit as exc:
-            assert exc.code == 0
+        assert exc.value.code == 0, mod.NAME
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: had-snn {mod.NAME}") and "--help" in out, (mod.NAME, out[:200])
