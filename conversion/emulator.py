@@ -139,8 +139,8 @@ class _Synapse:
     """One conv/dense layer prepared for the emulator: weights, fan-out map, neuron constants.
 
     Synaptic sums are float convolutions/matmuls, exact for integer weights (see :func:`_exact_float`); with
-    ``compiled`` (CPU) the LIF recurrence and the counters run as numba loops (:mod:`emulator_cpu`), else as torch
-    loops.
+    ``compiled`` (CPU) the LIF recurrence and the counters run as numba loops
+    (:mod:`had_snn.hardware.cuba_kernels`), else as torch loops.
     """
 
     def __init__(self, layer: NetxLayer, in_shape: tuple[int, int, int], index: int, device: torch.device,
@@ -205,7 +205,7 @@ class _Synapse:
     def synaptic_ops(self, spikes_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Input spikes and spikes x fan-out for input spikes (T, B, C, H, W), each shaped (T, B) int64."""
         if self.compiled:
-            from had_snn.conversion.emulator_cpu import spike_counts
+            from had_snn.hardware.cuba_kernels import spike_counts
 
             n_steps, batch = spikes_in.shape[:2]
             n_spikes, ops = np.zeros((n_steps, batch), np.int64), np.zeros((n_steps, batch), np.int64)
@@ -221,7 +221,7 @@ class _Synapse:
         written with the spikes and the post-reset ``v`` of every step."""
         vth = self.vth_mant << VTH_SHIFT
         if self.compiled:
-            from had_snn.conversion.emulator_cpu import lif_block
+            from had_snn.hardware.cuba_kernels import lif_block
 
             v_np = v_out.numpy() if v_out is not None else np.empty((0, *spikes_out.shape[1:]), np.int64)
             lif_block(a_in.numpy(), lead_zero_steps, u.numpy(), v.numpy(), self.keep_u, self.keep_v, self.bias_np,

@@ -2,9 +2,9 @@
 energy estimates (compute-only, and with memory access).
 
 ``count_macs`` gives ``[(layer name, MACs per sample), ...]``, the teacher-MACs format that ``had-snn energy
---teacher-macs`` reads (:func:`had_snn.hardware.energy.parse_teacher_macs`); ``count_traffic`` gives, from the same hook
-pass, a :class:`~had_snn.hardware.energy.LayerTraffic` per call (MACs, parameters read, input activations read,
-output activations written), the format ``--teacher-traffic`` reads (:func:`~had_snn.hardware.energy.
+--teacher-macs`` reads (:func:`had_snn.hardware.counts.parse_teacher_macs`); ``count_traffic`` gives, from the same hook
+pass, a :class:`~had_snn.hardware.counts.LayerTraffic` per call (MACs, parameters read, input activations read,
+output activations written), the format ``--teacher-traffic`` reads (:func:`~had_snn.hardware.counts.
 parse_teacher_traffic`) and :func:`~had_snn.hardware.energy.ann_memory_energy_pj` bills.
 """
 
@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from had_snn.hardware.energy import LayerTraffic
+from had_snn.hardware.counts import LayerTraffic
 from had_snn.util.atomic import write_json_atomic
 
 
 def count_traffic(model: nn.Module, *inputs: Any, **kwargs: Any) -> list[LayerTraffic]:
     """Run one forward pass and count, per Conv2d/Linear call and per sample (divided by the batch size), the MACs
     and the values the call moves: parameters read (weight + bias), input activations read, output activations
-    written (:class:`~had_snn.hardware.energy.LayerTraffic`).
+    written (:class:`~had_snn.hardware.counts.LayerTraffic`).
 
     Conv2d: output elements x (C_in / groups) x kH x kW MACs. Linear: output elements x in_features. A module called
     several times (e.g. a shared backbone on template and search) is counted once per call, named ``name#k``.
@@ -79,7 +79,7 @@ def write_traffic_json(path: str | Path, traffic: list[LayerTraffic]) -> None:
 
 def teacher_search_traffic(teacher: torch.nn.Module, crop) -> list[LayerTraffic]:
     """MACs and memory traffic per frame of the teacher's search path (backbone on the search crop, correlation,
-    head), one :class:`~had_snn.hardware.energy.LayerTraffic` per layer call.
+    head), one :class:`~had_snn.hardware.counts.LayerTraffic` per layer call.
 
     The template branch runs once per sequence, as the student's template kernel, so it is left out: for modules
     called twice (template first, then search) only the second call (``name#1``) is kept. The depthwise correlation

@@ -6,7 +6,7 @@ Starts from the demo's benchmark, teacher (the cost reference) and QAT student; 
 (activity-regularised QAT fine-tunes at >= 4 strengths including 0, fewer steps per frame, a narrower first stage
 pruned from the demo's student and fine-tuned), converts each, tracks the eval split in float and in fixed point
 (reset and streaming) and bills energy per frame under Loihi 1 per-op figures and the 45 nm AC model
-(:mod:`had_snn.evaluation.frontier`).
+(:mod:`had_snn.demo.frontier`).
 
 Writes ``DIR/frontier.md`` (table), ``DIR/frontier.json``, ``DIR/frontier.png`` and ``DIR/points/<name>/``
 (default ``DIR`` = ``RUN/energy_frontier``; ``RUN/frontier`` is the demo's own compact step). Re-running reuses
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from had_snn.evaluation.frontier import PRESETS, demo_inputs, run_frontier
+from had_snn.demo.frontier import PRESETS, demo_inputs, run_frontier
 from had_snn.util.errors import UserError
 from had_snn.util.runlock import run_folder_lock
 

@@ -233,8 +233,8 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
 
     def run(ctx: StepContext) -> dict:
         from had_snn.evaluation.evaluate import evaluate
+        from had_snn.models.checkpoint import load_model
         from had_snn.tracking.tracker import ModelTracker, crop_config_for
-        from had_snn.train.checkpoint import load_model
         from had_snn.train.config import config_from_dict
         from had_snn.train.distill_hook import build_distillation
         from had_snn.train.loop import CHECKPOINT_NAME, train
@@ -583,9 +583,9 @@ def _check_folder(out: Path, mode: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     import functools
 
-    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split, split_paths
     from had_snn.train.distributed import resolve_device
+    from had_snn.util.threads import set_threads
 
     started = time.perf_counter()
     args = parse_args(argv)

@@ -132,7 +132,7 @@ def decays_on_grid(alpha: Any, beta: Any) -> tuple[Any, Any]:
 
 # --- integer dynamics (one definition for the torch emulator, its numba kernel and any numpy user) -------------------
 # Written with operators only (no np./torch. calls, no branches), so the same functions run on Python ints, numpy and
-# torch integer arrays, and compile unchanged with numba (``numba.njit(lif_step_int)`` in conversion/emulator_cpu.py).
+# torch integer arrays, and compile unchanged with numba (``numba.njit(lif_step_int)`` in hardware/cuba_kernels.py).
 
 
 def keep_of(decay: int) -> int:

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from had_snn.hardware.energy import FrameCounts, HardwareTable
+from had_snn.hardware.counts import FrameCounts
 from had_snn.hardware.netx import pipeline_fill_steps
 from had_snn.hardware.resources import LayerGeometry, NetworkMapping
+from had_snn.hardware.table import HardwareTable
 
 BARRIER_MAX_TILES = 32
 

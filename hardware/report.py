@@ -17,12 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from had_snn.hardware.counts import CHIP_MODE, MODES, FrameCounts, LayerTraffic
 from had_snn.hardware.energy import (
-    CHIP_MODE,
-    MODES,
-    FrameCounts,
-    HardwareTable,
-    LayerTraffic,
     ann_45nm_energy_pj,
     ann_memory_energy_pj,
     loihi1_energy,
@@ -31,6 +27,7 @@ from had_snn.hardware.energy import (
 )
 from had_snn.hardware.latency import loihi1_latency
 from had_snn.hardware.resources import LIMIT_KEYS, ChipSpec, LayerGeometry, NetworkMapping, map_network
+from had_snn.hardware.table import HardwareTable
 from had_snn.util.atomic import save_figure, write_text_atomic
 
 CHIPS = ("loihi1", "loihi2")
@@ -137,7 +134,7 @@ def build_report(
     ``counts``: one mode's counted frames, or one per mode (``reset``, ``stream``; at most one each). ``modes``: the
     modes to report; a requested mode without counts is listed in ``modes_not_counted``. ``report["modes"]`` holds
     counts, energy and latency per reported mode; the top-level ``counts``/``energy``/``latency`` are those of
-    ``report["mode"]``: the mode the chip would run (:data:`~had_snn.hardware.energy.CHIP_MODE`) when counted, else
+    ``report["mode"]``: the mode the chip would run (:data:`~had_snn.hardware.counts.CHIP_MODE`) when counted, else
     the one reported."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")

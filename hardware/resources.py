@@ -27,8 +27,8 @@ import numpy as np
 from had_snn.hardware.netx import conv_output_size, int_pair
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from had_snn.hardware.energy import HardwareTable
     from had_snn.hardware.netx import NetxLayer
+    from had_snn.hardware.table import HardwareTable
 
 Shape3 = tuple[int, int, int]
 LIMIT_KEYS = (

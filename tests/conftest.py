@@ -52,7 +52,7 @@ def randomise_student(model, decays: bool = False, conv_gain: float = 1.0):
 
 def save_firing_tiny_student(path):
     """Save :func:`tiny_student` (convs x8) as a checkpoint; returns ``path``."""
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     save_checkpoint(path, model_state(tiny_student()))
     return path

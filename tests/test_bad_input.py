@@ -37,7 +37,7 @@ def shared(tmp_path_factory, firing_tiny_student) -> dict[str, Path]:
     from had_snn.data.dataset import split_paths
     from had_snn.data.synthetic import SynthConfig
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     root = tmp_path_factory.mktemp("bad_input_shared")
     data = root / "data"

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from had_snn.train.checkpoint import CheckpointError, load_checkpoint, load_model, model_state, save_checkpoint
+from had_snn.models.checkpoint import CheckpointError, load_checkpoint, load_model, model_state, save_checkpoint
 from had_snn.train.config import config_from_dict, load_config
 from had_snn.train.distill_hook import build_distillation
 from had_snn.util.errors import UserError

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from had_snn.conversion.emulator import lif_step
-from had_snn.conversion.emulator_cpu import lif_block
 from had_snn.hardware import cuba
+from had_snn.hardware.cuba_kernels import lif_block
 from had_snn.models.neurons import CubaLIF
 from tests.conftest import randomise_student
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from had_snn.conversion.emulator import LoihiEmulator, lava_dense_weights, lif_step, signed_wrap
-from had_snn.conversion.emulator_cpu import lif_block, spike_counts
 from had_snn.conversion.random_net import random_network, random_spikes
+from had_snn.hardware.cuba_kernels import lif_block, spike_counts
 
 
 def _reference(layers, spikes: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor]:

@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from had_snn.hardware.energy import (
-    ann_45nm_energy_pj,
-    counts_from_emulator,
-    load_table,
-    loihi1_energy,
-    parse_counts,
-    parse_teacher_macs,
-    snn_45nm_energy_pj,
-)
+from had_snn.hardware.counts import counts_from_emulator, parse_counts, parse_teacher_macs
+from had_snn.hardware.energy import ann_45nm_energy_pj, loihi1_energy, snn_45nm_energy_pj
 from had_snn.hardware.latency import barrier_ns, loihi1_latency
 from had_snn.hardware.report import build_report, write_report
 from had_snn.hardware.resources import ChipSpec, dense_geometry, map_network
+from had_snn.hardware.table import load_table
 
 
 def _net():
@@ -274,7 +268,7 @@ def test_billing_per_mode_equals_the_emulators_counted_operations() -> None:
 
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.conversion.random_net import random_network
-    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.counts import count_modes
 
     layers = random_network(3)
     emu = LoihiEmulator(layers)
@@ -311,7 +305,7 @@ def test_billing_per_mode_equals_the_emulators_counted_operations() -> None:
 
 
 def test_stream_frame_counts_split_a_continuous_run() -> None:
-    from had_snn.hardware.energy import stream_frame_counts
+    from had_snn.hardware.counts import stream_frame_counts
 
     arr = np.arange(2 * 6 * 2).reshape(2, 6, 2)  # 2 layers, 3 frames of 2 steps, 2 streams
     out = stream_frame_counts({"synaptic_ops": arr}, 2)["synaptic_ops"]
@@ -327,7 +321,7 @@ def test_report_bills_both_modes_side_by_side(tmp_path, capsys) -> None:
     from had_snn.cli import main
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.conversion.random_net import random_network
-    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.counts import count_modes
     from had_snn.hardware.netx import write_netx
     from had_snn.hardware.report import markdown
 
@@ -402,7 +396,7 @@ def test_energy_input_counts_the_windows_in_both_modes(tmp_path, capsys) -> None
     from had_snn.cli import main
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.conversion.random_net import random_network
-    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.counts import count_modes
     from had_snn.hardware.netx import write_netx
 
     layers = random_network(6)
@@ -433,7 +427,8 @@ def test_teacher_memory_traffic_hand_counted() -> None:
     from torch import nn
 
     from had_snn.conversion.macs import count_macs, count_traffic
-    from had_snn.hardware.energy import LayerTraffic, ann_memory_energy_pj, memory_level
+    from had_snn.hardware.counts import LayerTraffic
+    from had_snn.hardware.energy import ann_memory_energy_pj, memory_level
 
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 16 * 16, 5))
     traffic = count_traffic(model, torch.zeros(2, 3, 16, 16))
@@ -464,7 +459,7 @@ def test_teacher_memory_traffic_hand_counted() -> None:
 
 
 def test_teacher_traffic_file_validation() -> None:
-    from had_snn.hardware.energy import LayerTraffic, parse_teacher_traffic
+    from had_snn.hardware.counts import LayerTraffic, parse_teacher_traffic
 
     good = [{"name": "c", "macs": 10, "weights": 3, "in_acts": 4, "out_acts": 5}]
     assert parse_teacher_traffic(good) == [LayerTraffic("c", 10, 3, 4, 5)]
@@ -475,7 +470,7 @@ def test_teacher_traffic_file_validation() -> None:
 
 
 def _traffic():
-    from had_snn.hardware.energy import LayerTraffic
+    from had_snn.hardware.counts import LayerTraffic
 
     return [LayerTraffic("c1", 1000, 30, 100, 200), LayerTraffic("fc", 50, 60, 200, 5)]
 
@@ -586,10 +581,10 @@ def test_energy_cli_bills_the_teacher_with_memory(tmp_path, capsys) -> None:
     from had_snn.cli import main
     from had_snn.conversion.emulator import LoihiEmulator
     from had_snn.conversion.random_net import random_network
-    from had_snn.hardware.energy import count_modes
+    from had_snn.hardware.counts import count_modes
     from had_snn.hardware.netx import write_netx
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     layers = random_network(7)
     write_netx(tmp_path / "net.h5", layers)

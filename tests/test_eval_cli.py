@@ -34,7 +34,7 @@ def work(tmp_path_factory, firing_tiny_student):
     """A one-sequence benchmark (with frames and a copy without), a run folder whose last.pt records T = 3 in its
     training config, and a tiny RGB+event teacher run folder."""
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     root = tmp_path_factory.mktemp("evalcli")
     seq = generate_sequence(SynthConfig(width_px=64, height_px=48, duration_s=0.2, fps=30), seed=3,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from had_snn.evaluation.frontier import PRESETS, demo_inputs, run_frontier
+from had_snn.demo.frontier import PRESETS, demo_inputs, run_frontier
 
 _QAT_CONFIG = {
     "model": "student",
@@ -27,7 +27,7 @@ def demo_run(tmp_path_factory, firing_tiny_student) -> Path:
     from had_snn.data.benchmark import build_benchmark
     from had_snn.data.synthetic import SynthConfig
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     run = tmp_path_factory.mktemp("frontier") / "demo-tiny"
     # benchmark seed 1: on seed 0's two 0.3 s test sequences (generator version 2) the untrained tiny student pruned

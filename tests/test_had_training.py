@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from had_snn.data.synthetic import SynthConfig, generate_sequence
-from had_snn.train.checkpoint import load_checkpoint, load_model
+from had_snn.models.checkpoint import load_checkpoint, load_model
 from had_snn.train.config import load_config
 from had_snn.train.distill_hook import build_distillation, parse_distill_section
 from had_snn.train.loop import train
@@ -232,7 +232,7 @@ def test_resume_from_a_checkpoint_with_one_parameter_group(sequences: list, teac
                                                            tmp_path: Path) -> None:
     """Checkpoints written before the adapters had their own optimiser group (student and adapters in one) resume,
     and the resumed run equals an uninterrupted one."""
-    from had_snn.train.checkpoint import save_checkpoint
+    from had_snn.models.checkpoint import save_checkpoint
 
     torch.set_num_threads(1)
     cfg = student_cfg("tiny_student_kd.yaml", teacher_ckpt)

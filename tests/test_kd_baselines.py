@@ -19,7 +19,7 @@ from had_snn.distill.authors import (
 from had_snn.distill.config import DistillConfig
 from had_snn.distill.hdetrack import HDETrackLoss, map_tokens, similarity_loss
 from had_snn.distill.spatial import grid_positions
-from had_snn.train.checkpoint import load_checkpoint
+from had_snn.models.checkpoint import load_checkpoint
 from had_snn.train.config import load_config
 from had_snn.train.distill_hook import build_distillation, parse_distill_section
 from had_snn.train.loop import train

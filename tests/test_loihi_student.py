@@ -217,7 +217,7 @@ def test_qat_needs_faithful():
 def test_old_checkpoint_loads_non_faithful(tmp_path):
     from dataclasses import asdict
 
-    from had_snn.train.checkpoint import load_model, save_checkpoint
+    from had_snn.models.checkpoint import load_model, save_checkpoint
 
     model = _student(loihi_faithful=False)
     config = asdict(model.config)
@@ -238,7 +238,7 @@ def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):
     from had_snn.cli import main
     from had_snn.data.benchmark import build_benchmark
     from had_snn.data.synthetic import SynthConfig
-    from had_snn.train.checkpoint import load_checkpoint
+    from had_snn.models.checkpoint import load_checkpoint
 
     torch.set_num_threads(1)
     config = str(Path(__file__).resolve().parents[1] / "experiments" / "configs" / "tiny_student.yaml")

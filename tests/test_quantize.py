@@ -137,7 +137,7 @@ def test_convert_and_deploy_cli(tmp_path) -> None:
     import json
 
     from had_snn.cli import main
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     m, _, srch = _tiny_student(bias_free=True)
     save_checkpoint(tmp_path / "s.pt", model_state(m))

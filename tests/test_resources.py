@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 
-from had_snn.hardware.energy import load_table
 from had_snn.hardware.report import build_report, core_grid
 from had_snn.hardware.resources import (
     ChipSpec,
@@ -21,6 +20,7 @@ from had_snn.hardware.resources import (
     split_layer,
     weight_bits_of,
 )
+from had_snn.hardware.table import load_table
 
 
 @pytest.fixture(scope="module")

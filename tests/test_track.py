@@ -26,7 +26,7 @@ def work(tmp_path_factory, firing_tiny_student):
     """A tiny synthetic sequence in a one-sequence benchmark, a student and a teacher checkpoint."""
     from had_snn.data.dataset import index_entry, write_index
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     root = tmp_path_factory.mktemp("track")
     seq = generate_sequence(SynthConfig(width_px=64, height_px=48, duration_s=0.2, fps=30), seed=3,

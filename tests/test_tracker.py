@@ -324,7 +324,7 @@ def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
     from had_snn.data.dataset import index_entry, write_index
     from had_snn.data.io import write_sequence
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
 
     seq = moving_square_sequence(n_frames=4)
     write_sequence(tmp_path / "data" / "test" / "square.h5", seq)

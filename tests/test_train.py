@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from had_snn.data.synthetic import SynthConfig, generate_sequence
-from had_snn.train.checkpoint import load_checkpoint, load_model
+from had_snn.models.checkpoint import load_checkpoint, load_model
 from had_snn.train.config import config_from_dict, load_config
 from had_snn.train.loop import train
 from had_snn.train.losses import tracking_loss

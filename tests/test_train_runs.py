@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from had_snn.cli import main
+from had_snn.models.checkpoint import load_checkpoint, load_model
 from had_snn.train import loop
-from had_snn.train.checkpoint import load_checkpoint, load_model
 from had_snn.train.config import load_config
 from had_snn.util.runlock import LOCK_NAME, run_folder_lock
 

@@ -58,7 +58,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.conversion.convert import convert_student
-    from had_snn.train.checkpoint import load_model
+    from had_snn.models.checkpoint import load_model
 
     _check_options(args)
     if not Path(args.checkpoint).exists():

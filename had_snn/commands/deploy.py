@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from had_snn.conversion.emulator import LoihiEmulator
-    from had_snn.hardware.energy import counts_from_emulator
+    from had_snn.hardware.counts import counts_from_emulator
     from had_snn.hardware.lava_runner import stream_of
     from had_snn.util.atomic import atomic_path, write_json_atomic
 

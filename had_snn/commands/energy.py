@@ -58,9 +58,9 @@ def _count_teacher(checkpoint: Path, out: Path) -> Path:
     """Count a teacher checkpoint's search-path MACs and memory traffic (torch, one hook pass) and write them to
     ``out/teacher_macs.json`` and ``out/teacher_traffic.json``; returns the traffic file."""
     from had_snn.conversion.macs import teacher_search_traffic, write_macs_json, write_traffic_json
+    from had_snn.models.checkpoint import load_model
     from had_snn.models.teacher import Teacher
     from had_snn.tracking.tracker import crop_config_for
-    from had_snn.train.checkpoint import load_model
 
     teacher = load_model(checkpoint)
     if not isinstance(teacher, Teacher):
@@ -73,7 +73,7 @@ def _count_teacher(checkpoint: Path, out: Path) -> Path:
 
 def _counts_for_modes(paths: list[Path], mode: str, geoms: list) -> list:
     """Load the counts files (one per mode) and check they cover ``mode`` (``both`` takes what is there)."""
-    from had_snn.hardware.energy import load_counts
+    from had_snn.hardware.counts import load_counts
     from had_snn.util.errors import UserError
 
     loaded = {}
@@ -96,7 +96,7 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
     import numpy as np
 
     from had_snn.conversion.emulator import LoihiEmulator
-    from had_snn.hardware.energy import MODES, count_modes, parse_counts
+    from had_snn.hardware.counts import MODES, count_modes, parse_counts
     from had_snn.hardware.netx import read_netx
     from had_snn.hardware.spikes_io import load_spikes_npz
     from had_snn.util.atomic import write_json_atomic
@@ -114,9 +114,10 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.hardware.energy import MODES, load_table, load_teacher_macs, load_teacher_traffic
+    from had_snn.hardware.counts import MODES, load_teacher_macs, load_teacher_traffic
     from had_snn.hardware.report import build_report, write_report
     from had_snn.hardware.resources import geometries_from_netx
+    from had_snn.hardware.table import load_table
     from had_snn.util.errors import UserError
 
     if args.out.exists() and not args.out.is_dir():

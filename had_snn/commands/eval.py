@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from had_snn.commands.box_update import add_box_update_arguments, box_update_from_args, positive_int
-from had_snn.commands.threads import THREADS_HELP
+from had_snn.util.threads import THREADS_HELP
 
 if TYPE_CHECKING:
     from had_snn.tracking.tracker import BoxUpdate
@@ -136,10 +136,10 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
     from had_snn.demo.config import resolve_device
     from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
+    from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
     if not 0.0 <= args.window_influence <= 1.0:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from had_snn.commands.box_update import add_box_update_arguments, positive_float, positive_int
-from had_snn.commands.threads import THREADS_HELP
+from had_snn.util.threads import THREADS_HELP
 
 NAME = "track"
 HELP = ("track an object through a recording (events, sequence .h5, .aedat4...) from an initial box with a teacher, "
@@ -72,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from had_snn.commands.box_update import box_update_from_args
-    from had_snn.commands.threads import set_threads
     from had_snn.demo.config import resolve_device
     from had_snn.tracking.crop import event_window_us
     from had_snn.tracking.online import build_tracker, checkpoint_crop, open_checkpoint, resolve_steps, track_online
     from had_snn.tracking.recording import check_init_box, load_recording, output_times, tracking_sequence
     from had_snn.tracking.tracker import write_otb
     from had_snn.util.atomic import write_json_atomic, write_text_atomic
+    from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
     progress = not args.no_progress

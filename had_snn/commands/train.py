@@ -19,7 +19,7 @@ import shlex
 import time
 from pathlib import Path
 
-from had_snn.commands.threads import THREADS_HELP
+from had_snn.util.threads import THREADS_HELP
 
 NAME = "train"
 HELP = "train a tracker (teacher, teacher_rgb, teacher_events or student) from a YAML config"
@@ -120,7 +120,7 @@ def check_run_folder(out: Path, cfg, resume: bool, force: bool) -> None:
     """
     import yaml
 
-    from had_snn.train.checkpoint import load_checkpoint
+    from had_snn.models.checkpoint import load_checkpoint
     from had_snn.train.loop import CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES, resume_differences
     from had_snn.util.errors import UserError
 
@@ -190,13 +190,13 @@ def _val_sequences(data_dir: str, count: int, load_frames: bool) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.commands.threads import set_threads
     from had_snn.data.dataset import load_split
     from had_snn.train.config import config_from_dict, read_yaml
     from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import CHECKPOINT_NAME, resolve_init, train
     from had_snn.util.errors import UserError
     from had_snn.util.runlock import run_folder_lock
+    from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
     args.started_s = time.time()  # resume_hint: a checkpoint older than this is not this run's

@@ -83,9 +83,9 @@ def _convert_step(cfg: dict):
     def run(ctx: StepContext) -> dict:
         from had_snn.conversion.convert import convert_student
         from had_snn.data.dataset import load_split
+        from had_snn.models.checkpoint import load_model
         from had_snn.tracking.loihi import first_live_template
         from had_snn.tracking.tracker import crop_config_for
-        from had_snn.train.checkpoint import load_model
 
         student = load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]))
         crop = crop_config_for(student, cfg["crop"]["student_steps"])
@@ -112,10 +112,10 @@ def _eval_step(cfg: dict, device: str, progress: bool):
         from had_snn.conversion.quantize import quantize_student
         from had_snn.data.dataset import load_split
         from had_snn.evaluation.evaluate import evaluate, file_fingerprint
-        from had_snn.hardware.energy import counts_from_emulator
+        from had_snn.hardware.counts import counts_from_emulator
+        from had_snn.models.checkpoint import load_model
         from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
         from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
-        from had_snn.train.checkpoint import load_model
 
         e = cfg["eval"]
         steps = cfg["crop"]["student_steps"]
@@ -179,8 +179,8 @@ def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
         from had_snn.data.io import read_sequence
         from had_snn.hardware.deploy import lava_timing, run_lava
         from had_snn.hardware.netx import read_netx
+        from had_snn.models.checkpoint import load_model
         from had_snn.tracking.tracker import crop_config_for
-        from had_snn.train.checkpoint import load_model
 
         if not lava[0]:
             return {"status": "skipped", "reason": lava[1]}
@@ -220,11 +220,12 @@ def _hardware_step(cfg: dict):
         import json
 
         from had_snn.conversion.macs import teacher_search_macs, teacher_search_traffic
-        from had_snn.hardware.energy import load_table, parse_counts
+        from had_snn.hardware.counts import parse_counts
         from had_snn.hardware.report import build_report, write_report
         from had_snn.hardware.resources import geometries_from_netx
+        from had_snn.hardware.table import load_table
+        from had_snn.models.checkpoint import load_model
         from had_snn.tracking.tracker import crop_config_for
-        from had_snn.train.checkpoint import load_model
 
         net = ctx.path(ctx.inputs["convert"]["netx"])
         geoms = geometries_from_netx(net)
@@ -260,8 +261,8 @@ def _hardware_step(cfg: dict):
 def _frontier_step(cfg: dict, device: str, progress: bool):
     def run(ctx: StepContext) -> dict:
         """The compact frontier's extra point: the QAT student fine-tuned with activity regularisation, tracked
-        (float, fixed reset, fixed stream) and billed per mode (:mod:`had_snn.evaluation.frontier`)."""
-        from had_snn.evaluation.frontier import (
+        (float, fixed reset, fixed stream) and billed per mode (:mod:`had_snn.demo.frontier`)."""
+        from had_snn.demo.frontier import (
             FrontierInputs,
             PointSpec,
             Preset,

@@ -419,7 +419,7 @@ def chip_lif_forward_int(a: torch.Tensor, keep_u: int, keep_v: int, bias_sh: tor
     :func:`had_snn.hardware.cuba.lif_step_int`, the emulator's own step."""
     if not use_compiled(a):
         return _chip_lif_torch(a, keep_u, keep_v, bias_sh, vth_sh, spiking)
-    from had_snn.conversion.emulator_cpu import chip_lif_layer
+    from had_snn.hardware.cuba_kernels import chip_lif_layer
 
     y = _dense_time_major(a.detach())
     inner, sample_stride, batch = _channel_layout(y)

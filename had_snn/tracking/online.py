@@ -95,7 +95,7 @@ def _train_steps(crop: dict | None) -> int | None:
 
 def _load_pt(path: Path, device: str) -> tuple[nn.Module, dict | None]:
     """The model of a ``.pt`` checkpoint and its training crop section (None when it records none)."""
-    from had_snn.train.checkpoint import load_checkpoint, model_from_state
+    from had_snn.models.checkpoint import load_checkpoint, model_from_state
 
     try:
         state = load_checkpoint(path, map_location=device)

@@ -1,2 +1,2 @@
-"""Training: the loop, YAML configs, atomic checkpoints, DDP, the pair sampler, tracking losses and the
-distillation hook."""
+"""Training: the loop, YAML configs, DDP, the pair sampler, tracking losses and the distillation hook (checkpoints
+are written and read by :mod:`had_snn.models.checkpoint`)."""

@@ -51,10 +51,10 @@ class ActivityConfig:
 
 def check_activity(section: Any) -> dict:
     """Validate a raw ``activity:`` mapping (types and ranges); ValueError names ``activity.FIELD``."""
-    from had_snn.train.config import _shown, check_value
+    from had_snn.util.config_check import check_value, shown
 
     if not isinstance(section, dict):
-        raise ValueError(f"activity: expected a mapping with mode, weight, targets, got {_shown(section)}")
+        raise ValueError(f"activity: expected a mapping with mode, weight, targets, got {shown(section)}")
     known = {"mode", "weight", "targets"}
     unknown = sorted(set(section) - known)
     if unknown:
@@ -62,7 +62,7 @@ def check_activity(section: Any) -> dict:
     out = dict(section)
     mode = out.get("mode", "fanout")
     if mode not in ACTIVITY_MODES:
-        raise ValueError(f"activity.mode: expected one of {list(ACTIVITY_MODES)}, got {_shown(mode)}")
+        raise ValueError(f"activity.mode: expected one of {list(ACTIVITY_MODES)}, got {shown(mode)}")
     if "weight" in out:
         out["weight"] = check_value(out["weight"], float, "activity.weight")
         if out["weight"] < 0:
@@ -79,7 +79,7 @@ def check_activity(section: Any) -> dict:
         for name, rate in items:
             where = "activity.targets" if name is None else f"activity.targets.{name}"
             if name is not None and not isinstance(name, str):
-                raise ValueError(f"activity.targets: layer names must be strings, got {_shown(name)}")
+                raise ValueError(f"activity.targets: layer names must be strings, got {shown(name)}")
             rate = check_value(rate, float, where)
             if not 0 <= rate <= 1:
                 raise ValueError(f"{where}: expected a firing rate in [0, 1] (spikes per neuron per step), "

@@ -10,19 +10,17 @@ consistency and its teacher file are checked by :func:`had_snn.train.distill_hoo
 
 from __future__ import annotations
 
-import math
 import os
-import re
-import types
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
 from had_snn.tracking.config import CropConfig
 from had_snn.util.atomic import write_text_atomic
+from had_snn.util.config_check import check_fields, check_range, check_value, shown
 
 MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
 
@@ -93,7 +91,7 @@ class TrainConfig:
 
 def _from_dict(cls: type, raw: dict, where: str):
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping, got {_shown(raw)}")
+        raise ValueError(f"{where}: expected a mapping, got {shown(raw)}")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -106,8 +104,6 @@ def _from_dict(cls: type, raw: dict, where: str):
 #: Largest channel count / crop side accepted in a config (a typo like 16000 would allocate gigabytes).
 MAX_CHANNELS = 4096
 MAX_CROP_PX = 2048
-# PyYAML (YAML 1.1) reads 1e-3 (no dot) as a string: such strings are accepted as numbers where a float belongs.
-_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 # (lowest, lowest allowed?, highest) per field; fields absent here only have their type checked.
 _TRAIN_RANGES: dict[str, tuple[float, bool, float | None]] = {
@@ -125,129 +121,6 @@ _MODEL_RANGES = {
     "surrogate_slope": (0, False, None), "search_px": (8, True, MAX_CROP_PX), "template_px": (8, True, MAX_CROP_PX),
 }
 _CROP_RANGES = {"template_px": (1, True, MAX_CROP_PX), "search_px": (1, True, MAX_CROP_PX)}
-
-
-def _shown(value: Any) -> str:
-    """``value`` as a config error shows it: its repr and its YAML-level type."""
-    kind = {bool: "a boolean", int: "an integer", float: "a decimal number", str: "a string", list: "a list",
-            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
-    return f"{value!r} ({kind})"
-
-
-def _describe(hint: Any) -> str:
-    if hint is bool:
-        return "true or false"
-    if hint is int:
-        return "an integer"
-    if hint is float:
-        return "a number"
-    if hint is str:
-        return "a string"
-    if hint is dict or get_origin(hint) is dict:
-        return "a mapping"
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else _describe(a) for a in args)
-    if origin in (tuple, list):
-        item = _describe(args[0]).removeprefix("an ").removeprefix("a ")
-        n = f"{len(args)} " if origin is tuple and Ellipsis not in args else ""
-        return f"a list of {n}{item}s"
-    return getattr(hint, "__name__", str(hint))
-
-
-def check_value(value: Any, hint: Any, name: str) -> Any:
-    """Check one raw config value against a field's type hint; returns it (YAML 1.1 exponent strings as floats).
-
-    Booleans are not integers; an integer is fine where a number is expected; numbers must be finite. ValueError
-    names the dotted field (``model_config.widths[1]``), the value and what was expected.
-    """
-    def bad() -> ValueError:
-        return ValueError(f"{name}: expected {_describe(hint)}, got {_shown(value)}")
-
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return value
-        others = [a for a in args if a is not type(None)]
-        if len(others) == 1:
-            try:
-                return check_value(value, others[0], name)
-            except ValueError:
-                raise bad() from None
-        raise bad()
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad()
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad()
-        return value
-    if hint is float:
-        if isinstance(value, str) and _YAML11_FLOAT.match(value.strip()):
-            value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad()
-        if not math.isfinite(value):
-            raise ValueError(f"{name}: expected a finite number, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise bad()
-        return value
-    if hint is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise bad()
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise bad()
-        if origin is tuple and Ellipsis not in args and len(value) != len(args):
-            raise ValueError(f"{name}: expected {_describe(hint)}, got {len(value)} value(s): {value!r}")
-        item = args[0]
-        return type(value)(check_value(v, item, f"{name}[{i}]") for i, v in enumerate(value))
-    return value
-
-
-def _check_range(value: Any, rng: tuple[float, bool, float | None], name: str) -> None:
-    low, inclusive, high = rng
-    items = value if isinstance(value, (list, tuple)) else [value]
-    for i, v in enumerate(items):
-        field_name = f"{name}[{i}]" if isinstance(value, (list, tuple)) else name
-        too_low = v < low if inclusive else v <= low
-        if too_low or (high is not None and v > high):
-            want = f"{'>=' if inclusive else '>'} {low}" + (f" and <= {high}" if high is not None else "")
-            raise ValueError(f"{field_name}: expected a value {want}, got {v!r}")
-
-
-def check_fields(cls: type, raw: Mapping, prefix: str, ranges: Mapping[str, tuple] | None = None,
-                 positive_ints: bool = False, int_high: int | None = None) -> dict:
-    """Check a raw mapping against dataclass ``cls``: a mapping, known field names, each value's type and range.
-
-    ``prefix`` is the dotted name of the mapping (``data.crop``); ``ranges`` maps field names to (lowest, lowest
-    allowed?, highest); ``positive_ints`` requires every integer field (and integer list item) to be in
-    ``[1, int_high]``. Returns a copy with YAML 1.1 exponent strings turned into floats.
-    """
-    label = f"{prefix}: " if prefix else ""
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{label}expected a mapping of {cls.__name__} fields, got {_shown(raw)}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"{label}unknown field(s) {unknown}; expected some of {sorted(known)}")
-    hints = get_type_hints(cls)
-    out = dict(raw)
-    for key, value in raw.items():
-        name = f"{prefix}.{key}" if prefix else key
-        hint = hints[key]
-        if is_dataclass(hint):
-            continue  # nested sections are checked by their own call
-        out[key] = value = check_value(value, hint, name)
-        if ranges and key in ranges and value is not None:
-            _check_range(value, ranges[key], name)
-        elif positive_ints and (hint is int or int in get_args(hint)):
-            _check_range(value, (1, True, int_high), name)
-    return out
 
 
 def _model_config_class(kind: str) -> type:
@@ -282,7 +155,7 @@ def validate_raw(raw: Mapping) -> dict:
             data["crop"] = check_fields(CropConfig, data["crop"], "data.crop", _CROP_RANGES, positive_ints=True)
             for key in ("template_context", "search_context", "window_frames"):
                 if key in data["crop"]:
-                    _check_range(data["crop"][key], (0, False, None), f"data.crop.{key}")
+                    check_range(data["crop"][key], (0, False, None), f"data.crop.{key}")
         raw["data"] = data
     if "loss_weights" in raw:
         names = _loss_weight_names()
@@ -292,7 +165,7 @@ def validate_raw(raw: Mapping) -> dict:
             raise ValueError(f"loss_weights: unknown term(s) {unknown}; expected some of {names}")
         raw["loss_weights"] = {k: check_value(v, float, f"loss_weights.{k}") for k, v in weights.items()}
         for k, v in raw["loss_weights"].items():
-            _check_range(v, (0, True, None), f"loss_weights.{k}")
+            check_range(v, (0, True, None), f"loss_weights.{k}")
     if raw.get("distill") is not None:
         raw["distill"] = _check_distill(raw["distill"])
     if "activity" in raw:
@@ -311,19 +184,19 @@ def _check_distill(section: Any) -> dict:
     from had_snn.distill.config import DistillConfig
 
     if not isinstance(section, Mapping):
-        raise ValueError(f"distill: expected a mapping, got {_shown(section)}")
+        raise ValueError(f"distill: expected a mapping, got {shown(section)}")
     section = dict(section)
     teacher = section.get("teacher")
     if teacher is not None and not isinstance(teacher, str):
         raise ValueError(f"distill.teacher: expected the path of a teacher checkpoint (a string), "
-                         f"got {_shown(teacher)}")
+                         f"got {shown(teacher)}")
     rest = {k: v for k, v in section.items() if k not in ("teacher", "mode")}
     known = {f.name for f in fields(DistillConfig)}
     unknown = sorted(set(rest) - known)
     if unknown:
         raise ValueError(f"distill: unknown key(s) {unknown}; expected some of {sorted(known | {'teacher'})}")
     if "mode" in section and not isinstance(section["mode"], str):
-        raise ValueError(f"distill.mode: expected a string, got {_shown(section['mode'])}")
+        raise ValueError(f"distill.mode: expected a string, got {shown(section['mode'])}")
     hints = get_type_hints(DistillConfig)
     for key, value in rest.items():
         section[key] = check_value(value, hints[key], f"distill.{key}")
@@ -337,7 +210,7 @@ def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
     dotted field.
     """
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping of config fields, got {_shown(raw)}")
+        raise ValueError(f"{where}: expected a mapping of config fields, got {shown(raw)}")
     try:
         return _from_dict(TrainConfig, validate_raw(raw), where)
     except (TypeError, ValueError) as exc:

@@ -37,8 +37,8 @@ from had_snn.distill.config import DistillConfig
 from had_snn.distill.had_loss import HADLoss, teacher_distill_hook
 from had_snn.distill.hdetrack import HDETrackLoss
 from had_snn.models import build_model
+from had_snn.models.checkpoint import load_model
 from had_snn.tracking.config import CropConfig
-from had_snn.train.checkpoint import load_model
 from had_snn.train.config import TrainConfig
 
 MODE_ALIASES = {"vanilla": "vanilla_kd"}
@@ -186,7 +186,7 @@ def build_distillation(cfg: TrainConfig, where: str | os.PathLike = "config",
     Seeds torch with ``cfg.seed`` before building the adapters, so a run is reproducible (and the authors' frozen
     token GRUs get the same random weights in every run of that seed).
     """
-    from had_snn.train.checkpoint import CheckpointError
+    from had_snn.models.checkpoint import CheckpointError
 
     raw = dict(cfg.distill or {})
     if teacher is not None and not raw:

@@ -63,10 +63,10 @@ from tqdm import tqdm
 from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.distill.diagnostics import find_combiner, gradient_diagnostics, is_diagnostic_step
 from had_snn.models import build_model
+from had_snn.models.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
 from had_snn.train.activity import build_activity
-from had_snn.train.checkpoint import load_checkpoint, model_state, save_checkpoint
 from had_snn.train.config import TrainConfig, save_config
 from had_snn.train.losses import tracking_loss
 from had_snn.train.sampler import PairDataset, collate_pairs
@@ -118,7 +118,7 @@ def resolve_init(cfg: TrainConfig, where: str | os.PathLike = "config", init: st
 
 def load_init(model: nn.Module, path: str | os.PathLike, origin: str = "init_from") -> None:
     """Load the weights of checkpoint ``path`` into ``model`` (same kind and architecture, else ValueError)."""
-    from had_snn.train.checkpoint import CheckpointError
+    from had_snn.models.checkpoint import CheckpointError
 
     try:
         state = load_checkpoint(path)

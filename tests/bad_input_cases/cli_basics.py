@@ -18,7 +18,7 @@ def _net_with_counts(*modes: str):
 
         from had_snn.conversion.emulator import LoihiEmulator
         from had_snn.conversion.random_net import random_network
-        from had_snn.hardware.energy import count_modes
+        from had_snn.hardware.counts import count_modes
         from had_snn.hardware.netx import write_netx
 
         layers = random_network(0)

@@ -148,7 +148,7 @@ _KD_CROP = ("data: {samples_per_epoch: 4, max_gap: 2, crop: {student_steps: 2, t
 
 def _kd_trained(env: Env) -> None:
     """The good row: a checkpoint whose history logs the authors' terms, frozen token GRUs saved with it."""
-    from had_snn.train.checkpoint import load_checkpoint
+    from had_snn.models.checkpoint import load_checkpoint
 
     state = load_checkpoint(env.tmp / "run" / "last.pt")
     assert {"extra/ta", "extra/ot_response", "extra/similarity"} <= set(state["history"][-1])

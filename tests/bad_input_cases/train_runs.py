@@ -23,7 +23,7 @@ def _save_run(run: Path, epoch: int, **overrides) -> None:
     import torch
 
     from had_snn.models import build_model
-    from had_snn.train.checkpoint import model_state, save_checkpoint
+    from had_snn.models.checkpoint import model_state, save_checkpoint
     from had_snn.train.config import load_config, save_config
     from had_snn.train.loop import write_metrics
 

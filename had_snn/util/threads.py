@@ -1,4 +1,4 @@
-"""The ``--threads`` option of the CLI commands that run torch on the CPU."""
+"""Torch CPU threads: the `--threads` option of the commands that run torch on the CPU, and the experiment scripts."""
 
 from __future__ import annotations
 

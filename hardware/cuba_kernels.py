@@ -1,4 +1,7 @@
-"""Compiled (numba) CPU kernels of the emulator, bit-exact with the torch path of :mod:`emulator`.
+"""Compiled (numba) CPU kernels of the chip's integer dynamics, beside their one definition in :mod:`cuba`.
+
+The emulator (:mod:`had_snn.conversion.emulator`) and the QAT neuron (:mod:`had_snn.models.neurons`) call them,
+bit-exact with the emulator's torch path. numba is not in the Lava venv: the modules Lava runs never import this one.
 
 Each call covers one layer over a block of time steps and all samples, so no per-step Python or tensor-dispatch
 overhead remains:

@@ -214,7 +214,7 @@ def train_point(spec: PointSpec, inputs: FrontierInputs, preset: Preset, point_d
         return inputs.start
     init = inputs.start
     if spec.first_width:
-        from had_snn.train.checkpoint import load_model, model_state, save_checkpoint
+        from had_snn.models.checkpoint import load_model, model_state, save_checkpoint
 
         init = point_dir / "pruned.pt"
         if not init.is_file():
@@ -228,8 +228,8 @@ def train_point(spec: PointSpec, inputs: FrontierInputs, preset: Preset, point_d
 def teacher_costs(teacher_ckpt: Path) -> dict[str, Any]:
     """The teacher's search-path MACs per frame and, when the hardware API offers it, its memory traffic."""
     from had_snn.conversion import macs as macs_mod
+    from had_snn.models.checkpoint import load_model
     from had_snn.tracking.tracker import crop_config_for
-    from had_snn.train.checkpoint import load_model
 
     teacher = load_model(teacher_ckpt)
     crop = crop_config_for(teacher)
@@ -258,12 +258,13 @@ def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher:
     from had_snn.conversion.quantize import quantize_student
     from had_snn.data.dataset import load_split
     from had_snn.evaluation.evaluate import evaluate
-    from had_snn.hardware.energy import counts_from_emulator, load_table, parse_counts
+    from had_snn.hardware.counts import counts_from_emulator, parse_counts
     from had_snn.hardware.report import build_report
     from had_snn.hardware.resources import geometries_from_layers
+    from had_snn.hardware.table import load_table
+    from had_snn.models.checkpoint import load_model
     from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
     from had_snn.tracking.tracker import ModelTracker, crop_config_for
-    from had_snn.train.checkpoint import load_model
 
     steps = spec.steps or inputs.steps
     student = load_model(ckpt)

@@ -1,4 +1,5 @@
-"""Atomic training checkpoints that load with ``torch.load(weights_only=True)`` and rebuild their model.
+"""Model checkpoints, written atomically by training and read by everything that rebuilds a model: they load with
+``torch.load(weights_only=True)`` and rebuild their model.
 
 :func:`load_checkpoint` is the one place a checkpoint file is opened: anything that is not a had-snn checkpoint (a
 text file, an HDF5 file, a zip that is not a torch archive, a truncated ``.pt``, a pickle holding arbitrary Python
