@@ -54,8 +54,8 @@ class PerStepFaithful(nn.Module):
         super().__init__()
         self.student = copy.deepcopy(student)
         s = self.student
-        self.backbone = layer_groups(s.backbone)
-        self.head = layer_groups(s.head)
+        self.backbone = layer_groups(s.backbone, "backbone")
+        self.head = layer_groups(s.head, "head")
         lifs = [g[3] for g in self.backbone] + [s.xcorr_lif] + [g[3] for g in self.head]
         self.neurons = nn.ModuleList(as_synaptic(lif) for lif in lifs)
         self.alphas = [lif.decays()[0] for lif in lifs]

@@ -42,6 +42,7 @@ from had_snn.hardware.cuba import (
     wrap_u,
 )
 from had_snn.hardware.netx import NetxLayer, pipeline_fill_steps, validate_layers
+from had_snn.models.layers import conv_fanout
 
 __all__ = [
     "COUNT_NAMES", "AlignedResult", "EmulatorResult", "EmulatorState", "LoihiEmulator", "lava_dense_weights",
@@ -167,7 +168,8 @@ class _Synapse:
         else:
             per_out = int(np.abs(layer.weight).reshape(layer.weight.shape[0], -1).sum(1).max())
             self.weight = torch.as_tensor(layer.weight, dtype=_exact_float(per_out, device), device=device)
-            self.fanout = self._conv_fanout(in_shape, device)
+            self.fanout = conv_fanout(in_shape, tuple(self.weight.shape), layer.stride, layer.padding, layer.dilation,
+                                      layer.groups, device)
             self.conv_wraps = per_out >= 1 << (CONV_WRAP_BITS - 1)  # below, no sum leaves the wrap range: identity
         self.fanout_np = self.fanout.cpu().numpy().astype(np.int64).reshape(-1)
         bias = np.zeros(layer.shape[0], np.int64) if layer.bias is None else np.asarray(layer.bias, np.int64)
@@ -177,13 +179,6 @@ class _Synapse:
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         lay = self.layer
         return F.conv2d(x, weight, stride=lay.stride, padding=lay.padding, dilation=lay.dilation, groups=lay.groups)
-
-    def _conv_fanout(self, in_shape: tuple[int, int, int], device: torch.device) -> torch.Tensor:
-        """Number of synapses leaving each input neuron (structural, zero weights included)."""
-        with torch.inference_mode(False), torch.enable_grad():
-            x = torch.zeros((1, *in_shape), dtype=torch.float64, device=device, requires_grad=True)
-            self._conv(x, torch.ones(self.weight.shape, dtype=torch.float64, device=device)).sum().backward()
-        return x.grad[0].detach()
 
     def synaptic_input(self, spikes_in: torch.Tensor) -> torch.Tensor:
         """Integer activation Lava delivers for ``spikes_in`` (S, B, C, H, W) bool, shaped (S, B, N_out): dense sums

@@ -6,7 +6,7 @@ discretisation (dt = 1e-4: ``tau_syn = dt / (1 - alpha)``, ``tau_mem = dt / (1 -
 layers equal to our CubaLIF. The correlation is a Conv2d (block-diagonal, see :func:`_ungrouped`) whose weights
 are the template kernel of the template given at export. The non-spiking read-out has ``v_threshold = inf``:
 importers give its (absent) spikes, not its membrane. The decays written are the chip's (:mod:`had_snn.hardware.cuba`:
-``alpha_of(i_decay_of(alpha))``, the 1/4096 grid the quantiser and a Loihi-faithful student use), so the NIR graph,
+``cuba.chip_decays``, the 1/4096 grid the quantiser and a Loihi-faithful student use), so the NIR graph,
 the netx file and the emulator share one neuron. Known limits: NIR has no per-layer synaptic delay or voltage bias in
 this mapping, so the graph is the float recurrence without the chip's one-step delay per layer (a Loihi-faithful
 student's bias is written as the conv bias); norse's importer loads the graph but
@@ -29,15 +29,10 @@ from had_snn.util.atomic import atomic_path
 NIR_DT = 1e-4  # snntorch's NIR convention
 
 
-def chip_decays(layer: FloatLayer) -> tuple[float, float]:
-    """The layer's (alpha, beta) on the chip's 1/4096 grid (what the netx file and the emulator run)."""
-    return cuba.alpha_of(cuba.i_decay_of(layer.alpha)), cuba.beta_of(cuba.v_decay_of(layer.beta))
-
-
 def _cuba(layer: FloatLayer, shape: tuple[int, ...]):
     import nir
 
-    alpha, beta = chip_decays(layer)
+    alpha, beta = cuba.chip_decays(layer.alpha, layer.beta)
     for what, value in (("alpha", alpha), ("beta", beta)):
         if value >= 1.0:
             raise ValueError(f"layer {layer.name}: {what}={value} (no leak) has no finite NIR time constant")

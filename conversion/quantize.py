@@ -2,7 +2,7 @@
 
 Every constant and formula comes from :mod:`had_snn.hardware.cuba`, the one definition of the chip's CUBA neuron
 (the training neuron, the QAT forward, the emulator and the exports read the same module). Per spiking layer (BN
-folded first by :mod:`~had_snn.conversion.fold`, in float64 from the running statistics, as the QAT forward folds it);
+folded first by :mod:`~had_snn.models.fold`, in float64 from the running statistics, as the QAT forward folds it);
 spikes between layers are binary, so every layer has its own free scale ``k`` (integer units per float unit):
 
 * ``k, limited_by = cuba.layer_scale(P(|w|), max |b|, threshold)`` with ``P`` the ``weight_percentile`` of |w| (100 =
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from had_snn.conversion.fold import bn_scale_shift, fold_conv_bn
 from had_snn.hardware import cuba
 from had_snn.hardware.netx import CubaNeuron, NetxLayer, conv_output_size, int_pair, validate_layers
+from had_snn.models.fold import bn_scale_shift, fold_conv_bn
 
 FAN_IN_LIMIT = 4096  # Loihi 1 input axons per core (Davies et al. 2018; docs/loihi.md)
 
@@ -98,40 +98,20 @@ class QuantizedNetwork:
 
 
 def layers_from_modules(modules: nn.ModuleList, prefix: str) -> list[FloatLayer]:
-    """Walk a [Conv2d, BatchNorm2d?, CubaLIF]* module list into float layers; raise on anything else."""
-    from had_snn.models.neurons import CubaLIF
+    """A [Conv2d, BatchNorm2d?, CubaLIF]* module list (:func:`~had_snn.models.student.layer_groups`) as float
+    layers, BN folded; raise on what Loihi cannot run."""
+    from had_snn.models.student import layer_groups
 
-    out, conv, bn = [], None, None
-    for i, m in enumerate(modules):
-        where = f"{prefix}.{i}"
-        if isinstance(m, nn.Conv2d):
-            if conv is not None:
-                raise ValueError(f"{where}: two convolutions without a CubaLIF between them cannot map to Loihi")
-            if m.padding_mode != "zeros":
-                raise ValueError(f"{where}: padding_mode={m.padding_mode!r} unsupported (Loihi pads with zeros)")
-            conv, bn = (m, where), None
-        elif isinstance(m, nn.BatchNorm2d):
-            if conv is None or bn is not None:
-                raise ValueError(f"{where}: BatchNorm2d must directly follow a Conv2d to be folded")
-            bn = m
-        elif isinstance(m, CubaLIF):
-            if conv is None:
-                raise ValueError(f"{where}: CubaLIF without a preceding Conv2d")
-            c, cname = conv
-            w, b = fold_conv_bn(c.weight, c.bias, bn)
-            alpha, beta = m.decays()
-            out.append(
-                FloatLayer(
-                    cname, w, b, int_pair(c.stride, "stride", cname), int_pair(c.padding, "padding", cname),
-                    int_pair(c.dilation, "dilation", cname), c.groups, alpha, beta, m.threshold,
-                )
-            )
-            conv = None
-        else:
-            raise ValueError(f"{where}: unsupported module {type(m).__name__} (Loihi mapping knows Conv2d, "
-                             "BatchNorm2d, CubaLIF)")
-    if conv is not None:
-        raise ValueError(f"{conv[1]}: Conv2d at the end of {prefix} has no CubaLIF")
+    index = {id(m): i for i, m in enumerate(modules)}
+    out = []
+    for c, bn, _, lif in layer_groups(modules, prefix):
+        cname = f"{prefix}.{index[id(c)]}"
+        if c.padding_mode != "zeros":
+            raise ValueError(f"{cname}: padding_mode={c.padding_mode!r} unsupported (Loihi pads with zeros)")
+        w, b = fold_conv_bn(c.weight, c.bias, bn)
+        alpha, beta = lif.decays()
+        out.append(FloatLayer(cname, w, b, int_pair(c.stride, "stride", cname), int_pair(c.padding, "padding", cname),
+                              int_pair(c.dilation, "dilation", cname), c.groups, alpha, beta, lif.threshold))
     return out
 
 

@@ -123,10 +123,16 @@ def fake_quantize(x: Any, k: Any, kind: str = "weight") -> Any:
     return x + (q - x).detach()
 
 
+def chip_decays(alpha: float, beta: float) -> tuple[float, float]:
+    """Float ``alpha``, ``beta`` as the chip runs them: on the 1/4096 grid, within the decay fields' ranges (what
+    the quantiser writes, the emulator runs and the NIR export states)."""
+    return alpha_of(i_decay_of(float(alpha))), beta_of(v_decay_of(float(beta)))
+
+
 def decays_on_grid(alpha: Any, beta: Any) -> tuple[Any, Any]:
-    """Torch ``alpha``, ``beta`` (0-dim) rounded to the chip's 1/4096 grid and field ranges, straight-through."""
-    a_q = alpha_of(i_decay_of(float(alpha.detach())))  # Python floats: fewer tensor ops per layer and call
-    b_q = beta_of(v_decay_of(float(beta.detach())))
+    """Torch ``alpha``, ``beta`` (0-dim) moved to :func:`chip_decays`, straight-through (the gradient of the float
+    values)."""
+    a_q, b_q = chip_decays(float(alpha.detach()), float(beta.detach()))  # Python floats: fewer tensor ops per call
     return alpha + (a_q - alpha.detach()), beta + (b_q - beta.detach())
 
 

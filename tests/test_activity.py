@@ -31,7 +31,7 @@ def _spiking_params(model: SpikingStudent) -> dict[str, torch.nn.Parameter]:
     """Conv weight and BN gamma/beta of every spiking layer of the search path (the read-out conv is not one)."""
     params = {}
     for prefix, layers in (("backbone", model.backbone), ("head", model.head)):
-        for conv, bn, i, lif in layer_groups(layers):
+        for conv, bn, i, lif in layer_groups(layers, prefix):
             if lif.spiking:
                 params[f"{prefix}.{i}.conv"] = conv.weight
                 params[f"{prefix}.{i}.bn.weight"], params[f"{prefix}.{i}.bn.bias"] = bn.weight, bn.bias

@@ -155,7 +155,7 @@ def qat_student():
     template = (torch.rand(6, 1, 2, 16, 16, generator=g) < 0.25).float()
     search = (torch.rand(6, 1, 2, 32, 32, generator=g) < 0.25).float()
     seen: dict[str, list] = {"weight": [], "bias": [], "xcorr": []}
-    groups = layer_groups(model.backbone) + layer_groups(model.head)
+    groups = layer_groups(model.backbone, "backbone") + layer_groups(model.head, "head")
     for conv, _, _, _ in groups:
         conv._conv_forward = (lambda x, w, b, original=conv._conv_forward: (seen["weight"].append(w.detach().clone()),
                                                                             original(x, w, b))[1])

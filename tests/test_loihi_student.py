@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from had_snn.conversion.fold import fold_conv_bn
 from had_snn.hardware import cuba
 from had_snn.models import SpikingStudent, StudentConfig
+from had_snn.models.fold import fold_conv_bn
 from had_snn.models.layers import depthwise_xcorr
 from had_snn.models.neurons import CubaLIF
 from had_snn.models.student import layer_groups
@@ -31,15 +31,15 @@ def _spikes(steps: int, batch: int, px: int, seed: int, p: float = 0.2) -> torch
 def _chip_layers(model: SpikingStudent, kernel: torch.Tensor) -> list[dict]:
     """The search path as per-step chip layers: folded weights, voltage bias, decays on the grid, threshold."""
     out = []
-    for conv, bn, _, lif in layer_groups(model.backbone):
+    for conv, bn, _, lif in layer_groups(model.backbone, "backbone"):
         w, b = fold_conv_bn(conv.weight, conv.bias, bn)
         out.append(dict(conv=lambda x, w=w, c=conv: F.conv2d(x, w, None, c.stride, c.padding), bias=b, lif=lif))
-    from had_snn.conversion.fold import bn_scale_shift
+    from had_snn.models.fold import bn_scale_shift
 
     scale, shift = bn_scale_shift(model.xcorr_bn)
     w_x = kernel.double() * scale.view(1, -1, 1, 1)
     out.append(dict(conv=lambda x: depthwise_xcorr(x.unsqueeze(0), w_x)[0], bias=shift, lif=model.xcorr_lif))
-    for conv, bn, _, lif in layer_groups(model.head):
+    for conv, bn, _, lif in layer_groups(model.head, "head"):
         w, b = fold_conv_bn(conv.weight, conv.bias, bn)
         out.append(dict(conv=lambda x, w=w, c=conv: F.conv2d(x, w, None, c.stride, c.padding), bias=b, lif=lif))
     return out
@@ -136,7 +136,7 @@ def _grads_reach_everything(model: SpikingStudent) -> None:
     out = model(_batch(5))
     loss = out["heatmap"].square().mean() + out["size"].mean() + sum(f.mean() for f in out["features"].values())
     loss.backward()
-    for conv, bn, _, lif in layer_groups(model.backbone) + layer_groups(model.head):
+    for conv, bn, _, lif in layer_groups(model.backbone, "backbone") + layer_groups(model.head, "head"):
         assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
         if bn is not None:
             assert bn.weight.grad.abs().sum() > 0 and bn.bias.grad.abs().sum() > 0
@@ -172,7 +172,7 @@ def test_faithful_training_updates_bn_running_stats_qat_freezes_them():
 def test_qat_forward_weights_are_the_quantiser_integers():
     model = _student(qat=True).eval()
     seen: dict[int, torch.Tensor] = {}
-    for conv, _, _, _ in layer_groups(model.backbone) + layer_groups(model.head):
+    for conv, _, _, _ in layer_groups(model.backbone, "backbone") + layer_groups(model.head, "head"):
         original = conv._conv_forward
 
         def capture(x, weight, bias, conv=conv, original=original):
@@ -182,7 +182,7 @@ def test_qat_forward_weights_are_the_quantiser_integers():
         conv._conv_forward = capture
     with torch.no_grad():
         model(_batch(9))
-    for conv, bn, _, lif in layer_groups(model.backbone) + layer_groups(model.head):
+    for conv, bn, _, lif in layer_groups(model.backbone, "backbone") + layer_groups(model.head, "head"):
         w64, b64 = fold_conv_bn(conv.weight, conv.bias, bn)
         k, _ = cuba.layer_scale(float(w64.abs().max()), float(b64.abs().max()), lif.threshold)
         want = cuba.weight_mantissa(w64, k)  # the forward convolves with the integer mantissas themselves

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from had_snn.conversion.fold import fold_conv_bn
+from had_snn.models.fold import fold_conv_bn
 
 
 def test_bn_folding_preserves_outputs() -> None:

@@ -188,7 +188,7 @@ def prune_first_stage(student: Any, width: int) -> Any:
         raise ValueError(f"first_width: expected 1 <= width < the student's first-stage width {old}, got {width}")
     if cfg["convs_per_stage"] > 1:  # stage 1's later convs are width x width: both axes would need pruning
         raise ValueError("first_width: pruning supports convs_per_stage 1 (the demo's student)")
-    nxt = layer_groups(student.backbone)[1][0]
+    nxt = layer_groups(student.backbone, "backbone")[1][0]
     keep = nxt.weight.detach().abs().sum(dim=(0, 2, 3)).argsort(descending=True)[:width].sort().values
     pruned = build_model("student", **{**cfg, "widths": [width, *list(cfg["widths"])[1:]]})
     state = {}

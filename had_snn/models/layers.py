@@ -6,6 +6,18 @@ import torch
 import torch.nn.functional as F
 
 
+def conv_fanout(in_shape: tuple[int, int, int], weight_shape: tuple[int, ...], stride, padding, dilation,
+                groups: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Synapses leaving each input neuron (C, H, W) of a conv (structural: zero weights and borders included), float64:
+    the gradient of ``sum(conv(x, ones))`` with respect to ``x``. What a spike costs in synaptic ops, for the
+    emulator's counts and the activity penalty alike."""
+    with torch.inference_mode(False), torch.enable_grad():
+        x = torch.zeros((1, *in_shape), dtype=torch.float64, device=device, requires_grad=True)
+        F.conv2d(x, torch.ones(weight_shape, dtype=torch.float64, device=device), stride=stride, padding=padding,
+                 dilation=dilation, groups=groups).sum().backward()
+    return x.grad[0].detach()
+
+
 def template_kernel(template_features: torch.Tensor) -> torch.Tensor:
     """Correlation kernel from template features (B, C, Ht, Wt): 2x2 mean with stride 1 -> (B, C, Ht-1, Wt-1).
 

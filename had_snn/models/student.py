@@ -35,14 +35,14 @@ features (and the template kernel, the mean of the aligned stage-3 spikes) are a
 batch statistics and updates its running statistics as ``nn.BatchNorm2d`` does.
 
 **Quantisation-aware mode** (``StudentConfig.qat``, only with ``loihi_faithful``): BN is frozen to its running
-statistics and folded into the conv in float64 (as :func:`had_snn.conversion.fold.fold_conv_bn`); per layer the
-scale ``k = cuba.layer_scale(max|W|, max|b|, threshold)`` puts weights and voltage biases on the chip's integer grid
-with straight-through gradients (:func:`qat_integers`); the correlation layer is quantised per sample (one template
-each). The forward then runs the chip's own integer arithmetic (:meth:`CubaLIF.forward_chip`: synaptic sums of the
-integer weights, decays truncated toward zero, 24-bit wrap / clip, ``bias_mant`` and ``vth_mant``, the read-out's
-``v / (64 k)`` in float64), so its spikes and read-out equal the emulator's of the converted network; the backward
-is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float semantics
-(checkpoints saved before the field existed load that way).
+statistics and folded into the conv in float64 (:func:`had_snn.models.fold.fold_bn64`, the quantiser's fold); per
+layer the scale ``k = cuba.layer_scale(max|W|, max|b|, threshold)`` puts weights and voltage biases on the chip's
+integer grid with straight-through gradients (:func:`qat_integers`); the correlation layer is quantised per sample
+(one template each). The forward then runs the chip's own integer arithmetic (:meth:`CubaLIF.forward_chip`: synaptic
+sums of the integer weights, decays truncated toward zero, 24-bit wrap / clip, ``bias_mant`` and ``vth_mant``, the
+read-out's ``v / (64 k)`` in float64), so its spikes and read-out equal the emulator's of the converted network; the
+backward is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float
+semantics (checkpoints saved before the field existed load that way).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from had_snn.models.fold import bn_affine64, fold_bn64
 from had_snn.models.heads import HEAD_CHANNELS, init_head_bias, split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 from had_snn.models.neurons import CubaLIF
@@ -132,21 +133,34 @@ def folded_channels_last(x: torch.Tensor) -> torch.Tensor:
     return nhwc.flatten(0, 1).permute(0, 3, 1, 2)
 
 
-def layer_groups(layers: nn.ModuleList) -> list[Group]:
-    """The [Conv2d, BatchNorm2d?, CubaLIF] groups of a layer list, in order (one chip layer each)."""
+def layer_groups(layers: nn.ModuleList, prefix: str) -> list[Group]:
+    """The [Conv2d, BatchNorm2d?, CubaLIF] groups of a layer list, in order (one chip layer each): the one walker of
+    the student's layers (its forward, the quantiser, the fan-out maps). Anything that is not such a group (two
+    convolutions in a row, a BN not directly after its conv, another module, a conv without a CubaLIF) is a
+    ValueError naming the module as ``prefix.<index>``."""
     groups: list[Group] = []
     conv: nn.Conv2d | None = None
     bn: nn.BatchNorm2d | None = None
     for i, m in enumerate(layers):
+        where = f"{prefix}.{i}"
         if isinstance(m, nn.Conv2d):
+            if conv is not None:
+                raise ValueError(f"{where}: two convolutions without a CubaLIF between them cannot map to Loihi")
             conv, bn = m, None
         elif isinstance(m, nn.BatchNorm2d):
+            if conv is None or bn is not None:
+                raise ValueError(f"{where}: BatchNorm2d must directly follow a Conv2d to be folded")
             bn = m
         elif isinstance(m, CubaLIF):
             if conv is None:
-                raise ValueError(f"layer {i}: CubaLIF without a preceding Conv2d")
+                raise ValueError(f"{where}: CubaLIF without a preceding Conv2d")
             groups.append((conv, bn, i, m))
             conv = None
+        else:
+            raise ValueError(f"{where}: unsupported module {type(m).__name__} (Loihi mapping knows Conv2d, "
+                             "BatchNorm2d, CubaLIF)")
+    if conv is not None:
+        raise ValueError(f"{prefix}: its last Conv2d has no CubaLIF")
     return groups
 
 
@@ -168,19 +182,6 @@ def bn_split(bn: nn.BatchNorm2d, y: torch.Tensor, frozen: bool = False) -> tuple
         mean, var = bn.running_mean, bn.running_var
     scale = bn.weight * torch.rsqrt(var + bn.eps)
     return scale, bn.bias - mean * scale
-
-
-def folded64(conv_weight: torch.Tensor, conv_bias: torch.Tensor | None,
-             bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float64 ``(weight, bias)`` of ``bn(conv(x))`` with BN's running statistics, with gradients to the conv and
-    BN's gamma/beta: the same operations as :func:`had_snn.conversion.fold.fold_conv_bn` (so the same numbers)."""
-    w = conv_weight.double()
-    b = torch.zeros(w.shape[0], dtype=torch.float64, device=w.device) if conv_bias is None else conv_bias.double()
-    if bn is None:
-        return w, b
-    scale = torch.rsqrt(bn.running_var.detach().double() + bn.eps) * bn.weight.double()
-    shift = bn.bias.double() - bn.running_mean.detach().double() * scale
-    return w * scale.view(-1, 1, 1, 1), b * scale + shift
 
 
 def chip_scale(weight: torch.Tensor, bias: torch.Tensor, threshold: float | None) -> float:
@@ -254,7 +255,7 @@ class SpikingStudent(nn.Module):
         if self.config.loihi_faithful:
             steps = spikes.shape[0]
             x = spikes
-            for conv, bn, i, lif in layer_groups(self.backbone):
+            for conv, bn, i, lif in layer_groups(self.backbone, "backbone"):
                 x = self._chip_layer(conv, bn, lif, x)
                 record[i] = x[-steps:]
         else:
@@ -274,7 +275,7 @@ class SpikingStudent(nn.Module):
         """One Loihi-faithful synaptic layer on (S, B, C, H, W) input spikes; returns S + 1 steps (one of delay)."""
         folded = folded_channels_last(x)
         if self.config.qat:
-            w64, b64 = folded64(conv.weight, conv.bias, bn)
+            w64, b64 = fold_bn64(conv.weight, conv.bias, bn)
             k = chip_scale(w64, b64, lif.threshold)
             w_int, bias = qat_integers(w64, b64, k, conv.weight.dtype)
             a = conv._conv_forward(folded, w_int, None)  # the chip's synaptic sums: exact integers
@@ -296,8 +297,8 @@ class SpikingStudent(nn.Module):
         from had_snn.hardware.cuba import bias_mantissa, weight_mantissa
 
         errors: dict[str, list[float]] = {"qat/weight_rel_error": [], "qat/bias_rel_error": []}
-        for conv, bn, _, lif in layer_groups(self.backbone) + layer_groups(self.head):
-            w64, b64 = folded64(conv.weight, conv.bias, bn)
+        for conv, bn, _, lif in layer_groups(self.backbone, "backbone") + layer_groups(self.head, "head"):
+            w64, b64 = fold_bn64(conv.weight, conv.bias, bn)
             k = chip_scale(w64, b64, lif.threshold)
             for key, x, q in (("qat/weight_rel_error", w64, weight_mantissa(w64, k) / k),
                               ("qat/bias_rel_error", b64, bias_mantissa(b64, k) / k)):
@@ -311,8 +312,7 @@ class SpikingStudent(nn.Module):
         if self.config.qat:
             from had_snn.hardware.cuba import fake_quantize
 
-            scale64 = torch.rsqrt(bn.running_var.detach().double() + bn.eps) * bn.weight.double()
-            shift64 = bn.bias.double() - bn.running_mean.detach().double() * scale64
+            scale64, shift64 = bn_affine64(bn)
             w64 = kernel.double() * scale64.view(1, -1, 1, 1)
             k = torch.tensor([chip_scale(w, shift64, lif.threshold) for w in w64], dtype=torch.float64,
                              device=w64.device)
@@ -330,12 +330,12 @@ class SpikingStudent(nn.Module):
         steps = search.shape[0]
         spikes: dict[str, torch.Tensor] = {}
         x = search
-        for conv, bn, i, lif in layer_groups(self.backbone):
+        for conv, bn, i, lif in layer_groups(self.backbone, "backbone"):
             x = self._chip_layer(conv, bn, lif, x)
             spikes[f"backbone.{i}"] = x[-steps:]
         x, response = self._chip_xcorr(x, kernel)
         spikes["xcorr"] = x[-steps:]
-        for conv, bn, i, lif in layer_groups(self.head):
+        for conv, bn, i, lif in layer_groups(self.head, "head"):
             x = self._chip_layer(conv, bn, lif, x)
             if lif.spiking:
                 spikes[f"head.{i}"] = x[-steps:]

@@ -6,8 +6,8 @@ steps as the chip reads them):
 
 * ``mode: fanout`` (default): ``weight x (estimated synaptic ops per frame) / 1e6``. A spike of neuron n of spiking
   layer X costs ``fanout[n]`` synaptic operations in the layer X feeds (the emulator's structural fan-out,
-  :meth:`had_snn.conversion.emulator._Synapse._conv_fanout`: zero weights and padding borders included), so the
-  estimate is ``sum over X, t, n of spikes[t, n] x fanout_X[n]`` averaged over the batch: the same number the
+  :func:`had_snn.models.layers.conv_fanout`, as the emulator bills it: zero weights and padding borders included),
+  so the estimate is ``sum over X, t, n of spikes[t, n] x fanout_X[n]`` averaged over the batch: the same number the
   emulator counts for those spikes (``LoihiEmulator.count_ops``'s ``synaptic_ops``, read one layer later). The
   fan-out maps are computed once from the architecture and the crop size (:func:`fanout_maps`). ``weight`` is
   therefore "loss per million synaptic ops per frame", comparable across shapes.
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from had_snn.models.layers import conv_fanout
 
 ACTIVITY_MODES = ("fanout", "rate")
 #: The fan-out penalty's unit: weight 1 costs 1 (loss) per million synaptic ops per frame.
@@ -110,17 +111,6 @@ def _out_hw(conv: nn.Conv2d, hw: tuple[int, int]) -> tuple[int, int]:
                  zip(hw, conv.kernel_size, conv.stride, conv.padding, conv.dilation, strict=True))
 
 
-def conv_fanout(in_shape: tuple[int, int, int], weight_shape: tuple[int, ...], stride, padding, dilation,
-                groups: int) -> torch.Tensor:
-    """Synapses leaving each input neuron (C, H, W) of a conv (structural: zero weights and borders included), as
-    the emulator computes it: the gradient of ``sum(conv(x, ones))`` with respect to ``x`` (float64)."""
-    with torch.inference_mode(False), torch.enable_grad():
-        x = torch.zeros((1, *in_shape), dtype=torch.float64, requires_grad=True)
-        F.conv2d(x, torch.ones(weight_shape, dtype=torch.float64), stride=stride, padding=padding,
-                 dilation=dilation, groups=groups).sum().backward()
-    return x.grad[0].detach()
-
-
 def spiking_layers(model: nn.Module) -> list[tuple[str, str, nn.Conv2d | None]]:
     """The search path's spiking layers in order as (chip name, trace key, the conv its spikes feed); the chip name
     is the emulator's and the energy report's (``backbone.0``: the neurons of conv ``backbone.0``), the trace key
@@ -128,7 +118,7 @@ def spiking_layers(model: nn.Module) -> list[tuple[str, str, nn.Conv2d | None]]:
     correlation's conv (the per-sequence template kernel) is ``None``."""
     from had_snn.models.student import layer_groups
 
-    backbone, head = layer_groups(model.backbone), layer_groups(model.head)
+    backbone, head = layer_groups(model.backbone, "backbone"), layer_groups(model.head, "head")
     at = {id(m): i for layers in (model.backbone, model.head) for i, m in enumerate(layers)}
     names = [("input", "input")] + [(f"backbone.{at[id(c)]}", f"backbone.{i}") for c, _, i, _ in backbone]
     names += [("xcorr", "xcorr")] + [(f"head.{at[id(c)]}", f"head.{i}") for c, _, i, lif in head if lif.spiking]
@@ -145,7 +135,7 @@ def fanout_maps(model: nn.Module) -> dict[str, torch.Tensor]:
 
     cfg = model.config
     t_hw = (cfg.template_px, cfg.template_px)
-    for conv, _, _, _ in layer_groups(model.backbone):
+    for conv, _, _, _ in layer_groups(model.backbone, "backbone"):
         t_hw = _out_hw(conv, t_hw)
     k = t_hw[0] - 1  # the template kernel: stage-3 template features, 2x2-averaged (had_snn.models.layers)
     shape = (cfg.in_channels, cfg.search_px, cfg.search_px)
