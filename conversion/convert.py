@@ -21,10 +21,6 @@ from had_snn.hardware.netx import write_netx
 from had_snn.util.atomic import write_json_atomic
 
 FORMATS = ("netx", "nir")
-#: What the report says of a student trained before the Loihi-faithful mode (``config.loihi_faithful`` False).
-NOT_FAITHFUL = ("the student was not trained chip-faithfully (bias in the current, no per-layer delay): its "
-                "fixed-point network only approximates it; retrain or fine-tune with loihi_faithful (the default) "
-                "and --qat for a network that reproduces its float model")
 
 
 @dataclass
@@ -57,8 +53,6 @@ def convert_student(
     float-vs-fixed comparison. ``formats``: any of ``netx`` (``student.h5``) and ``nir`` (``student.nir``).
     ``attrs`` (strings and numbers, e.g. the source checkpoint) go into the netx file's attributes, ``meta``
     (JSON-able, e.g. where the inputs came from) into ``quantization.json``. Files are written atomically.
-    ``quantization.json`` says whether the student was trained chip-faithfully (``chip_faithful``; if not, a
-    ``note`` says the integers only approximate it).
     """
     if getattr(student, "kind", None) != "student":
         raise ValueError(f"only the spiking student can be converted, got a {getattr(student, 'kind', type(student))}")
@@ -83,7 +77,6 @@ def convert_student(
     float_weights = [fl.weight.numpy() for fl in student_float_layers(student, template_kernel_for(student, template))]
     weight_histograms(float_weights, qnet, files["histograms"])
     report = {"weight_percentile": weight_percentile, "readout_scale": qnet.readout_scale,
-              "chip_faithful": qnet.chip_faithful, **({} if qnet.chip_faithful else {"note": NOT_FAITHFUL}),
               **(meta or {}), "layers": qnet.report_dict(), "float_vs_fixed": comparison}
     files["quantization"] = write_json_atomic(out / "quantization.json", report)
     return Conversion(qnet, report, files)

@@ -11,11 +11,9 @@ spikes between layers are binary, so every layer has its own free scale ``k`` (i
 * weights ``cuba.weight_mantissa(w, k)`` (even 8-bit mixed sign, as Lava's Dense keeps them); voltage bias
   ``cuba.bias_mantissa(b, k)`` (13 bit, enters ``v`` as ``bias << 6`` every step from step 0); ``vth_mant =
   cuba.vth_mantissa(threshold, k)``; decays ``cuba.i_decay_of(alpha)``, ``cuba.v_decay_of(beta)``.
-* The Loihi-faithful student (``config.loihi_faithful``, the default) is trained with the chip's timing: its float
-  bias already is the per-step voltage bias and each layer has one step of synaptic delay, so the mapping above is
-  the chip's own arithmetic (a QAT student reproduces the integers exactly). An older student trained with the bias
-  in the current and no delay gets the same mapping as an approximation (the voltage bias is the float bias of step
-  0); :func:`quantize_student` marks it (``QuantizedNetwork.chip_faithful``) and the conversion report says so.
+* The student is trained with the chip's timing: its float bias already is the per-step voltage bias and each
+  layer has one step of synaptic delay, so the mapping above is the chip's own arithmetic (a QAT student reproduces
+  the integers exactly).
 * ``weight_exp`` stays 0: Lava's Conv ignores it and the per-layer scale already lives in ``vth`` and ``bias``.
 
 The deployed graph is the search path: backbone stages -> depthwise correlation (a grouped conv whose weights are the
@@ -76,17 +74,11 @@ class LayerReport:
 
 @dataclass
 class QuantizedNetwork:
-    """netx layers (layer 0 input), the scale of every synaptic layer and the per-layer report.
-
-    ``chip_faithful``: whether the float model was trained with the chip's timing (bias into the voltage, one step of
-    delay per layer; the student's ``config.loihi_faithful``), i.e. whether the integers reproduce it rather than
-    approximate it.
-    """
+    """netx layers (layer 0 input), the scale of every synaptic layer and the per-layer report."""
 
     layers: list[NetxLayer]
     scales: list[float]
     reports: list[LayerReport]
-    chip_faithful: bool = True
 
     @property
     def readout_scale(self) -> float:
@@ -184,8 +176,8 @@ def quantize_layer(layer: FloatLayer, in_shape: tuple[int, int, int], weight_per
     return netx, k, report
 
 
-def quantize_float_layers(layers: list[FloatLayer], in_shape: tuple[int, int, int], weight_percentile: float = 100.0,
-                          chip_faithful: bool = True) -> QuantizedNetwork:
+def quantize_float_layers(layers: list[FloatLayer], in_shape: tuple[int, int, int],
+                          weight_percentile: float = 100.0) -> QuantizedNetwork:
     """Quantise a chain of float layers fed by binary spikes of ``in_shape`` (C, H, W)."""
     netx = [NetxLayer(type="input", shape=tuple(in_shape), name="input")]  # spike input: its shape only
     scales, reports = [], []
@@ -197,12 +189,7 @@ def quantize_float_layers(layers: list[FloatLayer], in_shape: tuple[int, int, in
         reports.append(rep)
         shape = q.shape
     validate_layers(netx, "quantised network")
-    return QuantizedNetwork(netx, scales, reports, chip_faithful)
-
-
-def is_chip_faithful(student: nn.Module) -> bool:
-    """Whether ``student`` was trained with the chip's timing (``config.loihi_faithful``; absent: an old student)."""
-    return bool(getattr(student.config, "loihi_faithful", False))
+    return QuantizedNetwork(netx, scales, reports)
 
 
 @torch.no_grad()
@@ -219,8 +206,7 @@ def quantize_student(student: nn.Module, template_spikes: torch.Tensor, weight_p
     cfg = student.config
     kernel = template_kernel_for(student, template_spikes)
     layers = student_float_layers(student, kernel)
-    return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile,
-                                 is_chip_faithful(student))
+    return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile)
 
 
 def correlation_layer(
@@ -233,4 +219,4 @@ def correlation_layer(
     q, k, rep = quantize_layer(float_xcorr, qnet.layers[idx - 1].shape, weight_percentile)
     layers, scales, reports = list(qnet.layers), list(qnet.scales), list(qnet.reports)
     layers[idx], scales[idx - 1], reports[idx - 1] = q, k, rep
-    return QuantizedNetwork(layers, scales, reports, qnet.chip_faithful)
+    return QuantizedNetwork(layers, scales, reports)

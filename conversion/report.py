@@ -27,9 +27,8 @@ def compare_float_fixed(
 
     The emulator's :meth:`~had_snn.conversion.emulator.LoihiEmulator.run_aligned` (reset mode: ``T + L`` steps from
     zero, ``L`` = one step of delay per synaptic layer) returns every layer's spikes and the read-out ``v`` aligned to
-    the ``T`` input steps, which is how a Loihi-faithful student's ``search_path`` reports its traces (layer ``l``'s
-    spikes of steps ``[l, l + T)``); an older student's traces (no delay) are compared on the same ``T`` steps, an
-    approximation ``chip_faithful`` says. Reported: per-layer firing rates and spike agreement, the read-out's relative
+    the ``T`` input steps, which is how the student's ``search_path`` reports its traces (layer ``l``'s spikes of
+    steps ``[l, l + T)``). Reported: per-layer firing rates and spike agreement, the read-out's relative
     and largest error (time-averaged, float units), heat-map peak agreement, ``input_steps``, ``pipeline_fill_steps``
     and ``frame_steps`` (T + L, what ``had-snn deploy`` runs and ``had-snn energy`` bills per frame in reset mode;
     ``latency_steps`` is the same L, kept for old readers) and the emulator's counts.
@@ -52,7 +51,6 @@ def compare_float_fixed(
         })
     heat_f, heat_q = float_mean[:, 0].flatten(1), fixed_mean[:, 0].flatten(1)
     return {
-        "chip_faithful": bool(qnet.chip_faithful),
         "readout_rel_error": float((fixed_mean - float_mean).norm()) / denom,
         "readout_max_abs_error": float((fixed_mean - float_mean).abs().max()),
         "readout_step_max_abs_error": float((fixed_v - float_v).abs().max()),

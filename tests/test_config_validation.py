@@ -101,7 +101,7 @@ def _bad_checkpoints(tmp: Path) -> dict[str, tuple[Path, str]]:
     import h5py
 
     good = tmp / "good.pt"
-    torch.save({"kind": "student", "model_config": {}, "model": {"w": torch.zeros(4096)}}, good)
+    torch.save({"kind": "student", "model_config": {"loihi_faithful": True}, "model": {"w": torch.zeros(4096)}}, good)
     files: dict[str, tuple[Path, str]] = {}
     (tmp / "notes.txt").write_text("hello\n")
     files["text"] = (tmp / "notes.txt", "a text file or another format?")

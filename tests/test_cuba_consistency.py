@@ -191,7 +191,6 @@ def test_qat_integers_are_the_quantisers(qat_student) -> None:
 
     model, template, _, seen = qat_student
     qnet = quantize_student(model, template)
-    assert qnet.chip_faithful
     synaptic = qnet.layers[1:]
     names = [lay.name for lay in synaptic]
     assert names[3] == "xcorr" and len(seen["weight"]) == len(synaptic) - 1 and len(seen["bias"]) == len(synaptic)
@@ -215,7 +214,6 @@ def test_qat_student_and_its_fixed_point_network_agree(qat_student) -> None:
 
     model, template, search, _ = qat_student
     cmp = compare_float_fixed(model, quantize_student(model, template), search, template)
-    assert cmp["chip_faithful"] is True
     rates = [lay["float_rate"] for lay in cmp["layers"]]
     assert min(rates) > 0.01, f"every layer must fire for the agreement to mean something: {rates}"
     assert cmp["min_spike_agreement"] == 1.0, cmp["layers"]  # the QAT forward is the chip's integer arithmetic

@@ -448,7 +448,7 @@ def test_readme_block_of_a_run_with_qat_and_both_modes() -> None:
     s["loihi"] = {"float_sr_before_qat": 40.0, "float_sr": 41.0, "fixed_sr": {"reset": 40.5, "stream": 38.0},
                   "fixed_minus_float_sr": {"reset": -0.5, "stream": -3.0}, "sr_target_points": 1.0,
                   "within_target": {"reset": True, "stream": False}, "spike_agreement": {"a": 0.995, "b": 0.991},
-                  "min_spike_agreement": 0.991, "spike_agreement_target": 0.99, "chip_faithful": True,
+                  "min_spike_agreement": 0.991, "spike_agreement_target": 0.99,
                   "stream_crop_lag_frames": 3}
     s["lava"]["modes"] = {"reset": "identical", "stream": "identical"}
     s["hardware"].update(mode="stream", chip_mode="stream", modes={

@@ -192,43 +192,25 @@ def test_qat_forward_weights_are_the_quantiser_integers():
             assert abs(lif.threshold * k - round(lif.threshold * k)) < 1e-9  # the threshold is exact
 
 
-def test_non_faithful_student_keeps_the_float_semantics():
-    model = _student(loihi_faithful=False).eval()
-    assert not any(m.on_grid for m in model.modules() if isinstance(m, CubaLIF))
-    batch = _batch(11)
-    from had_snn.models.student import run_layers
-
-    with torch.no_grad():
-        kernel, _, _ = model.template_kernel(batch["template_spikes"])
-        trace = model.search_path(batch["search_spikes"], kernel)
-        x = run_layers(model.backbone, batch["search_spikes"])
-        corr = depthwise_xcorr(x, kernel)
-        corr = model.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
-        membrane = run_layers(model.head, model.xcorr_lif(corr))
-    assert torch.equal(trace.membrane, membrane)
-    assert trace.membrane.shape[0] == batch["search_spikes"].shape[0]
-
-
-def test_qat_needs_faithful():
-    with pytest.raises(ValueError, match="loihi_faithful"):
-        StudentConfig(qat=True, loihi_faithful=False)
-
-
-def test_old_checkpoint_loads_non_faithful(tmp_path):
+def test_a_student_without_the_chips_timing_is_refused(tmp_path):
+    """``loihi_faithful: false`` (the float semantics without the chip's timing) is gone: the config, and a
+    checkpoint saved before the field existed, are refused with the field's name."""
     from dataclasses import asdict
 
-    from had_snn.models.checkpoint import load_model, save_checkpoint
+    from had_snn.models.checkpoint import CheckpointError, load_model, save_checkpoint
 
-    model = _student(loihi_faithful=False)
+    with pytest.raises(ValueError, match="loihi_faithful: False is not supported"):
+        StudentConfig(loihi_faithful=False)
+    model = _student()
     config = asdict(model.config)
     del config["loihi_faithful"], config["qat"]
     save_checkpoint(tmp_path / "old.pt", {"kind": "student", "model_config": config, "model": model.state_dict()})
-    loaded = load_model(tmp_path / "old.pt")
-    assert loaded.config.loihi_faithful is False
-    new = _student()
-    save_checkpoint(tmp_path / "new.pt", {"kind": "student", "model_config": asdict(new.config),
-                                          "model": new.state_dict()})
+    with pytest.raises(CheckpointError, match=r"old.pt: a student saved before model_config.loihi_faithful existed"):
+        load_model(tmp_path / "old.pt")
+    save_checkpoint(tmp_path / "new.pt", {"kind": "student", "model_config": asdict(model.config),
+                                          "model": model.state_dict()})
     assert load_model(tmp_path / "new.pt").config.loihi_faithful is True
+    assert all(m.on_grid for m in model.modules() if isinstance(m, CubaLIF))
 
 
 def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):

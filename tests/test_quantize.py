@@ -197,23 +197,3 @@ def test_convert_student_writes_what_it_reports(tmp_path) -> None:
         convert_student(build_model("teacher_events"), tmpl, srch, tmp_path / "bad")
 
 
-def test_report_says_whether_the_student_was_trained_chip_faithfully(tmp_path) -> None:
-    """An old student (no ``loihi_faithful`` in its config, or False) converts with the same mapping, and
-    quantization.json says its fixed-point network only approximates it."""
-    import dataclasses
-    import json
-
-    from had_snn.conversion.convert import NOT_FAITHFUL, convert_student
-    from had_snn.conversion.quantize import is_chip_faithful
-
-    m, tmpl, srch = _tiny_student(bias_free=True)
-    if hasattr(m.config, "loihi_faithful"):
-        m.config = dataclasses.replace(m.config, loihi_faithful=False)
-    assert not is_chip_faithful(m)
-    done = convert_student(m, tmpl, srch[:, :1], tmp_path / "old")
-    report = json.loads(done.files["quantization"].read_text())
-    assert report["chip_faithful"] is False and report["note"] == NOT_FAITHFUL and not done.qnet.chip_faithful
-    if hasattr(m.config, "loihi_faithful"):
-        m.config = dataclasses.replace(m.config, loihi_faithful=True)
-        report = convert_student(m, tmpl, srch[:, :1], tmp_path / "new").report
-        assert report["chip_faithful"] is True and "note" not in report

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 NAME = "convert"
@@ -79,10 +78,6 @@ def run(args: argparse.Namespace) -> int:
     done = convert_student(student, template, search[:, :1], args.out, args.weight_percentile, formats,
                            attrs={"source": str(args.checkpoint)},
                            meta={"checkpoint": str(args.checkpoint), "inputs": inputs})
-    if not done.qnet.chip_faithful:
-        from had_snn.conversion.convert import NOT_FAITHFUL
-
-        print(f"warning: {args.checkpoint}: {NOT_FAITHFUL}", file=sys.stderr)
     for r in done.qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "
               f"w err {r.weight_rel_error:.4f} vth {r.vth_mant}")

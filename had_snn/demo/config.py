@@ -98,8 +98,6 @@ def _qat_config(spec: Any, had: dict, where: str) -> dict:
         raise ValueError(f"{where}: train.{QAT_NAME}.overrides must be a mapping, got {type(overrides).__name__}")
     raw = deep_merge(had["config"], overrides)
     raw["model_config"] = {**raw.get("model_config", {}), "qat": True}
-    if raw["model_config"].get("loihi_faithful") is False:
-        raise ValueError(f"{where}: train.{QAT_NAME}: QAT needs model_config.loihi_faithful: true (the chip's timing)")
     raw["init_from"] = None  # the pipeline's student_had checkpoint
     checked = {k: v for k, v in raw.items() if k != "distill"}
     config_from_dict({**checked, "init_from": "unset", "data": {**raw["data"], "dir": "unset"}},

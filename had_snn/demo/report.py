@@ -259,7 +259,6 @@ def loihi_summary(tracking: dict, ff: dict, outputs: Mapping[str, dict]) -> dict
         "spike_agreement": agreement,
         "min_spike_agreement": min(agreement.values()) if agreement else None,
         "spike_agreement_target": SPIKE_AGREEMENT_TARGET,
-        "chip_faithful": ff.get("chip_faithful"),
         "stream_crop_lag_frames": outputs["eval"].get("stream_crop_lag_frames"),
     }
 
@@ -289,9 +288,6 @@ def _fidelity_section(loihi: dict) -> list[str]:
         lines += [f"| {n} | {a:.4f} | {'yes' if a >= target else '**no**'} |"
                   for n, a in loihi["spike_agreement"].items()]
         lines.append("")
-    if loihi.get("chip_faithful") is False:
-        lines += ["The converted student was not trained chip-faithfully: the fixed-point network only approximates "
-                  "its float model.", ""]
     return lines
 
 

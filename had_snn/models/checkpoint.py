@@ -113,13 +113,14 @@ def model_state(model: nn.Module) -> dict:
     return {"kind": model.kind, "model_config": asdict(model.config), "model": model.state_dict()}
 
 
-def saved_model_config(state: dict) -> dict:
-    """The model config of a loaded checkpoint as the model is rebuilt: a student saved before the Loihi-faithful
-    mode existed (no ``loihi_faithful`` key) keeps the float semantics it was trained with (``loihi_faithful:
-    false``)."""
+def saved_model_config(state: dict, where: str = "checkpoint") -> dict:
+    """The model config of a loaded checkpoint as the model is rebuilt. A student saved before the chip's timing
+    became the only mode (no ``loihi_faithful`` key in its model config) is refused, naming the field: its float
+    semantics are no longer run."""
     config = dict(state["model_config"])
     if state.get("kind") == "student" and "loihi_faithful" not in config:
-        config["loihi_faithful"] = False
+        raise CheckpointError(f"{where}: a student saved before model_config.loihi_faithful existed (trained "
+                              "without the chip's timing), which had-snn no longer runs; retrain it")
     return config
 
 
@@ -127,10 +128,11 @@ def model_from_state(state: dict, map_location: str | torch.device = "cpu", wher
     """Rebuild the model of a loaded checkpoint dict (:func:`load_checkpoint`) with its weights (eval mode).
 
     A kind/config the models do not know, or weights that do not fit the config, raise :class:`CheckpointError`
-    naming ``where`` (the file). Old student checkpoints load non-faithful (:func:`saved_model_config`).
+    naming ``where`` (the file), as does a student older than the chip's timing (:func:`saved_model_config`).
     """
+    config = saved_model_config(state, where)
     try:
-        model = build_model(state["kind"], **saved_model_config(state))
+        model = build_model(state["kind"], **config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt: {exc}") from None
     want, have = model.state_dict(), state["model"]

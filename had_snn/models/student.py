@@ -25,7 +25,7 @@ The read-out's 5 channels are split into heatmap logits, size and offset (sigmoi
 only the neurons loop over T. Activations are channels-last (NHWC per step) from the first conv on; the neurons keep
 that layout.
 
-**Loihi-faithful mode** (``StudentConfig.loihi_faithful``, the default; the chip's timing, see
+**The chip's timing** (the only mode; ``StudentConfig.loihi_faithful`` must be true, see
 :mod:`had_snn.hardware.cuba`): every synaptic layer (conv + BN + LIF, the correlation, the read-out) delays its input
 by one step, BN is split into ``scale * conv(x)`` (the current) and ``shift`` (+ conv bias x scale) that enters the
 VOLTAGE at every step from step 0, and decays sit on the chip's 1/4096 grid. Layer l (1-based along the search path,
@@ -34,15 +34,14 @@ L layers) therefore runs T + l steps; :meth:`SpikingStudent.search_path` returns
 features (and the template kernel, the mean of the aligned stage-3 spikes) are aligned alike. In training BN uses
 batch statistics and updates its running statistics as ``nn.BatchNorm2d`` does.
 
-**Quantisation-aware mode** (``StudentConfig.qat``, only with ``loihi_faithful``): BN is frozen to its running
+**Quantisation-aware mode** (``StudentConfig.qat``): BN is frozen to its running
 statistics and folded into the conv in float64 (:func:`had_snn.models.fold.fold_bn64`, the quantiser's fold); per
 layer the scale ``k = cuba.layer_scale(max|W|, max|b|, threshold)`` puts weights and voltage biases on the chip's
 integer grid with straight-through gradients (:func:`qat_integers`); the correlation layer is quantised per sample
 (one template each). The forward then runs the chip's own integer arithmetic (:meth:`CubaLIF.forward_chip`: synaptic
 sums of the integer weights, decays truncated toward zero, 24-bit wrap / clip, ``bias_mant`` and ``vth_mant``, the
 read-out's ``v / (64 k)`` in float64), so its spikes and read-out equal the emulator's of the converted network; the
-backward is the float layer's surrogate gradient (straight-through). ``loihi_faithful=False`` is the earlier float
-semantics (checkpoints saved before the field existed load that way).
+backward is the float layer's surrogate gradient (straight-through).
 """
 
 from __future__ import annotations
@@ -82,9 +81,10 @@ class StudentConfig:
     qat: bool = False
 
     def __post_init__(self) -> None:
-        if self.qat and not self.loihi_faithful:
-            raise ValueError("model_config.qat: quantisation-aware training needs model_config.loihi_faithful: true "
-                             "(the chip's timing), got loihi_faithful: false")
+        if self.loihi_faithful is not True:
+            raise ValueError(f"model_config.loihi_faithful: {self.loihi_faithful!r} is not supported: every student "
+                             "runs the chip's timing (one step of delay per layer, the voltage bias, decays on the "
+                             "1/4096 grid); remove the field or set it to true, and retrain a student made without it")
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) != 3 or self.convs_per_stage < 1:
             raise ValueError(f"student needs 3 stage widths and convs_per_stage >= 1, got {self.widths}, "
@@ -103,24 +103,6 @@ class SearchTrace:
     spikes: dict[str, torch.Tensor]
     response: torch.Tensor
     membrane: torch.Tensor
-
-
-def run_layers(layers: nn.ModuleList, x: torch.Tensor, record: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
-    """Run a (T, B, C, H, W) tensor through a layer list: convs/BN time-folded, neurons stepped over T.
-
-    ``record`` (if given) receives the output of every CubaLIF layer, keyed by its index in ``layers``.
-    """
-    for i, layer in enumerate(layers):
-        if isinstance(layer, CubaLIF):
-            x = layer(x)
-            if record is not None:
-                record[i] = x
-        else:
-            folded = x.flatten(0, 1)
-            if isinstance(layer, nn.Conv2d):  # channels-last: ~2x faster conv forward+backward on CPU (oneDNN)
-                folded = folded.contiguous(memory_format=torch.channels_last)
-            x = layer(folded).unflatten(0, x.shape[:2])
-    return x
 
 
 def folded_channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -228,7 +210,7 @@ class SpikingStudent(nn.Module):
 
         def lif(threshold: float | None = cfg.threshold, alpha: float = cfg.alpha, beta: float = cfg.beta,
                 learn: bool = cfg.learn_decay) -> CubaLIF:
-            return CubaLIF(alpha, beta, threshold, learn, cfg.surrogate_slope, on_grid=cfg.loihi_faithful)
+            return CubaLIF(alpha, beta, threshold, learn, cfg.surrogate_slope, on_grid=True)
 
         layers: list[nn.Module] = []
         self.stage_ends: dict[str, int] = {}
@@ -252,14 +234,11 @@ class SpikingStudent(nn.Module):
         """Backbone per-step stage features {stage1..3: (T, B, C, H, W)} and firing rates of every backbone LIF
         (Loihi-faithful: aligned to the input steps, see the module docstring)."""
         record: dict[int, torch.Tensor] = {}
-        if self.config.loihi_faithful:
-            steps = spikes.shape[0]
-            x = spikes
-            for conv, bn, i, lif in layer_groups(self.backbone, "backbone"):
-                x = self._chip_layer(conv, bn, lif, x)
-                record[i] = x[-steps:]
-        else:
-            run_layers(self.backbone, spikes, record)
+        steps = spikes.shape[0]
+        x = spikes
+        for conv, bn, i, lif in layer_groups(self.backbone, "backbone"):
+            x = self._chip_layer(conv, bn, lif, x)
+            record[i] = x[-steps:]
         features = {name: record[i] for name, i in self.stage_ends.items()}
         rates = {f"backbone.{i}": s.mean() for i, s in record.items()}
         return features, rates
@@ -326,7 +305,13 @@ class SpikingStudent(nn.Module):
         response = torch.addcmul(shift.view(-1, 1, 1), corr, scale.view(-1, 1, 1))
         return lif.forward_delayed(corr, shift, scale), response
 
-    def _faithful_search(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
+    def search_path(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
+        """The deployed path: backbone -> correlation with ``kernel`` (B, C3, k, k) -> xcorr BN + LIF -> head.
+
+        This is the chain the converter quantises and the emulator runs; :meth:`forward` and the float-vs-fixed
+        comparison both call it, so there is one definition of it. Every trace is T steps aligned to
+        the input steps as the chip reads them (layer l's spikes of steps [l, l + T), the read-out of [L, L + T)).
+        """
         steps = search.shape[0]
         spikes: dict[str, torch.Tensor] = {}
         x = search
@@ -340,27 +325,6 @@ class SpikingStudent(nn.Module):
             if lif.spiking:
                 spikes[f"head.{i}"] = x[-steps:]
         return SearchTrace(spikes, response[-steps:], x[-steps:])
-
-    def search_path(self, search: torch.Tensor, kernel: torch.Tensor) -> SearchTrace:
-        """The deployed path: backbone -> correlation with ``kernel`` (B, C3, k, k) -> xcorr BN + LIF -> head.
-
-        This is the chain the converter quantises and the emulator runs; :meth:`forward` and the float-vs-fixed
-        comparison both call it, so there is one definition of it. Loihi-faithful: every trace is T steps aligned to
-        the input steps as the chip reads them (layer l's spikes of steps [l, l + T), the read-out of [L, L + T)).
-        """
-        if self.config.loihi_faithful:
-            return self._faithful_search(search, kernel)
-        record: dict[int, torch.Tensor] = {}
-        x = run_layers(self.backbone, search, record)
-        corr = depthwise_xcorr(x, kernel)
-        corr = self.xcorr_bn(corr.flatten(0, 1)).unflatten(0, corr.shape[:2])
-        corr_spikes = self.xcorr_lif(corr)
-        head_record: dict[int, torch.Tensor] = {}
-        membrane = run_layers(self.head, corr_spikes, head_record)
-        spikes = {f"backbone.{i}": s for i, s in sorted(record.items())}
-        spikes["xcorr"] = corr_spikes
-        spikes.update({f"head.{i}": s for i, s in sorted(head_record.items()) if self.head[i].spiking})
-        return SearchTrace(spikes, corr, membrane)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict:
         cfg = self.config

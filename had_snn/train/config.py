@@ -78,9 +78,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.data.crop:
             self.data.crop_config()  # validate early
-        if self.model_config.get("qat") and self.model_config.get("loihi_faithful") is False:
-            raise ValueError("model_config.qat: quantisation-aware training needs model_config.loihi_faithful: true "
-                             "(the chip's timing), got loihi_faithful: false")
+        if self.model_config.get("loihi_faithful", True) is not True:
+            raise ValueError(f"model_config.loihi_faithful: {self.model_config['loihi_faithful']!r} is not supported: "
+                             "every student trains with the chip's timing; remove the field or set it to true")
         if self.model_config.get("qat") and not self.init_from:
             raise ValueError("model_config.qat: quantisation-aware training fine-tunes a trained student; set "
                              "init_from: PATH (a student checkpoint) or pass --init PATH")
