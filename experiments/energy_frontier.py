@@ -17,12 +17,11 @@ runs. See docs/energy_frontier.md.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from had_snn.demo.frontier import PRESETS, demo_inputs, run_frontier
-from had_snn.util.errors import UserError
+from had_snn.util.errors import script_main
 from had_snn.util.runlock import run_folder_lock
 
 
@@ -58,12 +57,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished points are kept. Continue with: python experiments/energy_frontier.py "
-              + " ".join(sys.argv[1:]), file=sys.stderr)
-        sys.exit(130)
-    except (UserError, ValueError, OSError) as exc:
-        print(f"energy_frontier: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script_main(main, "experiments/energy_frontier.py")

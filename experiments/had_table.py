@@ -60,7 +60,7 @@ import numpy as np
 from had_snn.demo.config import deep_merge
 from had_snn.demo.pipeline import Step, StepContext, read_stamp, run_steps
 from had_snn.util.atomic import save_figure, write_text_atomic
-from had_snn.util.errors import UserError
+from had_snn.util.errors import UserError, script_main
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 TABLE_FORMAT = 2  # part of every step key: folders of the first table format are re-run, not mixed in
@@ -692,8 +692,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (UserError, ValueError, FileNotFoundError) as exc:
-        print(f"had_table: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script_main(main, "experiments/had_table.py")

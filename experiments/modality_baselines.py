@@ -37,6 +37,7 @@ from pathlib import Path
 
 from had_snn.demo.pipeline import Step, StepContext, run_steps
 from had_snn.util.atomic import write_json_atomic, write_text_atomic
+from had_snn.util.errors import UserError, script_main
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "experiments" / "configs"
@@ -60,7 +61,8 @@ METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
 def had_snn(*args: str, threads: int | None = None) -> float:
     """Run one ``had-snn`` subcommand in this interpreter's environment; returns its CPU seconds (user + system).
 
-    ``threads`` caps torch's intra-op threads (OMP_NUM_THREADS) of the child. Raises if the command fails.
+    ``threads`` caps torch's intra-op threads (OMP_NUM_THREADS) of the child. A failed command is a UserError (the
+    child printed its own error).
     """
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     print("$ had-snn " + " ".join(args), flush=True)
@@ -73,7 +75,7 @@ def had_snn(*args: str, threads: int | None = None) -> float:
         raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"`had-snn {' '.join(args)}` failed with exit code {proc.returncode}")
+        raise UserError(f"`had-snn {' '.join(args)}` failed with exit code {proc.returncode} (its error is above)")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -258,4 +260,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script_main(main, "experiments/modality_baselines.py")

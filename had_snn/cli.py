@@ -4,29 +4,24 @@ Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``
 import torch at module import time (so ``had-snn --help`` is instant); ``run`` imports what it needs. A module may
 also define ``resume_hint(args) -> str | None``: the command line that continues an interrupted run.
 
-:func:`main` is the one error boundary: an expected failure (:class:`~had_snn.util.errors.UserError`, ``ValueError``,
-``OSError`` and the other types in :data:`EXPECTED`) prints one line ``had-snn CMD: error: ...`` and exits 1; Ctrl-C
-prints where to resume and exits 130; anything else is reported as an internal error in one line. ``--debug`` (or
-``HAD_SNN_DEBUG=1``) lets the traceback through instead.
+:func:`main` runs each command behind the one error boundary (:func:`had_snn.util.errors.run_guarded`, which the
+experiment scripts share): an expected failure (:class:`~had_snn.util.errors.UserError`, ``ValueError``, ``OSError``
+and the other types in :data:`~had_snn.util.errors.EXPECTED`) prints one line ``had-snn CMD: error: ...`` and exits 1;
+Ctrl-C prints where to resume and exits 130; anything else is reported as an internal error in one line. ``--debug``
+(or ``HAD_SNN_DEBUG=1``) lets the traceback through instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import shlex
 import sys
-import zipfile
 from collections.abc import Sequence
 
 from had_snn import __version__, commands
-from had_snn.util.errors import UserError
-
-# Failures caused by input, options or the environment: reported in one line, never with a traceback.
-EXPECTED: tuple[type[BaseException], ...] = (UserError, ValueError, OSError, zipfile.BadZipFile, ImportError,
-                                             KeyError, TypeError)
+from had_snn.util.errors import run_guarded
 
 
 def _command_modules() -> list:
@@ -51,15 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, KeyError):
-        text = f"missing key {text}"
-    if isinstance(exc, ImportError) and exc.name:
-        text = f"{text} (a dependency is missing: install it, e.g. with `pip install -e .[dev]`)"
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``had-snn`` console script."""
     parser = build_parser()
@@ -67,23 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    if args.debug or os.environ.get("HAD_SNN_DEBUG", "") not in ("", "0"):
-        return int(args._run(args) or 0)
-    where = f"had-snn {args.command}"
-    try:
-        return int(args._run(args) or 0)
-    except KeyboardInterrupt:
+
+    def again() -> str:
         hint = args._resume_hint(args) if args._resume_hint else None
-        again = hint or "had-snn " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-        print(f"\n{where}: interrupted; finished work is kept. Continue with: {again}", file=sys.stderr)
-        return 130
-    except EXPECTED as exc:
-        print(f"{where}: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a bug, still one line; --debug shows where
-        print(f"{where}: internal error ({type(exc).__name__}): {_one_line(exc)}; "
-              f"rerun with --debug for the traceback and report it", file=sys.stderr)
-        return 1
+        return hint or "had-snn " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+
+    return run_guarded(lambda: args._run(args), f"had-snn {args.command}", again, args.debug)
 
 
 if __name__ == "__main__":
