@@ -59,12 +59,13 @@ import numpy as np
 
 from had_snn.demo.config import deep_merge
 from had_snn.demo.pipeline import Step, StepContext, read_stamp, run_steps
+from had_snn.evaluation.metrics import HEADLINE_METRICS
 from had_snn.util.atomic import save_figure, write_text_atomic
 from had_snn.util.errors import UserError, script_main
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 TABLE_FORMAT = 2  # part of every step key: folders of the first table format are re-run, not mixed in
-METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
+METRICS = tuple(HEADLINE_METRICS.items())
 STATIC = "static"  # reference row: the initial box kept for every frame
 NO_KD = "student"  # the row every KD row is compared with
 TEACHERS = ("teacher", "teacher_rgb", "teacher_events")
@@ -97,7 +98,7 @@ TARGET_TEACHER_OVER_EVENTS_SR = 5.0
 
 
 @dataclass(frozen=True)
-class Preset:
+class TablePreset:
     """Data and config files of one table preset."""
 
     sequences: int
@@ -125,7 +126,7 @@ _DEFAULT = ("teacher.yaml", "student.yaml", "student_had.yaml", "student_kd.yaml
 
 PRESETS = {
     # Smoke test: tiny models on 30 short low-resolution sequences (>= 9 per split, every attribute in every split).
-    "quick": Preset(30, (96, 72), 1.0, *_TINY,
+    "quick": TablePreset(30, (96, 72), 1.0, *_TINY,
                     {"epochs": 6, "batch_size": 8, "warmup_steps": 6, "data": {"samples_per_epoch": 64}}),
     # The reported table. The default benchmark (`had-snn synth` defaults): 200 two-second 160 x 120 sequences
     # (120 / 40 / 40), the demo's
@@ -144,16 +145,16 @@ PRESETS = {
     # the kernel and generator speed-ups): no-KD 11, vanilla KD 19, HDETrack 21, authors' HAD 29, HAD 43 ms per
     # pair, evaluation 1.1 / 0.75 CPU s, synthesis 2.2 s: 6950 CPU s, about 58 min with two workers. The
     # had_tuned row (added after the diagnostics) costs 3 x 5120 x 43 ms + 3 x 40 x 0.75 s = 750 CPU s: ~64 min.
-    "medium": Preset(200, (160, 120), 2.0, *_DEFAULT,
+    "medium": TablePreset(200, (160, 120), 2.0, *_DEFAULT,
                      {"epochs": 10, "model_config": _DEMO_CROP, "data": {"samples_per_epoch": 512, "crop": _DEMO_CROP}},
                      student_overrides={"data": {"crop": {"student_steps": 4}}},
                      distill_overrides={"ot_iterations": 10, "ot_max_grid": 8}),
     # GPU-sized: the full configs of experiments/configs on 300 two-second sequences (180 / 60 / 60).
-    "full": Preset(300, (160, 120), 2.0, *_DEFAULT),
+    "full": TablePreset(300, (160, 120), 2.0, *_DEFAULT),
 }
 
 
-def distill_section(preset: Preset, source: str, overrides: dict) -> dict:
+def distill_section(preset: TablePreset, source: str, overrides: dict) -> dict:
     """The ``distill:`` section of a method: from its distillation config file, then the ablation overrides."""
     from had_snn.train.config import read_yaml
 
@@ -169,7 +170,7 @@ def distill_section(preset: Preset, source: str, overrides: dict) -> dict:
     return {**section, **overrides}
 
 
-def method_config(method: str, spec: tuple[str, str | None, dict], seed: int, preset: Preset, data_dir: str | None,
+def method_config(method: str, spec: tuple[str, str | None, dict], seed: int, preset: TablePreset, data_dir: str | None,
                   extra: dict) -> dict:
     """Resolved training config (``TrainConfig.to_dict()``) of one (method, seed) run; ``spec`` is its (model kind,
     distill source, overrides) entry. ``data.dir`` is ``data_dir`` (None: the data step's folder) and a distilled

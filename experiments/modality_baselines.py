@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from had_snn.demo.pipeline import Step, StepContext, run_steps
+from had_snn.evaluation.metrics import HEADLINE_METRICS
 from had_snn.util.atomic import write_json_atomic, write_text_atomic
 from had_snn.util.errors import UserError, script_main
 
@@ -55,7 +56,7 @@ LABELS = {
     "teacher_events": "ANN, events only",
     "student": "SNN student, events only (no distillation)",
 }
-METRICS = (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))
+METRICS = tuple(HEADLINE_METRICS.items())
 
 
 def had_snn(*args: str, threads: int | None = None) -> float:

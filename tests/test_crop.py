@@ -9,9 +9,9 @@ from had_snn.data.events import make_events
 from had_snn.data.sequence import Sequence
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import (
+    bin_crop_window,
     box_to_crop,
     box_to_target,
-    crop_events,
     crop_frame,
     crop_region,
     crop_to_box,
@@ -70,7 +70,7 @@ def test_event_and_frame_crops_are_aligned() -> None:
     img = np.zeros((30, 40, 3), np.uint8)
     img[13, 21] = 255
     ev = make_events([21, 21, 3], [13, 13, 3], [100, 700, 800], [1, 0, 1])  # last event outside the region
-    spikes, voxel = crop_events(ev, sensor, region, 48, (0, 1000), steps=4, voxel_bins=2)
+    spikes, voxel = bin_crop_window(ev, sensor, region, 48, (0, 1000), steps=4, voxel_bins=2)
     frame = crop_frame(img, region, 48)[0]
     assert spikes.shape == (4, 2, 48, 48) and voxel.shape == (2, 48, 48)
     # pixel (21, 13) covers crop px [34, 36) x [28, 30): the event lands in row 29, col 35 (its centre)

@@ -15,11 +15,12 @@ import re
 from pathlib import Path
 
 from had_snn.commands.box_update import positive_int
+from had_snn.evaluation.metrics import HEADLINE_METRICS
 
 NAME = "compare"
 HELP = ("paired comparison of two evaluated trackers on the same sequences: score difference A - B with a bootstrap "
         "interval over sequences, per subset, and over training seeds")
-METRIC_CHOICES = {"SR": "SR_AUC", "PR": "PR20", "NPR": "NPR0.2"}
+METRIC_CHOICES = HEADLINE_METRICS
 
 
 def _level(text: str) -> float:

@@ -357,7 +357,7 @@ def build_scene(cfg: SynthConfig, rng: np.random.Generator, attributes: tuple[st
 
 
 @dataclass
-class Layout:
+class ScenePositions:
     """Where everything is at each render step: camera pan (M, 2) y/x px or None, target boxes (M, 4), distractor
     boxes (D, M, 4) and occluder boxes (M, 4) or None."""
 
@@ -367,7 +367,7 @@ class Layout:
     occluder: np.ndarray | None
 
 
-def layout(cfg: SynthConfig, scene: Scene, t_s: np.ndarray) -> Layout:
+def layout(cfg: SynthConfig, scene: Scene, t_s: np.ndarray) -> ScenePositions:
     """Evaluate every motion of ``scene`` at the times ``t_s`` (vectorised over time)."""
     pan = None if scene.pan_x is None else np.stack([scene.pan_y(t_s), scene.pan_x(t_s)], axis=-1)
     distractors = np.stack([mover.boxes(t_s) for _, mover in scene.distractors]) if scene.distractors else \
@@ -378,15 +378,15 @@ def layout(cfg: SynthConfig, scene: Scene, t_s: np.ndarray) -> Layout:
         bar_w = 0.5 * scene.target.base_wh[0] + 4.0
         x = x_mid + speed * (t_s - t_mid) - bar_w / 2
         occ = np.stack([x, np.full_like(x, -1.0), np.full_like(x, bar_w), np.full_like(x, cfg.height_px + 2.0)], -1)
-    return Layout(pan, scene.target_boxes(t_s), distractors, occ)
+    return ScenePositions(pan, scene.target_boxes(t_s), distractors, occ)
 
 
-def render_reflectance(cfg: SynthConfig, scene: Scene, lay: Layout, i: int) -> np.ndarray:
+def render_reflectance(cfg: SynthConfig, scene: Scene, lay: ScenePositions, i: int) -> np.ndarray:
     """The (H, W, 3) reflectance image at render step ``i`` (background, distractors, target, occluder on top)."""
     return render_chunk(cfg, scene, lay, i, i + 1)[0]
 
 
-def render_chunk(cfg: SynthConfig, scene: Scene, lay: Layout, i0: int, i1: int) -> np.ndarray:
+def render_chunk(cfg: SynthConfig, scene: Scene, lay: ScenePositions, i0: int, i1: int) -> np.ndarray:
     """The (i1 - i0, H, W, 3) reflectance images of render steps ``i0..i1-1``, vectorised over time."""
     W, H = cfg.width_px, cfg.height_px
     T = i1 - i0

@@ -62,7 +62,7 @@ class PointSpec:
 
 
 @dataclass
-class Preset:
+class FrontierPreset:
     """Training budget and points of one frontier run."""
 
     strengths: tuple[float, ...]
@@ -86,12 +86,12 @@ class Preset:
         return pts
 
 
-PRESETS: dict[str, Preset] = {
+PRESETS: dict[str, FrontierPreset] = {
     # smoke test on the tiny fixtures: seconds per point
-    "quick": Preset(strengths=(0.0, 5.0), shapes=({"steps": 2}, {"first_width": 2}), epochs=1, prune_epochs=1,
+    "quick": FrontierPreset(strengths=(0.0, 5.0), shapes=({"steps": 2}, {"first_width": 2}), epochs=1, prune_epochs=1,
                     samples_per_epoch=8, batch_size=4, distill=False, max_sequences=2),
     # the reported one, on top of a `make demo` run (64 px search crops, T = 4): <= 25 min on 2 CPU cores
-    "demo": Preset(strengths=(0.0, 0.3, 1.0, 3.0), shapes=({"steps": 2}, {"first_width": 8}), epochs=3,
+    "demo": FrontierPreset(strengths=(0.0, 0.3, 1.0, 3.0), shapes=({"steps": 2}, {"first_width": 8}), epochs=3,
                    prune_epochs=3, samples_per_epoch=512, distill=True),
 }
 
@@ -136,7 +136,7 @@ def demo_inputs(run_dir: str | os.PathLike) -> FrontierInputs:
                           float(ev["window_influence"]), float(loihi["weight_percentile"]))
 
 
-def _train_config(inputs: FrontierInputs, preset: Preset, spec: PointSpec, init: Path, qat: bool,
+def _train_config(inputs: FrontierInputs, preset: FrontierPreset, spec: PointSpec, init: Path, qat: bool,
                   epochs: int) -> dict:
     raw = copy.deepcopy(inputs.train_config)
     raw["data"]["dir"] = str(inputs.data)
@@ -207,7 +207,7 @@ def prune_first_stage(student: Any, width: int) -> Any:
     return pruned
 
 
-def train_point(spec: PointSpec, inputs: FrontierInputs, preset: Preset, point_dir: Path, device: str = "cpu",
+def train_point(spec: PointSpec, inputs: FrontierInputs, preset: FrontierPreset, point_dir: Path, device: str = "cpu",
                 progress: bool = True) -> Path:
     """Train one point (see the module docstring); returns its QAT checkpoint (``demo``: the demo's)."""
     if spec.reuse:
@@ -253,7 +253,7 @@ def _dominant(energy_block: dict, top: int = 2) -> list[dict]:
 
 
 def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher: dict, point_dir: Path,
-                   preset: Preset, device: str = "cpu", progress: bool = True) -> dict:
+                   preset: FrontierPreset, device: str = "cpu", progress: bool = True) -> dict:
     """Track the eval split (float, fixed reset, fixed stream), bill the emulator counts per mode; the result dict."""
     from had_snn.conversion.quantize import quantize_student
     from had_snn.data.dataset import load_split
@@ -310,14 +310,14 @@ def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher:
             "sequences": [s.name for s in sequences]}
 
 
-def _spec_key(spec: PointSpec, preset: Preset, inputs: FrontierInputs) -> dict:
+def _spec_key(spec: PointSpec, preset: FrontierPreset, inputs: FrontierInputs) -> dict:
     """What a point's result depends on, as JSON reads it back (tuples as lists)."""
     key = {"spec": asdict(spec), "preset": asdict(preset), "start": str(inputs.start), "data": str(inputs.data),
            "format": FRONTIER_FORMAT}
     return json.loads(json.dumps(key))
 
 
-def run_frontier(inputs: FrontierInputs, out_dir: str | os.PathLike, preset: Preset | str = "demo",
+def run_frontier(inputs: FrontierInputs, out_dir: str | os.PathLike, preset: FrontierPreset | str = "demo",
                  device: str = "cpu", progress: bool = True) -> dict:
     """Train, evaluate and bill every point of ``preset``; write ``frontier.json``, ``frontier.md``,
     ``frontier.png``. A point whose ``result.json`` holds the same spec, preset and start is reused."""

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from had_snn.data.plots import plot_frame_and_events
+from had_snn.evaluation.metrics import HEADLINE_METRICS
 from had_snn.util.atomic import save_figure, write_json_atomic, write_text_atomic
 
 REPORT_NAME = "report.md"
@@ -438,7 +439,7 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
     lava, e, lat = outputs["lava"], hw["energy"], hw["latency"]
     tracking = {name: {"label": TRACKER_LABELS.get(name, name),
                        **{k: round(100 * t["subsets"]["all"][m], 2)
-                          for k, m in (("SR", "SR_AUC"), ("PR", "PR20"), ("NPR", "NPR0.2"))},
+                          for k, m in HEADLINE_METRICS.items()},
                        "fps": t["fps"] if t["fps"] is not None and np.isfinite(t["fps"]) else None,
                        "jitter": t.get("jitter")}
                 for name, t in results["trackers"].items()}

@@ -264,8 +264,8 @@ def _frontier_step(cfg: dict, device: str, progress: bool):
         (float, fixed reset, fixed stream) and billed per mode (:mod:`had_snn.demo.frontier`)."""
         from had_snn.demo.frontier import (
             FrontierInputs,
+            FrontierPreset,
             PointSpec,
-            Preset,
             evaluate_point,
             teacher_costs,
             train_point,
@@ -278,7 +278,7 @@ def _frontier_step(cfg: dict, device: str, progress: bool):
                                 int(cfg["crop"]["student_steps"]), cfg["eval"]["split"],
                                 float(cfg["eval"]["window_influence"]), float(cfg["loihi"]["weight_percentile"]))
         weight = float(f["activity_weight"])
-        preset = Preset(strengths=(weight,), shapes=(), epochs=int(f["epochs"]), prune_epochs=0,
+        preset = FrontierPreset(strengths=(weight,), shapes=(), epochs=int(f["epochs"]), prune_epochs=0,
                         samples_per_epoch=int(qat["data"]["samples_per_epoch"]), distill=True)
         spec = PointSpec(f"a{weight:g}", weight=weight)
         ckpt = train_point(spec, inputs, preset, ctx.step_dir, device, progress)

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from had_snn.evaluation.metrics import subset_members
+from had_snn.evaluation.metrics import HEADLINE_METRICS, METRIC_LABELS, subset_members
 from had_snn.util.errors import UserError
 
-METRICS = ("SR_AUC", "PR20", "NPR0.2")
-METRIC_LABELS = {"SR_AUC": "SR (AUC)", "PR20": "PR@20", "NPR0.2": "NPR@0.2"}
+METRICS = tuple(HEADLINE_METRICS.values())
 RESULTS_NAME = "results.json"
 # Per-sequence differences smaller than this (fractions) are float rounding of equal scores (e.g. a seed average of
 # identical values) and are set to exactly 0, so identical trackers give [0, 0] and no spurious verdict.

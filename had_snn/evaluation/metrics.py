@@ -39,6 +39,10 @@ CENTER_THRESHOLDS_PX = np.arange(0, 51, dtype=np.float64)
 NORM_CENTER_THRESHOLDS = np.arange(0, 51, dtype=np.float64) / 100.0
 PRECISION_AT_PX = 20.0
 NORM_PRECISION_AT = 0.2
+#: the headline metrics: short name -> results key (``results.json``'s per-subset fields), in report order
+HEADLINE_METRICS = {"SR": "SR_AUC", "PR": "PR20", "NPR": "NPR0.2"}
+#: how tables and plots label each results key
+METRIC_LABELS = {"SR_AUC": "SR (AUC)", "PR20": "PR@20", "NPR0.2": "NPR@0.2"}
 
 
 def _as_boxes(boxes: np.ndarray, name: str) -> np.ndarray:

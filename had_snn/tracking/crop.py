@@ -118,7 +118,7 @@ def event_window_us(seq: Sequence, frame_index: int, cfg: CropConfig) -> tuple[i
     return t1 - int(round(cfg.window_frames * frame_interval_us(seq))), t1
 
 
-def crop_events(
+def bin_crop_window(
     events: np.ndarray,
     sensor_size: tuple[int, int],
     region: Region,
@@ -177,7 +177,7 @@ def crop_inputs(seq: Sequence, index: int, box: np.ndarray, context: float, out_
         rgb = crop_frame(seq.frames[index], region, out_px)
     else:
         rgb = np.zeros((3, out_px, out_px), dtype=np.float32)
-    spikes, voxel = crop_events(
+    spikes, voxel = bin_crop_window(
         seq.events, seq.sensor_size, region, out_px, event_window_us(seq, index, cfg), cfg.student_steps,
         cfg.voxel_bins,
     )

@@ -43,7 +43,7 @@ import numpy as np
 
 from had_snn.data.datasets.checks import LoadReport
 from had_snn.data.datasets.files import require_file
-from had_snn.data.datasets.loader import Alignment, Layout, Recording, SequenceFiles
+from had_snn.data.datasets.loader import Alignment, Layout, RawRecording, SequenceFiles
 from had_snn.data.events import make_events
 
 log = logging.getLogger(__name__)
@@ -117,13 +117,13 @@ def event_windows(t_first: int, t_last: int, n: int, rule: str = "image") -> np.
     return np.stack([t_first + k * delta, t_first + (k + 1) * delta], axis=1).astype(np.int64)
 
 
-def read_csv_recording(layout: Layout, d: Path, options: dict[str, Any], report: LoadReport) -> Recording:
+def read_csv_recording(layout: Layout, d: Path, options: dict[str, Any], report: LoadReport) -> RawRecording:
     """Raw events of ``<seq>.csv``; no frames (the windows are cut in :func:`align`)."""
     events = read_metavision_csv(d / layout.event_file.format(seq=d.name), report)
     if len(events) == 0:
         raise ValueError(f"{d / layout.event_file.format(seq=d.name)}: no events")
     empty = np.empty(0, dtype=np.int64)
-    return Recording(events, None, empty, empty, layout.sensor_size)
+    return RawRecording(events, None, empty, empty, layout.sensor_size)
 
 
 def align(layout: Layout, files: SequenceFiles) -> Alignment:

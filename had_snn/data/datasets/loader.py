@@ -40,7 +40,7 @@ from had_snn.data.sequence import Sequence
 ALIGNMENT_VERSION = 2
 
 
-class Recording(NamedTuple):
+class RawRecording(NamedTuple):
     """A sequence's event file: events (file order), APS frames (None if none), the start and duration of each APS
     frame's exposure in us (empty for an event-only recording) and the sensor size (W, H) px."""
 
@@ -58,7 +58,7 @@ class SequenceFiles:
     dir: Path
     boxes: np.ndarray  # every ground-truth row, (R, 4)
     present: np.ndarray | None  # per ground-truth row, True = target present (None: no flags file)
-    recording: Recording
+    recording: RawRecording
     images: list[Path] | None  # the frame folder's images in order (None: no such folder)
     options: dict[str, Any]
     report: LoadReport
@@ -90,17 +90,17 @@ def event_file(layout: Layout, d: Path) -> Path:
     return matches[0]
 
 
-def read_aedat_recording(layout: Layout, d: Path, options: dict[str, Any], report: LoadReport) -> Recording:
+def read_aedat_recording(layout: Layout, d: Path, options: dict[str, Any], report: LoadReport) -> RawRecording:
     """The DAVIS346 ``.aedat4`` recording of sequence folder ``d``, refused if its sensor is not the dataset's."""
     from had_snn.data.aedat import read_aedat4_recording
 
     path = event_file(layout, d)
     rec = read_aedat4_recording(path)
     check_sensor(path, rec.sensor_size, layout.sensor_size, layout.title)
-    return Recording(rec.events, rec.frames, rec.exposure_start_us, rec.exposure_us, rec.sensor_size)
+    return RawRecording(rec.events, rec.frames, rec.exposure_start_us, rec.exposure_us, rec.sensor_size)
 
 
-def exposure_windows(rec: Recording, frames: np.ndarray) -> np.ndarray:
+def exposure_windows(rec: RawRecording, frames: np.ndarray) -> np.ndarray:
     """Event windows ``[start_of_exposure, end_of_exposure)`` of recorded APS ``frames``, (N, 2) int64."""
     t0 = rec.exposure_start_us[frames]
     return np.stack([t0, t0 + rec.exposure_us[frames]], axis=1).astype(np.int64)
@@ -138,7 +138,7 @@ class Layout:
     gt_file: str  # x,y,w,h (or 8-value polygon) a line
     event_file: str  # file name, or a pattern with * that must match exactly one file
     event_what: str = "event recording {file}"  # how a missing event file is named
-    read_recording: Callable[[Layout, Path, dict, LoadReport], Recording] = read_aedat_recording
+    read_recording: Callable[[Layout, Path, dict, LoadReport], RawRecording] = read_aedat_recording
     align: Callable[[Layout, SequenceFiles], Alignment] = align_exposure
     frames_dir: str | None = None  # exported RGB frames (else APS frames; None: no RGB frames)
     absent_file: str | None = None  # optional 0/1 a line, one per ground-truth row
