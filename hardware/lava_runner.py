@@ -33,7 +33,7 @@ from collections.abc import Callable
 import numpy as np
 
 from had_snn.hardware.cuba import BIAS_EXP
-from had_snn.hardware.netx import NetxLayer, read_netx
+from had_snn.hardware.netx import NetxLayer, read_netx, spike_arrays
 from had_snn.util.atomic import atomic_path
 
 #: prefix of the progress lines the runner prints on stdout (parsed by :func:`had_snn.hardware.deploy.run_lava`)
@@ -266,7 +266,7 @@ def run_file(net_path: str | os.PathLike, input_path: str | os.PathLike, out_pat
         results.append(run_sample(layers, spikes[:, b], progress, sample=b, lavadl_net=net_path if lavadl else None))
         if progress is not None:
             progress({"event": "sample_done", "sample": b, **{k: results[-1][k] for k in TIMING_KEYS}})
-    out = {f"spikes_{i + 1}": np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))}
+    out = spike_arrays([np.stack([r["spikes"][i] for r in results], 1) for i in range(len(results[0]["spikes"]))])
     out["v_out"] = np.stack([r["v_out"] for r in results], 1)
     out["mode"] = np.array(mode)
     out["layer_names"] = np.array([s.name or f"{s.type}{i}" for i, s in enumerate(synaptic, start=1)])

@@ -410,3 +410,24 @@ def sum_pool_layer(channels: int, in_hw: tuple[int, int], kernel: int, neuron: C
         neuron=neuron,
         name=name,
     )
+
+
+# --- the outputs of a run (Lava runner, `had-snn deploy`): every synaptic layer's spikes and the read-out v -----------
+
+def spike_key(layer: int) -> str:
+    """The key of synaptic layer ``layer``'s spikes (1-based, as netx numbers the layers after the input)."""
+    return f"spikes_{layer}"
+
+
+def spike_arrays(layer_spikes: list) -> dict:
+    """``{spikes_1: ..., spikes_L: ...}`` of the per-layer spike arrays (T, B, C, H, W), in layer order."""
+    return {spike_key(i): s for i, s in enumerate(layer_spikes, start=1)}
+
+
+def layer_spikes(outputs: dict) -> list[np.ndarray]:
+    """The per-layer spike arrays (bool) of a run's outputs, in layer order (:func:`spike_arrays`'s inverse)."""
+    n = sum(1 for key in outputs if str(key).startswith("spikes_"))
+    missing = [spike_key(i) for i in range(1, n + 1) if spike_key(i) not in outputs]
+    if missing:
+        raise ValueError(f"run outputs lack {missing} (layers must be numbered 1..{n})")
+    return [np.asarray(outputs[spike_key(i)]).astype(bool) for i in range(1, n + 1)]

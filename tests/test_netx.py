@@ -198,3 +198,16 @@ def test_input_layer_is_written_with_its_shape_only_and_old_files_still_read(tmp
     assert back[0].neuron == relay_neuron() and back[-1].neuron.vth_mant == 1 << 17
     with pytest.raises(ValueError, match=r"layer 6 \(readout\): vThMant must lie in \[0, 131071\]"):
         write_netx(tmp_path / "again.h5", back)  # written files keep every field inside its hardware width
+
+
+def test_run_outputs_protocol_round_trips_and_refuses_a_gap() -> None:
+    from had_snn.hardware.netx import layer_spikes, spike_arrays
+
+    spikes = [np.zeros((3, 1, 2, 4, 4), bool), np.ones((3, 1, 4, 2, 2), np.uint8)]
+    out = spike_arrays(spikes) | {"v_out": np.zeros((3, 1, 5, 2, 2))}
+    assert sorted(out) == ["spikes_1", "spikes_2", "v_out"]
+    back = layer_spikes(out)
+    assert [b.dtype for b in back] == [bool, bool] and back[1].all() and not back[0].any()
+    del out["spikes_1"]
+    with pytest.raises(ValueError, match=r"lack \['spikes_1'\]"):
+        layer_spikes(out)

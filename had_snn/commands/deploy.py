@@ -109,7 +109,9 @@ def _frame_counts(counts, n_input: int, n_frames: int):
 
 
 def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float, v_aligned) -> dict:
-    arrays = {f"spikes_{i}": s for i, s in enumerate(layer_spikes, start=1)}
+    from had_snn.hardware.netx import spike_arrays
+
+    arrays = spike_arrays(layer_spikes)
     arrays.update(v_out=v_out, v_aligned=v_aligned, **{f"count_{k}": v for k, v in counts.items()})
     if readout_scale:
         arrays["readout_float"] = v_out / readout_scale
@@ -119,6 +121,7 @@ def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float, v_al
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from had_snn.hardware.netx import layer_spikes as layer_spikes_of
     from had_snn.hardware.netx import read_netx
     from had_snn.hardware.spikes_io import load_spikes_npz
     from had_snn.util.errors import UserError
@@ -184,8 +187,7 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 bar.close()
             timing["lava"] = lava_timing(res)
-            results["lava"] = ([res[f"spikes_{i}"].astype(bool) for i in range(1, len(emu.synapses) + 1)],
-                               res["v_out"])
+            results["lava"] = (layer_spikes_of(res), res["v_out"])
         primary = "lava" if use_lava else "emulator"
         layer_spikes, v_out = results[primary]
         counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(chip_input), layer_spikes).items()}

@@ -158,15 +158,17 @@ def _eval_step(cfg: dict, device: str, progress: bool):
 
 
 def _compare_lava(emu: Any, out: dict, res: Any) -> dict:
-    """Per-layer spike and read-out mismatches of a Lava run against the emulator's run of the same input."""
-    checked = []
-    for i, name in enumerate(emu.layer_names):
-        ours, theirs = res.spikes[i].cpu().numpy(), out[f"spikes_{i + 1}"].astype(bool)
-        checked.append({"name": name, "spikes": int(ours.sum()), "mismatches": int((ours != theirs).sum())})
-    v_mismatch = int((res.v_out.cpu().numpy() != out["v_out"]).sum())
-    identical = v_mismatch == 0 and all(r["mismatches"] == 0 for r in checked)
-    return {"status": "identical" if identical else "different", "steps": int(res.v_out.shape[0]),
-            "layers": checked, "v_out_mismatches": v_mismatch}
+    """Per-layer spike and read-out mismatches of a Lava run against the emulator's run of the same input
+    (:func:`had_snn.hardware.compare.compare_runs`, in the step's output format)."""
+    from had_snn.hardware.compare import compare_runs
+    from had_snn.hardware.netx import layer_spikes
+
+    c = compare_runs(emu.layer_names, layer_spikes(out), [s.cpu().numpy() for s in res.spikes], out["v_out"],
+                     res.v_out.cpu().numpy())
+    return {"status": "identical" if c["identical"] else "different", "steps": c["steps"],
+            "layers": [{"name": r["name"], "spikes": r["emulator_spikes"], "mismatches": r["mismatches"]}
+                       for r in c["layers"]],
+            "v_out_mismatches": c["v_out"]["mismatches"]}
 
 
 def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
