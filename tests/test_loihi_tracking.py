@@ -125,3 +125,19 @@ def test_qat_float_tracker_and_emulated_tracker_give_identical_boxes(setup) -> N
     assert not emulated.silent_sequences
     assert np.abs(np.diff(float_boxes[:, :2], axis=0)).max() > 0  # the tracker moves: the read-out decides something
     np.testing.assert_array_equal(float_boxes, fixed_boxes)
+
+
+def test_fixed_point_trackers_share_one_network_and_bill_each_mode(setup) -> None:
+    from had_snn.tracking.loihi import emulator_counts, fixed_point_trackers
+
+    seq, student, crop, _ = setup
+    trackers = fixed_point_trackers(student, [seq], crop, 100.0, 0.25, names={"reset": "r"})
+    assert list(trackers) == ["reset", "stream"] and [t.name for t in trackers.values()] == ["r", "fixed_stream"]
+    assert trackers["reset"].emulated.base is trackers["stream"].emulated.base
+    assert (trackers["reset"].mode, trackers["stream"].mode) == ("reset", "stream")
+    boxes = {mode: t.track(seq) for mode, t in trackers.items()}
+    assert all(np.isfinite(b).all() for b in boxes.values())
+    counts = emulator_counts(trackers, STEPS)
+    assert counts["reset"]["mode"] == "reset" and counts["stream"]["mode"] == "stream"
+    # reset bills T + L steps per frame, stream T (the timing contract of the emulator)
+    assert counts["stream"]["steps"] == STEPS < counts["reset"]["steps"]

@@ -255,15 +255,14 @@ def _dominant(energy_block: dict, top: int = 2) -> list[dict]:
 def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher: dict, point_dir: Path,
                    preset: FrontierPreset, device: str = "cpu", progress: bool = True) -> dict:
     """Track the eval split (float, fixed reset, fixed stream), bill the emulator counts per mode; the result dict."""
-    from had_snn.conversion.quantize import quantize_student
     from had_snn.data.dataset import load_split
     from had_snn.evaluation.evaluate import evaluate
-    from had_snn.hardware.counts import counts_from_emulator, parse_counts
+    from had_snn.hardware.counts import parse_counts
     from had_snn.hardware.report import build_report
     from had_snn.hardware.resources import geometries_from_layers
     from had_snn.hardware.table import load_table
     from had_snn.models.checkpoint import load_model
-    from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
+    from had_snn.tracking.loihi import emulator_counts, fixed_point_trackers
     from had_snn.tracking.tracker import ModelTracker, crop_config_for
 
     steps = spec.steps or inputs.steps
@@ -273,9 +272,8 @@ def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher:
     if preset.max_sequences:
         sequences = sequences[:preset.max_sequences]
     wp, wi = inputs.weight_percentile, inputs.window_influence
-    qnet = quantize_student(student, first_live_template(student, sequences, crop)[1], wp)
-    emulated = {mode: EmulatedTracker(EmulatedStudent(student, qnet, wp, device=device, mode=mode), crop, wi,
-                                      device=device, name=f"fixed_{mode}") for mode in ("reset", "stream")}
+    emulated = fixed_point_trackers(student, sequences, crop, wp, wi, device)
+    qnet = emulated["reset"].emulated.base
     trackers = [ModelTracker(student, crop, wi, device=device, name="float"), *emulated.values()]
     eval_dir = point_dir / "eval"
     if eval_dir.exists():
@@ -285,9 +283,7 @@ def evaluate_point(spec: PointSpec, ckpt: Path, inputs: FrontierInputs, teacher:
     sr = {name: 100 * t["subsets"]["all"]["SR_AUC"] for name, t in results["trackers"].items()}
     geoms = geometries_from_layers(qnet.layers)
     counts = []
-    for mode, tracker in emulated.items():
-        raw = counts_from_emulator(tracker.emulated.layer_names, tracker.emulated.counts(), input_steps=steps,
-                                   mode=mode)
+    for mode, raw in emulator_counts(emulated, steps).items():
         write_json_atomic(eval_dir / f"counts_{mode}.json", raw)
         counts.append(parse_counts(raw, geoms, f"{spec.name} {mode} counts"))
     report = build_report(geoms, load_table(), counts, teacher["macs"], teacher_traffic=teacher["traffic"])

@@ -109,12 +109,10 @@ def _convert_step(cfg: dict):
 
 def _eval_step(cfg: dict, device: str, progress: bool):
     def run(ctx: StepContext) -> dict:
-        from had_snn.conversion.quantize import quantize_student
         from had_snn.data.dataset import load_split
         from had_snn.evaluation.evaluate import evaluate, file_fingerprint
-        from had_snn.hardware.counts import counts_from_emulator
         from had_snn.models.checkpoint import load_model
-        from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
+        from had_snn.tracking.loihi import emulator_counts, fixed_point_trackers
         from had_snn.tracking.tracker import ModelTracker, StaticTracker, crop_config_for
 
         e = cfg["eval"]
@@ -129,21 +127,14 @@ def _eval_step(cfg: dict, device: str, progress: bool):
         # The Loihi network is converted from the QAT student (the float model it reproduces).
         student = load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]))
         crop = crop_config_for(student, steps)
-        base = quantize_student(student, first_live_template(student, sequences, crop)[1],
-                                float(cfg["loihi"]["weight_percentile"]))
-        emulated: dict[str, EmulatedTracker] = {}
-        for mode, name in EMULATED_NAMES.items():
-            emu = EmulatedStudent(student, base, cfg["loihi"]["weight_percentile"], device=device, mode=mode)
-            # No fingerprint: the emulated trackers always re-run in this step, so their operation counts are complete.
-            emulated[mode] = EmulatedTracker(emu, crop, e["window_influence"], device=device, name=name)
-            trackers.append(emulated[mode])
+        # No fingerprint: the emulated trackers always re-run in this step, so their operation counts are complete.
+        emulated = fixed_point_trackers(student, sequences, crop, float(cfg["loihi"]["weight_percentile"]),
+                                        e["window_influence"], device, names=EMULATED_NAMES)
+        trackers += list(emulated.values())
         report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming,
                           progress=progress)
-        counts_files = {}
-        for mode, tracker in emulated.items():
-            counts = counts_from_emulator(tracker.emulated.layer_names, tracker.emulated.counts(), input_steps=steps,
-                                          mode=mode)
-            counts_files[mode] = write_json_atomic(ctx.step_dir / f"emulator_counts_{mode}.json", counts)
+        counts_files = {mode: write_json_atomic(ctx.step_dir / f"emulator_counts_{mode}.json", counts)
+                        for mode, counts in emulator_counts(emulated, steps).items()}
         overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}
                    for n, t in report["trackers"].items()}
         files = [ctx.rel(ctx.step_dir / f) for f in ("results.json", "results.md")]

@@ -214,3 +214,27 @@ class EmulatedTracker(ModelTracker):
         self._boxes[k] = box.copy()
         for old in [i for i in self._boxes if 0 < i < k - self.crop_lag_frames]:
             del self._boxes[old]
+
+
+def fixed_point_trackers(student: nn.Module, sequences: list[Sequence], crop: CropConfig, weight_percentile: float,
+                         window_influence: float, device: str | torch.device = "cpu",
+                         names: dict[str, str] | None = None) -> dict[str, EmulatedTracker]:
+    """The student in Loihi fixed point, one :class:`EmulatedTracker` per mode (``reset``, ``stream``), named
+    ``names[mode]`` (default ``fixed_<mode>``): quantised once with the first live template of ``sequences``
+    (:func:`first_live_template`), the correlation layer re-quantised per sequence as each one tracks. What the demo's
+    evaluation and every frontier point track and bill."""
+    from had_snn.conversion.quantize import quantize_student
+
+    qnet = quantize_student(student, first_live_template(student, sequences, crop)[1], weight_percentile)
+    return {mode: EmulatedTracker(EmulatedStudent(student, qnet, weight_percentile, device=device, mode=mode), crop,
+                                  window_influence, device=device, name=(names or {}).get(mode, f"fixed_{mode}"))
+            for mode in MODES}
+
+
+def emulator_counts(trackers: dict[str, EmulatedTracker], input_steps: int) -> dict[str, dict]:
+    """The operation counts each mode's tracker billed while it tracked, as counts files
+    (:func:`had_snn.hardware.counts.counts_from_emulator`), keyed by mode."""
+    from had_snn.hardware.counts import counts_from_emulator
+
+    return {mode: counts_from_emulator(t.emulated.layer_names, t.emulated.counts(), input_steps=input_steps, mode=mode)
+            for mode, t in trackers.items()}
