@@ -4,7 +4,7 @@ Both run the chip's timing (:mod:`had_snn.hardware.cuba`): every synaptic layer 
 shift (and the read-out's conv bias) enters the voltage at every step from step 0, decays sit on the 1/4096 grid, and
 layer l of L runs T + l steps (the read-out is read over steps [L, L + T)). Ours time-folds each conv/BN over the
 steps and runs the neurons as one fused node (numba kernels on CPU) with the voltage bias folded into the current
-(:func:`had_snn.models.neurons.delayed_current`). The peer steps ``snntorch.Synaptic`` per layer and step with
+(:func:`had_snn.models.lif_autograd.delayed_current`). The peer steps ``snntorch.Synaptic`` per layer and step with
 per-step convs, the same delays and the same voltage biases through the same exact identity (current ``b`` at step 0,
 ``(1 - alpha) b`` later); it also computes only the steps the read-out needs. Both call the same correlation
 (:func:`had_snn.models.layers.depthwise_xcorr`, whose weight gradient is a numba kernel on the CPU), so the ratio

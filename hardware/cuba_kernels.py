@@ -1,6 +1,6 @@
 """Compiled (numba) CPU kernels of the chip's integer dynamics, beside their one definition in :mod:`cuba`.
 
-The emulator (:mod:`had_snn.conversion.emulator`) and the QAT neuron (:mod:`had_snn.models.neurons`) call them,
+The emulator (:mod:`had_snn.conversion.emulator`) and the QAT neuron (:mod:`had_snn.models.lif_autograd`) call them,
 bit-exact with the emulator's torch path. numba is not in the Lava venv: the modules Lava runs never import this one.
 
 Each call covers one layer over a block of time steps and all samples, so no per-step Python or tensor-dispatch
@@ -100,7 +100,7 @@ def spike_counts(spikes: np.ndarray, fanout: np.ndarray, n_spikes: np.ndarray, s
 def _chip_lif_layer(a_in: np.ndarray, inner: int, sample_stride: int, batch: int, keep_u: int, keep_v: int,
                     bias: np.ndarray, vth: np.ndarray, spiking: bool, out: np.ndarray) -> None:
     """The chip's LIF (:func:`had_snn.hardware.cuba.lif_step_int`) of one layer from the zero state, for the
-    quantisation-aware student's forward (:class:`had_snn.models.neurons.ChipLIFFunction`).
+    quantisation-aware student's forward (:class:`had_snn.models.lif_autograd.ChipLIFFunction`).
 
     ``a_in`` (S, N) float holding exact integers: the synaptic sums in memory order (any dense layout of a step:
     neuron i has channel ``(i // inner) % C`` and sample ``(i // sample_stride) % batch``); step 0 gets no input (one

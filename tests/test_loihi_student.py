@@ -260,7 +260,7 @@ def test_fused_delayed_lif_equals_delay_then_lif_forward_and_gradients(monkeypat
 
 
 def _check_fused(monkeypatch) -> None:
-    from had_snn.models.neurons import CubaLIFFunction, delayed_current, use_compiled
+    from had_snn.models.lif_autograd import CubaLIFFunction, delayed_current, use_compiled
 
     g = torch.Generator().manual_seed(4)
     for threshold in (0.5, None):
@@ -301,7 +301,7 @@ def test_fused_delayed_lif_partial_blocks_no_scale_and_foreign_grad_layout(monke
     block), without a scale (its gradient is not asked for, as in QAT), in float32, with the incoming gradient in a
     different memory layout than the output: spikes equal the torch-op path, gradients to rounding."""
     from had_snn.models import lif_cpu
-    from had_snn.models.neurons import CubaLIFFunction, delayed_current
+    from had_snn.models.lif_autograd import CubaLIFFunction, delayed_current
 
     g = torch.Generator().manual_seed(7)
     y = (torch.randn(5 * 3, 6, 13, 11, generator=g) * 0.8).contiguous(memory_format=torch.channels_last)
@@ -375,7 +375,7 @@ def test_qat_forward_is_the_emulator_bit_for_bit(torch_lif: str, monkeypatch):
 
 def test_qat_backward_is_the_float_layers_surrogate():
     """Straight-through: the gradient of the chip layer equals the float delayed layer's on the same parameters."""
-    from had_snn.models.neurons import DelayedCubaLIFFunction
+    from had_snn.models.lif_autograd import DelayedCubaLIFFunction
 
     lif = CubaLIF(0.6, 0.85, 0.5, on_grid=True)
     g = torch.Generator().manual_seed(7)

@@ -103,12 +103,12 @@ def test_cuba_lif_hand_trace_with_reset_to_zero() -> None:
     # syn: .6 .3 .15 1.075 ...; mem: .6 .6 .45 1.3(spike->0) then .5375
     spikes = lif(current).flatten().tolist()
     assert spikes == [0.0, 0.0, 0.0, 1.0, 0.0]
-    syn = mem = torch.zeros(1)
+    syn = mem = spk = torch.zeros(1)
     mems = []
     for t in range(5):
-        _, syn, mem = lif.step(current[t], syn, mem)
-        mems.append(round(float(mem), 6))
-    assert mems == [0.6, 0.6, 0.45, 0.0, 0.5375]
+        _, syn, mem, spk = lif.step(current[t], syn, mem, spk)
+        mems.append(round(float(mem), 6))  # pre-reset: 1.3 fires, and the next step starts from 0
+    assert mems == [0.6, 0.6, 0.45, 1.3, 0.5375]
     assert lif(torch.full((3, 1), 1.0)).flatten().tolist() == [0.0, 1.0, 1.0]  # strict >: mem 1.0 does not fire
 
 

@@ -6,7 +6,9 @@ import pytest
 import snntorch
 import torch
 
-from had_snn.models.neurons import CubaLIF, CubaLIFFunction, lif_states, use_compiled
+from had_snn.models.lif_autograd import CubaLIFFunction, use_compiled
+from had_snn.models.lif_functional import lif_states
+from had_snn.models.neurons import CubaLIF
 
 
 @pytest.fixture(params=["numba", "torch"], autouse=True)
@@ -19,10 +21,10 @@ def lif_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def step_reference(lif: CubaLIF, current: torch.Tensor) -> torch.Tensor:
     """The same layer stepped with plain autograd (CubaLIF.step), the way the model ran before fusing."""
-    syn = mem = torch.zeros_like(current[0])
+    syn = mem = spk = torch.zeros_like(current[0])
     out = []
     for t in range(current.shape[0]):
-        o, syn, mem = lif.step(current[t], syn, mem)
+        o, syn, mem, spk = lif.step(current[t], syn, mem, spk)
         out.append(o)
     return torch.stack(out)
 

@@ -1,4 +1,4 @@
-"""Compiled (numba) CPU kernels of the CUBA LIF time loop used by :class:`had_snn.models.neurons.CubaLIFFunction`.
+"""Compiled (numba) CPU kernels of the CUBA LIF time loop used by :class:`had_snn.models.lif_autograd.CubaLIFFunction`.
 
 Each kernel reads and writes every element once: the neurons are cut into blocks that stay in cache while the block
 walks over T, instead of ~10 whole-tensor passes per step of the torch path. Arrays are (T, N) in memory order
@@ -12,18 +12,28 @@ vectorise them (too many arrays to check for aliasing); each helper loop touches
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 
 import numba
 import numpy as np
 
+from had_snn.models.lif_functional import lif_step
+
 BLOCK = 2048  # neurons per block: (T=8) x 2048 x 4 arrays x 4 B = 256 KiB, inside L2
+#: the one float step (:func:`had_snn.models.lif_functional.lif_step`), compiled for the kernels
+_lif_step = numba.njit(inline="always")(lif_step)
+try:  # numba caches a kernel by its own file only: the step's source is part of the cached kernel's name
+    _STEP_KEY: str | None = hashlib.sha256(inspect.getsource(lif_step).encode()).hexdigest()[:12]
+except (OSError, TypeError):  # no source on disk: compile in every process rather than risk a stale cache
+    _STEP_KEY = None
 
 
-@numba.njit(cache=True, nogil=True)
-def lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: float, spiking: bool,
-                syn: np.ndarray, mem: np.ndarray, spikes: np.ndarray) -> None:
-    """Fill ``syn``, the pre-reset ``mem`` and (when ``spiking``) 0/1 ``spikes``, all (T, N), from ``current``."""
+def _lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: float, spiking: bool,
+                 syn: np.ndarray, mem: np.ndarray, spikes: np.ndarray) -> None:
+    """Fill ``syn``, the pre-reset ``mem`` and (when ``spiking``) 0/1 ``spikes``, all (T, N), from ``current``: the
+    steps of :func:`~had_snn.models.lif_functional.lif_step`."""
     steps, n = current.shape
     dtype = current.dtype.type
     a, b, th, zero, one = dtype(alpha), dtype(beta), dtype(threshold), dtype(0), dtype(1)
@@ -34,16 +44,18 @@ def lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: float
             mem[0, i] = current[0, i]
         for t in range(1, steps):
             for i in range(lo, hi):
-                s = a * syn[t - 1, i] + current[t, i]
-                m = b * mem[t - 1, i]
-                if spiking and mem[t - 1, i] > th:
-                    m = zero
+                v = mem[t - 1, i]
+                s, m = _lif_step(syn[t - 1, i], v, one if spiking and v > th else zero, current[t, i], a, b)
                 syn[t, i] = s
-                mem[t, i] = m + s
+                mem[t, i] = m
         if spiking:
             for t in range(steps):
                 for i in range(lo, hi):
                     spikes[t, i] = one if mem[t, i] > th else zero
+
+
+_lif_forward.__qualname__ = f"lif_forward_step_{_STEP_KEY}"
+lif_forward = numba.njit(cache=_STEP_KEY is not None, nogil=True)(_lif_forward)
 
 
 @numba.njit(cache=True, nogil=True)
