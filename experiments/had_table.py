@@ -156,7 +156,7 @@ PRESETS = {
 
 def distill_section(preset: TablePreset, source: str, overrides: dict) -> dict:
     """The ``distill:`` section of a method: from its distillation config file, then the ablation overrides."""
-    from had_snn.train.config import read_yaml
+    from had_snn.util.config_check import read_yaml
 
     if source == "none":
         return {"mode": "none"}
@@ -175,7 +175,8 @@ def method_config(method: str, spec: tuple[str, str | None, dict], seed: int, pr
     """Resolved training config (``TrainConfig.to_dict()``) of one (method, seed) run; ``spec`` is its (model kind,
     distill source, overrides) entry. ``data.dir`` is ``data_dir`` (None: the data step's folder) and a distilled
     student's ``distill.teacher`` is None: both are filled in when the step runs, from its dependencies."""
-    from had_snn.train.config import config_from_dict, read_yaml
+    from had_snn.train.config import config_from_dict
+    from had_snn.util.config_check import read_yaml
 
     kind, source, overrides = spec
     path = CONFIGS / (preset.teacher if source is None else preset.student)

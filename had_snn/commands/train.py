@@ -191,9 +191,10 @@ def _val_sequences(data_dir: str, count: int, load_frames: bool) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
-    from had_snn.train.config import config_from_dict, read_yaml
+    from had_snn.train.config import config_from_dict
     from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import CHECKPOINT_NAME, resolve_init, train
+    from had_snn.util.config_check import read_yaml
     from had_snn.util.errors import UserError
     from had_snn.util.runlock import run_folder_lock
     from had_snn.util.threads import set_threads

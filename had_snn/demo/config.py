@@ -49,7 +49,8 @@ def _section(raw: dict, name: str, where: str) -> dict:
 
 def _training_config(spec: Any, name: str, crop: dict, seed: int, base_dir: Path, where: str) -> dict:
     """Read a tracker's training YAML, apply the demo's overrides and crop geometry; returns the raw config dict."""
-    from had_snn.train.config import config_from_dict, read_yaml
+    from had_snn.train.config import config_from_dict
+    from had_snn.util.config_check import read_yaml
 
     if not isinstance(spec, dict) or "config" not in spec:
         raise ValueError(f"{where}: train.{name} must be a mapping with 'config' (a training YAML) and optional "
@@ -124,7 +125,7 @@ def _frontier_section(section: Any, where: str) -> dict | None:
 
 def load_demo_config(path: str | os.PathLike) -> dict:
     """Read and resolve a demo config: sections validated, training configs read and merged. Errors name the file."""
-    from had_snn.train.config import read_yaml
+    from had_snn.util.config_check import read_yaml
 
     path = Path(path)
     raw = read_yaml(path, "demo config")
@@ -194,7 +195,7 @@ def read_saved_config(run_dir: str | os.PathLike) -> dict | None:
 
     Raises ValueError naming the file when it is not a config written by ``had-snn demo``.
     """
-    from had_snn.train.config import read_yaml
+    from had_snn.util.config_check import read_yaml
 
     path = Path(run_dir) / SAVED_CONFIG_NAME
     if not path.exists():

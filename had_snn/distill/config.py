@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 MODES = ("had", "vanilla_kd", "none", "hdetrack", "had_authors")
 BALANCES = ("none", "running")
 TEACHER_NORMS = ("none", "channel")
@@ -221,17 +219,9 @@ class DistillConfig:
 
 def load_distill_config(path: str | Path) -> DistillConfig:
     """Read the ``distill:`` section of a YAML file (missing section: defaults)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"distill config not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file; expected a YAML config") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a YAML mapping at top level, got {type(doc).__name__}")
+    from had_snn.util.config_check import read_yaml
+
+    doc = read_yaml(path, "distill config")
     section = doc.get("distill", {})
     if not isinstance(section, dict):
         raise ValueError(f"{path}: 'distill' must be a mapping, got {type(section).__name__}")

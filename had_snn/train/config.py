@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
 from had_snn.tracking.config import CropConfig
 from had_snn.util.atomic import write_text_atomic
-from had_snn.util.config_check import check_fields, check_range, check_value, shown
+from had_snn.util.config_check import check_fields, check_range, check_value, read_yaml, shown
 
 MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
 
@@ -216,24 +215,6 @@ def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
     except (TypeError, ValueError) as exc:
         text = str(exc)
         raise ValueError(text if text.startswith(f"{where}: ") else f"{where}: {text}") from None
-
-
-def read_yaml(path: str | os.PathLike, what: str = "training config") -> dict:
-    """Read a YAML mapping; FileNotFoundError / ValueError name the file (``what`` says what kind of file it is)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{what} {path} is a folder; expected a YAML file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file; expected a YAML {what}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of config fields, got {type(raw).__name__}")
-    return raw
 
 
 def load_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:

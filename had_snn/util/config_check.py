@@ -1,14 +1,19 @@
 """Checks of raw config values against dataclass fields: type hints, ranges and unknown keys, with errors that name the
-dotted field (``model_config.widths[1]``), the value and what was expected. Every config reader calls these."""
+dotted field (``model_config.widths[1]``), the value and what was expected, and the one YAML reader
+(:func:`read_yaml`). Every config reader calls these."""
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import types
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
 
 # PyYAML (YAML 1.1) reads 1e-3 (no dot) as a string: such strings are accepted as numbers where a float belongs.
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -135,3 +140,21 @@ def check_fields(cls: type, raw: Mapping, prefix: str, ranges: Mapping[str, tupl
         elif positive_ints and (hint is int or int in get_args(hint)):
             check_range(value, (1, True, int_high), name)
     return out
+
+
+def read_yaml(path: str | os.PathLike, what: str = "training config") -> dict:
+    """Read a YAML mapping; FileNotFoundError / ValueError name the file (``what`` says what kind of file it is)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; expected a YAML file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a YAML {what}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of config fields, got {type(raw).__name__}")
+    return raw
