@@ -11,7 +11,8 @@ import yaml
 from had_snn.hardware.counts import counts_from_emulator, parse_counts, parse_teacher_macs
 from had_snn.hardware.energy import ann_45nm_energy_pj, loihi1_energy, snn_45nm_energy_pj
 from had_snn.hardware.latency import barrier_ns, loihi1_latency
-from had_snn.hardware.report import build_report, write_report
+from had_snn.hardware.report import build_report
+from had_snn.hardware.report_files import write_report
 from had_snn.hardware.resources import ChipSpec, dense_geometry, map_network
 from had_snn.hardware.table import load_table
 
@@ -230,7 +231,7 @@ def test_report_says_what_the_counted_steps_hold(input_steps, steps_text, fill_t
     lat = report["latency"]
     assert lat["pipeline_fill_steps"] == 2 and lat["steps"] == 10 and lat["input_steps"] == input_steps
     assert lat["fill_included"] is {None: None, 8: True, 9: False}[input_steps]
-    from had_snn.hardware.report import markdown
+    from had_snn.hardware.report_markdown import markdown
 
     md = markdown(report)
     assert steps_text in md and fill_text in md and "not included" not in md
@@ -323,7 +324,7 @@ def test_report_bills_both_modes_side_by_side(tmp_path, capsys) -> None:
     from had_snn.conversion.random_net import random_network
     from had_snn.hardware.counts import count_modes
     from had_snn.hardware.netx import write_netx
-    from had_snn.hardware.report import markdown
+    from had_snn.hardware.report_markdown import markdown
 
     layers = random_network(4)
     write_netx(tmp_path / "net.h5", layers)
@@ -490,7 +491,7 @@ def test_report_teacher_with_memory_comparisons_and_headline() -> None:
     """The teacher is billed compute-only and with memory access; the like-for-like table pairs Loihi 1 with MAC +
     memory (yes) and with compute-only MACs (no), 45 nm AC with 45 nm MACs (yes); the headline is student Loihi 1
     (stream) / teacher compute-only MACs against 1/10; Loihi 2 is not billed and the report says so."""
-    from had_snn.hardware.report import markdown
+    from had_snn.hardware.report_markdown import markdown
 
     geoms, table = _net(), load_table()
     report = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic())
@@ -532,7 +533,8 @@ def test_report_teacher_with_memory_comparisons_and_headline() -> None:
 def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
     """Every number the paragraph quotes is the report's own (Loihi 1 split into neuron updates, synaptic ops and
     routing; the streaming saving; the 45 nm AC energy; the teacher figures) and appears in the text as rendered."""
-    from had_snn.hardware.report import _fmt, markdown
+    from had_snn.hardware.report import _fmt
+    from had_snn.hardware.report_markdown import markdown
 
     geoms = _net()
     report = build_report(geoms, load_table(), _two_mode_counts(geoms), None, teacher_traffic=_traffic())

@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from had_snn.hardware.report import build_report, core_grid
+from had_snn.hardware.report import build_report
+from had_snn.hardware.report_plots import core_grid
 from had_snn.hardware.resources import (
     ChipSpec,
     LayerMapping,

@@ -115,7 +115,8 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.counts import MODES, load_teacher_macs, load_teacher_traffic
-    from had_snn.hardware.report import build_report, write_report
+    from had_snn.hardware.report import build_report
+    from had_snn.hardware.report_files import write_report
     from had_snn.hardware.resources import geometries_from_netx
     from had_snn.hardware.table import load_table
     from had_snn.util.errors import UserError

@@ -214,7 +214,8 @@ def _hardware_step(cfg: dict):
 
         from had_snn.conversion.macs import teacher_search_macs, teacher_search_traffic
         from had_snn.hardware.counts import parse_counts
-        from had_snn.hardware.report import build_report, write_report
+        from had_snn.hardware.report import build_report
+        from had_snn.hardware.report_files import write_report
         from had_snn.hardware.resources import geometries_from_netx
         from had_snn.hardware.table import load_table
         from had_snn.models.checkpoint import load_model
