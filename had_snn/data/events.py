@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "i1")])
+EVENT_FIELDS = EVENT_DTYPE.names  # ("x", "y", "t", "p")
 
 
 def make_events(x, y, t_us, p) -> np.ndarray:
@@ -61,6 +62,17 @@ def validate_events(ev: np.ndarray, sensor_size: tuple[int, int] | None = None, 
                     f"{where}field '{field}' out of bounds: row {i} has {field}={ev[field][i]} "
                     f">= sensor {axis} {limit}"
                 )
+    return ev
+
+
+def events_from_columns(cols: dict[str, np.ndarray], path: object, what: str) -> np.ndarray:
+    """EVENT_DTYPE array from integer columns ``x, y, t, p``; values that would not survive the cast are a ValueError
+    naming ``path`` and the column (``what`` formatted with its name)."""
+    ev = make_events(*(cols[n] for n in EVENT_FIELDS))
+    for n in ("x", "y", "p"):
+        if not np.array_equal(ev[n], cols[n]):
+            i = int(np.flatnonzero(ev[n] != cols[n])[0])
+            raise ValueError(f"{path}: {what.format(n)} row {i} holds {cols[n][i]}, outside {EVENT_DTYPE[n]}")
     return ev
 
 
