@@ -291,9 +291,9 @@ def _static_step(data_dir: str | None, sequences) -> Step:
 
 
 def subset_order(results: list[dict]) -> list[str]:
-    """``all``, ``normal_light``, then every attribute (in :data:`had_snn.data.sequence.ATTRIBUTES` order, unknown
+    """``all``, ``normal_light``, then every attribute (in :data:`had_snn.data.limits.ATTRIBUTES` order, unknown
     tags after them) that any run's evaluation reports."""
-    from had_snn.data.sequence import ATTRIBUTES
+    from had_snn.data.limits import ATTRIBUTES
 
     seen = {s for r in results for s in r["subsets"]}
     head = [s for s in ("all", "normal_light") if s in seen]

@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from had_snn.data.benchmark import DEFAULT_NUM_SEQUENCES, build_benchmark, plan_benchmark, split_counts
+from had_snn.data.benchmark import build_benchmark, plan_benchmark, split_counts
 from had_snn.data.event_sim import EventCamera, EventCameraConfig
+from had_snn.data.limits import ATTRIBUTES, DEFAULT_NUM_SEQUENCES
 from had_snn.data.scene import LUMA_RGB, chroma_basis, paste_box
-from had_snn.data.sequence import ATTRIBUTES
 from had_snn.data.synthetic import SynthConfig, generate_sequence, layout, render_chunk, scene_of
 
 QUIET = SynthConfig(width_px=64, height_px=48, duration_s=1.0, events=EventCameraConfig(noise_rate_hz=0.0))
@@ -223,7 +223,7 @@ def test_benchmark_is_identical_whatever_the_worker_count(tmp_path) -> None:
 def test_synth_command_mirrors_the_data_constants() -> None:
     from had_snn.commands import synth
 
-    assert synth.DEFAULT_SEQUENCES == DEFAULT_NUM_SEQUENCES and synth.NUM_ATTRIBUTES == len(ATTRIBUTES)
+    assert synth.NUM_ATTRIBUTES == len(ATTRIBUTES) == 9
     import argparse
 
     parser = argparse.ArgumentParser()

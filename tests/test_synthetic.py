@@ -10,8 +10,8 @@ import pytest
 from had_snn.data import scene as scene_mod
 from had_snn.data.benchmark import assign_attributes, plan_benchmark, split_counts
 from had_snn.data.event_sim import EventCamera, EventCameraConfig
+from had_snn.data.limits import ATTRIBUTES
 from had_snn.data.scene import SinePath, fold_into, paste_box, view_window
-from had_snn.data.sequence import ATTRIBUTES
 from had_snn.data.synthetic import SynthConfig, generate_sequence
 
 SMALL = SynthConfig(width_px=48, height_px=36, duration_s=0.3)

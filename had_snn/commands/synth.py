@@ -1,7 +1,7 @@
 """``had-snn synth``: write the synthetic RGB+event tracking benchmark (train/val/test HDF5 sequences + index.json).
 
 By default 200 sequences (120/40/40) at 160x120 px, 2 s each; ``--workers N`` renders them in N processes (the files
-are identical whatever N). Scene attributes: see :data:`had_snn.data.sequence.ATTRIBUTES`.
+are identical whatever N). Scene attributes: see :data:`had_snn.data.limits.ATTRIBUTES`.
 
 Every option is checked before anything is allocated (sizes, durations, rates, counts: non-finite, negative, zero or
 absurd values are refused naming the option). The output folder is locked for the run; a folder that already holds
@@ -13,17 +13,22 @@ from __future__ import annotations
 import argparse
 import math
 
+from had_snn.data.limits import (
+    ATTRIBUTES,
+    DEFAULT_NUM_SEQUENCES,
+    MAX_DURATION_S,
+    MAX_RENDER_HZ,
+    MAX_SEQUENCES,
+    MAX_WORKERS,
+    MIN_RENDER_HZ,
+    SYNTH_MAX_SENSOR_PX,
+    SYNTH_MIN_SENSOR_PX,
+)
+
 NAME = "synth"
 HELP = "generate the synthetic RGB+event tracking benchmark (resumable, deterministic per seed)"
 
-# Mirrors had_snn.data.synthetic's bounds (not imported: that module imports numpy, and --help must stay instant).
-MIN_SENSOR_PX, MAX_SENSOR_PX = 16, 4096
-MAX_DURATION_S = 600.0
-MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
-MAX_SEQUENCES = 100_000
-MAX_WORKERS = 256
-DEFAULT_SEQUENCES = 200  # mirrors had_snn.data.benchmark.DEFAULT_NUM_SEQUENCES: 120/40/40 with the default fractions
-NUM_ATTRIBUTES = 9  # len(had_snn.data.sequence.ATTRIBUTES)
+NUM_ATTRIBUTES = len(ATTRIBUTES)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -47,9 +52,9 @@ def _fractions(text: str) -> tuple[float, float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output root (ROOT/<split>/<name>.h5 and ROOT/index.json); "
                         "locked while synth runs")
-    parser.add_argument("--sequences", type=int, default=DEFAULT_SEQUENCES,
+    parser.add_argument("--sequences", type=int, default=DEFAULT_NUM_SEQUENCES,
                         help=f"total number of sequences over all splits (1..{MAX_SEQUENCES}; default "
-                             f"{DEFAULT_SEQUENCES}: 120 train, 40 val, 40 test)")
+                             f"{DEFAULT_NUM_SEQUENCES}: 120 train, 40 val, 40 test)")
     parser.add_argument("--seed", type=int, default=0, help="benchmark seed (>= 0); per-sequence seeds derive from it")
     parser.add_argument("--split-fractions", type=_fractions, default=(0.6, 0.2, 0.2),
                         help=f"train,val,test fractions (default 0.6,0.2,0.2; non-negative, positive sum). Each "
@@ -59,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"camera_motion, pause, color_distractor, textureless), so every attribute appears in "
                              f"every split")
     parser.add_argument("--size", type=_size, default=(160, 120),
-                        help=f"sensor WIDTHxHEIGHT px, each {MIN_SENSOR_PX}..{MAX_SENSOR_PX} (default 160x120)")
+                        help=f"sensor WIDTHxHEIGHT px, each {SYNTH_MIN_SENSOR_PX}..{SYNTH_MAX_SENSOR_PX} "
+                             "(default 160x120)")
     parser.add_argument("--duration-s", type=float, default=2.0,
                         help=f"sequence length in seconds, (0, {MAX_DURATION_S:g}] (default 2)")
     parser.add_argument("--fps", type=float, default=30.0,
@@ -90,9 +96,9 @@ def check_options(args: argparse.Namespace) -> None:
     if args.seed < 0:
         raise ValueError(f"--seed: expected an integer >= 0, got {args.seed}")
     w, h = args.size
-    if not (MIN_SENSOR_PX <= w <= MAX_SENSOR_PX and MIN_SENSOR_PX <= h <= MAX_SENSOR_PX):
-        raise ValueError(f"--size: expected a width and height between {MIN_SENSOR_PX} and {MAX_SENSOR_PX} px, "
-                         f"got {w}x{h}")
+    if not all(SYNTH_MIN_SENSOR_PX <= v <= SYNTH_MAX_SENSOR_PX for v in (w, h)):
+        raise ValueError(f"--size: expected a width and height between {SYNTH_MIN_SENSOR_PX} and "
+                         f"{SYNTH_MAX_SENSOR_PX} px, got {w}x{h}")
     fr = args.split_fractions
     if not all(math.isfinite(f) and f >= 0 for f in fr) or sum(fr) <= 0:
         raise ValueError(f"--split-fractions: expected three non-negative numbers with a positive sum, "

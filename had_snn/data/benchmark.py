@@ -27,15 +27,13 @@ from tqdm import tqdm
 
 from had_snn.data.dataset import INDEX_NAME, index_entry, read_index, write_index
 from had_snn.data.io import read_sequence, write_sequence
-from had_snn.data.sequence import ATTRIBUTES, Sequence
+from had_snn.data.limits import ATTRIBUTES
+from had_snn.data.sequence import Sequence
 from had_snn.data.synthetic import GENERATOR_NAME, GENERATOR_VERSION, SynthConfig, generate_sequence
 from had_snn.util.errors import UserError
 from had_snn.util.runlock import run_folder_lock
 
 SPLITS = ("train", "val", "test")
-#: Default number of sequences of ``had-snn synth``: 120/40/40 with the default fractions 0.6/0.2/0.2, so the test
-#: split resolves a few SR points.
-DEFAULT_NUM_SEQUENCES = 200
 
 
 @dataclass(frozen=True)

@@ -84,13 +84,6 @@ def sanitize_boxes(boxes: np.ndarray, sensor_wh: tuple[int, int], where: str) ->
         out[bad] = np.nan
     return out, n_invalid
 
-#: Scene attribute tags. Events win on the first six (frames blur, go dark, saturate, lose the target behind an
-#: occluder or among look-alikes, or see the whole background move); frames win on the last three: ``pause`` (the
-#: target stands still for a large part of the sequence and emits no events), ``color_distractor`` (a copy of the
-#: target that differs only in hue, at equal luma, crosses it) and ``textureless`` (a flat target on a textured
-#: background: events only at its moving edges).
-ATTRIBUTES = ("fast_motion", "low_light", "hdr", "occlusion", "distractor", "camera_motion", "pause",
-              "color_distractor", "textureless")
 
 
 @dataclass

@@ -29,6 +29,14 @@ import numpy as np
 
 from had_snn.data.event_sim import EventCamera, EventCameraConfig, canonical_order
 from had_snn.data.events import EVENT_DTYPE
+from had_snn.data.limits import (
+    ATTRIBUTES,
+    MAX_DURATION_S,
+    MAX_RENDER_HZ,
+    MIN_RENDER_HZ,
+    SYNTH_MAX_SENSOR_PX,
+    SYNTH_MIN_SENSOR_PX,
+)
 from had_snn.data.scene import (
     LUMA_RGB,
     MovingBox,
@@ -42,13 +50,9 @@ from had_snn.data.scene import (
     texture_luma,
     view_window,
 )
-from had_snn.data.sequence import ATTRIBUTES, Sequence
+from had_snn.data.sequence import Sequence
 
 GENERATOR_NAME = "had_snn.data.synthetic"
-# Sane bounds, checked before anything is allocated (a 100000 px sensor or a 1 MHz render rate is a typo).
-MIN_SENSOR_PX, MAX_SENSOR_PX = 16, 4096
-MAX_DURATION_S = 600.0
-MIN_RENDER_HZ, MAX_RENDER_HZ = 1000.0, 100_000.0
 #: Bumped whenever the same seed and config render different data; stored in index.json and each file's meta, so
 #: folders made by an older generator are refused (or rebuilt with --force) instead of mixed.
 GENERATOR_VERSION = 2
@@ -132,9 +136,9 @@ class SynthConfig:
             if isinstance(getattr(self, f.name), list):
                 setattr(self, f.name, tuple(getattr(self, f.name)))
         self._check_types()
-        if not (MIN_SENSOR_PX <= self.width_px <= MAX_SENSOR_PX and MIN_SENSOR_PX <= self.height_px <= MAX_SENSOR_PX):
-            raise ValueError(f"sensor size must be between {MIN_SENSOR_PX}x{MIN_SENSOR_PX} and "
-                             f"{MAX_SENSOR_PX}x{MAX_SENSOR_PX} px, got {self.width_px}x{self.height_px}")
+        if not all(SYNTH_MIN_SENSOR_PX <= v <= SYNTH_MAX_SENSOR_PX for v in (self.width_px, self.height_px)):
+            raise ValueError(f"sensor size must be between {SYNTH_MIN_SENSOR_PX}x{SYNTH_MIN_SENSOR_PX} and "
+                             f"{SYNTH_MAX_SENSOR_PX}x{SYNTH_MAX_SENSOR_PX} px, got {self.width_px}x{self.height_px}")
         if not 0 < self.duration_s <= MAX_DURATION_S:
             raise ValueError(f"duration_s must be in (0, {MAX_DURATION_S}] s, got {self.duration_s}")
         if not MIN_RENDER_HZ <= self.render_hz <= MAX_RENDER_HZ:
