@@ -22,8 +22,8 @@ The benchmark built from these sequences (splits, seeds, attribute coverage) is 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import get_type_hints
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from had_snn.data.scene import (
     view_window,
 )
 from had_snn.data.sequence import Sequence
+from had_snn.util.config_check import check_value
 
 GENERATOR_NAME = "had_snn.data.synthetic"
 #: Bumped whenever the same seed and config render different data; stored in index.json and each file's meta, so
@@ -157,22 +158,12 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.pause_fraction: expected 0 <= low <= high < 1, got {self.pause_fraction}")
 
     def _check_types(self) -> None:
-        """Each field must have its default's type (an integer is fine for a number; booleans are not numbers) and
-        numbers must be finite; ValueError names the field and the value."""
+        """Each field against its type hint (:func:`had_snn.util.config_check.check_value`: an integer is fine for a
+        number, booleans are not numbers, numbers must be finite); ValueError names the field and the value."""
+        hints = get_type_hints(type(self))
         for f in fields(self):
-            if f.name == "events":
-                continue
-            default = f.default if f.default is not MISSING else f.default_factory()
-            value = getattr(self, f.name)
-            items, expected = [value], "an integer" if isinstance(default, int) else "a number"
-            if isinstance(default, tuple):
-                if not isinstance(value, tuple) or len(value) != len(default):
-                    raise ValueError(f"SynthConfig.{f.name}: expected a list of {len(default)} numbers, got {value!r}")
-                items, expected = list(value), "a number"
-            for v in items:
-                ok = not isinstance(v, bool) and isinstance(v, int if isinstance(default, int) else (int, float))
-                if not ok or not math.isfinite(v):
-                    raise ValueError(f"SynthConfig.{f.name}: expected {expected} (finite), got {value!r}")
+            if f.name != "events":
+                setattr(self, f.name, check_value(getattr(self, f.name), hints[f.name], f"SynthConfig.{f.name}"))
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable dict (tuples become lists)."""

@@ -6,31 +6,17 @@ Kept free of torch so configs can be read, validated and written anywhere (CLI, 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
+
+from had_snn.util.config_check import check_value
 
 MODES = ("had", "vanilla_kd", "none", "hdetrack", "had_authors")
 BALANCES = ("none", "running")
 TEACHER_NORMS = ("none", "channel")
 AUTHORS_OT_COSTS = ("released", "position")
 RESPONSE_LOSSES = ("kl", "focal_mse")
-
-
-def _check_scalar(value: Any, default: Any, name: str) -> None:
-    """``value`` must have the YAML type of ``default`` (bool, int, float or str); floats finite."""
-    if isinstance(default, bool):
-        ok, expected = isinstance(value, bool), "true or false"
-    elif isinstance(default, int):
-        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        expected = "a finite number"
-    else:
-        ok, expected = isinstance(value, str), "a string"
-    if not ok:
-        raise ValueError(f"{name}: expected {expected}, got {value!r} ({type(value).__name__})")
 
 
 @dataclass
@@ -98,23 +84,12 @@ class DistillConfig:
         self.validate()
 
     def _check_types(self) -> None:
-        """YAML gives strings, numbers, bools and lists: check each field has the type of its default.
-
-        Booleans are not numbers, an integer is fine where a float is expected, numbers must be finite; the error
-        names the field (``distill.stage_weights[1]``), the value and what was expected.
-        """
+        """Each field against its type hint (:func:`had_snn.util.config_check.check_value`: booleans are not numbers,
+        an integer is fine where a float is expected, numbers must be finite); the error names the field
+        (``distill.stage_weights[1]``), the value and what was expected."""
+        hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            value = getattr(self, f.name)
-            if isinstance(default, list):
-                numbers = bool(default) and isinstance(default[0], float)
-                if not isinstance(value, (list, tuple)):
-                    raise ValueError(f"distill.{f.name}: expected a list of {'numbers' if numbers else 'strings'}, "
-                                     f"got {value!r}")
-                for i, item in enumerate(value):
-                    _check_scalar(item, 0.0 if numbers else "", f"distill.{f.name}[{i}]")
-            else:
-                _check_scalar(value, default, f"distill.{f.name}")
+            setattr(self, f.name, check_value(getattr(self, f.name), hints[f.name], f"distill.{f.name}"))
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the expected value when the config is inconsistent."""
