@@ -256,16 +256,21 @@ def count_modes(emulator: Any, frames: Any, modes: Sequence[str] = MODES) -> dic
     return out
 
 
-def load_counts(path: str | Path, geoms: Sequence[LayerGeometry]) -> FrameCounts:
-    """Read and validate a counts JSON file."""
+def _read_json(path: str | Path, what: str) -> tuple[Any, str]:
+    """The parsed JSON of ``path`` and its name; a missing file or invalid JSON is an error naming the file."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"counts file not found: {p}")
+        raise FileNotFoundError(f"{what} file not found: {p}")
     try:
-        data = json.loads(p.read_text())
+        return json.loads(p.read_text()), str(p)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}: not valid JSON ({exc})") from exc
-    return parse_counts(data, geoms, str(p))
+
+
+def load_counts(path: str | Path, geoms: Sequence[LayerGeometry]) -> FrameCounts:
+    """Read and validate a counts JSON file (:func:`parse_counts`)."""
+    data, where = _read_json(path, "counts")
+    return parse_counts(data, geoms, where)
 
 
 def parse_teacher_macs(data: Any, where: str = "teacher MACs") -> list[tuple[str, int]]:
@@ -294,13 +299,8 @@ def parse_teacher_macs(data: Any, where: str = "teacher MACs") -> list[tuple[str
 
 
 def load_teacher_macs(path: str | Path) -> list[tuple[str, int]]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"teacher MACs file not found: {p}")
-    try:
-        return parse_teacher_macs(json.loads(p.read_text()), str(p))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+    """Read and validate a teacher-MACs JSON file (:func:`parse_teacher_macs`)."""
+    return parse_teacher_macs(*_read_json(path, "teacher MACs"))
 
 
 _TRAFFIC_FIELDS = ("macs", "weights", "in_acts", "out_acts")
@@ -342,10 +342,4 @@ def parse_teacher_traffic(data: Any, where: str = "teacher traffic") -> list[Lay
 
 def load_teacher_traffic(path: str | Path) -> list[LayerTraffic]:
     """Read and validate a teacher-traffic JSON file (:func:`parse_teacher_traffic`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"teacher traffic file not found: {p}")
-    try:
-        return parse_teacher_traffic(json.loads(p.read_text()), str(p))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+    return parse_teacher_traffic(*_read_json(path, "teacher traffic"))

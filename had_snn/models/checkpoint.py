@@ -135,16 +135,23 @@ def model_from_state(state: dict, map_location: str | torch.device = "cpu", wher
         model = build_model(state["kind"], **config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt: {exc}") from None
-    want, have = model.state_dict(), state["model"]
-    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
-    shapes = [k for k in want if k in have and hasattr(have[k], "shape") and have[k].shape != want[k].shape]
-    if missing or unexpected or shapes:
-        parts = [f"{len(v)} {what} (e.g. {v[0]})" for what, v in
-                 (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes)) if v]
-        raise CheckpointError(f"{where}: its weights do not fit its model_config: {', '.join(parts)} tensor(s); "
-                              f"{_EXPECTED}")
-    model.load_state_dict(have)
+    misfit = weight_misfit(model, state["model"])
+    if misfit:
+        raise CheckpointError(f"{where}: its weights do not fit its model_config: {misfit} tensor(s); {_EXPECTED}")
+    model.load_state_dict(state["model"])
     return model.to(map_location).eval()
+
+
+def weight_misfit(model: nn.Module, weights: dict) -> str | None:
+    """How ``weights`` (a state dict) fail to fit ``model`` ("2 missing (e.g. head.0.weight), 1 of another shape
+    (e.g. backbone.0.weight (8, 2, 3, 3) vs (4, 2, 3, 3))"), or None when they fit."""
+    want = model.state_dict()
+    missing, unexpected = sorted(set(want) - set(weights)), sorted(set(weights) - set(want))
+    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(want[k].shape)}" for k in want
+              if k in weights and hasattr(weights[k], "shape") and weights[k].shape != want[k].shape]
+    parts = [f"{len(v)} {what} (e.g. {v[0]})" for what, v in
+             (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes)) if v]
+    return ", ".join(parts) or None
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:

@@ -19,7 +19,7 @@ import yaml
 
 from had_snn.tracking.config import CropConfig
 from had_snn.util.atomic import write_text_atomic
-from had_snn.util.config_check import check_fields, check_range, check_value, read_yaml, shown
+from had_snn.util.config_check import check_fields, check_known, check_range, check_value, read_yaml, shown
 
 MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
 
@@ -91,10 +91,7 @@ class TrainConfig:
 def _from_dict(cls: type, raw: dict, where: str):
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: expected a mapping, got {shown(raw)}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
+    check_known(cls, raw, where)
     return cls(**raw)
 
 

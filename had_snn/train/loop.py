@@ -63,7 +63,7 @@ from tqdm import tqdm
 from had_snn.data.sequence import Sequence as TrackSequence
 from had_snn.distill.diagnostics import find_combiner, gradient_diagnostics, is_diagnostic_step
 from had_snn.models import build_model
-from had_snn.models.checkpoint import load_checkpoint, model_state, save_checkpoint
+from had_snn.models.checkpoint import load_checkpoint, model_state, save_checkpoint, weight_misfit
 from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
 from had_snn.train.activity import build_activity
@@ -126,16 +126,11 @@ def load_init(model: nn.Module, path: str | os.PathLike, origin: str = "init_fro
         raise CheckpointError(f"{origin}: {exc}") from None
     if state["kind"] != model.kind:
         raise ValueError(f"{origin}: {path} holds a {state['kind']!r} model but this run trains {model.kind!r}")
-    want, have = model.state_dict(), state["model"]
-    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
-    shapes = [f"{k} {tuple(have[k].shape)} vs {tuple(want[k].shape)}" for k in want
-              if k in have and hasattr(have[k], "shape") and have[k].shape != want[k].shape]
-    if missing or unexpected or shapes:
-        parts = [f"{len(v)} {what} (e.g. {v[0]})" for what, v in
-                 (("missing", missing), ("unexpected", unexpected), ("of another shape", shapes)) if v]
-        raise ValueError(f"{origin}: {path} has another architecture than model_config: {', '.join(parts)} "
-                         f"tensor(s); the widths, convs_per_stage and head_channels must match")
-    model.load_state_dict(have)
+    misfit = weight_misfit(model, state["model"])
+    if misfit:
+        raise ValueError(f"{origin}: {path} has another architecture than model_config: {misfit} tensor(s); the "
+                         "widths, convs_per_stage and head_channels must match")
+    model.load_state_dict(state["model"])
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:

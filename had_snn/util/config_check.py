@@ -112,6 +112,15 @@ def check_range(value: Any, rng: tuple[float, bool, float | None], name: str) ->
             raise ValueError(f"{field_name}: expected a value {want}, got {v!r}")
 
 
+def check_known(cls: type, raw: Mapping, prefix: str) -> None:
+    """ValueError naming the unknown keys of ``raw`` (and the known ones) for dataclass ``cls``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"{prefix + ': ' if prefix else ''}unknown field(s) {unknown}; expected some of "
+                         f"{sorted(known)}")
+
+
 def check_fields(cls: type, raw: Mapping, prefix: str, ranges: Mapping[str, tuple] | None = None,
                  positive_ints: bool = False, int_high: int | None = None) -> dict:
     """Check a raw mapping against dataclass ``cls``: a mapping, known field names, each value's type and range.
@@ -123,10 +132,7 @@ def check_fields(cls: type, raw: Mapping, prefix: str, ranges: Mapping[str, tupl
     label = f"{prefix}: " if prefix else ""
     if not isinstance(raw, Mapping):
         raise ValueError(f"{label}expected a mapping of {cls.__name__} fields, got {shown(raw)}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"{label}unknown field(s) {unknown}; expected some of {sorted(known)}")
+    check_known(cls, raw, prefix)
     hints = get_type_hints(cls)
     out = dict(raw)
     for key, value in raw.items():
