@@ -25,11 +25,12 @@ import numpy as np
 import pytest
 import torch
 
+from had_snn.conversion.chip_run import run_network
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.hardware.cuba import READOUT_VTH_MANT
-from had_snn.hardware.deploy import lava_available, run_lava
+from had_snn.hardware.deploy import lava_available
 from had_snn.hardware.lava_runner import stream_of
-from had_snn.hardware.netx import CubaNeuron, NetxLayer, read_netx, write_netx
+from had_snn.hardware.netx import CubaNeuron, NetxLayer, read_netx, spike_arrays, write_netx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lava_recorded"
 N_STEPS, N_FRAMES = 4, 3
@@ -109,12 +110,8 @@ LAVA_OK, LAVA_REASON = lava_available()
 
 def _record_with_lava(net: Path, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
     """Lava's outputs for ``x`` on the network file ``net``: reset (each frame flushed) and stream."""
-    layers, _ = read_netx(net)
-    fill = LoihiEmulator(layers).fill_steps
-    flushed = np.concatenate([x, np.zeros((fill, *x.shape[1:]), x.dtype)])
-    keys = lambda r: {k: r[k] for k in r if k.startswith("spikes_") or k == "v_out"}  # noqa: E731
-    return {"reset": keys(run_lava(net, flushed, timeout_s=300)),
-            "stream": keys(run_lava(net, x, timeout_s=300, mode="stream"))}
+    runs = {mode: run_network(net, x, "lava", mode, timeout_s=300) for mode in ("reset", "stream")}
+    return {mode: {**spike_arrays(r.spikes), "v_out": r.v_out} for mode, r in runs.items()}
 
 
 @pytest.mark.lava

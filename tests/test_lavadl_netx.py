@@ -21,10 +21,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from had_snn.conversion.chip_run import compare, run_network
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.deploy import find_lava_python, lava_available, run_lava
-from had_snn.hardware.lava_runner import stream_of
 from had_snn.hardware.netx import write_netx
 
 
@@ -62,15 +62,12 @@ def test_lavadl_netx_runs_our_file_bit_exact_in_reset_and_stream(tmp_path) -> No
     layers = _even_dense(random_network(3, in_shape=(2, 8, 8), channels=(3, 4), hidden=6, vth_range=(1, 60)))
     path = tmp_path / "net.h5"
     write_netx(path, layers)
-    emu = LoihiEmulator(layers)
-    fill = emu.fill_steps
     x = random_spikes(4, 5, 2, layers[0].shape, rate=0.3)
-    flushed = emu.flushed(x).numpy().astype(np.uint8)
-    reset = emu.run(flushed)
-    _assert_same(run_lava(path, flushed, timeout_s=300, lavadl_netx=True), reset, "lava-dl netx, reset")
-    assert all(s.any() for s in reset.spikes[:-1])
-    stream = emu.run(stream_of(x, fill))
-    _assert_same(run_lava(path, x, timeout_s=300, mode="stream", lavadl_netx=True), stream, "lava-dl netx, stream")
+    for mode in ("reset", "stream"):
+        emulated = run_network(path, x, "emulator", mode)
+        verdict = compare(run_network(path, x, "lava-dl", mode, timeout_s=300), emulated)
+        assert verdict["identical"], f"lava-dl netx, {mode}: {verdict['layers']}, {verdict['v_out']}"
+        assert all(s.any() for s in emulated.spikes[:-1])
 
 
 def test_deploy_compare_with_lava_netx_is_identical(tmp_path) -> None:

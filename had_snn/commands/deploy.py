@@ -64,64 +64,27 @@ def _network_file(net: Path) -> Path:
     return net
 
 
-def _lava_progress(n_windows: int, n_steps: int, enabled: bool, stream: bool = False):
-    """A tqdm bar over windows x steps fed by the runner's events; returns (callback, bar)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=n_windows * n_steps, unit="step", desc="lava: starting Python 3.10 process", disable=not enabled,
-               dynamic_ncols=True)
-
-    def on_event(event: dict) -> None:
-        kind = event.get("event")
-        if kind == "start":
-            bar.set_description("lava")
-        elif kind == "phase":
-            what = {"build": "building the process graph", "compile": "compiling + step 1", "run": "running",
-                    "read": "reading results back"}.get(event["phase"], event["phase"])
-            where = "stream" if stream else f"window {event['sample'] + 1}/{n_windows}"
-            bar.set_postfix_str(f"{where}: {what}")
-        elif kind == "step":
-            bar.update(1)
-
-    return on_event, bar
-
-
 def _describe_lava_timing(t: dict[str, float]) -> str:
     return (f"{t['wall_s']:.1f} s wall (Lava process start {t['startup_s']:.1f} s, graph build {t['build_s']:.1f} s, "
             f"compile + step 1 {t['first_step_s']:.1f} s, remaining steps {t['run_s']:.1f} s, read-back "
             f"{t['read_s']:.1f} s, stop {t['stop_s']:.1f} s, other {t['other_s']:.1f} s)")
 
 
-def _aligned_readout(v_out, n_input: int, n_frames: int, fill: int, stream: bool):
-    """The read-out ``v`` of every input step, (T, frames, C, H, W): chip step t + L of each window (reset), or of
-    each frame's place in the stream (frame k's input step t is chip step kT + t)."""
-    import numpy as np
-
-    if not stream:
-        return v_out[fill:fill + n_input]
-    return np.stack([v_out[k * n_input + fill:(k + 1) * n_input + fill, 0] for k in range(n_frames)], axis=1)
-
-
-def _frame_counts(counts, n_input: int, n_frames: int):
-    """Stream counts (L, frames * T + L, 1) as (L, T, frames): each frame's T committed steps (the drain is not
-    billed: on the chip the next frame follows)."""
-    return counts[:, :n_frames * n_input, 0].reshape(counts.shape[0], n_frames, n_input).transpose(0, 2, 1)
-
-
-def _outputs(layer_spikes: list, v_out, counts: dict, readout_scale: float, v_aligned) -> dict:
+def _outputs(run, readout_scale: float, with_counts: bool) -> dict:
     from had_snn.hardware.netx import spike_arrays
 
-    arrays = spike_arrays(layer_spikes)
-    arrays.update(v_out=v_out, v_aligned=v_aligned, **{f"count_{k}": v for k, v in counts.items()})
+    arrays = spike_arrays(run.spikes)
+    arrays.update(v_out=run.v_out, v_aligned=run.readout_aligned())
+    if with_counts:
+        arrays.update({f"count_{k}": v for k, v in run.counts.items()})
     if readout_scale:
-        arrays["readout_float"] = v_out / readout_scale
+        arrays["readout_float"] = run.v_out / readout_scale
     return arrays
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from had_snn.hardware.netx import layer_spikes as layer_spikes_of
     from had_snn.hardware.netx import read_netx
     from had_snn.hardware.spikes_io import load_spikes_npz
     from had_snn.util.errors import UserError
@@ -148,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                         "block that lava-nc 0.10 rejects; convert the student again, or drop --lava-netx")
     spikes, _ = load_spikes_npz(args.input, ("spikes", "search_spikes"), "--input", chw=layers[0].shape)
     use_lava = mode in ("lava", "compare")
+    lava_backend = "lava-dl" if args.lava_netx else "lava"
     if use_lava:
         from had_snn.hardware.deploy import LavaUnavailable, find_lava_python
 
@@ -156,85 +120,61 @@ def run(args: argparse.Namespace) -> int:
         except LavaUnavailable as exc:
             raise LavaUnavailable(f"--{'compare' if args.compare else 'backend lava'}: {exc}") from None
 
-    import torch
-
-    from had_snn.conversion.emulator import LoihiEmulator
+    from had_snn.conversion.chip_run import LAVA_GRAPHS, run_network
+    from had_snn.conversion.chip_run import compare as compare_chip_runs
     from had_snn.hardware.counts import counts_from_emulator
-    from had_snn.hardware.lava_runner import stream_of
     from had_snn.util.atomic import atomic_path, write_json_atomic
 
-    emu = LoihiEmulator(layers, device=args.device)
-    n_input, n_frames, fill = int(spikes.shape[0]), int(spikes.shape[1]), emu.fill_steps
-    stream = args.mode == "stream"
-    # what the chip runs: per window T + L steps (reset), or the windows back to back then L drain steps (stream)
-    chip_input = stream_of(spikes, fill) if stream else emu.flushed(spikes).numpy().astype(np.uint8)
-    n_steps, batch = chip_input.shape[:2]
-    timing: dict[str, dict[str, float]] = {}
-    results: dict[str, tuple[list, np.ndarray]] = {}
+    backends = {"emulator": ["emulator"], "lava": [lava_backend], "compare": ["emulator", lava_backend]}[mode]
     with run_folder_lock(out):
-        if mode in ("emulator", "compare"):
-            t0 = time.perf_counter()
-            r = emu.run(chip_input)
-            timing["emulator"] = {"wall_s": time.perf_counter() - t0}
-            results["emulator"] = ([s.cpu().numpy() for s in r.spikes], r.v_out.cpu().numpy())
-        if use_lava:
-            from had_snn.hardware.deploy import lava_timing, run_lava
-
-            on_event, bar = _lava_progress(batch, n_steps, not args.no_progress, stream)
-            try:
-                res = run_lava(h5, spikes if stream else chip_input, timeout_s=args.timeout_s, progress=on_event,
-                               mode=args.mode, lavadl_netx=args.lava_netx)
-            finally:
-                bar.close()
-            timing["lava"] = lava_timing(res)
-            results["lava"] = (layer_spikes_of(res), res["v_out"])
-        primary = "lava" if use_lava else "emulator"
-        layer_spikes, v_out = results[primary]
-        counts = {k: v.cpu().numpy() for k, v in emu.count_ops(torch.as_tensor(chip_input), layer_spikes).items()}
-        for name, (sp, v) in results.items():
-            target = out / ("outputs.npz" if name == primary else f"outputs_{name}.npz")
+        runs = {b: run_network(h5, spikes, b, args.mode, device=args.device, timeout_s=args.timeout_s,
+                               progress=b != "emulator" and not args.no_progress) for b in backends}
+        primary = runs[backends[-1]]  # Lava's when it ran
+        for name, r in runs.items():
+            target = out / ("outputs.npz" if r is primary else f"outputs_{name}.npz")
             with atomic_path(target) as tmp:
-                np.savez_compressed(tmp, **_outputs(sp, v, counts if name == primary else {}, readout_scale,
-                                                    _aligned_readout(v, n_input, n_frames, fill, stream)))
-        # billed per frame: reset T + L steps (every window's own run), stream the T committed steps of each frame
-        billed = {k: _frame_counts(v, n_input, n_frames) for k, v in counts.items()} if stream else counts
+                np.savez_compressed(tmp, **_outputs(r, readout_scale, r is primary))
+        billed = primary.billed_counts()
+        n_input, n_frames, fill, n_steps = primary.input_steps, primary.frames, primary.fill_steps, primary.steps
+        stream = args.mode == "stream"
         verdict = None
         if mode == "compare":
-            from had_snn.hardware.compare import compare_markdown, compare_runs
+            from had_snn.hardware.compare import compare_markdown
             from had_snn.util.atomic import write_text_atomic
 
-            verdict = compare_runs(emu.layer_names, results["lava"][0], results["emulator"][0], results["lava"][1],
-                                   results["emulator"][1])
+            # columns "lava" and "emulator", whichever graph Lava ran (summary.json names it)
+            verdict = compare_chip_runs(runs[lava_backend], runs["emulator"], names=("lava", "emulator"))
             verdict.update(network=str(h5), input=str(args.input), input_steps=n_input, pipeline_fill_steps=fill,
                            mode=args.mode)
             write_json_atomic(out / "compare.json", verdict)
             write_text_atomic(out / "compare.md", compare_markdown(verdict))
-        lava_graph = ("lava-dl netx.hdf5.Network" if args.lava_netx else "had-snn lava_runner") if use_lava else None
+        timing = {("lava" if name != "emulator" else name): r.timing_s for name, r in runs.items()}
         summary = {
-            "backend": mode, "mode": args.mode, "lava_graph": lava_graph, "network": str(h5), "input": str(args.input),
-            "steps": int(n_steps),
-            "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(batch), "frames": n_frames,
-            "billed_steps_per_frame": n_input if stream else n_input + fill,
+            "backend": mode, "mode": args.mode, "lava_graph": LAVA_GRAPHS[lava_backend] if use_lava else None,
+            "network": str(h5), "input": str(args.input), "steps": n_steps,
+            "input_steps": n_input, "pipeline_fill_steps": fill, "batch": int(primary.v_out.shape[1]),
+            "frames": n_frames, "billed_steps_per_frame": primary.billed_steps_per_frame,
             "timing_s": timing,
             "timing_note": "lava.wall_s is the real time of the Lava subprocess (Python 3.10 process start and "
                            "imports, per window: graph build, compile + step 1, remaining steps, read-back, stop); "
                            "the parts are summed over windows. emulator.wall_s is the emulator run alone.",
             "command_wall_s": time.perf_counter() - t_start,
-            "layers": emu.layer_names,
+            "layers": primary.layer_names,
             "counts_per_frame": {k: (v.sum(axis=(1, 2)) / n_frames).tolist() for k, v in billed.items()},
         }
         if verdict is not None:
             summary["identical"] = verdict["identical"]
         write_json_atomic(out / "summary.json", summary)
         # The same counts in the format `had-snn energy --counts` reads (one batch item per frame).
-        write_json_atomic(out / "counts.json", counts_from_emulator(emu.layer_names, billed, input_steps=n_input))
+        write_json_atomic(out / "counts.json", counts_from_emulator(primary.layer_names, billed, input_steps=n_input))
+    layer_spikes, batch = primary.spikes, int(primary.v_out.shape[1])
     rates = [float(s.mean()) for s in layer_spikes]
     head = (f"one stream of {n_steps} steps ({n_frames} frames x {n_input} steps + {fill} drain)" if stream else
             f"{n_steps} steps ({n_input} input + {fill} pipeline fill) x {batch} windows")
     for name, t in timing.items():
         took = _describe_lava_timing(t) if name == "lava" else f"{t['wall_s']:.2f} s"
         print(f"{name}: {head} in {took}")
-    print("firing rates " + ", ".join(f"{n} {r:.3f}" for n, r in zip(emu.layer_names, rates, strict=True))
+    print("firing rates " + ", ".join(f"{n} {r:.3f}" for n, r in zip(primary.layer_names, rates, strict=True))
           + f"; wrote {out}")
     if verdict is not None:
         from had_snn.hardware.compare import compare_markdown

@@ -13,8 +13,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
-
 from had_snn.demo.config import EMULATED_NAMES, QAT_NAME, TRAINED
 from had_snn.demo.pipeline import Step, StepContext
 from had_snn.util.atomic import write_json_atomic
@@ -148,29 +146,12 @@ def _eval_step(cfg: dict, device: str, progress: bool):
     return run
 
 
-def _compare_lava(emu: Any, out: dict, res: Any) -> dict:
-    """Per-layer spike and read-out mismatches of a Lava run against the emulator's run of the same input
-    (:func:`had_snn.hardware.compare.compare_runs`, in the step's output format)."""
-    from had_snn.hardware.compare import compare_runs
-    from had_snn.hardware.netx import layer_spikes
-
-    c = compare_runs(emu.layer_names, layer_spikes(out), [s.cpu().numpy() for s in res.spikes], out["v_out"],
-                     res.v_out.cpu().numpy())
-    return {"status": "identical" if c["identical"] else "different", "steps": c["steps"],
-            "layers": [{"name": r["name"], "spikes": r["emulator_spikes"], "mismatches": r["mismatches"]}
-                       for r in c["layers"]],
-            "v_out_mismatches": c["v_out"]["mismatches"]}
-
-
 def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
     def run(ctx: StepContext) -> dict:
         """Run the network the convert step wrote (the file users deploy) in Lava and in the emulator."""
-        from tqdm import tqdm
-
-        from had_snn.conversion.emulator import LoihiEmulator
+        from had_snn.conversion.chip_run import compare, run_network
         from had_snn.data.dataset import split_paths
         from had_snn.data.io import read_sequence
-        from had_snn.hardware.deploy import lava_timing, run_lava
         from had_snn.hardware.netx import read_netx
         from had_snn.models.checkpoint import load_model
         from had_snn.tracking.tracker import crop_config_for
@@ -178,27 +159,26 @@ def _lava_step(cfg: dict, lava: tuple[bool, str], progress: bool):
         if not lava[0]:
             return {"status": "skipped", "reason": lava[1]}
         net = ctx.path(ctx.inputs["convert"]["netx"])
-        layers, attrs = read_netx(net)
+        _, attrs = read_netx(net)
         crop = crop_config_for(load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"])),
                                cfg["crop"]["student_steps"])
         paths = {p.stem: p for p in split_paths(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"])}
         seq = read_sequence(paths[attrs["template_sequence"]], load_frames=False)
         frames = list(range(1, 1 + min(int(cfg["loihi"]["lava_frames"]), seq.num_frames - 1)))
-        search = _search_windows(seq, crop, frames)
-        emu = LoihiEmulator(layers)
+        search = _search_windows(seq, crop, frames).numpy()
         # reset: every frame alone from the zero state, T + L steps; stream: the frames one after another in one
         # continuous run (no reset, no flush), then L zero steps so the last frame's read-out completes
-        runs = {"reset": emu.flushed(search),
-                "stream": emu.flushed(search.permute(1, 0, 2, 3, 4).reshape(-1, 1, *search.shape[2:]))}
         checks, wall_s = {}, 0.0
-        for mode, pad in runs.items():
-            res = emu.run(pad)
-            with tqdm(total=int(pad.shape[1]) * int(pad.shape[0]), unit="step", desc=f"lava ({mode})",
-                      disable=not progress) as bar:
-                out = run_lava(net, pad.numpy().astype(np.uint8), timeout_s=float(cfg["loihi"]["lava_timeout_s"]),
-                               progress=lambda event: bar.update(1) if event.get("event") == "step" else None)
-            checks[mode] = _compare_lava(emu, out, res)
-            wall_s += lava_timing(out)["wall_s"]
+        for mode in ("reset", "stream"):
+            emulated = run_network(net, search, "emulator", mode)
+            ran = run_network(net, search, "lava", mode, timeout_s=float(cfg["loihi"]["lava_timeout_s"]),
+                              progress=progress)
+            c = compare(ran, emulated)
+            checks[mode] = {"status": "identical" if c["identical"] else "different", "steps": c["steps"],
+                            "layers": [{"name": r["name"], "spikes": r["emulator_spikes"],
+                                        "mismatches": r["mismatches"]} for r in c["layers"]],
+                            "v_out_mismatches": c["v_out"]["mismatches"]}
+            wall_s += ran.timing_s["wall_s"]
         identical = all(c["status"] == "identical" for c in checks.values())
         return {"status": "identical" if identical else "different", "sequence": seq.name, "frames": frames,
                 "steps": checks["reset"]["steps"], "layers": checks["reset"]["layers"],
