@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 
 
-def _first_mismatch(a: np.ndarray, b: np.ndarray) -> dict[str, Any] | None:
+def _first_mismatch(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> dict[str, Any] | None:
+    """(step, sample, neuron) of the first value where ``a`` and ``b`` differ, with both values under ``names``."""
     diff = np.argwhere(a != b)
     if diff.size == 0:
         return None
     t, s, *neuron = (int(i) for i in diff[0])
-    return {"step": t, "sample": s, "neuron": neuron, "a": a[tuple(diff[0])].item(), "b": b[tuple(diff[0])].item()}
+    where = tuple(diff[0])
+    return {"step": t, "sample": s, "neuron": neuron, names[0]: int(a[where]), names[1]: int(b[where])}
 
 
 def compare_runs(layer_names: Sequence[str], spikes_a: Sequence[np.ndarray], spikes_b: Sequence[np.ndarray],
@@ -36,20 +38,14 @@ def compare_runs(layer_names: Sequence[str], spikes_a: Sequence[np.ndarray], spi
         sa, sb = np.asarray(sa).astype(bool), np.asarray(sb).astype(bool)
         if sa.shape != sb.shape:
             raise ValueError(f"layer {name}: {a_name} spikes {sa.shape} vs {b_name} spikes {sb.shape}")
-        first = _first_mismatch(sa, sb)
-        if first is not None:
-            first = {k: v for k, v in first.items() if k not in ("a", "b")} | {a_name: int(first["a"]),
-                                                                               b_name: int(first["b"])}
+        first = _first_mismatch(sa, sb, names)
         layers.append({"name": name, "compared": int(sa.size), f"{a_name}_spikes": int(sa.sum()),
                        f"{b_name}_spikes": int(sb.sum()), "mismatches": int((sa != sb).sum()),
                        "first_mismatch": first})
     v_a, v_b = np.asarray(v_a).astype(np.int64), np.asarray(v_b).astype(np.int64)
     if v_a.shape != v_b.shape:
         raise ValueError(f"read-out v: {a_name} {v_a.shape} vs {b_name} {v_b.shape}")
-    first = _first_mismatch(v_a, v_b)
-    if first is not None:
-        first = {k: v for k, v in first.items() if k not in ("a", "b")} | {a_name: int(first["a"]),
-                                                                           b_name: int(first["b"])}
+    first = _first_mismatch(v_a, v_b, names)
     v_row = {"name": f"{layer_names[-1]} (read-out v)", "compared": int(v_a.size),
              "mismatches": int((v_a != v_b).sum()),
              "max_abs_difference": int(np.abs(v_a - v_b).max()) if v_a.size else 0, "first_mismatch": first}

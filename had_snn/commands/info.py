@@ -43,18 +43,19 @@ def file_summary(path: str | os.PathLike, sensor_size: tuple[int, int] | None = 
     import numpy as np
 
     from had_snn.data.io import (
+        EVENT_FILE,
         EVENTS_FORMAT,
         FORMAT_VERSION,
         HDF5_SUFFIXES,
         SEQUENCE_FORMAT,
         _check_format,
-        _existing,
         _open_h5,
         read_events_and_frames,
         read_sequence,
     )
+    from had_snn.util.paths import existing_file
 
-    path = _existing(path)
+    path = existing_file(path, EVENT_FILE)
     info: dict = {"file": str(path)}
     fmt = None
     if path.suffix.lower() in HDF5_SUFFIXES:

@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from had_snn.data.io import (
+        EVENT_FILE,
         HDF5_SUFFIXES,
         SEQUENCE_FORMAT,
-        _existing,
         _open_h5,
         read_events_and_frames,
         read_sequence,
@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.data.plots import plot_event_window, plot_frame_and_events
     from had_snn.data.sequence import Sequence
     from had_snn.util.atomic import save_figure
+    from had_snn.util.paths import existing_file
 
-    path = _existing(args.sequence)
+    path = existing_file(args.sequence, EVENT_FILE)
     if args.out and Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a folder; expected a .png file name")
     window_us = _window_us(args.window_ms)

@@ -69,6 +69,10 @@ from had_snn.data.events import (
 from had_snn.data.sequence import Sequence, check_sensor_size, sanitize_boxes
 from had_snn.data.text_events import read_text_events
 from had_snn.util.atomic import atomic_path
+from had_snn.util.paths import existing_file
+
+#: what an input path of the readers should be (named in their errors)
+EVENT_FILE = "an event or sequence file"
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +101,6 @@ def ms_to_idx(t_us: np.ndarray, origin_us: int = 0) -> np.ndarray:
         raise ValueError(f"ms_to_idx: origin {origin_us} us is after the last event t={int(t_us[-1])} us")
     starts = origin_us + np.arange(n_ms, dtype=np.int64) * 1000
     return np.searchsorted(t_us, starts, side="left").astype(np.uint64)
-
-
-def _existing(path: str | os.PathLike, what: str = "an event or sequence file") -> Path:
-    """``path`` as a Path if it is a file; a folder is a ValueError, a missing path FileNotFoundError."""
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"{p}: is a folder, expected a file ({what})")
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such file")
-    return p
 
 
 @contextmanager
@@ -193,7 +187,7 @@ class EventFile:
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = _existing(path)
+        self.path = existing_file(path, EVENT_FILE)
         try:
             self._f = h5py.File(self.path, "r")
         except OSError as exc:
@@ -285,7 +279,7 @@ def read_sequence(path: str | os.PathLike, load_frames: bool = True) -> Sequence
     outside it or far larger: :func:`had_snn.data.sequence.valid_box_mask`) are read as absent (NaN rows); a
     warning names the file and counts them.
     """
-    path = _existing(path, "a native .h5 sequence file")
+    path = existing_file(path, "a native .h5 sequence file")
     with _open_h5(path) as f:
         _check_format(f, path, (SEQUENCE_FORMAT,))
         sensor_size = _sensor_size_attr(f, path)
@@ -354,7 +348,7 @@ def read_events_and_frames(
     ``frames`` is (N, H, W, 3) uint8 RGB and ``frame_t_us`` (N,) int64 for an ``.aedat4`` file with a frame stream
     (and ``load_frames``), else both are None. Native sequence files: use :func:`read_sequence` for their frames.
     """
-    path = _existing(path)
+    path = existing_file(path, EVENT_FILE)
     if sensor_size is not None:  # checked before anything is read or allocated
         sensor_size = check_sensor_size(sensor_size, f"{path}: requested sensor size (--sensor W H)")
     suffix = path.suffix.lower()

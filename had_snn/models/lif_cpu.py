@@ -30,6 +30,16 @@ except (OSError, TypeError):  # no source on disk: compile in every process rath
     _STEP_KEY = None
 
 
+@numba.njit(inline="always")
+def _spiking_mem_grad(grad_spk, v, g_mem_next, b, th, k, half_slope, one, zero):
+    """dL/d mem of one spiking neuron and step in the reverse loop: the atan surrogate ``half_slope / (1 + x^2)``,
+    ``x = k (v - th)``, on the output spike's gradient, plus the next step's through the decay and the zero reset."""
+    x = k * (v - th)
+    sg = half_slope / (one + x * x)
+    keep = one if v <= th else zero
+    return grad_spk * sg + b * g_mem_next * (keep - v * sg)
+
+
 def _lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: float, spiking: bool,
                  syn: np.ndarray, mem: np.ndarray, spikes: np.ndarray) -> None:
     """Fill ``syn``, the pre-reset ``mem`` and (when ``spiking``) 0/1 ``spikes``, all (T, N), from ``current``: the
@@ -82,10 +92,7 @@ def lif_backward(grad_out: np.ndarray, syn: np.ndarray, mem: np.ndarray, alpha: 
                 i = lo + j
                 v = mem[t, i]
                 if spiking:
-                    x = k * (v - th)
-                    sg = half_slope / (one + x * x)
-                    keep = one if v <= th else dtype(0)
-                    g_mem = grad_out[t, i] * sg + b * g_mem_next[j] * (keep - v * sg)
+                    g_mem = _spiking_mem_grad(grad_out[t, i], v, g_mem_next[j], b, th, k, half_slope, one, dtype(0))
                 else:
                     g_mem = grad_out[t, i] + b * g_mem_next[j]
                 g_syn = g_mem + a * g_syn_next[j]
@@ -142,30 +149,30 @@ def _setup_rows(vbias: np.ndarray, late: np.ndarray, syn0: np.ndarray, mem0: np.
 
 
 @numba.njit(cache=True, nogil=True)
+def _count_index(lo: int, stride: int, n: int, out: np.ndarray) -> None:
+    """``out[j] = ((lo + j) // stride) % n`` by counting: two integer divisions per block instead of two per neuron
+    (64-bit division is slow; it dominated the block set-up)."""
+    i, r = (lo // stride) % n, lo % stride
+    for j in range(out.shape[0]):
+        out[j] = i
+        r += 1
+        if r == stride:
+            r = 0
+            i += 1
+            if i == n:
+                i = 0
+
+
+@numba.njit(cache=True, nogil=True)
 def _block_index(lo: int, width: int, inner: int, channels: int, sample_stride: int, batch: int, per_sample: bool,
                  chan: np.ndarray, row: np.ndarray) -> None:
     """``chan[j] = ((lo + j) // inner) % channels`` and ``row[j] = ((lo + j) // sample_stride) % batch`` (0 unless
-    ``per_sample``) for a block of neurons, by counting: two integer divisions per block instead of four per
-    neuron (64-bit division is slow; it dominated the block set-up)."""
-    c = (lo // inner) % channels
-    r_c = lo % inner
-    s = (lo // sample_stride) % batch
-    r_s = lo % sample_stride
-    for j in range(width):
-        chan[j] = c
-        row[j] = s if per_sample else 0
-        r_c += 1
-        if r_c == inner:
-            r_c = 0
-            c += 1
-            if c == channels:
-                c = 0
-        r_s += 1
-        if r_s == sample_stride:
-            r_s = 0
-            s += 1
-            if s == batch:
-                s = 0
+    ``per_sample``) for the ``width`` neurons of a block starting at neuron ``lo``."""
+    _count_index(lo, inner, channels, chan[:width])
+    if per_sample:
+        _count_index(lo, sample_stride, batch, row[:width])
+    else:
+        row[:width] = 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -286,11 +293,7 @@ def _reverse_row(grad_out: np.ndarray, mem: np.ndarray, g_mem_next: np.ndarray, 
     one, zero = mem.dtype.type(1), mem.dtype.type(0)
     if spiking:
         for j in range(mem.shape[0]):
-            v = mem[j]
-            x = k * (v - th)
-            sg = half_slope / (one + x * x)
-            keep = one if v <= th else zero
-            gm = grad_out[j] * sg + b * g_mem_next[j] * (keep - v * sg)
+            gm = _spiking_mem_grad(grad_out[j], mem[j], g_mem_next[j], b, th, k, half_slope, one, zero)
             g_mem[j] = gm
             g_syn[j] = gm + a * g_syn_next[j]
     else:
@@ -311,11 +314,7 @@ def _reverse_accumulate_row(grad_out: np.ndarray, mem: np.ndarray, g_mem: np.nda
     :func:`_accumulate_row` are added."""
     one, zero = mem.dtype.type(1), mem.dtype.type(0)
     for j in range(mem.shape[0]):
-        v = mem[j]
-        x = k * (v - th)
-        sg = half_slope / (one + x * x)
-        keep = one if v <= th else zero
-        gm = grad_out[j] * sg + b * g_mem[j] * (keep - v * sg)
+        gm = _spiking_mem_grad(grad_out[j], mem[j], g_mem[j], b, th, k, half_slope, one, zero)
         gs = gm + a * g_syn[j]
         g_mem[j] = gm
         g_syn[j] = gs

@@ -10,10 +10,11 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
-from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from had_snn.util.paths import existing_file
 
 # PyYAML (YAML 1.1) reads 1e-3 (no dot) as a string: such strings are accepted as numbers where a float belongs.
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -150,11 +151,7 @@ def check_fields(cls: type, raw: Mapping, prefix: str, ranges: Mapping[str, tupl
 
 def read_yaml(path: str | os.PathLike, what: str = "training config") -> dict:
     """Read a YAML mapping; FileNotFoundError / ValueError name the file (``what`` says what kind of file it is)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{what} {path} is a folder; expected a YAML file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist")
+    path = existing_file(path, f"a YAML {what}")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except UnicodeDecodeError:
