@@ -483,7 +483,7 @@ def _fake_eval(folder: Path, had: dict[str, float], no_kd: dict[str, float], tag
 def test_had_vs_no_kd_paired_interval_and_its_text(tmp_path: Path) -> None:
     """The report's HAD vs no-KD line: paired mean difference in SR points with the bootstrap interval over the test
     sequences, per subset; no interval (n/a) on a one-sequence split."""
-    from had_snn.demo.report import had_vs_no_kd, had_vs_no_kd_text
+    from had_snn.demo.summary import had_vs_no_kd, had_vs_no_kd_text
 
     tags = {"a": ["low_light"], "b": [], "c": ["pause"], "d": ["pause"]}
     had = {"a": 0.50, "b": 0.60, "c": 0.70, "d": 0.80}

@@ -120,7 +120,7 @@ def render_block(s: dict[str, Any]) -> str:
                                  "steps that turn back" if s.get("ground_truth_jitter") else "") + "):", ""]
     lines += _tracking_rows(s)
     if "had_vs_no_kd" in s:  # older summaries have no paired comparison
-        from had_snn.demo.report import had_vs_no_kd_text
+        from had_snn.demo.summary import had_vs_no_kd_text
 
         lines += ["", had_vs_no_kd_text(s["had_vs_no_kd"])]
     if "loihi" in s:

@@ -268,7 +268,8 @@ def _frontier_step(cfg: dict, device: str, progress: bool):
 
 def _report_step(cfg: dict, device: str):
     def run(ctx: StepContext) -> dict:
-        from had_snn.demo.report import SUMMARY_NAME, write_demo_report
+        from had_snn.demo.report import write_demo_report
+        from had_snn.demo.summary import SUMMARY_NAME
 
         path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg, device)
         summary = ctx.run_dir / SUMMARY_NAME
