@@ -49,7 +49,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from had_snn.demo.config import deep_merge
-from had_snn.demo.pipeline import Step, StepContext, read_stamp, run_steps
+from had_snn.demo.pipeline import Step, StepContext, read_stamp, run_steps, run_steps_parallel, with_dependencies
 from had_snn.evaluation.metrics import HEADLINE_METRICS
 from had_snn.util.atomic import save_figure, write_text_atomic
 from had_snn.util.errors import UserError, script_main
@@ -67,6 +66,7 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 TABLE_FORMAT = 2  # part of every step key: folders of the first table format are re-run, not mixed in
 METRICS = tuple(HEADLINE_METRICS.items())
 STATIC = "static"  # reference row: the initial box kept for every frame
+STATIC_STEP = f"runs/{STATIC}"
 NO_KD = "student"  # the row every KD row is compared with
 TEACHERS = ("teacher", "teacher_rgb", "teacher_events")
 # Method -> (model kind, distill source or None for a teacher, overrides of that distill section).
@@ -285,7 +285,7 @@ def _static_step(data_dir: str | None, sequences) -> Step:
                 "results": ctx.rel(ctx.step_dir / "eval" / "results.json"),
                 "files": [ctx.rel(ctx.step_dir / "eval" / "results.json")]}
 
-    return Step(f"runs/{STATIC}", "evaluate the static baseline",
+    return Step(STATIC_STEP, "evaluate the static baseline",
                 {"table_format": TABLE_FORMAT, "method": STATIC, "data": data_dir}, run,
                 () if data_dir is not None else ("data",))
 
@@ -532,42 +532,6 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
-def run_parallel(steps: list[Step], out: Path, argv: list[str], parallel: int, poll_s: float = 0.5) -> None:
-    """Run the steps ``parallel`` at a time, each (method, seed) step in a worker process (this script with
-    ``--only-step NAME``), a step only once every step it depends on has finished; the data and static steps run
-    here first. Every step keeps its own key and folder, so the results equal a serial run's and an interrupted
-    run resumes either way. A failed worker stops the others; its error is in the output above."""
-    first = [s for s in steps if s.name in ("data", f"runs/{STATIC}")]
-    run_steps(first, out)
-    done = {s.name for s in first}
-    pending = [s for s in steps if s.name not in done]
-    running: dict[str, subprocess.Popen] = {}
-    try:
-        while pending or running:
-            for name, proc in list(running.items()):
-                code = proc.poll()
-                if code is None:
-                    continue
-                del running[name]
-                if code != 0:
-                    raise UserError(f"step {name} failed (exit code {code}; its error is above); rerun the same "
-                                    f"command to resume")
-                done.add(name)
-            for step in [s for s in pending if all(d in done for d in s.depends)][:parallel - len(running)]:
-                pending.remove(step)
-                running[step.name] = subprocess.Popen(
-                    [sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out), "--only-step", step.name,
-                     "--parallel", "1", "--no-progress"])
-            if not running and pending:
-                raise UserError(f"steps {[s.name for s in pending]} depend on steps that do not run")
-            time.sleep(poll_s if running else 0.0)
-    finally:
-        for proc in running.values():
-            proc.terminate()
-        for proc in running.values():
-            proc.wait()
-
-
 def _check_folder(out: Path, mode: str) -> None:
     """Refuse an output folder made with another preset (or by the first table format): its runs would be mixed in."""
     path = out / "table_config.json"
@@ -641,16 +605,13 @@ def main(argv: list[str] | None = None) -> int:
         by_name = {s.name: s for s in steps}
         if args.only_step not in by_name:
             raise UserError(f"--only-step: no step {args.only_step!r}")
-        needed, todo = set(), [args.only_step]
-        while todo:
-            name = todo.pop()
-            if name not in needed:
-                needed.add(name)
-                todo += list(by_name[name].depends)
-        run_steps([s for s in steps if s.name in needed], out)
+        run_steps(with_dependencies(by_name[args.only_step], by_name), out)
         return 0
-    if args.parallel > 1:
-        run_parallel(steps, out, argv_used, args.parallel)
+    if args.parallel > 1:  # each (method, seed) step in a worker process: this script with --only-step NAME
+        run_steps_parallel(steps, out, args.parallel, local=[s.name for s in steps if s.name in ("data", STATIC_STEP)],
+                           worker=lambda step: [sys.executable, str(Path(__file__).resolve()), *argv_used, "--out",
+                                                str(out), "--only-step", step.name, "--parallel", "1",
+                                                "--no-progress"])
     records = run_steps(steps, out)  # every step cached after a parallel run: the records for the table
     sequences.cache_clear()
 

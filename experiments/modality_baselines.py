@@ -32,10 +32,9 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from had_snn.demo.pipeline import Step, StepContext, run_steps
+from had_snn.demo.pipeline import Step, StepContext, run_steps, run_steps_parallel
 from had_snn.evaluation.metrics import HEADLINE_METRICS
 from had_snn.util.atomic import write_json_atomic, write_text_atomic
 from had_snn.util.errors import UserError, script_main
@@ -238,11 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     train_steps = [train_step(name, data, data_key, args.epochs, threads) for name in args.only]
     steps = [*data_steps, *train_steps, eval_step(args.only, out, data, data_key, args.threads)]
     if args.parallel > 1:  # the trainings first, --parallel at once (the threads only wait on the subprocesses)
-        run_steps(data_steps, out)
-        with ThreadPoolExecutor(args.parallel) as pool:
-            futures = [pool.submit(run_steps, [*data_steps, step], out) for step in train_steps]
-            for future in futures:
-                future.result()
+        run_steps_parallel([*data_steps, *train_steps], out, args.parallel, local=[s.name for s in data_steps])
     outputs = {r.name: r.outputs for r in run_steps(steps, out)}  # the trainings are cached here when parallel
     trained = {name: {k: v for k, v in outputs[f"train/{name}"].items() if k != "files"} for name in args.only}
     report = json.loads((out / outputs["eval"]["results"]).read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from had_snn.demo.pipeline import STAMP_NAME, Step, StepContext, run_steps
+from had_snn.demo.pipeline import STAMP_NAME, Step, StepContext, run_steps, run_steps_parallel
 
 
 def _counting_steps(calls: list[str], value: int = 1, fail_in: str | None = None) -> list[Step]:
@@ -59,6 +59,47 @@ def test_fresh_and_missing_output_rerun(tmp_path: Path) -> None:
     assert calls == ["a", "b", "a"] and [r.status for r in records] == ["ran", "cached"]
     run_steps(_counting_steps(calls), tmp_path, fresh=True, log=lambda s: None)
     assert calls[3:] == ["a", "b"]
+
+
+def _fan_steps(events: list[str], fail: str | None = None) -> list[Step]:
+    """'root', then 'left' and 'right' (both on root), then 'join' on both; each logs its start and end."""
+    import threading
+    import time
+
+    both_started = threading.Barrier(2, timeout=10)
+
+    def make(name: str):
+        def run(ctx: StepContext) -> dict:
+            events.append(f"{name}+")
+            if name in ("left", "right"):
+                both_started.wait()  # only returns when the two run at the same time
+            if name == fail:
+                raise RuntimeError(f"{name} broke")
+            time.sleep(0.01)
+            events.append(f"{name}-")
+            return {"name": name}
+        return run
+
+    deps = {"root": (), "left": ("root",), "right": ("root",), "join": ("left", "right")}
+    return [Step(n, n, {}, make(n), d) for n, d in deps.items()]
+
+
+def test_parallel_steps_run_together_after_their_dependencies(tmp_path: Path) -> None:
+    events: list[str] = []
+    run_steps_parallel(_fan_steps(events), tmp_path, 2, local=["root"], log=lambda s: None)
+    assert events[:2] == ["root+", "root-"] and events[-2:] == ["join+", "join-"]
+    assert sorted(events[2:4]) == ["left+", "right+"]  # both started before either ended
+    records = run_steps(_fan_steps(events), tmp_path, log=lambda s: None)
+    assert [r.status for r in records] == ["cached"] * 4 and len(events) == 8
+    with pytest.raises(ValueError, match="parallel must be >= 1"):
+        run_steps_parallel(_fan_steps(events), tmp_path, 0)
+
+
+def test_a_failed_parallel_step_raises_and_later_steps_do_not_run(tmp_path: Path) -> None:
+    events: list[str] = []
+    with pytest.raises(RuntimeError, match="right broke"):
+        run_steps_parallel(_fan_steps(events, fail="right"), tmp_path, 2, log=lambda s: None)
+    assert "join+" not in events and "left-" in events and (tmp_path / "left" / STAMP_NAME).is_file()
 
 
 def test_interrupted_step_resumes_in_its_folder(tmp_path: Path) -> None:

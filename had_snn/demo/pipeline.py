@@ -185,3 +185,74 @@ def run_steps(
         keys[step.name], outputs[step.name] = key, result
         records.append(StepRecord(step.name, step.title, key, "ran", seconds, cpu, result))
     return records
+
+
+def with_dependencies(step: Step, by_name: dict[str, Step]) -> list[Step]:
+    """``step`` after every step it depends on, directly or not, in the order given by ``by_name``."""
+    needed, todo = set(), [step.name]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo += list(by_name[name].depends)
+    return [s for s in by_name.values() if s.name in needed]
+
+
+def run_steps_parallel(steps: Sequence[Step], run_dir: str | os.PathLike, parallel: int,
+                       worker: Callable[[Step], Sequence[str]] | None = None, local: Sequence[str] = (),
+                       poll_s: float = 0.2, log: Callable[[str], None] = print) -> None:
+    """Run ``steps`` ``parallel`` at a time, each once every step it depends on has finished.
+
+    The steps named in ``local`` run first, here, in order. Each other step runs in the process that
+    ``worker(step)`` (a command line) starts, which must run that step with :func:`run_steps` in ``run_dir`` (its
+    dependencies are cached by then); without ``worker`` it runs in a thread of this process (for steps that spend
+    their time waiting on processes of their own). Every step keeps its own key and folder, so the results equal a
+    serial run's and an interrupted run resumes either way; call :func:`run_steps` afterwards for the records (every
+    step cached). A failed step raises once the worker processes are stopped (threads finish their step first)."""
+    import subprocess
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from had_snn.util.errors import UserError
+
+    if parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    by_name = {s.name: s for s in steps}
+    run_steps([by_name[n] for n in local], run_dir, log=log)
+    done = set(local)
+    pending = [s for s in steps if s.name not in done]
+    running: dict[str, subprocess.Popen | Future] = {}
+    pool = ThreadPoolExecutor(parallel) if worker is None else None
+    try:
+        while pending or running:
+            for name, job in list(running.items()):
+                if isinstance(job, Future):
+                    if not job.done():
+                        continue
+                    del running[name]
+                    job.result()  # the step's own error, if it failed
+                else:
+                    code = job.poll()
+                    if code is None:
+                        continue
+                    del running[name]
+                    if code != 0:
+                        raise UserError(f"step {name} failed (exit code {code}; its error is above); rerun the same "
+                                        "command to resume")
+                done.add(name)
+            for step in [s for s in pending if all(d in done for d in s.depends)][:parallel - len(running)]:
+                pending.remove(step)
+                running[step.name] = (subprocess.Popen(list(worker(step))) if worker is not None else
+                                      pool.submit(run_steps, with_dependencies(step, by_name), run_dir, log=log))
+            if not running and pending:
+                raise UserError(f"steps {[s.name for s in pending]} depend on steps that do not run")
+            if running:
+                time.sleep(poll_s)
+    finally:
+        for job in running.values():
+            if not isinstance(job, Future):
+                job.terminate()
+        for job in running.values():
+            if not isinstance(job, Future):
+                job.wait()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
