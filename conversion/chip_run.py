@@ -183,8 +183,8 @@ def _lava_progress(n_windows: int, n_steps: int, enabled: bool, stream: bool,
 
 def compare(a: ChipRun, b: ChipRun, names: tuple[str, str] | None = None) -> dict[str, Any]:
     """Per-layer spike and read-out agreement of two runs of the same input
-    (:func:`had_snn.hardware.compare.compare_runs`; the runs are named ``names``, by default by their backends)."""
-    from had_snn.hardware.compare import compare_runs
+    (:func:`had_snn.hardware.spike_diff.compare_runs`; the runs are named ``names``, by default by their backends)."""
+    from had_snn.hardware.spike_diff import compare_runs
 
     if (a.mode, a.input_steps, a.frames) != (b.mode, b.input_steps, b.frames):
         raise ValueError(f"runs of different inputs: {a.backend} {a.mode} {a.input_steps}x{a.frames} vs "

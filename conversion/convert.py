@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from had_snn.conversion.fidelity import compare_float_fixed, weight_histograms
 from had_snn.conversion.quantize import QuantizedNetwork, quantize_student, student_float_layers, template_kernel_for
-from had_snn.conversion.report import compare_float_fixed, weight_histograms
 from had_snn.hardware.netx import write_netx
 from had_snn.util.atomic import write_json_atomic
 

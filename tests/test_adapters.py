@@ -1,4 +1,4 @@
-"""Dataset adapters on small fixtures built in each dataset's real layout; aedat4 IO; convert-dataset round trip."""
+"""Dataset adapters on small fixtures built in each dataset's real layout; aedat4 IO; import-dataset round trip."""
 
 from __future__ import annotations
 
@@ -403,10 +403,10 @@ def test_registry_modules_define_the_adapter_api() -> None:
     assert get_adapter("eventvot").OPTIONS == {"windows": "image"}
 
 
-# ------------------------------------------------------------------------------------------------ convert-dataset
+# ------------------------------------------------------------------------------------------------ import-dataset
 
 
-def test_convert_dataset_round_trip_resume_and_skips(tmp_path: Path, capsys) -> None:
+def test_import_dataset_round_trip_resume_and_skips(tmp_path: Path, capsys) -> None:
     from had_snn.cli import main
     from had_snn.data.io import read_sequence
 
@@ -418,9 +418,9 @@ def test_convert_dataset_round_trip_resume_and_skips(tmp_path: Path, capsys) -> 
     write_gt(root / "test" / "broken" / "groundtruth_rect.txt", boxes_for(2))
     flag = ["--fe108-start-index", str(offsets)]
 
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--workers", "1"]) == 1
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--workers", "1"]) == 1
     assert "start_frame_idx_FE108.txt not found" in capsys.readouterr().err  # refused before any sequence
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--workers", "2", *flag]) == 0
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--workers", "2", *flag]) == 0
     text = capsys.readouterr().out
     assert "converted 2, already done 0, skipped 1" in text and "events.aedat4" in text
     seq = read_sequence(out / "test" / "airplane.h5")
@@ -435,7 +435,7 @@ def test_convert_dataset_round_trip_resume_and_skips(tmp_path: Path, capsys) -> 
     assert index["generator"]["options"] == {"start_index": str(offsets)}
 
     (out / "test" / "ball.h5").write_bytes(b"truncated")
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--workers", "1", *flag]) == 0
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--workers", "1", *flag]) == 0
     text = capsys.readouterr().out
     assert "converted 1, already done 1, skipped 1" in text and "rewrote invalid test/ball" in text
     assert read_sequence(out / "test" / "ball.h5").num_frames == 3
@@ -448,8 +448,8 @@ def test_converted_dataset_feeds_eval_and_index_keeps_other_splits(tmp_path: Pat
     root, out = tmp_path / "FE108", tmp_path / "native"
     make_fe108(root, "train", "dove", 3, 3, seed=9, img=False)
     _, _, _, cup_boxes = make_fe108(root, "test", "cup", 5, 5, seed=10, img=False)
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--split", "train", "--workers", "1"]) == 0
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--split", "test", "--workers", "1"]) == 0
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--split", "train", "--workers", "1"]) == 0
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--split", "test", "--workers", "1"]) == 0
     index = read_index(out)
     assert index["splits"] == {"train": ["dove"], "test": ["cup"]}
     assert index["generator"]["dataset"] == "fe108"
@@ -461,13 +461,13 @@ def test_converted_dataset_feeds_eval_and_index_keeps_other_splits(tmp_path: Pat
     static_boxes = np.loadtxt(tmp_path / "ev" / "boxes" / "static" / "cup.txt", delimiter=",")
     np.testing.assert_allclose(static_boxes, np.repeat(cup_boxes[:1], 5, axis=0), atol=1e-3)  # first GT box held
     capsys.readouterr()
-    assert main(["convert-dataset", "coesot", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
+    assert main(["import-dataset", "coesot", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
     assert "nowhere is not a directory" in capsys.readouterr().err
-    assert main(["convert-dataset", "fe108", str(root), "--out", str(out), "--eventvot-windows", "voxel"]) == 1
+    assert main(["import-dataset", "fe108", str(root), "--out", str(out), "--eventvot-windows", "voxel"]) == 1
     assert "--eventvot-windows applies to eventvot only, not fe108" in capsys.readouterr().err
 
 
-def test_convert_dataset_exit_code_tells_the_truth_and_the_folder_is_locked(tmp_path: Path, capsys) -> None:
+def test_import_dataset_exit_code_tells_the_truth_and_the_folder_is_locked(tmp_path: Path, capsys) -> None:
     from had_snn.cli import main
     from had_snn.util.runlock import run_folder_lock
 
@@ -475,7 +475,7 @@ def test_convert_dataset_exit_code_tells_the_truth_and_the_folder_is_locked(tmp_
     make_fe108(root, "test", "ball", 3, 3, seed=8, img=False)
     (root / "test" / "broken").mkdir()
     write_gt(root / "test" / "broken" / "groundtruth_rect.txt", boxes_for(2))
-    args = ["convert-dataset", "fe108", str(root), "--out", str(out), "--workers", "1"]
+    args = ["import-dataset", "fe108", str(root), "--out", str(out), "--workers", "1"]
     # some sequences fail: 0 by default (the summary names them), 1 with --strict; the good one is converted anyway
     assert main([*args, "--strict"]) == 1
     captured = capsys.readouterr()
@@ -489,7 +489,7 @@ def test_convert_dataset_exit_code_tells_the_truth_and_the_folder_is_locked(tmp_
     (only_broken / "test" / "broken").mkdir(parents=True)
     write_gt(only_broken / "test" / "broken" / "groundtruth_rect.txt", boxes_for(2))
     (only_broken / "start_frame_idx_FE108.txt").write_text("broken,0\r\n")
-    assert main(["convert-dataset", "fe108", str(only_broken), "--out", str(out2), "--workers", "1"]) == 1
+    assert main(["import-dataset", "fe108", str(only_broken), "--out", str(out2), "--workers", "1"]) == 1
     assert "all 1 sequence(s) failed to convert" in capsys.readouterr().err
     assert not (out2 / "index.json").exists()
     # a second process on the same output folder is refused, and nothing in it changes
@@ -508,7 +508,7 @@ def test_convert_eventvot_with_the_voxel_window_rule(tmp_path: Path, capsys) -> 
     rows = [(5, 6, 1, 1000), (7, 8, 0, 2000), (9, 10, 1, 3000), (11, 12, 0, 5000)]
     make_eventvot(tmp_path / "EventVOT", name, "x,y,p,t\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
     out = tmp_path / "native"
-    args = ["convert-dataset", "eventvot", str(tmp_path / "EventVOT"), "--out", str(out), "--workers", "1"]
+    args = ["import-dataset", "eventvot", str(tmp_path / "EventVOT"), "--out", str(out), "--workers", "1"]
     assert main([*args, "--eventvot-windows", "voxel"]) == 0
     assert "converted 1" in capsys.readouterr().out
     seq = read_sequence(out / "test" / f"{name}.h5")

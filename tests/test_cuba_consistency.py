@@ -210,8 +210,8 @@ def test_qat_integers_are_the_quantisers(qat_student) -> None:
 
 def test_qat_student_and_its_fixed_point_network_agree(qat_student) -> None:
     """Float QAT student vs the emulator on the aligned windows: identical spikes in every layer and read-out."""
+    from had_snn.conversion.fidelity import compare_float_fixed
     from had_snn.conversion.quantize import quantize_student
-    from had_snn.conversion.report import compare_float_fixed
 
     model, template, search, _ = qat_student
     cmp = compare_float_fixed(model, quantize_student(model, template), search, template)

@@ -17,8 +17,8 @@ from had_snn.cli import main
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware import deploy as lava_deploy
-from had_snn.hardware.compare import compare_markdown, compare_runs
 from had_snn.hardware.netx import write_netx
+from had_snn.hardware.spike_diff import compare_markdown, compare_runs
 
 LAVA_OK, LAVA_REASON = lava_deploy.lava_available()
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from had_snn.conversion.export_nir import export_student_nir
+from had_snn.conversion.fidelity import float_trace
 from had_snn.conversion.quantize import template_kernel_for
-from had_snn.conversion.report import float_trace
 from tests.conftest import tiny_student
 
 SPIKING = ["backbone_0", "backbone_3", "backbone_6", "xcorr", "head_0"]

@@ -28,13 +28,13 @@ def test_bn_folding_preserves_outputs() -> None:
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from had_snn.conversion.fidelity import compare_float_fixed  # noqa: E402
 from had_snn.conversion.quantize import (  # noqa: E402
     FloatLayer,
     correlation_layer,
     quantize_layer,
     quantize_student,
 )
-from had_snn.conversion.report import compare_float_fixed  # noqa: E402
 from had_snn.models import build_model  # noqa: E402
 
 
@@ -172,8 +172,8 @@ def test_convert_student_writes_what_it_reports(tmp_path) -> None:
     import h5py
 
     from had_snn.conversion.convert import convert_student
+    from had_snn.conversion.fidelity import float_trace
     from had_snn.conversion.quantize import template_kernel_for
-    from had_snn.conversion.report import float_trace
 
     m, tmpl, srch = _tiny_student(bias_free=True)
     done = convert_student(m, tmpl, srch, tmp_path / "cv", formats=("netx", "nir"), attrs={"source": "x.pt"},

@@ -323,6 +323,6 @@ def test_synth_refuses_a_folder_in_use_or_holding_a_converted_dataset(tmp_path, 
         assert main(["synth", "--out", str(out), *TINY_SYNTH]) == 1
     assert "in use by another had-snn run" in capsys.readouterr().err
     assert not list(out.rglob("*.h5"))
-    write_index(out, splits={"test": []}, sequences={}, generator={"source": "convert-dataset", "dataset": "fe108"})
+    write_index(out, splits={"test": []}, sequences={}, generator={"source": "import-dataset", "dataset": "fe108"})
     assert main(["synth", "--out", str(out), *TINY_SYNTH]) == 1
     assert "not a synthetic benchmark" in capsys.readouterr().err

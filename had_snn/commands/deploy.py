@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         stream = args.mode == "stream"
         verdict = None
         if mode == "compare":
-            from had_snn.hardware.compare import compare_markdown
+            from had_snn.hardware.spike_diff import compare_markdown
             from had_snn.util.atomic import write_text_atomic
 
             # columns "lava" and "emulator", whichever graph Lava ran (summary.json names it)
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     print("firing rates " + ", ".join(f"{n} {r:.3f}" for n, r in zip(primary.layer_names, rates, strict=True))
           + f"; wrote {out}")
     if verdict is not None:
-        from had_snn.hardware.compare import compare_markdown
+        from had_snn.hardware.spike_diff import compare_markdown
 
         print(compare_markdown(verdict), end="")
         if not verdict["identical"]:

@@ -6,7 +6,7 @@
 ROOT is owned for the length of the build (:func:`had_snn.util.runlock.run_folder_lock`: a second process is
 refused). A ROOT that already holds a benchmark made with other settings (seed, number of sequences, split
 fractions or generator config; by another generator version, ``GENERATOR_VERSION``, whose scenes differ; or a
-dataset from ``convert-dataset``) is refused with what differs
+dataset from ``import-dataset``) is refused with what differs
 (:class:`BenchmarkMismatch`), as are stray ``.h5`` files in its split folders that the plan does not name. With
 ``force=True`` the folder is rebuilt cleanly instead: the ``.h5`` files under ``ROOT/<split>/`` that are not in the
 new plan are deleted, files whose content does not match the plan are regenerated, and the index describes exactly

@@ -88,7 +88,7 @@ def read_index(root: str | os.PathLike) -> dict:
     path = Path(root) / INDEX_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no benchmark index (expected {INDEX_NAME} written by `had-snn synth` "
-                                f"or `had-snn convert-dataset`)")
+                                f"or `had-snn import-dataset`)")
     try:
         index = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

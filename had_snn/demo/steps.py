@@ -268,7 +268,7 @@ def _frontier_step(cfg: dict, device: str, progress: bool):
 
 def _report_step(cfg: dict, device: str):
     def run(ctx: StepContext) -> dict:
-        from had_snn.demo.report import write_demo_report
+        from had_snn.demo.report_markdown import write_demo_report
         from had_snn.demo.summary import SUMMARY_NAME
 
         path = write_demo_report(ctx.run_dir, ctx.step_dir, ctx.inputs, cfg, device)

@@ -21,7 +21,7 @@ Event CSV: ``%`` comment lines are skipped; a first line naming the columns is r
 ``p``/``polarity``, ``t``/``ts``/``timestamp``, in any order; other names are an error); a first line of numbers is
 dropped as the authors' reader drops it (counted as ``csv_first_line_dropped``) and the columns are taken as x, y, p, t.
 
-Windows (option ``windows``, ``convert-dataset --eventvot-windows``), for N ground-truth rows, t_first / t_last the
+Windows (option ``windows``, ``import-dataset --eventvot-windows``), for N ground-truth rows, t_first / t_last the
 first / last event of the file:
 
 - ``image`` (default): ``deltaT = (t_last - t_first) // N``, box k's window ``[t_first + (k+1) deltaT,

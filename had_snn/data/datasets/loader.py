@@ -35,7 +35,7 @@ from had_snn.data.datasets.files import (
 )
 from had_snn.data.sequence import Sequence
 
-#: Bumped whenever what a loaded box's frame, time or window means changes, so that ``convert-dataset`` rewrites files
+#: Bumped whenever what a loaded box's frame, time or window means changes, so that ``import-dataset`` rewrites files
 #: converted under the old rules. 2: FE108 frame offsets, exposure / frame-interval windows, COESOT from frame 0.
 ALIGNMENT_VERSION = 2
 

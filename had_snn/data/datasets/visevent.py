@@ -24,7 +24,7 @@ Layout read::
 Alignment: ground-truth row k belongs to recorded APS frame k (and ``vis_imgs`` image k, when present: one per row),
 its event window is frame k's exposure and the box time the end of that exposure. Recorded frames after the last
 row (at least the last one, which has no image) are dropped and counted. Sequences shipped without a ``.aedat4`` cannot
-give an event stream and raise ``FileNotFoundError``; ``convert-dataset`` lists them as skipped.
+give an event stream and raise ``FileNotFoundError``; ``import-dataset`` lists them as skipped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``had-snn convert-dataset NAME ROOT --out DIR``: a real dataset -> native HDF5 sequence files + index.json.
+"""``had-snn import-dataset NAME ROOT --out DIR``: a real dataset -> native HDF5 sequence files + index.json.
 
 Exit status: 0 when every sequence converted (or was already done); 1 when every sequence failed, or with
 ``--strict`` when any failed (the summary lines say which and why, then one error line). OUT is locked for the run.
@@ -11,8 +11,8 @@ import os
 
 from had_snn.data.datasets import ADAPTERS
 
-NAME = "convert-dataset"
-HELP = "convert FE108 / VisEvent / COESOT / EventVOT (authors' layout) to native HDF5 sequences (resumable, parallel)"
+NAME = "import-dataset"
+HELP = "import FE108 / VisEvent / COESOT / EventVOT (authors' layout) as native HDF5 sequences (resumable, parallel)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "((t_last-t_first)//(N-1) from the first event, as the voxels); see docs/datasets.md")
 
 
-#: convert-dataset flag (argparse dest) -> (dataset it applies to, that dataset's option name)
+#: import-dataset flag (argparse dest) -> (dataset it applies to, that dataset's option name)
 DATASET_FLAGS = {"fe108_start_index": ("fe108", "start_index"), "eventvot_windows": ("eventvot", "windows")}
 
 
@@ -54,13 +54,13 @@ def dataset_options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.aedat import MissingExtraError
-    from had_snn.data.convert_dataset import convert_dataset
+    from had_snn.data.import_dataset import import_dataset
     from had_snn.util.errors import UserError
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     try:
-        summary = convert_dataset(args.dataset, args.root, args.out, splits=args.splits, workers=args.workers,
+        summary = import_dataset(args.dataset, args.root, args.out, splits=args.splits, workers=args.workers,
                                   options=dataset_options(args))
     except MissingExtraError as exc:
         raise ValueError(str(exc)) from exc

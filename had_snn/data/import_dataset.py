@@ -110,7 +110,7 @@ def _convert_one(task: tuple[str, str, str, str, str, dict]) -> tuple[str, str, 
     return split, name, ("rewritten" if why_rewrite else "converted"), why_rewrite, _record(seq, out)
 
 
-def convert_dataset(
+def import_dataset(
     dataset: str,
     root: str | os.PathLike,
     out: str | os.PathLike,
@@ -134,7 +134,7 @@ def convert_dataset(
 
 
 def _convert_locked(ds: Dataset, splits: list[str], out: Path, workers: int, progress: bool) -> ConvertSummary:
-    """:func:`convert_dataset` once OUT's lock is held."""
+    """:func:`import_dataset` once OUT's lock is held."""
     from had_snn.data.dataset import read_index, write_index
 
     tasks = []
@@ -183,7 +183,7 @@ def _convert_locked(ds: Dataset, splits: list[str], out: Path, workers: int, pro
         summary.index_written = False
         return summary
     write_index(out, splits=split_names, sequences=records,
-                generator={"source": "convert-dataset", "dataset": ds.name, "root": str(ds.root),
+                generator={"source": "import-dataset", "dataset": ds.name, "root": str(ds.root),
                            "options": _options_meta(ds.options)})
     return summary
 
