@@ -64,8 +64,14 @@ def _lif_forward(current: np.ndarray, alpha: float, beta: float, threshold: floa
                     spikes[t, i] = one if mem[t, i] > th else zero
 
 
-_lif_forward.__qualname__ = f"lif_forward_step_{_STEP_KEY}"
-lif_forward = numba.njit(cache=_STEP_KEY is not None, nogil=True)(_lif_forward)
+def _with_step(kernel, **options):
+    """``kernel`` (which calls the float step) compiled by numba, cached under a name that holds the step's source
+    hash: numba keys its cache by the kernel's own file only, so a changed :func:`lif_step` recompiles it."""
+    kernel.__qualname__ = f"{kernel.__name__.lstrip('_')}_step_{_STEP_KEY}"
+    return numba.njit(cache=_STEP_KEY is not None, nogil=True, **options)(kernel)
+
+
+lif_forward = _with_step(_lif_forward)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -175,7 +181,6 @@ def _block_index(lo: int, width: int, inner: int, channels: int, sample_stride: 
         row[:width] = 0
 
 
-@numba.njit(cache=True, nogil=True)
 def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int, sample_stride: int,
                         batch: int, alpha: float, beta: float, threshold: float, spiking: bool, out: np.ndarray,
                         blk_lo: int, blk_hi: int) -> None:
@@ -217,47 +222,46 @@ def lif_forward_delayed(y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inne
                              a, b, th, spiking)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+lif_forward_delayed = _with_step(lif_forward_delayed)
+
+
 def _forward_out_row(y: np.ndarray, gain: np.ndarray, late: np.ndarray, syn: np.ndarray, mem: np.ndarray,
                      out: np.ndarray, a: float, b: float, th: float, spiking: bool) -> None:
-    """One step of :func:`lif_forward_delayed` over a row of neurons, updating the states in place and writing the
-    step's output (its own function, branch-free selects: the loop vectorises)."""
+    """One :func:`lif_step` of :func:`lif_forward_delayed` over a row of neurons (current ``gain * y + late``),
+    updating the states in place and writing the step's output (its own function, branch-free selects: the loop
+    vectorises)."""
     zero, one = mem.dtype.type(0), mem.dtype.type(1)
     if spiking:
         for j in range(mem.shape[0]):
             prev = mem[j]
-            s = a * syn[j] + (gain[j] * y[j] + late[j])
-            m = zero if prev > th else b * prev
-            v = m + s
+            s, v = _lif_step(syn[j], prev, one if prev > th else zero, gain[j] * y[j] + late[j], a, b)
             syn[j] = s
             mem[j] = v
             out[j] = one if v > th else zero
     else:
         for j in range(mem.shape[0]):
-            s = a * syn[j] + (gain[j] * y[j] + late[j])
-            v = b * mem[j] + s
+            s, v = _lif_step(syn[j], mem[j], zero, gain[j] * y[j] + late[j], a, b)
             syn[j] = s
             mem[j] = v
             out[j] = v
 
 
-@numba.njit(cache=True, nogil=True)
+_forward_out_row = _with_step(_forward_out_row, error_model="numpy")
+
+
 def _forward_row(y: np.ndarray, syn_prev: np.ndarray, mem_prev: np.ndarray, gain: np.ndarray, late: np.ndarray,
                  syn: np.ndarray, mem: np.ndarray, a: float, b: float, th: float, spiking: bool) -> None:
-    """One step of :func:`lif_forward_delayed` (the same float operations) over a row of neurons: the current
-    ``syn`` and the pre-reset ``mem``."""
-    zero = mem.dtype.type(0)
-    if spiking:
-        for j in range(mem.shape[0]):
-            prev = mem_prev[j]
-            s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
-            syn[j] = s
-            mem[j] = (zero if prev > th else b * prev) + s
-    else:
-        for j in range(mem.shape[0]):
-            s = a * syn_prev[j] + (gain[j] * y[j] + late[j])
-            syn[j] = s
-            mem[j] = b * mem_prev[j] + s
+    """One :func:`lif_step` of :func:`lif_forward_delayed` over a row of neurons: the current ``syn`` and the
+    pre-reset ``mem``."""
+    zero, one = mem.dtype.type(0), mem.dtype.type(1)
+    for j in range(mem.shape[0]):
+        prev = mem_prev[j]
+        s, m = _lif_step(syn_prev[j], prev, one if spiking and prev > th else zero, gain[j] * y[j] + late[j], a, b)
+        syn[j] = s
+        mem[j] = m
+
+
+_forward_row = _with_step(_forward_row)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -328,7 +332,6 @@ def _reverse_accumulate_row(grad_out: np.ndarray, mem: np.ndarray, g_mem: np.nda
             acc_y[j] += g_syn[j] * y_prev[j]
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
 def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray, bias: np.ndarray, inner: int,
                          sample_stride: int, batch: int, alpha: float, beta: float, threshold: float, spiking: bool,
                          slope: float,
@@ -405,6 +408,9 @@ def lif_backward_delayed(grad_out: np.ndarray, y: np.ndarray, scale: np.ndarray,
                 grad_scale[c] += acc_y[j]
         partial_sums[blk, 0] = _sum64(acc_alpha[:width])
         partial_sums[blk, 1] = _sum64(acc_beta[:width])
+
+
+lif_backward_delayed = _with_step(lif_backward_delayed, error_model="numpy")
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,11 +1,12 @@
 """The float CUBA LIF step: the one definition of the recurrence every float path runs.
 
 :func:`lif_step` is written with operators only, so the same function runs on Python floats, numpy arrays and torch
-tensors, and numba compiles it unchanged into the CPU kernels (:mod:`had_snn.models.lif_cpu`), as
+tensors, and numba compiles it unchanged into every CPU forward kernel (:mod:`had_snn.models.lif_cpu`: the plain
+layer and the chip layer with its delayed, biased current; their cache is keyed on this function's source), as
 :func:`had_snn.hardware.cuba.lif_step_int` is for the chip's integer step. The per-step autograd reference
-(:meth:`had_snn.models.neurons.CubaLIF.step`) calls it too; the fused kernels that cannot call it (the chip-layer
-kernels with their delayed, biased current, the torch loop of :func:`lif_states`) are checked against it step for
-step (``tests/test_lif_step.py``).
+(:meth:`had_snn.models.neurons.CubaLIF.step`) calls it too; the one loop that cannot call it, the torch loop of
+:func:`lif_states` (whole-tensor ops with ``out=``), is checked against it step for step, as are the compiled
+kernels and the backward passes (``tests/test_lif_step.py``).
 
 This is ``snntorch.Synaptic(reset_mechanism="zero", reset_delay=False)``, and Loihi's order of decay and input:
 ``alpha = 1 - du/4096``, ``beta = 1 - dv/4096``, a strict threshold ``v > vth``, and a reset of ``v`` (not ``u``) to
