@@ -42,6 +42,7 @@ def convert_student(
     template: torch.Tensor,
     search: torch.Tensor,
     out_dir: str | os.PathLike,
+    source: str | os.PathLike,
     weight_percentile: float = 100.0,
     formats: tuple[str, ...] = ("netx",),
     attrs: dict[str, str | float] | None = None,
@@ -51,7 +52,9 @@ def convert_student(
 
     ``template`` (T, 1, C, Ht, Wt) spikes give the correlation kernel; ``search`` (T, B, C, H, W) spikes drive the
     float-vs-fixed comparison. ``formats``: any of ``netx`` (``student.h5``) and ``nir`` (``student.nir``).
-    ``attrs`` (strings and numbers, e.g. the source checkpoint) go into the netx file's attributes, ``meta``
+    ``source`` is the checkpoint ``student`` was loaded from: the netx file's ``source`` attribute names it relative
+    to ``out_dir`` (so the two can move together), which is how ``had-snn track`` and ``eval`` find the float model.
+    ``attrs`` (strings and numbers) go into the netx file's attributes, ``meta``
     (JSON-able, e.g. where the inputs came from) into ``quantization.json``. Files are written atomically.
     """
     if getattr(student, "kind", None) != "student":
@@ -65,8 +68,9 @@ def convert_student(
     files: dict[str, Path] = {}
     if "netx" in formats:
         files["netx"] = out / "student.h5"
-        netx_attrs = {"readout_scale": qnet.readout_scale, "weight_percentile": float(weight_percentile)}
-        write_netx(files["netx"], qnet.layers, attrs={**netx_attrs, **(attrs or {})})
+        netx_attrs = {"readout_scale": qnet.readout_scale, "weight_percentile": float(weight_percentile),
+                      "source": Path(os.path.relpath(Path(source).resolve(), out.resolve())).as_posix()}
+        write_netx(files["netx"], qnet.layers, attrs={**(attrs or {}), **netx_attrs})
     if "nir" in formats:
         from had_snn.conversion.export_nir import export_student_nir
 

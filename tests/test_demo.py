@@ -258,6 +258,18 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
     assert overall["lo"] <= overall["diff"] <= overall["hi"]
     assert "### HAD vs no KD (paired)" in report and "95 % bootstrap interval over the 2 test sequences" in report
 
+    # the network the convert step wrote is a tracker as it is: its 'source' names the QAT student, relative to it
+    import h5py
+
+    with h5py.File(run / "convert" / "student.h5") as f:
+        assert f.attrs["source"] == "../student_had_qat/last.pt"
+    capsys.readouterr()
+    assert main(["eval", "--tracker", f"chip={run / 'convert'}", "--data", str(run / "data"), "--out",
+                 str(tmp_path / "ev"), "--no-plots"]) == 0
+    chip = json.loads((tmp_path / "ev" / "results.json").read_text())["trackers"]["chip"]
+    # the same network, so the same boxes as the demo's emulated tracker in reset mode
+    assert chip["sequences"] == results["trackers"]["student_had_loihi"]["sequences"]
+
     assert main(args) == 0  # second run: every step comes from the cache
     second = capsys.readouterr().out
     assert second.count(": cached, skipped") == 11

@@ -176,15 +176,17 @@ def test_convert_student_writes_what_it_reports(tmp_path) -> None:
     from had_snn.conversion.quantize import template_kernel_for
 
     m, tmpl, srch = _tiny_student(bias_free=True)
-    done = convert_student(m, tmpl, srch, tmp_path / "cv", formats=("netx", "nir"), attrs={"source": "x.pt"},
-                           meta={"note": "test"})
+    done = convert_student(m, tmpl, srch, tmp_path / "cv", tmp_path / "runs" / "x.pt", formats=("netx", "nir"),
+                           attrs={"source": "ignored.pt", "template_sequence": "seq"}, meta={"note": "test"})
     assert sorted(done.files) == ["histograms", "netx", "nir", "quantization"]
     assert all(p.is_file() for p in done.files.values())
     report = json.loads(done.files["quantization"].read_text())
     assert report["note"] == "test" and report["float_vs_fixed"] == done.comparison
     assert report["readout_scale"] == done.qnet.readout_scale
     with h5py.File(done.files["netx"]) as f:
-        assert f.attrs["source"] == "x.pt" and f.attrs["readout_scale"] == done.qnet.readout_scale
+        # the source relative to the output folder (they move together); the caller's attrs cannot replace it
+        assert f.attrs["source"] == "../runs/x.pt" and f.attrs["readout_scale"] == done.qnet.readout_scale
+        assert f.attrs["template_sequence"] == "seq"
     # the float trace is the student's own search path: its read-out is what forward averages
     kernel = template_kernel_for(m, tmpl)
     with torch.no_grad():
@@ -192,8 +194,8 @@ def test_convert_student_writes_what_it_reports(tmp_path) -> None:
     membrane = float_trace(m, srch, kernel)["membrane"].mean(0)
     torch.testing.assert_close(membrane[:, :1], out["heatmap"])
     with pytest.raises(ValueError, match="unknown export format"):
-        convert_student(m, tmpl, srch, tmp_path / "bad", formats=("onnx",))
+        convert_student(m, tmpl, srch, tmp_path / "bad", "x.pt", formats=("onnx",))
     with pytest.raises(ValueError, match="only the spiking student"):
-        convert_student(build_model("teacher_events"), tmpl, srch, tmp_path / "bad")
+        convert_student(build_model("teacher_events"), tmpl, srch, tmp_path / "bad", "x.pt")
 
 

@@ -133,7 +133,11 @@ def test_netx_that_disagrees_with_its_source_is_refused(work, converted, tmp_pat
         w = f["layer/1/weight"]
         w[0, 0, 0, 0] = int(w[0, 0, 0, 0]) + 2
     capsys.readouterr()
+    # copied away from its student: the relative 'source' attribute no longer resolves, and the error says so
     assert main(_track(work, tmp_path / "nx", "--checkpoint", str(tampered))) == 1
+    err = capsys.readouterr().err
+    assert "attribute 'source' names" in err and "--source CKPT" in err and err.count("\n") == 1
+    assert main(_track(work, tmp_path / "nx", "--checkpoint", str(tampered), "--source", str(work["student"]))) == 1
     err = capsys.readouterr().err
     assert "disagree" in err and "layer 1" in err and "weight" in err and err.count("\n") == 1
 

@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
               "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"}
     formats = ("netx", "nir") if args.to == "all" else (args.to,)
-    done = convert_student(student, template, search[:, :1], args.out, args.weight_percentile, formats,
-                           attrs={"source": str(args.checkpoint)},
+    done = convert_student(student, template, search[:, :1], args.out, args.checkpoint, args.weight_percentile,
+                           formats,
                            meta={"checkpoint": str(args.checkpoint), "inputs": inputs})
     for r in done.qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "

@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the emulated chip runs the frames of every converted network among the trackers: "
                              "reset (default; each frame T + L steps from the zero state) or stream (continuous, T "
                              "steps per frame; a frame's crop follows the newest box whose read-out was complete)")
+    parser.add_argument("--source", type=Path, metavar="CKPT",
+                        help="the float student .pt of the converted networks among the trackers, instead of the "
+                             "one their 'source' attribute names (for a file without one, or moved away from it)")
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:N or auto (CUDA when available; falls back to CPU with a warning); "
                              "default cpu")
@@ -92,12 +95,20 @@ def default_tracker_name(given: Path, resolved: Path) -> str:
 
 
 def build_trackers(specs: list[str], window_influence: float, steps: int | None, device: str,
-                   box_update: BoxUpdate | None = None, loihi_mode: str | None = None) -> list:
+                   box_update: BoxUpdate | None = None, loihi_mode: str | None = None,
+                   source: Path | None = None) -> list:
     """Trackers for ``--tracker`` specs, each with its crop from its checkpoint (:func:`checkpoint_crop`), an
     ``identity`` (the file's hash) and a fingerprint of identity and settings; prints one line per tracker.
-    ``loihi_mode`` (``--loihi-mode``) applies to every converted network; it is refused when there is none."""
+    ``loihi_mode`` (``--loihi-mode``) and ``source`` (``--source``, the float student) apply to every converted
+    network; they are refused when there is none."""
     from had_snn.evaluation.evaluate import file_fingerprint
-    from had_snn.tracking.online import build_tracker, checkpoint_crop, open_checkpoint
+    from had_snn.tracking.online import (
+        NETX_SUFFIXES,
+        build_tracker,
+        checkpoint_crop,
+        open_checkpoint,
+        resolve_checkpoint_path,
+    )
     from had_snn.tracking.tracker import StaticTracker
 
     trackers, taken = [], {}
@@ -108,7 +119,8 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
             tracker.name = name or "static"
             print(f"tracker {tracker.name}: static baseline (the box stays where it started)")
         else:
-            ckpt = open_checkpoint(path_text, device=device)
+            netx = resolve_checkpoint_path(path_text).suffix.lower() in NETX_SUFFIXES
+            ckpt = open_checkpoint(path_text, device=device, source=source if netx else None)
             name = name or default_tracker_name(Path(path_text), ckpt.path)
             crop, crop_line = checkpoint_crop(ckpt, steps)
             identity = file_fingerprint(ckpt.path)
@@ -129,6 +141,9 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
                              f"{taken[tracker.name]}; name them apart with --tracker NAME=PATH")
         taken[tracker.name] = spec
         trackers.append(tracker)
+    if source is not None and not any(hasattr(t, "crop_lag_frames") for t in trackers):
+        raise ValueError(f"--source {source}: none of the trackers is a converted network (a `had-snn convert` output "
+                         "folder or its student.h5) whose float student it could name")
     if loihi_mode is not None and not any(hasattr(t, "crop_lag_frames") for t in trackers):
         raise ValueError(f"--loihi-mode {loihi_mode}: none of the trackers is a converted network (a `had-snn convert` "
                          "output folder or its student.h5) run by the Loihi emulator")
@@ -148,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
-    trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update, args.loihi_mode)
+    trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update, args.loihi_mode,
+                              args.source)
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")

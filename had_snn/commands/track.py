@@ -31,8 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initial box in px (top-left x, y, width, height) at the first output time")
     parser.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT",
                         help="teacher or student .pt (`had-snn train`), or a student.h5 from `had-snn convert` (the "
-                             "Loihi fixed-point student; its 'source' attribute must name the student .pt); a folder "
-                             "means its best.pt, else last.pt (a training run), else student.h5 (a convert output)")
+                             "Loihi fixed-point student; its 'source' attribute or --source names the student .pt); "
+                             "a folder means its best.pt, else last.pt (a training run), else student.h5 (a convert "
+                             "output)")
+    parser.add_argument("--source", type=Path, metavar="CKPT",
+                        help="with a student.h5: the float student .pt it was converted from, instead of the one its "
+                             "'source' attribute names (for a file without one, or moved away from it)")
     parser.add_argument("--fixed-point", action="store_true",
                         help="run a student .pt in Loihi fixed point through the bit-exact emulator")
     parser.add_argument("--weight-percentile", type=float, default=None,
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--window-influence must be in [0, 1], got {args.window_influence}")
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
-    ckpt = open_checkpoint(args.checkpoint, args.fixed_point, device, args.weight_percentile)
+    ckpt = open_checkpoint(args.checkpoint, args.fixed_point, device, args.weight_percentile, args.source)
     print(f"checkpoint {ckpt.describe()}")
 
     rec = load_recording(args.recording, tuple(args.sensor) if args.sensor else None, progress=progress)

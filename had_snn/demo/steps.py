@@ -85,12 +85,13 @@ def _convert_step(cfg: dict):
         from had_snn.tracking.loihi import first_live_template
         from had_snn.tracking.tracker import crop_config_for
 
-        student = load_model(ctx.path(ctx.inputs[QAT_NAME]["checkpoint"]))
+        source = ctx.path(ctx.inputs[QAT_NAME]["checkpoint"])
+        student = load_model(source)
         crop = crop_config_for(student, cfg["crop"]["student_steps"])
         sequences = load_split(ctx.path(ctx.inputs["data"]["root"]), cfg["eval"]["split"], load_frames=False)
         seq, template = first_live_template(student, sequences, crop)
         frames = list(range(1, min(seq.num_frames, 9)))
-        done = convert_student(student, template, _search_windows(seq, crop, frames), ctx.step_dir,
+        done = convert_student(student, template, _search_windows(seq, crop, frames), ctx.step_dir, source,
                                float(cfg["loihi"]["weight_percentile"]), attrs={"template_sequence": seq.name},
                                meta={"template_sequence": seq.name, "compared_frames": frames})
         net, qjson, hist = done.files["netx"], done.files["quantization"], done.files["histograms"]
@@ -298,7 +299,7 @@ def build_steps(cfg: dict, device: str = "cpu", progress: bool = True, lava: tup
                           train_deps[name]))
     steps += [
         Step("convert", "convert the QAT student to Loihi fixed point", {"loihi": cfg["loihi"], "crop": cfg["crop"],
-             "eval": cfg["eval"]}, _convert_step(cfg), ("data", QAT_NAME)),
+             "eval": cfg["eval"], "format": 2}, _convert_step(cfg), ("data", QAT_NAME)),
         Step("eval", "track the test split (static, teacher, students, Loihi emulator in reset and stream mode)",
              {"eval": cfg["eval"], "crop": cfg["crop"], "loihi": cfg["loihi"], "modes": list(EMULATED_NAMES)},
              _eval_step(cfg, device, progress), ("data", *TRAINED)),

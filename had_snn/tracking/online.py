@@ -138,17 +138,23 @@ def _weight_percentile_of(path: Path, attrs: dict) -> float:
     return 100.0
 
 
-def _source_path(path: Path, attrs: dict) -> Path:
+def _source_path(path: Path, attrs: dict, given: Path | None) -> Path:
+    """The float student of the netx file ``path``: ``given`` (``--source``) when set, else its ``source`` attribute
+    (relative to the file's folder, as ``had-snn convert`` writes it, or to the current folder)."""
+    if given is not None:
+        if not given.is_file():
+            raise FileNotFoundError(f"--source {given}: no such file (the student checkpoint {path} was converted "
+                                    "from)")
+        return given
     if "source" not in attrs:
         raise ValueError(f"{path}: attribute 'source' (the student checkpoint it was converted from) is missing; "
-                         "re-run `had-snn convert CKPT`")
+                         "name it with --source CKPT, or re-run `had-snn convert CKPT`")
     source = Path(str(attrs["source"]))
-    if source.is_file():
-        return source
-    if not source.is_absolute() and (path.parent / source).is_file():
-        return path.parent / source
+    for candidate in ((path.parent / source,) if not source.is_absolute() else ()) + (source,):
+        if candidate.is_file():
+            return candidate.resolve()
     raise FileNotFoundError(f"{path}: attribute 'source' names {source}, which does not exist; the float student is "
-                            "needed for the template path and the correlation layer")
+                            "needed for the template path and the correlation layer: name it with --source CKPT")
 
 
 def layer_differences(ours: list, theirs: list, skip: tuple[str, ...] = ("xcorr",)) -> list[str]:
@@ -191,7 +197,7 @@ def base_network(student: nn.Module, weight_percentile: float, kernel: torch.Ten
     return quantize_float_layers(layers, (cfg.in_channels, cfg.search_px, cfg.search_px), weight_percentile)
 
 
-def _open_netx(path: Path) -> TrackerCheckpoint:
+def _open_netx(path: Path, source: Path | None = None) -> TrackerCheckpoint:
     from had_snn.conversion.quantize import QuantizedNetwork
     from had_snn.hardware.netx import read_netx
 
@@ -200,7 +206,7 @@ def _open_netx(path: Path) -> TrackerCheckpoint:
     except (OSError, ValueError) as exc:
         detail = str(exc).removeprefix(f"{path}: ")
         raise ValueError(f"{path}: not a netx network written by `had-snn convert` ({detail})") from None
-    source = _source_path(path, attrs)
+    source = _source_path(path, attrs, source)
     student, train_crop = _load_pt(source, "cpu")  # the emulator's side: template path and quantisation
     if getattr(student, "kind", None) != "student":
         raise ValueError(f"{path}: attribute 'source' names {source}, which holds a {student.kind}, not the student")
@@ -224,18 +230,22 @@ def _open_netx(path: Path) -> TrackerCheckpoint:
 
 
 def open_checkpoint(path: str | os.PathLike, fixed_point: bool = False, device: str = "cpu",
-                    weight_percentile: float | None = None) -> TrackerCheckpoint:
+                    weight_percentile: float | None = None, source: str | os.PathLike | None = None
+                    ) -> TrackerCheckpoint:
     """Load a checkpoint argument (see the module docstring; a folder resolves with :func:`resolve_checkpoint_path`).
-    ``weight_percentile`` is for ``fixed_point`` (default 100); a netx file uses the percentile it was quantised at."""
+    ``weight_percentile`` is for ``fixed_point`` (default 100); a netx file uses the percentile it was quantised at.
+    ``source``: the float student of a netx file, instead of the one its ``source`` attribute names."""
     given = Path(path)
     path = resolve_checkpoint_path(given)
     if path.suffix.lower() in NETX_SUFFIXES:
-        ckpt = _open_netx(path)
+        ckpt = _open_netx(path, None if source is None else Path(source))
         ckpt.given = given
         if weight_percentile is not None and float(weight_percentile) != ckpt.weight_percentile:
             raise ValueError(f"{path} was quantised at weight percentile {ckpt.weight_percentile:g}, not "
                              f"--weight-percentile {weight_percentile:g}")
         return ckpt
+    if source is not None:
+        raise ValueError(f"--source names the float student of a converted network (student.h5), not of {path}")
     model, train_crop = _load_pt(path, "cpu" if fixed_point else device)
     train_steps = _train_steps(train_crop)
     if not fixed_point and weight_percentile is not None:
