@@ -55,6 +55,16 @@ def test_emulator_deploy_flushes_the_pipeline_and_records_steps(net) -> None:
     assert summary["timing_s"]["emulator"]["wall_s"] > 0
 
 
+def test_each_mode_writes_its_own_default_folder(net) -> None:
+    """A stream run after a reset run (no --out) keeps the reset run's counts: deploy_emulator_stream beside it."""
+    assert main(["deploy", str(net["dir"]), "--input", str(net["win"])]) == 0
+    reset_counts = (net["dir"] / "deploy_emulator" / "counts.json").read_text()
+    assert main(["deploy", str(net["dir"]), "--input", str(net["win"]), "--mode", "stream"]) == 0
+    assert (net["dir"] / "deploy_emulator" / "counts.json").read_text() == reset_counts
+    stream = json.loads((net["dir"] / "deploy_emulator_stream" / "counts.json").read_text())
+    assert json.loads(reset_counts)["mode"] == "reset" and stream["mode"] == "stream"
+
+
 def test_compare_runs_reports_first_mismatch() -> None:
     a = [np.zeros((4, 2, 3, 2, 2), bool), np.zeros((4, 2, 5, 1, 1), bool)]
     b = [x.copy() for x in a]

@@ -111,10 +111,13 @@ def _tiny(argv: list[str], seq: Path | None) -> list[str]:
 
 def _output(argv: list[str]) -> Path | None:
     """Where a command's files go: --out, or the default the tour relies on (deploy: NET/deploy_<backend> or
-    NET/deploy_compare)."""
+    NET/deploy_compare, then _stream in stream mode)."""
+    from had_snn.commands.deploy import default_out_name
+
     out = _option(argv, "--out")
     if out is None and argv[0] == "deploy":
-        out = f"{argv[1]}/deploy_{'compare' if '--compare' in argv else _option(argv, '--backend')}"
+        backend = "compare" if "--compare" in argv else (_option(argv, "--backend") or "emulator")
+        out = f"{argv[1]}/{default_out_name(backend, _option(argv, '--mode') or 'reset')}"
     return Path(out) if out is not None else None
 
 

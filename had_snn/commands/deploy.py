@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(per layer: values compared, spikes, mismatches, first mismatching step/neuron); exit "
                              f"status {EXIT_DIFFERENT} when they differ")
     parser.add_argument("--device", default="cpu", help="emulator device (cpu, cuda)")
-    parser.add_argument("--out", help="output folder (default: NET_DIR/deploy_<backend>, or NET_DIR/deploy_compare)")
+    parser.add_argument("--out", help="output folder (default: NET_DIR/deploy_<backend> or NET_DIR/deploy_compare, "
+                                      "with _stream appended in --mode stream, so the modes never share one)")
     parser.add_argument("--timeout-s", type=float, help="stop Lava after this many seconds (default: no limit)")
     parser.add_argument("--lava-netx", action="store_true",
                         help="Lava (--backend lava, --compare) runs the graph that lava-dl 0.6.0's "
@@ -51,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "had-snn's own Lava processes (bit-exact with the emulator for the even dense weights "
                              "had-snn convert writes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar for the Lava run")
+
+
+def default_out_name(backend: str, mode: str) -> str:
+    """``deploy_<backend>`` (``emulator``, ``lava`` or ``compare``) in reset mode, ``deploy_<backend>_stream`` in
+    stream mode: each backend and mode writes its own folder."""
+    return f"deploy_{backend}" + ("_stream" if mode == "stream" else "")
 
 
 def _network_file(net: Path) -> Path:
@@ -93,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     h5 = _network_file(Path(args.net))
     mode = "compare" if args.compare else args.backend
-    out = Path(args.out) if args.out else (h5.parent / f"deploy_{mode}")
+    out = Path(args.out) if args.out else (h5.parent / default_out_name(mode, args.mode))
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, expected an output folder")
     if args.timeout_s is not None and args.timeout_s <= 0:
