@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,7 @@ from had_snn.models.fold import fold_conv_bn
 from had_snn.models.layers import depthwise_xcorr
 from had_snn.models.neurons import CubaLIF
 from had_snn.models.student import layer_groups
+from had_snn.train.config import QAT_DEFAULTS
 from tests.conftest import randomise_student
 
 TINY = dict(widths=(4, 6, 8), head_channels=4, search_px=32, template_px=16, threshold=0.5)
@@ -233,17 +236,37 @@ def test_qat_fine_tuning_through_the_cli(tmp_path, capsys):
     assert main([*common, "--out", str(tmp_path / "bad"), "--qat"]) == 1
     assert "--qat" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     init = tmp_path / "float" / "last.pt"
+    capsys.readouterr()
     assert main([*common, "--out", str(tmp_path / "qat"), "--qat", "--init", str(init)]) == 0
+    # the from-scratch config's lr and warm-up give way to QAT's own (the explicit --epochs 1 stays)
+    assert "--qat: fine-tuning with QAT's defaults" in capsys.readouterr().out
     state = load_checkpoint(tmp_path / "qat" / "last.pt")
+    tc = state["train_config"]
+    assert (tc["lr"], tc["warmup_steps"], tc["epochs"]) == (QAT_DEFAULTS["lr"], QAT_DEFAULTS["warmup_steps"], 1)
     assert state["model_config"]["qat"] is True and state["model_config"]["loihi_faithful"] is True
     assert state["train_config"]["init_from"] == str(init.resolve())
     start = load_checkpoint(init)["model"]
     for key, value in state["model"].items():  # BN statistics are frozen under QAT: exactly the init's
         if key.endswith(("running_mean", "running_var")):
             assert torch.equal(value, start[key]), key
-    assert not torch.equal(state["model"]["backbone.0.weight"], start["backbone.0.weight"])  # but it trained
     row = json.loads((tmp_path / "qat" / "metrics.json").read_text())[0]
     assert 0 < row["qat/weight_rel_error"] < 0.2 and 0 <= row["qat/bias_rel_error"] < 0.5
+    # the flags people change first override config and QAT defaults alike
+    assert main([*common, "--out", str(tmp_path / "qat2"), "--qat", "--init", str(init), "--lr", "3e-3",
+                 "--batch-size", "3", "--samples-per-epoch", "6"]) == 0
+    state = load_checkpoint(tmp_path / "qat2" / "last.pt")
+    tc = state["train_config"]
+    assert (tc["lr"], tc["batch_size"], tc["data"]["samples_per_epoch"]) == (3e-3, 3, 6)
+    assert not torch.equal(state["model"]["backbone.0.weight"], start["backbone.0.weight"])  # it trained
+    assert json.loads((tmp_path / "qat2" / "metrics.json").read_text())[0]["step"] == 2  # 6 samples / batch 3
+
+
+def test_the_shipped_qat_config_starts_where_qat_defaults_do():
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "experiments" / "configs" / "student_qat.yaml")
+                         .read_text())
+    assert {k: raw[k] for k in QAT_DEFAULTS} == QAT_DEFAULTS and raw["model_config"]["qat"] is True
 
 
 def test_fused_delayed_lif_equals_delay_then_lif_forward_and_gradients(monkeypatch):

@@ -19,6 +19,7 @@ import shlex
 import time
 from pathlib import Path
 
+from had_snn.commands.box_update import positive_float, positive_int
 from had_snn.util.threads import THREADS_HELP
 
 NAME = "train"
@@ -57,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_VAL_SEQUENCES}; 0 disables)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when available)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs (with --resume: train longer)")
+    parser.add_argument("--lr", type=positive_float, help="override the config's peak learning rate (lr)")
+    parser.add_argument("--batch-size", type=positive_int, help="override the config's batch_size (per process)")
+    parser.add_argument("--samples-per-epoch", type=positive_int,
+                        help="override the config's data.samples_per_epoch (training pairs drawn per epoch)")
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -76,7 +81,9 @@ def resume_hint(args: argparse.Namespace) -> str:
     if getattr(args, "qat", False):
         argv.append("--qat")
     for flag, value in (("--teacher", args.teacher), ("--init", getattr(args, "init", None)),
-                        ("--epochs", args.epochs), ("--threads", args.threads)):
+                        ("--epochs", args.epochs), ("--lr", getattr(args, "lr", None)),
+                        ("--batch-size", getattr(args, "batch_size", None)),
+                        ("--samples-per-epoch", getattr(args, "samples_per_epoch", None)), ("--threads", args.threads)):
         if value is not None:
             argv += [flag, str(value)]
     if args.val_sequences != DEFAULT_VAL_SEQUENCES:
@@ -191,7 +198,7 @@ def _val_sequences(data_dir: str, count: int, load_frames: bool) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
-    from had_snn.train.config import config_from_dict
+    from had_snn.train.config import QAT_DEFAULTS, config_from_dict
     from had_snn.train.distill_hook import build_distillation
     from had_snn.train.loop import CHECKPOINT_NAME, resolve_init, train
     from had_snn.util.config_check import read_yaml
@@ -206,8 +213,6 @@ def run(args: argparse.Namespace) -> int:
     if raw.get("model", args.kind) != args.kind:
         raise ValueError(f"{args.config}: config trains model {raw['model']!r} but the command asks for {args.kind!r}")
     raw["model"] = args.kind
-    if args.epochs is not None:
-        raw["epochs"] = args.epochs
     if args.qat:
         if args.kind != "student":
             raise UserError(f"--qat: quantisation-aware training is for the spiking student, not {args.kind!r}")
@@ -215,9 +220,21 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--qat: fine-tunes a trained student; give its checkpoint with --init CKPT (or "
                             f"init_from: in {args.config})")
         model_config = raw.get("model_config") if isinstance(raw.get("model_config"), dict) else {}
+        if model_config.get("qat") is not True:  # a from-scratch config: QAT's own schedule, not its lr
+            changed = {k: (raw.get(k), v) for k, v in QAT_DEFAULTS.items() if raw.get(k) != v}
+            raw.update(QAT_DEFAULTS)
+            if changed:
+                print("--qat: fine-tuning with QAT's defaults " + ", ".join(
+                    f"{k} {new} (config: {old})" for k, (old, new) in changed.items()) + "; --epochs / --lr override")
         raw["model_config"] = {**model_config, "qat": True}
     if args.init:
         raw["init_from"] = str(args.init)
+    for key, value in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size)):
+        if value is not None:
+            raw[key] = value
+    if args.samples_per_epoch is not None:
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        raw["data"] = {**data, "samples_per_epoch": args.samples_per_epoch}
     cfg = config_from_dict(raw, args.config)
     if args.data:
         cfg.data.dir = args.data

@@ -41,6 +41,12 @@ class DataConfig:
         return CropConfig(**self.crop)
 
 
+#: where quantisation-aware fine-tuning starts (``had-snn train --qat``, ``experiments/configs/student_qat.yaml``): a
+#: few epochs at a tenth of the from-scratch learning rate, so the integer grid refines a trained student instead of
+#: undoing it (at a from-scratch lr of 2e-3 one epoch of QAT lost most of the student's success rate)
+QAT_DEFAULTS = {"epochs": 2, "lr": 2e-4, "warmup_steps": 5}
+
+
 @dataclass
 class TrainConfig:
     """One training run. ``batch_size`` is per process (DDP multiplies it by the world size)."""
