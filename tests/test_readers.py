@@ -107,6 +107,14 @@ def test_raw_header_variants(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"noend\.raw: the header has no sensor geometry .*--sensor W H"):
         read_events(path)
     assert read_events(path, sensor_size=(40, 4))[1] == (40, 4)
+    # a plugin name without a known sensor is no geometry either; a geometry line wins over the plugin's sensor
+    path.write_bytes(b"% evt 3.0\n% plugin_name hal_plugin_someone_elses\n" + body)
+    with pytest.raises(ValueError, match=r"no '% plugin_name' of a known camera\); give the sensor size"):
+        read_events(path)
+    path.write_bytes(b"% evt 3.0\n% plugin_name hal_plugin_gen31_evk3\n" + body)
+    assert read_header(path).sensor_size == (640, 480)
+    path.write_bytes(b"% evt 3.0\n% plugin_name hal_plugin_gen41_evk3\n% geometry 40x4\n" + body)
+    assert read_header(path).sensor_size == (40, 4)
     path.write_bytes(EVT3_HEADER + body)
     with pytest.raises(ValueError, match=r"noend\.raw: file sensor size \(40, 4\) differs from the requested"):
         read_events(path, sensor_size=(41, 4))
@@ -303,7 +311,10 @@ def test_real_evt3_sample_against_reference(samples) -> None:
 
 def test_real_headers(samples) -> None:
     h = read_header(EVT3_RAW)
-    assert (h.encoding, h.sensor_size, h.data_offset) == ("evt3", None, 166)
+    # no geometry line: the Gen4.1 EVK3 plugin names a 1280 x 720 sensor, as Metavision reads such a file
+    assert (h.encoding, h.sensor_size, h.data_offset) == ("evt3", HD, 166)
+    ev, size = read_events(EVT3_RAW)
+    assert size == HD and len(ev) == 219_596
     assert h.fields == {"Date": "2020-09-25 07:48:29", "evt": "3.0", "firmware_version": "3.2.3",
                         "integrator_name": "Prophesee", "plugin_name": "hal_plugin_gen41_evk3",
                         "serial_number": "00000307", "system_ID": "48"}
@@ -410,12 +421,14 @@ def test_cli_bad_inputs_one_line_naming_the_file(samples, tmp_path, capsys) -> N
     unknown.write_bytes(b"1 2 3 4\n")
     no_p = tmp_path / "no_p.npy"
     np.save(no_p, repack_fields(np.load(EVT3_NPY)[["t", "x", "y"]]))
+    no_plugin = tmp_path / "no_plugin.raw"  # the sample without the plugin line that names its sensor
+    no_plugin.write_bytes(raw.replace(b"% plugin_name hal_plugin_gen41_evk3\n", b"% plugin_name unknown_cam___\n"))
     cases = [
         (["info", str(truncated), "--sensor", "1280", "720"], truncated, "truncated EVT 3.0 data"),
         (["show", str(truncated), "--sensor", "1280", "720"], truncated, "truncated EVT 3.0 data"),
         (["info", str(in_header)], in_header, "is not terminated"),
-        (["info", str(EVT3_RAW)], EVT3_RAW, "no sensor geometry"),
-        (["show", str(EVT3_RAW)], EVT3_RAW, "give the sensor size (--sensor W H)"),
+        (["info", str(no_plugin)], no_plugin, "no sensor geometry"),
+        (["show", str(no_plugin)], no_plugin, "give the sensor size (--sensor W H)"),
         (["info", str(EVT3_NPY)], EVT3_NPY, "carries no sensor size"),
         (["info", str(unknown)], unknown, "unknown event file suffix '.xyz'"),
         (["show", str(unknown)], unknown, "unknown event file suffix '.xyz'"),
@@ -442,3 +455,19 @@ def test_aedat4_packets_out_of_time_order_are_sorted_with_a_warning(tmp_path, ca
         ev, size = read_events(path)
     assert size == (16, 16) and ev["t"].tolist() == [1000, 1500, 2000, 2500] and ev["x"].tolist() == [1, 3, 2, 4]
     assert "1 events were out of time order" in caplog.text
+
+
+def test_event_window_plot_names_polarity_and_ends_at_the_recording(samples) -> None:
+    """The real 8.8 ms EVT3 sample in a 33 ms window: the label says [0.0, 8.8) ms, and a legend names the colours:
+    an ON event's pixel is red, an OFF event's blue."""
+    from had_snn.data.plots import plot_event_window
+
+    ev, size = read_events(EVT3_RAW)
+    ax = plot_event_window(ev, size, int(ev["t"][0]), int(ev["t"][0]) + 33_000).axes[0]
+    assert "[0.0, 8.8) ms: 219596 events" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ON", "OFF"]
+    one = np.zeros(2, ev.dtype)
+    one["x"], one["p"], one["t"] = [0, 1], [1, 0], [0, 1]
+    image = plot_event_window(one, (2, 1), 0, 2).axes[0].images[0]
+    rgba = image.to_rgba(image.get_array())
+    assert rgba[0, 0, 0] > 0.9 > rgba[0, 0, 2] and rgba[0, 1, 2] > 0.9 > rgba[0, 1, 0]  # ON red, OFF blue

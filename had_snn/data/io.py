@@ -388,7 +388,7 @@ def read_events_and_frames(
 
         header = read_header(path)
         no_size = ("the header has no sensor geometry (no '% geometry WxH', '% format ...;height=H;width=W' or "
-                   "'% Width'/'% Height' line)")
+                   "'% Width'/'% Height' line, and no '% plugin_name' of a known camera)")
         if header.sensor_size is None and sensor_size is None:  # say so before decoding a large file
             raise ValueError(f"{path}: {no_size}; give the sensor size (--sensor W H)")
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from had_snn.data.binning import event_frame
 from had_snn.data.events import time_window
@@ -30,7 +30,9 @@ def _draw_event_frame(ax, ev: np.ndarray, sensor_size: tuple[int, int], t0_us: i
     ev = time_window(ev, t0_us, t1_us)
     signed = event_frame(ev, sensor_size, signed=True, t0_us=t0_us, t1_us=t1_us)
     lim = max(float(np.percentile(np.abs(signed[signed != 0]), 99)) if np.any(signed) else 1.0, 1.0)
-    ax.imshow(signed, cmap="bwr_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.imshow(signed, cmap="bwr", vmin=-lim, vmax=lim, interpolation="nearest")  # ON (+1) red, OFF (-1) blue
+    ax.legend(handles=[Patch(color="red", label="ON"), Patch(color="blue", label="OFF")], loc="lower right",
+              fontsize=7, framealpha=0.85, handlelength=1.0)
     return len(ev)
 
 
@@ -43,8 +45,11 @@ def plot_event_window(
 ):
     """The event frame of ``[t0_us, t1_us)`` over the whole sensor (ON red, OFF blue); returns a new figure.
 
-    The title (default: the window and its event count) gets the window in ms relative to the first event.
+    The title (default: the window and its event count) gets the window in ms relative to the first event; a window
+    past the last event ends there (the label never claims time the recording does not hold).
     """
+    if len(ev):
+        t1_us = min(int(t1_us), int(ev["t"][-1]) + 1)
     width, height = int(sensor_size[0]), int(sensor_size[1])
     fig = Figure(figsize=(7.0, max(2.0, 7.0 * height / width + 0.5)), layout="constrained")
     ax = fig.subplots()

@@ -14,9 +14,10 @@ Layouts (https://docs.prophesee.ai/stable/data/file_formats/{raw,dat}.html):
   RAW headers name the encoding (``% evt 3.0``; Metavision 4 also writes ``% format EVT3;height=720;width=1280``) and,
   when recorded with recent Metavision, the geometry (``% geometry 1280x720``). Older RAW files (such as the Gen4.1
   sample: ``% Date``, ``% evt 3.0``, ``% firmware_version``, ``% integrator_name``, ``% plugin_name
-  hal_plugin_gen41_evk3``, ``% serial_number``, ``% system_ID``) carry no geometry: the caller must give the sensor
-  size. DAT headers: ``% Data file containing CD events``, ``% Version 2``, ``% Width W``, ``% Height H`` (the last
-  two optional).
+  hal_plugin_gen41_evk3``, ``% serial_number``, ``% system_ID``) carry no geometry; their sensor then follows from
+  the plugin name, as Metavision's RAW-file reader infers it (:data:`PLUGIN_SENSORS`), and otherwise the caller must
+  give the sensor size. DAT headers: ``% Data file containing CD events``, ``% Version 2``, ``% Width W``,
+  ``% Height H`` (the last two optional).
 * RAW data: little-endian EVT 2.0 32-bit words or EVT 3.0 16-bit words. DAT data: one byte event type (0 Event2d or
   0x0C EventCd), one byte event size (8), then 8-byte events (u32 t us; u32 x bits 0-13, y 14-27, p 28-31).
 
@@ -82,9 +83,18 @@ def _parse_size(path: Path, what: str, w: str, h: str) -> tuple[int, int]:
     return check_sensor_size(size, f"{path}: header {what}")
 
 
+#: (W, H) in px of the sensor behind each camera plugin that wrote RAW files without a geometry line: the table
+#: Metavision's own RAW-file reader falls back on (OpenEB, ``hal_psee_plugins`` ``raw_constants.h``)
+PLUGIN_SENSORS = {
+    "hal_plugin_gen3_fx3": (640, 480), "hal_plugin_gen31_fx3": (640, 480), "hal_plugin_gen31_evk2": (640, 480),
+    "hal_plugin_gen31_evk3": (640, 480), "hal_plugin_gen4_fx3": (1280, 720), "hal_plugin_gen4_evk2": (1280, 720),
+    "hal_plugin_gen41_evk2": (1280, 720), "hal_plugin_gen41_evk3": (1280, 720),
+}
+
+
 def _header_sensor_size(path: Path, fields: dict[str, str]) -> tuple[int, int] | None:
     """Sensor size from ``% geometry WxH``, ``% format ...;height=H;width=W`` or ``% Width``/``% Height`` lines;
-    several that disagree are an error."""
+    several that disagree are an error. Without any, the ``% plugin_name`` of :data:`PLUGIN_SENSORS` names it."""
     low = {k.lower(): v for k, v in fields.items()}
     found: dict[str, tuple[int, int]] = {}
     if "geometry" in low:
@@ -101,7 +111,9 @@ def _header_sensor_size(path: Path, fields: dict[str, str]) -> tuple[int, int] |
     if len(set(found.values())) > 1:
         raise ValueError(f"{path}: header sensor sizes disagree: "
                          + ", ".join(f"{k} {v[0]}x{v[1]}" for k, v in found.items()))
-    return next(iter(found.values()), None)
+    if not found:
+        return PLUGIN_SENSORS.get(low.get("plugin_name", "").strip().lower())
+    return next(iter(found.values()))
 
 
 def _raw_encoding(path: Path, fields: dict[str, str]) -> str:

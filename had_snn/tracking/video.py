@@ -84,7 +84,7 @@ def render_track(
     import matplotlib as mpl
     from matplotlib import animation
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch, Rectangle
     from tqdm import tqdm
 
     from had_snn.data.binning import event_frame
@@ -115,8 +115,10 @@ def render_track(
         if rgb and i == 0:
             images.append(ax.imshow(seq.frames[0], interpolation="nearest"))
         else:
-            images.append(ax.imshow(np.zeros((h_px, w_px), np.float32), cmap="bwr_r", vmin=-1, vmax=1,
-                                    interpolation="nearest"))
+            images.append(ax.imshow(np.zeros((h_px, w_px), np.float32), cmap="bwr", vmin=-1, vmax=1,
+                                    interpolation="nearest"))  # ON (+1) red, OFF (-1) blue
+            ax.legend(handles=[Patch(color="red", label="ON"), Patch(color="blue", label="OFF")], loc="lower right",
+                      fontsize=8, framealpha=0.85, handlelength=1.0)
         ax.set_xlim(-0.5, w_px - 0.5)
         ax.set_ylim(h_px - 0.5, -0.5)
         rects.append(ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor=BOX_COLOR, linewidth=2)))
