@@ -127,3 +127,25 @@ def test_show_writes_a_png(tmp_path) -> None:
     period = int(np.median(np.diff(seq.frame_t_us)))
     window = seq.events[(seq.events["t"] >= t1 - period) & (seq.events["t"] < t1)]
     assert float(np.abs(shown).sum()) <= len(window) and float(np.abs(shown).sum()) > 0
+
+
+def test_write_benchmark_writes_what_load_split_reads(tmp_path) -> None:
+    from had_snn.data.dataset import write_benchmark
+    from had_snn.data.events import EVENT_DTYPE
+    from had_snn.data.sequence import Sequence
+
+    def seq(name: str, n_events: int) -> Sequence:
+        ev = np.zeros(n_events, EVENT_DTYPE)
+        ev["t"], ev["x"], ev["y"] = np.arange(n_events) * 100, np.arange(n_events) % 32, 5
+        boxes = np.tile(np.array([[4.0, 2.0, 6.0, 6.0]], np.float32), (3, 1))
+        return Sequence(name, ev, (32, 24), np.array([0, 1000, 2000]), boxes, attributes=("occlusion",))
+
+    index = write_benchmark(tmp_path / "d", {"train": [seq("a", 10), seq("b", 20)], "test": [seq("c", 30)]}, "mine")
+    meta = json.loads(index.read_text())
+    assert meta["generator"] == {"source": "mine"} and meta["splits"] == {"train": ["a", "b"], "test": ["c"]}
+    assert meta["sequences"]["c"] == {"split": "test", "attributes": ["occlusion"], "file": "test/c.h5",
+                                      "num_frames": 3, "num_events": 30}
+    (back,) = load_split(tmp_path / "d", "test", load_frames=False)
+    assert back.name == "c" and len(back.events) == 30 and back.sensor_size == (32, 24)
+    with pytest.raises(ValueError, match=r"names \['a'\] appear more than once"):
+        write_benchmark(tmp_path / "e", {"train": [seq("a", 5)], "test": [seq("a", 5)]}, "mine")

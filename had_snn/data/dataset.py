@@ -108,3 +108,23 @@ def split_paths(root: str | os.PathLike, split: str) -> list[Path]:
 def load_split(root: str | os.PathLike, split: str, load_frames: bool = True) -> list[Sequence]:
     """Read every sequence of ``split`` (frames skipped when ``load_frames`` is False)."""
     return [read_sequence(p, load_frames=load_frames) for p in split_paths(root, split)]
+
+
+def write_benchmark(root: str | os.PathLike, splits: dict[str, list[Sequence]], source: str) -> Path:
+    """Write your own sequences as a benchmark that ``had-snn train`` / ``eval`` read: ``ROOT/<split>/<name>.h5``
+    per sequence (validated and written atomically by :func:`had_snn.data.io.write_sequence`) and ``index.json``
+    (``generator: {"source": source}``); returns the index path. Names must be unique across splits."""
+    from had_snn.data.io import write_sequence
+
+    root = Path(root)
+    names = [seq.name for seqs in splits.values() for seq in seqs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"write_benchmark: sequence names {twice} appear more than once; names must be unique")
+    entries: dict[str, dict] = {}
+    for split, seqs in splits.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for seq in seqs:
+            write_sequence(root / split / f"{seq.name}.h5", seq)
+            entries[seq.name] = index_entry(seq, split, f"{split}/{seq.name}.h5")
+    return write_index(root, {s: [q.name for q in seqs] for s, seqs in splits.items()}, entries, {"source": source})
