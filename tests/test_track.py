@@ -165,9 +165,11 @@ def test_track_real_dvxplorer_recording(work, tmp_path) -> None:
     meta = json.loads((out / "track.json").read_text())
     assert meta["sensor"] == [320, 240] and meta["recording_kind"] == "aedat4" and meta["times_from"] == "rate"
     assert meta["outputs"] == 58 and meta["rate_hz"] == 100.0 and meta["window_us"] == 10_000
-    assert meta["video_frames"] == 20  # every 3rd of 58 outputs
-    with Image.open(video) as im:
-        assert im.format == "GIF" and im.n_frames == 20 and im.size == (480, 360)
+    assert meta["video_frames"] == 20 and meta["video_fps"] == 10.0  # every 3rd of 58 outputs, at 10 frames/s
+    assert meta["scores"][0] is None and len(meta["scores"]) == 58 and all(0 <= v <= 1 for v in meta["scores"][1:])
+    with Image.open(video) as im:  # the panel and a caption strip above it (time, event window, score)
+        assert im.format == "GIF" and im.n_frames == 20 and im.size == (480, 360 + 26)
+        assert im.info["duration"] == 100
     assert not list(out.glob(".*tmp*"))  # atomic writes left no temporary files
 
 

@@ -18,6 +18,9 @@ from pathlib import Path
 from had_snn.commands.box_update import add_box_update_arguments, positive_float, positive_int
 from had_snn.util.threads import THREADS_HELP
 
+#: frames per second of ``--video``: a 30 Hz track plays at a third of real time (real time flashes by)
+DEFAULT_VIDEO_FPS = 10.0
+
 NAME = "track"
 HELP = ("track an object through a recording (events, sequence .h5, .aedat4...) from an initial box with a teacher, "
         "student or Loihi fixed-point checkpoint: OTB boxes, times, track.json, optional .gif/.mp4")
@@ -68,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the box; .mp4 needs imageio-ffmpeg (pip install had-snn[video])")
     parser.add_argument("--video-max-frames", type=positive_int, default=300, metavar="N",
                         help="at most N video frames: longer tracks show every k-th output (default 300)")
+    parser.add_argument("--video-fps", type=positive_float, default=DEFAULT_VIDEO_FPS, metavar="FPS",
+                        help=f"frames per second of the video (default {DEFAULT_VIDEO_FPS:g}: a 30 Hz track at a "
+                             "third of real time; the output rate plays it in real time; a .gif plays at most 50)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_box_update_arguments(parser.add_argument_group("box update (as `had-snn eval`)"))
 
@@ -150,13 +156,15 @@ def run(args: argparse.Namespace) -> int:
         "loihi_mode": facts.get("loihi_mode"), "crop_lag_frames": facts.get("crop_lag_frames"),
         "billed_steps_per_frame": facts.get("billed_steps_per_frame"),
         "boxes": "boxes.txt", "times": "times_us.txt", "video": None if args.video is None else str(args.video),
+        # the penalised peak score behind each box (None for the initial box): how sure the tracker was
+        "scores": [round(float(v), 4) if math.isfinite(v) else None for v in result.scores],
     }
     if args.video is not None:
         from had_snn.tracking.video import render_track
 
         windows = [event_window_us(seq, k, crop) for k in range(seq.num_frames)]
         info = render_track(seq, result.boxes, args.video, windows, args.video_max_frames,
-                            title=ckpt.kind, progress=progress)
+                            title=ckpt.kind, progress=progress, fps=args.video_fps, scores=result.scores)
         summary["video_frames"], summary["video_fps"] = info.frames, round(info.fps, 3)
     write_json_atomic(out / "track.json", summary)
     print(f"tracked {len(times)} outputs in {result.seconds:.2f} s ({result.fps:.1f} outputs/s); wrote "

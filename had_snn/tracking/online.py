@@ -350,6 +350,7 @@ def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: f
 class TrackResult:
     boxes: np.ndarray  # (N, 4) x, y, w, h px, one per output time
     seconds: float  # wall time of initialize + every update
+    scores: np.ndarray  # (N,) the penalised peak score behind each box (NaN for the initial box)
 
     @property
     def fps(self) -> float:
@@ -364,13 +365,14 @@ def track_online(tracker: ModelTracker, seq: Sequence, box: np.ndarray, progress
     """
     from tqdm import tqdm
 
-    boxes = np.empty((seq.num_frames, 4))
+    boxes, scores = np.empty((seq.num_frames, 4)), np.full(seq.num_frames, np.nan)
     start = time.perf_counter()
     boxes[0] = tracker.initialize(seq, box)
     if on_box is not None:
         on_box(0, boxes[0])
     for k in tqdm(range(1, seq.num_frames), desc=f"track {tracker.name}", unit="window", disable=not progress):
         boxes[k] = tracker.update(k)
+        scores[k] = getattr(tracker, "last_score", np.nan)
         if on_box is not None:
             on_box(k, boxes[k])
-    return TrackResult(boxes, time.perf_counter() - start)
+    return TrackResult(boxes, time.perf_counter() - start, scores)

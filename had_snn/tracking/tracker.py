@@ -214,6 +214,7 @@ class ModelTracker:
         self._seq: Sequence | None = None
         self._box = self._init_wh = np.zeros(4)
         self._template: dict[str, np.ndarray] = {}
+        self.last_score = float("nan")  # the penalised peak score behind the latest box (NaN before the first update)
 
     def _batch(self, template: dict[str, np.ndarray], search: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         batch = {}
@@ -253,7 +254,8 @@ class ModelTracker:
         prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
         norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
         pred = target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px)
-        self._box = update_box(box, pred, float(score[0]), self._init_wh, seq.sensor_size, self.box_update)
+        self.last_score = float(score[0])
+        self._box = update_box(box, pred, self.last_score, self._init_wh, seq.sensor_size, self.box_update)
         return self._box
 
     def track(self, seq: Sequence) -> np.ndarray:

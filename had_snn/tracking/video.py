@@ -23,6 +23,7 @@ VIDEO_EXTRA_HINT = "pip install had-snn[video] (imageio-ffmpeg), or write a .gif
 BOX_COLOR = "darkorange"
 GIF_MAX_FPS = 50.0  # GIF delays are whole centiseconds and viewers slow down anything shorter than 2 cs
 PANEL_PX = 480  # each panel is scaled up to at least this width
+LABEL_BAND_PX = 26  # the caption's strip above the panels (the caption never covers the image or the box)
 
 
 @dataclass
@@ -74,17 +75,20 @@ def render_track(
     max_frames: int = 300,
     title: str = "",
     progress: bool = False,
+    fps: float | None = None,
+    scores: np.ndarray | None = None,
 ) -> VideoInfo:
     """Write the video of ``boxes`` (one per frame of ``seq``, i.e. per output time) to ``path`` (.gif or .mp4).
 
-    ``windows_us[k]`` is the event window ``[t0, t1)`` of output ``k`` (what the tracker saw). With more than
-    ``max_frames`` outputs every ``stride``-th one is drawn; the video plays in real time (``fps`` = output rate /
-    stride, at most :data:`GIF_MAX_FPS` for a GIF).
+    ``windows_us[k]`` is the event window ``[t0, t1)`` of output ``k`` (what the tracker saw); the caption above the
+    panels gives its time, its event window and ``scores[k]`` (the tracker's peak score) when given. With more than
+    ``max_frames`` outputs every ``stride``-th one is drawn. ``fps``: frames per second of the video (None: real
+    time, output rate / stride); a GIF plays at most :data:`GIF_MAX_FPS`.
     """
     import matplotlib as mpl
     from matplotlib import animation
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Rectangle
     from tqdm import tqdm
 
     from had_snn.data.binning import event_frame
@@ -96,9 +100,11 @@ def render_track(
     n = seq.num_frames
     if len(boxes) != n or len(windows_us) != n:
         raise ValueError(f"render_track: {len(boxes)} boxes and {len(windows_us)} windows for {n} output times")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"--video-fps must be a positive number, got {fps}")
     indices, stride = video_indices(n, max_frames)
     period_us = float(np.median(np.diff(seq.frame_t_us))) if n > 1 else 1e6 / 30
-    fps = 1e6 / period_us / stride
+    fps = 1e6 / period_us / stride if fps is None else float(fps)
     if path.suffix.lower() == ".gif":
         fps = min(fps, GIF_MAX_FPS)
 
@@ -107,8 +113,10 @@ def render_track(
     panels = 2 if rgb else 1
     scale = max(1.0, PANEL_PX / w_px)
     dpi = 100
-    fig = Figure(figsize=(panels * w_px * scale / dpi, h_px * scale / dpi), dpi=dpi)
-    axes = [fig.add_axes((i / panels, 0.0, 1.0 / panels, 1.0)) for i in range(panels)]
+    fig_h = h_px * scale + LABEL_BAND_PX
+    fig = Figure(figsize=(panels * w_px * scale / dpi, fig_h / dpi), dpi=dpi)
+    image_h = h_px * scale / fig_h
+    axes = [fig.add_axes((i / panels, 0.0, 1.0 / panels, image_h)) for i in range(panels)]
     images, rects = [], []
     for i, ax in enumerate(axes):
         ax.set_axis_off()
@@ -116,14 +124,11 @@ def render_track(
             images.append(ax.imshow(seq.frames[0], interpolation="nearest"))
         else:
             images.append(ax.imshow(np.zeros((h_px, w_px), np.float32), cmap="bwr", vmin=-1, vmax=1,
-                                    interpolation="nearest"))  # ON (+1) red, OFF (-1) blue
-            ax.legend(handles=[Patch(color="red", label="ON"), Patch(color="blue", label="OFF")], loc="lower right",
-                      fontsize=8, framealpha=0.85, handlelength=1.0)
+                                    interpolation="nearest"))  # ON (+1) red, OFF (-1) blue: the caption says so
         ax.set_xlim(-0.5, w_px - 0.5)
         ax.set_ylim(h_px - 0.5, -0.5)
         rects.append(ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor=BOX_COLOR, linewidth=2)))
-    label = axes[-1].text(0.01, 0.99, "", transform=axes[-1].transAxes, va="top", ha="left", fontsize=9,
-                          family="monospace", bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+    label = fig.text(0.005, (1 + image_h) / 2, "", va="center", ha="left", fontsize=9, family="monospace")
 
     if path.suffix.lower() == ".mp4":
         writer = animation.FFMpegWriter(fps=fps, codec="h264")
@@ -148,9 +153,11 @@ def render_track(
                     rect.set_visible(bool(np.all(np.isfinite(box))))
                     if rect.get_visible():
                         rect.set_bounds(*box)
-                what = "init" if k == 0 else "box"
-                label.set_text(f"{title}{'  ' if title else ''}t={(int(seq.frame_t_us[k]) - t_first) / 1e3:.1f} ms  "
-                               f"{k}/{n - 1} {what}")
+                rel = [(v - t_first) / 1e3 for v in (int(seq.frame_t_us[k]), t0, t1)]
+                score = scores[k] if scores is not None and k < len(scores) else float("nan")
+                what = "init box" if k == 0 else (f"score {score:.2f}" if math.isfinite(score) else "box")
+                label.set_text(f"{title}{'  ' if title else ''}{k}/{n - 1}  t={rel[0]:.1f} ms  events "
+                               f"[{rel[1]:.1f}, {rel[2]:.1f}) ms (ON red, OFF blue)  {what}")
                 writer.grab_frame()
     fig.clear()
     return VideoInfo(path, len(indices), stride, fps)
