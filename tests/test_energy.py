@@ -199,8 +199,12 @@ def test_report_files_and_cli(tmp_path, capsys) -> None:
     e = report["energy"]
     assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(2e6 * 4.6 / 1e6)
     assert e["loihi1"]["per_second_mw"] == pytest.approx(e["loihi1"]["per_frame_uj"] * 25 / 1e3)
-    assert e["ratios"]["ann_45nm_over_loihi1"] == pytest.approx(e["ann_45nm"]["per_frame_uj"]
-                                                                / e["loihi1"]["per_frame_uj"])
+    # every ratio divides the student by the teacher (< 1: the student spends less)
+    assert e["ratios"] == {"snn_45nm_over_ann_45nm": pytest.approx(e["snn_45nm"]["per_frame_uj"]
+                                                                  / e["ann_45nm"]["per_frame_uj"]),
+                           "loihi1_over_ann_45nm": pytest.approx(e["loihi1"]["per_frame_uj"]
+                                                                / e["ann_45nm"]["per_frame_uj"])}
+    assert "student, Loihi 1 per-op figures / teacher, 45 nm MAC (compute only): **" in md
     for c in report["citations"]:  # every figure used is cited in the markdown
         assert c["key"] in md and c["citation"] in md
     assert "loihi2" in report["mapping"] and report["latency"]["steps"] == 8
@@ -489,8 +493,10 @@ def _two_mode_counts(geoms):
 
 def test_report_teacher_with_memory_comparisons_and_headline() -> None:
     """The teacher is billed compute-only and with memory access; the like-for-like table pairs Loihi 1 with MAC +
-    memory (yes) and with compute-only MACs (no), 45 nm AC with 45 nm MACs (yes); the headline is student Loihi 1
-    (stream) / teacher compute-only MACs against 1/10; Loihi 2 is not billed and the report says so."""
+    memory (yes) and with compute-only MACs (no), 45 nm AC with 45 nm MACs (yes); the headline is like for like:
+    student Loihi 1 (stream) / teacher with memory access against 1/10, and 45 nm AC / 45 nm MACs against 1/100;
+    without the teacher's traffic the Loihi 1 headline falls back to compute-only MACs and says it is not like for
+    like. Loihi 2 is not billed and the report says so."""
     from had_snn.hardware.report_markdown import markdown
 
     geoms, table = _net(), load_table()
@@ -504,8 +510,12 @@ def test_report_teacher_with_memory_comparisons_and_headline() -> None:
     assert mem["compute_uj"] == pytest.approx(e["ann_45nm"]["per_frame_uj"])
     head = report["headline"]
     assert head["mode"] == report["mode"] == "stream"
-    assert head["loihi1"]["ratio"] == pytest.approx(e["loihi1"]["per_frame_uj"] / e["ann_45nm"]["per_frame_uj"])
-    assert head["loihi1"]["ratio"] == pytest.approx(e["ratios"]["loihi1_over_ann_45nm"])
+    assert head["loihi1"]["ratio"] == pytest.approx(e["loihi1"]["per_frame_uj"] / mem["per_frame_uj"])
+    assert head["loihi1"]["ratio"] == pytest.approx(e["ratios"]["loihi1_over_ann_45nm_memory"])
+    assert head["loihi1"]["like_for_like"] and head["snn_45nm"]["like_for_like"]
+    assert head["snn_45nm"]["ratio"] == pytest.approx(e["ratios"]["snn_45nm_over_ann_45nm"])
+    compute_only = build_report(geoms, table, _two_mode_counts(geoms), [("c1", 1050)])["headline"]["loihi1"]
+    assert compute_only["teacher_model"] == "ann_45nm" and not compute_only["like_for_like"]
     assert (head["loihi1"]["target"], head["snn_45nm"]["target"]) == (0.1, 0.01)
     assert head["loihi1"]["meets_target"] is (head["loihi1"]["ratio"] <= 0.1)
     like = {(c["student_model"], c["teacher_model"]): c["like_for_like"] for c in report["comparisons"]}
@@ -559,9 +569,11 @@ def test_explaining_paragraph_quotes_the_reports_numbers() -> None:
     assert "58 neurons x 8 steps = 464 updates" in text and "loses against the teacher's compute-only MACs" in text
     assert f"{num['synops_per_mac']:.0%}" in text and num["synops_per_mac"] == pytest.approx(130 / 1050)
     assert num["idle_floor_uj"] == pytest.approx(58 * 8 * 52 / 1e6) and _fmt(num["idle_floor_uj"]) in text
-    assert num["target_uj"] == pytest.approx(0.1 * num["teacher_mac_uj"])
-    assert (f"{num['idle_floor_uj'] / num['teacher_mac_uj']:.3g}x the teacher's MACs: above the target "
-            f"({_fmt(num['target_uj'])} uJ), so the target needs fewer neurons or steps") in text
+    # the goal applies to the headline, like for like: the teacher with memory access
+    assert num["target_uj"] == pytest.approx(0.1 * num["teacher_memory_uj"])
+    assert (f"{num['idle_floor_uj'] / num['teacher_mac_uj']:.3g}x the teacher's MACs: above this project's goal "
+            f"({_fmt(num['target_uj'])} uJ), so the goal needs fewer neurons or steps") in text
+    assert "the like-for-like headline, this project's goal 0.1x" in text
     assert text in markdown(report)
 
 
@@ -608,7 +620,7 @@ def test_energy_cli_bills_the_teacher_with_memory(tmp_path, capsys) -> None:
     assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(4.6e-6 * sum(m for _, m in macs))
     assert e["ann_45nm_memory"]["memory_uj"] > 0
     for line in ("teacher, 45 nm MACs (compute only):", "teacher, 45 nm MACs + memory access:",
-                 "headline (stream mode): student Loihi 1 / teacher compute-only MACs =",
+                 "headline (stream mode): student, Loihi 1 per-op figures / teacher, 45 nm MAC + memory access =",
                  "student, Loihi 1 per-op figures vs teacher, 45 nm MAC + memory access:",
                  "(like for like)", "Loihi 2 per-operation energies are not published"):
         assert line in printed, line
@@ -632,7 +644,8 @@ def test_paragraph_idle_floor_below_the_target(tmp_path) -> None:
     geoms = _net()
     report = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic())
     num, text = report["explanation"]["numbers"], report["explanation"]["text"]
-    assert num["target_uj"] == pytest.approx(0.1 * 1050 * 1000 / 1e6) and num["idle_floor_uj"] < num["target_uj"]
+    teacher_uj = report["energy"]["ann_45nm_memory"]["per_frame_uj"]  # the headline's teacher: with memory access
+    assert num["target_uj"] == pytest.approx(0.1 * teacher_uj) and num["idle_floor_uj"] < num["target_uj"]
     room = num["target_uj"] - num["idle_floor_uj"]
-    assert f"below the target ({_fmt(num['target_uj'])} uJ), leaving {_fmt(room)} uJ for synaptic ops" in text
+    assert f"below this project's goal ({_fmt(num['target_uj'])} uJ), leaving {_fmt(room)} uJ for synaptic" in text
     assert _fmt(num["synaptic_uj"] + num["routing_uj"]) in text

@@ -115,7 +115,7 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.counts import MODES, load_teacher_macs, load_teacher_traffic
-    from had_snn.hardware.report import build_report
+    from had_snn.hardware.report import RATIO_LABELS, build_report
     from had_snn.hardware.report_files import write_report
     from had_snn.hardware.resources import geometries_from_netx
     from had_snn.hardware.table import load_table
@@ -158,10 +158,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"Loihi 1, {mode} mode{chip}: {e['loihi1']['per_frame_uj']:.4g} uJ/frame ({steps}), latency "
               f"{lat['frame_latency_us']:.4g} us ({lat['latency_steps']} steps), {lat['throughput_fps']:.4g} frames/s")
         for k, v in e["ratios"].items():
-            print(f"  {k}: {v:.3g}x")
+            print(f"  {RATIO_LABELS[k]}: {v:.3g}x")
     if not report["modes"]:
         for k, v in report["energy"]["ratios"].items():
-            print(f"{k}: {v:.3g}x")
+            print(f"{RATIO_LABELS[k]}: {v:.3g}x")
     e = report["energy"]
     if "ann_45nm" in e:
         print(f"teacher, 45 nm MACs (compute only): {e['ann_45nm']['per_frame_uj']:.4g} uJ/frame")
@@ -170,10 +170,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"teacher, 45 nm MACs + memory access: {m['per_frame_uj']:.4g} uJ/frame ({m['memory_uj']:.4g} uJ memory)")
     head = report.get("headline")
     if head:
-        for model, label in (("loihi1", "Loihi 1"), ("snn_45nm", "45 nm AC")):
+        for model in ("loihi1", "snn_45nm"):
             h = head[model]
-            print(f"headline ({head['mode']} mode): student {label} / teacher compute-only MACs = {h['ratio']:.3g}x "
-                  f"(this project's goal <= {h['target']:g}x: {'met' if h['meets_target'] else 'not met'})")
+            print(f"headline ({head['mode']} mode): {h['label']} = {h['ratio']:.3g}x "
+                  f"({'like for like' if h['like_for_like'] else 'not like for like'}; this project's goal <= "
+                  f"{h['target']:g}x: {'met' if h['meets_target'] else 'not met'})")
         for c in report["comparisons"]:
             print(f"  {c['student']} vs {c['teacher']}: {c['student_over_teacher']:.3g}x "
                   f"({'like for like' if c['like_for_like'] else 'not like for like'})")

@@ -391,16 +391,17 @@ def target_note(summary: dict) -> str:
              f"not: {share * r['loihi1']:.3f}x the teacher), which activity regularisation cannot lower; only fewer "
              "neurons or fewer steps per frame do.")
     dom = ", ".join(f"{d['name']} ({100 * d['share']:.0f}%)" for d in best["energy"]["stream"]["dominant_loihi1"])
-    return (f"Target (a student within 2 SR of the unregularised point {ref['spec']['name']}, fixed point streaming, "
-            f"at <= 1/10 of the teacher's compute-only 45 nm MAC energy on Loihi 1 and <= 1/100 on 45 nm AC): "
+    return (f"This project's frontier goal (a student within 2 SR of the unregularised point {ref['spec']['name']}, "
+            f"fixed point streaming, at <= 1/10 of the teacher's compute-only 45 nm MAC energy on Loihi 1, not like "
+            f"for like, and <= 1/100 on 45 nm AC): "
             f"{'met' if met else 'not met'}. The cheapest point within 2 SR is {best['spec']['name']} "
             f"(SR {best['sr']['fixed_stream']:.1f} vs {ref['sr']['fixed_stream']:.1f}): Loihi 1 {r['loihi1']:.3f}x "
-            f"the teacher ({r['loihi1'] / 0.1:.1f}x the target), 45 nm AC {r['snn_45nm']:.4f}x "
-            f"({r['snn_45nm'] / 0.01:.2f}x the target); on Loihi 1 its energy is dominated by {dom}." + floor)
+            f"the teacher ({r['loihi1'] / 0.1:.1f}x the goal), 45 nm AC {r['snn_45nm']:.4f}x "
+            f"({r['snn_45nm'] / 0.01:.2f}x the goal); on Loihi 1 its energy is dominated by {dom}." + floor)
 
 
 def frontier_markdown(summary: dict) -> str:
-    """``frontier.md``: the table, the teacher references and the target note."""
+    """``frontier.md``: the table, the teacher references and the note on this project's goal."""
     t = summary["teacher_uj"]
     mem = (f"; with memory access (weights and activations read and written, 45 nm) {t['ann_45nm_memory']:.1f} "
            "uJ/frame" if "ann_45nm_memory" in t else "; its memory-access cost is not billed by this version")
@@ -434,8 +435,8 @@ def plot_frontier(summary: dict, path: str | os.PathLike) -> Path:
                 ax.annotate(p["spec"]["name"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     t = summary["teacher_uj"]
     ax.axvline(t["ann_45nm"], color="k", ls="--", label="teacher, 45 nm MAC (compute only)")
-    ax.axvline(t["ann_45nm"] / 10, color="grey", ls=":", label="1/10 teacher MAC (Loihi 1 target)")
-    ax.axvline(t["ann_45nm"] / 100, color="grey", ls="-.", label="1/100 teacher MAC (45 nm AC target)")
+    ax.axvline(t["ann_45nm"] / 10, color="grey", ls=":", label="1/10 teacher MAC (this project's Loihi 1 goal)")
+    ax.axvline(t["ann_45nm"] / 100, color="grey", ls="-.", label="1/100 teacher MAC (this project's 45 nm AC goal)")
     if "ann_45nm_memory" in t:
         ax.axvline(t["ann_45nm_memory"], color="r", ls="--", label="teacher, 45 nm MAC + memory")
     ax.set_xscale("log")

@@ -137,15 +137,15 @@ def render_block(s: dict[str, Any]) -> str:
         lava_text = f"The Lava check was skipped ({lava['reason']})."
     else:
         lava_text = "**Lava `fixed_pt` and the emulator disagreed** (see the run's report)."
-    ratio = hw["ann_45nm_over_loihi1"]
-    verdict = "" if ratio is None else (f" (teacher/student {ratio:.2f}x: " + (
-        "Loihi 1 wins" if ratio > 1 else "at this size Loihi 1 does not win") + ")")
+    head = hw.get("headline")
+    verdict = "" if head is None else (f" (student/teacher {head['ratio']:.2f}x: " + (
+        "Loihi 1 wins" if head["ratio"] < 1 else "at this size Loihi 1 does not win") + ")")
     total_s = sum(v for v in s["seconds"].values() if v is not None)
     if hw.get("modes"):
         lines += ["", f"{lava_text} The HAD + QAT student maps onto {hw['loihi1_cores']} Loihi 1 cores "
                   f"({hw['loihi1_chips']} chip{'s' if hw['loihi1_chips'] != 1 else ''}) or {hw['loihi2_cores']} "
                   f"Loihi 2 cores. On Loihi 1's per-operation figures, per frame: {_modes_text(hw['modes'])}; the "
-                  f"teacher's MACs cost {hw['ann_45nm_uj_per_frame']:.3g} uJ on the 45 nm model{_headline(ratio)}, "
+                  f"teacher costs {_teacher_cost(hw)} on the 45 nm model{_headline(head)}, "
                   f"compared with the {hw['mode']} mode the chip would run. The steps took {_duration(total_s)} "
                   "in all.", "",
                   f"Measured {s['date']} on {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']} with "
@@ -164,13 +164,21 @@ def render_block(s: dict[str, Any]) -> str:
     return _finish(lines, s)
 
 
-def _headline(ann_over_loihi1: float | None) -> str:
-    """The energy headline: student (Loihi 1 per-op) over the teacher's compute-only 45 nm MACs, against 1/10."""
-    if ann_over_loihi1 is None:
+def _teacher_cost(hw: dict[str, Any]) -> str:
+    """The teacher's energy per frame on the 45 nm model: its MACs, and with memory access when billed."""
+    mac = f"{hw['ann_45nm_uj_per_frame']:.3g} uJ of MACs"
+    memory = hw.get("ann_45nm_memory_uj_per_frame")
+    return mac if memory is None else f"{memory:.3g} uJ with memory access ({mac})"
+
+
+def _headline(head: dict[str, Any] | None) -> str:
+    """The energy headline: student (Loihi 1 per-op) / teacher, like for like where the report could, vs the goal."""
+    if head is None:
         return ""
-    ratio = 1.0 / ann_over_loihi1
-    return (f" (student/teacher {ratio:.2f}x, this project's goal <= 0.1x: {'met' if ratio <= 0.1 else 'not met'}; "
-            "the teacher billed compute only, so not like for like: the run's hardware report adds its memory access)")
+    like = ("like for like: both sides pay memory" if head["like_for_like"] else
+            "not like for like: the teacher billed compute only; give its traffic for the like-for-like ratio")
+    return (f" (student/teacher {head['ratio']:.2f}x, {like}; this project's goal <= {head['goal']:g}x: "
+            f"{'met' if head['meets_goal'] else 'not met'})")
 
 
 def _fidelity_text(loihi: dict[str, Any]) -> str:
