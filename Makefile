@@ -13,7 +13,7 @@ PRESET ?= medium
 OUT ?=
 TABLE_ARGS ?=
 
-.PHONY: setup setup-main setup-lava demo had-table readme-results test bench lint clean
+.PHONY: setup setup-main setup-lava demo had-table readme-results bundled-student test bench lint clean
 
 setup: setup-main setup-lava
 
@@ -67,6 +67,11 @@ test: setup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The student shipped in the package (had_snn/models/bundled_student.pt, what `had-snn track` uses without
+# --checkpoint): the demo's no-KD student, seed 0, about 2 minutes on 2 cores
+bundled-student: setup-main
+	$(VENV)/bin/python scripts/bundle_student.py
 
 lint: setup-main
 	$(VENV)/bin/ruff check had_snn conversion hardware tests bench experiments

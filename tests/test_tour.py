@@ -183,7 +183,10 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
             index = json.loads((Path(_option(argv, "--out")) / "index.json").read_text())
             seq = Path(_option(argv, "--out")) / "test" / f"{index['splits']['test'][0]}.h5"
         ran.append(argv[0])
-    assert ran.count("train") == 4 and ran.count("eval") == 3
+    assert ran.count("train") == 4 and ran.count("eval") == 3 and ran.count("track") == 2
+    from had_snn.models.bundled import BUNDLED_STUDENT  # the track line without --checkpoint: the shipped student
+
+    assert json.loads(Path("runs/track_first/track.json").read_text())["checkpoint"] == str(BUNDLED_STUDENT)
     results = json.loads(Path("runs/eval/results.json").read_text())
     assert {"static", "teacher", "student", "student_had", "student_had_qat", "student_had_loihi",
             "student_had_loihi_stream"} <= set(results["trackers"])

@@ -168,7 +168,7 @@ def test_track_real_dvxplorer_recording(work, tmp_path) -> None:
     assert meta["video_frames"] == 20 and meta["video_fps"] == 10.0  # every 3rd of 58 outputs, at 10 frames/s
     assert meta["scores"][0] is None and len(meta["scores"]) == 58 and all(0 <= v <= 1 for v in meta["scores"][1:])
     with Image.open(video) as im:  # the panel and a caption strip above it (time, event window, score)
-        assert im.format == "GIF" and im.n_frames == 20 and im.size == (480, 360 + 26)
+        assert im.format == "GIF" and im.n_frames == 20 and im.size == (480, 360 + 36)
         assert im.info["duration"] == 100
     assert not list(out.glob(".*tmp*"))  # atomic writes left no temporary files
 
@@ -274,3 +274,23 @@ def test_a_run_folder_as_checkpoint_tracks_with_its_best_pt(work, tmp_path, caps
     assert meta["checkpoint"] == str(run / "best.pt") and meta["kind"] == "student"
     assert main(_track(work, tmp_path / "s", "--checkpoint", str(work["student"]))) == 0
     assert (tmp_path / "o" / "boxes.txt").read_text() == (tmp_path / "s" / "boxes.txt").read_text()
+
+
+def test_without_a_checkpoint_the_bundled_student_tracks_and_says_so(work, tmp_path, capsys) -> None:
+    """The package ships a small student (`make bundled-student`): a safe-loading checkpoint that records how it was
+    made and its test score; `track` without --checkpoint uses it and names it."""
+    from had_snn.models.bundled import BUNDLED_STUDENT
+    from had_snn.models.checkpoint import load_checkpoint
+
+    state = load_checkpoint(BUNDLED_STUDENT)  # weights_only: no optimiser, no Python objects
+    assert state["kind"] == "student" and "optimizer" not in state and BUNDLED_STUDENT.stat().st_size < 300_000
+    assert state["bundled"]["command"] == "make bundled-student" and 20 < state["bundled"]["test_sr"] < 100
+    assert state["train_config"]["data"]["crop"]["student_steps"] == 4
+    capsys.readouterr()
+    assert main(["track", str(work["seq"]), *_init_args(work["seq"]), "--out", str(tmp_path / "b"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "no --checkpoint: the bundled student (trained on the synthetic benchmark by `make bundled-student`" in out
+    meta = json.loads((tmp_path / "b" / "track.json").read_text())
+    assert meta["checkpoint"] == str(BUNDLED_STUDENT) and meta["T"] == 4
+    assert np.isfinite(read_otb(tmp_path / "b" / "boxes.txt")).all()

@@ -32,11 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sequence (events + frames) or an .aedat4 with APS frames")
     parser.add_argument("--init", type=float, nargs=4, required=True, metavar=("X", "Y", "W", "H"),
                         help="initial box in px (top-left x, y, width, height) at the first output time")
-    parser.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT",
+    parser.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
                         help="teacher or student .pt (`had-snn train`), or a student.h5 from `had-snn convert` (the "
                              "Loihi fixed-point student; its 'source' attribute or --source names the student .pt); "
                              "a folder means its best.pt, else last.pt (a training run), else student.h5 (a convert "
-                             "output)")
+                             "output). Default: the small student shipped with had-snn (trained on the synthetic "
+                             "benchmark by `make bundled-student`), for a first look without training")
     parser.add_argument("--source", type=Path, metavar="CKPT",
                         help="with a student.h5: the float student .pt it was converted from, instead of the one its "
                              "'source' attribute names (for a file without one, or moved away from it)")
@@ -105,13 +106,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--window-influence must be in [0, 1], got {args.window_influence}")
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
-    ckpt = open_checkpoint(args.checkpoint, args.fixed_point, device, args.weight_percentile, args.source)
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from had_snn.models.bundled import bundled_description, bundled_student
+        from had_snn.models.checkpoint import load_checkpoint
+
+        checkpoint = bundled_student()
+        print(f"no --checkpoint: {bundled_description(load_checkpoint(checkpoint))}")
+    ckpt = open_checkpoint(checkpoint, args.fixed_point, device, args.weight_percentile, args.source)
     print(f"checkpoint {ckpt.describe()}")
 
     rec = load_recording(args.recording, tuple(args.sensor) if args.sensor else None, progress=progress)
     print(f"recording {rec.describe()}")
     if ckpt.needs_frames and not rec.has_frames:
-        raise ValueError(f"the {ckpt.kind} checkpoint {args.checkpoint} needs RGB frames, but {args.recording} has "
+        raise ValueError(f"the {ckpt.kind} checkpoint {checkpoint} needs RGB frames, but {args.recording} has "
                          "none (event-only recording); track it with a student checkpoint")
     if rec.frame_t_us is not None and args.rate_hz is not None:
         print(f"note: --rate-hz {args.rate_hz:g} ignored, the recording has frame times", file=sys.stderr)

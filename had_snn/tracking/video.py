@@ -23,7 +23,7 @@ VIDEO_EXTRA_HINT = "pip install had-snn[video] (imageio-ffmpeg), or write a .gif
 BOX_COLOR = "darkorange"
 GIF_MAX_FPS = 50.0  # GIF delays are whole centiseconds and viewers slow down anything shorter than 2 cs
 PANEL_PX = 480  # each panel is scaled up to at least this width
-LABEL_BAND_PX = 26  # the caption's strip above the panels (the caption never covers the image or the box)
+LABEL_BAND_PX = 36  # the caption's two lines above the panels (the caption never covers the image or the box)
 
 
 @dataclass
@@ -124,11 +124,12 @@ def render_track(
             images.append(ax.imshow(seq.frames[0], interpolation="nearest"))
         else:
             images.append(ax.imshow(np.zeros((h_px, w_px), np.float32), cmap="bwr", vmin=-1, vmax=1,
-                                    interpolation="nearest"))  # ON (+1) red, OFF (-1) blue: the caption says so
+                                    interpolation="nearest"))  # ON (+1) red, OFF (-1) blue, as the caption says
         ax.set_xlim(-0.5, w_px - 0.5)
         ax.set_ylim(h_px - 0.5, -0.5)
         rects.append(ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor=BOX_COLOR, linewidth=2)))
-    label = fig.text(0.005, (1 + image_h) / 2, "", va="center", ha="left", fontsize=9, family="monospace")
+    label = fig.text(0.005, (1 + image_h) / 2, "", va="center", ha="left", fontsize=8, family="monospace",
+                     linespacing=1.3)
 
     if path.suffix.lower() == ".mp4":
         writer = animation.FFMpegWriter(fps=fps, codec="h264")
@@ -156,8 +157,8 @@ def render_track(
                 rel = [(v - t_first) / 1e3 for v in (int(seq.frame_t_us[k]), t0, t1)]
                 score = scores[k] if scores is not None and k < len(scores) else float("nan")
                 what = "init box" if k == 0 else (f"score {score:.2f}" if math.isfinite(score) else "box")
-                label.set_text(f"{title}{'  ' if title else ''}{k}/{n - 1}  t={rel[0]:.1f} ms  events "
-                               f"[{rel[1]:.1f}, {rel[2]:.1f}) ms (ON red, OFF blue)  {what}")
+                label.set_text(f"{title}{'  ' if title else ''}{k}/{n - 1}  t={rel[0]:.1f} ms  {what}\n"
+                               f"events [{rel[1]:.1f}, {rel[2]:.1f}) ms: ON red, OFF blue")
                 writer.grab_frame()
     fig.clear()
     return VideoInfo(path, len(indices), stride, fps)
