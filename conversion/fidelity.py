@@ -73,13 +73,21 @@ def weight_histograms(float_weights: list[np.ndarray], qnet: QuantizedNetwork, p
     import matplotlib.pyplot as plt
 
     layers = qnet.layers[1:]
-    fig, axes = plt.subplots(1, len(layers), figsize=(3 * len(layers), 2.6), squeeze=False)
-    for ax, w, q, k in zip(axes[0], float_weights, layers, qnet.scales, strict=True):
-        bins = np.arange(-257, 257, 4)
-        ax.hist((w * k).ravel(), bins=bins, alpha=0.6, label="float x k")
-        ax.hist(q.weight.ravel(), bins=bins, alpha=0.6, label="int8 (even)")
-        ax.set_title(f"{q.name} (k={k:.3g})", fontsize=8)
+    cols = min(len(layers), 3)
+    rows = -(-len(layers) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False, layout="constrained")
+    bins = np.arange(-257, 257, 4)
+    for ax, w, q, k in zip(axes.flat, float_weights, layers, qnet.scales, strict=False):
+        # the chip's integers filled, the float weights on the same scale as an outline over them
+        ax.hist(q.weight.ravel(), bins=bins, color="tab:orange", alpha=0.8, label="int8 on the chip (even)")
+        ax.hist((w * k).ravel(), bins=bins, histtype="step", color="k", lw=1.0, label="float weight x k")
+        ax.set_title(f"{q.name} (scale k = {k:.3g})", fontsize=9)
         ax.set_yscale("log")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_xlabel("weight, integer units", fontsize=8)
+        ax.set_ylabel("weights per bin (log)", fontsize=8)
+        ax.tick_params(which="both", labelsize=7)
+    for ax in axes.flat[len(layers):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=2, fontsize=8)
     save_figure(fig, path, dpi=100)

@@ -29,8 +29,8 @@ def plot_energy(report: dict[str, Any], path: Path) -> None:
     ax.bar(x + 0.2, [r["total_pj"] / 1e6 for r in report["energy"]["snn_45nm"]["layers"]], 0.4, label="45 nm ACs")
     ax.set_xticks(x, names, rotation=45, ha="right")
     ax.set_ylabel("energy per frame (uJ)")
-    ax.set_title("Energy per layer")
-    ax.legend(fontsize=8)
+    ax.set_title(f"Energy per layer ({report['mode']} mode: {_steps_sentence(report['counts'])} per frame)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the bars
     save_figure(fig, path, bbox_inches="tight")
 
 
@@ -64,8 +64,11 @@ def core_grid(mapping: dict[str, Any], max_chips: int = MAX_CHIPS_DRAWN) -> np.n
 
 
 def plot_core_map(report: dict[str, Any], path: Path) -> None:
+    """One panel per chip generation: every core coloured by its layer, black lines between chips, integer ticks;
+    the legend gives each layer's cores per generation."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.ticker import MaxNLocator
 
     chips = list(report["mapping"])
     n_layers = len(report["layers"])
@@ -75,11 +78,19 @@ def plot_core_map(report: dict[str, Any], path: Path) -> None:
         m = report["mapping"][chip]
         grid = core_grid(m)
         ax.imshow(grid + 1, cmap=cmap, vmin=0, vmax=n_layers, interpolation="nearest", aspect="auto")
+        tiles_y = m["mesh_tiles"][1]
+        for c in range(1, grid.shape[0] // tiles_y):  # chip boundaries
+            ax.axhline(c * tiles_y - 0.5, color="k", lw=1.0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         shown = "" if m["chips"] <= MAX_CHIPS_DRAWN else f", first {MAX_CHIPS_DRAWN} chips drawn"
         ax.set_title(f"{chip}: {m['total_cores']} cores, {m['chips']} chip(s){shown}")
         ax.set_xlabel("core (tile x, slot)")
-        ax.set_ylabel("chip x tile row")
+        ax.set_ylabel("tile row" + (" (black lines: chip boundaries)" if grid.shape[0] > tiles_y else ""))
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i + 1)) for i in range(n_layers)]
-    fig.legend(handles, [g["name"] for g in report["layers"]], loc="lower center", ncol=min(n_layers, 6), fontsize=8)
-    fig.subplots_adjust(bottom=0.25)
+    labels = [f"{g['name']} ({' / '.join(str(report['mapping'][c]['layers'][i]['cores']) for c in chips)} cores)"
+              for i, g in enumerate(report["layers"])]
+    fig.legend(handles, labels, loc="lower center", ncol=min(n_layers, 4), fontsize=8,
+               title=f"layer (cores on {' / '.join(chips)})", title_fontsize=8)
+    fig.subplots_adjust(bottom=0.3)
     save_figure(fig, path, bbox_inches="tight")

@@ -70,26 +70,37 @@ def plot_examples(sequences: list, boxes: Mapping[str, np.ndarray], tracker: str
 
 
 def plot_compact_frontier(points: list[dict], teacher: dict, path: Path) -> Path:
-    """SR vs uJ per frame (log x) of the compact frontier's points on both energy models, teacher lines."""
-    fig = Figure(figsize=(7, 4.2))
+    """SR vs uJ per frame (log x) of the compact frontier's points on both energy models, teacher lines. Shape: the
+    energy model; fill: the chip mode; colour: the student; the legend, beside the axes, says each."""
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(8.5, 4.2), layout="constrained")
     ax = fig.subplots()
-    for key, label, marker in (("loihi1_uj", "Loihi 1", "o"), ("snn_45nm_uj", "45 nm AC", "^")):
+    for key, marker in (("loihi1_uj", "o"), ("snn_45nm_uj", "^")):
         for p in points:
             if p["sr"] is None:
                 continue
-            ax.scatter(p[key], p["sr"], marker=marker, color="C1" if "activity" in p["student"] else "C0",
-                       facecolors="none" if p["mode"] == "reset" else None)
-            ax.annotate(f"{label}, {p['mode']}", (p[key], p["sr"]), fontsize=6, xytext=(3, 3),
-                        textcoords="offset points")
-    ax.axvline(teacher["ann_45nm"], color="k", ls="--", label="teacher, 45 nm MAC (compute only)")
+            color = "C1" if "activity" in p["student"] else "C0"
+            ax.scatter(p[key], p["sr"], marker=marker, s=40, edgecolors=color,
+                       facecolors="none" if p["mode"] == "reset" else color)
+    ax.axvline(teacher["ann_45nm"], color="k", ls="--")
     if teacher.get("ann_45nm_memory"):
-        ax.axvline(teacher["ann_45nm_memory"], color="r", ls="--", label="teacher, 45 nm MAC + memory")
-    ax.scatter([], [], color="C0", label="QAT student")
+        ax.axvline(teacher["ann_45nm_memory"], color="r", ls="--")
+
+    def dot(marker: str, color: str, filled: bool = True) -> Line2D:
+        return Line2D([], [], ls="none", marker=marker, markersize=7, markeredgecolor=color,
+                      markerfacecolor=color if filled else "none")
+
+    legend = [(dot("o", "grey"), "Loihi 1 per-op figures"), (dot("^", "grey"), "45 nm AC model"),
+              (dot("s", "grey"), "filled: stream mode"), (dot("s", "grey", filled=False), "hollow: reset mode"),
+              (dot("s", "C0"), "QAT student")]
     if any("activity" in p["student"] for p in points):
-        ax.scatter([], [], color="C1", label="QAT student + activity")
+        legend.append((dot("s", "C1"), "QAT student + activity"))
+    legend.append((Line2D([], [], color="k", ls="--"), "teacher, 45 nm MACs (compute only)"))
+    if teacher.get("ann_45nm_memory"):
+        legend.append((Line2D([], [], color="r", ls="--"), "teacher, 45 nm MACs + memory"))
+    ax.legend(*zip(*legend, strict=True), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_xscale("log")
-    ax.set_xlabel("energy per frame (uJ, log); hollow: reset mode, filled: stream")
+    ax.set_xlabel("energy per frame (uJ, log)")
     ax.set_ylabel("SR (AUC, %), fixed point")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
     return save_figure(fig, path)

@@ -35,14 +35,18 @@ def plot_curves(summaries: Mapping[str, Summary], out_dir: str | Path, title: st
     ]
     paths = []
     for fname, name, xlabel, xs, curve, score, label in specs:
-        fig, ax = plt.subplots(figsize=(5.5, 4.2))
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
         ranked = sorted(summaries.items(), key=lambda kv: -getattr(kv[1], score))
-        for tracker, s in ranked:
-            ax.plot(xs, 100 * getattr(s, curve), lw=2, label=f"{tracker} [{100 * getattr(s, score):.1f}]")
+        # solid and dashed by turns: two trackers with equal curves (a float model and its bit-exact fixed-point
+        # copy, next to each other in the ranking) both stay visible
+        for i, (tracker, s) in enumerate(ranked):
+            ax.plot(xs, 100 * getattr(s, curve), lw=2, ls="-" if i % 2 == 0 else "--",
+                    label=f"{tracker} [{100 * getattr(s, score):.1f}]")
         ax.set(xlabel=xlabel, ylabel="Rate (%)", xlim=(xs[0], xs[-1]), ylim=(0, 100))
         ax.set_title(f"{name} ({label}){' - ' + title if title else ''}")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right" if curve != "success" else "lower left", fontsize=8)
+        # beside the axes, not over the curves (success curves fill the lower left, precision the upper left)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0.0)
         save_figure(fig, out_dir / fname, bbox_inches="tight")
         paths.append(out_dir / fname)
     return paths
