@@ -66,22 +66,32 @@ def loihi1_energy(
     return rows
 
 
-def snn_45nm_energy_pj(counts: FrameCounts, table: HardwareTable) -> list[float]:
-    """45 nm estimate of the SNN per layer: one accumulate (AC) per synaptic op, pJ per frame."""
-    e_ac = table.required("cmos45nm", "ac_pj")
+#: the 45 nm model's arithmetic per precision: the table keys of one MAC and one AC, and the bits of a stored value.
+#: ``fp32`` is what SNN papers quote; ``int8`` is what the chip's 8-bit weights would let both sides use
+PRECISIONS = {"fp32": ("mac_pj", "ac_pj", 32), "int8": ("mac_int8_pj", "ac_int8_pj", 8)}
+
+
+def _precision(precision: str) -> tuple[str, str, int]:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
+def snn_45nm_energy_pj(counts: FrameCounts, table: HardwareTable, precision: str = "fp32") -> list[float]:
+    """45 nm estimate of the SNN per layer: one accumulate (AC) per synaptic op at ``precision``, pJ per frame."""
+    e_ac = table.required("cmos45nm", _precision(precision)[1])
     return [c.synops * e_ac for c in counts.layers]
 
 
-def ann_45nm_energy_pj(macs: Sequence[tuple[str, int]], table: HardwareTable) -> list[float]:
-    """45 nm estimate of the ANN per layer: one 32-bit float MAC per multiply-accumulate, pJ per frame."""
-    e_mac = table.required("cmos45nm", "mac_pj")
+def ann_45nm_energy_pj(macs: Sequence[tuple[str, int]], table: HardwareTable, precision: str = "fp32") -> list[float]:
+    """45 nm estimate of the ANN per layer: one MAC per multiply-accumulate at ``precision`` (fp32: float multiply +
+    add; int8: 8-bit multiply + 32-bit add), pJ per frame."""
+    e_mac = table.required("cmos45nm", _precision(precision)[0])
     return [m * e_mac for _, m in macs]
 
 
 # --- the ANN teacher with memory access (45 nm, Horowitz 2014) -------------------------------------------------------
 
-#: bits of every teacher value (weights and activations): 32-bit float, as the 45 nm MAC figure (fp32 mult + add)
-ANN_VALUE_BITS = 32
 #: bits moved per memory access in the 45 nm memory figures (Horowitz quotes energy per 64-bit access)
 ACCESS_BITS = 64
 #: on-chip SRAM size classes of the table (``cmos45nm.memory.<key>``) with their capacity in bytes, smallest first;
@@ -97,29 +107,32 @@ def memory_level(n_bytes: int) -> str:
     return DRAM_LEVEL
 
 
-def _access_pj(n_values: int, table: HardwareTable) -> tuple[str, int, float]:
-    """(memory level, 64-bit accesses, pJ) to read or write one tensor of ``n_values`` values once."""
-    n_bytes = n_values * ANN_VALUE_BITS // 8
+def _access_pj(n_values: int, table: HardwareTable, value_bits: int) -> tuple[str, int, float]:
+    """(memory level, 64-bit accesses, pJ) to read or write one tensor of ``n_values`` values of ``value_bits`` once."""
+    n_bytes = -(-n_values * value_bits // 8)
     level = memory_level(n_bytes)
     accesses = -(-n_bytes * 8 // ACCESS_BITS)  # whole 64-bit accesses
     return level, accesses, accesses * table.required("cmos45nm", "memory", level)
 
 
-def ann_memory_energy_pj(traffic: Sequence[LayerTraffic], table: HardwareTable) -> list[dict[str, Any]]:
+def ann_memory_energy_pj(traffic: Sequence[LayerTraffic], table: HardwareTable,
+                         precision: str = "fp32") -> list[dict[str, Any]]:
     """Per-layer 45 nm energy of the ANN with memory access, pJ per frame.
 
-    Model (stated in the report): values are 32-bit floats moved in 64-bit accesses; each layer reads its weights once
+    Model (stated in the report): values are 32-bit floats (``precision="int8"``: 8-bit integers) moved in 64-bit
+    accesses; each layer reads its weights once
     per frame, reads its input activations once and writes its output activations once (a tensor read by two layers
     is billed to each: once per consuming layer); BN, ReLU and pooling are fused into the write (no extra traffic).
     Each tensor sits in the smallest memory of the table that holds it (SRAM 8 KB / 32 KB / 1 MB, else DRAM), and a
     write costs what a read does. Rows: ``mac_pj`` (MACs x MAC energy, the compute-only figure), ``weight_pj``,
     ``act_read_pj``, ``act_write_pj`` with their accesses and levels, ``memory_pj`` and ``total_pj``."""
-    e_mac = table.required("cmos45nm", "mac_pj")
+    mac_key, _, value_bits = _precision(precision)
+    e_mac = table.required("cmos45nm", mac_key)
     rows = []
     for t in traffic:
         row: dict[str, Any] = {"name": t.name, "macs": t.macs, "mac_pj": t.macs * e_mac}
         for part, values in (("weight", t.weights), ("act_read", t.in_acts), ("act_write", t.out_acts)):
-            level, accesses, pj = _access_pj(values, table)
+            level, accesses, pj = _access_pj(values, table, value_bits)
             row.update({f"{part}_values": values, f"{part}_level": level, f"{part}_accesses": accesses,
                         f"{part}_pj": pj})
         row["memory_pj"] = row["weight_pj"] + row["act_read_pj"] + row["act_write_pj"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from had_snn.hardware.counts import CHIP_MODE, MODES, FrameCounts, LayerTraffic
 from had_snn.hardware.energy import (
+    PRECISIONS,
     ann_45nm_energy_pj,
     ann_memory_energy_pj,
     loihi1_energy,
@@ -48,7 +49,7 @@ def _mapping_dict(mapping: NetworkMapping) -> dict[str, Any]:
 
 
 def _mode_block(geoms: Sequence[LayerGeometry], counts: FrameCounts, mappings: dict[str, NetworkMapping],
-                table: HardwareTable, fps: float) -> dict[str, Any]:
+                table: HardwareTable, fps: float, precision: str) -> dict[str, Any]:
     """Counts, energy (Loihi 1, 45 nm ACs) and latency of one mode's counted frames."""
     block: dict[str, Any] = {
         "counts": {
@@ -65,7 +66,7 @@ def _mode_block(geoms: Sequence[LayerGeometry], counts: FrameCounts, mappings: d
         "energy": {},
     }
     loihi = loihi1_energy(geoms, counts, mappings["loihi1"], table)
-    snn45 = snn_45nm_energy_pj(counts, table)
+    snn45 = snn_45nm_energy_pj(counts, table, precision)
     total = sum(r["total_pj"] for r in loihi)
     block["energy"]["loihi1"] = _energy_block([{"name": g.name, **r} for g, r in zip(geoms, loihi, strict=True)],
                                               total, fps)
@@ -138,6 +139,7 @@ def build_report(
     network: str = "",
     modes: Sequence[str] = MODES,
     teacher_traffic: Sequence[LayerTraffic] | None = None,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Map the network on both chips and, given counts / teacher MACs, estimate energy and latency.
 
@@ -151,7 +153,11 @@ def build_report(
     modes to report; a requested mode without counts is listed in ``modes_not_counted``. ``report["modes"]`` holds
     counts, energy and latency per reported mode; the top-level ``counts``/``energy``/``latency`` are those of
     ``report["mode"]``: the mode the chip would run (:data:`~had_snn.hardware.counts.CHIP_MODE`) when counted, else
-    the one reported."""
+    the one reported. ``precision`` is the 45 nm model's arithmetic (:data:`~had_snn.hardware.energy.PRECISIONS`):
+    ``fp32`` (float MACs and adds, 32-bit values) or ``int8`` (8-bit weights and activations, 32-bit accumulators),
+    for both sides; Loihi 1's figures are the chip's own either way."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     unknown = [m for m in modes if m not in MODES]
@@ -168,6 +174,7 @@ def build_report(
         "network": network,
         "table": table.path,
         "fps": fps,
+        "precision": precision,
         "layers": [{**asdict(g), "n_neurons": g.n_neurons} for g in geoms],
         "mapping": {chip: _mapping_dict(m) for chip, m in mappings.items()},
         "chip_mode": CHIP_MODE,
@@ -182,7 +189,8 @@ def build_report(
             "conv synapses unrolled (no weight sharing across neurons); synaptic memory = synapses x weight bits",
             "limits marked null in the table are not published and not checked",
             "Loihi 1 energy counts synaptic ops, neuron updates and spike routing; no static power or I/O",
-            "45 nm: ANN = MACs x MAC energy, SNN = synaptic ops x AC energy",
+            f"45 nm ({precision}): ANN = MACs x MAC energy, SNN = synaptic ops x AC energy"
+            + (" (8-bit values, 32-bit accumulators)" if precision == "int8" else " (32-bit floats)"),
             "reset mode bills T + L steps per frame from the zero state (the reset itself is not billed); stream mode "
             "bills the T steps each frame commits to a continuous run",
         ],
@@ -194,18 +202,18 @@ def build_report(
         teacher_macs = traffic_macs
     ann = ann_mem = None
     if teacher_traffic is not None:
-        rows = ann_memory_energy_pj(teacher_traffic, table)
+        rows = ann_memory_energy_pj(teacher_traffic, table, precision)
         ann_mem = _energy_block(rows, sum(r["total_pj"] for r in rows), fps)
         ann_mem["compute_uj"] = sum(r["mac_pj"] for r in rows) / 1e6
         ann_mem["memory_uj"] = sum(r["memory_pj"] for r in rows) / 1e6
     if teacher_macs is not None:
-        ann_pj = ann_45nm_energy_pj(teacher_macs, table)
+        ann_pj = ann_45nm_energy_pj(teacher_macs, table, precision)
         ann = _energy_block([{"name": n, "macs": m, "total_pj": e} for (n, m), e in zip(teacher_macs, ann_pj,
                                                                                           strict=True)],
                             sum(ann_pj), fps)
     for mode in MODES:
         if mode in modes and mode in by_mode:
-            block = _mode_block(geoms, by_mode[mode], mappings, table, fps)
+            block = _mode_block(geoms, by_mode[mode], mappings, table, fps, precision)
             if ann is not None:
                 block["energy"]["ann_45nm"] = ann
             if ann_mem is not None:
@@ -312,7 +320,8 @@ def explanation(report: dict[str, Any], table: HardwareTable) -> dict[str, Any] 
         "e_inactive_pj": table.required("loihi1", "energy", "neuron_update_inactive_pj"),
         "e_active_pj": table.required("loihi1", "energy", "neuron_update_active_pj"),
         "e_synop_pj": table.required("loihi1", "energy", "synaptic_op_pj"),
-        "e_ac_pj": table.required("cmos45nm", "ac_pj"), "e_mac_pj": table.required("cmos45nm", "mac_pj"),
+        "e_ac_pj": table.required("cmos45nm", PRECISIONS[report["precision"]][1]),
+        "e_mac_pj": table.required("cmos45nm", PRECISIONS[report["precision"]][0]),
     }
     if "loihi1_over_ann_45nm_memory" in e["ratios"]:
         num["teacher_memory_uj"] = e["ann_45nm_memory"]["per_frame_uj"]

@@ -80,7 +80,7 @@ def _modes_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _mode_markdown(mode: str, block: dict[str, Any], fps: float) -> list[str]:
+def _mode_markdown(mode: str, block: dict[str, Any], fps: float, precision: str) -> list[str]:
     """Activity, energy per layer and latency of one mode."""
     counts, e, lat = block["counts"], block["energy"], block["latency"]
     lines = ["", f"## Activity per frame ({mode} mode)", "", _steps_sentence(counts) + ".", "",
@@ -89,7 +89,8 @@ def _mode_markdown(mode: str, block: dict[str, Any], fps: float) -> list[str]:
     for c in counts["layers"]:
         lines.append(f"| {c['name']} | {_fmt(c['in_spikes'])} | {_fmt(c['synops'])} | {_fmt(c['neuron_updates'])} "
                      f"| {_fmt(c['out_spikes'])} | {c['firing_rate']:.4f} |")
-    lines += ["", f"## Energy ({mode} mode; per frame, per second at {fps:g} frames/s)", "",
+    lines += ["", f"## Energy ({mode} mode; per frame, per second at {fps:g} frames/s; 45 nm model at {precision})",
+              "",
               "| model | energy per frame (uJ) | power at fps (mW) |", "|---|---|---|"]
     models = (("loihi1", "Loihi 1 (SNN)"), ("snn_45nm", "45 nm ACs (SNN)"),
               ("ann_45nm", "45 nm MACs, compute only (ANN)"), ("ann_45nm_memory", "45 nm MACs + memory access (ANN)"))
@@ -184,7 +185,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Reset vs streaming mode", ""] + _modes_table(report)
         lines += _teacher_markdown(report)
         for mode, block in report["modes"].items():
-            lines += _mode_markdown(mode, block, report["fps"])
+            lines += _mode_markdown(mode, block, report["fps"], report.get("precision", "fp32"))
     else:
         lines += ["", "## Energy and latency", "", "No operation counts given (`--counts`): Loihi energy and latency "
                   "were not estimated."]

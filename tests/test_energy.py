@@ -13,6 +13,7 @@ from had_snn.hardware.energy import ann_45nm_energy_pj, loihi1_energy, snn_45nm_
 from had_snn.hardware.latency import barrier_ns, loihi1_latency
 from had_snn.hardware.report import build_report
 from had_snn.hardware.report_files import write_report
+from had_snn.hardware.report_markdown import markdown
 from had_snn.hardware.resources import ChipSpec, dense_geometry, map_network
 from had_snn.hardware.table import load_table
 
@@ -463,6 +464,34 @@ def test_teacher_memory_traffic_hand_counted() -> None:
     assert all(table.used[k].uncertain for k in table.used if k.startswith("cmos45nm.memory"))
 
 
+def test_int8_precision_bills_both_sides_in_8_bit_arithmetic() -> None:
+    """--precision int8: an int8 MAC (8-bit multiply + 32-bit add, 0.3 pJ) for the teacher, a 32-bit integer add
+    (0.1 pJ) per synaptic op for the student, and the teacher's values 8 bits wide in memory (4x fewer accesses);
+    Loihi 1 is billed as before. Each figure is cited; an unknown precision is refused."""
+    from had_snn.hardware.counts import LayerTraffic
+    from had_snn.hardware.energy import ann_memory_energy_pj
+
+    table = load_table()
+    assert ann_45nm_energy_pj([("x", 1000)], table, "int8") == pytest.approx([300.0])
+    counts = parse_counts(COUNTS, _net())
+    assert snn_45nm_energy_pj(counts, table, "int8") == pytest.approx([10.0, 3.0])  # 100 and 30 synops x 0.1 pJ
+    layer = [LayerTraffic("c", 1000, 224, 768, 2048)]
+    fp32, int8 = ann_memory_energy_pj(layer, table)[0], ann_memory_energy_pj(layer, table, "int8")[0]
+    assert (int8["weight_accesses"], int8["act_read_accesses"], int8["act_write_accesses"]) == (28, 96, 256)
+    assert fp32["weight_accesses"] == 4 * int8["weight_accesses"] and int8["mac_pj"] == pytest.approx(300.0)
+    assert table.used["cmos45nm.mac_int8_pj"].source == "horowitz2014"
+    geoms = _net()
+    base = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic())
+    small = build_report(geoms, table, _two_mode_counts(geoms), None, teacher_traffic=_traffic(), precision="int8")
+    assert small["precision"] == "int8" and base["precision"] == "fp32"
+    assert small["energy"]["loihi1"] == base["energy"]["loihi1"]
+    assert small["energy"]["ann_45nm"]["per_frame_uj"] == pytest.approx(base["energy"]["ann_45nm"]["per_frame_uj"]
+                                                                        * 0.3 / 4.6)
+    assert small["explanation"]["numbers"]["e_mac_pj"] == 0.3 and "45 nm model at int8" in markdown(small)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        build_report(geoms, table, _two_mode_counts(geoms), None, precision="int4")
+
+
 def test_teacher_traffic_file_validation() -> None:
     from had_snn.hardware.counts import LayerTraffic, parse_teacher_traffic
 
@@ -619,7 +648,7 @@ def test_energy_cli_bills_the_teacher_with_memory(tmp_path, capsys) -> None:
     e = report["energy"]
     assert e["ann_45nm"]["per_frame_uj"] == pytest.approx(4.6e-6 * sum(m for _, m in macs))
     assert e["ann_45nm_memory"]["memory_uj"] > 0
-    for line in ("teacher, 45 nm MACs (compute only):", "teacher, 45 nm MACs + memory access:",
+    for line in ("teacher, 45 nm MACs (compute only, fp32):", "teacher, 45 nm MACs + memory access:",
                  "headline (stream mode): student, Loihi 1 per-op figures / teacher, 45 nm MAC + memory access =",
                  "student, Loihi 1 per-op figures vs teacher, 45 nm MAC + memory access:",
                  "(like for like)", "Loihi 2 per-operation energies are not published"):

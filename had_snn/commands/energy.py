@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "compute-only comparison (no memory access billed)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate for energy per second (default 30)")
     parser.add_argument("--table", type=Path, help="hardware figures YAML (default: the packaged energy_table.yaml)")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                        help="arithmetic of the 45 nm model, for student and teacher alike: fp32 (default; float "
+                             "MACs and adds, 32-bit values, the figures SNN papers quote) or int8 (8-bit weights and "
+                             "activations with 32-bit accumulators, as the chip's 8-bit weights allow); Loihi 1's "
+                             "figures are the chip's own either way")
     parser.add_argument("--out", type=Path, required=True, help="output directory for report.md/.json and plots")
 
 
@@ -141,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
     modes = MODES if args.mode == "both" else (args.mode,)
     report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes,
-                          teacher_traffic=traffic)
+                          teacher_traffic=traffic, precision=args.precision)
     paths = write_report(report, args.out)
     for chip, m in report["mapping"].items():
         print(f"{chip}: {m['total_cores']} cores on {m['chips']} chip(s)")
@@ -164,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{RATIO_LABELS[k]}: {v:.3g}x")
     e = report["energy"]
     if "ann_45nm" in e:
-        print(f"teacher, 45 nm MACs (compute only): {e['ann_45nm']['per_frame_uj']:.4g} uJ/frame")
+        print(f"teacher, 45 nm MACs (compute only, {report['precision']}): {e['ann_45nm']['per_frame_uj']:.4g} "
+              "uJ/frame")
     if "ann_45nm_memory" in e:
         m = e["ann_45nm_memory"]
         print(f"teacher, 45 nm MACs + memory access: {m['per_frame_uj']:.4g} uJ/frame ({m['memory_uj']:.4g} uJ memory)")
