@@ -89,4 +89,7 @@ def run(args: argparse.Namespace) -> int:
           f"({worst['name']}); " + ", ".join(f"{lay['name']} {lay['spike_agreement']:.4f}" for lay in cmp["layers"]))
     print(f"read-out rel. error float vs fixed: {done.comparison['readout_rel_error']:.4f}; wrote "
           f"{', '.join(p.name for p in done.files.values())} to {args.out}")
+    if "nir" in done.files:
+        print("student.nir: the float student with the chip's timing; run it in snnTorch or norse with "
+              "had_snn.conversion.nir_import (docs/loihi.md, section 10)")
     return 0
