@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.demo_run) / "energy_frontier"
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    with run_folder_lock(out):
+    with run_folder_lock(out, kind="frontier"):
         summary = run_frontier(inputs, out, args.preset, device=args.device, progress=not args.no_progress)
     print(f"{len(summary['points'])} points in {time.perf_counter() - t0:.0f} s: {out / 'frontier.md'}, "
           f"{out / 'frontier.png'}")

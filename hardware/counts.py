@@ -36,6 +36,7 @@ Teacher traffic file (JSON) accepted by :func:`load_teacher_traffic` (``had-snn 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
         raise ValueError(f"{where}: 'input_steps' must be an integer in [1, steps={steps}], got {input_steps!r}")
     if not isinstance(data["layers"], list):
         raise ValueError(f"{where}: 'layers' must be a list of per-layer objects, got {type(data['layers']).__name__}")
-    if not isinstance(frames, (int, float)) or frames <= 0:
+    if isinstance(frames, bool) or not isinstance(frames, (int, float)) or not math.isfinite(frames) or frames <= 0:
         raise ValueError(f"{where}: 'frames' must be a positive number, got {frames!r}")
     mode = data.get("mode", "reset")
     if mode not in MODES:
@@ -137,8 +138,9 @@ def parse_counts(data: Any, geoms: Sequence[LayerGeometry], where: str = "counts
                     continue
                 raise ValueError(f"{where}: layer {g.name!r} has no field {k!r}")
             v = e[k]
-            if not isinstance(v, (int, float)) or v < 0:
-                raise ValueError(f"{where}: layer {g.name!r} field {k!r} must be a non-negative number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{where}: layer {g.name!r} field {k!r} must be a finite non-negative number, "
+                                 f"got {v!r}")
             vals[k] = float(v) / frames
         c = LayerCounts(name=g.name, **vals)  # type: ignore[arg-type]
         _check_consistent(c, g, steps, where)
@@ -154,6 +156,9 @@ def _check_consistent(c: LayerCounts, g: LayerGeometry, steps: int, where: str) 
     if c.out_spikes > g.n_neurons * steps * (1 + tol):
         raise ValueError(f"{where}: layer {g.name!r} out_spikes {c.out_spikes:g} > neurons x steps "
                          f"({g.n_neurons} x {steps})")
+    if c.neuron_updates > g.n_neurons * steps * (1 + tol):
+        raise ValueError(f"{where}: layer {g.name!r} neuron_updates {c.neuron_updates:g} > neurons x steps "
+                         f"({g.n_neurons} x {steps}); counts do not belong to this network")
     if c.active_neuron_updates is not None and c.active_neuron_updates > c.neuron_updates * (1 + tol):
         raise ValueError(f"{where}: layer {g.name!r} active_neuron_updates > neuron_updates")
 
@@ -290,7 +295,8 @@ def parse_teacher_macs(data: Any, where: str = "teacher MACs") -> list[tuple[str
         raise ValueError(f"{where}: expected a list of [name, macs] or a name -> macs object")
     out = []
     for name, macs in items:
-        if isinstance(macs, bool) or not isinstance(macs, (int, float)) or macs < 0 or macs != int(macs):
+        if (isinstance(macs, bool) or not isinstance(macs, (int, float)) or not math.isfinite(macs) or macs < 0
+                or macs != int(macs)):
             raise ValueError(f"{where}: MACs of {name!r} must be a non-negative integer, got {macs!r}")
         out.append((str(name), int(macs)))
     if not out:
@@ -333,7 +339,7 @@ def parse_teacher_traffic(data: Any, where: str = "teacher traffic") -> list[Lay
         vals = {}
         for k in _TRAFFIC_FIELDS:
             v = e.get(k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != int(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v != int(v):
                 raise ValueError(f"{where}: layer {e['name']!r} field {k!r} must be a non-negative integer, got {v!r}")
             vals[k] = int(v)
         out.append(LayerTraffic(name=str(e["name"]), **vals))

@@ -8,7 +8,10 @@ C, H, W order), ``bias`` (mantissa per output channel for conv, per neuron for d
 gradedSpike}``; the ``input`` layer has only ``type`` and ``shape`` (files written before may hold a relay
 ``neuron`` there: still read and range-checked, never used). Our own optional key ``weightExp`` (Dense only; Lava's
 Conv ignores it) defaults to 0; ``name`` is an attribute.
-Sum pooling is a ``conv`` with ``groups = C`` and a kernel of ones.
+Sum pooling is a ``conv`` with ``groups = C`` and a kernel of ones. ``weight`` and ``bias`` are written with
+HDF5's fletcher32 checksum, which h5py (and so Lava's and lava-dl's readers) verifies on read: a corrupted file is
+refused naming the layer and dataset. Every dataset's declared size is checked against ``MAX_DATASET_ELEMENTS``
+before it is read.
 
 CUBA maps to Lava's LIF as ``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, ``bias_exp = 6``; the field ranges
 and constants come from :mod:`had_snn.hardware.cuba` (import them from there).
@@ -37,6 +40,8 @@ LAYER_TYPES = ("input", "conv", "flatten", "dense")
 #: hardware field (simulator-only: Lava stores it as int32). Files holding it still read and run (the read-out then
 #: never fires); :func:`write_netx` writes only values inside the field.
 LEGACY_READOUT_VTH_MANT = 1 << 17
+#: Most values one dataset of a layer may declare (2^26: a Loihi 1 chip's 128 cores hold about 2^27 bits of synapses).
+MAX_DATASET_ELEMENTS = 1 << 26
 
 
 @dataclass
@@ -204,9 +209,9 @@ def _write_layer(g: h5py.Group, layer: NetxLayer) -> None:
     g["type"] = layer.type
     g["shape"] = np.asarray(layer.shape, dtype=np.int64)
     if layer.has_synapse:
-        g["weight"] = _as_int(layer.name, "weight", layer.weight)
+        g.create_dataset("weight", data=_as_int(layer.name, "weight", layer.weight), fletcher32=True)
         if layer.bias is not None:
-            g["bias"] = _as_int(layer.name, "bias", layer.bias)
+            g.create_dataset("bias", data=_as_int(layer.name, "bias", layer.bias), fletcher32=True)
         if layer.type == "conv":
             g["stride"] = np.asarray(layer.stride, dtype=np.int64)
             g["padding"] = np.asarray(layer.padding, dtype=np.int64)
@@ -231,10 +236,14 @@ def _dataset(g: h5py.Group, key: str, where: str) -> np.ndarray:
     item = g[key]
     if not isinstance(item, h5py.Dataset):
         raise ValueError(f"{where}: {key!r} must be a dataset, found a group")
+    if item.size is not None and item.size > MAX_DATASET_ELEMENTS:  # from the header, before anything is read
+        raise ValueError(f"{where}: dataset {key!r} declares shape {item.shape} ({item.size} values), more than the "
+                         f"{MAX_DATASET_ELEMENTS} a layer of the chip can hold")
     try:
         return np.asarray(item[()])
     except (OSError, TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: dataset {key!r} cannot be read ({exc})") from None
+        reason = "checksum mismatch: the file is corrupt" if "fletcher32" in str(exc).lower() else str(exc)
+        raise ValueError(f"{where}: dataset {key!r} cannot be read ({' '.join(reason.split())})") from None
 
 
 def _string(g: h5py.Group, key: str, where: str) -> str:

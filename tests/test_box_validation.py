@@ -2,7 +2,7 @@
 
 Invalid boxes (non-positive size, non-finite, outside the sensor, absurdly large) are read as absent with a count;
 where a valid box is required the error names the sequence and frame; metrics never score them; sensor sizes are
-integers in 1..100000 px before anything is allocated from them.
+integers in 1..16384 px before anything is allocated from them.
 """
 
 from __future__ import annotations
@@ -135,13 +135,16 @@ def test_dataset_loader_check_treats_absurd_boxes_as_absent() -> None:
 @pytest.mark.parametrize("size", [(0, 48), (-64, 48), (64.5, 48), (MAX_SENSOR_PX + 1, 48), (64,), (64, 48, 2),
                                   ("64", 48), (True, 48), (np.nan, 48)])
 def test_check_sensor_size_refuses(size) -> None:
-    with pytest.raises(ValueError, match=r"f\.h5: attribute 'sensor_size': sensor size .*1\.\.100000 px"):
+    with pytest.raises(ValueError, match=r"f\.h5: attribute 'sensor_size': sensor size .*1\.\.16384 px"):
         check_sensor_size(size, "f.h5: attribute 'sensor_size'")
 
 
 def test_sensor_size_checked_before_allocation() -> None:
     assert check_sensor_size(np.array([64, 48], dtype=np.uint16), "x") == (64, 48)
     assert check_sensor_size((64.0, MAX_SENSOR_PX), "x") == (64, MAX_SENSOR_PX)
+    assert check_sensor_size((4096, 4096), "x") == (4096, 4096)
+    with pytest.raises(ValueError, match=r"x: sensor size 4097 x 4096 px has 16781312 pixels, more than the 16777216"):
+        check_sensor_size((4097, 4096), "x")  # a side in range, the area not: the grids of show/track --video
     ev = make_events([1], [1], [10], [1])
     with pytest.raises(ValueError, match=r"sequence 's': sensor size \[0, 48\]"):
         Sequence("s", ev, (0, 48), [10], [[1, 1, 2, 2]])

@@ -182,7 +182,7 @@ def test_text_written_file_header_matches_its_columns(tmp_path, rng) -> None:
         ("x_us,y,t,p\n1,2,3,1\n", r"only the t column takes a unit"),
         ("# t x y p\nx,y,t,p\n1,2,3,1\n", r"e\.csv: column headers disagree \(line 1: t,x,y,p"),
         ("t,x,y,p\n1,2,3\n", r"e\.csv: expected 4 columns 't x y p', found 3"),
-        ("# sensor_size 0 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size .* 1\.\.100000 px"),
+        ("# sensor_size 0 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size .* 1\.\.16384 px"),
         ("# sensor_size 200000 6\n1,2,3,1\n", r"'# sensor_size' line: sensor size"),
         ("# sensor_size -8 6\n1,2,3,1\n", r"e\.csv:1: '# sensor_size' line: sensor size \[-8, 6\] is not valid"),
         ("x,y,t,p\n# sensor_size: 8.5x6\n1,2,3,1\n", r"e\.csv:2: '# sensor_size' line: '8\.5x6' is not two integers"),

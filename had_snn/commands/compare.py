@@ -99,11 +99,25 @@ def resolve_results(spec: str, option: str) -> list[Path]:
     return files
 
 
+def _check_distinct(runs: list, option: str) -> None:
+    """UserError when one side lists the same results file twice (it would count as two seeds)."""
+    from had_snn.util.errors import UserError
+
+    seen: dict[tuple[str, str], str] = {}
+    for run in runs:
+        key = (str(Path(run.path).resolve()), run.tracker)
+        if key in seen:
+            raise UserError(f"{option}: {run.path} is given twice (also as {seen[key]}); each seed must be its own "
+                            "results file")
+        seen[key] = run.path
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from had_snn.evaluation.compare import compare, dataset_attributes, load_scores, markdown, plot_forest, verdict
     from had_snn.util.atomic import save_figure, write_text_atomic
+    from had_snn.util.errors import UserError
 
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; expected a folder")
@@ -112,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
     for side, spec, tracker in (("A", args.results_a, args.tracker_a), ("B", args.results_b, args.tracker_b)):
         files = resolve_results(spec, f"RESULTS_{side}")
         sides[side] = [load_scores(f, tracker, attributes=attributes) for f in files]
+        _check_distinct(sides[side], f"RESULTS_{side}")
     a, b = sides["A"], sides["B"]
+    same = [(x.path, y.path) for x in a for y in b
+            if Path(x.path).resolve() == Path(y.path).resolve() and x.tracker == y.tracker]
+    if same:
+        raise UserError(f"RESULTS_A and RESULTS_B: both name tracker {a[0].tracker!r} of {same[0][0]}; a tracker "
+                        "compared with itself says nothing (name another tracker or file)")
     name_a, name_b = a[0].tracker, b[0].tracker
     if name_a == name_b:
         name_a, name_b = f"A: {name_a}", f"B: {name_b}"

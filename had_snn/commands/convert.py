@@ -58,8 +58,10 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from had_snn.conversion.convert import convert_student
     from had_snn.models.checkpoint import load_model
+    from had_snn.util.runlock import check_folder_kind, run_folder_lock
 
     _check_options(args)
+    check_folder_kind(args.out, "convert")
     if not Path(args.checkpoint).exists():
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     student = load_model(args.checkpoint)
@@ -75,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = {"template": args.template or f"bernoulli(rate={args.rate}, seed={args.seed})",
               "search": args.search or f"bernoulli(rate={args.rate}, seed={args.seed + 1})"}
     formats = ("netx", "nir") if args.to == "all" else (args.to,)
-    done = convert_student(student, template, search[:, :1], args.out, args.checkpoint, args.weight_percentile,
-                           formats,
-                           meta={"checkpoint": str(args.checkpoint), "inputs": inputs})
+    with run_folder_lock(args.out, kind="convert"):
+        done = convert_student(student, template, search[:, :1], args.out, args.checkpoint, args.weight_percentile,
+                               formats, meta={"checkpoint": str(args.checkpoint), "inputs": inputs})
     for r in done.qnet.reports:
         print(f"{r.name:12s} scale {r.scale:9.2f} ({r.limited_by}) clipped {r.clipped_weights:4d} "
               f"w err {r.weight_rel_error:.4f} vth {r.vth_mant}")

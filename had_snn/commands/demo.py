@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = run_dir_for(args)
     cfg, note = choose_config(args, run_dir)  # before the folder is created: a bad config leaves nothing behind
     device = resolve_device(args.device)
-    with run_folder_lock(run_dir):
+    with run_folder_lock(run_dir, kind="demo"):
         args.run_dir = run_dir  # from here on an interruption can be resumed (resume_hint)
         write_text_atomic(run_dir / SAVED_CONFIG_NAME, yaml.safe_dump(cfg, sort_keys=False))
         print(f"had-snn demo: {note}, device {device}, run folder {run_dir}")

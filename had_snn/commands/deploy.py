@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.util.atomic import atomic_path, write_json_atomic
 
     backends = {"emulator": ["emulator"], "lava": [lava_backend], "compare": ["emulator", lava_backend]}[mode]
-    with run_folder_lock(out):
+    with run_folder_lock(out, kind="deploy"):
         runs = {b: run_network(h5, spikes, b, args.mode, device=args.device, timeout_s=args.timeout_s,
                                progress=b != "emulator" and not args.no_progress) for b in backends}
         primary = runs[backends[-1]]  # Lava's when it ran

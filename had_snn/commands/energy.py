@@ -125,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.hardware.resources import geometries_from_netx
     from had_snn.hardware.table import load_table
     from had_snn.util.errors import UserError
+    from had_snn.util.runlock import check_folder_kind, run_folder_lock
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: is a file, expected an output folder")
+    check_folder_kind(args.out, "energy")
     if not args.fps > 0:
         raise UserError(f"--fps must be > 0, got {args.fps:g}")
     net = resolve_network(args.network)
@@ -136,18 +138,19 @@ def run(args: argparse.Namespace) -> int:
     if args.input is not None and args.counts:
         raise UserError("--input and --counts: give one (--input counts the operations of WINDOWS.npz here, "
                         "--counts reads counts files)")
-    if args.input is not None:
-        counts = _count_windows(net, args.input, args.mode, geoms, args.out)
-    else:
-        counts = _counts_for_modes(args.counts or [], args.mode, geoms)
-    if args.teacher:
-        args.teacher_traffic = _count_teacher(args.teacher, args.out)
-    traffic = load_teacher_traffic(args.teacher_traffic) if args.teacher_traffic else None
-    macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
-    modes = MODES if args.mode == "both" else (args.mode,)
-    report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes,
-                          teacher_traffic=traffic, precision=args.precision)
-    paths = write_report(report, args.out)
+    with run_folder_lock(args.out, kind="energy"):  # counts, teacher traffic and the report
+        if args.input is not None:
+            counts = _count_windows(net, args.input, args.mode, geoms, args.out)
+        else:
+            counts = _counts_for_modes(args.counts or [], args.mode, geoms)
+        if args.teacher:
+            args.teacher_traffic = _count_teacher(args.teacher, args.out)
+        traffic = load_teacher_traffic(args.teacher_traffic) if args.teacher_traffic else None
+        macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
+        modes = MODES if args.mode == "both" else (args.mode,)
+        report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes,
+                              teacher_traffic=traffic, precision=args.precision)
+        paths = write_report(report, args.out)
     for chip, m in report["mapping"].items():
         print(f"{chip}: {m['total_cores']} cores on {m['chips']} chip(s)")
     for mode, block in report["modes"].items():

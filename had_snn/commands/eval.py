@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.data.dataset import load_split
     from had_snn.demo.config import resolve_device
     from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
+    from had_snn.util.runlock import check_folder_kind, run_folder_lock
     from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--window-influence must be in [0, 1], got {args.window_influence}")
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is an existing file; expected an output folder")
+    check_folder_kind(args.out, "eval")
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
     trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update, args.loihi_mode,
@@ -168,10 +170,12 @@ def run(args: argparse.Namespace) -> int:
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")
-    for name in check_box_folders(trackers, args.out, args.force):
-        print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}", file=sys.stderr)
-    report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,
-                      plots=not args.no_plots, force=args.force, include_stored=True)
+    with run_folder_lock(args.out, kind="eval"):  # a second eval into OUT waits for none: it is refused at once
+        for name in check_box_folders(trackers, args.out, args.force):
+            print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}",
+                  file=sys.stderr)
+        report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,
+                          plots=not args.no_plots, force=args.force, include_stored=True)
     earlier = [n for n in report["trackers"] if n not in {t.name for t in trackers}]
     if earlier:
         print(f"the table also scores the trackers evaluated into {args.out} before: {', '.join(earlier)}")

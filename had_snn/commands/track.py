@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.tracking.recording import check_init_box, load_recording, output_times, tracking_sequence
     from had_snn.tracking.tracker import write_otb
     from had_snn.util.atomic import write_json_atomic, write_text_atomic
+    from had_snn.util.runlock import check_folder_kind, run_folder_lock
     from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
     rec = load_recording(args.recording, tuple(args.sensor) if args.sensor else None, progress=progress)
     print(f"recording {rec.describe()}")
+    out = args.out if args.out is not None else Path("runs") / f"track-{rec.name}"
+    check_folder_kind(out, "track")  # before tracking: a folder of another kind is refused, not overwritten
     if ckpt.needs_frames and not rec.has_frames:
         raise ValueError(f"the {ckpt.kind} checkpoint {checkpoint} needs RGB frames, but {args.recording} has "
                          "none (event-only recording); track it with a student checkpoint")
@@ -142,39 +145,39 @@ def run(args: argparse.Namespace) -> int:
               "the fixed-point tracker keeps the initial box", file=sys.stderr)
     result = track_online(tracker, seq, box, progress=progress)
 
-    out = args.out if args.out is not None else Path("runs") / f"track-{rec.name}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_otb(out / "boxes.txt", result.boxes)
-    write_text_atomic(out / "times_us.txt", "".join(f"{int(t)}\n" for t in times))
-    summary = {
-        "recording": str(args.recording), "recording_kind": rec.kind, "checkpoint": str(ckpt.path),
-        "kind": ckpt.kind, "model_kind": ckpt.model_kind, "source": None if ckpt.source is None else str(ckpt.source),
-        "weight_percentile": ckpt.weight_percentile if ckpt.mode != "float" else None,
-        "init_box": [float(v) for v in box], "sensor": list(rec.sensor_size),
-        "T": steps, "T_from": steps_from,
-        "crop": {"template_px": crop.template_px, "search_px": crop.search_px,
-                 "template_context": crop.template_context, "search_context": crop.search_context,
-                 "voxel_bins": crop.voxel_bins, "window_frames": crop.window_frames},
-        "times_from": times_from, "rate_hz": None if times_from == "frames" else float(args.rate_hz or 30.0),
-        "t0_us": int(times[0]), "t_end_us": int(times[-1]), "outputs": len(times),
-        "window_us": int(np.diff(event_window_us(seq, 1, crop))[0]),
-        "seconds": round(result.seconds, 4), "fps": round(result.fps, 3) if math.isfinite(result.fps) else None,
-        "device": device, "box_update": box_update.key(), "window_influence": args.window_influence,
-        "silent_template": bool(facts.get("silent_template", False)),
-        "loihi_mode": facts.get("loihi_mode"), "crop_lag_frames": facts.get("crop_lag_frames"),
-        "billed_steps_per_frame": facts.get("billed_steps_per_frame"),
-        "boxes": "boxes.txt", "times": "times_us.txt", "video": None if args.video is None else str(args.video),
-        # the penalised peak score behind each box (None for the initial box): how sure the tracker was
-        "scores": [round(float(v), 4) if math.isfinite(v) else None for v in result.scores],
-    }
-    if args.video is not None:
-        from had_snn.tracking.video import render_track
+    with run_folder_lock(out, kind="track"):
+        write_otb(out / "boxes.txt", result.boxes)
+        write_text_atomic(out / "times_us.txt", "".join(f"{int(t)}\n" for t in times))
+        summary = {
+            "recording": str(args.recording), "recording_kind": rec.kind, "checkpoint": str(ckpt.path),
+            "kind": ckpt.kind, "model_kind": ckpt.model_kind,
+            "source": None if ckpt.source is None else str(ckpt.source),
+            "weight_percentile": ckpt.weight_percentile if ckpt.mode != "float" else None,
+            "init_box": [float(v) for v in box], "sensor": list(rec.sensor_size),
+            "T": steps, "T_from": steps_from,
+            "crop": {"template_px": crop.template_px, "search_px": crop.search_px,
+                     "template_context": crop.template_context, "search_context": crop.search_context,
+                     "voxel_bins": crop.voxel_bins, "window_frames": crop.window_frames},
+            "times_from": times_from, "rate_hz": None if times_from == "frames" else float(args.rate_hz or 30.0),
+            "t0_us": int(times[0]), "t_end_us": int(times[-1]), "outputs": len(times),
+            "window_us": int(np.diff(event_window_us(seq, 1, crop))[0]),
+            "seconds": round(result.seconds, 4), "fps": round(result.fps, 3) if math.isfinite(result.fps) else None,
+            "device": device, "box_update": box_update.key(), "window_influence": args.window_influence,
+            "silent_template": bool(facts.get("silent_template", False)),
+            "loihi_mode": facts.get("loihi_mode"), "crop_lag_frames": facts.get("crop_lag_frames"),
+            "billed_steps_per_frame": facts.get("billed_steps_per_frame"),
+            "boxes": "boxes.txt", "times": "times_us.txt", "video": None if args.video is None else str(args.video),
+            # the penalised peak score behind each box (None for the initial box): how sure the tracker was
+            "scores": [round(float(v), 4) if math.isfinite(v) else None for v in result.scores],
+        }
+        if args.video is not None:
+            from had_snn.tracking.video import render_track
 
-        windows = [event_window_us(seq, k, crop) for k in range(seq.num_frames)]
-        info = render_track(seq, result.boxes, args.video, windows, args.video_max_frames,
-                            title=ckpt.kind, progress=progress, fps=args.video_fps, scores=result.scores)
-        summary["video_frames"], summary["video_fps"] = info.frames, round(info.fps, 3)
-    write_json_atomic(out / "track.json", summary)
+            windows = [event_window_us(seq, k, crop) for k in range(seq.num_frames)]
+            info = render_track(seq, result.boxes, args.video, windows, args.video_max_frames,
+                                title=ckpt.kind, progress=progress, fps=args.video_fps, scores=result.scores)
+            summary["video_frames"], summary["video_fps"] = info.frames, round(info.fps, 3)
+        write_json_atomic(out / "track.json", summary)
     print(f"tracked {len(times)} outputs in {result.seconds:.2f} s ({result.fps:.1f} outputs/s); wrote "
           f"{out / 'boxes.txt'}, {out / 'times_us.txt'}, {out / 'track.json'}"
           + (f", {args.video}" if args.video is not None else ""))

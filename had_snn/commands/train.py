@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         check_run_folder(out, cfg, resume=True, force=False)  # refuse before the lock creates the folder
     created = not out.exists()
     try:
-        with run_folder_lock(out):
+        with run_folder_lock(out, kind="train"):
             check_run_folder(out, cfg, args.resume, args.force)
             if not args.resume:
                 resolve_init(cfg, args.config, args.init)

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from had_snn.tracking.config import CropConfig
     from had_snn.tracking.windows import spike_windows
     from had_snn.util.atomic import atomic_path
+    from had_snn.util.runlock import file_lock
 
     out = npz_path(args.out)
     if out != args.out:
@@ -72,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         where = f"--frames {args.frames}: " if "frames [" in str(exc) else ""
         raise ValueError(f"{args.sequence}: {where}{exc}") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: numpy appends no second suffix
+    with file_lock(out), atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: numpy appends no second suffix
         np.savez_compressed(f, template_spikes=template.astype(np.uint8), search_spikes=search.astype(np.uint8),
                             frames=np.asarray(args.frames))
     print(f"wrote {out}: template_spikes {template.shape}, search_spikes {search.shape} "

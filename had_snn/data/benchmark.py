@@ -216,7 +216,7 @@ def build_benchmark(
     root = Path(root)
     plans = plan_benchmark(n, seed, fractions, cfg.extra_attribute_prob)
     generator = generator_record(n, seed, fractions, cfg)
-    with run_folder_lock(root):
+    with run_folder_lock(root, kind="benchmark"):
         removed = []
         if force:
             for f in check_existing_files(root, plans):

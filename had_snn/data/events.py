@@ -65,9 +65,31 @@ def validate_events(ev: np.ndarray, sensor_size: tuple[int, int] | None = None, 
     return ev
 
 
+#: Longest silence between two consecutive events accepted in a recording (us): 10 min. A wrong wrap of a 32-bit
+#: microsecond counter adds 71.6 min, a corrupt timestamp usually more; a live sensor's noise never pauses that long.
+MAX_EVENT_GAP_US = 600_000_000
+
+
+def check_event_gaps(ev: np.ndarray, source: str = "") -> None:
+    """ValueError naming ``source`` and the row when two consecutive events lie more than MAX_EVENT_GAP_US apart."""
+    if len(ev) < 2:
+        return
+    gaps = np.diff(ev["t"])
+    i = int(np.argmax(gaps))
+    if gaps[i] > MAX_EVENT_GAP_US:
+        raise ValueError(f"{_where(source)}field 't' jumps by {gaps[i] / 60e6:.1f} min between rows {i} and {i + 1} "
+                         f"(t = {int(ev['t'][i])} -> {int(ev['t'][i + 1])} us): a corrupt timestamp or a wrong counter "
+                         f"wrap; events more than {MAX_EVENT_GAP_US / 60e6:.0f} min apart are refused")
+
+
 def events_from_columns(cols: dict[str, np.ndarray], path: object, what: str) -> np.ndarray:
     """EVENT_DTYPE array from integer columns ``x, y, t, p``; values that would not survive the cast are a ValueError
     naming ``path`` and the column (``what`` formatted with its name)."""
+    t = np.asarray(cols["t"])
+    if t.dtype.kind == "u" and t.size and int(t.max()) > np.iinfo(np.int64).max:
+        i = int(np.argmax(t > np.iinfo(np.int64).max))
+        raise ValueError(f"{path}: {what.format('t')} row {i} holds {int(t[i])}, beyond int64 microseconds (2^63 - 1): "
+                         "a corrupt timestamp")
     ev = make_events(*(cols[n] for n in EVENT_FIELDS))
     for n in ("x", "y", "p"):
         if not np.array_equal(ev[n], cols[n]):

@@ -129,7 +129,7 @@ def import_dataset(
     if not splits:
         raise FileNotFoundError(f"{ds.name}: none of the splits {', '.join(ds.adapter.SPLITS)} exist under {ds.root}")
     out = Path(out)
-    with run_folder_lock(out):
+    with run_folder_lock(out, kind="benchmark"):
         return _convert_locked(ds, splits, out, workers, progress)
 
 

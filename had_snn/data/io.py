@@ -36,7 +36,8 @@ falls back to ``(max x + 1, max y + 1)``. A Prophesee file without geometry and 
 ``sensor_size`` argument (``--sensor W H`` on the command line); a given size that disagrees with the file's is an
 error.
 
-Every writer is atomic (temporary file in the same folder, then ``os.replace``). Every reader validates and
+Every writer is atomic (temporary file in the same folder, then ``os.replace``); the native file's datasets carry
+HDF5's fletcher32 checksum, verified on every read (a flipped bit is refused, not decoded). Every reader validates and
 raises ValueError naming the file and the key/field at fault (FileNotFoundError when the file does not exist, a
 ValueError "is a folder, expected a file" for a folder); a missing optional extra is a ValueError naming the
 ``pip install`` command. Sensor sizes, from files or arguments, must be integers in 1..100000 px
@@ -61,6 +62,7 @@ import numpy as np
 from had_snn.data.events import (
     EVENT_DTYPE,
     EVENT_FIELDS,
+    check_event_gaps,
     events_from_columns,
     make_events,
     time_window,
@@ -113,6 +115,8 @@ def _open_h5(path: Path) -> Iterator[h5py.File]:
     try:
         yield f
     except OSError as exc:
+        if "fletcher32" in str(exc).lower():
+            raise ValueError(f"{path}: corrupt HDF5 data (a dataset's checksum does not match its contents)") from None
         raise ValueError(f"{path}: corrupt or truncated HDF5 data ({exc})") from None
     finally:
         f.close()
@@ -161,7 +165,7 @@ def _write_events_group(f: h5py.File, ev: np.ndarray, path: Path) -> None:
     g = f.create_group("events")
     for name in EVENT_FIELDS:
         g.create_dataset(name, data=ev[name], chunks=True if len(ev) else None, compression="gzip",
-                         compression_opts=1, shuffle=True)
+                         compression_opts=1, shuffle=True, fletcher32=bool(len(ev)))
     origin_us = ms_index_origin_us(ev["t"])
     g.create_dataset("ms_to_idx", data=ms_to_idx(ev["t"], origin_us))
     g["ms_to_idx"].attrs["origin_us"] = origin_us
@@ -251,15 +255,17 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
         f.attrs["sensor_size"] = np.asarray(seq.sensor_size, dtype=np.int64)
         f.attrs["attributes"] = np.asarray(seq.attributes, dtype=h5py.string_dtype())
         _write_events_group(f, seq.events, path)
-        f.create_dataset("frame_t_us", data=np.asarray(seq.frame_t_us, dtype=np.int64))
-        f.create_dataset("boxes", data=np.asarray(seq.boxes, dtype=np.float32))
+        frame_t_us = np.asarray(seq.frame_t_us, dtype=np.int64)
+        f.create_dataset("frame_t_us", data=frame_t_us, fletcher32=bool(len(frame_t_us)))
+        f.create_dataset("boxes", data=np.asarray(seq.boxes, dtype=np.float32), fletcher32=bool(len(frame_t_us)))
         if seq.frames is not None:
             frames = np.asarray(seq.frames)
             if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
                 raise ValueError(f"sequence {seq.name!r}: frames must be uint8 (N, H, W, 3), got "
                                  f"{frames.dtype} {frames.shape}")
             chunks = (1, *frames.shape[1:]) if len(frames) else None
-            f.create_dataset("frames", data=frames, chunks=chunks, compression="gzip", compression_opts=4)
+            f.create_dataset("frames", data=frames, chunks=chunks, compression="gzip", compression_opts=4,
+                             fletcher32=bool(len(frames)))
         if seq.trajectory_t_us is not None:
             g = f.create_group("trajectory")
             g.create_dataset("t_us", data=np.asarray(seq.trajectory_t_us, dtype=np.int64))
@@ -406,6 +412,7 @@ def read_events_and_frames(
     if file_size is None:
         file_size = (int(ev["x"].max()) + 1, int(ev["y"].max()) + 1) if len(ev) else (1, 1)
     validate_events(ev, file_size, source=str(path))
+    check_event_gaps(ev, source=str(path))
     return ev, file_size, frames, frame_t_us
 
 

@@ -47,6 +47,9 @@ PROPHESEE_EXTRA_HINT = "reading Prophesee .raw/.dat files needs expelliarmus: pi
 PROPHESEE_SUFFIXES = (".raw", ".dat")
 DEFAULT_CHUNK_EVENTS = 1 << 20  # expelliarmus chunks (EVT 2.0, DAT), in events
 EVT3_BLOCK_WORDS = 1 << 18  # numpy EVT 3.0 blocks, in 16-bit words (512 KiB: fastest here, fits in cache)
+#: Most EVT_TIME_HIGH steps (4096 us each) a wrap of its 12-bit counter may skip: 64 steps = 0.26 s without a
+#: TIME_HIGH word (sensors send one every step). A larger drop is a corrupt word, not a wrap.
+EVT3_MAX_WRAP_STEPS = 64
 _BUFF_WORDS = 1 << 16
 _MAX_HEADER_LINE = 1 << 16
 _WORD_BYTES = {"evt2": 4, "evt3": 2, "dat": 8}
@@ -249,10 +252,11 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
 
     Semantics (https://docs.prophesee.ai/stable/data/encoding_formats/evt3.html): t = loops * 2**24 +
     TIME_HIGH << 12 | TIME_LOW (the last of each seen; a TIME_HIGH smaller than the previous by more than half its
-    range starts a new loop); EVT_ADDR_Y sets y; EVT_ADDR_X is one event (x, p); VECT_BASE_X sets the base x and
-    polarity of the VECT_12 / VECT_8 words that follow (bit k valid -> event at base + k; base += 12 / 8 after
-    each). Events before the first TIME_HIGH have no time and are dropped. EXT_TRIGGER, OTHERS and CONTINUED words
-    are skipped.
+    range starts a new loop, when it is at most ``EVT3_MAX_WRAP_STEPS`` steps on modulo 4096: any other drop is a
+    corrupt word, refused with its byte offset); EVT_ADDR_Y sets y; EVT_ADDR_X is one event (x, p); VECT_BASE_X
+    sets the base x and polarity of the VECT_12 / VECT_8 words that follow (bit k valid -> event at base + k;
+    base += 12 / 8 after each). Events before the first TIME_HIGH have no time and are dropped. EXT_TRIGGER, OTHERS
+    and CONTINUED words are skipped.
     """
     n = len(w)
     if n == 0:
@@ -268,7 +272,14 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
     is_th = kind == 0x8
     th = low12[is_th]
     prev = np.concatenate(([st.time_high], th[:-1])) if th.size else th
-    loops = st.loops + np.cumsum((prev >= 0) & (prev - th > 2048))
+    wraps = (prev >= 0) & (prev - th > 2048)
+    implausible = np.flatnonzero(wraps & ((th - prev) % 4096 > EVT3_MAX_WRAP_STEPS))
+    if implausible.size:
+        k = int(implausible[0])
+        raise ValueError(f"{path}: corrupt EVT 3.0 data: EVT_TIME_HIGH drops from {int(prev[k])} to {int(th[k])} at "
+                         f"byte {byte0 + 2 * int(np.flatnonzero(is_th)[k])}, which is no wrap (a wrap goes from the "
+                         f"top of the 12-bit range to its bottom, at most {EVT3_MAX_WRAP_STEPS} steps of 4096 us on)")
+    loops = st.loops + np.cumsum(wraps)
     high = np.zeros(n, np.int64)
     high[is_th] = (loops << 24) | (th << 12)
     i_th, i_tl, i_y, i_vb = (_last_index(kind == k) for k in (0x8, 0x6, 0x0, 0x3))

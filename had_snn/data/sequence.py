@@ -3,8 +3,9 @@
 Boxes are ``x, y, w, h`` in pixels with a top-left origin (OTB / pytracking convention).
 
 Validation at the edges shared by every reader: :func:`check_sensor_size` (a sensor size is two integers in
-``1..MAX_SENSOR_PX``, checked before anything is allocated) and :func:`sanitize_boxes` (ground-truth boxes that
-cannot be a target on the sensor become absent NaN rows, counted and logged; see :func:`valid_box_mask`).
+``1..MAX_SENSOR_PX`` with at most ``MAX_SENSOR_PIXELS`` pixels, checked before anything is allocated) and
+:func:`sanitize_boxes` (ground-truth boxes that cannot be a target on the sensor become absent NaN rows, counted and
+logged; see :func:`valid_box_mask`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ log = logging.getLogger(__name__)
 
 #: Largest sensor side accepted anywhere (px): larger values are corrupt headers, not cameras (the biggest event
 #: sensors are a few thousand px wide).
-MAX_SENSOR_PX = 100_000
+MAX_SENSOR_PX = 16_384
+#: Largest sensor area (W x H px) accepted: 2^24, 4096 x 4096 (the largest event sensors have about 1.2 million px);
+#: bounds every per-pixel grid a reader or a plot allocates.
+MAX_SENSOR_PIXELS = 1 << 24
 #: A ground-truth box wider (taller) than this many sensor widths (heights) is not an annotation of a target seen
 #: by the sensor.
 MAX_BOX_SCALE = 2.0
@@ -48,6 +52,9 @@ def check_sensor_size(size, where: str) -> tuple[int, int]:
         if not ok or not 1 <= int(v) <= MAX_SENSOR_PX:
             raise ValueError(f"{where}: sensor size {shown!r} is not valid; {expected}")
         out.append(int(v))
+    if out[0] * out[1] > MAX_SENSOR_PIXELS:
+        raise ValueError(f"{where}: sensor size {out[0]} x {out[1]} px has {out[0] * out[1]} pixels, more than the "
+                         f"{MAX_SENSOR_PIXELS} (4096 x 4096) accepted")
     return out[0], out[1]
 
 

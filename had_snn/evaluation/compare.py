@@ -163,9 +163,10 @@ def load_scores(path: str | os.PathLike, tracker: str | None = None,
             value = row.get(metric)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-                raise UserError(f"{file}: trackers.{tracker}.sequences.{name}.{metric} must be a finite number, "
-                                f"got {value!r}")
+            if (isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value)
+                    or not 0.0 <= value <= 1.0):
+                raise UserError(f"{file}: trackers.{tracker}.sequences.{name}.{metric} must be a finite number in "
+                                f"[0, 1] (a per-sequence score), got {value!r}")
             scores[name][metric] = float(value)
     if attributes is not None:
         missing = sorted(set(scores) - set(attributes))

@@ -32,7 +32,7 @@ from had_snn.data.sequence import Sequence
 from had_snn.evaluation.jitter import Jitter, box_jitter, pooled
 from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence, valid_gt_mask
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
-from had_snn.util.atomic import write_text_atomic
+from had_snn.util.atomic import json_safe, write_text_atomic
 from had_snn.util.errors import UserError
 
 
@@ -232,7 +232,7 @@ def evaluate(
                               "reversal_rate": jitter[n].as_dict()["reversal_rate"]}
                           for n, s in scores.items()},
         }
-    write_text_atomic(out_dir / "results.json", json.dumps(report, indent=1))
+    write_text_atomic(out_dir / "results.json", json.dumps(json_safe(report), indent=1, allow_nan=False))
     write_text_atomic(out_dir / "results.md", markdown_table(report))
     if plots:
         for subset in summaries[order[0]]:

@@ -98,6 +98,10 @@ def load_recording(path: str | os.PathLike, sensor_size: tuple[int, int] | None 
                      None if frame_t_us is None else np.asarray(frame_t_us, dtype=np.int64))
 
 
+#: Most output times one ``track`` run makes (each is a crop, a network run and a row of track.json).
+MAX_OUTPUT_TIMES = 1_000_000
+
+
 def output_times(rec: Recording, t0_us: int | None = None, rate_hz: float = 30.0) -> tuple[np.ndarray, str]:
     """The tracker's output times (int64 us) and where they come from (``frames`` or ``rate``).
 
@@ -127,6 +131,9 @@ def output_times(rec: Recording, t0_us: int | None = None, rate_hz: float = 30.0
     period_us = 1e6 / float(rate_hz)
     start = first + int(round(period_us)) if t0_us is None else int(t0_us)
     n = int(np.floor((last - start) / period_us)) + 1 if last >= start else 0
+    if n > MAX_OUTPUT_TIMES:
+        raise ValueError(f"--rate-hz {rate_hz:g}: the events' {(last - start) / 1e6:.3g} s at {rate_hz:g} Hz are {n} "
+                         f"output times, more than the {MAX_OUTPUT_TIMES} one run tracks; lower --rate-hz")
     if n < 2:
         raise ValueError(f"{rec.path}: events span {first}..{last} us; from t0 = {start} us at {rate_hz:g} Hz that is "
                          f"{max(n, 0)} output time(s), need at least 2 (lower --t0-us or raise --rate-hz)")

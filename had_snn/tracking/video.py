@@ -54,6 +54,13 @@ def check_video_path(path: str | os.PathLike, option: str = "--video") -> Path:
     if suffix not in VIDEO_SUFFIXES:
         raise ValueError(f"{option} {path}: unknown video suffix {path.suffix!r}; expected one of "
                          f"{list(VIDEO_SUFFIXES)}")
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: is a folder; expected a video file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: cannot write there ({parent} is not a writable folder)")
     if suffix == ".mp4":
         ffmpeg_exe()
     return path

@@ -7,6 +7,7 @@ library only, so the Lava venv (no torch) can use it too.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -48,9 +49,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-inf) replaced by None, so strict JSON parsers read the file."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
-    """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically; returns the path."""
-    return write_text_atomic(path, json.dumps(obj, indent=indent) + "\n")
+    """Write ``obj`` as strict JSON (non-finite floats as null, a trailing newline) to ``path`` atomically."""
+    return write_text_atomic(path, json.dumps(json_safe(obj), indent=indent, allow_nan=False) + "\n")
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120, **savefig_kwargs: Any) -> Path:

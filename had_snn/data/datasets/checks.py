@@ -92,6 +92,10 @@ def checked_sequence(
         events = events[np.argsort(events["t"], kind="stable")]
         report.events_reordered += backwards
     oob = (events["x"] >= width) | (events["y"] >= height)
+    if oob.all():
+        raise ValueError(f"{source}: all {len(events)} events lie outside the {width}x{height} px sensor (x up to "
+                         f"{int(events['x'].max())}, y up to {int(events['y'].max())}): the events do not belong to "
+                         "this sensor, or its size is wrong")
     if oob.any():
         report.events_out_of_bounds += int(oob.sum())
         events = events[~oob]
