@@ -528,7 +528,11 @@ def parse_sets(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--set: expected KEY=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:  # e.g. a python/object tag: safe_load refuses to construct it
+            reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise UserError(f"--set {key}: {value!r} is not a plain YAML value ({reason})") from None
     return out
 
 

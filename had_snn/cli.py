@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run, _resume_hint=getattr(mod, "resume_hint", None))
+        p.set_defaults(_run=mod.run, _resume_hint=getattr(mod, "resume_hint", None),
+                       _resumes=getattr(mod, "RESUMES", False))
     return parser
 
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = args._resume_hint(args) if args._resume_hint else None
         return hint or "had-snn " + shlex.join(sys.argv[1:] if argv is None else list(argv))
 
-    return run_guarded(lambda: args._run(args), f"had-snn {args.command}", again, args.debug)
+    return run_guarded(lambda: args._run(args), f"had-snn {args.command}", again, args.debug, args._resumes)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,10 @@ def test_experiment_scripts_report_user_errors_in_one_line(tmp_path, script, arg
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"{script}: error: ") and message in last, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_interrupt_of_a_command_that_writes_at_the_end(capsys) -> None:
+    assert run_guarded(_raise(KeyboardInterrupt()), "tool", lambda: "tool x", resumes=False) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before its outputs were written" in err and "finished work is kept" not in err
+    assert err.rstrip().endswith("run it again: tool x")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 NAME = "demo"
+RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
 HELP = ("run the whole pipeline (synthesise, train teacher/student/HAD student, QAT fine-tuning of the HAD student, "
         "evaluate float and Loihi fixed point in reset and streaming mode, convert to Loihi, Lava check, energy per "
         "mode) and write RUN/report.md; finished steps are reused")

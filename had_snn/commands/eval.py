@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from had_snn.tracking.tracker import BoxUpdate
 
 NAME = "eval"
+RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
 HELP = ("Evaluate trackers (checkpoints, run folders, converted networks or the 'static' baseline) on a split: OTB "
         "boxes, SR/PR/NPR table, plots.")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")

@@ -12,6 +12,7 @@ import os
 from had_snn.data.datasets import ADAPTERS
 
 NAME = "import-dataset"
+RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
 HELP = "import FE108 / VisEvent / COESOT / EventVOT (authors' layout) as native HDF5 sequences (resumable, parallel)"
 
 

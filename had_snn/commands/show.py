@@ -13,6 +13,7 @@ from pathlib import Path
 from had_snn.commands.box_update import finite_float, nonnegative_int, positive_float, positive_int
 
 NAME = "show"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 HELP = ("plot a sequence frame with its box beside the preceding event frame, or the event frame of a time window "
         "of any event file (.h5, .npz, .npy, .txt/.csv, .aedat4, Prophesee .raw/.dat), to PNG")
 DEFAULT_WINDOW_MS = 33.0
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     path = existing_file(args.sequence, EVENT_FILE)
     if args.out and Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a folder; expected a .png file name")
+    if args.out and Path(args.out).suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"--out {args.out}: unknown image suffix {Path(args.out).suffix or '(none)'!r}; expected one "
+                         f"of {', '.join(IMAGE_SUFFIXES)}")
     window_us = _window_us(args.window_ms)
     sensor = None if args.sensor is None else (int(args.sensor[0]), int(args.sensor[1]))
     is_sequence = False

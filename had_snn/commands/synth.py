@@ -26,6 +26,7 @@ from had_snn.data.limits import (
 )
 
 NAME = "synth"
+RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
 HELP = "generate the synthetic RGB+event tracking benchmark (resumable, deterministic per seed)"
 
 NUM_ATTRIBUTES = len(ATTRIBUTES)

@@ -23,6 +23,7 @@ from had_snn.commands.box_update import positive_float, positive_int
 from had_snn.util.threads import THREADS_HELP
 
 NAME = "train"
+RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
 HELP = "train a tracker (teacher, teacher_rgb, teacher_events or student) from a YAML config"
 KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
 VAL_SPLIT = "val"

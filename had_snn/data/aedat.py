@@ -17,6 +17,7 @@ it, so the dataset loaders use the start of exposure as the frame boundary (see 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +31,14 @@ AEDAT_EXTRA_HINT = "reading .aedat4 files needs dv-processing: pip install had-s
 
 class MissingExtraError(ImportError):
     """An optional dependency (an ``had-snn[extra]``) is not installed."""
+
+
+def dv_reason(exc: BaseException) -> str:
+    """dv-processing's error text without its C++ source location and stack trace (one short line)."""
+    text = str(exc).split("Stacktrace")[0]
+    text = re.sub(r"^\S+\.[ch]pp\(\d+\):.*?\]\(\)\s*", "", text.strip(), flags=re.S)
+    text = " ".join(text.split())
+    return text[:200] + ("..." if len(text) > 200 else "")
 
 
 def _dv():
@@ -76,7 +85,7 @@ def read_aedat4_recording(path: str | os.PathLike) -> AedatRecording:
     try:
         rec = dv.io.MonoCameraRecording(str(path))
     except Exception as exc:  # dv raises RuntimeError on corrupt/non-aedat4 files
-        raise ValueError(f"{path}: not a readable AEDAT4 file ({exc})") from exc
+        raise ValueError(f"{path}: not a readable AEDAT4 file ({dv_reason(exc)})") from None
     if not rec.isEventStreamAvailable():
         raise ValueError(f"{path}: AEDAT4 file has no event stream")
     width, height = (int(v) for v in rec.getEventResolution())

@@ -216,6 +216,10 @@ def build_benchmark(
     root = Path(root)
     plans = plan_benchmark(n, seed, fractions, cfg.extra_attribute_prob)
     generator = generator_record(n, seed, fractions, cfg)
+    others = sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
+    if others and not (root / INDEX_NAME).is_file() and not (set(others) <= {"train", "val", "test"}):
+        raise UserError(f"{root}: holds {len(others)} other file(s) or folder(s) ({', '.join(others[:3])}) and no "
+                        f"{INDEX_NAME}; a benchmark is written into a new or empty folder, or one holding a benchmark")
     with run_folder_lock(root, kind="benchmark"):
         removed = []
         if force:

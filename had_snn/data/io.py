@@ -453,6 +453,11 @@ def _read_npz(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
             size = z["sensor_size"] if "sensor_size" in z.files else None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    except ValueError as exc:  # numpy's pickle refusal says nothing of the file
+        if "pickle" not in str(exc):
+            raise
+        raise ValueError(f"{path}: not a .npz event file (numpy reads it as pickled data, which is never loaded; "
+                         "expected arrays x, y, t, p)") from None
     for n, c in cols.items():
         if c.dtype.kind not in "iu" or c.ndim != 1:
             raise ValueError(f"{path}: array '{n}' has dtype {c.dtype} shape {c.shape}, expected 1-D integers")

@@ -366,6 +366,21 @@ def _evt2_events_before_time(path: Path, header: PropheseeHeader, block_words: i
 
 
 def _iter_expelliarmus(path: Path, header: PropheseeHeader, chunk_events: int, bar) -> Iterator[np.ndarray]:
+    if path.suffix != path.suffix.lower():  # expelliarmus accepts only lower-case suffixes (after resolving links)
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="had-snn-") as tmp:
+            link = Path(tmp) / (path.stem + path.suffix.lower())
+            try:
+                os.link(path, link)  # a second name for the same file
+            except OSError:  # another file system: a temporary copy
+                shutil.copyfile(path, link)
+            try:
+                yield from _iter_expelliarmus(link, header, chunk_events, bar)
+            except ValueError as exc:  # errors name the user's file, not the temporary name
+                raise ValueError(str(exc).replace(str(link), str(path))) from None
+        return
     Wizard = _wizard_class()
     try:
         wizard = Wizard(encoding=header.encoding, fpath=path, chunk_size=int(chunk_events), buff_size=_BUFF_WORDS)

@@ -4,11 +4,12 @@ an optional ``# sensor_size W H`` line; read by :func:`had_snn.data.io.read_even
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from had_snn.data.events import EVENT_DTYPE, EVENT_FIELDS, events_from_columns, validate_events
+from had_snn.data.events import EVENT_FIELDS, events_from_columns, validate_events
 from had_snn.data.sequence import check_sensor_size
 
 _SENSOR_LINE = re.compile(r"^\s*#\s*sensor_size\b\s*[:=]?\s*(.*)$", re.IGNORECASE)
@@ -118,11 +119,14 @@ def read_text_events(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
     fields, unit = (header[0], header[1]) if header else (EVENT_FIELDS, "us")
     order = " ".join(fields)
     try:
-        data = np.loadtxt(path, dtype=np.int64, delimiter=delimiter, comments="#", skiprows=skip, ndmin=2)
+        with warnings.catch_warnings():  # an empty file is reported below, not as numpy's "no data" warning
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(path, dtype=np.int64, delimiter=delimiter, comments="#", skiprows=skip, ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{path}: expected integer columns '{order}' (t in {unit}): {exc}") from None
     if data.size == 0:
-        return np.empty(0, dtype=EVENT_DTYPE), size
+        raise ValueError(f"{path}: no event rows (the file is empty or holds only comments); expected integer "
+                         f"columns '{order}'")
     if data.shape[1] != 4:
         raise ValueError(f"{path}: expected 4 columns '{order}', found {data.shape[1]}")
     cols = {n: data[:, k] for k, n in enumerate(fields)}

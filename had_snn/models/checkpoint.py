@@ -133,8 +133,14 @@ def model_from_state(state: dict, map_location: str | torch.device = "cpu", wher
     config = saved_model_config(state, where)
     try:
         model = build_model(state["kind"], **config)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: torch refusing e.g. a negative width
+        raise CheckpointError(f"{where}: its model (kind {state['kind']!r}) cannot be rebuilt from its config "
+                              f"({' '.join(str(exc).split())})") from None
+    bad = [k for k, v in state["model"].items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{where}: weights hold NaN or infinite values in {len(bad)} tensor(s) (e.g. {bad[0]}): "
+                              "a diverged or corrupt training; use an earlier checkpoint")
     misfit = weight_misfit(model, state["model"])
     if misfit:
         raise CheckpointError(f"{where}: its weights do not fit its model_config: {misfit} tensor(s); {_EXPECTED}")

@@ -104,7 +104,7 @@ def _load_pt(path: Path, device: str) -> tuple[nn.Module, dict | None]:
             raise ValueError(f"{path}: not a had-snn checkpoint (it holds Python objects a safe load refuses); "
                              "expected a .pt written by `had-snn train`") from None
         raise
-    return model_from_state(state, device), _train_crop(state)
+    return model_from_state(state, device, str(path)), _train_crop(state)
 
 
 def resolve_checkpoint_path(path: str | os.PathLike) -> Path:

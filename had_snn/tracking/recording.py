@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from had_snn.data.events import EVENT_DTYPE
-from had_snn.data.sequence import Sequence
+from had_snn.data.sequence import MAX_BOX_SCALE, Sequence
 
 
 @dataclass
@@ -159,7 +159,8 @@ def tracking_sequence(rec: Recording, times_us: np.ndarray) -> Sequence:
 
 
 def check_init_box(box, sensor_size: tuple[int, int], option: str = "--init") -> np.ndarray:
-    """The initial ``x, y, w, h`` px box as float64, checked: finite, positive size, centre inside the sensor.
+    """The initial ``x, y, w, h`` px box as float64, checked: finite, positive size, centre inside the sensor, at most
+    ``MAX_BOX_SCALE`` times the sensor's width and height (the bound ground-truth boxes have).
 
     ValueError names ``option``, the box and the sensor size.
     """
@@ -174,4 +175,7 @@ def check_init_box(box, sensor_size: tuple[int, int], option: str = "--init") ->
     cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
     if not (0 <= cx < w_px and 0 <= cy < h_px):
         raise ValueError(f"{option} {text}: the box centre ({cx:g}, {cy:g}) lies outside the sensor ({sensor})")
+    if b[2] > MAX_BOX_SCALE * w_px or b[3] > MAX_BOX_SCALE * h_px:
+        raise ValueError(f"{option} {text}: the box is more than {MAX_BOX_SCALE:g}x the sensor ({sensor}); give the "
+                         "target's box")
     return b

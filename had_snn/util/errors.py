@@ -44,15 +44,22 @@ def debug_requested(flag: bool = False) -> bool:
     return flag or os.environ.get("HAD_SNN_DEBUG", "") not in ("", "0")
 
 
-def run_guarded(run: Callable[[], int | None], where: str, again: Callable[[], str], debug: bool = False) -> int:
+def run_guarded(run: Callable[[], int | None], where: str, again: Callable[[], str], debug: bool = False,
+                resumes: bool = True) -> int:
     """Run ``run()`` behind the error boundary (module docstring) and return its exit status; ``again()`` gives the
-    command line that continues after Ctrl-C (asked only then: a run may choose its folder as it starts)."""
+    command line that continues after Ctrl-C (asked only then: a run may choose its folder as it starts).
+    ``resumes``: the command keeps finished work and continues from it; else its outputs are written whole at the
+    end, so an interrupted run left none."""
     if debug_requested(debug):
         return int(run() or 0)
     try:
         return int(run() or 0)
     except KeyboardInterrupt:
-        print(f"\n{where}: interrupted; finished work is kept. Continue with: {again()}", file=sys.stderr)
+        if resumes:
+            print(f"\n{where}: interrupted; finished work is kept. Continue with: {again()}", file=sys.stderr)
+        else:
+            print(f"\n{where}: interrupted before its outputs were written (they are written whole, at the end); "
+                  f"run it again: {again()}", file=sys.stderr)
         return 130
     except EXPECTED as exc:
         print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
