@@ -196,7 +196,7 @@ def write_netx(path: str | os.PathLike, layers: list[NetxLayer], attrs: dict | N
     inputs: lava-dl's ``netx.hdf5.Network`` then feeds the input straight into the first synapse instead of building
     an input-neuron block."""
     validate_layers(layers, str(path), hardware_fields=True)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=("v108", "latest")) as f:  # checksummed metadata
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
         root = f.create_group("layer")
@@ -242,7 +242,8 @@ def _dataset(g: h5py.Group, key: str, where: str) -> np.ndarray:
     try:
         return np.asarray(item[()])
     except (OSError, TypeError, ValueError) as exc:
-        reason = "checksum mismatch: the file is corrupt" if "fletcher32" in str(exc).lower() else str(exc)
+        corrupt = any(w in str(exc).lower() for w in ("fletcher32", "filter returned failure"))
+        reason = "checksum mismatch or broken compression: the file is corrupt" if corrupt else str(exc)
         raise ValueError(f"{where}: dataset {key!r} cannot be read ({' '.join(reason.split())})") from None
 
 
@@ -321,21 +322,27 @@ def read_netx(path: str | os.PathLike) -> tuple[list[NetxLayer], dict]:
         raise FileNotFoundError(f"netx file not found: {path}")
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, expected a netx HDF5 file")
-    layers = []
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise ValueError(f"{path}: not a readable HDF5 file, expected a netx network "
                          f"({' '.join(str(exc).split())})") from None
     with f:
-        if "layer" not in f:
-            raise ValueError(f"{path}: no 'layer' group (not a netx HDF5 file)")
-        root = f["layer"]
-        if not isinstance(root, h5py.Group):
-            raise ValueError(f"{path}: 'layer' must be a group of layers '0'..'n-1', found a dataset")
-        for k in _layer_keys(root, path):
-            layers.append(_read_layer(root[k], f"{path} layer {k}"))
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        try:
+            return _read_layers(f, path)
+        except (KeyError, RuntimeError, OSError) as exc:  # h5py on a corrupt object header, heap or symbol table
+            raise ValueError(f"{path}: corrupt HDF5 structure ({' '.join(str(exc).split())[:200]})") from None
+
+
+def _read_layers(f: h5py.File, path: Path) -> tuple[list[NetxLayer], dict]:
+    """The layers and attributes of an open netx file, validated (:func:`read_netx`)."""
+    if "layer" not in f:
+        raise ValueError(f"{path}: no 'layer' group (not a netx HDF5 file)")
+    root = f["layer"]
+    if not isinstance(root, h5py.Group):
+        raise ValueError(f"{path}: 'layer' must be a group of layers '0'..'n-1', found a dataset")
+    layers = [_read_layer(root[k], f"{path} layer {k}") for k in _layer_keys(root, path)]
+    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
     validate_layers(layers, str(path))
     return layers, attrs
 

@@ -132,6 +132,21 @@ def test_dataset_loader_check_treats_absurd_boxes_as_absent() -> None:
     assert np.isnan(seq.boxes[2:]).all()
 
 
+def test_dataset_loader_refuses_a_sequence_whose_events_all_lie_off_the_sensor() -> None:
+    """An EventVOT-style sequence whose events are all outside the sensor would convert to no events and let the
+    static box score SR 95: refused, naming the source and the extent of the events."""
+    rng = np.random.default_rng(2)
+    ev = make_events(rng.integers(64, 640, 300), rng.integers(0, 48, 300), np.sort(rng.integers(0, 90_000, 300)),
+                     rng.integers(0, 2, 300))
+    with pytest.raises(ValueError, match=r"dir/s: all 300 events lie outside the 64x48 px sensor \(x up to \d+"):
+        checked_sequence("s", ev, SENSOR, np.arange(1, 5) * 20_000, np.tile([10, 10, 8, 6], (4, 1)), source="dir/s")
+    ev["x"][:5] = 3  # a few on the sensor: kept, the rest counted and dropped
+    report = LoadReport()
+    seq = checked_sequence("s", ev, SENSOR, np.arange(1, 5) * 20_000, np.tile([10, 10, 8, 6], (4, 1)),
+                           source="dir/s", report=report)
+    assert len(seq.events) == 5 and report.events_out_of_bounds == 295
+
+
 @pytest.mark.parametrize("size", [(0, 48), (-64, 48), (64.5, 48), (MAX_SENSOR_PX + 1, 48), (64,), (64, 48, 2),
                                   ("64", 48), (True, 48), (np.nan, 48)])
 def test_check_sensor_size_refuses(size) -> None:

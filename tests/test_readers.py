@@ -471,3 +471,23 @@ def test_event_window_plot_names_polarity_and_ends_at_the_recording(samples) -> 
     image = plot_event_window(one, (2, 1), 0, 2).axes[0].images[0]
     rgba = image.to_rgba(image.get_array())
     assert rgba[0, 0, 0] > 0.9 > rgba[0, 0, 2] and rgba[0, 1, 2] > 0.9 > rgba[0, 1, 0]  # ON red, OFF blue
+
+
+def test_corrupt_aedat4_packets_are_refused_not_looped_on(tmp_path, monkeypatch) -> None:
+    """dv-processing 1.7 loops forever on some corrupt packets: a broken packet chain is refused before it opens the
+    file, corrupt packet contents by the decoding child's watchdog (found by tests/test_fuzz_readers.py)."""
+    pytest.importorskip("dv_processing")
+    data = AEDAT4.read_bytes()
+    dropped = tmp_path / "dropped.aedat4"  # 64 bytes dropped inside a packet: the chain no longer reaches the table
+    dropped.write_bytes(data[:592372] + data[592436:])
+    with pytest.raises(ValueError, match=r"dropped\.aedat4: corrupt AEDAT4 file: the packet at byte \d+ .* does not "
+                                         r"end by byte \d+"):
+        read_events(dropped)
+    looping = tmp_path / "looping.aedat4"  # 64 bytes of 0xff inside a compressed packet: dv-processing never returns
+    looping.write_bytes(data[:526745] + b"\xff" * 64 + data[526809:])
+    monkeypatch.setenv("HAD_SNN_AEDAT_TIMEOUT_S", "2")
+    with pytest.raises(ValueError, match=r"looping\.aedat4: not a readable AEDAT4 file \(dv-processing did not finish "
+                                         r"decoding it within 2 s"):
+        read_events(looping)
+    ev, size = read_events(AEDAT4)  # the clean sample still reads, through the same child process
+    assert size == (320, 240) and len(ev) == 111_954

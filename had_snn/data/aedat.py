@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from pathlib import Path
 from typing import NamedTuple
 
@@ -73,6 +74,56 @@ class AedatRecording(NamedTuple):
     sensor_size: tuple[int, int]  # (W, H) px of the event stream
 
 
+AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
+
+
+def _flatbuffer_int64(buf: bytes, base: int, field: int) -> int | None:
+    """Field ``field`` (an int64) of the root table of the flatbuffer at ``buf[base:]``; None when absent."""
+    root = base + struct.unpack_from("<I", buf, base)[0]
+    vtable = root - struct.unpack_from("<i", buf, root)[0]
+    vsize = struct.unpack_from("<H", buf, vtable)[0]
+    if 4 + 2 * field + 2 > vsize:
+        return None
+    offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * field)[0]
+    return struct.unpack_from("<q", buf, root + offset)[0] if offset else None
+
+
+def check_aedat4_structure(path: Path) -> None:
+    """Walk an AEDAT4 file's packet headers before dv-processing opens it (it loops forever on some corrupt files).
+
+    Layout: the magic line, an int32-size-prefixed IOHeader flatbuffer (field 1: ``dataTablePosition``, -1 when the
+    file has no data table), then packets of an int32 stream id and an int32 size, which must end exactly where the
+    data table starts (or at the end of the file). ValueError naming the file and the byte otherwise.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(len(AEDAT4_MAGIC) + 4)
+        if len(head) < len(AEDAT4_MAGIC) + 4 or not head.startswith(AEDAT4_MAGIC):
+            raise ValueError(f"{path}: not a readable AEDAT4 file (no '#!AER-DAT4.0' header line)")
+        header_bytes = struct.unpack_from("<i", head, len(AEDAT4_MAGIC))[0]
+        start = len(head) + header_bytes
+        if not 8 <= header_bytes or start > size:
+            raise ValueError(f"{path}: corrupt AEDAT4 file: header size {header_bytes} does not fit a {size}-byte file")
+        header = f.read(header_bytes)
+        try:
+            table = _flatbuffer_int64(header, 0, 1)
+        except struct.error:
+            raise ValueError(f"{path}: corrupt AEDAT4 file: its header cannot be decoded") from None
+        end = size if table is None or table < 0 else table
+        if not start <= end <= size:
+            raise ValueError(f"{path}: corrupt AEDAT4 file: its data table position {table} lies outside the "
+                             f"{size}-byte file")
+        pos = start
+        while pos < end:
+            f.seek(pos)
+            word = f.read(8)
+            stream, n = struct.unpack("<ii", word) if len(word) == 8 else (-1, -1)
+            if stream < 0 or n <= 0 or pos + 8 + n > end:
+                raise ValueError(f"{path}: corrupt AEDAT4 file: the packet at byte {pos} (stream {stream}, {n} bytes) "
+                                 f"does not end by byte {end}, where the packets should end")
+            pos += 8 + n
+
+
 def read_aedat4_recording(path: str | os.PathLike) -> AedatRecording:
     """Read an AEDAT4 recording with the exposure timing of its APS frames (events in file order, not re-sorted:
     the dataset checks count and repair disorder)."""
@@ -81,11 +132,89 @@ def read_aedat4_recording(path: str | os.PathLike) -> AedatRecording:
         raise ValueError(f"{path}: is a folder, expected a file (an .aedat4 recording)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such AEDAT4 file")
-    dv = _dv()
+    _dv()
+    check_aedat4_structure(path)
+    return _decode_with_watchdog(path)
+
+
+def aedat4_timeout_s(path: Path) -> float:
+    """How long decoding may take: ``HAD_SNN_AEDAT_TIMEOUT_S`` when set, else 30 s + 2 s per MB of file (dv-processing
+    decodes about 10 MB/s here)."""
+    given = os.environ.get("HAD_SNN_AEDAT_TIMEOUT_S")
+    if given:
+        return float(given)
+    return 30.0 + 2.0 * path.stat().st_size / 1e6
+
+
+def _decode_in_child(path: Path, fd: int) -> None:
+    """The forked child: decode and write ``(status, value)`` pickled to ``fd``; never returns."""
+    import pickle
+
     try:
-        rec = dv.io.MonoCameraRecording(str(path))
-    except Exception as exc:  # dv raises RuntimeError on corrupt/non-aedat4 files
-        raise ValueError(f"{path}: not a readable AEDAT4 file ({dv_reason(exc)})") from None
+        try:
+            message = ("ok", _decode(path))
+        except ValueError as exc:  # already names the file
+            message = ("value", str(exc))
+        except Exception as exc:  # noqa: BLE001 - sent to the parent, which raises it as a ValueError naming the file
+            message = ("error", dv_reason(exc))
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        os._exit(0)
+
+
+def _decode_with_watchdog(path: Path) -> AedatRecording:
+    """:func:`_decode` in a forked child process, killed after :func:`aedat4_timeout_s`: dv-processing 1.7 loops
+    forever inside C++ on some corrupt packets, which no Python-level timeout can interrupt. (``os.fork`` rather than
+    multiprocessing, which refuses children of the dataset importer's daemonic workers.)"""
+    import pickle
+    import select
+    import signal
+    import time
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, measured by the parent's result
+        os.close(read_fd)
+        _decode_in_child(path, write_fd)
+    os.close(write_fd)
+    timeout = aedat4_timeout_s(path)
+    deadline = time.monotonic() + timeout
+    chunks = []
+    try:
+        with os.fdopen(read_fd, "rb") as inp:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([inp], [], [], left)[0]:
+                    raise ValueError(f"{path}: not a readable AEDAT4 file (dv-processing did not finish decoding it "
+                                     f"within {timeout:.0f} s: a corrupt packet makes it loop; set "
+                                     "HAD_SNN_AEDAT_TIMEOUT_S to allow more for a very large file)")
+                chunk = inp.read1(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)
+    try:
+        kind, value = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child's bytes, never a file's
+    except Exception:  # noqa: BLE001 - the child died before it could answer
+        raise ValueError(f"{path}: not a readable AEDAT4 file (dv-processing ended while decoding it, status "
+                         f"{status})") from None
+    if kind == "value":
+        raise ValueError(value)
+    if kind == "error":
+        raise ValueError(f"{path}: not a readable AEDAT4 file ({value})")
+    return value
+
+
+def _decode(path: Path) -> AedatRecording:
+    """The recording as dv-processing decodes it (checked by :func:`check_aedat4_structure` first)."""
+    dv = _dv()
+    rec = dv.io.MonoCameraRecording(str(path))
     if not rec.isEventStreamAvailable():
         raise ValueError(f"{path}: AEDAT4 file has no event stream")
     width, height = (int(v) for v in rec.getEventResolution())

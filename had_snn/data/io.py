@@ -51,7 +51,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +79,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 SEQUENCE_FORMAT = "had-snn-sequence"
+#: HDF5 format range of the files written here: the HDF5 1.8 structures, whose metadata carry checksums (a corrupt
+#: object header or attribute is refused on read, rather than decoded).
+H5_LIBVER = ("v108", "latest")
 EVENTS_FORMAT = "had-snn-events"
 HDF5_SUFFIXES = (".h5", ".hdf5")
 TEXT_SUFFIXES = (".txt", ".csv")
@@ -114,9 +116,12 @@ def _open_h5(path: Path) -> Iterator[h5py.File]:
         raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
     try:
         yield f
+    except (KeyError, RuntimeError) as exc:  # h5py's errors on a corrupt object header or symbol table
+        raise ValueError(f"{path}: corrupt HDF5 structure ({' '.join(str(exc).split())[:200]})") from None
     except OSError as exc:
-        if "fletcher32" in str(exc).lower():
-            raise ValueError(f"{path}: corrupt HDF5 data (a dataset's checksum does not match its contents)") from None
+        if any(w in str(exc).lower() for w in ("fletcher32", "filter returned failure")):
+            raise ValueError(f"{path}: corrupt HDF5 data (a dataset's checksum or compression does not match its "
+                             "contents)") from None
         raise ValueError(f"{path}: corrupt or truncated HDF5 data ({exc})") from None
     finally:
         f.close()
@@ -167,7 +172,8 @@ def _write_events_group(f: h5py.File, ev: np.ndarray, path: Path) -> None:
         g.create_dataset(name, data=ev[name], chunks=True if len(ev) else None, compression="gzip",
                          compression_opts=1, shuffle=True, fletcher32=bool(len(ev)))
     origin_us = ms_index_origin_us(ev["t"])
-    g.create_dataset("ms_to_idx", data=ms_to_idx(ev["t"], origin_us))
+    index = ms_to_idx(ev["t"], origin_us)
+    g.create_dataset("ms_to_idx", data=index, fletcher32=True, chunks=True)
     g["ms_to_idx"].attrs["origin_us"] = origin_us
 
 
@@ -179,7 +185,12 @@ def _read_events_group(f: h5py.File, path: Path, sensor_size: tuple[int, int]) -
     ev = events_from_columns({name: d[()] for name, d in cols.items()}, path, "dataset 'events/{}'")
     validate_events(ev, sensor_size, source=f"{path}: events")
     index = _dataset(f, "events/ms_to_idx", path, "i", 1)
-    if not np.array_equal(index[()], ms_to_idx(ev["t"], int(index.attrs.get("origin_us", 0)))):
+    origin_us = int(index.attrs.get("origin_us", 0))
+    expected = ((int(ev["t"][-1]) - origin_us) // 1000 + 2) if len(ev) else 1
+    if origin_us not in (0, ms_index_origin_us(ev["t"])) or index.shape[0] != expected:  # before sizing an index
+        raise ValueError(f"{path}: dataset 'events/ms_to_idx' ({index.shape[0]} entries, origin {origin_us} us) does "
+                         f"not match events/t ({expected} expected): a stale or corrupt index")
+    if not np.array_equal(index[()], ms_to_idx(ev["t"], origin_us)):
         raise ValueError(f"{path}: dataset 'events/ms_to_idx' does not match events/t (stale or corrupt index)")
     return ev
 
@@ -248,7 +259,7 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
     """Write a :class:`Sequence` to the native HDF5 layout (module docstring), atomically."""
     path = Path(path)
     validate_events(seq.events, seq.sensor_size, source=f"sequence {seq.name!r}")
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=H5_LIBVER) as f:
         f.attrs["format"] = SEQUENCE_FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["name"] = seq.name
@@ -423,7 +434,7 @@ def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int
     validate_events(ev, sensor_size, source=str(path))
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=H5_LIBVER) as f:
             f.attrs["format"] = EVENTS_FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
@@ -451,13 +462,16 @@ def _read_npz(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
                 raise ValueError(f"{path}: missing array(s) {missing}; expected x, y, t, p (and sensor_size)")
             cols = {n: z[n] for n in EVENT_FIELDS}
             size = z["sensor_size"] if "sensor_size" in z.files else None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
-    except ValueError as exc:  # numpy's pickle refusal says nothing of the file
-        if "pickle" not in str(exc):
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):  # ours, naming the file
             raise
-        raise ValueError(f"{path}: not a .npz event file (numpy reads it as pickled data, which is never loaded; "
-                         "expected arrays x, y, t, p)") from None
+        if "pickle" in str(exc):  # numpy's pickle refusal says nothing of the file
+            raise ValueError(f"{path}: not a .npz event file (numpy reads it as pickled data, which is never loaded; "
+                             "expected arrays x, y, t, p)") from None
+        raise ValueError(f"{path}: not a readable .npz file ({' '.join(str(exc).split())[:200]})") from None
+    except Exception as exc:  # noqa: BLE001 - zip, zlib and .npy-header failures of a corrupt archive
+        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]})") from None
     for n, c in cols.items():
         if c.dtype.kind not in "iu" or c.ndim != 1:
             raise ValueError(f"{path}: array '{n}' has dtype {c.dtype} shape {c.shape}, expected 1-D integers")
@@ -473,8 +487,9 @@ def _read_npy(path: Path) -> np.ndarray:
     expected = "a 1-D structured array with integer fields t (us), x, y, p (0/1)"
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npy file ({exc}); expected {expected}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to parse the header or the data of a corrupt file
+        raise ValueError(f"{path}: not a readable .npy file ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}); expected {expected}") from None
     if not isinstance(arr, np.ndarray):  # np.load returns an NpzFile for a zip archive
         raise ValueError(f"{path}: not a .npy array (a zip archive?); expected {expected}")
     if arr.dtype.names is None:

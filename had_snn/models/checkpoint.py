@@ -51,7 +51,7 @@ def _what_it_is(path: Path) -> str | None:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError):  # a garbled directory
             return "a truncated or corrupt zip archive"
         if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
             return "a zip archive that is not a torch checkpoint (no data.pkl inside)"
