@@ -163,6 +163,11 @@ def test_raw_truncated_or_corrupt(tmp_path) -> None:
     _write(path, b"% evt 2.0\n% geometry 64x48\n", [0x3 << 28], "<u4")  # 0x3 is no EVT 2.0 word type
     with pytest.raises(ValueError, match=r"bad\.raw: corrupt EVT 2\.0 data: decoding stopped at byte \d+ of \d+"):
         read_events(path)
+    header = b"% evt 2.0\n% geometry 64x48\n"  # the unknown word after 300 good ones: named with its own byte
+    good = [0x8 << 28 | 1] + [_evt2_cd(1, k % 64, k % 64, k % 48) for k in range(299)]
+    _write(path, header, [*good, 0x3 << 28, *good[1:]], "<u4")
+    with pytest.raises(ValueError, match=rf"unknown word type 0x3 at byte {len(header) + 4 * 300}"):
+        read_events(path)
 
 
 # ------------------------------------------------------------------------------------------ EVT 2.0 and DAT

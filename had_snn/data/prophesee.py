@@ -406,8 +406,24 @@ def _iter_expelliarmus(path: Path, header: PropheseeHeader, chunk_events: int, b
             yield make_events(arr["x"], arr["y"], arr["t"], arr["p"])
     if header.data_bytes and (not info.finished or int(info.start_byte) != end):
         said = " ".join(m.strip() for m in messages if m.strip() and "WARNING" not in m).replace("ERROR: ", "")
+        where = _first_bad_evt2_word(path, header.data_offset, end) if header.encoding == "evt2" else None
         raise ValueError(f"{path}: corrupt {header.encoding_name} data: decoding stopped at byte "
-                         f"{int(info.start_byte)} of {end}" + (f" (expelliarmus: {said})" if said else ""))
+                         f"{int(info.start_byte)} of {end}" + (f" ({where})" if where else "")
+                         + (f" (expelliarmus: {said})" if said else ""))
+
+
+#: EVT 2.0 word types (the top 4 bits): CD_OFF, CD_ON, EVT_TIME_HIGH, EXT_TRIGGER, OTHERS, CONTINUED
+_EVT2_TYPES = (0x0, 0x1, 0x8, 0xA, 0xE, 0xF)
+
+
+def _first_bad_evt2_word(path: Path, start: int, end: int) -> str | None:
+    """Where the first word of an unknown EVT 2.0 type lies (expelliarmus reports only the chunk it gave up in)."""
+    words = np.fromfile(path, dtype="<u4", count=(end - start) // 4, offset=start)
+    bad = np.flatnonzero(~np.isin(words >> 28, _EVT2_TYPES))
+    if not bad.size:
+        return None
+    i = int(bad[0])
+    return f"unknown word type 0x{int(words[i] >> 28):x} at byte {start + 4 * i}"
 
 
 def iter_prophesee(
