@@ -309,6 +309,23 @@ def load_teacher_macs(path: str | Path) -> list[tuple[str, int]]:
     return parse_teacher_macs(*_read_json(path, "teacher MACs"))
 
 
+# An ANN compared with the student must do at least this fraction of the student's synapses as MACs per frame
+# (one dense step of the student); below it the file is not the MAC count of a network doing the student's task.
+MIN_TEACHER_MACS_PER_STUDENT_SYNAPSE = 0.01
+
+
+def check_teacher_scale(macs: Sequence[tuple[str, int]], student_synapses: int, where: str) -> None:
+    """Refuse a teacher whose MACs per frame are below :data:`MIN_TEACHER_MACS_PER_STUDENT_SYNAPSE` x the
+    student's synapses (e.g. ``{"x": 1}``, which would make a 1e7x headline); ValueError names ``where``."""
+    total = sum(m for _, m in macs)
+    floor = MIN_TEACHER_MACS_PER_STUDENT_SYNAPSE * student_synapses
+    if total < floor:
+        raise ValueError(f"{where}: the teacher does {total:,} MACs per frame in all, fewer than "
+                         f"{MIN_TEACHER_MACS_PER_STUDENT_SYNAPSE:.0%} of the student's {student_synapses:,} synapses "
+                         f"({floor:,.0f}); the ratio against it would be meaningless. Expected the MACs of one "
+                         f"frame of the teacher, per layer (`had-snn energy --teacher CKPT` counts them)")
+
+
 _TRAFFIC_FIELDS = ("macs", "weights", "in_acts", "out_acts")
 
 

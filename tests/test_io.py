@@ -340,6 +340,20 @@ def test_info_command_on_sequence(tmp_path, rng, capsys) -> None:
     assert info["events"] == 4000 and info["meta"] == seq.meta
     assert info["event_rate_mev_s"] == pytest.approx(4000 / ((t[-1] - t[0]) / 1e6) / 1e6)
     assert info["on_fraction"] == pytest.approx(seq.events["p"].mean())
+    assert info["checksums"].startswith("fletcher32 on all 10 non-empty datasets")
+
+
+def test_every_written_sequence_dataset_is_checksummed_and_info_names_old_ones(tmp_path, rng, capsys) -> None:
+    from had_snn.cli import main
+
+    write_sequence(tmp_path / "s.h5", _sequence(rng))
+    with h5py.File(tmp_path / "s.h5", "a") as f:  # as an older version wrote it: boxes without a checksum
+        boxes = f["boxes"][()]
+        del f["boxes"]
+        f.create_dataset("boxes", data=boxes)
+    assert main(["info", "--json", str(tmp_path / "s.h5")]) == 0
+    text = json.loads(capsys.readouterr().out)["checksums"]
+    assert text.startswith("none on 1 of 10 datasets (/boxes)") and "cannot be detected" in text
 
 
 def test_info_command_on_events_and_bad_files(tmp_path, rng, capsys) -> None:

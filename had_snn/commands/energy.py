@@ -119,7 +119,7 @@ def _count_windows(net: Path, windows: Path, mode: str, geoms: list, out: Path) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.hardware.counts import MODES, load_teacher_macs, load_teacher_traffic
+    from had_snn.hardware.counts import MODES, check_teacher_scale, load_teacher_macs, load_teacher_traffic
     from had_snn.hardware.report import RATIO_LABELS, build_report
     from had_snn.hardware.report_files import write_report
     from had_snn.hardware.resources import geometries_from_netx
@@ -147,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
             args.teacher_traffic = _count_teacher(args.teacher, args.out)
         traffic = load_teacher_traffic(args.teacher_traffic) if args.teacher_traffic else None
         macs = load_teacher_macs(args.teacher_macs) if args.teacher_macs else None
+        synapses = sum(g.n_synapses for g in geoms)
+        if traffic is not None:
+            check_teacher_scale([(t.name, t.macs) for t in traffic], synapses, str(args.teacher_traffic))
+        if macs is not None:
+            check_teacher_scale(macs, synapses, str(args.teacher_macs))
         modes = MODES if args.mode == "both" else (args.mode,)
         report = build_report(geoms, table, counts, macs, fps=args.fps, network=str(net), modes=modes,
                               teacher_traffic=traffic, precision=args.precision)

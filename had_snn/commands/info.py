@@ -32,6 +32,19 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
+def _checksum_summary(f) -> str:
+    """Which non-empty datasets of an open HDF5 file carry a fletcher32 checksum (older files have none)."""
+    import h5py
+
+    sets: list[h5py.Dataset] = []
+    f.visititems(lambda _name, obj: sets.append(obj) if isinstance(obj, h5py.Dataset) and obj.size else None)
+    bare = [d.name for d in sets if not d.fletcher32]
+    if not bare:
+        return f"fletcher32 on all {len(sets)} non-empty datasets (verified on read)"
+    return (f"none on {len(bare)} of {len(sets)} datasets ({', '.join(bare[:3])}{', ...' if len(bare) > 3 else ''}): "
+            f"an older file, corruption there cannot be detected; rewriting it adds them")
+
+
 def file_summary(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None, progress: bool = False) -> dict:
     """What a supported file holds (validated on the way): format, sensor size, event counts, time span, rates,
     for ``.aedat4`` files the APS frame count and rate, and for native sequences the frames, boxes, trajectory,
@@ -62,6 +75,7 @@ def file_summary(path: str | os.PathLike, sensor_size: tuple[int, int] | None = 
         with _open_h5(path) as f:
             fmt = _check_format(f, path, (SEQUENCE_FORMAT, EVENTS_FORMAT))
             frames_shape = tuple(f["frames"].shape) if "frames" in f else None
+            info["checksums"] = _checksum_summary(f)
     if fmt == SEQUENCE_FORMAT:
         seq = read_sequence(path, load_frames=False)
         if sensor_size is not None and tuple(int(v) for v in sensor_size) != seq.sensor_size:

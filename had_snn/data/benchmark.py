@@ -31,6 +31,7 @@ from had_snn.data.limits import ATTRIBUTES
 from had_snn.data.sequence import Sequence
 from had_snn.data.synthetic import GENERATOR_NAME, GENERATOR_VERSION, SynthConfig, generate_sequence
 from had_snn.util.errors import UserError
+from had_snn.util.interrupt import interrupt_latch, raise_if_interrupted
 from had_snn.util.runlock import run_folder_lock
 
 SPLITS = ("train", "val", "test")
@@ -262,14 +263,17 @@ def _build(root: Path, plans: list[SequencePlan], generator: dict, cfg: SynthCon
             else:
                 warm_up()
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
+            with interrupt_latch(), ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
                 for r in pool.map(_make_one, tasks):
+                    raise_if_interrupted()
                     results.append(r)
                     bar.update(1)
         else:
-            for task in tasks:
-                results.append(_make_one(task))
-                bar.update(1)
+            with interrupt_latch():
+                for task in tasks:
+                    results.append(_make_one(task))
+                    raise_if_interrupted()
+                    bar.update(1)
     splits = {s: [p.name for p in plans if p.split == s] for s in SPLITS}
     entries = {plan.name: entry for plan, entry, _, _ in results}
     index_path = write_index(root, splits=splits, sequences=entries, generator=generator)

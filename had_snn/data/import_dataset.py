@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from had_snn.data.datasets import Dataset, open_dataset
 from had_snn.data.datasets.loader import ALIGNMENT_VERSION
+from had_snn.util.interrupt import interrupt_latch, raise_if_interrupted
 from had_snn.util.runlock import run_folder_lock
 
 
@@ -154,13 +155,14 @@ def _convert_locked(ds: Dataset, splits: list[str], out: Path, workers: int, pro
                 records.update({n: old["sequences"][n] for n in names})
     split_names.update({s: [] for s in splits})
     bar = tqdm(total=len(tasks), desc=f"convert {ds.name}", unit="seq", disable=not progress)
-    if workers > 1 and len(tasks) > 1:
-        # fork where available (no re-import of __main__, fast start); the parent holds no open recordings
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(min(workers, len(tasks))) as pool:
-            results = list(_tracked(pool.imap_unordered(_convert_one, tasks), bar))
-    else:
-        results = list(_tracked(map(_convert_one, tasks), bar))
+    with interrupt_latch():
+        if workers > 1 and len(tasks) > 1:
+            # fork where available (no re-import of __main__, fast start); the parent holds no open recordings
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            with multiprocessing.get_context(method).Pool(min(workers, len(tasks))) as pool:
+                results = list(_tracked(pool.imap_unordered(_convert_one, tasks), bar))
+        else:
+            results = list(_tracked(map(_convert_one, tasks), bar))
     bar.close()
 
     by_key = {(r[0], r[1]): r for r in results}
@@ -189,6 +191,8 @@ def _convert_locked(ds: Dataset, splits: list[str], out: Path, workers: int, pro
 
 
 def _tracked(results, bar):
+    """Yield ``results`` one by one, advancing ``bar``; a Ctrl-C Python dropped on the way ends the loop."""
     for r in results:
+        raise_if_interrupted()
         bar.update(1)
         yield r

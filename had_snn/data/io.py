@@ -165,6 +165,15 @@ def _as_str(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _fixed_str(values: str | tuple[str, ...] | list[str]) -> np.ndarray:
+    """UTF-8 text as a fixed-length string value for an HDF5 attribute. It is stored in the (checksummed) object
+    header; h5py's default variable-length strings live in the global heap, which has no checksum, and a corrupt
+    heap entry can hang the HDF5 library when the attribute is read."""
+    data = np.asarray([v.encode() for v in values] if isinstance(values, (tuple, list)) else values.encode(),
+                      dtype=np.bytes_)
+    return data.astype(f"S{max(data.dtype.itemsize, 1)}")
+
+
 # ------------------------------------------------------------------------------------------------------ HDF5 events
 def _write_events_group(f: h5py.File, ev: np.ndarray, path: Path) -> None:
     g = f.create_group("events")
@@ -260,11 +269,11 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
     path = Path(path)
     validate_events(seq.events, seq.sensor_size, source=f"sequence {seq.name!r}")
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=H5_LIBVER) as f:
-        f.attrs["format"] = SEQUENCE_FORMAT
+        f.attrs["format"] = _fixed_str(SEQUENCE_FORMAT)
         f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["name"] = seq.name
+        f.attrs["name"] = _fixed_str(seq.name)
         f.attrs["sensor_size"] = np.asarray(seq.sensor_size, dtype=np.int64)
-        f.attrs["attributes"] = np.asarray(seq.attributes, dtype=h5py.string_dtype())
+        f.attrs["attributes"] = _fixed_str(list(seq.attributes))
         _write_events_group(f, seq.events, path)
         frame_t_us = np.asarray(seq.frame_t_us, dtype=np.int64)
         f.create_dataset("frame_t_us", data=frame_t_us, fletcher32=bool(len(frame_t_us)))
@@ -279,12 +288,14 @@ def write_sequence(path: str | os.PathLike, seq: Sequence) -> None:
                              fletcher32=bool(len(frames)))
         if seq.trajectory_t_us is not None:
             g = f.create_group("trajectory")
-            g.create_dataset("t_us", data=np.asarray(seq.trajectory_t_us, dtype=np.int64))
-            g.create_dataset("boxes", data=np.asarray(seq.trajectory_boxes, dtype=np.float32).reshape(-1, 4))
+            n = len(seq.trajectory_t_us)
+            g.create_dataset("t_us", data=np.asarray(seq.trajectory_t_us, dtype=np.int64), fletcher32=bool(n))
+            g.create_dataset("boxes", data=np.asarray(seq.trajectory_boxes, dtype=np.float32).reshape(-1, 4),
+                             fletcher32=bool(n))
         meta = f.create_group("meta")
         for key, value in seq.meta.items():
             try:
-                meta.attrs[str(key)] = json.dumps(value)
+                meta.attrs[str(key)] = _fixed_str(json.dumps(value))
             except TypeError as exc:
                 raise ValueError(f"sequence {seq.name!r}: meta[{key!r}] is not JSON-serialisable ({exc})") from None
 
@@ -435,7 +446,7 @@ def write_events(path: str | os.PathLike, ev: np.ndarray, sensor_size: tuple[int
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
         with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=H5_LIBVER) as f:
-            f.attrs["format"] = EVENTS_FORMAT
+            f.attrs["format"] = _fixed_str(EVENTS_FORMAT)
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
             _write_events_group(f, ev, path)
