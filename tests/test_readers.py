@@ -17,6 +17,7 @@ import pytest
 from numpy.lib.recfunctions import repack_fields
 
 from had_snn.cli import main
+from had_snn.data import prophesee
 from had_snn.data.events import EVENT_DTYPE, make_events
 from had_snn.data.io import read_events, read_events_and_frames
 from had_snn.data.prophesee import iter_prophesee, read_header
@@ -33,6 +34,17 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"real sample recordings not found: {SAMPLES} (shared/samples next to the repository)")
     return SAMPLES
+
+
+@pytest.fixture(params=["compiled", "fallback"])
+def decoder(request, monkeypatch) -> str:
+    """Run a test through the compiled decoders, then through the fallbacks used without numba (numpy EVT 3.0,
+    expelliarmus EVT 2.0)."""
+    if request.param == "fallback":
+        monkeypatch.setattr(prophesee, "_kernel", lambda: None)
+    else:
+        assert prophesee._kernel() is not None, "numba is part of the train extra: the compiled decoders must load"
+    return request.param
 
 
 def _one_error_line(err: str, path: Path) -> str:
@@ -79,7 +91,7 @@ def _write(path: Path, header: bytes, words, dtype: str) -> Path:
     return path
 
 
-def test_hand_built_evt3_decodes_per_specification(tmp_path) -> None:
+def test_hand_built_evt3_decodes_per_specification(tmp_path, decoder) -> None:
     path = _write(tmp_path / "hand.raw", EVT3_HEADER, EVT3_WORDS, "<u2")
     header = read_header(path)
     assert (header.encoding, header.sensor_size, header.data_offset) == ("evt3", (40, 4), len(EVT3_HEADER))
@@ -90,6 +102,89 @@ def test_hand_built_evt3_decodes_per_specification(tmp_path) -> None:
     for words_per_block in (1, 2, 3, 5):  # state (time, y, vector base and polarity) carried across blocks
         parts = list(iter_prophesee(path, chunk_events=words_per_block))
         np.testing.assert_array_equal(np.concatenate(parts), ev)
+
+
+def _random_evt3_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A plausible EVT 3.0 stream: TIME_HIGH stepping on (wrapping its 12 bits), and every other word type."""
+    kinds = rng.choice([0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xA, 0xE, 0xF], n,
+                       p=[.12, .2, .08, .2, .1, .12, .02, .08, .02, .03, .03])
+    words = (kinds.astype(np.int64) << 12) | rng.integers(0, 1 << 12, n)
+    th = (3000 + np.cumsum(kinds == 0x8)) % 4096  # one step per TIME_HIGH word: wraps after ~1100 of them
+    words[kinds == 0x8] = (0x8 << 12) | th[kinds == 0x8]
+    return words.astype(np.uint16)
+
+
+def test_compiled_evt3_equals_numpy_decoder(tmp_path, rng) -> None:
+    """The compiled decoder and the numpy one (the fallback without numba) agree event by event on random streams,
+    whatever the block size, and refuse the same bad word at the same byte."""
+    words = _random_evt3_words(rng, 20_000)
+    path = _write(tmp_path / "r.raw", EVT3_HEADER, words, "<u2")
+    compiled = np.concatenate(list(iter_prophesee(path)))
+    assert len(compiled) > 30_000 and compiled["t"].max() >= 1 << 24  # vectors and a time-base loop included
+    for block in (7, 1000, 1 << 18):
+        parts = list(iter_prophesee(path, chunk_events=block))
+        np.testing.assert_array_equal(np.concatenate(parts), compiled)
+    state = prophesee._Evt3State()
+    np.testing.assert_array_equal(prophesee._decode_evt3_block(words, state, 0, path), compiled)
+    bad_words = ((0xD000, "unknown word type 0xd"), (0x8000 | 405, "EVT_TIME_HIGH drops from 3005 to 405"))
+    for bad_word, message in bad_words:
+        broken = words.copy()
+        at = int(np.flatnonzero((broken >> 12) == 0x8)[5])  # the 6th TIME_HIGH, 3006: 405 is a drop, no wrap
+        broken[at] = bad_word
+        _write(path, EVT3_HEADER, broken, "<u2")
+        errors = []
+        for kernel in (prophesee._kernel, lambda: None):  # compiled, then numpy
+            try:
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(prophesee, "_kernel", kernel)
+                    list(iter_prophesee(path, chunk_events=3000))
+            except ValueError as exc:
+                errors.append(str(exc))
+        try:  # the whole-file compiled decode (counted first, then filled in place)
+            read_events(path, sensor_size=(40, 4))
+        except ValueError as exc:
+            errors.append(str(exc))
+        assert len(errors) == 3 and errors[0] == errors[1] == errors[2], errors
+        assert f"{message}" in errors[0] and f"at byte {len(EVT3_HEADER) + 2 * at}" in errors[0]
+
+
+def test_compiled_evt2_equals_expelliarmus(tmp_path, rng) -> None:
+    """Our EVT 2.0 decoder gives expelliarmus' events field by field (after the CD words that precede the first
+    TIME_HIGH, which carry no time and which we drop)."""
+    expelliarmus = pytest.importorskip("expelliarmus")
+    n = 30_000
+    kinds = rng.choice([0x0, 0x1, 0x8, 0xA, 0xE, 0xF], n, p=[.4, .4, .1, .04, .03, .03])
+    kinds[0] = 0x8
+    words = (kinds.astype(np.int64) << 28) | rng.integers(0, 1 << 28, n)
+    th = 5 + np.cumsum(kinds == 0x8)
+    words[kinds == 0x8] = (0x8 << 28) | th[kinds == 0x8]
+    path = _write(tmp_path / "r.raw", b"% evt 2.0\n% geometry 2048x2048\n", words.astype(np.uint32), "<u4")
+    ours = np.concatenate(list(iter_prophesee(path, chunk_events=5000)))
+    wizard = expelliarmus.Wizard(encoding="evt2", fpath=path, chunk_size=1 << 20)
+    wizard.cargo.events_info.start_byte = read_header(path).data_offset
+    theirs = np.concatenate(list(wizard.read_chunk()))
+    assert len(ours) == len(theirs) == np.count_nonzero(kinds <= 1)
+    for name in ("x", "y", "t", "p"):
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+
+
+def test_dat_equals_expelliarmus(tmp_path, rng) -> None:
+    """Our numpy DAT decoder gives expelliarmus' events field by field, 32-bit wraps of t included."""
+    expelliarmus = pytest.importorskip("expelliarmus")
+    n = 50_000
+    t = (np.uint64(4_294_000_000) + np.cumsum(rng.integers(0, 80, n)).astype(np.uint64)) % (1 << 32)
+    d = rng.integers(0, 1 << 14, n) | rng.integers(0, 1 << 10, n) << 14 | rng.integers(0, 2, n) << 28
+    rec = np.empty(n, [("t", "<u4"), ("d", "<u4")])
+    rec["t"], rec["d"] = t, d
+    path = tmp_path / "r.dat"
+    path.write_bytes(b"% Width 16384\n% Height 1024\n" + bytes([0x0C, 8]) + rec.tobytes())
+    ours = np.concatenate(list(iter_prophesee(path, chunk_events=7777)))
+    wizard = expelliarmus.Wizard(encoding="dat", fpath=path, chunk_size=1 << 20)
+    wizard.cargo.events_info.start_byte = read_header(path).data_offset
+    theirs = np.concatenate(list(wizard.read_chunk()))
+    assert ours["t"][-1] > 1 << 32  # wrapped
+    for name in ("x", "y", "t", "p"):
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
 
 
 def test_raw_header_variants(tmp_path) -> None:
@@ -147,7 +242,7 @@ def test_folders_given_as_recordings(tmp_path) -> None:
             read(tmp_path / name)
 
 
-def test_raw_truncated_or_corrupt(tmp_path) -> None:
+def test_raw_truncated_or_corrupt(tmp_path, decoder) -> None:
     path = tmp_path / "bad.raw"
     path.write_bytes(EVT3_HEADER + np.asarray(EVT3_WORDS, "<u2").tobytes()[:-1])
     with pytest.raises(ValueError, match=r"bad\.raw: truncated EVT 3\.0 data: \d+ bytes after the header is not a "
@@ -160,10 +255,14 @@ def test_raw_truncated_or_corrupt(tmp_path) -> None:
     offset = len(EVT3_HEADER) + 2 * 6
     with pytest.raises(ValueError, match=rf"bad\.raw: corrupt EVT 3\.0 data: unknown word type 0xd at byte {offset}"):
         read_events(path)
-    _write(path, b"% evt 2.0\n% geometry 64x48\n", [0x3 << 28], "<u4")  # 0x3 is no EVT 2.0 word type
-    with pytest.raises(ValueError, match=r"bad\.raw: corrupt EVT 2\.0 data: decoding stopped at byte \d+ of \d+"):
+    if decoder == "fallback":
+        pytest.importorskip("expelliarmus")
+    header = b"% evt 2.0\n% geometry 64x48\n"
+    _write(path, header, [0x3 << 28], "<u4")  # 0x3 is no EVT 2.0 word type
+    with pytest.raises(ValueError, match=rf"bad\.raw: corrupt EVT 2\.0 data: .*unknown word type 0x3 at byte "
+                                         rf"{len(header)}\b"):
         read_events(path)
-    header = b"% evt 2.0\n% geometry 64x48\n"  # the unknown word after 300 good ones: named with its own byte
+    # the unknown word after 300 good ones: named with its own byte
     good = [0x8 << 28 | 1] + [_evt2_cd(1, k % 64, k % 64, k % 48) for k in range(299)]
     _write(path, header, [*good, 0x3 << 28, *good[1:]], "<u4")
     with pytest.raises(ValueError, match=rf"unknown word type 0x3 at byte {len(header) + 4 * 300}"):
@@ -175,8 +274,9 @@ def _evt2_cd(p: int, t_low: int, x: int, y: int) -> int:
     return (p << 28) | (t_low << 22) | (x << 11) | y
 
 
-def test_hand_built_evt2(tmp_path) -> None:
-    pytest.importorskip("expelliarmus")
+def test_hand_built_evt2(tmp_path, decoder) -> None:
+    if decoder == "fallback":
+        pytest.importorskip("expelliarmus")
     words = [
         _evt2_cd(1, 5, 3, 4),  # before any TIME_HIGH: no time, dropped
         (0x8 << 28) | 1000,  # TIME_HIGH: t = 1000 << 6 + low
@@ -193,11 +293,17 @@ def test_hand_built_evt2(tmp_path) -> None:
 
 def test_missing_expelliarmus_names_the_extra(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "expelliarmus", None)  # import expelliarmus -> ImportError
-    path = _write(tmp_path / "e2.raw", b"% evt 2.0\n% geometry 64x48\n", [(0x8 << 28) | 1], "<u4")
-    with pytest.raises(ValueError, match=r"e2\.raw: reading Prophesee \.raw/\.dat files needs expelliarmus: "
+    path = _write(tmp_path / "e2.raw", b"% evt 2.0\n% geometry 64x48\n", [(0x8 << 28) | 1, _evt2_cd(1, 2, 3, 4)],
+                  "<u4")
+    assert len(read_events(path)[0]) == 1  # the compiled EVT 2.0 decoder needs no expelliarmus
+    dat = tmp_path / "e.dat"  # nor does DAT
+    dat.write_bytes(b"% Width 8\n% Height 8\n" + bytes([0x0C, 8]) + np.array([5, 1 | 2 << 14], "<u4").tobytes())
+    assert read_events(dat)[0]["t"].tolist() == [5]
+    monkeypatch.setattr(prophesee, "_kernel", lambda: None)  # without numba, EVT 2.0 needs expelliarmus
+    with pytest.raises(ValueError, match=r"e2\.raw: decoding EVT 2\.0 without numba needs expelliarmus: "
                                          r"pip install had-snn\[prophesee\]"):
         read_events(path)
-    evt3 = _write(tmp_path / "e3.raw", EVT3_HEADER, EVT3_WORDS, "<u2")  # EVT 3.0 is decoded without it
+    evt3 = _write(tmp_path / "e3.raw", EVT3_HEADER, EVT3_WORDS, "<u2")  # EVT 3.0 is decoded without either
     assert len(read_events(evt3)[0]) == len(EVT3_EXPECTED)
 
 
@@ -228,7 +334,6 @@ def test_expelliarmus_writer_round_trip(tmp_path, rng, encoding, name, geometry)
 
 
 def test_hand_built_dat(tmp_path) -> None:
-    pytest.importorskip("expelliarmus")
     rows = [(0, 0, 3_999_999_990, 1), (31, 15, 3_999_999_992, 0), (7, 9, 4_000_000_000, 1)]  # beyond 2^31
     rec = np.array([(t, x | (y << 14) | (p << 28)) for x, y, t, p in rows], dtype=[("t", "<u4"), ("d", "<u4")])
     header = b"% Data file containing CD events\n% Version 2\n% Width 32\n% Height 16\n"
@@ -289,7 +394,7 @@ def test_npy_structured_arrays(tmp_path, rng) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ real samples
-def test_real_evt3_sample_against_reference(samples) -> None:
+def test_real_evt3_sample_against_reference(samples, decoder) -> None:
     """x, y, p equal expelliarmus' reference decode field by field; t agrees in its low 12 bits and differs by the
     4096 us that expelliarmus adds at each of the stream's EVT_TIME_LOW decreases (see had_snn.data.prophesee)."""
     ref = np.load(EVT3_NPY)

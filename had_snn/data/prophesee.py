@@ -1,7 +1,9 @@
 """Prophesee event files: RAW ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat`` (CD events).
 
-EVT 2.0 and DAT data are decoded by ``expelliarmus``, an optional extra (``pip install had-snn[prophesee]``)
-imported only inside the functions here. EVT 3.0 is decoded here with numpy, following Prophesee's specification:
+All three are decoded here, following Prophesee's specification: by compiled decoders
+(:mod:`had_snn.data.prophesee_kernel`, numba, in the ``train`` extra) where numba imports, else EVT 3.0 and DAT with
+numpy and EVT 2.0 through ``expelliarmus`` (the ``prophesee`` extra). ``bench/bench_prophesee.py`` times them
+against expelliarmus' C decoders with equal outputs. EVT 3.0 is not left to expelliarmus because
 expelliarmus 1.1.12 mis-times EVT 3.0 (it counts every decrease of EVT_TIME_LOW as a 4096 us overflow, also when
 EVT_TIME_HIGH has advanced or when the sensor repeats an earlier TIME_LOW; reported upstream as
 open-neuromorphic/expelliarmus#19). On the shared Gen4.1 sample (``shared/samples/prophesee-evt3``) its times span
@@ -43,13 +45,17 @@ import numpy as np
 from had_snn.data.events import EVENT_DTYPE, make_events
 from had_snn.data.sequence import check_sensor_size
 
-PROPHESEE_EXTRA_HINT = "reading Prophesee .raw/.dat files needs expelliarmus: pip install had-snn[prophesee]"
+PROPHESEE_EXTRA_HINT = ("decoding EVT 2.0 without numba needs expelliarmus: pip install had-snn[prophesee] (or "
+                        "numba, in had-snn[train])")
 PROPHESEE_SUFFIXES = (".raw", ".dat")
 DEFAULT_CHUNK_EVENTS = 1 << 20  # expelliarmus chunks (EVT 2.0, DAT), in events
 EVT3_BLOCK_WORDS = 1 << 18  # numpy EVT 3.0 blocks, in 16-bit words (512 KiB: fastest here, fits in cache)
 #: Most EVT_TIME_HIGH steps (4096 us each) a wrap of its 12-bit counter may skip: 64 steps = 0.26 s without a
 #: TIME_HIGH word (sensors send one every step). A larger drop is a corrupt word, not a wrap.
 EVT3_MAX_WRAP_STEPS = 64
+EVT2_BLOCK_WORDS = 1 << 17  # compiled EVT 2.0 blocks, in 32-bit words (512 KiB)
+DAT_BLOCK_EVENTS = 1 << 16  # DAT blocks, in 8-byte events (512 KiB)
+COMPILED_BLOCK_BYTES = 1 << 22  # blocks of a whole-file compiled decode (read_prophesee)
 _BUFF_WORDS = 1 << 16
 _MAX_HEADER_LINE = 1 << 16
 _WORD_BYTES = {"evt2": 4, "evt3": 2, "dat": 8}
@@ -199,6 +205,15 @@ def _wizard_class():
     return Wizard
 
 
+def _kernel():
+    """The compiled decoders (:mod:`had_snn.data.prophesee_kernel`), or None where numba is not installed."""
+    try:
+        from had_snn.data import prophesee_kernel
+    except ImportError:
+        return None
+    return prophesee_kernel
+
+
 @contextmanager
 def _capture_fd2(sink: list[str]) -> Iterator[None]:
     """Collect what C code writes to file descriptor 2 (expelliarmus prints its decoding errors there)."""
@@ -247,6 +262,16 @@ def _carried(values: np.ndarray, idx: np.ndarray, before) -> np.ndarray:
     return np.where(idx >= 0, values[np.maximum(idx, 0)], before)
 
 
+def _evt3_unknown_word(path: Path, kind: int, byte: int) -> ValueError:
+    return ValueError(f"{path}: corrupt EVT 3.0 data: unknown word type 0x{kind:x} at byte {byte}")
+
+
+def _evt3_time_high_drop(path: Path, prev: int, new: int, byte: int) -> ValueError:
+    return ValueError(f"{path}: corrupt EVT 3.0 data: EVT_TIME_HIGH drops from {prev} to {new} at byte {byte}, which "
+                      f"is no wrap (a wrap goes from the top of the 12-bit range to its bottom, at most "
+                      f"{EVT3_MAX_WRAP_STEPS} steps of 4096 us on)")
+
+
 def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) -> np.ndarray:
     """Decode EVT 3.0 words ``w`` (uint16) starting at file byte ``byte0``; updates ``st``; returns EVENT_DTYPE.
 
@@ -265,7 +290,7 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
     bad = np.flatnonzero(~_EVT3_KNOWN[kind])
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{path}: corrupt EVT 3.0 data: unknown word type 0x{kind[i]:x} at byte {byte0 + 2 * i}")
+        raise _evt3_unknown_word(path, int(kind[i]), byte0 + 2 * i)
     val = w.astype(np.int64)
     low11, low12 = val & 0x7FF, val & 0xFFF
     # TIME_HIGH with loop counting; the time base of each word
@@ -276,9 +301,7 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
     implausible = np.flatnonzero(wraps & ((th - prev) % 4096 > EVT3_MAX_WRAP_STEPS))
     if implausible.size:
         k = int(implausible[0])
-        raise ValueError(f"{path}: corrupt EVT 3.0 data: EVT_TIME_HIGH drops from {int(prev[k])} to {int(th[k])} at "
-                         f"byte {byte0 + 2 * int(np.flatnonzero(is_th)[k])}, which is no wrap (a wrap goes from the "
-                         f"top of the 12-bit range to its bottom, at most {EVT3_MAX_WRAP_STEPS} steps of 4096 us on)")
+        raise _evt3_time_high_drop(path, int(prev[k]), int(th[k]), byte0 + 2 * int(np.flatnonzero(is_th)[k]))
     loops = st.loops + np.cumsum(wraps)
     high = np.zeros(n, np.int64)
     high[is_th] = (loops << 24) | (th << 12)
@@ -335,18 +358,127 @@ def _decode_evt3_block(w: np.ndarray, st: _Evt3State, byte0: int, path: Path) ->
     return events
 
 
-def _iter_evt3(path: Path, header: PropheseeHeader, block_words: int, bar) -> Iterator[np.ndarray]:
-    state = _Evt3State()
+def _words(path: Path, header: PropheseeHeader, block_words: int, bar) -> Iterator[tuple[int, np.ndarray]]:
+    """``(file byte of the first word, words)`` blocks of the data section (little-endian), advancing ``bar``."""
+    dtype = np.dtype("<u2" if header.encoding == "evt3" else "<u4")  # DAT: two u4 words per event
     with open(path, "rb") as fh:
         fh.seek(header.data_offset)
         byte0 = header.data_offset
-        while block := fh.read(2 * block_words):
-            words = np.frombuffer(block, dtype="<u2")
-            events = _decode_evt3_block(words, state, byte0, path)
+        while block := fh.read(dtype.itemsize * block_words):
+            yield byte0, np.frombuffer(block, dtype=dtype)
             byte0 += len(block)
             bar.update(len(block))
+
+
+def _iter_evt3(path: Path, header: PropheseeHeader, block_words: int, bar) -> Iterator[np.ndarray]:
+    kernel = _kernel()
+    if kernel is None:
+        state = _Evt3State()
+        for byte0, words in _words(path, header, block_words, bar):
+            events = _decode_evt3_block(words, state, byte0, path)
             if len(events):
                 yield events
+        return
+    for events in _compiled_blocks(path, header, block_words, bar, kernel):
+        if len(events):
+            yield events
+
+
+def _compiled_blocks(path: Path, header: PropheseeHeader, block_words: int, bar, kernel,
+                     out: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """EVT 2.0 / 3.0 / DAT blocks through the compiled decoders: each block's events, written into ``out`` one
+    after the other when given (the events :func:`_compiled_count` counts, plus one spare slot), else into a new
+    array per block."""
+    if header.encoding == "dat":
+        state = np.array([0, -1], np.int64)
+        for _, words in _words(path, header, 2 * block_words, bar):
+            records = words.reshape(-1, 2)
+            events = np.empty(len(records), EVENT_DTYPE) if out is None else out[:len(records)]
+            kernel.fill_dat(records, state, events)
+            out = None if out is None else out[len(records):]
+            yield events
+        return
+    evt3 = header.encoding == "evt3"
+    count, fill = (kernel.count_evt3, kernel.fill_evt3) if evt3 else (kernel.count_evt2, kernel.fill_evt2)
+    state = np.array([-1, 0, 0, 0, 0, 0] if evt3 else [-1], np.int64)
+    for byte0, words in _words(path, header, block_words, bar):
+        if out is None:  # else the words were counted (and checked) by _compiled_count
+            n, bad, _ = count(words, bool(state[0] >= 0))
+            if bad >= 0:
+                raise _unknown_word(path, header, words, bad, byte0)
+        buf = np.empty(n + 1, EVENT_DTYPE) if out is None else out  # EVT 3.0 fills need one spare slot
+        if evt3:
+            n, code, i, prev, new = fill(words, state, buf, EVT3_MAX_WRAP_STEPS)
+            if code:
+                raise _evt3_time_high_drop(path, int(prev), int(new), byte0 + 2 * int(i))
+        else:
+            n = fill(words, state, buf)
+        if out is not None:
+            out = out[n:]
+        yield buf[:n]
+
+
+def _unknown_word(path: Path, header: PropheseeHeader, words: np.ndarray, i: int, byte0: int) -> ValueError:
+    if header.encoding == "evt3":
+        return _evt3_unknown_word(path, int(words[i]) >> 12, byte0 + 2 * i)
+    return ValueError(f"{path}: corrupt EVT 2.0 data: unknown word type 0x{int(words[i]) >> 28:x} at byte "
+                      f"{byte0 + 4 * i}")
+
+
+def _compiled_count(path: Path, header: PropheseeHeader, block_words: int, kernel) -> int:
+    """Events a whole file yields (the first pass of :func:`_read_compiled`); unknown words raise here."""
+    if header.encoding == "dat":
+        return header.data_bytes // _DAT_EVENT_BYTES
+    count = kernel.count_evt3 if header.encoding == "evt3" else kernel.count_evt2
+    total, timed = 0, False
+    with _no_bar() as bar:
+        for byte0, words in _words(path, header, block_words, bar):
+            n, bad, timed = count(words, timed)
+            if bad >= 0:
+                raise _unknown_word(path, header, words, bad, byte0)
+            total += n
+    return total
+
+
+@contextmanager
+def _no_bar() -> Iterator:
+    from tqdm import tqdm
+
+    with tqdm(disable=True) as bar:
+        yield bar
+
+
+def _read_compiled(path: Path, header: PropheseeHeader, bar, kernel) -> np.ndarray:
+    """A whole file through the compiled decoders: counted, then decoded into one array (no chunk copied)."""
+    block = COMPILED_BLOCK_BYTES // _WORD_BYTES[header.encoding]
+    n = _compiled_count(path, header, block, kernel)
+    out = np.empty(n + 1, EVENT_DTYPE)  # the spare slot of the EVT 3.0 fill
+    for _ in _compiled_blocks(path, header, block, bar, kernel, out=out):
+        pass
+    return out[:n]
+
+
+def _iter_dat(path: Path, header: PropheseeHeader, block_events: int, bar) -> Iterator[np.ndarray]:
+    """DAT CD events, compiled or (without numba) with numpy: u32 t (a decrease is a 32-bit wrap: + 2**32 us),
+    u32 x bits 0-13, y 14-27, p 28-31."""
+    kernel = _kernel()
+    if kernel is not None:
+        yield from _compiled_blocks(path, header, block_events, bar, kernel)
+        return
+    wraps, last_t = 0, -1
+    for _, words in _words(path, header, 2 * block_events, bar):
+        t32, d = words[0::2].astype(np.int64), words[1::2]
+        ovf = np.empty(len(t32), np.int64)
+        ovf[0] = wraps + (t32[0] < last_t)
+        np.cumsum(t32[1:] < t32[:-1], out=ovf[1:])
+        ovf[1:] += ovf[0]
+        wraps, last_t = int(ovf[-1]), int(t32[-1])
+        ev = np.empty(len(t32), EVENT_DTYPE)
+        ev["t"] = (ovf << 32) | t32
+        ev["x"] = d & 0x3FFF
+        ev["y"] = (d >> 14) & 0x3FFF
+        ev["p"] = d >> 28
+        yield ev
 
 
 def _evt2_events_before_time(path: Path, header: PropheseeHeader, block_words: int) -> int:
@@ -434,11 +566,10 @@ def iter_prophesee(
 ) -> Iterator[np.ndarray]:
     """Decode a ``.raw``/``.dat`` file chunk by chunk: yields :data:`EVENT_DTYPE` arrays.
 
-    EVT 3.0 is decoded here with numpy, ``chunk_events`` words at a time (default :data:`EVT3_BLOCK_WORDS`;
-    expelliarmus 1.1.12 mis-times EVT 3.0: it adds 4096 us at every decrease of EVT_TIME_LOW, also when
-    EVT_TIME_HIGH has advanced; on the shared 8.8 ms sample it reports 53.9 ms; reported upstream as
-    open-neuromorphic/expelliarmus#19). EVT 2.0 and DAT go through expelliarmus, ``chunk_events`` events at a time
-    (default :data:`DEFAULT_CHUNK_EVENTS`; EVT 2.0 events before the first EVT_TIME_HIGH are dropped).
+    Decoded here (module docstring), ``chunk_events`` words at a time for RAW files (defaults
+    :data:`EVT3_BLOCK_WORDS`, :data:`EVT2_BLOCK_WORDS`) and events at a time for DAT (:data:`DAT_BLOCK_EVENTS`);
+    without numba, EVT 2.0 goes through expelliarmus (``chunk_events`` events, default :data:`DEFAULT_CHUNK_EVENTS`).
+    EVT 2.0 / 3.0 events before the first EVT_TIME_HIGH carry no time and are dropped.
     Chunks are not validated (see :func:`had_snn.data.io.read_events`). ``progress`` shows a tqdm bar over the file's
     bytes on stderr. Decoding errors (unknown word type, decoding that stops before the end of the file) raise
     ValueError naming the file and the byte offset.
@@ -451,6 +582,12 @@ def iter_prophesee(
               leave=False, delay=0.5) as bar:  # delay: no bar for files decoded in under half a second
         if header.encoding == "evt3":
             yield from _iter_evt3(path, header, int(chunk_events or EVT3_BLOCK_WORDS), bar)
+        elif header.encoding == "dat":
+            yield from _iter_dat(path, header, int(chunk_events or DAT_BLOCK_EVENTS), bar)
+        elif _kernel() is not None:
+            for events in _compiled_blocks(path, header, int(chunk_events or EVT2_BLOCK_WORDS), bar, _kernel()):
+                if len(events):
+                    yield events
         else:
             yield from _iter_expelliarmus(path, header, int(chunk_events or DEFAULT_CHUNK_EVENTS), bar)
 
@@ -461,11 +598,19 @@ def read_prophesee(
     chunk_events: int | None = None,
     header: PropheseeHeader | None = None,
 ) -> tuple[np.ndarray, tuple[int, int] | None, PropheseeHeader]:
-    """Decode a whole ``.raw``/``.dat`` file (in chunks): ``(events, sensor_size or None, header)``, not validated.
+    """Decode a whole ``.raw``/``.dat`` file: ``(events, sensor_size or None, header)``, not validated. With numba
+    and no ``chunk_events``, the file is counted, then decoded into one array; else chunk by chunk.
 
     ``header``: the file's :func:`read_header`, when the caller has parsed it already.
     """
     header = read_header(path) if header is None else header
+    kernel = _kernel()
+    if kernel is not None and chunk_events is None:
+        from tqdm import tqdm
+
+        with tqdm(total=header.data_bytes, unit="B", unit_scale=True, desc=Path(path).name, disable=not progress,
+                  leave=False, delay=0.5) as bar:
+            return _read_compiled(Path(path), header, bar, kernel), header.sensor_size, header
     parts = list(iter_prophesee(path, chunk_events=chunk_events, progress=progress, header=header))
     events = np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
     return events, header.sensor_size, header
