@@ -77,6 +77,41 @@ def test_batched_sinkhorn_iterates_like_pot() -> None:
     assert float((plan.sum(dim=1) - 1 / 9).abs().max()) > 1e-4  # not converged yet, so the check has teeth
 
 
+@pytest.mark.parametrize(("dtype", "epsilon", "path"), [
+    (torch.float32, 0.05, torch.float64),  # spread 40 + log(N M): float64 kernels
+    (torch.float32, 0.01, torch.float64),  # spread 200
+    (torch.float64, 0.05, torch.float64),
+    (torch.float32, 0.002, None),  # spread 1000: the logsumexp iteration
+])
+def test_kernel_domain_sinkhorn_equals_logsumexp_iteration(monkeypatch, dtype, epsilon, path) -> None:
+    """The matrix-vector iteration (float64 inside) gives the logsumexp iteration's plan and gradient, at least as
+    accurately in the input's type, where its spread bound allows (else it hands over to logsumexp)."""
+    from had_snn.distill import spatial
+
+    torch.manual_seed(3)
+    cost = (torch.rand(3, 40, 30, dtype=dtype) * 2).requires_grad_()
+    a = torch.softmax(torch.randn(3, 40, dtype=dtype), dim=1)
+    log_k = -cost.detach() / epsilon
+    assert spatial._kernel_dtype(log_k, a.log().unsqueeze(2), torch.full((3, 1, 30), -math.log(30), dtype=dtype)) \
+        == path
+    weights = torch.linspace(0, 1, 30, dtype=torch.float64)
+
+    def solve(c: torch.Tensor, marg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        plan = sinkhorn_log(c, epsilon, 60, a=marg)
+        (grad,) = torch.autograd.grad((plan * weights.to(c.dtype)).sum(), c)
+        return plan.detach().double(), grad.double()
+
+    plan, grad = solve(cost, a)
+    assert sinkhorn_log(cost, epsilon, 60, a=a).dtype == dtype
+    monkeypatch.setattr(spatial, "KERNEL_SPREAD_LIMITS", ())  # logsumexp only
+    lse_plan, lse_grad = solve(cost, a)
+    true_plan, true_grad = solve(cost.detach().double().requires_grad_(), a.double())  # float64 logsumexp
+    for ours, lse, true in ((plan, lse_plan, true_plan), (grad, lse_grad, true_grad)):
+        # as close to the float64 answer as the logsumexp iteration in the same type, or closer
+        err, lse_err = float((ours - true).abs().max()), float((lse - true).abs().max())
+        assert err <= lse_err + 1e-9 * float(true.abs().max()), (err, lse_err)
+
+
 def test_sinkhorn_plan_marginals_match_at_default_settings() -> None:
     cfg = DistillConfig()
     cost = torch.rand(4, 64, 49)
