@@ -1,7 +1,8 @@
 """Events -> dense tensors: count/spike frames ``(T, 2, H, W)``, voxel grids (bilinear in time), event frames.
 
-Pure numpy and vectorised (``np.bincount`` on flat indices, binary search for time bins), so it is much faster than
-tonic's ``np.add.at`` loop while giving the same numbers where the definitions coincide.
+Compiled loops (:mod:`had_snn.data.binning_kernel`, numba) add each event to its cell in one pass; without numba,
+numpy (``np.bincount`` on flat indices). Time bins come from a binary search either way. Both give tonic's numbers
+where the definitions coincide (``bench/bench_binning.py`` compares them and times them against tonic).
 
 Time bins. A window ``[t0_us, t1_us)`` of duration ``D`` is split into ``T`` equal bins; an event goes to bin
 ``floor((t - t0) * T / D)`` (exact integer arithmetic). With ``t0_us``/``t1_us`` left out, :func:`to_frames` uses
@@ -21,6 +22,9 @@ Without ``out_hw`` the output size is ``(round(h), round(w))``.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -77,6 +81,59 @@ def _pixel_index(
     return row * w_out + col, keep, (h_out, w_out)
 
 
+def _kernel():
+    """The compiled loops (:mod:`had_snn.data.binning_kernel`), or None where numba is not installed."""
+    try:
+        from had_snn.data import binning_kernel
+    except ImportError:
+        return None
+    return binning_kernel
+
+
+def _region_args(sensor_size: tuple[int, int], region: Region | None,
+                 out_hw: tuple[int, int] | None) -> tuple[bool, float, float, float, float]:
+    """``(resampled, 0.5 - x0, 0.5 - y0, W_out / w, H_out / h)``: the placement rule of the module docstring, for
+    the compiled loops (the numpy path's own operands)."""
+    if region is None and out_hw is None:
+        return False, 0.0, 0.0, 1.0, 1.0
+    h_out, w_out = _grid_shape(sensor_size, region, out_hw)
+    x0, y0, w, h = region if region is not None else (0.0, 0.0, float(sensor_size[0]), float(sensor_size[1]))
+    if w <= 0 or h <= 0:
+        raise ValueError(f"region width and height must be positive, got w={w}, h={h}")
+    return True, 0.5 - x0, 0.5 - y0, w_out / w, h_out / h
+
+
+#: Windows with more events are split in two halves, accumulated in two threads (the loop releases the GIL) into
+#: two grids that are then added: the same split on every machine, so the same sums.
+VOXEL_SPLIT_EVENTS = 1 << 20
+
+
+def _compiled_voxels(kernel, win: np.ndarray, shape: tuple[int, int, int], t0_us: int, duration_us: int,
+                     region_args: tuple) -> np.ndarray | None:
+    """float64 voxel grid of ``win`` by :func:`had_snn.data.binning_kernel.add_voxels`; None: an event lies outside
+    the sensor."""
+    parts = [win] if len(win) <= VOXEL_SPLIT_EVENTS else [win[: len(win) // 2], win[len(win) // 2:]]
+    grids = [np.zeros(shape) for _ in parts]
+
+    def run(i: int) -> int:
+        return kernel.add_voxels(parts[i], grids[i], t0_us, duration_us, *region_args)
+
+    if len(parts) == 1 or (os.cpu_count() or 1) < 2:
+        codes = [run(i) for i in range(len(parts))]
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            codes = list(pool.map(run, range(len(parts))))
+    if any(c == kernel.OUTSIDE_SENSOR for c in codes):
+        return None
+    for g in grids[1:]:
+        grids[0] += g
+    return grids[0]
+
+
+def _outside(sensor_size: tuple[int, int]) -> ValueError:
+    return ValueError(f"event coordinates outside the sensor size (W, H)={tuple(sensor_size)}")
+
+
 def _bin_edges(ev: np.ndarray, n_bins: int, t0_us: int, t1_us: int) -> np.ndarray:
     """Event index where each of the ``n_bins`` bins of ``[t0, t1)`` starts, plus the end index (n_bins + 1)."""
     dur = t1_us - t0_us
@@ -127,6 +184,14 @@ def to_frames(
     if t1_us <= t0_us:
         return out
     edges = _bin_edges(ev, n_time_bins, int(t0_us), int(t1_us))
+    kernel = _kernel()
+    if kernel is not None:
+        code = kernel.count_frames(ev, edges, out, *_region_args(sensor_size, region, out_hw))
+        if code == kernel.OUTSIDE_SENSOR:
+            raise _outside(sensor_size)
+        if binary:
+            np.minimum(out, 1.0, out=out)
+        return out
     flat = out.reshape(n_time_bins, 2 * plane)
     buf = np.empty(int(np.diff(edges).max()), dtype=np.intp)
     for k in range(n_time_bins):
@@ -141,7 +206,7 @@ def to_frames(
             n += len(idx)
         counts = np.bincount(buf[:n], minlength=2 * plane)
         if len(counts) > 2 * plane:
-            raise ValueError(f"event coordinates outside the sensor size (W, H)={tuple(sensor_size)}")
+            raise _outside(sensor_size)
         flat[k] = counts
     if binary:
         np.minimum(out, 1.0, out=out)
@@ -175,6 +240,13 @@ def voxel_grid(
     t1_us = int(t[-1]) if t1_us is None else int(t1_us)
     if t1_us > t0_us:
         win = ev[slice(*search_t(ev, [t0_us, t1_us]))]
+        kernel = _kernel()
+        if kernel is not None:
+            grid = _compiled_voxels(kernel, win, (n_bins, h_out, w_out), t0_us, t1_us - t0_us,
+                                    _region_args(sensor_size, region, out_hw))
+            if grid is None:
+                raise _outside(sensor_size)
+            return grid.astype(np.float32)
         idx, keep, _ = _pixel_index(win, sensor_size, region, out_hw)
         frac = (win["t"] - t0_us).astype(np.float64)
         frac *= n_bins  # same operation order as tonic: n * (t - t0) / D
