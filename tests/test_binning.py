@@ -21,25 +21,6 @@ def path(request, monkeypatch) -> str:
     return request.param
 
 
-def test_compiled_equals_numpy_with_regions_and_split_windows(path, monkeypatch, rng) -> None:
-    """The compiled loops give the numpy path's frames exactly and its voxels to float32 rounding, for the whole
-    sensor, a region, a resampled region partly outside the sensor and a window split over two threads."""
-    if path == "numpy":
-        pytest.skip("compares the two paths itself")
-    ev = _events(rng, 40_000, (64, 48), 1_000_000)
-    monkeypatch.setattr(binning, "VOXEL_SPLIT_EVENTS", 10_000)
-    for region, out_hw in ((None, None), ((5, 7, 20, 16), None), ((-6.5, 30.25, 33.0, 25.0), (8, 8))):
-        compiled_f = to_frames(ev, (64, 48), 5, region=region, out_hw=out_hw)
-        compiled_v = voxel_grid(ev, (64, 48), 5, region=region, out_hw=out_hw)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(binning, "_kernel", lambda: None)
-            numpy_f = to_frames(ev, (64, 48), 5, region=region, out_hw=out_hw)
-            numpy_v = voxel_grid(ev, (64, 48), 5, region=region, out_hw=out_hw)
-        np.testing.assert_array_equal(compiled_f, numpy_f)
-        np.testing.assert_allclose(compiled_v, numpy_v, rtol=1e-6, atol=1e-5)
-        assert compiled_f.sum() > 1000
-
-
 def _events(rng: np.random.Generator, n: int, size: tuple[int, int], t_max_us: int, t_min_us: int = 0) -> np.ndarray:
     t = np.sort(rng.integers(t_min_us, t_max_us, n))
     return make_events(rng.integers(0, size[0], n), rng.integers(0, size[1], n), t, rng.integers(0, 2, n))
