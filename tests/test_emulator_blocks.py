@@ -11,12 +11,14 @@ import torch.nn.functional as F
 from had_snn.conversion.emulator import LoihiEmulator, lava_dense_weights, lif_step, signed_wrap
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.cuba_kernels import lif_block, spike_counts
+from had_snn.hardware.netx import NetxLayer
 
 
 def _reference(layers, spikes: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Step-major int64 reference: every layer at step t gets last step's synaptic sum of the layer below."""
     x = torch.as_tensor(spikes).to(torch.int64)
     syn_layers = [lay for lay in layers[1:] if lay.has_synapse]
+    in_shapes = [layers[i - 1].shape for i, lay in enumerate(layers) if i and lay.has_synapse]  # a flatten included
     n_steps, batch = x.shape[:2]
     state = [[torch.zeros((batch, *lay.shape), dtype=torch.int64)] * 3 for lay in syn_layers]
     out = [torch.zeros((n_steps, batch, *lay.shape), dtype=torch.bool) for lay in syn_layers]
@@ -25,6 +27,7 @@ def _reference(layers, spikes: np.ndarray) -> tuple[list[torch.Tensor], torch.Te
         s = x[t]
         for li, lay in enumerate(syn_layers):
             u, v, a_in = state[li]
+            s = s.reshape(batch, *in_shapes[li])
             if lay.type == "dense":
                 w = torch.as_tensor(lava_dense_weights(lay.weight))
                 buf = (s.flatten(1) @ w.T).view(-1, *lay.shape)
@@ -42,7 +45,7 @@ def _reference(layers, spikes: np.ndarray) -> tuple[list[torch.Tensor], torch.Te
     return out, v_out
 
 
-@pytest.mark.parametrize(("max_block_bytes", "steps_per_block"), [(1, 1), (60_000, 2), (1 << 28, 9709)])
+@pytest.mark.parametrize(("max_block_bytes", "steps_per_block"), [(1, 1), (60_000, 2), (1 << 28, 9709), (1 << 25, 1213)])
 def test_blocks_equal_step_by_step_reference(max_block_bytes, steps_per_block) -> None:
     layers = random_network(3, weight_max=255, vth_range=(1, 20))  # small thresholds: u wraps, v clips
     x = random_spikes(8, 9, 3, layers[0].shape, rate=0.4)
@@ -53,6 +56,32 @@ def test_blocks_equal_step_by_step_reference(max_block_bytes, steps_per_block) -
     assert torch.equal(res.v_out, ref_v)
     assert all(s.any() for s in res.spikes[:-1]) and res.v_out.abs().max() > 0
     assert emu.block_steps(3) == steps_per_block  # widest layer: 4 x 12 x 12 neurons, 16 bytes each per sample
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_conv_after_flatten_and_channel_orders_equal_reference(compiled: bool) -> None:
+    """The emulator runs neurons channel-last inside: a 1x1 conv over a flatten (its channels are the flattened conv
+    neurons, channel-first) and a dense after it see the channel-first order; outputs and states come back so."""
+    layers = random_network(5, weight_max=255, vth_range=(1, 20))
+    fc1 = layers[5]
+    n_in = layers[4].num_neurons
+    layers[5] = NetxLayer(type="conv", shape=fc1.shape, weight=fc1.weight.reshape(-1, n_in, 1, 1), bias=fc1.bias,
+                          neuron=fc1.neuron, name="fc1_as_conv")
+    x = random_spikes(2, 7, 2, layers[0].shape, rate=0.4)
+    emu = LoihiEmulator(layers, compiled=compiled)
+    res = emu.run(x)
+    ref_spikes, ref_v = _reference(layers, x)
+    assert [torch.equal(a, b) for a, b in zip(res.spikes, ref_spikes, strict=True)] == [True] * 5
+    assert torch.equal(res.v_out, ref_v) and res.v_out.abs().max() > 0
+    # the state is channel-first: continuing equals running the whole input
+    first = emu.run(x[:3])
+    second = emu.run(x[3:], first.state)
+    assert torch.equal(torch.cat([first.v_out, second.v_out]), res.v_out)
+    st = second.state
+    assert all(torch.equal(last, s[-1].reshape(2, -1)) for last, s in zip(st.last_spikes, res.spikes, strict=True))
+    assert torch.equal(st.v[-1], res.v_out[-1].reshape(2, -1))  # the read-out's v, channel-first
+    counts = emu.count_ops(x, [s.contiguous() for s in res.spikes])
+    assert all(torch.equal(counts[k], res.counts[k]) for k in counts)
 
 
 def test_compiled_lif_equals_lif_step_at_wrap_and_clip_limits() -> None:
