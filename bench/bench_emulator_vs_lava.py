@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import torch
+from result_line import emit
 
 from had_snn.conversion.chip_run import ChipRun, chip_input, run_network
 from had_snn.conversion.emulator import LoihiEmulator
@@ -98,10 +99,14 @@ def main() -> None:
         emu_step = emu_s / (batch * lava.steps)
         print(f"emulator {args.device:4s} B={batch:<3d}: {emu_step * 1e3:9.3f} ms/sample-step "
               f"(outputs of {n} sample(s) identical to Lava)  ratio lava/emulator: {lava_step / emu_step:.0f}x")
-    bench_stream(emu, lava_stream, spikes, max(args.batch), args.device)
+        goal = {1: 300.0, 32: 200.0}.get(batch) if args.network == "student" else None
+        emit(f"emulator, {args.network} net, batch {batch} ({args.device})", "Lava fixed_pt", lava_step, emu_step,
+             "sample-step", f"spikes and v of {n} sample(s) identical", goal)
+    bench_stream(emu, lava_stream, spikes, max(args.batch), args.device, args.network)
 
 
-def bench_stream(emu: LoihiEmulator, lava: ChipRun, spikes: np.ndarray, batch: int, device: str) -> None:
+def bench_stream(emu: LoihiEmulator, lava: ChipRun, spikes: np.ndarray, batch: int, device: str,
+                 network: str) -> None:
     """Streaming: Lava's one-graph stream of its frames vs the emulator's frame-by-frame streaming."""
     n_steps, fill, n_frames = spikes.shape[0], emu.fill_steps, lava.frames
     frames = spikes[:, :n_frames]
@@ -132,6 +137,8 @@ def bench_stream(emu: LoihiEmulator, lava: ChipRun, spikes: np.ndarray, batch: i
         print(f"emulator {device:4s} stream x{streams:<3d}: {emu_step * 1e3:9.3f} ms/committed sample-step (incl. the "
               f"{fill}-step read-out peek per frame; frame read-outs identical to Lava's stream)  ratio "
               f"lava/emulator: {lava_step / emu_step:.0f}x")
+        emit(f"emulator, {network} net, streaming x{streams} ({device})", "Lava fixed_pt stream", lava_step, emu_step,
+             "sample-step", "frame read-outs identical", None)
 
 
 if __name__ == "__main__":

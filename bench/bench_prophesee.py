@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from result_line import emit
 
 from had_snn.data import prophesee
 from had_snn.data.prophesee import read_header, read_prophesee
@@ -56,9 +57,10 @@ def _theirs(path: Path, encoding: str) -> np.ndarray:
     return Wizard(encoding=encoding).read(path)
 
 
-def _row(what: str, n: int, mb: float, t_ours: float, t_theirs: float) -> None:
+def _row(what: str, n: int, mb: float, t_ours: float, t_theirs: float, checked: str, goal: float | None) -> None:
     print(f"{what:<24} ours {t_ours:7.3f} s ({n / t_ours / 1e6:6.1f} Mev/s, {mb / t_ours:6.1f} MB/s)  "
           f"expelliarmus {t_theirs:7.3f} s ({n / t_theirs / 1e6:6.1f} Mev/s)  speed-up {t_theirs / t_ours:5.2f}x")
+    emit(f"{what} decode, {n / 1e6:.1f} M events", "expelliarmus", t_theirs, t_ours, "file", checked, goal)
 
 
 def main() -> int:
@@ -89,8 +91,8 @@ def main() -> int:
             assert np.array_equal(ours[n], theirs[n]), n
         n_ev, mb = len(ours), evt3.stat().st_size / 1e6
         print(f"EVT 3.0: {n_ev:,} events, {mb:.1f} MB (x, y, p equal; compiled == numpy event by event)")
-        _row("EVT 3.0 compiled", n_ev, mb, t_ours, t_theirs)
-        _row("EVT 3.0 numpy fallback", n_ev, mb, t_np, t_theirs)
+        _row("EVT 3.0 compiled", n_ev, mb, t_ours, t_theirs, "x, y, p equal", 1.5)
+        _row("EVT 3.0 numpy fallback", n_ev, mb, t_np, t_theirs, "equal to compiled", None)
 
         span = int(ours["t"][-1] - ours["t"][0]) + 1
         arr = np.empty(len(ours), dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
@@ -111,8 +113,8 @@ def main() -> int:
                 assert np.array_equal(got[n], ref[n]), (encoding, n)
             mb = path.stat().st_size / 1e6
             print(f"{prophesee._ENCODING_NAMES[encoding]}: {len(got):,} events, {mb:.1f} MB (x, y, t, p equal)")
-            _row(f"{prophesee._ENCODING_NAMES[encoding]} compiled",
-                 len(got), mb, t_ours, t_theirs)
+            _row(f"{prophesee._ENCODING_NAMES[encoding]} compiled", len(got), mb, t_ours, t_theirs, "x, y, t, p equal",
+                 1.0)
     return 0
 
 

@@ -29,6 +29,7 @@ import time
 
 import snntorch
 import torch
+from result_line import emit
 from torch import nn
 
 from had_snn.models import build_model
@@ -258,6 +259,8 @@ def main() -> None:
               f"{cpu[name] * 1e3:8.1f} ms CPU")
     print(f"  speed-up of ours vs per-step snntorch: {best['step'] / best['ours']:.2f}x wall, "
           f"{cpu['step'] / cpu['ours']:.2f}x CPU time (all threads; steadier on a loaded machine)")
+    emit(f"student training step, B={args.batch} T={args.steps} ({where})", "per-step snntorch Synaptic loop",
+         best["step"], best["ours"], "step", "spikes, outputs, loss, gradient equal", goal=5.0)
     if args.profile:
         profile_ours(models["ours"], optimizers["ours"], batch)
 
