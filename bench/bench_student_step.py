@@ -247,7 +247,8 @@ def main() -> None:
     best = {name: min(t[0] for t in ts) for name, ts in times.items()}
     cpu = {name: min(t[1] for t in ts) for name, ts in times.items()}
     median = {name: sorted(t[0] for t in ts)[len(ts) // 2] for name, ts in times.items()}
-    where = args.device if args.device != "cpu" else f"cpu, {torch.get_num_threads()} threads"
+    n_threads = torch.get_num_threads()
+    where = args.device if args.device != "cpu" else f"cpu, {n_threads} thread{'s' if n_threads > 1 else ''}"
     source = f"real pairs from {args.data}, tracking loss" if args.data else f"random spikes p={args.density}"
     print(f"Loihi-faithful student, one training step (forward + backward + AdamW), B={args.batch} T={args.steps}, "
           f"{source}, {where}, best of {args.repeats}")

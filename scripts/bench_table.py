@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                   "measure afresh")
         for i, (k, bench) in enumerate(todo, start=1):
             try:
-                rows = run_bench(bench, f"run {k + 1}/{n_runs}, bench {i}/{len(todo)} left")
+                rows = run_bench(bench, f"[{i}/{len(todo)}] run {k + 1} of {n_runs}")
             except RuntimeError as err:
                 raise SystemExit(str(err)) from None
             runs.append({"key": f"{k}:{bench}", "rows": rows})
