@@ -150,7 +150,10 @@ def test_static_baseline() -> None:
         StaticTracker().track(bad)
 
 
-@pytest.mark.parametrize("rule", [BoxUpdate(), BoxUpdate.none()], ids=["defaults", "no-safeguards"])
+UNFILTERED = {"centre_gain": 1.0, "velocity_gain": 0.0}
+
+
+@pytest.mark.parametrize("rule", [BoxUpdate(**UNFILTERED), BoxUpdate.none()], ids=["size-guards", "no-safeguards"])
 def test_oracle_model_tracks_the_square(rule: BoxUpdate) -> None:
     seq = moving_square_sequence()
     boxes = ModelTracker(OracleModel(), window_influence=0.0, box_update=rule).track(seq)
@@ -159,6 +162,43 @@ def test_oracle_model_tracks_the_square(rule: BoxUpdate) -> None:
     assert ov.min() > 0.85, ov
     np.testing.assert_allclose(boxes[:, 0], seq.boxes[:, 0], atol=0.5)
     np.testing.assert_allclose(boxes[:, 2:], seq.boxes[:, 2:], atol=1.0)
+
+
+def test_centre_filter_starts_at_rest_and_catches_up_with_a_steady_target() -> None:
+    """The default centre filter knows no velocity at frame 0: a square moving a quarter of its side per frame from
+    the start is trailed for a few frames, then followed (the velocity estimate converges to the target's)."""
+    seq = moving_square_sequence(n_frames=20, step_px=2.0)  # the square stays on the 64 px sensor
+    tracker = ModelTracker(OracleModel(), window_influence=0.0)
+    boxes = tracker.track(seq)
+    lag = seq.boxes[:, 0] - boxes[:, 0]
+    assert lag[1:4].min() > 0.5 and lag.max() < 3.0  # trails by at most 3 px (the target moves 2 px per frame)
+    assert abs(lag[-1]) < 0.2 and tracker._velocity[0] == pytest.approx(2.0, abs=0.05)
+    assert iou(boxes, seq.boxes)[-5:].min() > 0.95
+
+
+def test_filter_centre_by_hand() -> None:
+    from had_snn.tracking.tracker import filter_centre
+
+    rule = BoxUpdate(centre_gain=0.5, velocity_gain=0.25)
+    centre, vel = filter_centre(np.array([10.0, 10.0]), np.array([1.0, 0.0]), np.array([13.0, 8.0]), rule)
+    # predicted (11, 10), residual (2, -2): centre (12, 9), velocity (1.5, -0.5)
+    np.testing.assert_allclose(centre, [12.0, 9.0])
+    np.testing.assert_allclose(vel, [1.5, -0.5])
+    same, _ = filter_centre(np.zeros(2), np.ones(2), np.array([5.0, -3.0]), BoxUpdate(**UNFILTERED))
+    np.testing.assert_allclose(same, [5.0, -3.0])  # gain 1: the measurement as it is
+    rng = np.random.default_rng(0)  # a steady target measured with 1 px noise: the filter halves the shake
+    truth = np.arange(200)[:, None] * np.array([1.0, 0.5])
+    measured = truth + rng.normal(0, 1.0, truth.shape)
+    centre, vel, errors = truth[0].copy(), np.array([1.0, 0.5]), []
+    for z, t in zip(measured[1:], truth[1:], strict=True):
+        centre, vel = filter_centre(centre, vel, z, BoxUpdate())
+        errors.append(np.hypot(*(centre - t)))
+    assert np.mean(errors) < 0.7 * np.mean(np.hypot(*(measured[1:] - truth[1:]).T))
+    for bad in ({"centre_gain": 0.0}, {"centre_gain": 1.5}, {"velocity_gain": -0.1},
+                {"centre_gain": 0.3, "velocity_gain": 0.4}):
+        with pytest.raises(ValueError, match="BoxUpdate.(centre|velocity)_gain"):
+            BoxUpdate(**bad)
+    assert BoxUpdate().key() != BoxUpdate(**UNFILTERED).key()
 
 
 class CellModel(OracleModel):
@@ -275,7 +315,8 @@ def test_evaluate_writes_boxes_table_plots_and_resumes(tmp_path) -> None:
     seqs = [moving_square_sequence(), moving_square_sequence()]
     seqs[1].name, seqs[1].attributes = "square2", ("low_light",)
     counting = CountingTracker()
-    report = evaluate([ModelTracker(OracleModel(), name="oracle"), counting], seqs, tmp_path, split="test")
+    oracle_tracker = ModelTracker(OracleModel(), name="oracle", box_update=BoxUpdate(**UNFILTERED))
+    report = evaluate([oracle_tracker, counting], seqs, tmp_path, split="test")
     static_sr = np.mean([np.mean(np.array(STATIC_IOUS) > thr) for thr in np.linspace(0, 1, 21)])
     stat = report["trackers"]["counting"]["subsets"]
     assert stat["all"]["SR_AUC"] == pytest.approx(static_sr)
@@ -361,7 +402,7 @@ def test_eval_cli_with_checkpoint_and_static(tmp_path, capsys) -> None:
 
 def test_initialize_then_update_per_window_is_what_track_runs() -> None:
     seq = moving_square_sequence()
-    tracker = ModelTracker(OracleModel(), window_influence=0.0)
+    tracker = ModelTracker(OracleModel(), window_influence=0.0, box_update=BoxUpdate(**UNFILTERED))
     with pytest.raises(RuntimeError, match="initialize"):
         tracker.update(1)
     whole = tracker.track(seq)

@@ -63,7 +63,8 @@ def positive_float(text: str) -> float:
 
 
 def add_box_update_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--window-influence`` and the size safeguards of :class:`~had_snn.tracking.tracker.BoxUpdate`."""
+    """``--window-influence``, the size safeguards and the centre filter of
+    :class:`~had_snn.tracking.tracker.BoxUpdate`."""
     parser.add_argument("--window-influence", type=finite_float, default=0.25,
                         help="cosine-window weight in [0, 1] when picking the peak (default 0.25)")
     parser.add_argument("--size-lr", type=float, default=0.4,
@@ -78,8 +79,13 @@ def add_box_update_arguments(parser: argparse.ArgumentParser | argparse._Argumen
                         help="box size bounds relative to the first box (SiamFC; default 0.2 5)")
     parser.add_argument("--max-size-frac", type=float, default=1.0,
                         help="largest box width / height as a fraction of the sensor's (default 1)")
+    parser.add_argument("--centre-gain", type=float, default=0.5,
+                        help="alpha-beta filter on the box centre: share of each frame's residual the centre takes "
+                             "(default 0.5, 1 = the decoded centre as it is)")
+    parser.add_argument("--velocity-gain", type=float, default=0.1,
+                        help="the filter's velocity gain, in [0, --centre-gain] (default 0.1, 0 = no velocity)")
     parser.add_argument("--no-safeguards", action="store_true",
-                        help="take every predicted box as it is (ignores the five options above)")
+                        help="take every predicted box as it is (ignores the seven options above)")
 
 
 def box_update_from_args(args: argparse.Namespace) -> BoxUpdate:
@@ -89,4 +95,5 @@ def box_update_from_args(args: argparse.Namespace) -> BoxUpdate:
     if args.no_safeguards:
         return BoxUpdate.none()
     return BoxUpdate(size_lr=args.size_lr, penalty_k=args.scale_penalty, max_scale_step=args.max_scale_step,
-                     init_scale_range=tuple(args.init_scale_range), max_size_frac=args.max_size_frac)
+                     init_scale_range=tuple(args.init_scale_range), max_size_frac=args.max_size_frac,
+                     centre_gain=args.centre_gain, velocity_gain=args.velocity_gain)

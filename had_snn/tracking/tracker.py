@@ -125,6 +125,12 @@ class BoxUpdate:
     - ``init_scale_range``: bounds on the size relative to the first box (SiamFC's ``minSFactor`` 0.2 and
       ``maxSFactor`` 5).
     - ``max_size_frac``: the box is at most this fraction of the sensor's width / height.
+    - ``centre_gain`` (alpha) and ``velocity_gain`` (beta): an alpha-beta filter on the box centre, the steady-state
+      Kalman filter of a constant-velocity target (:func:`filter_centre`): the centre is predicted from the previous
+      one and the velocity (px per frame), then moved by ``alpha`` times the measurement's residual, and the velocity
+      by ``beta`` times it. It smooths the per-frame noise of the sub-cell offsets (a box that shakes by a pixel
+      while the target moves steadily) without lagging a steadily moving target; alpha = 1, beta = 0 takes the
+      decoded centre as it is. The defaults (0.5, 0.1) were chosen on the demo benchmark's validation split.
 
     :meth:`none` is the unguarded update (the predicted box replaces the estimate, only clipped to the sensor).
     """
@@ -134,6 +140,8 @@ class BoxUpdate:
     max_scale_step: float = 1.1
     init_scale_range: tuple[float, float] = (0.2, 5.0)
     max_size_frac: float = 1.0
+    centre_gain: float = 0.5
+    velocity_gain: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.size_lr <= 1.0:
@@ -147,17 +155,35 @@ class BoxUpdate:
             raise ValueError(f"BoxUpdate.init_scale_range must satisfy 0 <= low <= 1 <= high, got {(lo, hi)}")
         if not 0.0 < self.max_size_frac <= 1.0:
             raise ValueError(f"BoxUpdate.max_size_frac must be in (0, 1], got {self.max_size_frac}")
+        if not 0.0 < self.centre_gain <= 1.0:
+            raise ValueError(f"BoxUpdate.centre_gain must be in (0, 1] (1 = the decoded centre), got "
+                             f"{self.centre_gain}")
+        if not 0.0 <= self.velocity_gain <= self.centre_gain:
+            raise ValueError(f"BoxUpdate.velocity_gain must be in [0, centre_gain = {self.centre_gain:g}] (a "
+                             f"well-damped filter), got {self.velocity_gain}")
 
     @classmethod
     def none(cls) -> BoxUpdate:
         """No safeguards: every frame takes the predicted box as it is (clipped to the sensor)."""
-        return cls(size_lr=1.0, penalty_k=0.0, max_scale_step=math.inf, init_scale_range=(0.0, math.inf))
+        return cls(size_lr=1.0, penalty_k=0.0, max_scale_step=math.inf, init_scale_range=(0.0, math.inf),
+                   centre_gain=1.0, velocity_gain=0.0)
 
     def key(self) -> str:
         """Stable text of the settings, for evaluation fingerprints."""
         lo, hi = self.init_scale_range
         return (f"size_lr={self.size_lr:g}:penalty_k={self.penalty_k:g}:max_scale_step={self.max_scale_step:g}:"
-                f"init_scale={lo:g}-{hi:g}:max_size_frac={self.max_size_frac:g}")
+                f"init_scale={lo:g}-{hi:g}:max_size_frac={self.max_size_frac:g}:centre_gain={self.centre_gain:g}:"
+                f"velocity_gain={self.velocity_gain:g}")
+
+
+def filter_centre(prev_centre: np.ndarray, velocity: np.ndarray, measured: np.ndarray, rule: BoxUpdate
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One alpha-beta filter step on a box centre (px; velocity in px per frame): predict ``prev + velocity``, then
+    ``centre = predicted + alpha * r`` and ``velocity + beta * r`` for the residual ``r = measured - predicted``
+    (``alpha``, ``beta``: :class:`BoxUpdate`'s ``centre_gain``, ``velocity_gain``). Returns (centre, velocity)."""
+    predicted = prev_centre + velocity
+    residual = measured - predicted
+    return predicted + rule.centre_gain * residual, velocity + rule.velocity_gain * residual
 
 
 def update_box(
@@ -165,7 +191,8 @@ def update_box(
     rule: BoxUpdate,
 ) -> np.ndarray:
     """New ``x, y, w, h`` px estimate from the previous one and the decoded ``pred`` (see :class:`BoxUpdate`):
-    predicted centre, damped and clamped size, then :func:`clip_box` to the sensor."""
+    ``pred``'s centre (the tracker passes it through :func:`filter_centre` first), damped and clamped size, then
+    :func:`clip_box` to the sensor."""
     lr = min(max(rule.size_lr * float(score), 0.0), 1.0)
     wh = (1 - lr) * prev[2:] + lr * pred[2:]
     wh = np.clip(wh, prev[2:] / rule.max_scale_step, prev[2:] * rule.max_scale_step)
@@ -213,6 +240,7 @@ class ModelTracker:
         self.source: str | None = None  # where it came from (e.g. the checkpoint path), for messages
         self._seq: Sequence | None = None
         self._box = self._init_wh = np.zeros(4)
+        self._velocity = np.zeros(2)  # of the box centre, px per frame (BoxUpdate's alpha-beta filter)
         self._template: dict[str, np.ndarray] = {}
         self.last_score = float("nan")  # the penalised peak score behind the latest box (NaN before the first update)
 
@@ -233,6 +261,7 @@ class ModelTracker:
         self._seq = seq
         self._box = init_box(seq) if box is None else np.asarray(box, dtype=np.float64)
         self._init_wh = self._box[2:].copy()
+        self._velocity = np.zeros(2)
         self._template = crop_inputs(seq, 0, self._box, cfg.template_context, cfg.template_px, cfg)
         return self._box
 
@@ -254,6 +283,9 @@ class ModelTracker:
         prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
         norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
         pred = target_to_box(norm[0].double().cpu().numpy(), region, cfg.search_px)
+        centre, self._velocity = filter_centre(box[:2] + box[2:] / 2, self._velocity, pred[:2] + pred[2:] / 2,
+                                               self.box_update)
+        pred = np.concatenate([centre - pred[2:] / 2, pred[2:]])
         self.last_score = float(score[0])
         self._box = update_box(box, pred, self.last_score, self._init_wh, seq.sensor_size, self.box_update)
         return self._box
