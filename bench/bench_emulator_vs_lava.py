@@ -33,6 +33,7 @@ from had_snn.conversion.chip_run import ChipRun, chip_input, run_network
 from had_snn.conversion.emulator import LoihiEmulator
 from had_snn.conversion.random_net import random_network, random_spikes
 from had_snn.hardware.netx import NetxLayer
+from had_snn.util.malloc import tune_malloc
 
 
 def bench_layers(network: str) -> list[NetxLayer]:
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--lava-samples", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    tune_malloc()  # as the had-snn command does (Lava runs in its own process, untouched)
     torch.set_num_threads(1)
     layers = bench_layers(args.network)
     spikes = random_spikes(1, args.steps, max(args.batch), layers[0].shape, rate=0.2)

@@ -37,6 +37,7 @@ from had_snn.models.heads import split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 from had_snn.models.neurons import CubaLIF
 from had_snn.models.student import SpikingStudent, bn_split, layer_groups
+from had_snn.util.malloc import tune_malloc
 
 
 def as_synaptic(lif: CubaLIF) -> snntorch.Synaptic:
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--profile", action="store_true", help="also print where ours spends its time")
     args = parser.parse_args()
+    tune_malloc()  # as the had-snn command does (both sides run in this process)
     torch.set_num_threads(args.threads)
     os.environ["HAD_SNN_TORCH_LIF"] = "0"
     torch.manual_seed(0)

@@ -45,7 +45,8 @@ def _reference(layers, spikes: np.ndarray) -> tuple[list[torch.Tensor], torch.Te
     return out, v_out
 
 
-@pytest.mark.parametrize(("max_block_bytes", "steps_per_block"), [(1, 1), (60_000, 2), (1 << 28, 9709), (1 << 25, 1213)])
+@pytest.mark.parametrize(("max_block_bytes", "steps_per_block"),
+                         [(1, 1), (60_000, 2), (1 << 28, 9709), (1 << 25, 1213)])
 def test_blocks_equal_step_by_step_reference(max_block_bytes, steps_per_block) -> None:
     layers = random_network(3, weight_max=255, vth_range=(1, 20))  # small thresholds: u wraps, v clips
     x = random_spikes(8, 9, 3, layers[0].shape, rate=0.4)
