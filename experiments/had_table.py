@@ -13,7 +13,8 @@ protocol) on the test split. Output (default ``runs/had-table-<timestamp>``)::
     OUT/table_config.json        preset, data, argv and the distill section of every method
     OUT/results.md               mean +- std over seeds of SR / PR / NPR overall, SR on normal_light and per attribute,
                                  the paired SR difference of every student row vs the no-KD student with its 95 %
-                                 bootstrap interval over test sequences, the fraction of the no-KD -> teacher gap
+                                 two-level bootstrap interval (seed pairs, then their test sequences; over test
+                                 sequences only with one seed), the fraction of the no-KD -> teacher gap
                                  closed, and the verdict on this project's goals
     OUT/results.json             the same numbers, every per-seed value and the comparisons
     OUT/plots/had_table.png      SR bar chart with error bars (std over seeds)
@@ -319,8 +320,9 @@ def aggregate(results: list[dict], methods: list[str], subsets: list[str]) -> di
 
 
 def paired_comparisons(results: list[dict], methods: list[str], data_dir: str, n_boot: int = 10000) -> dict:
-    """Paired SR differences (``had_snn.evaluation.compare.compare``, bootstrap over test sequences of the
-    seed-averaged per-sequence difference): every KD row vs the no-KD student (``"<row> - student"``), and HAD vs
+    """Paired SR differences (``had_snn.evaluation.compare.compare``: the bootstrap over test sequences of the
+    seed-averaged per-sequence difference, and the two-level one over seed pairs and their sequences): every KD row
+    vs the no-KD student (``"<row> - student"``), and HAD vs
     each other KD baseline (``"had - <row>"``). Keys name the pair; rows missing from ``methods`` are left out."""
     from had_snn.evaluation.compare import compare, dataset_attributes, load_scores
 
@@ -347,8 +349,12 @@ def gap_closed(agg: dict, method: str, subset: str = "all") -> float:
 
 
 def _diff(comparisons: dict, pair: str, subset: str = "all") -> dict | None:
+    """The reported difference of a pair: its two-level interval (seed pairs, then their test sequences) where
+    there are 2 or more seed pairs, else the interval over test sequences of the seed-averaged difference."""
     entry = comparisons.get(pair, {}).get(subset)
-    return entry["diff"] if entry else None
+    if not entry:
+        return None
+    return entry.get("diff_two_level") or entry["diff"]
 
 
 def verdict(agg: dict, comparisons: dict) -> list[str]:
@@ -440,8 +446,9 @@ def markdown_table(agg: dict, comparisons: dict, note: str, subsets: list[str],
         lines.append(f"| {method} | " + " | ".join(_cell(subs[s]["SR"]) if s in subs else "-" for s in subsets)
                      + " |")
     if comparisons:
-        lines += ["", "Paired SR difference (points), mean [95 % bootstrap interval over test sequences] of the "
-                  "seed-averaged per-sequence difference; per-seed differences as mean ± std:", ""]
+        lines += ["", "Paired SR difference (points), mean [95 % two-level bootstrap interval: the seed pairs "
+                  "resampled, then each one's test sequences, so it includes the spread between training seeds; "
+                  "with one seed, over test sequences only]; per-seed differences as mean ± std:", ""]
         head = ["Pair"] + subsets + ["per seed (all)"]
         lines += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         for pair, result in comparisons.items():
@@ -629,8 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     n_test = len(split_paths(data_dir, "test"))
     note = (f"HAD table ({mode} preset), data `{data_dir}`, test split: {n_test} sequences. SR = success AUC, "
             f"PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over {len(seeds)} seed(s) "
-            f"(sample std). ΔSR: paired difference to the no-KD `student` in SR points with its 95 % bootstrap "
-            f"interval over test sequences; gap closed: (row - student) / (teacher - student) of the mean SR.")
+            f"(sample std). ΔSR: paired difference to the no-KD `student` in SR points with its 95 % two-level "
+            f"bootstrap interval (seed pairs, then test sequences; test sequences only with one seed); gap closed: "
+            f"(row - student) / (teacher - student) of the mean SR.")
     table = markdown_table(agg, comparisons, note, subsets, subset_sizes(results))
     wall_s = time.perf_counter() - started
     stamps = [read_stamp(out / r.name) or {} for r in records]  # each step's own times, from when it ran

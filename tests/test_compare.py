@@ -17,6 +17,7 @@ from had_snn.evaluation.compare import (
     load_scores,
     markdown,
     paired_bootstrap,
+    two_level_bootstrap,
 )
 from had_snn.util.errors import UserError
 
@@ -148,13 +149,17 @@ def test_seed_pairing_and_subset_means() -> None:
     assert normal["n_sequences"] == 3 and normal["a_mean"] == pytest.approx((0.55 + 0.65 + 0.25) / 3)
     assert normal["diff"]["mean"] == pytest.approx(per_seq[2:].mean())
     single = result["fast_motion"]  # one sequence: no interval
-    assert single["n_sequences"] == 1 and single["diff"]["lo"] is None
+    assert single["n_sequences"] == 1 and single["diff"]["lo"] is None and single["diff_two_level"] is None
     assert single["diff"]["mean"] == pytest.approx(-0.05)
+    two = two_level_bootstrap([np.array([0.1, 0.0, 0.2, 0.3, -0.1]), np.array([0.1, 0.2, 0.3, 0.4, 0.0])],
+                              n_boot=1000)  # the seed pairs' per-sequence differences
+    assert full["diff_two_level"] == {"mean": pytest.approx(0.15), "lo": pytest.approx(two.lo),
+                                      "hi": pytest.approx(two.hi)}
     table = markdown(result, "had", "student")
     assert "| all | 5 | 45.0 | 30.0 | +15.0 [" in table and "+10.0, +20.0 | +15.0 ± 7.1 |" in table
     # one seed each: still paired, no std
     one = compare(a[:1], b[:1], n_boot=100)["all"]
-    assert one["per_seed"] == pytest.approx([0.1]) and one["seed_std"] is None
+    assert one["per_seed"] == pytest.approx([0.1]) and one["seed_std"] is None and one["diff_two_level"] is None
 
 
 def test_compare_refuses_mismatches() -> None:
@@ -262,3 +267,21 @@ def test_cli_two_trackers_of_one_results_file(tmp_path, capsys) -> None:
     assert main(["compare", str(unfinished), str(unfinished)]) == 1
     err = capsys.readouterr().err
     assert "seed1 has no eval/results.json" in err and f"pass {unfinished}/seed0/eval" in err
+
+
+def test_two_level_bootstrap_includes_the_spread_between_seeds() -> None:
+    rng = np.random.default_rng(0)
+    # three seeds that disagree (+8, +1, -5 points) with little sequence noise: the seed-averaged interval over
+    # sequences is narrow, the two-level one spans the seeds' spread
+    diffs = [shift + rng.normal(0, 0.01, 40) for shift in (0.08, 0.01, -0.05)]
+    averaged = paired_bootstrap(np.mean(diffs, axis=0), n_boot=2000)
+    two = two_level_bootstrap(diffs, n_boot=2000)
+    assert two.mean == pytest.approx(averaged.mean) and two.n == 3
+    assert averaged.hi - averaged.lo < 0.01 and two.lo < -0.02 and two.hi > 0.05
+    assert two == two_level_bootstrap(diffs, n_boot=2000)  # seeded
+    same = two_level_bootstrap([np.full(5, 0.02), np.full(7, 0.02)], n_boot=100)  # seeds of different draws
+    assert (same.lo, same.hi) == pytest.approx((0.02, 0.02))
+    for bad, match in (([np.zeros(4)], "at least 2 seeds"), ([np.zeros(4), np.zeros(1)], "at least 2 per-sequence"),
+                       ([np.zeros(4), np.array([0.0, np.nan])], "NaN")):
+        with pytest.raises(ValueError, match=match):
+            two_level_bootstrap(bad)

@@ -75,6 +75,42 @@ def paired_bootstrap(diff: np.ndarray, n_boot: int = 10000, level: float = 0.95,
     return Interval(mean=mean, lo=float(lo), hi=float(hi), n=len(d))
 
 
+def two_level_bootstrap(diffs: list[np.ndarray], n_boot: int = 10000, level: float = 0.95,
+                        seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of the mean over seeds of the per-seed mean difference, resampling both levels:
+    each replicate draws the seeds with replacement and then, for every drawn seed, its own sequences with
+    replacement (a seed's run with its benchmark draw is one unit, its sequences the units within it).
+
+    ``diffs``: one (n_s,) array of per-sequence differences A - B per seed pair (the sequences may differ between
+    seeds). Unlike :func:`paired_bootstrap` of the seed-averaged differences, the interval includes the spread
+    between training seeds. ``n`` of the result is the number of seeds. ValueError for fewer than 2 seeds, a seed
+    with fewer than 2 sequences, non-finite values, or bad ``n_boot`` / ``level``.
+    """
+    ds = [np.asarray(d, dtype=np.float64) for d in diffs]
+    if len(ds) < 2:
+        raise ValueError(f"a two-level bootstrap needs at least 2 seeds, got {len(ds)}")
+    if any(d.ndim != 1 or len(d) < 2 for d in ds):
+        raise ValueError("two_level_bootstrap: every seed needs a 1-D array of at least 2 per-sequence differences")
+    if not all(np.isfinite(d).all() for d in ds):
+        raise ValueError("two_level_bootstrap: the per-sequence differences contain NaN or inf")
+    if int(n_boot) < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level}")
+    n_seeds, n_boot = len(ds), int(n_boot)
+    mean = float(np.mean([d.mean() for d in ds]))
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))  # the seeds of each replicate, slot by slot
+    total = np.zeros(n_boot)
+    for slot in range(n_seeds):
+        # every seed's sequences resampled afresh for this slot; each replicate keeps the seed it drew
+        resampled = np.stack([d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1) for d in ds])
+        total += resampled[pick[:, slot], np.arange(n_boot)]
+    alpha = (1.0 - float(level)) / 2.0
+    lo, hi = np.quantile(total / n_seeds, [alpha, 1.0 - alpha])
+    return Interval(mean=mean, lo=float(lo), hi=float(hi), n=n_seeds)
+
+
 @dataclass
 class SeedScores:
     """Per-sequence scores of one tracker in one ``results.json`` (one training seed).
@@ -247,7 +283,9 @@ def compare(a: list[SeedScores], b: list[SeedScores], metric: str = "SR_AUC", n_
     Each entry: ``n_sequences``; ``a_mean`` / ``b_mean`` (seed- and sequence-averaged); ``diff`` ``{"mean", "lo",
     "hi"}``, the :func:`paired_bootstrap` of the seed-averaged per-sequence difference (``lo``/``hi`` None for a
     subset of one sequence); ``per_seed``, the difference of seed ``k`` of A and seed ``k`` of B (empty unless both
-    have as many seeds); ``seed_mean`` / ``seed_std`` (sample std; None without pairs / with one pair); and
+    have as many seeds); ``seed_mean`` / ``seed_std`` (sample std; None without pairs / with one pair);
+    ``diff_two_level`` ``{"mean", "lo", "hi"}``, the :func:`two_level_bootstrap` over the seed pairs and their
+    sequences (None unless both sides have as many seeds, at least 2, and the subset 2 sequences or more); and
     ``metric``, ``level``, ``n_boot``, ``n_seeds_a``, ``n_seeds_b`` for the table. Values are fractions (0..1);
     differences below :data:`ROUNDING_TOL` are float rounding and count as 0.
 
@@ -280,11 +318,18 @@ def compare(a: list[SeedScores], b: list[SeedScores], metric: str = "SR_AUC", n_
         seed_diff = sa.mean(axis=1) - sb.mean(axis=1) if paired else np.zeros(0)
         seed_diff[np.abs(seed_diff) < ROUNDING_TOL] = 0.0
         per_seed = [float(x) for x in seed_diff]
+        two_level = None
+        if paired and len(a) >= 2 and len(cols) >= 2:
+            pair_diffs = sa - sb
+            pair_diffs[np.abs(pair_diffs) < ROUNDING_TOL] = 0.0
+            iv2 = two_level_bootstrap(list(pair_diffs), n_boot=n_boot, level=level, seed=seed)
+            two_level = {"mean": iv2.mean, "lo": iv2.lo, "hi": iv2.hi}
         result[subset] = {
             "n_sequences": len(cols),
             "a_mean": float(sa.mean()),
             "b_mean": float(sb.mean()),
             "diff": interval,
+            "diff_two_level": two_level,
             "per_seed": per_seed,
             "seed_mean": float(np.mean(per_seed)) if per_seed else None,
             "seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
@@ -320,19 +365,23 @@ def markdown(result: dict, name_a: str, name_b: str) -> str:
     lines = [
         f"{label} in points: A = `{name_a}` ({first['n_seeds_a']} seed(s)), B = `{name_b}` "
         f"({first['n_seeds_b']} seed(s)). A - B with its {pct} percentile bootstrap interval over sequences "
-        f"({first['n_boot']} resamples) of the seed-averaged per-sequence difference; per seed: {seeds}.",
+        f"({first['n_boot']} resamples) of the seed-averaged per-sequence difference; per seed: {seeds}. The "
+        "seeds + sequences interval resamples the seed pairs, then each one's sequences (it includes the spread "
+        "between training seeds; two or more seed pairs).",
         "",
-        f"| Subset | #seq | A | B | A - B [{pct}] | per-seed A - B | seed mean ± std |",
-        "|---|---:|---:|---:|---|---|---|",
+        f"| Subset | #seq | A | B | A - B [{pct}] | seeds + sequences [{pct}] | per-seed A - B | seed mean ± std |",
+        "|---|---:|---:|---:|---|---|---|---|",
     ]
     for subset, e in result.items():
         d = e["diff"]
         interval = f"{_pts(d['mean'], True)} [{_pts(d['lo'], True)}, {_pts(d['hi'], True)}]"
+        d2 = e.get("diff_two_level")
+        two_level = "-" if d2 is None else f"[{_pts(d2['lo'], True)}, {_pts(d2['hi'], True)}]"
         per_seed = ", ".join(_pts(x, True) for x in e["per_seed"]) or "-"
         spread = "-" if e["seed_mean"] is None else (
             _pts(e["seed_mean"], True) + ("" if e["seed_std"] is None else f" ± {100 * e['seed_std']:.1f}"))
         lines.append(f"| {subset} | {e['n_sequences']} | {_pts(e['a_mean'])} | {_pts(e['b_mean'])} | {interval} | "
-                     f"{per_seed} | {spread} |")
+                     f"{two_level} | {per_seed} | {spread} |")
     lines += ["", f"Verdict (all): {verdict(first, name_a, name_b)}."]
     return "\n".join(lines) + "\n"
 
