@@ -62,3 +62,34 @@ def test_synth_interrupted_stops_with_130_and_resumes(tmp_path: Path):
     kept = len(_finished(out))
     assert 1 <= kept < 200
     assert not list(out.glob("*/.*.tmp.h5"))  # no partial file left
+
+
+def test_interrupt_chained_inside_another_error_counts_as_ctrl_c(capsys):
+    """A Ctrl-C that lands in a numba kernel comes back as SystemError("... returned a result with an exception
+    set") with the KeyboardInterrupt as its cause: the boundary reports the interruption, not an internal error."""
+    from had_snn.util.errors import caused_by_interrupt, run_guarded
+
+    def kernel_interrupted():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("CPUDispatcher(<function run_pixels>) returned a result with an exception set") from ki
+
+    assert run_guarded(kernel_interrupted, "had-snn synth", lambda: "had-snn synth --out X") == 130
+    assert "had-snn synth: interrupted; finished work is kept. Continue with: had-snn synth --out X" in (
+        capsys.readouterr().err)
+    plain = SystemError("a bug")
+    assert not caused_by_interrupt(plain)
+    try:  # raised while the interrupt was being handled: chained as its context
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise OSError("cleanup failed") from None
+    except OSError as exc:
+        assert exc.__context__ is not None and caused_by_interrupt(exc)
+
+    def bug():
+        raise plain
+
+    assert run_guarded(bug, "had-snn synth", lambda: "") == 1
+    assert "internal error (SystemError): a bug" in capsys.readouterr().err

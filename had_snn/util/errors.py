@@ -44,6 +44,20 @@ def debug_requested(flag: bool = False) -> bool:
     return flag or os.environ.get("HAD_SNN_DEBUG", "") not in ("", "0")
 
 
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a ``KeyboardInterrupt`` is in ``exc``'s cause/context chain: a Ctrl-C that landed inside a compiled
+    (numba) function comes back as ``SystemError: ... returned a result with an exception set``, the interrupt
+    chained to it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def run_guarded(run: Callable[[], int | None], where: str, again: Callable[[], str], debug: bool = False,
                 resumes: bool = True) -> int:
     """Run ``run()`` behind the error boundary (module docstring) and return its exit status; ``again()`` gives the
@@ -53,7 +67,12 @@ def run_guarded(run: Callable[[], int | None], where: str, again: Callable[[], s
     if debug_requested(debug):
         return int(run() or 0)
     try:
-        return int(run() or 0)
+        try:
+            return int(run() or 0)
+        except Exception as exc:
+            if caused_by_interrupt(exc):  # e.g. numba's SystemError around a Ctrl-C inside a compiled kernel
+                raise KeyboardInterrupt from exc
+            raise
     except KeyboardInterrupt:
         if resumes:
             print(f"\n{where}: interrupted; finished work is kept. Continue with: {again()}", file=sys.stderr)
