@@ -69,7 +69,7 @@ def lava_available() -> tuple[bool, str]:
     return True, str(python)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_process_group(proc: subprocess.Popen) -> None:
     """Kill the runner and the processes it started (its own session / process group)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -120,7 +120,7 @@ def run_lava(
 
             def _kill() -> None:
                 timed_out.set()
-                _kill_group(proc)
+                kill_process_group(proc)
 
             timer = threading.Timer(timeout_s, _kill) if timeout_s else None
             try:
@@ -145,7 +145,7 @@ def run_lava(
                 if timer:
                     timer.cancel()
                 if proc.poll() is None:  # Ctrl-C or an exception in the callback: do not leave Lava running
-                    _kill_group(proc)
+                    kill_process_group(proc)
                     proc.wait()
             if timed_out.is_set():
                 raise TimeoutError(f"Lava runner on {net_path} did not finish within {timeout_s:g} s")

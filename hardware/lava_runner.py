@@ -46,19 +46,14 @@ def emit(event: dict) -> None:
     print(PROGRESS_PREFIX + json.dumps(event), flush=True)
 
 
-def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
-    """Create the Lava processes for one sample; returns (source, sinks, monitor, last LIF)."""
+def build_chain(layers: list[NetxLayer], port, port_shape_whc: tuple[int, ...]) -> list:
+    """Per synaptic layer of ``layers`` a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as
+    netx does) or ``Dense`` and a ``LIF``, fed from ``port`` (of Lava shape ``port_shape_whc``); returns the LIFs."""
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import Dense
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
-    from lava.proc.monitor.process import Monitor
 
-    n_steps = spikes_tchw.shape[0]
-    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
-    port, port_shape_whc = source.s_out, tuple(layers[0].shape[::-1])
-    sinks, lif = [], None
+    lifs = []
     for layer in layers[1:]:
         if layer.type == "flatten":  # done below when a dense layer meets a (W, H, C) port
             continue
@@ -91,13 +86,28 @@ def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
         )
         port.connect(synapse.s_in)
         synapse.a_out.connect(lif.a_in)
-        sink = Sink(shape=shape, buffer=n_steps)
+        lifs.append(lif)
+        port, port_shape_whc = lif.s_out, shape
+    return lifs
+
+
+def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
+    """Create the Lava processes for one sample; returns (source, sinks, monitor, last LIF)."""
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.monitor.process import Monitor
+
+    n_steps = spikes_tchw.shape[0]
+    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+    lifs = build_chain(layers, source.s_out, tuple(layers[0].shape[::-1]))
+    sinks = []
+    for lif in lifs:
+        sink = Sink(shape=lif.s_out.shape, buffer=n_steps)
         lif.s_out.connect(sink.a_in)
         sinks.append(sink)
-        port, port_shape_whc = lif.s_out, shape
     monitor = Monitor()
-    monitor.probe(lif.v, n_steps)
-    return source, sinks, monitor, lif
+    monitor.probe(lifs[-1].v, n_steps)
+    return source, sinks, monitor, lifs[-1]
 
 
 def import_lavadl_netx():

@@ -273,12 +273,23 @@ class ModelTracker:
     def _track_window(self, k: int, crop_box: np.ndarray) -> np.ndarray:
         """Search frame ``k``'s window in the crop around ``crop_box``, decode, and update the current estimate
         (size damping against the current estimate); returns the new box."""
+        search, batch = self._search(k, crop_box)
+        return self._decode_update(self.model(batch), search)
+
+    def _search(self, k: int, crop_box: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, torch.Tensor]]:
+        """Frame ``k``'s search crop around ``crop_box`` and the model's batch of it (with the template)."""
         if self._seq is None:
             raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
-        cfg, seq, box = self.crop, self._seq, self._box
-        search = crop_inputs(seq, k, crop_box, cfg.search_context, cfg.search_px, cfg,
+        cfg = self.crop
+        search = crop_inputs(self._seq, k, crop_box, cfg.search_context, cfg.search_px, cfg,
                              region=search_region(crop_box, cfg))
-        out = self.model(self._batch(self._template, search))
+        return search, self._batch(self._template, search)
+
+    @torch.no_grad()
+    def _decode_update(self, out: dict[str, torch.Tensor], search: dict[str, np.ndarray]) -> np.ndarray:
+        """Decode the model's output ``out`` for the crop ``search`` and update the current estimate (the centre
+        filter, then size damping against the current estimate); returns the new box."""
+        cfg, box = self.crop, self._box
         region = tuple(search["region"].tolist())
         prev_wh = torch.as_tensor(box_to_target(box, region, cfg.search_px)[None, 2:], dtype=torch.float32)
         norm, score = decode(out, self.window_influence, prev_wh.to(self.device), self.box_update.penalty_k)
@@ -287,7 +298,7 @@ class ModelTracker:
                                                self.box_update)
         pred = np.concatenate([centre - pred[2:] / 2, pred[2:]])
         self.last_score = float(score[0])
-        self._box = update_box(box, pred, self.last_score, self._init_wh, seq.sensor_size, self.box_update)
+        self._box = update_box(box, pred, self.last_score, self._init_wh, self._seq.sensor_size, self.box_update)
         return self._box
 
     def track(self, seq: Sequence) -> np.ndarray:
