@@ -4,8 +4,8 @@ Only runs inside the Python 3.10 Lava venv, started by :class:`had_snn.hardware.
 
     python -u -m had_snn.hardware.lava_session
 
-It reads commands from stdin, one JSON object per line, and answers each with one stdout line
-``had-snn-reply {json}`` (other stdout lines are Lava's own):
+Once Lava is imported it answers ``{"reply": "ready"}``; then it reads commands from stdin, one JSON object per
+line, and answers each with one stdout line ``had-snn-reply {json}`` (other stdout lines are Lava's own):
 
 - ``{"cmd": "open", "net": NET.h5, "steps": N}``: build one graph for the netx network (an ``Injector`` -> per layer
   ``Conv`` or ``Dense`` + ``LIF`` (:func:`~had_snn.hardware.lava_runner.build_chain`) -> an ``Extractor`` on every
@@ -118,6 +118,10 @@ class StreamGraph:
 def serve(stdin: Any = sys.stdin) -> int:
     """Answer the commands on ``stdin`` until ``quit`` or its end; 0, or 1 after an error."""
     graph: StreamGraph | None = None
+    import lava.proc.io.injector  # noqa: F401 - "ready" means Lava is imported
+    import lava.proc.lif.process  # noqa: F401
+
+    reply({"reply": "ready"})
     try:
         for line in stdin:
             if not line.strip():

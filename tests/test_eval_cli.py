@@ -181,7 +181,8 @@ def test_eval_tracks_a_converted_network_as_track_does(work, tmp_path, capsys) -
     capsys.readouterr()
     assert _eval(work, tmp_path / "ev3", f"stream={cv}", extra=("--loihi-mode", "stream")) == 0
     lag = 1 + -(-6 // TRAIN_STEPS)  # 1 + ceil(L / T), L = 6 synaptic layers
-    assert f"Loihi mode stream ({TRAIN_STEPS} steps per frame, crop lag {lag} frame(s))" in capsys.readouterr().out
+    assert (f"Loihi mode stream on the emulator ({TRAIN_STEPS} steps per frame, crop lag {lag} frame(s))"
+            in capsys.readouterr().out)
     assert main(["track", str(work["seq"]), "--init", *init, "--checkpoint", str(cv / "student.h5"),
                  "--out", str(tmp_path / "tr3"), "--no-progress", "--loihi-mode", "stream"]) == 0
     stream_boxes = tmp_path / "ev3" / "boxes" / "stream" / "s.txt"

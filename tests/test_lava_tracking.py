@@ -3,6 +3,8 @@ billed counts identical to the emulated stream tracker's; the session's errors a
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -15,10 +17,10 @@ from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
 from had_snn.tracking.online import base_network, template_spikes
 from had_snn.tracking.tracker import crop_config_for, init_box
 from tests.conftest import tiny_student
+from tests.test_track import STEPS, _track, converted, work  # noqa: F401, F811 - fixtures shared with the track tests
 
 LAVA_OK, LAVA_REASON = lava_available()
 pytestmark = [pytest.mark.lava, pytest.mark.skipif(not LAVA_OK, reason=f"Lava venv unavailable: {LAVA_REASON}")]
-STEPS = 4
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def setup():
     seqs = [generate_sequence(SynthConfig(width_px=64, height_px=48, duration_s=0.22, fps=30), seed=s,
                               attributes=("fast_motion",), name=f"s{s}") for s in (3, 4)]
     student = tiny_student(conv_gain=8)
-    crop = crop_config_for(student, STEPS)
+    crop = crop_config_for(student, int(STEPS))
     from had_snn.conversion.quantize import template_kernel_for
 
     kernel = template_kernel_for(student, template_spikes(seqs[0], init_box(seqs[0]), crop))
@@ -83,3 +85,38 @@ def test_session_errors_name_what_was_wrong(tmp_path) -> None:
             lava.feed(np.zeros((2, *layers[0].shape), np.uint8))
         with pytest.raises(LavaRunFailed, match="had ended before feed"):  # the session cannot go on after that
             lava.feed(np.zeros((1, *layers[0].shape), np.uint8))
+
+
+@pytest.mark.slow
+def test_track_and_eval_with_backend_lava_write_the_emulated_stream_boxes(work, converted, tmp_path,  # noqa: F811
+                                                                          capsys) -> None:
+    """`track --backend lava` and `eval --backend lava` on a converted network: the boxes of the emulated stream
+    tracker, written the same way; track.json names the backend and Lava's timings."""
+    from had_snn.cli import main
+    from had_snn.tracking.tracker import read_otb
+
+    assert main(_track(work, tmp_path / "emu", "--checkpoint", str(converted), "--loihi-mode", "stream")) == 0
+    capsys.readouterr()
+    assert main(_track(work, tmp_path / "lava", "--checkpoint", str(converted), "--backend", "lava")) == 0
+    out = capsys.readouterr().out
+    assert "Loihi mode stream on the lava: 4 steps billed per frame" in out and "Lava: startup" in out
+    assert (tmp_path / "lava" / "boxes.txt").read_text() == (tmp_path / "emu" / "boxes.txt").read_text()
+    meta = json.loads((tmp_path / "lava" / "track.json").read_text())
+    assert meta["chip_backend"] == "lava" and meta["loihi_mode"] == "stream"
+    assert meta["lava_timing_s"]["run_s"] > 0 and meta["lava_timing_s"]["start_s"] > 0
+    bench = work["root"] / "bench"
+    assert main(["eval", "--tracker", f"lava={converted}", "--data", str(bench), "--out", str(tmp_path / "ev"),
+                 "--steps", STEPS, "--backend", "lava", "--no-plots"]) == 0
+    np.testing.assert_array_equal(read_otb(tmp_path / "ev" / "boxes" / "lava" / "s.txt"),
+                                  read_otb(tmp_path / "emu" / "boxes.txt"))
+
+
+def test_backend_lava_refuses_reset_mode_and_float_checkpoints(work, converted, tmp_path, capsys) -> None:  # noqa: F811
+    from had_snn.cli import main
+
+    capsys.readouterr()
+    assert main(_track(work, tmp_path / "r", "--checkpoint", str(converted), "--backend", "lava",
+                       "--loihi-mode", "reset")) == 1
+    assert "--backend lava runs the chip's stream mode" in capsys.readouterr().err
+    assert main(_track(work, tmp_path / "f", "--checkpoint", str(work["student"]), "--backend", "lava")) == 1
+    assert "not the float student" in capsys.readouterr().err

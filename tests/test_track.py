@@ -112,7 +112,7 @@ def test_converted_netx_tracks_in_streaming_mode(work, converted, tmp_path, caps
     """--loihi-mode stream: T steps billed per frame, the crop lags by 1 + ceil(L / T) frames; track.json says so."""
     capsys.readouterr()
     assert main(_track(work, tmp_path / "st", "--checkpoint", str(converted), "--loihi-mode", "stream")) == 0
-    assert "Loihi mode stream: 4 steps billed per frame" in capsys.readouterr().out
+    assert "Loihi mode stream on the emulator: 4 steps billed per frame" in capsys.readouterr().out
     meta = json.loads((tmp_path / "st" / "track.json").read_text())
     assert (meta["loihi_mode"], meta["crop_lag_frames"], meta["billed_steps_per_frame"]) == ("stream", 3, 4)
     boxes = read_otb(tmp_path / "st" / "boxes.txt")

@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the emulated chip runs the frames of every converted network among the trackers: "
                              "reset (default; each frame T + L steps from the zero state) or stream (continuous, T "
                              "steps per frame; a frame's crop follows the newest box whose read-out was complete)")
+    parser.add_argument("--backend", choices=("emulator", "lava"), default="emulator",
+                        help="what runs every converted network among the trackers: emulator (default; bit-exact "
+                             "with Lava) or lava (Lava 0.10 fixed_pt, stream mode only, one graph per sequence; "
+                             "slow: about 0.1-0.2 s per chip step for the student)")
     parser.add_argument("--source", type=Path, metavar="CKPT",
                         help="the float student .pt of the converted networks among the trackers, instead of the "
                              "one their 'source' attribute names (for a file without one, or moved away from it)")
@@ -97,11 +101,32 @@ def default_tracker_name(given: Path, resolved: Path) -> str:
 
 def build_trackers(specs: list[str], window_influence: float, steps: int | None, device: str,
                    box_update: BoxUpdate | None = None, loihi_mode: str | None = None,
-                   source: Path | None = None) -> list:
+                   source: Path | None = None, backend: str = "emulator") -> list:
     """Trackers for ``--tracker`` specs, each with its crop from its checkpoint (:func:`checkpoint_crop`), an
     ``identity`` (the file's hash) and a fingerprint of identity and settings; prints one line per tracker.
     ``loihi_mode`` (``--loihi-mode``) and ``source`` (``--source``, the float student) apply to every converted
-    network; they are refused when there is none."""
+    network; they are refused when there is none, as is ``backend`` ``lava`` (``--backend``). Lava trackers hold a
+    Lava session each: :func:`close_trackers` ends them (here too, when a later spec fails)."""
+    trackers: list = []
+    try:
+        _add_trackers(trackers, specs, window_influence, steps, device, box_update, loihi_mode, source, backend)
+    except BaseException:
+        close_trackers(trackers)
+        raise
+    return trackers
+
+
+def close_trackers(trackers: list) -> None:
+    """End what the trackers hold (a Lava tracker's session)."""
+    for tracker in trackers:
+        close = getattr(tracker, "close", None)
+        if close is not None:
+            close()
+
+
+def _add_trackers(trackers: list, specs: list[str], window_influence: float, steps: int | None, device: str,
+                  box_update: BoxUpdate | None, loihi_mode: str | None, source: Path | None, backend: str) -> None:
+    """:func:`build_trackers`' loop, appending to ``trackers`` as each one is built."""
     from had_snn.evaluation.evaluate import file_fingerprint
     from had_snn.tracking.online import (
         NETX_SUFFIXES,
@@ -112,7 +137,7 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
     )
     from had_snn.tracking.tracker import StaticTracker
 
-    trackers, taken = [], {}
+    taken: dict[str, str] = {}
     for spec in specs:
         name, path_text = parse_tracker_spec(spec)
         if path_text == "static":
@@ -131,31 +156,32 @@ def build_trackers(specs: list[str], window_influence: float, steps: int | None,
                            + ",".join(f"{k}={v}" for k, v in sorted(crop.as_dict().items())))
             mode = loihi_mode if ckpt.mode != "float" else None
             tracker, facts = build_tracker(ckpt, crop, window_influence, box_update, device, name=name,
-                                           fingerprint=fingerprint, loihi_mode=mode)
+                                           fingerprint=fingerprint, loihi_mode=mode,
+                                           backend=backend if ckpt.mode != "float" else "emulator")
             tracker.identity, tracker.source = identity, str(ckpt.path)
             emulated = "" if "loihi_mode" not in facts else (
-                f"; Loihi mode {facts['loihi_mode']} ({facts['billed_steps_per_frame']} steps per frame, crop lag "
-                f"{facts['crop_lag_frames']} frame(s))")
+                f"; Loihi mode {facts['loihi_mode']} on the {facts['chip_backend']} ({facts['billed_steps_per_frame']} "
+                f"steps per frame, crop lag {facts['crop_lag_frames']} frame(s))")
             print(f"tracker {name}: {ckpt.describe()}; {crop_line}{emulated}")
+        trackers.append(tracker)
         if tracker.name in taken:
             raise ValueError(f"--tracker {spec}: the name {tracker.name!r} is already used by --tracker "
                              f"{taken[tracker.name]}; name them apart with --tracker NAME=PATH")
         taken[tracker.name] = spec
-        trackers.append(tracker)
     if source is not None and not any(hasattr(t, "crop_lag_frames") for t in trackers):
         raise ValueError(f"--source {source}: none of the trackers is a converted network (a `had-snn convert` output "
                          "folder or its student.h5) whose float student it could name")
     if loihi_mode is not None and not any(hasattr(t, "crop_lag_frames") for t in trackers):
         raise ValueError(f"--loihi-mode {loihi_mode}: none of the trackers is a converted network (a `had-snn convert` "
                          "output folder or its student.h5) run by the Loihi emulator")
-    return trackers
+    if backend != "emulator" and not any(hasattr(t, "crop_lag_frames") for t in trackers):
+        raise ValueError(f"--backend {backend}: none of the trackers is a converted network (a `had-snn convert` "
+                         "output folder or its student.h5) that Lava could run")
 
 
 def run(args: argparse.Namespace) -> int:
-    from had_snn.data.dataset import load_split
     from had_snn.demo.config import resolve_device
-    from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
-    from had_snn.util.runlock import check_folder_kind, run_folder_lock
+    from had_snn.util.runlock import check_folder_kind
     from had_snn.util.threads import set_threads
 
     set_threads(args.threads)
@@ -167,7 +193,19 @@ def run(args: argparse.Namespace) -> int:
     box_update = box_update_from_args(args)
     device = resolve_device(args.device)
     trackers = build_trackers(args.tracker, args.window_influence, args.steps, device, box_update, args.loihi_mode,
-                              args.source)
+                              args.source, args.backend)
+    try:
+        return _evaluate(args, trackers)
+    finally:
+        close_trackers(trackers)
+
+
+def _evaluate(args: argparse.Namespace, trackers: list) -> int:
+    """Track and score ``trackers`` on the split (``run``'s body once the trackers exist)."""
+    from had_snn.data.dataset import load_split
+    from had_snn.evaluation.evaluate import check_box_folders, check_frames, evaluate
+    from had_snn.util.runlock import run_folder_lock
+
     needs_frames = any(getattr(t, "needs_frames", False) for t in trackers)
     sequences = load_split(args.data, args.split, load_frames=needs_frames)
     check_frames(trackers, sequences, f"split {args.split!r} of {args.data}")

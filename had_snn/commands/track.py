@@ -4,7 +4,8 @@ The recording is any file :func:`had_snn.data.io.read_events` reads, a native HD
 (with APS frames when it has them). The tracker reports a box at every frame time of a recording with frames, else
 on a grid at ``--rate-hz`` (:mod:`had_snn.tracking.recording`); the checkpoint is a teacher or student ``.pt``, the
 student in Loihi fixed point (``--fixed-point``) or a ``student.h5`` written by ``had-snn convert``
-(:mod:`had_snn.tracking.online`); ``--loihi-mode reset|stream`` says how the emulated chip runs the frames.
+(:mod:`had_snn.tracking.online`); ``--loihi-mode reset|stream`` says how the emulated chip runs the frames and
+``--backend lava`` runs the fixed-point network in Lava itself (stream mode, one graph for the whole recording).
 Writes ``boxes.txt`` (OTB), ``times_us.txt``, ``track.json`` and optionally a video.
 """
 
@@ -51,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "student.h5): reset (default; each frame T + L steps from the zero state, L = one step "
                              "per synaptic layer) or stream (continuous, T steps per frame, no reset; a frame's crop "
                              "then follows the box of the newest frame whose read-out was complete when it started)")
+    parser.add_argument("--backend", choices=("emulator", "lava"), default="emulator",
+                        help="what runs a fixed-point student's network: emulator (default; bit-exact with Lava) or "
+                             "lava (Lava 0.10 fixed_pt in the Python 3.10 venv, stream mode only: one graph for the "
+                             "whole recording, fed frame by frame; about 0.1-0.2 s per step for the student)")
     parser.add_argument("--sensor", type=positive_int, nargs=2, metavar=("W", "H"),
                         help="sensor size in px, for files that do not record it")
     parser.add_argument("--t0-us", type=int, default=None, metavar="T",
@@ -136,14 +141,21 @@ def run(args: argparse.Namespace) -> int:
           + ("the frame times" if times_from == "frames" else f"{1e6 / np.median(np.diff(times)):.4g} Hz")
           + f" from t = {int(times[0])} us; device {device}")
     tracker, facts = build_tracker(ckpt, crop, args.window_influence, box_update, device, seq=seq, box=box,
-                                   loihi_mode=args.loihi_mode)
-    if "loihi_mode" in facts:
-        print(f"Loihi mode {facts['loihi_mode']}: {facts['billed_steps_per_frame']} steps billed per frame; the crop "
-              f"of frame k follows the box of frame k - {facts['crop_lag_frames']}")
-    if facts.get("silent_template"):
-        print("warning: the template cut around --init gives an all-zero correlation kernel (no stage-3 spikes); "
-              "the fixed-point tracker keeps the initial box", file=sys.stderr)
-    result = track_online(tracker, seq, box, progress=progress)
+                                   loihi_mode=args.loihi_mode, backend=args.backend)
+    try:
+        if "loihi_mode" in facts:
+            print(f"Loihi mode {facts['loihi_mode']} on the {facts['chip_backend']}: "
+                  f"{facts['billed_steps_per_frame']} steps billed per frame; the crop of frame k follows the box of "
+                  f"frame k - {facts['crop_lag_frames']}")
+        if facts.get("silent_template"):
+            print("warning: the template cut around --init gives an all-zero correlation kernel (no stage-3 spikes); "
+                  "the fixed-point tracker keeps the initial box", file=sys.stderr)
+        result = track_online(tracker, seq, box, progress=progress)
+        lava_timing = getattr(tracker, "lava_timing_s", None)
+    finally:
+        tracker.close()
+    if lava_timing is not None:
+        print("Lava: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in lava_timing.items()))
 
     with run_folder_lock(out, kind="track"):
         write_otb(out / "boxes.txt", result.boxes)
@@ -166,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             "silent_template": bool(facts.get("silent_template", False)),
             "loihi_mode": facts.get("loihi_mode"), "crop_lag_frames": facts.get("crop_lag_frames"),
             "billed_steps_per_frame": facts.get("billed_steps_per_frame"),
+            "chip_backend": facts.get("chip_backend"),
+            "lava_timing_s": None if lava_timing is None else {k: round(v, 3) for k, v in lava_timing.items()},
             "boxes": "boxes.txt", "times": "times_us.txt", "video": None if args.video is None else str(args.video),
             # the penalised peak score behind each box (None for the initial box): how sure the tracker was
             "scores": [round(float(v), 4) if math.isfinite(v) else None for v in result.scores],

@@ -146,3 +146,12 @@ class LavaStreamTracker(EmulatedTracker):
                 self.silent_sequences.append(self._seq.name)
         self._remember(k, self._box)
         return self._box
+
+    def close(self) -> None:
+        """End the Lava session (its graph and its Python 3.10 process)."""
+        self.lava_student.lava.shutdown()
+
+    @property
+    def lava_timing_s(self) -> dict[str, float]:
+        """Seconds the Lava session spent so far, by part (:attr:`LavaStream.timing_s`)."""
+        return dict(self.lava_student.lava.timing_s)

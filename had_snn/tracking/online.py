@@ -44,6 +44,8 @@ NETX_SUFFIXES = (".h5", ".hdf5")
 #: What a folder given as a checkpoint stands for, in order of preference: a training run's best and last
 #: checkpoints, then the netx file of a ``had-snn convert`` output folder.
 RUN_FILES = ("best.pt", "last.pt", "student.h5")
+#: what runs a fixed-point student's network (``--backend``): the bit-exact emulator, or Lava (stream mode)
+BACKENDS = ("emulator", "lava")
 
 
 @dataclass
@@ -300,7 +302,8 @@ def template_spikes(seq: Sequence, box: np.ndarray, crop: CropConfig) -> torch.T
 def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: float = 0.25,
                   box_update: BoxUpdate | None = None, device: str = "cpu", *, name: str | None = None,
                   fingerprint: str | None = None, seq: Sequence | None = None,
-                  box: np.ndarray | None = None, loihi_mode: str | None = None) -> tuple[ModelTracker, dict[str, Any]]:
+                  box: np.ndarray | None = None, loihi_mode: str | None = None, backend: str = "emulator",
+                  lava_timeout_s: float | None = 600.0) -> tuple[ModelTracker, dict[str, Any]]:
     """The tracker for ``ckpt`` (named ``name``, default the run folder's name for a run file such as ``best.pt``,
     else the file stem) and facts worth reporting.
 
@@ -308,9 +311,23 @@ def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: f
     and its initial ``box``, the facts say whether that template is silent (``silent_template``). ``loihi_mode``
     (``--loihi-mode``: ``reset``, the default, or ``stream``) is how the emulated chip runs the frames
     (:mod:`had_snn.tracking.loihi`); the facts give it with ``crop_lag_frames`` and ``billed_steps_per_frame``. It
-    is refused for a float checkpoint.
+    is refused for a float checkpoint. ``backend`` (``--backend``): ``emulator`` (default) runs the fixed-point
+    network in the bit-exact emulator; ``lava`` runs it in Lava, stream mode only, one graph per sequence
+    (:class:`~had_snn.tracking.lava_tracker.LavaStreamTracker`; each Lava command is stopped after ``lava_timeout_s``).
+    A Lava tracker holds a Lava session: call its ``close()`` when done.
     """
     from had_snn.tracking.loihi import check_mode
+
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "lava":
+        if ckpt.mode == "float":
+            raise ValueError(f"--backend lava runs the fixed-point student (--fixed-point or a converted student.h5), "
+                             f"not the float {ckpt.model_kind} in {ckpt.path}")
+        if loihi_mode == "reset":
+            raise ValueError("--backend lava runs the chip's stream mode (one Lava graph per sequence); reset mode "
+                             "runs in the emulator (--backend emulator), whose fixed point is Lava's bit for bit")
+        loihi_mode = "stream"
 
     name = name or (ckpt.path.resolve().parent.name if ckpt.path.name in RUN_FILES else ckpt.path.stem)
     if loihi_mode is not None:
@@ -338,11 +355,19 @@ def build_tracker(ckpt: TrackerCheckpoint, crop: CropConfig, window_influence: f
     else:  # the netx layers (verified against the source when opened); scales and reports of the same quantisation
         fresh = base_network(student, ckpt.weight_percentile, kernel)
         qnet = QuantizedNetwork(list(ckpt.netx_layers), fresh.scales, fresh.reports)
-    emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device, mode=loihi_mode or "reset")
-    tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=name, fingerprint=fingerprint,
-                              box_update=box_update)
+    if backend == "lava":
+        from had_snn.hardware.lava_stream import LavaStream
+        from had_snn.tracking.lava_tracker import LavaStreamStudent, LavaStreamTracker
+
+        emulated = LavaStreamStudent(student, qnet, LavaStream(lava_timeout_s), ckpt.weight_percentile)
+        tracker = LavaStreamTracker(emulated, crop, window_influence, name=name, fingerprint=fingerprint,
+                                    box_update=box_update)
+    else:
+        emulated = EmulatedStudent(student, qnet, ckpt.weight_percentile, device=device, mode=loihi_mode or "reset")
+        tracker = EmulatedTracker(emulated, crop, window_influence, device=device, name=name,
+                                  fingerprint=fingerprint, box_update=box_update)
     facts.update(loihi_mode=emulated.mode, crop_lag_frames=tracker.crop_lag_frames,
-                 billed_steps_per_frame=emulated.billed_steps(crop.student_steps))
+                 billed_steps_per_frame=emulated.billed_steps(crop.student_steps), chip_backend=backend)
     return tracker, facts
 
 

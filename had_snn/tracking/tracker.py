@@ -301,6 +301,9 @@ class ModelTracker:
         self._box = update_box(box, pred, self.last_score, self._init_wh, self._seq.sensor_size, self.box_update)
         return self._box
 
+    def close(self) -> None:
+        """Release what the tracker holds beyond its model (nothing here; a Lava tracker ends its Lava session)."""
+
     def track(self, seq: Sequence) -> np.ndarray:
         """One-pass tracking: :meth:`initialize` on frame 0, then :meth:`update` for every later frame."""
         boxes = np.empty((seq.num_frames, 4))
