@@ -1,16 +1,16 @@
 """Lava per window: the whole-sequence runner (one graph per sequence) vs the per-window runner, in one run.
 
-    .venv/bin/python bench/bench_lava_stream.py [--frames 10] [--per-window 2] [--timeout 900]
+    .venv/bin/python bench/bench_lava_stream.py [--frames 60] [--per-window 2] [--timeout 900]
 
 The bundled student, in Loihi fixed point, tracks one synthetic sequence of ``--frames`` frames (the demo's sensor
-size, 160 x 120 px) in stream mode with its network in Lava: :class:`~had_snn.tracking.lava_tracker.LavaStreamTracker`, one graph
-built and compiled once, fed window by window through a long-lived session. Timed: the whole tracking loop (session
-start, build, compile, every window's steps, the drain and the stop) divided by its N - 1 windows.
+size, 160 x 120 px) in stream mode with its network in Lava (:class:`~had_snn.tracking.lava_tracker.LavaStreamTracker`):
+one graph built and compiled once, fed window by window through a long-lived session. Timed: the whole tracking loop
+(session start, build, compile, every window's steps, the drain and the stop) divided by its N - 1 windows.
 
 The peer is the per-window runner (``run_network(..., "lava", "reset")``, the only way to run a tracker's windows in
 Lava before: the next crop depends on the last box, so every window got its own fresh graph): it runs the first
 ``--per-window`` of the same search windows, each in its own graph (T input + L fill steps; its subprocess start,
-build, compile, steps and read-back all count), timed per window.
+build, compile, steps and receiving the outputs all count), timed per window.
 
 Checked before the ratio is printed: the Lava tracker's boxes equal the emulated stream tracker's, and the
 per-window runner's outputs equal the emulator's for its windows.
@@ -37,7 +37,8 @@ from had_snn.util.malloc import tune_malloc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=10, help="frames of the tracked sequence (default 10)")
+    parser.add_argument("--frames", type=int, default=60,
+                        help="frames of the tracked sequence (default 60: a demo sequence, 2 s at 30 Hz)")
     parser.add_argument("--per-window", type=int, default=2, help="windows the per-window runner runs (default 2)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds any Lava call may take")
     args = parser.parse_args()

@@ -163,8 +163,7 @@ def _lava_progress(n_windows: int, n_steps: int, enabled: bool, stream: bool,
 
     bar = tqdm(total=n_windows * n_steps, unit="step", desc="lava: starting Python 3.10 process", disable=not enabled,
                dynamic_ncols=True)
-    phases = {"build": "building the process graph", "compile": "compiling + step 1", "run": "running",
-              "read": "reading results back"}
+    phases = {"build": "building the process graph", "compile": "compiling + step 1", "run": "running"}
 
     def callback(event: dict) -> None:
         kind = event.get("event")

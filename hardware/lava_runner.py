@@ -10,14 +10,16 @@ frames of ONE stream, run in one graph without reset: B * T steps, then L zero "
 so the read-out sees the last frame; the outputs then have B * T + L steps and one sample. ``--netx``: the graph is
 lava-dl's ``netx.hdf5.Network`` loaded from NET.h5 (:func:`import_lavadl_netx`). Otherwise a graph is a source
 ``RingBuffer`` -> per layer a ``Conv`` (torch kernel flipped and laid out as (C_out, W, H, C_in), as netx does) or
-``Dense`` + ``LIF``, a sink ``RingBuffer`` on every LIF's spikes and a ``Monitor`` on the last LIF's ``v``. ``OUT.npz``
-gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network order), ``v_out`` (T, B, C, H, W),
-``layer_names`` and per-sample timings in seconds: ``build_s`` (graph construction), ``first_step_s`` (compile +
-step 1), ``run_s`` (the remaining T - 1 steps), ``read_s`` (reading the sinks and the monitor back) and ``stop_s``.
+``Dense`` + ``LIF``; either graph gets an ``Extractor`` on every layer's spikes and a ``VarWire`` on the last
+layer's ``v`` (:func:`readout_taps`), so each step's outputs reach the runner right after the step, with no
+read-back at the end. ``OUT.npz`` gets ``spikes_<i>`` (T, B, C, H, W) per synaptic layer i (1-based, network
+order), ``v_out`` (T, B, C, H, W), ``layer_names`` and per-sample timings in seconds: ``build_s`` (graph
+construction), ``first_step_s`` (compile + step 1), ``run_s`` (the remaining T - 1 steps), ``read_s`` (receiving
+every step's outputs) and ``stop_s``.
 
 Progress goes to stdout, one line per event, ``had-snn-progress {json}`` (flushed at once, so the caller can show
 it while Lava runs): ``{"event": "start", "samples": B, "steps": T}``, ``{"event": "phase", "sample": b, "phase":
-"build" | "compile" | "run" | "read"}``, ``{"event": "step", "sample": b, "step": t}`` after every step and
+"build" | "compile" | "run"}``, ``{"event": "step", "sample": b, "step": t}`` after every step and
 ``{"event": "sample_done", "sample": b, ...timings}``. Other stdout lines (Lava's own) are left alone.
 """
 
@@ -91,23 +93,43 @@ def build_chain(layers: list[NetxLayer], port, port_shape_whc: tuple[int, ...]) 
     return lifs
 
 
-def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
-    """Create the Lava processes for one sample; returns (source, sinks, monitor, last LIF)."""
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-    from lava.proc.monitor.process import Monitor
+def readout_taps(spike_ports: list, v, buffer: int):
+    """An ``Extractor`` on every port of ``spike_ports`` (each layer's spikes) and a ``VarWire`` on the read-out's
+    ``v``: the host receives each step's outputs as Lava computes them (no read-back of ring buffers or monitors,
+    which Lava 0.10 sends element by element). Returns (extractors, v_wire)."""
+    from lava.proc.io.extractor import Extractor, VarWire
 
-    n_steps = spikes_tchw.shape[0]
-    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+    extractors = []
+    for port in spike_ports:
+        extractor = Extractor(shape=port.shape, buffer_size=buffer)
+        port.connect(extractor.in_port)
+        extractors.append(extractor)
+    v_wire = VarWire(buffer_size=buffer)
+    v_wire.connect_var(v)
+    return extractors, v_wire
+
+
+def run_config():
+    """``Loihi2SimCfg(select_tag="fixed_pt")`` with the host I/O processes' (untagged) Python models named."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel, PyLoihiVarWireModel, VarWire
+    from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+
+    return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={
+        Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel, VarWire: PyLoihiVarWireModel})
+
+
+def _source(spikes_tchw: np.ndarray):
+    from lava.proc.io.source import RingBuffer as Source
+
+    return Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+
+
+def _build(layers: list[NetxLayer], spikes_tchw: np.ndarray):
+    """Create the Lava processes for one sample; returns (source, extractors, v_wire)."""
+    source = _source(spikes_tchw)
     lifs = build_chain(layers, source.s_out, tuple(layers[0].shape[::-1]))
-    sinks = []
-    for lif in lifs:
-        sink = Sink(shape=lif.s_out.shape, buffer=n_steps)
-        lif.s_out.connect(sink.a_in)
-        sinks.append(sink)
-    monitor = Monitor()
-    monitor.probe(lifs[-1].v, n_steps)
-    return source, sinks, monitor, lifs[-1]
+    return (source, *readout_taps([lif.s_out for lif in lifs], lifs[-1].v, buffer=2))
 
 
 def import_lavadl_netx():
@@ -160,45 +182,31 @@ def import_lavadl_netx():
 
 
 def _build_lavadl(net_path: str | os.PathLike, spikes_tchw: np.ndarray):
-    """lava-dl's ``netx.hdf5.Network`` built from the file as it is, fed by a source ring buffer; a sink on every
-    block's output and a monitor on the last block's ``v``. Returns (source, sinks, monitor, last neuron)."""
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-    from lava.proc.monitor.process import Monitor
-
+    """lava-dl's ``netx.hdf5.Network`` built from the file as it is, fed by a source ring buffer, with the read-out
+    taps of :func:`readout_taps` on its blocks' neurons. Returns (source, extractors, v_wire)."""
     hdf5 = import_lavadl_netx()
-    n_steps = spikes_tchw.shape[0]
     net = hdf5.Network(net_config=str(net_path))
-    source = Source(data=np.ascontiguousarray(spikes_tchw.transpose(3, 2, 1, 0)).astype(np.int32))  # (W, H, C, T)
+    source = _source(spikes_tchw)
     source.s_out.connect(net.inp)
-    sinks = []
-    for block in net.layers:
-        sink = Sink(shape=block.out.shape, buffer=n_steps)
-        block.out.connect(sink.a_in)
-        sinks.append(sink)
-    monitor = Monitor()
-    last = net.layers[-1].neuron
-    monitor.probe(last.v, n_steps)
-    return source, sinks, monitor, last
+    return (source, *readout_taps([block.out for block in net.layers], net.layers[-1].neuron.v, buffer=2))
 
 
-def _to_tchw(data: np.ndarray, shape_chw: tuple[int, int, int]) -> np.ndarray:
-    """Lava (W, H, C, T) or (N, T) buffers -> (T, C, H, W)."""
-    if data.ndim == 4:
-        return data.transpose(3, 2, 1, 0)
-    return data.T.reshape(-1, *shape_chw)
+def step_chw(data: np.ndarray, shape_chw: tuple[int, ...]) -> np.ndarray:
+    """One step of a Lava (W, H, C) or (N,) array -> (C, H, W)."""
+    return data.transpose(2, 1, 0) if data.ndim == 3 else data.reshape(shape_chw)
 
 
 def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progress | None = None,
                sample: int = 0, lavadl_net: str | os.PathLike | None = None) -> dict:
     """Run one sample (T, C, H, W) step by step; returns spikes per synaptic layer, last-layer v and timings.
 
+    Each step's outputs are received from the read-out taps (:func:`readout_taps`) right after the step; the time
+    spent receiving is ``read_s``, the steps themselves ``first_step_s`` (compile + step 1) and ``run_s``.
     ``progress`` (optional) gets a ``phase`` event before each phase and a ``step`` event after every step.
     ``lavadl_net`` (the file ``layers`` were read from): build the graph with lava-dl's ``netx.hdf5.Network`` instead
     of our own Lava processes.
     """
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
 
     def tell(event: dict) -> None:
         if progress is not None:
@@ -207,35 +215,42 @@ def run_sample(layers: list[NetxLayer], spikes_tchw: np.ndarray, progress: Progr
     n_steps = spikes_tchw.shape[0]
     if n_steps < 2:
         raise ValueError(f"need at least 2 time steps, got {n_steps}")
+    synaptic = [layer for layer in layers if layer.has_synapse]
+    spikes = [np.zeros((n_steps, *layer.shape), bool) for layer in synaptic]
+    v_out = np.zeros((n_steps, *synaptic[-1].shape), np.int64)
     tell({"event": "phase", "phase": "build"})
     t0 = time.perf_counter()
     if lavadl_net is None:
-        source, sinks, monitor, lif = _build(layers, spikes_tchw)
+        source, extractors, v_wire = _build(layers, spikes_tchw)
     else:
-        source, sinks, monitor, lif = _build_lavadl(lavadl_net, spikes_tchw)
+        source, extractors, v_wire = _build_lavadl(lavadl_net, spikes_tchw)
     t1 = time.perf_counter()
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    tell({"event": "phase", "phase": "compile"})
-    source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-    t2 = time.perf_counter()
-    tell({"event": "step", "step": 1})
-    tell({"event": "phase", "phase": "run"})
-    for step in range(2, n_steps + 1):  # one step per call: no measurable overhead in Lava's Python runtime
-        source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        tell({"event": "step", "step": step})
-    t3 = time.perf_counter()
-    tell({"event": "phase", "phase": "read"})
+    cfg, read_s = run_config(), 0.0
+
+    def receive(t: int) -> float:
+        start = time.perf_counter()
+        for out, extractor, layer in zip(spikes, extractors, synaptic, strict=True):
+            out[t] = step_chw(extractor.receive(), layer.shape) != 0
+        v_out[t] = step_chw(v_wire.receive(), synaptic[-1].shape).astype(np.int64)
+        return time.perf_counter() - start
+
     try:
-        synaptic = [layer for layer in layers if layer.has_synapse]
-        spikes = [_to_tchw(s.data.get(), layer.shape) != 0 for s, layer in zip(sinks, synaptic, strict=True)]
-        v_raw = monitor.get_data()[lif.name]["v"]  # (T, *lava shape)
-        v_out = _to_tchw(np.moveaxis(v_raw, 0, -1), synaptic[-1].shape).astype(np.int64)
-        t4 = time.perf_counter()
+        tell({"event": "phase", "phase": "compile"})
+        source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t2 = time.perf_counter()
+        read_s += receive(0)
+        tell({"event": "step", "step": 1})
+        tell({"event": "phase", "phase": "run"})
+        for step in range(2, n_steps + 1):  # one step per call: no measurable overhead in Lava's Python runtime
+            source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+            read_s += receive(step - 1)
+            tell({"event": "step", "step": step})
+        t3 = time.perf_counter()
     finally:
         source.stop()
-    t5 = time.perf_counter()
-    return {"spikes": spikes, "v_out": v_out, "build_s": t1 - t0, "first_step_s": t2 - t1, "run_s": t3 - t2,
-            "read_s": t4 - t3, "stop_s": t5 - t4}
+    t4 = time.perf_counter()
+    return {"spikes": spikes, "v_out": v_out, "build_s": t1 - t0, "first_step_s": t2 - t1,
+            "run_s": t3 - t2 - read_s, "read_s": read_s, "stop_s": t4 - t3}
 
 
 TIMING_KEYS = ("build_s", "first_step_s", "run_s", "read_s", "stop_s")

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from had_snn.hardware.lava_runner import build_chain
+from had_snn.hardware.lava_runner import build_chain, readout_taps, run_config, step_chw
 from had_snn.hardware.netx import NetxLayer, read_netx, spike_arrays
 from had_snn.util.atomic import atomic_path
 
@@ -48,43 +48,25 @@ def reply(message: dict) -> None:
     print(REPLY_PREFIX + json.dumps(message), flush=True)
 
 
-def _chw(data: np.ndarray, shape_chw: tuple[int, ...]) -> np.ndarray:
-    """One step of a Lava (W, H, C) or (N,) array -> (C, H, W)."""
-    return data.transpose(2, 1, 0) if data.ndim == 3 else data.reshape(shape_chw)
-
-
 class StreamGraph:
     """One Lava graph of a netx network running ``n_steps`` steps, fed and read step by step."""
 
     def __init__(self, layers: list[NetxLayer], n_steps: int) -> None:
         from lava.magma.core.run_conditions import RunSteps
-        from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel, PyLoihiVarWireModel, VarWire
-        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+        from lava.proc.io.injector import Injector
 
         if n_steps < 1:
             raise ValueError(f"a stream needs at least 1 step, got {n_steps}")
         self.in_shape = tuple(layers[0].shape)
         self.synaptic = [layer for layer in layers if layer.has_synapse]
-        self.n_steps, self.fed = int(n_steps), 0
-        buffer = 64
+        self.n_steps, self.fed, self.buffer = int(n_steps), 0, 64
         t0 = time.perf_counter()
-        self.injector = Injector(shape=self.in_shape[::-1], buffer_size=buffer)  # Lava order (W, H, C)
+        self.injector = Injector(shape=self.in_shape[::-1], buffer_size=self.buffer)  # Lava order (W, H, C)
         lifs = build_chain(layers, self.injector.out_port, self.in_shape[::-1])
-        self.extractors = []
-        for lif in lifs:
-            extractor = Extractor(shape=lif.s_out.shape, buffer_size=buffer)
-            lif.s_out.connect(extractor.in_port)
-            self.extractors.append(extractor)
-        self.v_wire = VarWire(buffer_size=buffer)
-        self.v_wire.connect_var(lifs[-1].v)
+        self.extractors, self.v_wire = readout_taps([lif.s_out for lif in lifs], lifs[-1].v, self.buffer)
         t1 = time.perf_counter()
-        self.injector.run(condition=RunSteps(num_steps=self.n_steps, blocking=False),
-                          run_cfg=Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={  # untagged models
-                              Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel,
-                              VarWire: PyLoihiVarWireModel}))
+        self.injector.run(condition=RunSteps(num_steps=self.n_steps, blocking=False), run_cfg=run_config())
         self.build_s, self.start_s = t1 - t0, time.perf_counter() - t1
-        self.buffer = buffer
 
     def feed(self, spikes_tchw: np.ndarray) -> dict[str, np.ndarray]:
         """Run the steps of ``spikes_tchw`` (S, C, H, W); their per-layer spikes and read-out ``v``."""
@@ -101,8 +83,8 @@ class StreamGraph:
                 self.injector.send(np.ascontiguousarray(spikes_tchw[t].transpose(2, 1, 0), dtype=float))
             for t in range(start, stop):
                 for out, extractor, layer in zip(spikes, self.extractors, self.synaptic, strict=True):
-                    out[t] = _chw(extractor.receive(), layer.shape) != 0
-                v_out[t] = _chw(self.v_wire.receive(), self.synaptic[-1].shape).astype(np.int64)
+                    out[t] = step_chw(extractor.receive(), layer.shape) != 0
+                v_out[t] = step_chw(self.v_wire.receive(), self.synaptic[-1].shape).astype(np.int64)
         self.fed += n
         arrays = spike_arrays(spikes)
         arrays["v_out"] = v_out

@@ -37,6 +37,7 @@ BENCHES = (
     "bench_student_step.py --threads 1",
     "bench_emulator_vs_lava.py --network student",
     "bench_emulator_vs_lava.py",
+    "bench_lava_stream.py",
 )
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 UNIT_TIME = {"sample-step": "ms/sample-step", "step": "ms/step", "batch": "ms/batch", "call": "ms/call",

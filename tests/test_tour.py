@@ -14,7 +14,7 @@ lines, all listed in :data:`TINY`:
   ``sample.aedat4`` recording (not shipped) and its box.
 
 After each command the files the README's "what it writes" table promises for it must exist in its output (``--out``,
-or the default the README relies on), and the Lava line is skipped only where ``.venv-lava`` is missing.
+or the default the README relies on), and the Lava lines are skipped only where ``.venv-lava`` is missing.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ran = []
     for argv in tour_commands(text):
         argv = _tiny(argv, seq)
-        if argv[0] == "deploy" and (_option(argv, "--backend") == "lava" or "--compare" in argv) and not lava_ok:
+        uses_lava = _option(argv, "--backend") == "lava" or (argv[0] == "deploy" and "--compare" in argv)
+        if uses_lava and not lava_ok:
             print(f"skipped (no Lava: {lava_why}): had-snn {shlex.join(argv)}")
             continue
         code = main(argv)
@@ -183,13 +184,18 @@ def test_readme_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
             index = json.loads((Path(_option(argv, "--out")) / "index.json").read_text())
             seq = Path(_option(argv, "--out")) / "test" / f"{index['splits']['test'][0]}.h5"
         ran.append(argv[0])
-    assert ran.count("train") == 4 and ran.count("eval") == 3 and ran.count("track") == 2
+    assert ran.count("train") == 4 and ran.count("eval") == 3 + lava_ok and ran.count("track") == 2
     from had_snn.models.bundled import BUNDLED_STUDENT  # the track line without --checkpoint: the shipped student
 
     assert json.loads(Path("runs/track_first/track.json").read_text())["checkpoint"] == str(BUNDLED_STUDENT)
     results = json.loads(Path("runs/eval/results.json").read_text())
     assert {"static", "teacher", "student", "student_had", "student_had_qat", "student_had_loihi",
             "student_had_loihi_stream"} <= set(results["trackers"])
+    if lava_ok:  # the streaming tracker with its network in Lava: the emulated stream tracker's boxes
+        boxes = Path("runs/eval/boxes")
+        lava_boxes = sorted((boxes / "student_had_lava_stream").glob("*.txt"))
+        assert lava_boxes and all(
+            p.read_text() == (boxes / "student_had_loihi_stream" / p.name).read_text() for p in lava_boxes)
     energy = json.loads(Path("runs/energy/report.json").read_text())  # deploy's counts of both modes, side by side
     assert set(energy["modes"]) == {"reset", "stream"} and energy["mode"] == energy["chip_mode"] == "stream"
     # the teacher (--teacher) billed compute-only and with memory access; the like-for-like rows and the paragraph
