@@ -67,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="re-track sequences even if their boxes exist")
     parser.add_argument("--force", action="store_true",
                         help="replace the boxes of a different tracker stored under the same name in --out")
+    parser.add_argument("--latency-aware", action="store_true",
+                        help="also score every box against the ground truth at the time it exists: the end of its "
+                             "event window + the tracker's latency (the Loihi 1 model for a converted network, the "
+                             "measured time per frame on this machine for the others); a real-time SR beside SR")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -214,7 +218,8 @@ def _evaluate(args: argparse.Namespace, trackers: list) -> int:
             print(f"--force: deleted the boxes of another tracker stored as {args.out / 'boxes' / name}",
                   file=sys.stderr)
         report = evaluate(trackers, sequences, args.out, split=args.split, resume=not args.no_resume,
-                          plots=not args.no_plots, force=args.force, include_stored=True)
+                          plots=not args.no_plots, force=args.force, include_stored=True,
+                          latency_aware=args.latency_aware)
     earlier = [n for n in report["trackers"] if n not in {t.name for t in trackers}]
     if earlier:
         print(f"the table also scores the trackers evaluated into {args.out} before: {', '.join(earlier)}")

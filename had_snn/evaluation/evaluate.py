@@ -13,7 +13,7 @@ Output layout::
                                          (and normal_light) / per-sequence scores and curves; box jitter
                                          (median centre step px, direction-reversal rate) beside the ground truth's
                                          (``had-snn eval``: also of the trackers evaluated into OUT before)
-    OUT/results.md                       the table, then the jitter table
+    OUT/results.md                       the table, then the jitter table (and, latency-aware, the real-time table)
     OUT/plots/[<attribute>/]{success,precision,norm_precision}.png
 """
 
@@ -31,6 +31,7 @@ from tqdm import tqdm
 from had_snn.data.sequence import Sequence
 from had_snn.evaluation.jitter import Jitter, box_jitter, pooled
 from had_snn.evaluation.metrics import SequenceScore, per_attribute, score_sequence, valid_gt_mask
+from had_snn.evaluation.realtime import Latency, measured_latency, realtime_score, tracker_latency
 from had_snn.tracking.tracker import Tracker, read_otb, write_otb
 from had_snn.util.atomic import json_safe, write_text_atomic
 from had_snn.util.errors import UserError
@@ -166,6 +167,20 @@ def markdown_table(report: dict) -> str:
             step = "-" if j["median_step_px"] is None else f"{j['median_step_px']:.2f}"
             rev = "-" if j["reversal_rate"] is None else f"{100 * j['reversal_rate']:.1f}"
             lines.append(f"| {name} | {step} | {rev} |")
+    realtime = [(name, t["realtime"]) for name, t in report["trackers"].items() if "realtime" in t]
+    if realtime:
+        lines += ["", "Real-time scores: each box against the ground truth at the time it exists (the end of its "
+                  "event window + the tracker's latency: the Loihi 1 model for a fixed-point student, the measured "
+                  "time per frame on this machine for the others), beside the frame-time SR.", "",
+                  "| Tracker | latency (ms) | latency from | SR (AUC) | real-time SR | real-time PR@20 |",
+                  "|---|---:|---|---:|---:|---:|"]
+        for name, r in realtime:
+            sr = 100 * report["trackers"][name]["subsets"]["all"]["SR_AUC"]
+            if r["SR_AUC"] is None:
+                lines.append(f"| {name} | - | {r['latency_from']} | {sr:.1f} | - | - |")
+                continue
+            lines.append(f"| {name} | {r['latency_us'] / 1000:.3g} | {r['latency_from']} | {sr:.1f} | "
+                         f"{100 * r['SR_AUC']:.1f} | {100 * r['PR20']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,6 +194,7 @@ def evaluate(
     progress: bool = True,
     force: bool = False,
     include_stored: bool = False,
+    latency_aware: bool = False,
 ) -> dict:
     """Run and score every tracker on every sequence; write the OTB files, JSON, markdown table and plots.
 
@@ -186,8 +202,10 @@ def evaluate(
     :func:`check_box_folders` refuses (or with ``force`` clears) box folders that hold another
     tracker's boxes under the same name. With ``include_stored`` the table also scores the trackers evaluated earlier
     into ``out_dir`` (:func:`stored_results`; listed under ``stored_not_included`` with the reason when their boxes
-    do not cover these sequences), in the earlier table's order, new trackers last. Returns the report dict written
-    to ``results.json``.
+    do not cover these sequences), in the earlier table's order, new trackers last. With ``latency_aware`` every
+    tracker also gets real-time scores (:mod:`had_snn.evaluation.realtime`: each box against the ground truth at the
+    time it exists) under ``realtime`` and in a second table; the latency is kept in its ``tracker.json`` so resumed
+    boxes keep it. Returns the report dict written to ``results.json``.
     """
     from had_snn.evaluation.plots import plot_curves
 
@@ -211,9 +229,20 @@ def evaluate(
         for name, boxes in stored.items():
             fps = previous.get("trackers", {}).get(name, {}).get("fps")
             results_of[name] = boxes, float("nan") if fps is None else float(fps)
+    latencies: dict[str, Latency | None] = {}
+    interval_us = float(np.median([np.median(np.diff(s.frame_t_us)) for s in sequences if s.num_frames > 1] or [0]))
+    if latency_aware:
+        for name in results_of:  # trackers evaluated into OUT before: the latency their tracker.json kept
+            latencies[name] = _stored_latency(out_dir / "boxes" / name, None) or measured_latency(results_of[name][1])
     for tracker in trackers:
-        results_of[tracker.name] = run_tracker(tracker, sequences, out_dir / "boxes" / tracker.name,
-                                               resume=resume, progress=progress)
+        box_dir = out_dir / "boxes" / tracker.name
+        stored = _stored_latency(box_dir, getattr(tracker, "fingerprint", None)) if latency_aware and resume else None
+        results_of[tracker.name] = run_tracker(tracker, sequences, box_dir, resume=resume, progress=progress)
+        if latency_aware:
+            latency = tracker_latency(tracker, results_of[tracker.name][1], interval_us) or stored
+            latencies[tracker.name] = latency
+            if latency is not None:
+                _store_latency(box_dir, latency)
     order = [n for n in previous.get("trackers", {}) if n in results_of]
     order += [n for n in results_of if n not in order]
     summaries = {}
@@ -232,6 +261,8 @@ def evaluate(
                               "reversal_rate": jitter[n].as_dict()["reversal_rate"]}
                           for n, s in scores.items()},
         }
+        if latency_aware:
+            report["trackers"][name]["realtime"] = _realtime_block(results, sequences, latencies.get(name))
     write_text_atomic(out_dir / "results.json", json.dumps(json_safe(report), indent=1, allow_nan=False))
     write_text_atomic(out_dir / "results.md", markdown_table(report))
     if plots:
@@ -239,6 +270,43 @@ def evaluate(
             sub = {n: summaries[n][subset] for n in order if subset in summaries[n]}
             plot_curves(sub, out_dir / "plots" / ("" if subset == "all" else subset), title=subset)
     return report
+
+
+def _realtime_block(results: dict[str, np.ndarray], sequences: SequenceList[Sequence], latency: Latency | None
+                    ) -> dict:
+    """Real-time SR / PR / NPR over all sequences (and per sequence) at ``latency``; without a latency, the reason."""
+    if latency is None:
+        return {"latency_us": None, "latency_from": "unknown: not measured in this run (every box resumed) and not "
+                "stored; rerun with --no-resume", "SR_AUC": None, "PR20": None, "NPR0.2": None}
+    scores = {s.name: realtime_score(results[s.name], s, latency.us) for s in sequences}
+    overall = per_attribute(scores, {n: () for n in scores})["all"].as_dict()
+    return {**latency.as_dict(), "SR_AUC": overall["SR_AUC"], "PR20": overall["PR20"], "NPR0.2": overall["NPR0.2"],
+            "sequences": {n: s.auc for n, s in scores.items()}}
+
+
+def _stored_latency(box_dir: Path, fingerprint: str | None) -> Latency | None:
+    """The latency a ``tracker.json`` kept (only when its fingerprint is ``fingerprint``, unless that is None)."""
+    try:
+        meta = json.loads((box_dir / "tracker.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("latency"), dict):
+        return None
+    if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+        return None
+    lat = meta["latency"]
+    try:
+        return Latency(float(lat["latency_us"]), str(lat["latency_from"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _store_latency(box_dir: Path, latency: Latency) -> None:
+    """Add ``latency`` to the ``tracker.json`` :func:`run_tracker` wrote."""
+    meta_path = box_dir / "tracker.json"
+    meta = json.loads(meta_path.read_text())
+    meta["latency"] = latency.as_dict()
+    write_text_atomic(meta_path, json.dumps(meta, indent=1))
 
 
 def _previous_report(out_dir: Path, split: str) -> dict:
