@@ -191,6 +191,11 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path: Path, capsys: pytest.Capture
         assert name in report
     results = json.loads((run / "eval" / "results.json").read_text())
     assert set(results["trackers"]) == trackers
+    # latency-aware: every tracker has a real-time SR; the chip's stream read-out waits for the events, reset does not
+    rt = {name: t["realtime"] for name, t in results["trackers"].items()}
+    assert all(r["SR_AUC"] is not None for r in rt.values()) and rt["static"]["latency_us"] == 0.0
+    assert rt["student_had_loihi_stream"]["latency_us"] > rt["student_had_loihi"]["latency_us"] > 0
+    assert "| real-time SR % | latency ms |" in report
     hw = json.loads((run / "hardware" / "report.json").read_text())
     assert hw["mapping"]["loihi1"]["total_cores"] >= 6 and hw["energy"]["ann_45nm"]["per_frame_uj"] > 0
     # energy and latency billed per mode, from the emulated trackers' own counts: reset T + L, stream T steps

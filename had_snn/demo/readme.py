@@ -97,10 +97,19 @@ def _tracking_rows(s: dict[str, Any]) -> list[str]:
         rev = None if not j else j.get("reversal_rate")
         return f"{'-' if step is None else f'{step:.2f}'} | {'-' if rev is None else f'{100 * rev:.0f}'}"
 
-    lines = ["| tracker | SR | PR | NPR | step px | reversals % |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} | {cells(r.get('jitter'))} |"
+    realtime = any(r.get("realtime") for r in s["tracking"].values())  # summaries made before it have none
+
+    def rt(r: dict) -> str:
+        if not realtime:
+            return ""
+        x = r.get("realtime")
+        return " - | - |" if not x else f" {x['SR']:.1f} | {x['latency_ms']:.3g} |"
+
+    head = "| tracker | SR | PR | NPR | step px | reversals % |" + (" real-time SR | latency ms |" if realtime else "")
+    lines = [head, "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if realtime else "")]
+    lines += [f"| {r['label']} | {r['SR']:.1f} | {r['PR']:.1f} | {r['NPR']:.1f} | {cells(r.get('jitter'))} |{rt(r)}"
               for r in s["tracking"].values()]
-    return lines + [f"| ground truth (the target's own motion) | | | | {cells(gt)} |"]
+    return lines + [f"| ground truth (the target's own motion) | | | | {cells(gt)} |" + (" | |" if realtime else "")]
 
 
 def render_block(s: dict[str, Any]) -> str:
@@ -117,7 +126,10 @@ def render_block(s: dict[str, Any]) -> str:
               f"Headline numbers of `{s['command']}` (seed {s['seed']}; {t['sequences']} {t['name']} sequence"
               f"{'s' if t['sequences'] != 1 else ''}, {t['sensor_px'][0]}x{t['sensor_px'][1]} px; SR / PR@20 / "
               "NPR@0.2 in %" + ("; step px: median per-frame move of the box centre, reversals: share of moving "
-                                 "steps that turn back" if s.get("ground_truth_jitter") else "") + "):", ""]
+                                 "steps that turn back" if s.get("ground_truth_jitter") else "")
+              + ("; real-time SR: each box against the ground truth when it exists, after the latency (the Loihi 1 "
+                 "model for the fixed-point student, the measured time per frame here for the others)"
+                 if any(r.get("realtime") for r in s["tracking"].values()) else "") + "):", ""]
     lines += _tracking_rows(s)
     if "had_vs_no_kd" in s:  # older summaries have no paired comparison
         from had_snn.demo.summary import had_vs_no_kd_text

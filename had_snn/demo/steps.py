@@ -131,7 +131,7 @@ def _eval_step(cfg: dict, device: str, progress: bool):
                                         e["window_influence"], device, names=EMULATED_NAMES)
         trackers += list(emulated.values())
         report = evaluate(trackers, sequences, ctx.step_dir, split=e["split"], resume=ctx.resuming,
-                          progress=progress)
+                          progress=progress, latency_aware=True)
         counts_files = {mode: write_json_atomic(ctx.step_dir / f"emulator_counts_{mode}.json", counts)
                         for mode, counts in emulator_counts(emulated, steps).items()}
         overall = {n: {k: t["subsets"]["all"][k] for k in ("SR_AUC", "PR20", "NPR0.2")}

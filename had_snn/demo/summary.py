@@ -181,7 +181,11 @@ def demo_summary(run_dir: Path, outputs: Mapping[str, dict], cfg: dict, device: 
                        **{k: round(100 * t["subsets"]["all"][m], 2)
                           for k, m in HEADLINE_METRICS.items()},
                        "fps": t["fps"] if t["fps"] is not None and np.isfinite(t["fps"]) else None,
-                       "jitter": t.get("jitter")}
+                       "jitter": t.get("jitter"),
+                       "realtime": None if not (t.get("realtime") or {}).get("SR_AUC") else {
+                           "SR": round(100 * t["realtime"]["SR_AUC"], 2),
+                           "latency_ms": round(t["realtime"]["latency_us"] / 1000, 4),
+                           "latency_from": t["realtime"]["latency_from"]}}
                 for name, t in results["trackers"].items()}
     stamps = {name: read_stamp(run_dir / name) or {} for name in outputs}
     synth = cfg["data"]["synth"]
