@@ -33,11 +33,11 @@ def setup():
     return seq, student, crop, base_network(student, 100.0, kernel)
 
 
-def _tracker(setup, mode: str) -> tuple[EmulatedTracker, list, list]:
+def _tracker(setup, mode: str, crop_lag: int | None = None) -> tuple[EmulatedTracker, list, list]:
     """An emulated tracker in ``mode`` whose windows (search spikes, read-out) and crop boxes are recorded."""
     seq, student, crop, qnet = setup
     emulated = EmulatedStudent(student, qnet, mode=mode)
-    tracker = EmulatedTracker(emulated, crop)
+    tracker = EmulatedTracker(emulated, crop, crop_lag=crop_lag)
     windows, crops = [], []
     run_window, track_window = emulated.run_window, tracker._track_window
 
@@ -83,6 +83,22 @@ def test_stream_crop_lags_by_the_read_out_latency(setup) -> None:
             np.testing.assert_array_equal(crop_box, boxes[max(0, k - lag)])
     # the lag changes what the tracker sees: the streaming boxes are not the reset ones
     assert not np.array_equal(reset.track(seq), stream.track(seq))
+
+
+def test_a_given_crop_lag_replaces_the_modes_own(setup) -> None:
+    """The diagnostic override: reset mode with the stream's 3-frame lag, stream mode with a 1-frame lag."""
+    seq = setup[0]
+    for mode, lag in (("reset", 3), ("stream", 1)):
+        tracker, _, crops = _tracker(setup, mode, crop_lag=lag)
+        assert tracker.crop_lag_frames == lag
+        boxes = tracker.track(seq)
+        for k, crop_box in crops:
+            np.testing.assert_array_equal(crop_box, boxes[max(0, k - lag)])
+    seq_, student, crop, qnet = setup
+    with pytest.raises(ValueError, match="crop_lag must be >= 1"):
+        EmulatedTracker(EmulatedStudent(student, qnet), crop, crop_lag=0)
+    fingerprinted = EmulatedTracker(EmulatedStudent(student, qnet), crop, fingerprint="f", crop_lag=3)
+    assert "|crop_lag=3" in fingerprinted.fingerprint
 
 
 def test_stream_read_outs_equal_one_continuous_emulator_run(setup) -> None:

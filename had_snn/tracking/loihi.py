@@ -155,14 +155,21 @@ class EmulatedTracker(ModelTracker):
 
     In ``stream`` mode the crop of frame ``j`` is centred on the box of frame ``j - crop_lag_frames`` (the newest
     read-out complete when frame ``j`` starts on the chip; frame 0's box before that); the box reported for frame
-    ``j`` is still decoded from frame ``j``'s own read-out in frame ``j``'s crop.
+    ``j`` is still decoded from frame ``j``'s own read-out in frame ``j``'s crop. ``crop_lag`` (a diagnostic,
+    ``experiments/stream_diagnostic.py``) replaces the mode's own lag: a reset tracker whose crops lag as a stream
+    one's do, or a stream tracker with crops newer than the chip could have them (not causal on the chip).
     """
 
     def __init__(self, emulated: EmulatedStudent, crop: CropConfig, window_influence: float = 0.25,
                  device: str | torch.device = "cpu", name: str = "student_loihi", fingerprint: str | None = None,
-                 box_update: BoxUpdate | None = None) -> None:
+                 box_update: BoxUpdate | None = None, crop_lag: int | None = None) -> None:
+        if crop_lag is not None and crop_lag < 1:
+            raise ValueError(f"crop_lag must be >= 1 frame, got {crop_lag}")
         if emulated.mode != "reset" and fingerprint is not None:
             fingerprint = f"{fingerprint}|loihi_mode={emulated.mode}"
+        if crop_lag is not None and fingerprint is not None:
+            fingerprint = f"{fingerprint}|crop_lag={crop_lag}"
+        self._crop_lag = crop_lag
         super().__init__(emulated, crop, window_influence, device=device, name=name, fingerprint=fingerprint,
                          box_update=box_update)
         self.emulated = emulated
@@ -179,7 +186,9 @@ class EmulatedTracker(ModelTracker):
     def crop_lag_frames(self) -> int:
         """How many frames back the box that centres a frame's crop is: 1 in reset mode (the previous frame's read-out
         is complete after its flush), ``1 + ceil(L / T)`` in stream mode (frame ``k``'s read-out ends ``L`` steps
-        after its last input step, while frames ``k + 1...`` already run)."""
+        after its last input step, while frames ``k + 1...`` already run); the ``crop_lag`` given, if any."""
+        if self._crop_lag is not None:
+            return self._crop_lag
         if self.mode == "reset":
             return 1
         return 1 + math.ceil(self.emulated.latency_steps / self.crop.student_steps)
