@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, help="override the config's batch_size (per process)")
     parser.add_argument("--samples-per-epoch", type=positive_int,
                         help="override the config's data.samples_per_epoch (training pairs drawn per epoch)")
+    parser.add_argument("--clip-frames", type=positive_int, metavar="K",
+                        help="override data.clip_frames: train on K consecutive search frames run as one stream, "
+                             "the state carried over (the chip's stream mode; the student only, no --teacher)")
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -84,7 +87,8 @@ def resume_hint(args: argparse.Namespace) -> str:
     for flag, value in (("--teacher", args.teacher), ("--init", getattr(args, "init", None)),
                         ("--epochs", args.epochs), ("--lr", getattr(args, "lr", None)),
                         ("--batch-size", getattr(args, "batch_size", None)),
-                        ("--samples-per-epoch", getattr(args, "samples_per_epoch", None)), ("--threads", args.threads)):
+                        ("--samples-per-epoch", getattr(args, "samples_per_epoch", None)),
+                        ("--clip-frames", getattr(args, "clip_frames", None)), ("--threads", args.threads)):
         if value is not None:
             argv += [flag, str(value)]
     if args.val_sequences != DEFAULT_VAL_SEQUENCES:
@@ -233,9 +237,10 @@ def run(args: argparse.Namespace) -> int:
     for key, value in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size)):
         if value is not None:
             raw[key] = value
-    if args.samples_per_epoch is not None:
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-        raw["data"] = {**data, "samples_per_epoch": args.samples_per_epoch}
+    for key, value in (("samples_per_epoch", args.samples_per_epoch), ("clip_frames", args.clip_frames)):
+        if value is not None:
+            data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+            raw["data"] = {**data, key: value}
     cfg = config_from_dict(raw, args.config)
     if args.data:
         cfg.data.dir = args.data

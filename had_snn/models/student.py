@@ -332,7 +332,15 @@ class SpikingStudent(nn.Module):
         search = _check_spikes(batch, "search_spikes", cfg.in_channels, cfg.search_px)
         kernel, t_feats, t_rates = self.template_kernel(template)
         trace = self.search_path(search, kernel)
-        out = split_head(trace.membrane.mean(0).to(search.dtype))  # QAT: a float64 read-out, cast after the mean
+        frames = int(batch["clip_frames"]) if "clip_frames" in batch else 1
+        if frames > 1:  # a stream of K windows (had_snn.train.clips): each frame's read-out, rows k * B + b
+            if search.shape[0] % frames:
+                raise ValueError(f"search_spikes has {search.shape[0]} steps, not a multiple of clip_frames={frames}")
+            m = trace.membrane
+            membrane = m.unflatten(0, (frames, -1)).mean(1).flatten(0, 1)
+        else:
+            membrane = trace.membrane.mean(0)
+        out = split_head(membrane.to(search.dtype))  # QAT: a float64 read-out, cast after the mean
         s_feats = {name: trace.spikes[f"backbone.{i}"] for name, i in self.stage_ends.items()}
         rates = {("xcorr_lif" if k == "xcorr" else k): s.mean() for k, s in trace.spikes.items()}
         rates.update({f"template/{k}": v for k, v in t_rates.items()})

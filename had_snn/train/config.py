@@ -35,6 +35,9 @@ class DataConfig:
     center_jitter: float = 3.0
     scale_jitter: float = 0.25
     num_workers: int = 0
+    #: search frames per training item run as one stream with the state carried over (the chip's stream mode,
+    #: :mod:`had_snn.train.clips`); 1: one search frame from the zero state (reset mode's training)
+    clip_frames: int = 1
     crop: dict = field(default_factory=dict)
 
     def crop_config(self) -> CropConfig:
@@ -115,7 +118,7 @@ _TRAIN_RANGES: dict[str, tuple[float, bool, float | None]] = {
 }
 _DATA_RANGES = {
     "samples_per_epoch": (1, True, None), "max_gap": (1, True, None), "center_jitter": (0, True, None),
-    "scale_jitter": (0, True, None), "num_workers": (0, True, None),
+    "scale_jitter": (0, True, None), "num_workers": (0, True, None), "clip_frames": (1, True, 64),
 }
 _UNIT = (0, True, 1)
 _MODEL_RANGES = {

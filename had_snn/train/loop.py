@@ -67,6 +67,7 @@ from had_snn.models.checkpoint import load_checkpoint, model_state, save_checkpo
 from had_snn.tracking.config import CropConfig
 from had_snn.train import distributed
 from had_snn.train.activity import build_activity
+from had_snn.train.clips import ClipDataset, collate_clips
 from had_snn.train.config import TrainConfig, save_config
 from had_snn.train.losses import tracking_loss
 from had_snn.train.sampler import PairDataset, collate_pairs
@@ -317,11 +318,22 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
     if cfg.init_from and not resume:
         load_init(model, cfg.init_from)
     activity = build_activity(cfg.activity, model)
-    dataset = PairDataset(sequences, cfg.data.crop_config(), cfg.data.samples_per_epoch, cfg.data.max_gap,
-                          cfg.data.center_jitter, cfg.data.scale_jitter, seed=cfg.seed)
+    d = cfg.data
+    if d.clip_frames > 1:
+        if cfg.model != "student" or extra_loss is not None:
+            raise ValueError(f"data.clip_frames = {d.clip_frames} (stream training) needs the spiking student and the "
+                             f"tracking loss alone; got model {cfg.model!r}"
+                             + (" with distillation" if extra_loss is not None else ""))
+        dataset = ClipDataset(sequences, d.clip_frames, d.crop_config(), d.samples_per_epoch, d.max_gap,
+                              d.center_jitter, d.scale_jitter, seed=cfg.seed)
+        collate = collate_clips
+    else:
+        dataset = PairDataset(sequences, d.crop_config(), d.samples_per_epoch, d.max_gap, d.center_jitter,
+                              d.scale_jitter, seed=cfg.seed)
+        collate = collate_pairs
     sampler = DistributedSampler(dataset, ctx.world_size, ctx.rank, shuffle=False) if ctx.enabled else None
-    loader = DataLoader(dataset, cfg.batch_size, sampler=sampler, drop_last=True, collate_fn=collate_pairs,
-                        num_workers=cfg.data.num_workers, pin_memory=ctx.device.type == "cuda")
+    loader = DataLoader(dataset, cfg.batch_size, sampler=sampler, drop_last=True, collate_fn=collate,
+                        num_workers=d.num_workers, pin_memory=ctx.device.type == "cuda")
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise ValueError(f"data.samples_per_epoch={cfg.data.samples_per_epoch} is smaller than batch_size="
