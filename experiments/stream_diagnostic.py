@@ -33,39 +33,58 @@ def _variants(lag_stream: int) -> list[tuple[str, str, int, str]]:
             ("stream, 1-frame lag", "stream", 1, "the carried state alone (not causal on the chip)")]
 
 
-def run(args: argparse.Namespace) -> int:
+def fixed_point_setup(checkpoint: Path, data: Path, split: str, steps: int | None, weight_percentile: float):
+    """(student, its quantised network, crop, sequences, L, the stream crop lag, a line saying what it is)."""
     from had_snn.conversion.quantize import quantize_student
     from had_snn.data.dataset import load_split
-    from had_snn.evaluation.compare import paired_bootstrap
-    from had_snn.evaluation.jitter import box_jitter, pooled
-    from had_snn.evaluation.metrics import score_sequence, summarize
-    from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker, first_live_template
+    from had_snn.tracking.loihi import EmulatedStudent, first_live_template
     from had_snn.tracking.online import checkpoint_crop, open_checkpoint
 
-    ckpt = open_checkpoint(args.checkpoint)
+    ckpt = open_checkpoint(checkpoint)
     if ckpt.model_kind != "student":
-        raise ValueError(f"--checkpoint {args.checkpoint}: expected a spiking student, got a {ckpt.model_kind}")
-    crop, crop_line = checkpoint_crop(ckpt, args.steps)
-    sequences = load_split(args.data, args.split)
+        raise ValueError(f"--checkpoint {checkpoint}: expected a spiking student, got a {ckpt.model_kind}")
+    crop, crop_line = checkpoint_crop(ckpt, steps)
+    sequences = load_split(data, split)
     student = ckpt.model
-    qnet = quantize_student(student, first_live_template(student, sequences, crop)[1], args.weight_percentile)
-    fill = EmulatedStudent(student, qnet, args.weight_percentile).latency_steps
+    qnet = quantize_student(student, first_live_template(student, sequences, crop)[1], weight_percentile)
+    fill = EmulatedStudent(student, qnet, weight_percentile).latency_steps
     lag_stream = 1 + -(-fill // crop.student_steps)
-    print(f"{ckpt.describe()}; {crop_line}; L = {fill} layers, stream crop lag {lag_stream} frames; "
-          f"{len(sequences)} {args.split} sequences")
+    line = (f"{ckpt.describe()}; {crop_line}; L = {fill} layers, stream crop lag {lag_stream} frames; "
+            f"{len(sequences)} {split} sequences")
+    return student, qnet, crop, sequences, fill, lag_stream, line
+
+
+def track_variant(student, qnet, crop, sequences, mode: str, lag: int, weight_percentile: float = 100.0,
+                  window_influence: float = 0.25, progress: bool = False, desc: str = "") -> dict:
+    """SR, PR@20 (%), jitter and per-sequence SR of the fixed-point student in ``mode`` with crop lag ``lag``."""
+    from had_snn.evaluation.jitter import box_jitter, pooled
+    from had_snn.evaluation.metrics import score_sequence, summarize
+    from had_snn.tracking.loihi import EmulatedStudent, EmulatedTracker
+
+    tracker = EmulatedTracker(EmulatedStudent(student, qnet, weight_percentile, mode=mode), crop, window_influence,
+                              crop_lag=lag)
+    scores, jitter = [], []
+    for seq in tqdm(sequences, desc=desc or f"{mode} lag {lag}", unit="seq", disable=not progress):
+        boxes = tracker.track(seq)
+        scores.append(score_sequence(boxes, seq.boxes, seq.sensor_size))
+        jitter.append(box_jitter(boxes))
+    s, j = summarize(scores), pooled(jitter)
+    return {"mode": mode, "crop_lag": lag, "SR": 100 * s.auc, "PR20": 100 * s.pr20,
+            "reversal_rate": j.reversal_rate, "median_step_px": j.median_step_px,
+            "per_sequence_SR": [100 * x.auc for x in scores]}
+
+
+def run(args: argparse.Namespace) -> int:
+    from had_snn.evaluation.compare import paired_bootstrap
+
+    student, qnet, crop, sequences, fill, lag_stream, line = fixed_point_setup(
+        args.checkpoint, args.data, args.split, args.steps, args.weight_percentile)
+    print(line)
     rows = []
     for name, mode, lag, what in _variants(lag_stream):
-        tracker = EmulatedTracker(EmulatedStudent(student, qnet, args.weight_percentile, mode=mode), crop,
-                                  args.window_influence, crop_lag=lag)
-        scores, jitter = [], []
-        for seq in tqdm(sequences, desc=name, unit="seq", disable=args.no_progress):
-            boxes = tracker.track(seq)
-            scores.append(score_sequence(boxes, seq.boxes, seq.sensor_size))
-            jitter.append(box_jitter(boxes))
-        s, j = summarize(scores), pooled(jitter)
-        rows.append({"name": name, "mode": mode, "crop_lag": lag, "isolates": what, "SR": 100 * s.auc,
-                     "PR20": 100 * s.pr20, "reversal_rate": j.reversal_rate, "median_step_px": j.median_step_px,
-                     "per_sequence_SR": [100 * x.auc for x in scores]})
+        row = track_variant(student, qnet, crop, sequences, mode, lag, args.weight_percentile, args.window_influence,
+                            not args.no_progress, name)
+        rows.append({"name": name, "isolates": what, **row})
     ref = np.asarray(rows[0]["per_sequence_SR"])
     for row in rows[1:]:
         diff = np.asarray(row["per_sequence_SR"]) - ref
