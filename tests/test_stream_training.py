@@ -24,11 +24,17 @@ def demo_run(tmp_path_factory) -> Path:
     from had_snn.data.benchmark import build_benchmark
     from had_snn.data.synthetic import SynthConfig
 
+    import yaml
+
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("demo")
-    build_benchmark(run / "data", 4, 0, (2, 1, 2), SynthConfig(width_px=64, height_px=48, duration_s=0.3, fps=30),
+    build_benchmark(run / "data", 5, 0, (2, 1, 2), SynthConfig(width_px=64, height_px=48, duration_s=0.3, fps=30),
                     progress=False)
-    common = ["train", "student", "--config", str(CONFIGS / "tiny_student.yaml"), "--data", str(run / "data"),
+    cfg = yaml.safe_load((CONFIGS / "tiny_student.yaml").read_text())
+    cfg["model_config"]["threshold"] = 0.1  # a student trained for one epoch then spikes (and converts)
+    config = run / "tiny_student.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    common = ["train", "student", "--config", str(config), "--data", str(run / "data"),
               "--epochs", "1", "--no-progress", "--val-sequences", "0", "--samples-per-epoch", "16"]
     assert main([*common, "--out", str(run / "float")]) == 0
     init = str(run / "float" / "last.pt")
