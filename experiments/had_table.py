@@ -7,19 +7,27 @@ rgb`` / ``events``), the student rows from one student config whose ``distill:``
 KD, HDETrack-style or authors'-HAD config (ablation switches on top). Each run is then evaluated one-pass (OTB
 protocol) on the test split. Output (default ``runs/had-table-<timestamp>``)::
 
-    OUT/data/                    synthetic benchmark (unless --data is given)
-    OUT/runs/static/             the static baseline: eval/, stamp.json (its scores under "outputs")
-    OUT/runs/<method>/seed<k>/   config.yaml, metrics.csv, last.pt, eval/results.json, stamp.json  (one run)
+    OUT/data/seed<k>/            synthetic benchmark draw k (generator seed k), one per training seed
+                                 (``--draws shared``: one draw OUT/data/ for every seed; ``--data``: your benchmark)
+    OUT/runs/static/seed<k>/     the static baseline on draw k: eval/, stamp.json (its scores under "outputs")
+    OUT/runs/<method>/seed<k>/   config.yaml, metrics.csv, last.pt, eval/results.json, stamp.json  (one run, trained
+                                 and evaluated on draw k)
     OUT/table_config.json        preset, data, argv and the distill section of every method
     OUT/results.md               mean +- std over seeds of SR / PR / NPR overall, SR on normal_light and per attribute,
                                  the paired SR difference of every student row vs the no-KD student with its 95 %
-                                 two-level bootstrap interval (seed pairs, then their test sequences; over test
-                                 sequences only with one seed), the fraction of the no-KD -> teacher gap
-                                 closed, and the verdict on this project's goals
+                                 two-level bootstrap interval (seed pairs with their draws, then their test
+                                 sequences; over test sequences only with one seed), the fraction of the no-KD ->
+                                 teacher gap closed, the box jitter per row beside the ground truth's, and the
+                                 verdict on this project's goals
     OUT/results.json             the same numbers, every per-seed value and the comparisons
     OUT/plots/had_table.png      SR bar chart with error bars (std over seeds)
 
 ``--doc docs/results_had.md`` also writes results.md there, headed by the command line, date, wall time and machine.
+
+**Benchmark draws.** By default each training seed ``k`` trains and is evaluated on its own synthetic benchmark,
+drawn with generator seed ``k`` (benchmark seed = training seed), so a result must hold on more than one draw of
+the generator; sequences pair up only within a seed (:func:`had_snn.evaluation.compare.compare_draws`). With
+``--draws shared`` (or ``--data``) every seed uses one benchmark and sequences pair up across seeds too.
 
 Each folder above with a ``stamp.json`` is a step of the demo's step runner (:mod:`had_snn.demo.pipeline`): the
 data synthesis, the static baseline and every (method, seed) training + evaluation, the teacher of seed k before
@@ -64,7 +72,7 @@ from had_snn.util.atomic import save_figure, write_text_atomic
 from had_snn.util.errors import UserError, script_main
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
-TABLE_FORMAT = 2  # part of every step key: folders of the first table format are re-run, not mixed in
+TABLE_FORMAT = 3  # part of every step key: folders of earlier table formats are re-run, not mixed in
 METRICS = tuple(HEADLINE_METRICS.items())
 STATIC = "static"  # reference row: the initial box kept for every frame
 STATIC_STEP = f"runs/{STATIC}"
@@ -201,25 +209,35 @@ def teacher_step_name(seed: int) -> str:
     return f"runs/teacher/seed{seed}"
 
 
-def _data_root(ctx: StepContext, data_dir: str | None) -> str:
-    """The benchmark root: ``--data`` if given, else the data step's folder."""
-    return data_dir if data_dir is not None else str(ctx.path(ctx.inputs["data"]["root"]))
+def data_step_name(seed: int, per_seed: bool) -> str:
+    """The synthesis step of a seed's benchmark: ``data/seed<k>`` (its own draw) or ``data`` (one shared draw)."""
+    return f"data/seed{seed}" if per_seed else "data"
 
 
-def _data_step(sequences: int, size_px: tuple[int, int], duration_s: float, progress: bool) -> Step:
-    """Synthesise the benchmark into OUT/data (two worker processes)."""
-    config = {"sequences": sequences, "size_px": list(size_px), "duration_s": duration_s, "seed": 0}
+def static_step_name(seed: int, per_seed: bool) -> str:
+    return f"{STATIC_STEP}/seed{seed}" if per_seed else STATIC_STEP
+
+
+def _data_root(ctx: StepContext, data_dir: str | None, data_step: str | None) -> str:
+    """The benchmark root: ``--data`` if given, else the folder of the seed's data step."""
+    return data_dir if data_dir is not None else str(ctx.path(ctx.inputs[data_step]["root"]))
+
+
+def _data_step(name: str, seed: int, sequences: int, size_px: tuple[int, int], duration_s: float,
+               progress: bool) -> Step:
+    """Synthesise a benchmark draw (generator seed ``seed``) into OUT/``name`` (two worker processes)."""
+    config = {"sequences": sequences, "size_px": list(size_px), "duration_s": duration_s, "seed": seed}
 
     def run(ctx: StepContext) -> dict:
         from had_snn.data.benchmark import build_benchmark
         from had_snn.data.synthetic import SynthConfig
 
         synth = SynthConfig(width_px=size_px[0], height_px=size_px[1], duration_s=duration_s)
-        summary = build_benchmark(ctx.step_dir, sequences, seed=0, cfg=synth, workers=min(2, os.cpu_count() or 1),
-                                  progress=progress)
+        summary = build_benchmark(ctx.step_dir, sequences, seed=seed, cfg=synth,
+                                  workers=min(2, os.cpu_count() or 1), progress=progress)
         return {"root": ctx.rel(ctx.step_dir), "files": [ctx.rel(summary.index_path)]}
 
-    return Step("data", "synthesise the benchmark", config, run)
+    return Step(name, f"synthesise benchmark draw {seed}", config, run)
 
 
 def _subset_scores(subsets: dict) -> dict:
@@ -228,10 +246,22 @@ def _subset_scores(subsets: dict) -> dict:
             for s, v in subsets.items()}
 
 
-def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequences, device: str,
-                window_influence: float, progress: bool, threads: int) -> Step:
-    """Train (or resume) one (method, seed) run and evaluate it on the test split; its outputs are the result row."""
-    deps = (() if data_dir is not None else ("data",)) + \
+def _jitter(report: dict, tracker: str) -> dict:
+    """The tracker's and the ground truth's box jitter from an evaluation report (empty when it has none)."""
+    out = {}
+    if "jitter" in report["trackers"][tracker]:
+        out["jitter"] = report["trackers"][tracker]["jitter"]
+    if "ground_truth_jitter" in report:
+        out["ground_truth_jitter"] = report["ground_truth_jitter"]
+    return out
+
+
+def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, data_step: str | None, sequences,
+                device: str, window_influence: float, progress: bool, threads: int, val_sequences: int = 0) -> Step:
+    """Train (or resume) one (method, seed) run and evaluate it on the test split; its outputs are the result row.
+    ``val_sequences`` > 0 tracks that many validation sequences after every epoch (``val_sr`` in metrics.csv: a
+    learning curve)."""
+    deps = (() if data_step is None else (data_step,)) + \
         ((teacher_step_name(seed),) if cfg.get("distill", {}).get("mode", "none") != "none" else ())
 
     def run(ctx: StepContext) -> dict:
@@ -242,7 +272,7 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
         from had_snn.train.distill_hook import build_distillation
         from had_snn.train.loop import CHECKPOINT_NAME, train
 
-        root = _data_root(ctx, data_dir)
+        root = _data_root(ctx, data_dir, data_step)
         raw = copy.deepcopy(cfg)
         raw["data"]["dir"] = root
         if teacher_step_name(seed) in ctx.inputs:
@@ -251,44 +281,50 @@ def _train_step(method: str, seed: int, cfg: dict, data_dir: str | None, sequenc
         tcfg = config_from_dict(raw, f"{method}, seed {seed}")
         run_dir, ckpt = ctx.step_dir, ctx.step_dir / CHECKPOINT_NAME
         distill = build_distillation(tcfg, str(run_dir / "config.yaml"))
+        val = sequences(root, "val")[:val_sequences] if val_sequences else None
         start = time.perf_counter()
         history = train(tcfg, run_dir, sequences(root, "train"), resume=ckpt.is_file(), device=device,
-                        extra_loss=distill.extra_loss, extra_modules=distill.extra_modules, progress=progress).history
+                        extra_loss=distill.extra_loss, extra_modules=distill.extra_modules, progress=progress,
+                        val_sequences=val).history
         train_s = time.perf_counter() - start
         model = load_model(ckpt, map_location=device)
-        steps = tcfg.data.crop_config().student_steps
-        tracker = ModelTracker(model, crop_config_for(model, steps), window_influence, device=device, name=method)
+        crop = tcfg.data.crop_config()
+        tracker = ModelTracker(model, crop_config_for(model, crop.student_steps, crop.as_dict()), window_influence,
+                               device=device, name=method)
         report = evaluate([tracker], sequences(root, "test"), run_dir / "eval", split="test", resume=False,
                           plots=False, progress=progress)
         return {
             "method": method, "seed": seed, "run_dir": ctx.rel(run_dir), "train_seconds": round(train_s, 1),
             "final_epoch": history[-1], "subsets": _subset_scores(report["trackers"][method]["subsets"]),
+            **_jitter(report, method), "data_root": ctx.rel(root) if data_dir is None else root,
             "results": ctx.rel(run_dir / "eval" / "results.json"),
             "files": [ctx.rel(ckpt), ctx.rel(run_dir / "eval" / "results.json")],
         }
 
     return Step(f"runs/{method}/seed{seed}", f"train + evaluate {method}, seed {seed}",
-                {"table_format": TABLE_FORMAT, "train": cfg, "window_influence": window_influence, "threads": threads},
-                run, deps)
+                {"table_format": TABLE_FORMAT, "train": cfg, "window_influence": window_influence, "threads": threads,
+                 "val_sequences": val_sequences}, run, deps)
 
 
-def _static_step(data_dir: str | None, sequences) -> Step:
-    """The box-stays-put baseline (no training, same for every seed): the floor a trained tracker must beat."""
+def _static_step(name: str, seed: int | None, data_dir: str | None, data_step: str | None, sequences) -> Step:
+    """The box-stays-put baseline on one draw (no training): the floor a trained tracker must beat."""
 
     def run(ctx: StepContext) -> dict:
         from had_snn.evaluation.evaluate import evaluate
         from had_snn.tracking.tracker import StaticTracker
 
-        report = evaluate([StaticTracker()], sequences(_data_root(ctx, data_dir), "test"), ctx.step_dir / "eval",
+        root = _data_root(ctx, data_dir, data_step)
+        report = evaluate([StaticTracker()], sequences(root, "test"), ctx.step_dir / "eval",
                           split="test", resume=False, plots=False)
-        return {"method": STATIC, "seed": None, "run_dir": ctx.rel(ctx.step_dir),
-                "subsets": _subset_scores(report["trackers"][STATIC]["subsets"]),
+        return {"method": STATIC, "seed": seed, "run_dir": ctx.rel(ctx.step_dir),
+                "subsets": _subset_scores(report["trackers"][STATIC]["subsets"]), **_jitter(report, STATIC),
+                "data_root": ctx.rel(root) if data_dir is None else root,
                 "results": ctx.rel(ctx.step_dir / "eval" / "results.json"),
                 "files": [ctx.rel(ctx.step_dir / "eval" / "results.json")]}
 
-    return Step(STATIC_STEP, "evaluate the static baseline",
+    return Step(name, "evaluate the static baseline" + ("" if seed is None else f" on draw {seed}"),
                 {"table_format": TABLE_FORMAT, "method": STATIC, "data": data_dir}, run,
-                () if data_dir is not None else ("data",))
+                () if data_step is None else (data_step,))
 
 
 def subset_order(results: list[dict]) -> list[str]:
@@ -319,23 +355,40 @@ def aggregate(results: list[dict], methods: list[str], subsets: list[str]) -> di
     return out
 
 
-def paired_comparisons(results: list[dict], methods: list[str], data_dir: str, n_boot: int = 10000) -> dict:
-    """Paired SR differences (``had_snn.evaluation.compare.compare``: the bootstrap over test sequences of the
-    seed-averaged per-sequence difference, and the two-level one over seed pairs and their sequences): every KD row
-    vs the no-KD student (``"<row> - student"``), and HAD vs
-    each other KD baseline (``"had - <row>"``). Keys name the pair; rows missing from ``methods`` are left out."""
-    from had_snn.evaluation.compare import compare, dataset_attributes, load_scores
+def paired_comparisons(results: list[dict], methods: list[str], n_boot: int = 10000,
+                       per_seed_draws: bool = True) -> dict:
+    """Paired SR differences: every KD row vs the no-KD student (``"<row> - student"``) and HAD vs each other KD
+    baseline (``"had - <row>"``); keys name the pair, rows missing from ``methods`` are left out. With per-seed draws
+    (:func:`had_snn.evaluation.compare.compare_draws`) seed k of A is paired with seed k of B on draw k and the
+    interval is the two-level bootstrap (seed pairs with their draws, then their sequences); with one shared draw
+    (:func:`~had_snn.evaluation.compare.compare`) it is that of the seed-averaged per-sequence difference beside the
+    two-level one."""
+    return {f"{a} - {b}": compare_rows(results, a, b, n_boot, per_seed_draws) for a, b in row_pairs(methods)}
 
-    attributes = dataset_attributes(data_dir)  # the benchmark's tags (subsets normal_light and per attribute)
+
+def row_pairs(methods: list[str]) -> list[tuple[str, str]]:
+    pairs = [(row, NO_KD) for row in KD_ROWS if row in methods and NO_KD in methods]
+    return pairs + [("had", row) for row in OTHER_KD if "had" in methods and row in methods]
+
+
+def compare_rows(results: list[dict], a: str, b: str, n_boot: int, per_seed_draws: bool) -> dict:
+    """The paired SR comparison of rows ``a`` and ``b`` over their runs (seed k with seed k)."""
+    from had_snn.evaluation.compare import compare, compare_draws, dataset_attributes, load_scores
+
+    attributes: dict[str, dict] = {}
 
     def scores(method: str) -> list:
         runs = sorted((r for r in results if r["method"] == method), key=lambda r: r["seed"])
-        return [load_scores(r["results_path"], method, attributes=attributes) for r in runs]
+        out = []
+        for r in runs:
+            root = r["data_root_path"]
+            if root not in attributes:
+                attributes[root] = dataset_attributes(root)  # the draw's tags (normal_light and per attribute)
+            out.append(load_scores(r["results_path"], method, attributes=attributes[root]))
+        return out
 
-    pairs = [(row, NO_KD) for row in KD_ROWS if row in methods and NO_KD in methods]
-    pairs += [("had", row) for row in OTHER_KD if "had" in methods and row in methods]
-    return {f"{a} - {b}": compare(scores(a), scores(b), metric="SR_AUC", n_boot=n_boot, level=0.95, seed=0)
-            for a, b in pairs}
+    fn = compare_draws if per_seed_draws else compare
+    return fn(scores(a), scores(b), metric="SR_AUC", n_boot=n_boot, level=0.95, seed=0)
 
 
 def gap_closed(agg: dict, method: str, subset: str = "all") -> float:
@@ -416,17 +469,23 @@ def _interval(d: dict | None) -> str:
     return f"{100 * d['mean']:+.1f}{bounds}"
 
 
-def subset_sizes(results: list[dict]) -> dict[str, int]:
-    """Test sequences in each subset (from the runs' evaluations)."""
-    return {s: int(v["num_sequences"]) for r in results for s, v in r["subsets"].items() if "num_sequences" in v}
+def subset_sizes(results: list[dict]) -> dict[str, str]:
+    """Test sequences in each subset per draw (from the runs' evaluations): one number, or ``min-max`` when the
+    draws differ."""
+    seen: dict[str, set[int]] = {}
+    for r in results:
+        for s, v in r["subsets"].items():
+            if "num_sequences" in v:
+                seen.setdefault(s, set()).add(int(v["num_sequences"]))
+    return {s: str(min(n)) if len(n) == 1 else f"{min(n)}-{max(n)}" for s, n in seen.items()}
 
 
 def markdown_table(agg: dict, comparisons: dict, note: str, subsets: list[str],
-                   counts: dict[str, int] | None = None) -> str:
+                   counts: dict[str, str] | None = None, jitter: dict | None = None) -> str:
     """The results page: main table (SR / PR / NPR overall, SR normal_light, paired SR vs no-KD with its 95 %
-    interval, gap closed), SR per subset (``counts``: its number of test sequences, for the header), and the
-    verdict."""
-    counts = counts or {}
+    interval, gap closed), SR per subset (``counts``: its number of test sequences, for the header), the jitter
+    table (``jitter``: :func:`aggregate_jitter`) and the verdict."""
+    counts, jitter = counts or {}, jitter or {}
     head = ["Method", "Seeds", "SR", "PR", "NPR", "SR normal_light", "ΔSR vs no-KD [95 % CI]",
             "ΔSR vs no-KD normal_light", "gap closed"]
     lines = [note, "", "| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * (len(head) - 2)]
@@ -457,8 +516,42 @@ def markdown_table(agg: dict, comparisons: dict, note: str, subsets: list[str],
             per_seed = "-" if mean is None else f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
             lines.append(f"| {pair} | " + " | ".join(_interval(_diff(comparisons, pair, s)) for s in subsets)
                          + f" | {per_seed} |")
+    lines += jitter_lines(jitter)
     lines += ["", "Verdict (this project's goals, not field standards):", "", *verdict(agg, comparisons)]
     return "\n".join(lines) + "\n"
+
+
+def aggregate_jitter(results: list[dict], methods: list[str]) -> dict:
+    """``{row: {median_step_px, reversal_rate}}`` as the mean over a row's runs (each over its draw's test
+    sequences), with ``ground truth`` first (the mean over the draws the runs used); rows without jitter left out."""
+    def mean(runs: list[dict], key: str) -> dict:
+        vals = {k: [r[key][k] for r in runs if r[key].get(k) is not None] for k in ("median_step_px", "reversal_rate")}
+        return {k: float(np.mean(v)) if v else None for k, v in vals.items()} | {"n": len(runs)}
+
+    out: dict = {}
+    truth = {r["data_root_path"]: r for r in results if "ground_truth_jitter" in r}
+    if truth:
+        out["ground truth"] = mean(list(truth.values()), "ground_truth_jitter")
+    for method in methods:
+        runs = [r for r in results if r["method"] == method and "jitter" in r]
+        if runs:
+            out[method] = mean(runs, "jitter")
+    return out
+
+
+def jitter_lines(jitter: dict) -> list[str]:
+    """The jitter table: per row the median per-frame step of the box centre (px) and the share of steps that
+    reverse the previous step's direction, each the mean over seeds."""
+    if not jitter:
+        return []
+    lines = ["", "Box jitter on the test split, mean over seeds (each seed over its draw's sequences): the median "
+             "per-frame step of the box centre and the share of frames whose step turns back against the previous "
+             "one:", "", "| Row | median step (px) | direction reversals |", "|---|---:|---:|"]
+    for row, j in jitter.items():
+        step = "-" if j["median_step_px"] is None else f"{j['median_step_px']:.2f}"
+        rev = "-" if j["reversal_rate"] is None else f"{100 * j['reversal_rate']:.0f} %"
+        lines.append(f"| {row} | {step} | {rev} |")
+    return lines
 
 
 def plot_table(agg: dict, path: Path, subsets: list[str]) -> None:
@@ -491,7 +584,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "or full (GPU-sized)")
     p.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
     p.add_argument("--out", type=Path, help="output folder (default runs/had-table-<timestamp>); reuse to resume")
-    p.add_argument("--data", help="benchmark root with index.json (default: generate synthetic data into OUT/data)")
+    p.add_argument("--data", help="benchmark root with index.json, shared by every seed (default: generate a "
+                                  "synthetic draw per seed into OUT/data/seed<k>)")
+    p.add_argument("--draws", choices=("per-seed", "shared"), default="per-seed",
+                   help="synthetic benchmark draws: per-seed (default: seed k trains and is evaluated on its own draw, "
+                        "generator seed k) or shared (one draw, generator seed 0, for every seed); --data implies "
+                        "shared")
     p.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
     p.add_argument("--methods", nargs="+", choices=[STATIC, *METHODS], default=[STATIC, *METHODS],
                    help="subset of rows (static: the initial box kept, a reference row without seeds); a KD row "
@@ -588,30 +686,37 @@ def main(argv: list[str] | None = None) -> int:
     def sequences(root: str, split: str) -> list:  # read once, on first use (not at all when every step is cached)
         return load_split(root, split, load_frames=True)
 
+    seeds = list(range(args.seeds))
+    per_seed = args.data is None and args.draws == "per-seed"
     steps: list[Step] = []
     if not args.data:
-        steps.append(_data_step(args.sequences or preset.sequences, preset.size_px,
-                                args.duration_s or preset.duration_s, progress))
+        for k in (seeds if per_seed else [0]):
+            steps.append(_data_step(data_step_name(k, per_seed), k, args.sequences or preset.sequences,
+                                    preset.size_px, args.duration_s or preset.duration_s, progress))
     data_dir = args.data or str(out / "data")
     argv_used = sys.argv[1:] if argv is None else list(argv)
     set_threads(args.threads)
     if args.only_step is None:
         write_text_atomic(out / "table_config.json", json.dumps(
-            {"mode": mode, "table_format": TABLE_FORMAT, "data": data_dir, "argv": argv_used,
+            {"mode": mode, "table_format": TABLE_FORMAT, "data": data_dir, "draws": "per_seed" if per_seed else
+             "shared", "argv": argv_used,
              "preset": asdict(preset), "methods": {m: specs[m] for m in args.methods if m in specs}}, indent=1))
 
-    seeds = list(range(args.seeds))
     # Teachers first: every distilled student of seed k learns from the teacher of seed k (a dependency of its step).
     needs_teacher = any(m in KD_ROWS for m in args.methods)
     order = (["teacher"] if "teacher" in args.methods or needs_teacher else []) + \
         [m for m in args.methods if m not in ("teacher", STATIC)]
+    def data_step(seed: int) -> str | None:
+        return None if args.data else data_step_name(seed, per_seed)
+
     if STATIC in args.methods:
-        steps.append(_static_step(args.data, sequences))
+        for k in (seeds if per_seed else [None]):
+            steps.append(_static_step(static_step_name(k, per_seed), k, args.data, data_step(k or 0), sequences))
     for method in order:
         for seed in seeds:
             cfg = method_config(method, specs[method], seed, preset, args.data, extra)
-            steps.append(_train_step(method, seed, cfg, args.data, sequences, device, args.window_influence,
-                                     progress, args.threads))
+            steps.append(_train_step(method, seed, cfg, args.data, data_step(seed), sequences, device,
+                                     args.window_influence, progress, args.threads))
     if args.only_step is not None:  # a worker of --parallel: this step (its dependencies are cached)
         by_name = {s.name: s for s in steps}
         if args.only_step not in by_name:
@@ -619,7 +724,8 @@ def main(argv: list[str] | None = None) -> int:
         run_steps(with_dependencies(by_name[args.only_step], by_name), out)
         return 0
     if args.parallel > 1:  # each (method, seed) step in a worker process: this script with --only-step NAME
-        run_steps_parallel(steps, out, args.parallel, local=[s.name for s in steps if s.name in ("data", STATIC_STEP)],
+        local = [s.name for s in steps if s.name.startswith(("data", STATIC_STEP))]
+        run_steps_parallel(steps, out, args.parallel, local=local,
                            worker=lambda step: [sys.executable, str(Path(__file__).resolve()), *argv_used, "--out",
                                                 str(out), "--only-step", step.name, "--parallel", "1",
                                                 "--no-progress"])
@@ -627,26 +733,33 @@ def main(argv: list[str] | None = None) -> int:
     sequences.cache_clear()
 
     results = [{k: v for k, v in r.outputs.items() if k != "files"}
-               | {"run_dir": str(out / r.outputs["run_dir"]), "results_path": str(out / r.outputs["results"])}
-               for r in records if r.name != "data" and r.outputs["method"] in args.methods]
+               | {"run_dir": str(out / r.outputs["run_dir"]), "results_path": str(out / r.outputs["results"]),
+                  "data_root_path": r.outputs["data_root"] if args.data else str(out / r.outputs["data_root"])}
+               for r in records if not r.name.startswith("data") and r.outputs["method"] in args.methods]
     methods = [m for m in (STATIC, *METHODS) if m in args.methods]
     subsets = subset_order(results)
     agg = aggregate(results, methods, subsets)
-    comparisons = paired_comparisons(results, methods, data_dir, args.bootstrap)
-    n_test = len(split_paths(data_dir, "test"))
-    note = (f"HAD table ({mode} preset), data `{data_dir}`, test split: {n_test} sequences. SR = success AUC, "
+    comparisons = paired_comparisons(results, methods, args.bootstrap, per_seed)
+    jitter = aggregate_jitter(results, methods)
+    roots = sorted({r["data_root_path"] for r in results})
+    n_test = "/".join(str(len(split_paths(root, "test"))) for root in roots)
+    draws = (f"one synthetic draw per seed (generator seed = training seed: `{data_dir}/seed<k>`)" if per_seed
+             else f"data `{data_dir}` for every seed")
+    note = (f"HAD table ({mode} preset), {draws}, test split: {n_test} sequences. SR = success AUC, "
             f"PR = precision@20 px, NPR = normalised precision@0.2, in %, mean ± std over {len(seeds)} seed(s) "
             f"(sample std). ΔSR: paired difference to the no-KD `student` in SR points with its 95 % two-level "
-            f"bootstrap interval (seed pairs, then test sequences; test sequences only with one seed); gap closed: "
+            f"bootstrap interval (seed pairs with their draws, then test sequences; test sequences only with one "
+            f"seed); gap closed: "
             f"(row - student) / (teacher - student) of the mean SR.")
-    table = markdown_table(agg, comparisons, note, subsets, subset_sizes(results))
+    table = markdown_table(agg, comparisons, note, subsets, subset_sizes(results), jitter)
     wall_s = time.perf_counter() - started
     stamps = [read_stamp(out / r.name) or {} for r in records]  # each step's own times, from when it ran
     step_s = sum(float(s.get("seconds", 0.0)) for s in stamps)
     step_cpu_s = sum(float(s.get("cpu_seconds", 0.0)) for s in stamps)
     write_text_atomic(out / "results.md", table)
     write_text_atomic(out / "results.json", json.dumps(
-        {"note": note, "preset": mode, "subsets": subsets, "aggregate": agg, "comparisons": comparisons,
+        {"note": note, "preset": mode, "draws": "per_seed" if per_seed else "shared", "subsets": subsets,
+         "aggregate": agg, "comparisons": comparisons, "jitter": jitter,
          "gap_closed": {m: gap_closed(agg, m) for m in methods if m in KD_ROWS},
          "verdict": verdict(agg, comparisons), "runs": results, "wall_seconds_this_call": round(wall_s, 1),
          "step_seconds_sum": round(step_s, 1), "step_cpu_seconds_sum": round(step_cpu_s, 1)},

@@ -285,3 +285,37 @@ def test_two_level_bootstrap_includes_the_spread_between_seeds() -> None:
                        ([np.zeros(4), np.array([0.0, np.nan])], "NaN")):
         with pytest.raises(ValueError, match=match):
             two_level_bootstrap(bad)
+
+
+def _draw(values: list[float], tags: list[tuple[str, ...]], tracker: str = "t") -> SeedScores:
+    names = [f"test_{i:04d}" for i in range(len(values))]
+    return SeedScores(scores={n: {"SR_AUC": v, "PR20": v, "NPR0.2": v} for n, v in zip(names, values)},
+                      attributes=dict(zip(names, tags)), tracker=tracker, path=f"{tracker}.json")
+
+
+def test_compare_draws_pairs_sequences_within_each_seed_only() -> None:
+    """Per-seed benchmark draws: the same names hold other scenes (other attributes) in each draw; the difference
+    is paired within a seed, the interval two-level, and a constant difference gives a zero-width interval."""
+    from had_snn.evaluation.compare import compare_draws
+
+    tags0 = [("low_light",), (), ("fast_motion",), ()]
+    tags1 = [(), ("fast_motion",), (), ("low_light",)]
+    a = [_draw([0.5, 0.6, 0.7, 0.8], tags0), _draw([0.2, 0.4, 0.3, 0.5], tags1)]
+    b = [_draw([0.4, 0.5, 0.6, 0.7], tags0), _draw([0.1, 0.3, 0.2, 0.4], tags1)]
+    result = compare_draws(a, b, n_boot=500)
+    assert result["all"]["diff"] == pytest.approx({"mean": 0.1, "lo": 0.1, "hi": 0.1})
+    assert result["all"]["per_seed"] == pytest.approx([0.1, 0.1]) and result["all"]["n_sequences"] == 8
+    assert result["all"]["a_mean"] == pytest.approx((0.65 + 0.35) / 2)
+    assert result["low_light"]["n_sequences"] == 2 and result["low_light"]["diff"]["lo"] is None  # 1 per draw
+    # a spread between seeds widens the interval: seed 1 gains nothing
+    b[1] = _draw([0.2, 0.4, 0.3, 0.5], tags1)
+    spread = compare_draws(a, b, n_boot=2000)["all"]
+    assert spread["diff"]["mean"] == pytest.approx(0.05) and spread["seed_std"] == pytest.approx(0.0707, abs=1e-3)
+    assert spread["diff"]["lo"] <= 0.0 + 1e-12 and spread["diff"]["hi"] >= 0.1 - 1e-12
+    # compare() refuses to pool these draws: their attributes disagree
+    with pytest.raises(UserError, match="same dataset"):
+        compare(a, b)
+    with pytest.raises(UserError, match="one run per side"):
+        compare_draws(a, b[:1])
+    with pytest.raises(UserError, match="different sequences"):
+        compare_draws(a, [b[0], _draw([0.1, 0.2, 0.3], tags1[:3])])

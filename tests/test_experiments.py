@@ -74,32 +74,39 @@ def test_modality_baselines_steps_are_keyed_and_resumed(tmp_path: Path, capfd: p
 
 @pytest.mark.slow
 def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
-    """experiments/had_table.py --preset quick cut to one seed and a few rows: results.md / results.json with the
-    paired-interval columns vs the no-KD student, the verdict, the png; a rerun is fully cached."""
+    """experiments/had_table.py --preset quick cut to two seeds and a few rows: each seed on its own benchmark draw,
+    results.md / results.json with the paired-interval columns vs the no-KD student (two-level over the seeds'
+    draws), the jitter table, the verdict, the png; a rerun is fully cached."""
     had_table = _load("had_table")
     out = tmp_path / "table"
     methods = ["static", "teacher", "student", "had"]
-    if (EXPERIMENTS / "configs" / "tiny_student_hdetrack.yaml").is_file():
-        methods.append("hdetrack")
-    argv = ["--preset", "quick", "--out", str(out), "--seeds", "1", "--methods", *methods,
+    argv = ["--preset", "quick", "--out", str(out), "--seeds", "2", "--methods", *methods,
             "--sequences", "9", "--duration-s", "0.3", "--epochs", "1", "--samples-per-epoch", "16", "--device", "cpu",
             "--bootstrap", "200", "--no-progress", "--doc", str(tmp_path / "doc.md")]
     assert had_table.main([*argv, "--parallel", "2"]) == 0  # the runs in two worker processes
     table = (out / "results.md").read_text()
-    assert "(quick preset)" in table
+    assert "(quick preset)" in table and "one synthetic draw per seed" in table
     for name in methods:
-        assert re.search(rf"^\| {name} \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table, re.M), name
+        assert re.search(rf"^\| {name} \| 2 \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|", table, re.M), name
+    # two draws, one per training seed: other scenes under the same sequence names
+    index = [json.loads((out / "data" / f"seed{k}" / "index.json").read_text()) for k in (0, 1)]
+    assert index[0]["sequences"].keys() == index[1]["sequences"].keys() and index[0] != index[1]
     # every KD row carries its paired SR difference vs the no-KD student and the gap it closes
-    row = re.search(r"^\| had \| 1 \|.*$", table, re.M).group(0).split("|")
+    row = re.search(r"^\| had \| 2 \|.*$", table, re.M).group(0).split("|")
     assert re.fullmatch(r" [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] ", row[7]), row
     assert re.search(r"^\| had - student \| [+-]\d", table, re.M)
     assert "Verdict (this project's goals, not field standards):" in table and "HAD >= no-KD + 5 SR" in table
+    assert re.search(r"^\| ground truth \| \d+\.\d\d \| \d+ % \|", table, re.M)
+    assert re.search(r"^\| student \| \d+\.\d\d \| \d+ % \|", table, re.M)
     results = json.loads((out / "results.json").read_text())
-    assert set(results["aggregate"]) == set(methods)
+    assert set(results["aggregate"]) == set(methods) and results["draws"] == "per_seed"
     diff = results["comparisons"]["had - student"]["all"]
     had_sr, student_sr = (results["aggregate"][m]["all"]["SR"]["mean"] for m in ("had", "student"))
     assert diff["diff"]["mean"] == pytest.approx(had_sr - student_sr)
+    assert diff["diff_two_level"] == diff["diff"] and len(diff["per_seed"]) == 2
     assert diff["diff"]["lo"] <= diff["diff"]["mean"] <= diff["diff"]["hi"]
+    by_seed = {r["seed"]: r for r in results["runs"] if r["method"] == "student"}
+    assert by_seed[0]["data_root"] == "data/seed0" and by_seed[1]["data_root"] == "data/seed1"
     assert results["subsets"][0] == "all" and len(results["subsets"]) > 1  # per-attribute subsets too
     assert (out / "plots" / "had_table.png").stat().st_size > 0
     doc = (tmp_path / "doc.md").read_text()
@@ -107,7 +114,7 @@ def test_had_table_quick_preset_runs_a_small_table(tmp_path: Path, capfd: pytest
     capfd.readouterr()
     assert had_table.main([*argv, "--parallel", "1"]) == 0  # rerun, serial: every step cached (same keys)
     rerun = capfd.readouterr().out
-    n_steps = 1 + len(methods)  # the data step, then one step per row (one seed)
+    n_steps = 2 * (2 + len(methods) - 1)  # per seed: its data and static steps, then one step per trained row
     assert len(re.findall(r"^== \[\d+/\d+\] .*: cached, skipped", rerun, re.M)) == n_steps, rerun
     # another preset in the same folder is refused, not mixed in
     with pytest.raises(had_table.UserError, match="preset 'quick'"):

@@ -412,3 +412,60 @@ def plot_forest(result: dict, name_a: str, name_b: str):
                   f"({100 * first['level']:g} % interval)")
     fig.tight_layout()
     return fig
+
+
+def compare_draws(a: list[SeedScores], b: list[SeedScores], metric: str = "SR_AUC", n_boot: int = 10000,
+                  level: float = 0.95, seed: int = 0) -> dict:
+    """Paired comparison A - B when every seed has its own benchmark draw: seed ``k`` of A and seed ``k`` of B ran
+    on draw ``k`` (the same sequences and attributes), while draws differ between seeds, so sequences are paired
+    within a seed and never across seeds (a sequence name of one draw is another scene in the next).
+
+    Per subset (``all``, ``normal_light``, each attribute of any draw): ``diff`` is the :func:`two_level_bootstrap`
+    over the seed pairs with their own sequences (its ``lo``/``hi`` None when fewer than 2 seed pairs have 2 or
+    more of the subset's sequences); with one seed pair, the :func:`paired_bootstrap` over its sequences.
+    ``diff_two_level`` repeats it (None with one seed); ``per_seed``, ``seed_mean``, ``seed_std``, ``a_mean`` /
+    ``b_mean`` (mean over seeds of each seed's sequence mean), ``n_sequences`` (summed over draws) and ``draws``
+    (``"per_seed"``) as :func:`compare`. UserError when the sides have different seed counts or a seed pair scores
+    different sequences."""
+    key = metric_key(metric)
+    if not a or len(a) != len(b):
+        raise UserError(f"compare_draws: each seed's draw needs one run per side; got {len(a)} and {len(b)} runs")
+    per_draw = []
+    for run_a, run_b in zip(a, b, strict=True):
+        names = _check_same_sequences([run_a, run_b])
+        attrs = _merged_attributes([run_a, run_b], names)
+        members = subset_members(names, attrs) if attrs else {"all": names}
+        diff = _matrix([run_a], names, key)[0] - _matrix([run_b], names, key)[0]
+        diff[np.abs(diff) < ROUNDING_TOL] = 0.0
+        column = {name: j for j, name in enumerate(names)}
+        per_draw.append({subset: (diff[[column[n] for n in seqs]],
+                                  _matrix([run_a], seqs, key)[0].mean(), _matrix([run_b], seqs, key)[0].mean())
+                         for subset, seqs in members.items()})
+    subsets = list(per_draw[0]) + sorted({s for d in per_draw[1:] for s in d} - set(per_draw[0]))
+    result = {}
+    for subset in subsets:
+        present = [d[subset] for d in per_draw if subset in d]
+        diffs = [d for d, _, _ in present]
+        usable = [d for d in diffs if len(d) >= 2]
+        per_seed = [float(d.mean()) for d in diffs]
+        if len(usable) >= 2:
+            iv = two_level_bootstrap(usable, n_boot=n_boot, level=level, seed=seed)
+            interval = {"mean": iv.mean, "lo": iv.lo, "hi": iv.hi}
+        elif len(diffs) == 1 and len(diffs[0]) >= 2:
+            iv = paired_bootstrap(diffs[0], n_boot=n_boot, level=level, seed=seed)
+            interval = {"mean": iv.mean, "lo": iv.lo, "hi": iv.hi}
+        else:
+            interval = {"mean": float(np.mean(per_seed)), "lo": None, "hi": None}
+        result[subset] = {
+            "n_sequences": int(sum(len(d) for d in diffs)),
+            "a_mean": float(np.mean([m for _, m, _ in present])),
+            "b_mean": float(np.mean([m for _, _, m in present])),
+            "diff": interval,
+            "diff_two_level": interval if len(a) >= 2 and interval["lo"] is not None else None,
+            "per_seed": per_seed,
+            "seed_mean": float(np.mean(per_seed)),
+            "seed_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
+            "metric": key, "level": float(level), "n_boot": int(n_boot), "n_seeds_a": len(a), "n_seeds_b": len(b),
+            "draws": "per_seed",
+        }
+    return result
