@@ -289,8 +289,8 @@ def test_two_level_bootstrap_includes_the_spread_between_seeds() -> None:
 
 def _draw(values: list[float], tags: list[tuple[str, ...]], tracker: str = "t") -> SeedScores:
     names = [f"test_{i:04d}" for i in range(len(values))]
-    return SeedScores(scores={n: {"SR_AUC": v, "PR20": v, "NPR0.2": v} for n, v in zip(names, values)},
-                      attributes=dict(zip(names, tags)), tracker=tracker, path=f"{tracker}.json")
+    return SeedScores(scores={n: {"SR_AUC": v, "PR20": v, "NPR0.2": v} for n, v in zip(names, values, strict=True)},
+                      attributes=dict(zip(names, tags, strict=True)), tracker=tracker, path=f"{tracker}.json")
 
 
 def test_compare_draws_pairs_sequences_within_each_seed_only() -> None:

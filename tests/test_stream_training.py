@@ -20,11 +20,11 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
     """A folder shaped like a demo run: data/ (a tiny benchmark) and student_had_qat/ (config.yaml, last.pt)."""
+    import yaml
+
     from had_snn.cli import main
     from had_snn.data.benchmark import build_benchmark
     from had_snn.data.synthetic import SynthConfig
-
-    import yaml
 
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("demo")

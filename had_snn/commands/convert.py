@@ -57,17 +57,22 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from had_snn.conversion.convert import convert_student
-    from had_snn.models.checkpoint import load_model
+    from had_snn.models.checkpoint import load_checkpoint, model_from_state
+    from had_snn.util.errors import UserError
     from had_snn.util.runlock import check_folder_kind, run_folder_lock
 
     _check_options(args)
     check_folder_kind(args.out, "convert")
     if not Path(args.checkpoint).exists():
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
-    student = load_model(args.checkpoint)
+    state = load_checkpoint(args.checkpoint)
+    student = model_from_state(state, "cpu", str(args.checkpoint))
     if getattr(student, "kind", None) != "student":
         raise ValueError(f"{args.checkpoint}: holds a {getattr(student, 'kind', type(student).__name__)}, "
                          "only the spiking student can be converted")
+    if (((state.get("train_config") or {}).get("data") or {}).get("crop") or {}).get("graded_spikes"):
+        raise UserError(f"{args.checkpoint}: trained on graded spikes (data.crop.graded_spikes: true); the converted "
+                        "network takes binary spikes (Loihi 1), so it cannot be converted")
     cfg = student.config
     c = cfg.in_channels
     template = _spikes(args.template, "--template", "template_spikes",

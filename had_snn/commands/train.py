@@ -24,8 +24,9 @@ from had_snn.util.threads import THREADS_HELP
 
 NAME = "train"
 RESUMES = True  # Ctrl-C keeps finished work and the same command continues from it
-HELP = "train a tracker (teacher, teacher_rgb, teacher_events or student) from a YAML config"
-KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
+HELP = ("train a tracker (teacher, teacher_rgb, teacher_events, student or student_ann, the student's ANN twin) "
+        "from a YAML config")
+KINDS = ("teacher", "teacher_rgb", "teacher_events", "student", "student_ann")
 VAL_SPLIT = "val"
 DEFAULT_VAL_SEQUENCES = 4
 

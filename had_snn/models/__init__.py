@@ -1,7 +1,7 @@
 """The ANN teacher (RGB + events) and the spiking event-only student.
 
 ``build_model(kind, **cfg)`` builds any tracker from its config fields; kinds: ``teacher`` (RGB + events),
-``teacher_rgb``, ``teacher_events`` and ``student``.
+``teacher_rgb``, ``teacher_events``, ``student`` and ``student_ann`` (the student's ANN twin, a diagnostic).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from dataclasses import fields
 from torch import nn
 
 from had_snn.models.student import SpikingStudent, StudentConfig
+from had_snn.models.student_ann import StudentANN
 from had_snn.models.teacher import Teacher, TeacherConfig
 
-MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
+MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student", "student_ann")
 _TEACHER_MODALITIES = {"teacher": "rgb+events", "teacher_rgb": "rgb", "teacher_events": "events"}
 
 
@@ -29,6 +30,8 @@ def build_model(kind: str, **cfg) -> nn.Module:
     """Build a tracker of ``kind`` (one of :data:`MODEL_KINDS`) from config fields (unset ones take defaults)."""
     if kind == "student":
         return SpikingStudent(_make_config(StudentConfig, kind, cfg))
+    if kind == "student_ann":
+        return StudentANN(_make_config(StudentConfig, kind, cfg))
     if kind in _TEACHER_MODALITIES:
         modalities = cfg.pop("modalities", _TEACHER_MODALITIES[kind])
         if modalities != _TEACHER_MODALITIES[kind]:
@@ -38,4 +41,4 @@ def build_model(kind: str, **cfg) -> nn.Module:
     raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
 
 
-__all__ = ["MODEL_KINDS", "SpikingStudent", "StudentConfig", "Teacher", "TeacherConfig", "build_model"]
+__all__ = ["MODEL_KINDS", "SpikingStudent", "StudentANN", "StudentConfig", "Teacher", "TeacherConfig", "build_model"]

@@ -12,7 +12,9 @@ class CropConfig:
     The template is a ``template_context * sqrt(w * h)`` px square around the box resized to ``template_px``; the
     search region is ``search_context * sqrt(w * h)`` resized to ``search_px``; pixels outside the image are zero.
     Events come from the window of ``window_frames`` frame intervals ending at the frame time, binned into
-    ``student_steps`` binary spike steps (student) and a ``voxel_bins`` voxel grid (teacher). Heads predict on a
+    ``student_steps`` binary spike steps (student) and a ``voxel_bins`` voxel grid (teacher). ``graded_spikes``
+    gives the student each step's event count per pixel and polarity instead (graded spikes, as Loihi 2 carries;
+    the float student only: the fixed-point path and Loihi 1 take binary spikes). Heads predict on a
     ``search_px / heatmap_stride`` square grid (16 x 16 by default).
     """
 
@@ -24,6 +26,7 @@ class CropConfig:
     voxel_bins: int = 5
     window_frames: float = 1.0
     heatmap_stride: int = 8
+    graded_spikes: bool = False
 
     def __post_init__(self) -> None:
         for name in ("template_px", "search_px", "student_steps", "voxel_bins", "heatmap_stride"):

@@ -126,15 +126,18 @@ def bin_crop_window(
     window_us: tuple[int, int],
     steps: int,
     voxel_bins: int,
+    graded: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Events of ``window_us`` inside ``region``: binary spikes float32 ``(steps, 2, out_px, out_px)`` for the
-    student and a voxel grid float32 ``(voxel_bins, out_px, out_px)`` for the teacher.
+    student (``graded``: the event count of each pixel, step and polarity instead of 0/1) and a voxel grid float32
+    ``(voxel_bins, out_px, out_px)`` for the teacher.
 
     Both use binary search on ``t`` to cut the window before binning, so the cost is that of the window's events.
     """
     t0, t1 = window_us
     hw = (out_px, out_px)
-    spikes = to_frames(events, sensor_size, steps, t0_us=t0, t1_us=t1, region=region, out_hw=hw, binary=True)
+    spikes = to_frames(events, sensor_size, steps, t0_us=t0, t1_us=t1, region=region, out_hw=hw,
+                       binary=not graded)
     voxel = voxel_grid(events, sensor_size, voxel_bins, t0_us=t0, t1_us=t1, region=region, out_hw=hw)
     return spikes, voxel
 
@@ -179,7 +182,7 @@ def crop_inputs(seq: Sequence, index: int, box: np.ndarray, context: float, out_
         rgb = np.zeros((3, out_px, out_px), dtype=np.float32)
     spikes, voxel = bin_crop_window(
         seq.events, seq.sensor_size, region, out_px, event_window_us(seq, index, cfg), cfg.student_steps,
-        cfg.voxel_bins,
+        cfg.voxel_bins, cfg.graded_spikes,
     )
     return {"rgb": rgb, "spikes": spikes, "voxel": voxel, "region": np.asarray(region, dtype=np.float32)}
 

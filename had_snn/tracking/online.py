@@ -257,6 +257,9 @@ def open_checkpoint(path: str | os.PathLike, fixed_point: bool = False, device: 
         return TrackerCheckpoint(path, model, "float", train_steps, train_crop=train_crop, given=given)
     if getattr(model, "kind", None) != "student":
         raise ValueError(f"--fixed-point needs a student checkpoint; {path} holds a {model.kind}")
+    if train_crop and train_crop.get("graded_spikes"):
+        raise ValueError(f"--fixed-point: {path} was trained on graded spikes (data.crop.graded_spikes: true); the "
+                         "fixed-point path and Loihi 1 take binary spikes, so track it in float")
     percentile = 100.0 if weight_percentile is None else float(weight_percentile)
     if not 0.0 < percentile <= 100.0:
         raise ValueError(f"--weight-percentile must be in (0, 100], got {percentile:g}")

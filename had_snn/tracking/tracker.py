@@ -100,6 +100,7 @@ def crop_config_for(model: torch.nn.Module, student_steps: int = CropConfig.stud
         window_frames=float(trained("window_frames")),
         heatmap_stride=int(trained("heatmap_stride")),
         student_steps=int(student_steps),
+        graded_spikes=bool(trained("graded_spikes")),
     )
 
 

@@ -21,7 +21,7 @@ from had_snn.tracking.config import CropConfig
 from had_snn.util.atomic import write_text_atomic
 from had_snn.util.config_check import check_fields, check_known, check_range, check_value, read_yaml, shown
 
-MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student")
+MODEL_KINDS = ("teacher", "teacher_rgb", "teacher_events", "student", "student_ann")
 
 
 @dataclass
@@ -73,6 +73,9 @@ class TrainConfig:
     #: Activity regularisation of a student (:mod:`had_snn.train.activity`): ``mode`` fanout|rate, ``weight`` (0
     #: disables), ``targets`` (rate mode). Empty: no term and nothing logged.
     activity: dict = field(default_factory=dict)
+    #: From this epoch on (1-based; 0: never) every BatchNorm layer is frozen to its running statistics: it
+    #: normalises with them and stops updating them, while its scale and shift still train.
+    bn_freeze_epoch: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
@@ -114,7 +117,7 @@ MAX_CROP_PX = 2048
 _TRAIN_RANGES: dict[str, tuple[float, bool, float | None]] = {
     "epochs": (1, True, None), "batch_size": (1, True, None), "lr": (0, False, None),
     "weight_decay": (0, True, None), "grad_clip": (0, True, None), "warmup_steps": (0, True, None),
-    "seed": (0, True, 2**32 - 1),
+    "seed": (0, True, 2**32 - 1), "bn_freeze_epoch": (0, True, None),
 }
 _DATA_RANGES = {
     "samples_per_epoch": (1, True, None), "max_gap": (1, True, None), "center_jitter": (0, True, None),
@@ -133,7 +136,7 @@ def _model_config_class(kind: str) -> type:
     from had_snn.models.student import StudentConfig
     from had_snn.models.teacher import TeacherConfig
 
-    return StudentConfig if kind == "student" else TeacherConfig
+    return StudentConfig if kind in ("student", "student_ann") else TeacherConfig
 
 
 def _loss_weight_names() -> list[str]:

@@ -26,6 +26,9 @@ how quantisation-aware fine-tuning (``model_config.qat``, ``had-snn train studen
 QAT every epoch row also logs ``qat/weight_rel_error`` and ``qat/bias_rel_error`` (mean over the chip layers of
 ``|quantised - float| / |float|`` of the folded weights and voltage biases at the epoch's end).
 
+BatchNorm: with ``cfg.bn_freeze_epoch`` = k > 0, epochs k, k + 1, ... train with every BN layer frozen to its running
+statistics (:func:`freeze_batch_norm`); before that BN uses batch statistics as usual.
+
 Activity regularisation: a non-empty ``cfg.activity`` section adds :class:`~had_snn.train.activity.ActivityPenalty`
 to the loss (a penalty on the search path's spikes weighted by each layer's fan-out, or per-layer firing-rate
 targets) and logs per spiking layer ``activity/LAYER/rate``, ``activity/LAYER/synops`` (estimated synaptic ops per
@@ -140,6 +143,14 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
         return (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def freeze_batch_norm(model: nn.Module) -> None:
+    """Every BatchNorm layer of ``model`` to its running statistics (eval mode) for the rest of the epoch: it
+    normalises with them and stops updating them; its affine scale and shift keep training."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
 
 def write_metrics(out_dir: Path, history: list[dict]) -> None:
@@ -384,6 +395,8 @@ def _train(cfg, out_dir, sequences, ctx, resume, extra_loss, extra_modules, prog
             if sampler is not None:
                 sampler.set_epoch(epoch)
             net.train()
+            if cfg.bn_freeze_epoch and epoch + 1 >= cfg.bn_freeze_epoch:
+                freeze_batch_norm(model)
             for m in extra_modules:
                 m.train()
             sums: dict[str, float] = {}

@@ -1,0 +1,66 @@
+"""Diagnostic variants of the model tracker: what a tracker's score owes to its closed loop and to BatchNorm.
+
+- :class:`OpenLoopTracker` searches every frame around the previous frame's ground-truth box (where a perfect
+  tracker would have left its estimate) and keeps each decoded box as it is (no centre filter, no size damping):
+  its SR is the per-frame localisation accuracy, free of the drift a closed loop accumulates.
+- :func:`batch_statistics_model` wraps a model so that, in evaluation, every BatchNorm layer normalises with the
+  statistics of the crop it sees (the batch of one window: steps x pixels) instead of its running statistics, and
+  leaves the running statistics unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from had_snn.data.sequence import valid_box_mask
+from had_snn.tracking.tracker import BoxUpdate, ModelTracker
+
+
+class OpenLoopTracker(ModelTracker):
+    """Open-loop evaluation: frame ``k`` is searched around the ground-truth box of frame ``k - 1`` (the tracker's
+    own estimate where that box is absent or invalid), with the unguarded box update (:meth:`BoxUpdate.none`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("box_update", BoxUpdate.none())
+        super().__init__(*args, **kwargs)
+
+    def update(self, k: int) -> np.ndarray:
+        if self._seq is None:
+            raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
+        truth = np.asarray(self._seq.boxes[k - 1], dtype=np.float64)
+        if valid_box_mask(truth[None], self._seq.sensor_size)[0]:
+            self._box = truth.copy()
+            self._velocity = np.zeros(2)
+        return self._track_window(k, self._box)
+
+
+class BatchStatisticsModel(nn.Module):
+    """``model`` with its BatchNorm layers on the statistics of each forward's own batch in evaluation too (their
+    momentum set to 0, so the running statistics stay as trained). ``kind`` and ``config`` are the model's."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.kind = getattr(model, "kind", type(model).__name__)
+        self.config = getattr(model, "config", None)
+        self._norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not self._norms:
+            raise ValueError(f"{self.kind}: has no BatchNorm layer to evaluate with batch statistics")
+        for bn in self._norms:
+            bn.momentum = 0.0
+
+    def train(self, mode: bool = True) -> BatchStatisticsModel:
+        super().train(mode)
+        for bn in self._norms:
+            bn.train()
+        return self
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict:
+        return self.model(batch)
+
+
+def batch_statistics_model(model: nn.Module) -> BatchStatisticsModel:
+    """:class:`BatchStatisticsModel` of ``model`` (which it modifies: its BN momenta become 0)."""
+    return BatchStatisticsModel(model)
