@@ -171,3 +171,17 @@ def test_student_diagnostic_quick_preset(tmp_path: Path) -> None:
     cfg = table.method_config("student", table.METHODS["student"], 0, table.PRESETS["quick"], None,
                               {"epochs": 1, "data": {"samples_per_epoch": 16}})
     assert student["config"]["train"] == cfg  # the HAD table's student step: shared when --out is its folder
+
+
+def test_train_student_ann_from_a_student_config(tmp_path: Path) -> None:
+    """`had-snn train student_ann` takes a student config (the twin shares it) and writes a twin checkpoint."""
+    from had_snn.cli import main
+    from had_snn.data.benchmark import build_benchmark
+
+    torch.set_num_threads(1)
+    build_benchmark(tmp_path / "data", 9, seed=0, cfg=SynthConfig(width_px=96, height_px=72, duration_s=0.3),
+                    workers=1, progress=False)
+    config = ROOT / "experiments" / "configs" / "tiny_student.yaml"
+    assert main(["train", "student_ann", "--config", str(config), "--data", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--samples-per-epoch", "16", "--no-progress"]) == 0
+    assert load_model(tmp_path / "run" / "last.pt").kind == "student_ann"

@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
     args.started_s = time.time()  # resume_hint: a checkpoint older than this is not this run's
     _check_paths(args)
     raw = read_yaml(args.config)
-    if raw.get("model", args.kind) != args.kind:
+    twin_of_student = args.kind == "student_ann" and raw.get("model") == "student"  # the twin shares its config
+    if raw.get("model", args.kind) != args.kind and not twin_of_student:
         raise ValueError(f"{args.config}: config trains model {raw['model']!r} but the command asks for {args.kind!r}")
     raw["model"] = args.kind
     if args.qat:
