@@ -13,7 +13,7 @@ PRESET ?= medium
 OUT ?=
 TABLE_ARGS ?=
 
-.PHONY: setup setup-main setup-lava demo had-table readme-results bundled-student test bench bench-readme lint clean
+.PHONY: setup setup-main setup-lava demo had-table student-diagnostic readme-results bundled-student test bench bench-readme lint clean
 
 setup: setup-main setup-lava
 
@@ -56,6 +56,11 @@ demo: setup
 # [TABLE_ARGS="--doc docs/results_had.md"]; rerun with the same OUT to resume.
 had-table: setup-main
 	$(PY) experiments/had_table.py --preset $(PRESET) $(if $(OUT),--out $(OUT),) $(TABLE_ARGS)
+
+# The student diagnostic (experiments/student_diagnostic.py): make student-diagnostic [PRESET=medium]
+# [OUT=runs/had-table-medium] (a HAD table's folder: its data, static, student and teacher_events steps are reused)
+student-diagnostic: setup-main
+	$(PY) experiments/student_diagnostic.py --preset $(PRESET) $(if $(OUT),--out $(OUT),) $(TABLE_ARGS)
 
 # The README's results block from a finished demo run: make readme-results RUN=runs/demo-<timestamp> [COMPARE=RUN2]
 readme-results: setup-main
