@@ -18,8 +18,11 @@ and ``teacher_events`` steps are reused) with one change:
 
 Evaluation-only rows reuse a trained row's checkpoint: ``<row>+open_loop`` tracks each test frame from a crop around
 the previous frame's ground truth (:class:`had_snn.tracking.diagnostic.OpenLoopTracker`: per-frame accuracy without
-the closed loop's drift), for every trained row and the event-only ANN; ``student+bn_batch`` evaluates the student
-with BatchNorm on each crop's own statistics instead of the running ones.
+the closed loop's drift), for every trained row and the event-only ANN, beside ``previous_truth`` (each frame
+answered with the previous frame's ground truth: what a model that keeps its crop's box scores open loop);
+``student+bn_batch`` evaluates the student with BatchNorm on each crop's own statistics instead of the running ones,
+and ``student+bn_recal`` with the running statistics recomputed under the final weights on 512 training pairs
+(:func:`had_snn.train.bn_recalibration.recalibrate_batch_norm`; still foldable into the chip's weights).
 
 Writes ``OUT/diagnostic.md|json`` and ``OUT/plots/learning_curve.png``: SR mean +- std over seeds per row, the paired
 SR difference to the student with its 95 % two-level bootstrap interval (seed pairs with their draws, then test
@@ -45,7 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import had_table as ht  # noqa: E402
 
 from had_snn.demo.config import deep_merge  # noqa: E402
-from had_snn.demo.pipeline import Step, StepContext, run_steps, run_steps_parallel, with_dependencies  # noqa: E402
+from had_snn.demo.pipeline import (  # noqa: E402
+    Step,
+    StepContext,
+    read_stamp,
+    run_steps,
+    run_steps_parallel,
+    with_dependencies,
+)
 from had_snn.util.atomic import save_figure, write_text_atomic  # noqa: E402
 from had_snn.util.errors import UserError, script_main  # noqa: E402
 
@@ -67,6 +77,9 @@ ROWS: dict[str, tuple[str, dict, str]] = {
 }
 OPEN_LOOP = "open_loop"
 BN_BATCH = "bn_batch"
+BN_RECAL = "bn_recal"
+PREVIOUS_TRUTH = "previous_truth"
+RECAL_PAIRS = 512  # training pairs (one epoch of the medium preset) that recalibrate BN
 
 
 def row_config(row: str, seed: int, preset: ht.TablePreset, extra: dict) -> dict:
@@ -79,8 +92,8 @@ def row_config(row: str, seed: int, preset: ht.TablePreset, extra: dict) -> dict
 
 def _eval_step(row: str, variant: str, seed: int, data_step: str, sequences, device: str,
                window_influence: float, threads: int) -> Step:
-    """Evaluate row ``row``'s checkpoint of ``seed`` on its draw's test split, open loop or with BN batch
-    statistics."""
+    """Evaluate row ``row``'s checkpoint of ``seed`` on its draw's test split: open loop, with BN batch statistics,
+    or with BN's running statistics recalibrated on :data:`RECAL_PAIRS` training pairs."""
     train_step = f"runs/{row}/seed{seed}"
     name = f"{row}+{variant}"
 
@@ -99,6 +112,9 @@ def _eval_step(row: str, variant: str, seed: int, data_step: str, sequences, dev
         crop = crop_config_for(model, int(train_crop.get("student_steps", 4)), train_crop)
         if variant == OPEN_LOOP:
             tracker = OpenLoopTracker(model, crop, window_influence, device=device, name=name)
+        elif variant == BN_RECAL:
+            tracker = ModelTracker(_recalibrated(model, state, sequences(root, "train"), seed), crop,
+                                   window_influence, device=device, name=name)
         else:
             tracker = ModelTracker(batch_statistics_model(model), crop, window_influence, device=device, name=name)
         report = evaluate([tracker], sequences(root, "test"), ctx.step_dir / "eval", split="test", resume=False,
@@ -111,6 +127,43 @@ def _eval_step(row: str, variant: str, seed: int, data_step: str, sequences, dev
     return Step(f"runs/{name}/seed{seed}", f"evaluate {name}, seed {seed}",
                 {"table_format": ht.TABLE_FORMAT, "row": row, "variant": variant,
                  "window_influence": window_influence, "threads": threads}, run, (data_step, train_step))
+
+
+def _recalibrated(model, state: dict, train: list, seed: int):
+    """``model`` with BN's running statistics recomputed on :data:`RECAL_PAIRS` training pairs of its own data
+    config (drawn with another seed than its training's)."""
+    from torch.utils.data import DataLoader
+
+    from had_snn.train.bn_recalibration import recalibrate_batch_norm
+    from had_snn.train.config import config_from_dict
+    from had_snn.train.sampler import PairDataset, collate_pairs
+
+    cfg = config_from_dict(state["train_config"], "checkpoint train_config")
+    d = cfg.data
+    pairs = PairDataset(train, d.crop_config(), RECAL_PAIRS, d.max_gap, d.center_jitter, d.scale_jitter,
+                        seed=10_000 + seed)
+    recalibrate_batch_norm(model, DataLoader(pairs, cfg.batch_size, collate_fn=collate_pairs))
+    return model
+
+
+def _previous_truth_step(seed: int, data_step: str, sequences) -> Step:
+    """The open-loop reference on one draw: every frame answered with the previous frame's ground truth."""
+
+    def run(ctx: StepContext) -> dict:
+        from had_snn.evaluation.evaluate import evaluate
+        from had_snn.tracking.diagnostic import PreviousTruthTracker
+
+        root = ht._data_root(ctx, None, data_step)
+        report = evaluate([PreviousTruthTracker()], sequences(root, "test"), ctx.step_dir / "eval", split="test",
+                          resume=False, plots=False, progress=False)
+        return {"method": PREVIOUS_TRUTH, "seed": seed, "run_dir": ctx.rel(ctx.step_dir),
+                "subsets": ht._subset_scores(report["trackers"][PREVIOUS_TRUTH]["subsets"]),
+                **ht._jitter(report, PREVIOUS_TRUTH), "data_root": ctx.rel(root),
+                "results": ctx.rel(ctx.step_dir / "eval" / "results.json"),
+                "files": [ctx.rel(ctx.step_dir / "eval" / "results.json")]}
+
+    return Step(f"runs/{PREVIOUS_TRUTH}/seed{seed}", f"evaluate the previous ground truth on draw {seed}",
+                {"table_format": ht.TABLE_FORMAT, "method": PREVIOUS_TRUTH}, run, (data_step,))
 
 
 def _learning_curve(records: list[dict], out: Path) -> dict:
@@ -168,6 +221,10 @@ def summarise(results: list[dict], rows: list[str], n_boot: int) -> dict:
         if row not in agg:
             continue
         entry = {"SR": agg[row]["all"]["SR"], "jitter": jitter.get(row)}
+        if row == PREVIOUS_TRUTH:  # it reads the ground truth: an open-loop reference, not a tracker
+            out[row] = {"SR": {"mean": math.nan, "std": math.nan, "n": entry["SR"]["n"]},
+                        "open_loop_SR": entry["SR"], "train_iou": _stat([]), "train_focal": _stat([])}
+            continue
         train = [r["final_epoch"] for r in by[row] if "final_epoch" in r]
         entry["train_iou"] = _stat([t.get("iou") for t in train])
         entry["train_focal"] = _stat([t.get("focal") for t in train])
@@ -190,7 +247,10 @@ def markdown(summary: dict, note: str, curves: dict) -> str:
     for row, e in summary.items():
         change = ROWS[row][2] if row in ROWS else {
             ht.STATIC: "the initial box kept (reference)", EVENT_ANN: "the event-only ANN (reference)",
-            f"{REFERENCE}+{BN_BATCH}": "the student evaluated with BN on each crop's own statistics"}.get(row, "")
+            f"{REFERENCE}+{BN_BATCH}": "the student evaluated with BN on each crop's own statistics",
+            f"{REFERENCE}+{BN_RECAL}": f"the student with BN's running statistics recomputed on {RECAL_PAIRS} "
+                                       "training pairs after training",
+            PREVIOUS_TRUTH: "the previous frame's ground truth (the open-loop reference)"}.get(row, "")
         j = e.get("jitter") or {}
         rev = "-" if j.get("reversal_rate") is None else f"{100 * j['reversal_rate']:.0f} %"
         cells = [row, change, str(e["SR"]["n"]), _fmt(e["SR"]), ht._interval(e["vs_student"]["diff"])
@@ -289,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             steps.append(_eval_step(row, OPEN_LOOP, k, ht.data_step_name(k, True), sequences, device,
                                     args.window_influence, args.threads))
     for k in seeds:
-        steps.append(_eval_step(REFERENCE, BN_BATCH, k, ht.data_step_name(k, True), sequences, device,
-                                args.window_influence, args.threads))
+        for variant in (BN_BATCH, BN_RECAL):
+            steps.append(_eval_step(REFERENCE, variant, k, ht.data_step_name(k, True), sequences, device,
+                                    args.window_influence, args.threads))
+        steps.append(_previous_truth_step(k, ht.data_step_name(k, True), sequences))
     argv_used = sys.argv[1:] if argv is None else list(argv)
     if args.only_step is not None:
         by_name = {s.name: s for s in steps}
@@ -309,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                | {"run_dir": str(out / r.outputs["run_dir"]), "results_path": str(out / r.outputs["results"]),
                   "data_root_path": str(out / r.outputs["data_root"])}
                for r in records if not r.name.startswith("data")]
-    order = [ht.STATIC, EVENT_ANN, *args.rows, f"{REFERENCE}+{BN_BATCH}"]
+    order = [ht.STATIC, PREVIOUS_TRUTH, EVENT_ANN, *args.rows, f"{REFERENCE}+{BN_BATCH}",
+             f"{REFERENCE}+{BN_RECAL}"]
     summary = summarise(results, order, args.bootstrap)
     curves = _learning_curve(results, out)
     note = (f"Student diagnostic ({args.preset} preset), {len(seeds)} seed(s), each on its own synthetic draw "
@@ -320,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             "whose box step turns back against the previous one.")
     table = markdown(summary, note, curves)
     wall_s = time.perf_counter() - started
+    stamps = [read_stamp(out / r.name) or {} for r in records]  # each step's own times, from when it ran
+    step_min = sum(float(st.get("seconds", 0.0)) for st in stamps) / 60
+    cpu_min = sum(float(st.get("cpu_seconds", 0.0)) for st in stamps) / 60
     write_text_atomic(out / "diagnostic.md", table)
     write_text_atomic(out / "diagnostic.json", json.dumps(
         {"note": note, "preset": args.preset, "rows": summary, "learning_curve": curves, "runs": results,
@@ -328,7 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         header = (f"# Where the spiking student loses ({args.preset} preset)\n\nGenerated by `python "
                   f"experiments/student_diagnostic.py {' '.join(argv_used)}` on {time.strftime('%Y-%m-%d')} "
                   f"({platform.machine()}, {os.cpu_count()} CPUs, device {device}, {args.threads} torch thread(s) "
-                  f"per step, {parallel} steps at a time); wall time of this call {wall_s / 60:.1f} min.\n\n")
+                  f"per step, {parallel} steps at a time); wall time of this call {wall_s / 60:.1f} min. The steps' "
+                  f"own wall times (synthesis, training, evaluation, from their stamps, over every call that ran "
+                  f"them, the HAD table's shared steps included) add up to {step_min:.1f} min, {cpu_min:.1f} CPU "
+                  "min.\n\n")
         write_text_atomic(args.doc, header + table)
     print(table, end="")
     print(f"wrote {out / 'diagnostic.md'}, {out / 'diagnostic.json'}" + (f" and {args.doc}" if args.doc else ""))

@@ -157,11 +157,14 @@ def test_student_diagnostic_quick_preset(tmp_path: Path) -> None:
             "--device", "cpu", "--bootstrap", "200", "--no-progress", "--parallel", "1"]
     assert diag.main(argv) == 0
     page = (out / "diagnostic.md").read_text()
-    for row in ("static", "teacher_events", "student", "ann_twin", "epochs_30", "student+bn_batch"):
+    for row in ("static", "previous_truth", "teacher_events", "student", "ann_twin", "epochs_30", "student+bn_batch",
+                "student+bn_recal"):
         assert re.search(rf"^\| {re.escape(row)} \| ", page, re.M), row
     ann = re.search(r"^\| ann_twin \|.*$", page, re.M).group(0).split("|")
     assert re.fullmatch(r" [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] ", ann[5]), ann  # vs the student
     assert re.fullmatch(r" \d+\.\d ", ann[6]) and re.fullmatch(r" 0\.\d{3} ", ann[8]), ann  # open loop, IoU
+    truth = re.search(r"^\| previous_truth \|.*$", page, re.M).group(0).split("|")
+    assert truth[4].strip() == "-" and re.fullmatch(r" \d+\.\d ", truth[6]), truth  # an open-loop reference only
     result = json.loads((out / "diagnostic.json").read_text())
     curve = result["learning_curve"]["0"]
     assert [h["epoch"] for h in curve] == [1, 2, 3] and all(0 <= h["val_sr"] <= 1 for h in curve)
@@ -185,3 +188,35 @@ def test_train_student_ann_from_a_student_config(tmp_path: Path) -> None:
     assert main(["train", "student_ann", "--config", str(config), "--data", str(tmp_path / "data"), "--out",
                  str(tmp_path / "run"), "--epochs", "1", "--samples-per-epoch", "16", "--no-progress"]) == 0
     assert load_model(tmp_path / "run" / "last.pt").kind == "student_ann"
+
+
+def test_recalibrate_batch_norm_averages_the_final_weights_statistics() -> None:
+    """The running statistics become the mean of the batches' statistics under the current weights; weights and
+    momenta stay as they were; a model without BN or an empty batch list is refused."""
+    from had_snn.train.bn_recalibration import recalibrate_batch_norm
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 3, 1)
+            self.bn = torch.nn.BatchNorm2d(3, momentum=0.3)
+
+        def forward(self, batch: dict) -> torch.Tensor:
+            return self.bn(self.conv(batch["x"]))
+
+    torch.manual_seed(0)
+    net = Net()
+    batches = [{"x": torch.randn(4, 1, 5, 5) * (1 + i)} for i in range(3)]
+    weight = net.conv.weight.clone()
+    assert recalibrate_batch_norm(net, batches) == 3
+    with torch.no_grad():
+        means = torch.stack([net.conv(b["x"]).mean(dim=(0, 2, 3)) for b in batches])
+    torch.testing.assert_close(net.bn.running_mean, means.mean(0))
+    assert net.bn.momentum == 0.3 and not net.training and torch.equal(net.conv.weight, weight)
+    student = build_model("student", **TINY)
+    recalibrate_batch_norm(student, [_batch(seed=s) for s in range(2)])
+    assert int(student.backbone[1].num_batches_tracked) == 4  # each batch runs the template and the search crop
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        recalibrate_batch_norm(torch.nn.Linear(2, 2), [])
+    with pytest.raises(ValueError, match="no batch"):
+        recalibrate_batch_norm(net, [])

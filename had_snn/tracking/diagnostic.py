@@ -6,6 +6,8 @@
 - :func:`batch_statistics_model` wraps a model so that, in evaluation, every BatchNorm layer normalises with the
   statistics of the crop it sees (the batch of one window: steps x pixels) instead of its running statistics, and
   leaves the running statistics unchanged.
+- :class:`PreviousTruthTracker` answers the previous frame's ground truth: the open-loop score of a model that
+  always returns the box its crop was cut around.
 """
 
 from __future__ import annotations
@@ -64,3 +66,39 @@ class BatchStatisticsModel(nn.Module):
 def batch_statistics_model(model: nn.Module) -> BatchStatisticsModel:
     """:class:`BatchStatisticsModel` of ``model`` (which it modifies: its BN momenta become 0)."""
     return BatchStatisticsModel(model)
+
+
+class PreviousTruthTracker:
+    """Reference for open-loop scores: frame ``k``'s box is the ground truth of frame ``k - 1`` (the last valid one
+    before it), what a model that only keeps the box its crop was cut around would answer open loop."""
+
+    name = "previous_truth"
+    fingerprint = "previous_truth"
+    identity = "previous_truth"
+    source = "previous_truth"
+    needs_frames = False
+    measures_speed = False
+
+    def __init__(self) -> None:
+        self._seq = None
+        self._box = np.zeros(4)
+
+    def initialize(self, seq, box: np.ndarray | None = None) -> np.ndarray:
+        from had_snn.tracking.tracker import init_box
+
+        self._seq = seq
+        self._box = init_box(seq) if box is None else np.asarray(box, dtype=np.float64)
+        return self._box
+
+    def update(self, k: int) -> np.ndarray:
+        truth = np.asarray(self._seq.boxes[k - 1], dtype=np.float64)
+        if valid_box_mask(truth[None], self._seq.sensor_size)[0]:
+            self._box = truth.copy()
+        return self._box
+
+    def track(self, seq) -> np.ndarray:
+        boxes = np.empty((seq.num_frames, 4))
+        boxes[0] = self.initialize(seq)
+        for k in range(1, seq.num_frames):
+            boxes[k] = self.update(k)
+        return boxes
