@@ -174,6 +174,17 @@ def test_student_diagnostic_quick_preset(tmp_path: Path) -> None:
     cfg = table.method_config("student", table.METHODS["student"], 0, table.PRESETS["quick"], None,
                               {"epochs": 1, "data": {"samples_per_epoch": 16}})
     assert student["config"]["train"] == cfg  # the HAD table's student step: shared when --out is its folder
+    # the box-update sweep on the same folder: the val split of each seed's draw, one row per setting
+    sweep = _load("box_update_sweep")
+    assert sweep.main(["--table", str(out), "--rows", "student", "ann_twin", "--size-lr", "0.4", "0.2",
+                       "--scale-range", "0.2,5", "--parallel", "1"]) == 0
+    rows = re.findall(r"^\| size_lr (0\.4|0\.2), scale 0\.2-5 \| (\d+\.\d) ± \d+\.\d \|",
+                      (out / "box_update_sweep.md").read_text(), re.M)
+    assert [r[0] for r in rows] == ["0.4", "0.2"], rows
+    data = json.loads((out / "box_update_sweep.json").read_text())["results"]
+    assert all(0 <= v["SR"] <= 1 and v["size_ratio"] > 0 for s in data.values() for r in s.values() for v in r)
+    with pytest.raises(SystemExit):
+        sweep.main(["--table", str(out), "--scale-range", "2,5"])
 
 
 def test_train_student_ann_from_a_student_config(tmp_path: Path) -> None:
