@@ -17,7 +17,9 @@ and ``teacher_events`` steps are reused) with one change:
   curve, ``plots/learning_curve.png``).
 
 Evaluation-only rows reuse a trained row's checkpoint: ``<row>+open_loop`` tracks each test frame from a crop around
-the previous frame's ground truth (:class:`had_snn.tracking.diagnostic.OpenLoopTracker`: per-frame accuracy without
+the previous frame's ground truth, and ``<row>+open_loop_shifted`` from that crop moved as the training sampler moves
+its crops (``U(-0.5, 0.5) x 3`` box sides per axis, the same shifts for every row), so the target is off the crop
+centre and a model has to find it (:class:`had_snn.tracking.diagnostic.OpenLoopTracker`: per-frame accuracy without
 the closed loop's drift), for every trained row and the event-only ANN, beside ``previous_truth`` (each frame
 answered with the previous frame's ground truth: what a model that keeps its crop's box scores open loop);
 ``student+bn_batch`` evaluates the student with BatchNorm on each crop's own statistics instead of the running ones,
@@ -76,6 +78,10 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     LEARNING_CURVE: ("student", {"epochs": 30}, "3x the epochs (30); the learning curve"),
 }
 OPEN_LOOP = "open_loop"
+OPEN_LOOP_SHIFTED = "open_loop_shifted"
+#: Crop shift of the shifted open loop, in box sides (U(-0.5, 0.5) x this per axis): the training sampler's
+#: center_jitter, so the target sits as far off the crop centre as in training.
+OPEN_LOOP_SHIFT = 3.0
 BN_BATCH = "bn_batch"
 BN_RECAL = "bn_recal"
 PREVIOUS_TRUTH = "previous_truth"
@@ -110,8 +116,9 @@ def _eval_step(row: str, variant: str, seed: int, data_step: str, sequences, dev
         model = model_from_state(state, device, str(path))
         train_crop = state["train_config"]["data"].get("crop", {})
         crop = crop_config_for(model, int(train_crop.get("student_steps", 4)), train_crop)
-        if variant == OPEN_LOOP:
-            tracker = OpenLoopTracker(model, crop, window_influence, device=device, name=name)
+        if variant in (OPEN_LOOP, OPEN_LOOP_SHIFTED):
+            tracker = OpenLoopTracker(model, crop, window_influence, device=device, name=name,
+                                      shift=OPEN_LOOP_SHIFT if variant == OPEN_LOOP_SHIFTED else 0.0)
         elif variant == BN_RECAL:
             tracker = ModelTracker(_recalibrated(model, state, sequences(root, "train"), seed), crop,
                                    window_influence, device=device, name=name)
@@ -146,24 +153,29 @@ def _recalibrated(model, state: dict, train: list, seed: int):
     return model
 
 
-def _previous_truth_step(seed: int, data_step: str, sequences) -> Step:
-    """The open-loop reference on one draw: every frame answered with the previous frame's ground truth."""
+def _previous_truth_step(seed: int, data_step: str, sequences, shifted: bool) -> Step:
+    """The open-loop reference on one draw: every frame answered with the previous frame's ground truth (moved as
+    the shifted open loop moves its crops when ``shifted``)."""
+    name = f"{PREVIOUS_TRUTH}+shifted" if shifted else PREVIOUS_TRUTH
 
     def run(ctx: StepContext) -> dict:
         from had_snn.evaluation.evaluate import evaluate
         from had_snn.tracking.diagnostic import PreviousTruthTracker
 
         root = ht._data_root(ctx, None, data_step)
-        report = evaluate([PreviousTruthTracker()], sequences(root, "test"), ctx.step_dir / "eval", split="test",
+        tracker = PreviousTruthTracker(OPEN_LOOP_SHIFT if shifted else 0.0, name=name)
+        report = evaluate([tracker], sequences(root, "test"), ctx.step_dir / "eval", split="test",
                           resume=False, plots=False, progress=False)
-        return {"method": PREVIOUS_TRUTH, "seed": seed, "run_dir": ctx.rel(ctx.step_dir),
-                "subsets": ht._subset_scores(report["trackers"][PREVIOUS_TRUTH]["subsets"]),
-                **ht._jitter(report, PREVIOUS_TRUTH), "data_root": ctx.rel(root),
+        return {"method": name, "seed": seed, "run_dir": ctx.rel(ctx.step_dir),
+                "subsets": ht._subset_scores(report["trackers"][name]["subsets"]),
+                **ht._jitter(report, name), "data_root": ctx.rel(root),
                 "results": ctx.rel(ctx.step_dir / "eval" / "results.json"),
                 "files": [ctx.rel(ctx.step_dir / "eval" / "results.json")]}
 
-    return Step(f"runs/{PREVIOUS_TRUTH}/seed{seed}", f"evaluate the previous ground truth on draw {seed}",
-                {"table_format": ht.TABLE_FORMAT, "method": PREVIOUS_TRUTH}, run, (data_step,))
+    config = {"table_format": ht.TABLE_FORMAT, "method": PREVIOUS_TRUTH}
+    if shifted:
+        config["shift"] = OPEN_LOOP_SHIFT
+    return Step(f"runs/{name}/seed{seed}", f"evaluate {name} on draw {seed}", config, run, (data_step,))
 
 
 def _learning_curve(records: list[dict], out: Path) -> dict:
@@ -222,27 +234,31 @@ def summarise(results: list[dict], rows: list[str], n_boot: int) -> dict:
             continue
         entry = {"SR": agg[row]["all"]["SR"], "jitter": jitter.get(row)}
         if row == PREVIOUS_TRUTH:  # it reads the ground truth: an open-loop reference, not a tracker
+            shifted = f"{PREVIOUS_TRUTH}+shifted"
             out[row] = {"SR": {"mean": math.nan, "std": math.nan, "n": entry["SR"]["n"]},
-                        "open_loop_SR": entry["SR"], "train_iou": _stat([]), "train_focal": _stat([])}
+                        "open_loop_SR": entry["SR"], "train_iou": _stat([]), "train_focal": _stat([]),
+                        "open_loop_shifted_SR": agg[shifted]["all"]["SR"] if shifted in agg else None}
             continue
         train = [r["final_epoch"] for r in by[row] if "final_epoch" in r]
         entry["train_iou"] = _stat([t.get("iou") for t in train])
         entry["train_focal"] = _stat([t.get("focal") for t in train])
         if row != REFERENCE and REFERENCE in agg and len(by[row]) == len(by[REFERENCE]):
             entry["vs_student"] = ht.compare_rows(results, row, REFERENCE, n_boot, True)["all"]
-        open_row = f"{row}+{OPEN_LOOP}"
-        if open_row in agg:
-            entry["open_loop_SR"] = agg[open_row]["all"]["SR"]
-            ref = f"{REFERENCE}+{OPEN_LOOP}"
-            if row != REFERENCE and ref in agg and len(by[open_row]) == len(by[ref]):
-                entry["open_loop_vs_student"] = ht.compare_rows(results, open_row, ref, n_boot, True)["all"]
+        for variant in (OPEN_LOOP, OPEN_LOOP_SHIFTED):
+            open_row = f"{row}+{variant}"
+            if open_row in agg:
+                entry[f"{variant}_SR"] = agg[open_row]["all"]["SR"]
+                ref = f"{REFERENCE}+{variant}"
+                if row != REFERENCE and ref in agg and len(by[open_row]) == len(by[ref]):
+                    entry[f"{variant}_vs_student"] = ht.compare_rows(results, open_row, ref, n_boot, True)["all"]
         out[row] = entry
     return out
 
 
 def markdown(summary: dict, note: str, curves: dict) -> str:
     head = ["Row", "Change", "Seeds", "SR", "ΔSR vs student [95 % CI]", "open-loop SR",
-            "Δ open-loop vs student's [95 % CI]", "train IoU", "train focal", "reversals"]
+            "Δ open-loop vs student's [95 % CI]", "shifted open-loop SR", "Δ shifted vs student's [95 % CI]",
+            "train IoU", "train focal", "reversals"]
     lines = [note, "", "| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for row, e in summary.items():
         change = ROWS[row][2] if row in ROWS else {
@@ -253,9 +269,10 @@ def markdown(summary: dict, note: str, curves: dict) -> str:
             PREVIOUS_TRUTH: "the previous frame's ground truth (the open-loop reference)"}.get(row, "")
         j = e.get("jitter") or {}
         rev = "-" if j.get("reversal_rate") is None else f"{100 * j['reversal_rate']:.0f} %"
-        cells = [row, change, str(e["SR"]["n"]), _fmt(e["SR"]), ht._interval(e["vs_student"]["diff"])
-                 if "vs_student" in e else "-", _fmt(e.get("open_loop_SR")),
-                 ht._interval(e["open_loop_vs_student"]["diff"]) if "open_loop_vs_student" in e else "-",
+        vs = {k: ht._interval(e[k]["diff"]) if k in e else "-"
+              for k in ("vs_student", "open_loop_vs_student", "open_loop_shifted_vs_student")}
+        cells = [row, change, str(e["SR"]["n"]), _fmt(e["SR"]), vs["vs_student"], _fmt(e.get("open_loop_SR")),
+                 vs["open_loop_vs_student"], _fmt(e.get("open_loop_shifted_SR")), vs["open_loop_shifted_vs_student"],
                  _fmt(e["train_iou"], 1.0, 3), _fmt(e["train_focal"], 1.0, 3), rev]
         lines.append("| " + " | ".join(cells) + " |")
     if curves:
@@ -346,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
                                         CURVE_VAL_SEQUENCES if row == LEARNING_CURVE else 0))
     for row in trained:
         for k in seeds:
-            steps.append(_eval_step(row, OPEN_LOOP, k, ht.data_step_name(k, True), sequences, device,
-                                    args.window_influence, args.threads))
+            for variant in (OPEN_LOOP, OPEN_LOOP_SHIFTED):
+                steps.append(_eval_step(row, variant, k, ht.data_step_name(k, True), sequences, device,
+                                        args.window_influence, args.threads))
     for k in seeds:
         for variant in (BN_BATCH, BN_RECAL):
             steps.append(_eval_step(REFERENCE, variant, k, ht.data_step_name(k, True), sequences, device,
                                     args.window_influence, args.threads))
-        steps.append(_previous_truth_step(k, ht.data_step_name(k, True), sequences))
+        for shifted in (False, True):
+            steps.append(_previous_truth_step(k, ht.data_step_name(k, True), sequences, shifted))
     argv_used = sys.argv[1:] if argv is None else list(argv)
     if args.only_step is not None:
         by_name = {s.name: s for s in steps}
@@ -379,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
             f"(`{out}/data/seed<k>`), test split. SR in %, mean ± std over seeds. ΔSR: paired difference to the "
             "no-KD `student` in SR points, 95 % two-level bootstrap interval (seed pairs with their draws, then "
             "test sequences). Open loop: every frame searched around the previous frame's ground-truth box, the "
-            "decoded box kept as it is. train IoU / focal: the last epoch's means. Reversals: the share of frames "
+            f"decoded box kept as it is; shifted: that crop moved by U(-0.5, 0.5) x {OPEN_LOOP_SHIFT:g} box sides "
+            "per axis (the training sampler's centre jitter; previous_truth then answers the moved box). train IoU "
+            "/ focal: the last epoch's means. Reversals: the share of frames "
             "whose box step turns back against the previous one.")
     table = markdown(summary, note, curves)
     wall_s = time.perf_counter() - started

@@ -18,7 +18,7 @@ from had_snn.models import build_model
 from had_snn.models.checkpoint import load_model
 from had_snn.tracking.config import CropConfig
 from had_snn.tracking.crop import crop_inputs
-from had_snn.tracking.diagnostic import OpenLoopTracker, batch_statistics_model
+from had_snn.tracking.diagnostic import OpenLoopTracker, PreviousTruthTracker, batch_statistics_model, shifted_box
 from had_snn.tracking.tracker import BoxUpdate, ModelTracker, crop_config_for
 from had_snn.train.config import load_config
 from had_snn.train.loop import train
@@ -112,6 +112,18 @@ def test_open_loop_tracker_searches_around_the_previous_ground_truth() -> None:
         np.testing.assert_allclose(crops[k - 1], seq.boxes[k - 1])
     np.testing.assert_allclose(crops[4], boxes[4])
     np.testing.assert_allclose(boxes[[0, 1, 2, 3, 5, 6, 7], 0], seq.boxes[[0, 1, 2, 3, 5, 6, 7], 0], atol=0.5)
+    # shifted: the crops move off the target by the same seeded amounts for every tracker; the oracle still finds it
+    shifted = OpenLoopTracker(OracleModel(), window_influence=0.0, shift=1.0)
+    moved: list[np.ndarray] = []
+    search2 = shifted._search
+    shifted._search = lambda k, box: (moved.append(box.copy()), search2(k, box))[1]
+    found = shifted.track(seq)
+    for k in (1, 2, 6):
+        np.testing.assert_allclose(moved[k - 1], shifted_box(seq.boxes[k - 1], 1.0, seq.name, k))
+        assert 0 < np.abs(moved[k - 1][:2] - seq.boxes[k - 1][:2]).max() <= 0.5 * seq.boxes[k - 1][2]
+    np.testing.assert_allclose(found[[1, 2, 3, 6, 7], 0], seq.boxes[[1, 2, 3, 6, 7], 0], atol=0.5)
+    lazy = PreviousTruthTracker(shift=1.0, name="moved").track(seq)
+    np.testing.assert_allclose(lazy[2], shifted_box(seq.boxes[1], 1.0, seq.name, 2))
 
 
 def test_batch_statistics_model_normalises_each_crop_by_itself() -> None:
@@ -162,9 +174,10 @@ def test_student_diagnostic_quick_preset(tmp_path: Path) -> None:
         assert re.search(rf"^\| {re.escape(row)} \| ", page, re.M), row
     ann = re.search(r"^\| ann_twin \|.*$", page, re.M).group(0).split("|")
     assert re.fullmatch(r" [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] ", ann[5]), ann  # vs the student
-    assert re.fullmatch(r" \d+\.\d ", ann[6]) and re.fullmatch(r" 0\.\d{3} ", ann[8]), ann  # open loop, IoU
+    assert re.fullmatch(r" \d+\.\d ", ann[6]) and re.fullmatch(r" 0\.\d{3} ", ann[10]), ann  # open loop, IoU
     truth = re.search(r"^\| previous_truth \|.*$", page, re.M).group(0).split("|")
     assert truth[4].strip() == "-" and re.fullmatch(r" \d+\.\d ", truth[6]), truth  # an open-loop reference only
+    assert re.fullmatch(r" \d+\.\d ", truth[8]) and re.fullmatch(r" \d+\.\d ", ann[8]), (truth, ann)  # shifted
     result = json.loads((out / "diagnostic.json").read_text())
     curve = result["learning_curve"]["0"]
     assert [h["epoch"] for h in curve] == [1, 2, 3] and all(0 <= h["val_sr"] <= 1 for h in curve)

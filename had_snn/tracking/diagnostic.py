@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -20,20 +22,33 @@ from had_snn.data.sequence import valid_box_mask
 from had_snn.tracking.tracker import BoxUpdate, ModelTracker
 
 
+def shifted_box(box: np.ndarray, shift: float, sequence: str, k: int) -> np.ndarray:
+    """``box`` moved by ``U(-0.5, 0.5) * shift * sqrt(w * h)`` px per axis (the training sampler's centre jitter),
+    drawn from a generator seeded by the sequence name and frame ``k``, so every tracker sees the same shifts."""
+    if shift == 0:
+        return box.copy()
+    rng = np.random.default_rng([zlib.crc32(sequence.encode()), int(k)])
+    out = box.copy()
+    out[:2] += (rng.random(2) - 0.5) * shift * np.sqrt(box[2] * box[3])
+    return out
+
+
 class OpenLoopTracker(ModelTracker):
     """Open-loop evaluation: frame ``k`` is searched around the ground-truth box of frame ``k - 1`` (the tracker's
-    own estimate where that box is absent or invalid), with the unguarded box update (:meth:`BoxUpdate.none`)."""
+    own estimate where that box is absent or invalid), moved by ``shift`` (:func:`shifted_box`; 0: centred), with
+    the unguarded box update (:meth:`BoxUpdate.none`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, shift: float = 0.0, **kwargs) -> None:
         kwargs.setdefault("box_update", BoxUpdate.none())
         super().__init__(*args, **kwargs)
+        self.shift = float(shift)
 
     def update(self, k: int) -> np.ndarray:
         if self._seq is None:
             raise RuntimeError(f"tracker {self.name!r}: call initialize() before update()")
         truth = np.asarray(self._seq.boxes[k - 1], dtype=np.float64)
         if valid_box_mask(truth[None], self._seq.sensor_size)[0]:
-            self._box = truth.copy()
+            self._box = shifted_box(truth, self.shift, self._seq.name, k)
             self._velocity = np.zeros(2)
         return self._track_window(k, self._box)
 
@@ -70,16 +85,15 @@ def batch_statistics_model(model: nn.Module) -> BatchStatisticsModel:
 
 class PreviousTruthTracker:
     """Reference for open-loop scores: frame ``k``'s box is the ground truth of frame ``k - 1`` (the last valid one
-    before it), what a model that only keeps the box its crop was cut around would answer open loop."""
+    before it) moved by ``shift`` as :class:`OpenLoopTracker` moves its crops: what a model that only keeps the box
+    its crop was cut around would answer open loop."""
 
-    name = "previous_truth"
-    fingerprint = "previous_truth"
-    identity = "previous_truth"
-    source = "previous_truth"
     needs_frames = False
     measures_speed = False
 
-    def __init__(self) -> None:
+    def __init__(self, shift: float = 0.0, name: str = "previous_truth") -> None:
+        self.shift = float(shift)
+        self.name = self.fingerprint = self.identity = self.source = name
         self._seq = None
         self._box = np.zeros(4)
 
@@ -93,7 +107,7 @@ class PreviousTruthTracker:
     def update(self, k: int) -> np.ndarray:
         truth = np.asarray(self._seq.boxes[k - 1], dtype=np.float64)
         if valid_box_mask(truth[None], self._seq.sensor_size)[0]:
-            self._box = truth.copy()
+            self._box = shifted_box(truth, self.shift, self._seq.name, k)
         return self._box
 
     def track(self, seq) -> np.ndarray:
