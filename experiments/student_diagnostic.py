@@ -14,7 +14,9 @@ and ``teacher_events`` steps are reused) with one change:
 - ``two_convs``: two convolutions per stage, as the teacher has; ``wide_stage1``: a 32-channel first stage (16);
 - ``bn_frozen``: BatchNorm frozen to its running statistics from epoch 6 of 10 (``bn_freeze_epoch``);
 - ``epochs_30``: 3x the epochs (30), with the validation SR of 8 val sequences after every epoch (the learning
-  curve, ``plots/learning_curve.png``).
+  curve, ``plots/learning_curve.png``);
+- ``events_ann_counts``: the event-only ANN itself fed the student's input (its spike steps summed) instead of the
+  5-bin voxel grid (``model_config.event_input: spike_counts``): the input encoding without the student's layers.
 
 Evaluation-only rows reuse a trained row's checkpoint: ``<row>+open_loop`` tracks each test frame from a crop around
 the previous frame's ground truth, and ``<row>+open_loop_shifted`` from that crop moved as the training sampler moves
@@ -76,6 +78,9 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     "wide_stage1": ("student", {"model_config": {"widths": [32, 32, 64]}}, "a 32-channel first stage (16)"),
     "bn_frozen": ("student", {"bn_freeze_epoch": 6}, "BN frozen to its running statistics from epoch 6 of 10"),
     LEARNING_CURVE: ("student", {"epochs": 30}, "3x the epochs (30); the learning curve"),
+    "events_ann_counts": ("teacher_events", {"model_config": {"event_input": "spike_counts"},
+                                             "data": {"crop": {"student_steps": 4}}},
+                          "the event-only ANN fed the student's input (its 4 spike steps summed) instead of voxels"),
 }
 OPEN_LOOP = "open_loop"
 OPEN_LOOP_SHIFTED = "open_loop_shifted"
@@ -93,7 +98,8 @@ def row_config(row: str, seed: int, preset: ht.TablePreset, extra: dict) -> dict
     if row == EVENT_ANN:
         return ht.method_config(row, ht.METHODS[row], seed, preset, None, extra)
     kind, overrides, _ = ROWS[row]
-    return ht.method_config(row, (kind, "none", {}), seed, preset, None, deep_merge(copy.deepcopy(extra), overrides))
+    source = None if kind.startswith("teacher") else "none"  # a teacher row trains from the teacher's config
+    return ht.method_config(row, (kind, source, {}), seed, preset, None, deep_merge(copy.deepcopy(extra), overrides))
 
 
 def _eval_step(row: str, variant: str, seed: int, data_step: str, sequences, device: str,

@@ -244,3 +244,20 @@ def test_recalibrate_batch_norm_averages_the_final_weights_statistics() -> None:
         recalibrate_batch_norm(torch.nn.Linear(2, 2), [])
     with pytest.raises(ValueError, match="no batch"):
         recalibrate_batch_norm(net, [])
+
+
+def test_event_ann_fed_spike_counts_sees_the_students_input() -> None:
+    """``event_input: spike_counts``: the event-only ANN reads the student's spike steps summed (2 channels) and
+    ignores the voxel grid; an unknown input is refused."""
+    torch.manual_seed(0)
+    tiny = {"widths": (4, 8, 8), "head_channels": 8, "stem_channels": 4, "search_px": 32, "template_px": 16}
+    model = build_model("teacher_events", **tiny, event_input="spike_counts").eval()
+    batch = _batch()
+    out = model(batch)["heatmap"]
+    flipped = {k: v.flip(0) for k, v in batch.items()}  # the order of the steps does not matter: their sum does
+    torch.testing.assert_close(model(flipped)["heatmap"], out)
+    assert model.event_stem[0].in_channels == 2
+    with pytest.raises(ValueError, match="search_spikes"):
+        model({"template_spikes": batch["template_spikes"]})
+    with pytest.raises(ValueError, match="event_input"):
+        build_model("teacher_events", **tiny, event_input="frames")

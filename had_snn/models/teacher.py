@@ -6,6 +6,8 @@ stems are concatenated and fused by a 1x1 conv. A shared backbone has three name
 template's stage3 is turned into a depthwise correlation kernel (:func:`template_kernel`) and correlated with the
 search stage3 -> ``response`` (B, C3, Hm, Wm) -> head (conv3x3-BN-ReLU, conv1x1 -> 5 channels).
 ``modalities`` selects the RGB+events teacher or the RGB-only / event-only baselines with the same code.
+``event_input: spike_counts`` (a diagnostic) feeds the event stem the student's own input instead of the voxel
+grid: its spike steps summed, ``template_spikes`` / ``search_spikes`` (T, B, 2, P, P) -> (B, 2, P, P) counts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from had_snn.models.heads import HEAD_CHANNELS, init_head_bias, split_head
 from had_snn.models.layers import depthwise_xcorr, template_kernel
 
 MODALITIES = ("rgb+events", "rgb", "events")
+EVENT_INPUTS = ("voxel", "spike_counts")
 
 
 @dataclass
@@ -34,10 +37,13 @@ class TeacherConfig:
     head_channels: int = 32
     search_px: int = 128
     template_px: int = 64
+    event_input: str = "voxel"
 
     def __post_init__(self) -> None:
         if self.modalities not in MODALITIES:
             raise ValueError(f"teacher modalities must be one of {MODALITIES}, got {self.modalities!r}")
+        if self.event_input not in EVENT_INPUTS:
+            raise ValueError(f"model_config.event_input must be one of {EVENT_INPUTS}, got {self.event_input!r}")
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) != 3 or self.convs_per_stage < 1:
             raise ValueError(f"teacher needs 3 stage widths and convs_per_stage >= 1, got {self.widths}, "
@@ -62,7 +68,8 @@ class Teacher(nn.Module):
         self.kind = {"rgb+events": "teacher", "rgb": "teacher_rgb", "events": "teacher_events"}[config.modalities]
         c0 = config.stem_channels
         self.rgb_stem = conv_bn_relu(config.rgb_channels, c0) if "rgb" in config.modalities else None
-        self.event_stem = conv_bn_relu(config.voxel_bins, c0) if "events" in config.modalities else None
+        event_channels = config.voxel_bins if config.event_input == "voxel" else 2
+        self.event_stem = conv_bn_relu(event_channels, c0) if "events" in config.modalities else None
         self.fuse = conv_bn_relu(2 * c0, c0, kernel=1) if config.modalities == "rgb+events" else None
         stages, c_in = [], c0
         for width in config.widths:
@@ -88,13 +95,19 @@ class Teacher(nn.Module):
         return {"stage1": s1, "stage2": s2, "stage3": self.stage3(s2)}
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict:
-        need = [f"{crop}_{m}" for crop in ("template", "search") for m in ("rgb", "voxel")
-                if (m == "rgb" and self.rgb_stem is not None) or (m == "voxel" and self.event_stem is not None)]
+        events = "voxel" if self.config.event_input == "voxel" else "spikes"
+        need = [f"{crop}_{m}" for crop in ("template", "search") for m in ("rgb", events)
+                if (m == "rgb" and self.rgb_stem is not None) or (m == events and self.event_stem is not None)]
         missing = [k for k in need if k not in batch]
         if missing:
             raise ValueError(f"{self.kind} batch is missing {missing} (has {sorted(batch)})")
-        template = self.embed(batch.get("template_rgb"), batch.get("template_voxel"))
-        search = self.embed(batch.get("search_rgb"), batch.get("search_voxel"))
+
+        def event_input(crop: str) -> torch.Tensor | None:
+            x = batch.get(f"{crop}_{events}")
+            return x.sum(0) if events == "spikes" and x is not None else x
+
+        template = self.embed(batch.get("template_rgb"), event_input("template"))
+        search = self.embed(batch.get("search_rgb"), event_input("search"))
         response = torch.relu(self.xcorr_bn(depthwise_xcorr(search["stage3"], template_kernel(template["stage3"]))))
         out = split_head(self.head(response))
         out["response"] = response
