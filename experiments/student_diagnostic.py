@@ -15,6 +15,8 @@ and ``teacher_events`` steps are reused) with one change:
 - ``bn_frozen``: BatchNorm frozen to its running statistics from epoch 6 of 10 (``bn_freeze_epoch``);
 - ``epochs_30``: 3x the epochs (30), with the validation SR of 8 val sequences after every epoch (the learning
   curve, ``plots/learning_curve.png``);
+- ``stem`` / ``ann_twin_stem``: a 16-channel full-resolution (stride 1) stem layer before stage 1, as the
+  event-only ANN has, on the spiking student and on its ANN twin;
 - ``events_ann_counts``: the event-only ANN itself fed the student's input (its spike steps summed) instead of the
   5-bin voxel grid (``model_config.event_input: spike_counts``): the input encoding without the student's layers.
 
@@ -78,6 +80,9 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     "wide_stage1": ("student", {"model_config": {"widths": [32, 32, 64]}}, "a 32-channel first stage (16)"),
     "bn_frozen": ("student", {"bn_freeze_epoch": 6}, "BN frozen to its running statistics from epoch 6 of 10"),
     LEARNING_CURVE: ("student", {"epochs": 30}, "3x the epochs (30); the learning curve"),
+    "stem": ("student", {"model_config": {"stem_channels": 16}},
+             "a 16-channel full-resolution stem layer before stage 1, as the event-only ANN has"),
+    "ann_twin_stem": ("student_ann", {"model_config": {"stem_channels": 16}}, "the ANN twin with that stem"),
     "events_ann_counts": ("teacher_events", {"model_config": {"event_input": "spike_counts"},
                                              "data": {"crop": {"student_steps": 4}}},
                           "the event-only ANN fed the student's input (its 4 spike steps summed) instead of voxels"),

@@ -416,3 +416,18 @@ def test_qat_backward_is_the_float_layers_surrogate():
     torch.testing.assert_close(gb, rb)
     torch.testing.assert_close(g_alpha, r_alpha)
     assert float(ga.abs().sum()) > 0
+
+
+def test_a_student_with_a_stem_stays_on_the_chip():
+    """``stem_channels``: a full-resolution stride-1 layer before stage 1 is one more chip layer; the QAT forward
+    still equals the emulator bit for bit and the converted network lists it first."""
+    model = _student(seed=7, threshold=0.3, qat=True, stem_channels=4).eval()
+    template = _spikes(6, 1, 16, seed=8, p=0.3)
+    search = _spikes(6, 2, 32, seed=9, p=0.25)
+    trace, qnet, emu = _qat_vs_emulator(model, template, search)
+    assert [lay.name for lay in qnet.layers][:3] == ["input", "backbone.0", "backbone.3"]
+    assert qnet.layers[1].weight.shape[:2] == (4, 2) and qnet.layers[1].stride in (1, (1, 1))
+    res = emu.run_aligned(search)
+    for li, (name, spikes) in enumerate(trace.spikes.items()):
+        assert torch.equal(spikes, res.spikes[li].float()), name
+    assert torch.equal(trace.membrane, res.readout_v.double() / qnet.readout_scale)

@@ -4,7 +4,10 @@ Input: ``template_spikes`` (T, B, 2, 64, 64) and ``search_spikes`` (T, B, 2, 128
 
 Spiking path, a plain ordered list a converter can walk (the Loihi mapping in brackets)::
 
-    backbone (shared by template and search), nn.ModuleList, for each stage s = 1..3 with width C_s:
+    backbone (shared by template and search), nn.ModuleList:
+      with stem_channels = C_0 set, first a full-resolution stem:
+        Conv2d(C_in, C_0, 3, stride=1, padding=1, bias=False), BatchNorm2d(C_0), CubaLIF
+      then for each stage s = 1..3 with width C_s:
         Conv2d(C_in, C_s, 3, stride=2, padding=1, bias=False)   [conv layer]
         BatchNorm2d(C_s)                                         [folds into the conv weights and bias]
         CubaLIF                                                  [LIF: du, dv, vth]     <- stage end if last of s
@@ -67,6 +70,7 @@ class StudentConfig:
     in_channels: int = 2
     widths: tuple[int, int, int] = (16, 32, 64)
     convs_per_stage: int = 1
+    stem_channels: int | None = None  # a full-resolution (stride 1) conv layer before stage 1; None: no stem
     head_channels: int = 32
     alpha: float = 0.5
     beta: float = 0.8
@@ -215,6 +219,10 @@ class SpikingStudent(nn.Module):
         layers: list[nn.Module] = []
         self.stage_ends: dict[str, int] = {}
         c_in = cfg.in_channels
+        if cfg.stem_channels:
+            layers += [nn.Conv2d(c_in, cfg.stem_channels, 3, 1, 1, bias=False), nn.BatchNorm2d(cfg.stem_channels),
+                       lif()]
+            c_in = cfg.stem_channels
         for s, width in enumerate(cfg.widths, start=1):
             for k in range(cfg.convs_per_stage):
                 layers += [nn.Conv2d(c_in, width, 3, 2 if k == 0 else 1, 1, bias=False), nn.BatchNorm2d(width), lif()]

@@ -8,6 +8,7 @@ the steps, ``template_spikes`` (T, B, 2, Pt, Pt) -> (B, 2, Pt, Pt) event counts,
 
 Layers (one per student synaptic layer)::
 
+    stem:     with stem_channels set, a full-resolution Conv2d (stride 1) + BatchNorm2d + ReLU
     backbone: per stage s, Conv2d(stride 2) + BatchNorm2d + ReLU, then (convs_per_stage - 1) x Conv2d + BN + ReLU
     xcorr:    depthwise correlation with template_kernel(template stage3), BatchNorm2d, ReLU
     head:     Conv2d 3x3 + BN + ReLU, Conv2d 1x1 (5 channels: heat map, size, offset)
@@ -43,6 +44,8 @@ class StudentANN(nn.Module):
                              "set qat: false")
         self.config = cfg = config
         stages, c_in = [], cfg.in_channels
+        self.stem = nn.Sequential(*_conv_bn_relu(c_in, cfg.stem_channels, 1)) if cfg.stem_channels else nn.Identity()
+        c_in = cfg.stem_channels or c_in
         for width in cfg.widths:
             layers: list[nn.Module] = []
             for k in range(cfg.convs_per_stage):
@@ -57,7 +60,7 @@ class StudentANN(nn.Module):
 
     def embed(self, counts: torch.Tensor) -> dict[str, torch.Tensor]:
         """Stage features {stage1, stage2, stage3} of (B, 2, P, P) event counts."""
-        s1 = self.stage1(counts)
+        s1 = self.stage1(self.stem(counts))
         s2 = self.stage2(s1)
         return {"stage1": s1, "stage2": s2, "stage3": self.stage3(s2)}
 

@@ -90,16 +90,17 @@ def check_activity(section: Any) -> dict:
     return out
 
 
-def chip_layer_names(convs_per_stage: int = 1) -> list[str]:
-    """The student's spiking chip layers by name (each stage conv is followed by its BN and LIF, 3 modules)."""
-    return [f"backbone.{3 * j}" for j in range(3 * convs_per_stage)] + ["xcorr", "head.0"]
+def chip_layer_names(convs_per_stage: int = 1, stem: bool = False) -> list[str]:
+    """The student's spiking chip layers by name (each backbone conv, the stem's first when it has one, is followed
+    by its BN and LIF, 3 modules)."""
+    return [f"backbone.{3 * j}" for j in range(3 * convs_per_stage + int(stem))] + ["xcorr", "head.0"]
 
 
 def check_targets_layers(section: dict, model_config: dict) -> None:
     """Rate mode: every layer named in ``activity.targets`` exists in the student ``model_config`` describes."""
     targets = section.get("targets")
     if section.get("mode") == "rate" and isinstance(targets, dict):
-        names = chip_layer_names(int(model_config.get("convs_per_stage", 1)))
+        names = chip_layer_names(int(model_config.get("convs_per_stage", 1)), bool(model_config.get("stem_channels")))
         unknown = sorted(set(targets) - set(names))
         if unknown:
             raise ValueError(f"activity.targets: unknown layer(s) {unknown}; the student's spiking layers are "
