@@ -16,7 +16,8 @@ and ``teacher_events`` steps are reused) with one change:
 - ``epochs_30``: 3x the epochs (30), with the validation SR of 8 val sequences after every epoch (the learning
   curve, ``plots/learning_curve.png``);
 - ``stem`` / ``ann_twin_stem``: a 16-channel full-resolution (stride 1) stem layer before stage 1, as the
-  event-only ANN has, on the spiking student and on its ANN twin;
+  event-only ANN has, on the spiking student and on its ANN twin; ``ann_twin_two_convs``: the twin with two convs
+  per stage; ``stem_two_convs``: the spiking student with both (the event-only ANN's layers);
 - ``events_ann_counts``: the event-only ANN itself fed the student's input (its spike steps summed) instead of the
   5-bin voxel grid (``model_config.event_input: spike_counts``): the input encoding without the student's layers.
 
@@ -83,6 +84,10 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     "stem": ("student", {"model_config": {"stem_channels": 16}},
              "a 16-channel full-resolution stem layer before stage 1, as the event-only ANN has"),
     "ann_twin_stem": ("student_ann", {"model_config": {"stem_channels": 16}}, "the ANN twin with that stem"),
+    "ann_twin_two_convs": ("student_ann", {"model_config": {"convs_per_stage": 2}},
+                           "the ANN twin with two convs per stage"),
+    "stem_two_convs": ("student", {"model_config": {"stem_channels": 16, "convs_per_stage": 2}},
+                       "the stem and two convs per stage: the event-only ANN's layers, spiking"),
     "events_ann_counts": ("teacher_events", {"model_config": {"event_input": "spike_counts"},
                                              "data": {"crop": {"student_steps": 4}}},
                           "the event-only ANN fed the student's input (its 4 spike steps summed) instead of voxels"),
