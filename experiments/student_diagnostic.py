@@ -17,7 +17,8 @@ and ``teacher_events`` steps are reused) with one change:
   curve, ``plots/learning_curve.png``);
 - ``stem`` / ``ann_twin_stem``: a 16-channel full-resolution (stride 1) stem layer before stage 1, as the
   event-only ANN has, on the spiking student and on its ANN twin; ``ann_twin_two_convs``: the twin with two convs
-  per stage; ``stem_two_convs``: the spiking student with both (the event-only ANN's layers);
+  per stage; ``stem_two_convs``: the spiking student with both (the event-only ANN's layers); ``two_convs_30ep``:
+  two convs per stage trained 3x longer;
 - ``events_ann_counts``: the event-only ANN itself fed the student's input (its spike steps summed) instead of the
   5-bin voxel grid (``model_config.event_input: spike_counts``): the input encoding without the student's layers.
 
@@ -88,6 +89,8 @@ ROWS: dict[str, tuple[str, dict, str]] = {
                            "the ANN twin with two convs per stage"),
     "stem_two_convs": ("student", {"model_config": {"stem_channels": 16, "convs_per_stage": 2}},
                        "the stem and two convs per stage: the event-only ANN's layers, spiking"),
+    "two_convs_30ep": ("student", {"model_config": {"convs_per_stage": 2}, "epochs": 30},
+                       "two convs per stage, trained 3x longer (30 epochs)"),
     "events_ann_counts": ("teacher_events", {"model_config": {"event_input": "spike_counts"},
                                              "data": {"crop": {"student_steps": 4}}},
                           "the event-only ANN fed the student's input (its 4 spike steps summed) instead of voxels"),
@@ -372,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in trained:
         for k in seeds:
             cfg = row_config(row, k, preset, extra)
-            if row == LEARNING_CURVE and args.epochs is not None:
+            if args.epochs is not None and "epochs" in ROWS.get(row, ("", {}, ""))[1]:  # the 3x-epochs rows
                 cfg["epochs"] = 3 * args.epochs
             steps.append(ht._train_step(row, k, cfg, None, ht.data_step_name(k, True), sequences, device,
                                         args.window_influence, progress, args.threads,
